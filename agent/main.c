@@ -1,0 +1,159 @@
+/* main.c - the `trail` command: subcommand dispatch, shared options, and `trail sync`. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "trail.h"
+#include "util.h"
+
+void tr_agent_err(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("trail: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+void tr_agent_store_path(const char *opt, char *buf, size_t n)
+{
+    const char *env = getenv("TRAIL_STORE");
+    if (opt && *opt) snprintf(buf, n, "%s", opt);
+    else if (env && *env) snprintf(buf, n, "%s", env);
+    else snprintf(buf, n, ".trail/trail.db");
+}
+
+tr_store *tr_agent_open_store(const char *opt, int flags)
+{
+    char path[4096], err[4400];
+    tr_store *st = NULL;
+    tr_agent_store_path(opt, path, sizeof path);
+    int rc = tr_store_open(path, flags, &st, err, sizeof err);
+    if (rc == TRAIL_ENOTFOUND && (flags & TR_STORE_READONLY)) {
+        tr_agent_err("no store at %s (record a run with `trail run` first, or pass --store / "
+                     "set TRAIL_STORE)",
+                     path);
+        return NULL;
+    }
+    if (rc) {
+        tr_agent_err("%s", err[0] ? err : trail_strerror(rc));
+        return NULL;
+    }
+    return st;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: trail COMMAND [OPTIONS]\n\n"
+            "  run [--store PATH] [--experiment E] [--name N] [--param K=V]... -- CMD...\n"
+            "                      run CMD and record it\n"
+            "  runs [--json] [--experiment E] [--limit N]   list runs\n"
+            "  show RUN [--json]   one run: command, times, exit, params, metrics, env\n"
+            "  metrics RUN [--json|--csv]   the full metric history of a run\n"
+            "  sync [--store PATH] [--spool-root DIR]   deliver spooled records\n\n"
+            "RUN is a full id, a unique id prefix, or a run name (the latest of that name).\n"
+            "The store is --store, else $TRAIL_STORE, else ./.trail/trail.db.\n");
+}
+
+/* Delivers every run directory under the spool root into its store. */
+int tr_cmd_sync(int argc, char **argv)
+{
+    const char *store_opt = NULL, *root_opt = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--store") && i + 1 < argc) store_opt = argv[++i];
+        else if (!strcmp(argv[i], "--spool-root") && i + 1 < argc) root_opt = argv[++i];
+        else {
+            tr_agent_err("sync: unknown option '%s'", argv[i]);
+            return TR_EXIT_USAGE;
+        }
+    }
+    char root[4096];
+    if (root_opt) snprintf(root, sizeof root, "%s", root_opt);
+    else tr_spool_root(root, sizeof root);
+    DIR *d = opendir(root);
+    if (!d) {
+        if (errno == ENOENT) {
+            fprintf(stderr, "trail sync: nothing to deliver (%s does not exist)\n", root);
+            return 0;
+        }
+        tr_agent_err("sync: cannot read %s: %s", root, strerror(errno));
+        return 1;
+    }
+    long total = 0;
+    int runs = 0, failed = 0, waiting = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!tr_is_hex_id(e->d_name)) continue;
+        char dir[4200], destf[4300], dest[4096];
+        tr_path_join(dir, sizeof dir, root, e->d_name);
+        tr_path_join(destf, sizeof destf, dir, "dest");
+        const char *target = store_opt;
+        if (!target && tr_read_file(destf, dest, sizeof dest) > 0) target = dest;
+        tr_store *st = tr_agent_open_store(target, TR_STORE_CREATE);
+        if (!st) {
+            failed++;
+            continue;
+        }
+        tr_tail t;
+        if (tr_tail_open(&t, dir, st) != 0) {
+            tr_store_close(st);
+            failed++;
+            continue;
+        }
+        long n = tr_tail_drain(&t);
+        if (n < 0) {
+            tr_agent_err("sync: %s: %s", dir, tr_store_errmsg(st));
+            failed++;
+        } else {
+            total += n;
+            if (n > 0) runs++;
+        }
+        int left = tr_spool_reader_pending(t.reader);
+        waiting += tr_spool_reader_live_writers(t.reader);
+        tr_tail_close(&t);
+        tr_store_close(st);
+        if (left == 0) {
+            unlink(destf);
+            rmdir(dir);
+        }
+    }
+    closedir(d);
+    fprintf(stderr, "trail sync: delivered %ld record(s) from %d run(s)", total, runs);
+    if (waiting) fprintf(stderr, "; %d process(es) still writing", waiting);
+    fputc('\n', stderr);
+    return failed ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return TR_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+        printf("trail %s\n", TRAIL_VERSION);
+        return 0;
+    }
+    static const struct {
+        const char *name;
+        int (*fn)(int, char **);
+    } cmds[] = {{"run", tr_cmd_run},         {"runs", tr_cmd_runs}, {"show", tr_cmd_show},
+                {"metrics", tr_cmd_metrics}, {"sync", tr_cmd_sync}};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (!strcmp(cmd, cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);
+    tr_agent_err("unknown command '%s' (see trail --help)", cmd);
+    return TR_EXIT_USAGE;
+}

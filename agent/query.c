@@ -1,0 +1,322 @@
+/* query.c - `trail runs`, `trail show` and `trail metrics`: the store's JSON as text, JSON or CSV. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent.h"
+#include "trail.h"
+
+typedef struct qopts {
+    const char *store, *experiment, *run;
+    int json, csv, limit;
+} qopts;
+
+/* Parses the options shared by the query commands. allow: "j" json, "c" csv, "e" experiment,
+ * "l" limit, "r" one positional RUN. */
+static int qparse(int argc, char **argv, const char *allow, qopts *o)
+{
+    memset(o, 0, sizeof *o);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--store") && v) o->store = argv[++i];
+        else if (!strcmp(a, "--json") && strchr(allow, 'j')) o->json = 1;
+        else if (!strcmp(a, "--csv") && strchr(allow, 'c')) o->csv = 1;
+        else if (!strcmp(a, "--experiment") && v && strchr(allow, 'e')) o->experiment = argv[++i];
+        else if (!strcmp(a, "--limit") && v && strchr(allow, 'l')) o->limit = atoi(argv[++i]);
+        else if (a[0] == '-' && a[1]) {
+            tr_agent_err("%s: unknown option '%s'", argv[0], a);
+            return -1;
+        } else if (strchr(allow, 'r') && !o->run) o->run = a;
+        else {
+            tr_agent_err("%s: unexpected argument '%s'", argv[0], a);
+            return -1;
+        }
+    }
+    if (o->json && o->csv) {
+        tr_agent_err("%s: --json and --csv exclude each other", argv[0]);
+        return -1;
+    }
+    if (strchr(allow, 'r') && !o->run) {
+        tr_agent_err("%s: which run? (an id, id prefix or name)", argv[0]);
+        return -1;
+    }
+    return 0;
+}
+
+static int print_json(cJSON *doc)
+{
+    char *s = cJSON_Print(doc);
+    if (!s) return 1;
+    puts(s);
+    free(s);
+    return 0;
+}
+
+static const char *jstr(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static double jnum(const cJSON *o, const char *k, double def)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : def;
+}
+
+static void fmt_value(const cJSON *v, char *buf, size_t n)
+{
+    if (cJSON_IsNumber(v)) snprintf(buf, n, "%.6g", v->valuedouble);
+    else if (cJSON_IsString(v)) snprintf(buf, n, "%s", v->valuestring);
+    else snprintf(buf, n, "-");
+}
+
+static void fmt_duration(double s, char *buf, size_t n)
+{
+    if (s < 0) snprintf(buf, n, "-");
+    else if (s < 60) snprintf(buf, n, "%.1fs", s);
+    else if (s < 3600) snprintf(buf, n, "%dm%02ds", (int)s / 60, (int)s % 60);
+    else snprintf(buf, n, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
+}
+
+/* "2026-11-28T06:13:59.123456Z" -> "2026-11-28 06:13:59" */
+static void fmt_started(const char *rfc, char *buf, size_t n)
+{
+    if (!rfc) {
+        snprintf(buf, n, "-");
+        return;
+    }
+    snprintf(buf, n, "%.10s %.8s", rfc, strlen(rfc) > 11 ? rfc + 11 : "");
+}
+
+static tr_store *open_q(const qopts *o)
+{
+    return tr_agent_open_store(o->store, TR_STORE_READONLY);
+}
+
+int tr_cmd_runs(int argc, char **argv)
+{
+    qopts o;
+    if (qparse(argc, argv, "jel", &o)) return TR_EXIT_USAGE;
+    tr_store *st = open_q(&o);
+    if (!st) return TR_EXIT_USAGE;
+    tr_runs_filter f = {o.experiment, o.limit};
+    cJSON *runs = NULL;
+    int rc = tr_store_runs_json(st, &f, &runs);
+    if (rc) {
+        tr_agent_err("%s", tr_store_errmsg(st));
+        tr_store_close(st);
+        return 1;
+    }
+    if (o.json) {
+        print_json(runs);
+    } else if (cJSON_GetArraySize(runs) == 0) {
+        printf("no runs in %s\n", tr_store_path(st));
+    } else {
+        printf("%-8s  %-20s  %-8s  %-19s  %8s  %s\n", "ID", "NAME", "STATUS", "STARTED",
+               "DURATION", "METRICS");
+        const cJSON *r;
+        cJSON_ArrayForEach(r, runs)
+        {
+            char started[32], dur[32], metrics[256] = "";
+            fmt_started(jstr(r, "started_at"), started, sizeof started);
+            fmt_duration(jnum(r, "duration_s", -1), dur, sizeof dur);
+            const cJSON *m;
+            int k = 0;
+            size_t off = 0;
+            cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(r, "metrics"))
+            {
+                char v[64];
+                fmt_value(m, v, sizeof v);
+                if (k++ == 4) {
+                    snprintf(metrics + off, sizeof metrics - off, " ...");
+                    break;
+                }
+                int w = snprintf(metrics + off, sizeof metrics - off, "%s%s=%s", k > 1 ? " " : "",
+                                 m->string, v);
+                if (w < 0 || (size_t)w >= sizeof metrics - off) break;
+                off += (size_t)w;
+            }
+            const char *name = jstr(r, "name");
+            printf("%-8.8s  %-20.20s  %-8s  %-19s  %8s  %s\n", jstr(r, "id"), name ? name : "-",
+                   jstr(r, "status"), started, dur, metrics);
+        }
+    }
+    cJSON_Delete(runs);
+    tr_store_close(st);
+    return 0;
+}
+
+/* Resolves o->run, printing the error; returns 0 and fills id, or an exit status. */
+static int resolve(tr_store *st, const char *ref, char id[33])
+{
+    int rc = tr_store_resolve_run(st, ref, id);
+    if (rc == 0) return 0;
+    if (rc == TRAIL_EAMBIGUOUS)
+        tr_agent_err("run '%s' is ambiguous: give more characters of the id", ref);
+    else if (rc == TRAIL_ENOTFOUND)
+        tr_agent_err("no run '%s' in %s", ref, tr_store_path(st));
+    else
+        tr_agent_err("%s", tr_store_errmsg(st));
+    return TR_EXIT_USAGE;
+}
+
+static void show_text(const cJSON *r)
+{
+    char dur[32];
+    const char *s;
+    printf("run        %s\n", jstr(r, "id"));
+    printf("name       %s\n", (s = jstr(r, "name")) ? s : "-");
+    printf("experiment %s\n", (s = jstr(r, "experiment")) ? s : "-");
+    printf("status     %s", jstr(r, "status"));
+    const cJSON *ec = cJSON_GetObjectItemCaseSensitive(r, "exit_code");
+    const cJSON *sg = cJSON_GetObjectItemCaseSensitive(r, "signal");
+    if (cJSON_IsNumber(ec)) printf(" (exit %d)", ec->valueint);
+    if (cJSON_IsNumber(sg) && sg->valueint) printf(" (signal %d: %s)", sg->valueint, strsignal(sg->valueint));
+    printf("\ncommand   ");
+    const cJSON *a;
+    cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(r, "argv"))
+        printf(" %s", cJSON_IsString(a) ? a->valuestring : "?");
+    printf("\ncwd        %s\n", (s = jstr(r, "cwd")) ? s : "-");
+    printf("host       %s   user %s   pid %.0f\n", (s = jstr(r, "host")) ? s : "-",
+           jstr(r, "user") ? jstr(r, "user") : "-", jnum(r, "pid", 0));
+    fmt_duration(jnum(r, "duration_s", -1), dur, sizeof dur);
+    printf("started    %s\nended      %s\nduration   %s\n",
+           jstr(r, "started_at") ? jstr(r, "started_at") : "-",
+           jstr(r, "ended_at") ? jstr(r, "ended_at") : "-", dur);
+    const cJSON *res = cJSON_GetObjectItemCaseSensitive(r, "resources");
+    if (res)
+        printf("resources  user %.2fs  sys %.2fs  max rss %.0f KiB\n", jnum(res, "utime_s", 0),
+               jnum(res, "stime_s", 0), jnum(res, "maxrss_kb", 0));
+    const char *sections[] = {"params", "metrics", "tags"};
+    for (int i = 0; i < 3; i++) {
+        const cJSON *obj = cJSON_GetObjectItemCaseSensitive(r, sections[i]), *kv;
+        if (cJSON_GetArraySize(obj) == 0) continue;
+        printf("\n%s:\n", sections[i]);
+        cJSON_ArrayForEach(kv, obj)
+        {
+            char v[256];
+            fmt_value(kv, v, sizeof v);
+            printf("  %-24s %s\n", kv->string, v);
+        }
+    }
+    const char *io[] = {"inputs", "outputs"};
+    for (int i = 0; i < 2; i++) {
+        const cJSON *arr = cJSON_GetObjectItemCaseSensitive(r, io[i]), *f;
+        if (cJSON_GetArraySize(arr) == 0) continue;
+        printf("\n%s:\n", io[i]);
+        cJSON_ArrayForEach(f, arr)
+            printf("  %-50s %10.0f bytes  %s\n", jstr(f, "path"), jnum(f, "bytes", 0),
+                   jstr(f, "version") ? jstr(f, "version") : "");
+    }
+    const cJSON *procs = cJSON_GetObjectItemCaseSensitive(r, "processes"), *p;
+    if (cJSON_GetArraySize(procs) > 0) {
+        printf("\nprocesses:\n");
+        cJSON_ArrayForEach(p, procs)
+        {
+            printf("  %.0f <- %.0f  %s", jnum(p, "pid", 0), jnum(p, "ppid", 0),
+                   jstr(p, "exe") ? jstr(p, "exe") : "");
+            if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(p, "exit_code")))
+                printf("  exit %.0f", jnum(p, "exit_code", 0));
+            if (jnum(p, "signal", 0) > 0) printf("  signal %.0f", jnum(p, "signal", 0));
+            printf("\n");
+            if (jstr(p, "backtrace")) printf("    backtrace:\n%s\n", jstr(p, "backtrace"));
+        }
+    }
+    const cJSON *env = cJSON_GetObjectItemCaseSensitive(r, "env"), *e;
+    if (cJSON_GetArraySize(env) > 0) {
+        printf("\nenvironment (%d variables):\n", cJSON_GetArraySize(env));
+        cJSON_ArrayForEach(e, env) printf("  %s=%s\n", e->string,
+                                          cJSON_IsString(e) ? e->valuestring : "");
+    }
+}
+
+int tr_cmd_show(int argc, char **argv)
+{
+    qopts o;
+    if (qparse(argc, argv, "jr", &o)) return TR_EXIT_USAGE;
+    tr_store *st = open_q(&o);
+    if (!st) return TR_EXIT_USAGE;
+    char id[33];
+    int ex = resolve(st, o.run, id);
+    if (ex) {
+        tr_store_close(st);
+        return ex;
+    }
+    cJSON *run = NULL;
+    if (tr_store_run_json(st, id, &run) != 0) {
+        tr_agent_err("%s", tr_store_errmsg(st));
+        tr_store_close(st);
+        return 1;
+    }
+    if (o.json) print_json(run);
+    else show_text(run);
+    cJSON_Delete(run);
+    tr_store_close(st);
+    return 0;
+}
+
+static void csv_field(const char *s)
+{
+    if (!strpbrk(s, ",\"\n\r")) {
+        fputs(s, stdout);
+        return;
+    }
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"') putchar('"');
+        putchar(*s);
+    }
+    putchar('"');
+}
+
+int tr_cmd_metrics(int argc, char **argv)
+{
+    qopts o;
+    if (qparse(argc, argv, "jcr", &o)) return TR_EXIT_USAGE;
+    tr_store *st = open_q(&o);
+    if (!st) return TR_EXIT_USAGE;
+    char id[33];
+    int ex = resolve(st, o.run, id);
+    if (ex) {
+        tr_store_close(st);
+        return ex;
+    }
+    cJSON *m = NULL;
+    if (tr_store_metrics_json(st, id, &m) != 0) {
+        tr_agent_err("%s", tr_store_errmsg(st));
+        tr_store_close(st);
+        return 1;
+    }
+    if (o.json) {
+        print_json(m);
+    } else {
+        if (o.csv) printf("key,step,value,time\n");
+        else printf("%-24s %10s %16s  %s\n", "KEY", "STEP", "VALUE", "TIME");
+        const cJSON *series, *pt;
+        cJSON_ArrayForEach(series, m)
+        {
+            cJSON_ArrayForEach(pt, series)
+            {
+                char v[64];
+                const cJSON *val = cJSON_GetObjectItemCaseSensitive(pt, "value");
+                if (cJSON_IsNumber(val)) snprintf(v, sizeof v, "%.17g", val->valuedouble);
+                else fmt_value(val, v, sizeof v);
+                if (o.csv) {
+                    csv_field(series->string);
+                    printf(",%.0f,%s,%s\n", jnum(pt, "step", 0), v, jstr(pt, "time"));
+                } else {
+                    if (cJSON_IsNumber(val)) snprintf(v, sizeof v, "%.8g", val->valuedouble);
+                    printf("%-24s %10.0f %16s  %s\n", series->string, jnum(pt, "step", 0), v,
+                           jstr(pt, "time"));
+                }
+            }
+        }
+    }
+    cJSON_Delete(m);
+    tr_store_close(st);
+    return 0;
+}

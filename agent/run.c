@@ -1,0 +1,347 @@
+/* run.c - `trail run`: creates the run, launches CMD, tails its spool live, records how it ended. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "client.h"
+#include "record.h"
+#include "trail.h"
+#include "util.h"
+
+extern char **environ;
+
+#define MAX_KV 256
+#define POLL_NS (50 * 1000000LL)
+
+typedef struct run_opts {
+    const char *store, *collector, *experiment, *name, *redact;
+    const char *params[MAX_KV], *tags[MAX_KV];
+    int nparams, ntags;
+    double live_grace_s; /* how long to wait for surviving writers after CMD ends */
+    char **cmd;
+} run_opts;
+
+static volatile pid_t child_pid;
+static volatile sig_atomic_t got_signal;
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: trail run [--store PATH] [--experiment E] [--name N] [--param K=V]...\n"
+                    "                 [--tag K=V]... [--redact PATTERN,...] -- CMD [ARG...]\n");
+}
+
+/* Forward SIGINT/SIGTERM/SIGHUP/SIGQUIT sent to trail (kill, timeout, a scheduler) to CMD.
+ * Signals raised by the terminal already reach CMD through the process group. */
+static void forward(int sig, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    int saved = errno;
+    got_signal = sig;
+    if (child_pid > 0 && si->si_code <= 0) kill(child_pid, sig);
+    errno = saved;
+}
+
+static int parse(int argc, char **argv, run_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->live_grace_s = 2.0;
+    const char *g = getenv("TRAIL_LIVE_GRACE_S");
+    if (g) o->live_grace_s = atof(g);
+    int i = 1;
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        }
+        if (a[0] != '-') break; /* trail run CMD ... without "--" */
+        int takes = 1;
+        if (!strcmp(a, "--store")) o->store = v;
+        else if (!strcmp(a, "--collector")) o->collector = v;
+        else if (!strcmp(a, "--experiment")) o->experiment = v;
+        else if (!strcmp(a, "--name")) o->name = v;
+        else if (!strcmp(a, "--redact")) o->redact = v;
+        else if (!strcmp(a, "--param") || !strcmp(a, "--tag")) {
+            int isp = a[2] == 'p';
+            if (!v || !strchr(v, '=') || v[0] == '=') {
+                tr_agent_err("%s needs KEY=VALUE, got '%s'", a, v ? v : "");
+                return -1;
+            }
+            if ((isp ? o->nparams : o->ntags) >= MAX_KV) {
+                tr_agent_err("too many %s options (max %d)", a, MAX_KV);
+                return -1;
+            }
+            if (isp) o->params[o->nparams++] = v;
+            else o->tags[o->ntags++] = v;
+        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage();
+            return 1;
+        } else {
+            tr_agent_err("run: unknown option '%s'", a);
+            usage();
+            return -1;
+        }
+        if (takes && !v) {
+            tr_agent_err("run: option '%s' needs a value", a);
+            return -1;
+        }
+        i += takes;
+    }
+    if (i >= argc) {
+        tr_agent_err("run: no command given");
+        usage();
+        return -1;
+    }
+    if (o->collector) {
+        tr_agent_err("run: --collector needs the central collector, which this build does not "
+                     "include yet; use --store");
+        return -1;
+    }
+    o->cmd = argv + i;
+    return 0;
+}
+
+static int emit(tr_enc *e)
+{
+    long n = tr_enc_finish(e);
+    return n < 0 ? (int)n : tr_client_emit(e->buf, (size_t)n);
+}
+
+static void emit_kv(uint8_t type, const char *kv)
+{
+    uint8_t buf[16384];
+    tr_enc e;
+    const char *eq = strchr(kv, '=');
+    tr_enc_init(&e, buf, sizeof buf, type, tr_now_ns());
+    tr_enc_strn(&e, TR_F_KEY, kv, (size_t)(eq - kv));
+    tr_enc_str_trunc(&e, TR_F_VALUE, eq + 1, strlen(eq + 1), 0);
+    emit(&e);
+}
+
+static void emit_start(const run_opts *o, const char *run_id, pid_t pid, int64_t t0)
+{
+    static uint8_t buf[TR_REC_MAX_SIZE];
+    char cwd[4096] = "", host[256], user[256];
+    tr_enc e;
+    tr_enc_init(&e, buf, sizeof buf, TR_REC_RUN_START, t0);
+    tr_enc_str(&e, TR_F_RUN_ID, run_id);
+    tr_enc_str(&e, TR_F_SOURCE, "cli");
+    tr_enc_str(&e, TR_F_STATUS, "running");
+    tr_enc_str(&e, TR_F_EXPERIMENT, o->experiment);
+    tr_enc_str(&e, TR_F_NAME, o->name);
+    if (getcwd(cwd, sizeof cwd)) tr_enc_str(&e, TR_F_CWD, cwd);
+    tr_hostname(host, sizeof host);
+    tr_username(user, sizeof user);
+    tr_enc_str(&e, TR_F_HOST, host);
+    tr_enc_str(&e, TR_F_USER, user);
+    tr_enc_i64(&e, TR_F_PID, pid);
+    for (char **a = o->cmd; *a; a++) tr_enc_str_trunc(&e, TR_F_ARGV, *a, strlen(*a), 256);
+    emit(&e);
+}
+
+static const char *status_of(int wstatus)
+{
+    if (WIFEXITED(wstatus)) return WEXITSTATUS(wstatus) == 0 ? "finished" : "failed";
+    switch (WTERMSIG(wstatus)) {
+    case SIGSEGV: case SIGBUS: case SIGABRT: case SIGILL: case SIGFPE: case SIGSYS: case SIGTRAP:
+        return "crashed";
+    default:
+        return "killed";
+    }
+}
+
+static void emit_end(const char *run_id, int wstatus, const struct rusage *ru, int exec_errno)
+{
+    uint8_t buf[1024];
+    tr_enc e;
+    tr_enc_init(&e, buf, sizeof buf, TR_REC_RUN_END, tr_now_ns());
+    tr_enc_str(&e, TR_F_RUN_ID, run_id);
+    tr_enc_str(&e, TR_F_SOURCE, "cli");
+    if (exec_errno) {
+        tr_enc_str(&e, TR_F_STATUS, "failed");
+        tr_enc_i64(&e, TR_F_EXIT_CODE, 127);
+        tr_enc_str(&e, TR_F_NOTE, strerror(exec_errno));
+    } else {
+        tr_enc_str(&e, TR_F_STATUS, status_of(wstatus));
+        if (WIFEXITED(wstatus)) tr_enc_i64(&e, TR_F_EXIT_CODE, WEXITSTATUS(wstatus));
+        else tr_enc_i64(&e, TR_F_SIGNAL, WTERMSIG(wstatus));
+    }
+    tr_enc_i64(&e, TR_F_UTIME_US, (int64_t)ru->ru_utime.tv_sec * 1000000 + ru->ru_utime.tv_usec);
+    tr_enc_i64(&e, TR_F_STIME_US, (int64_t)ru->ru_stime.tv_sec * 1000000 + ru->ru_stime.tv_usec);
+    tr_enc_i64(&e, TR_F_MAXRSS_KB, ru->ru_maxrss);
+    emit(&e);
+}
+
+/* Builds CMD's environment: ours, the variables that make the SDK join this run, and each
+ * --param K=V as TRAIL_PARAM_K=V so the program can read what it was launched with. */
+static char **child_env(const char *run_id, const char *spool_dir, const run_opts *o)
+{
+    size_t n = 0;
+    for (char **e = environ; *e; e++) n++;
+    char **env = calloc(n + 4 + (size_t)o->nparams, sizeof *env);
+    if (!env) return NULL;
+    size_t j = 0;
+    for (char **e = environ; *e; e++)
+        if (strncmp(*e, "TRAIL_RUN_ID=", 13) && strncmp(*e, "TRAIL_SPOOL=", 12)) env[j++] = *e;
+    char *a = malloc(64), *b = malloc(strlen(spool_dir) + 16);
+    if (!a || !b) return NULL;
+    snprintf(a, 64, "TRAIL_RUN_ID=%s", run_id);
+    sprintf(b, "TRAIL_SPOOL=%s", spool_dir);
+    env[j++] = a;
+    env[j++] = b;
+    for (int i = 0; i < o->nparams; i++) {
+        char *p = malloc(strlen(o->params[i]) + 16);
+        if (!p) return NULL;
+        sprintf(p, "TRAIL_PARAM_%s", o->params[i]);
+        env[j++] = p;
+    }
+    env[j] = NULL;
+    return env;
+}
+
+static void sleep_ns(int64_t ns)
+{
+    struct timespec ts = {ns / 1000000000LL, ns % 1000000000LL};
+    nanosleep(&ts, NULL); /* a signal cuts it short, which is what we want */
+}
+
+int tr_cmd_run(int argc, char **argv)
+{
+    run_opts o;
+    int prc = parse(argc, argv, &o);
+    if (prc) return prc > 0 ? 0 : TR_EXIT_USAGE;
+
+    char store_path[4096], root[4096], spool_dir[4200], run_id[TR_ID_LEN + 1];
+    tr_agent_store_path(o.store, store_path, sizeof store_path);
+    tr_store *st = tr_agent_open_store(o.store, TR_STORE_CREATE);
+    if (!st) return TR_EXIT_USAGE;
+    tr_random_hex(run_id, 16);
+    tr_spool_root(root, sizeof root);
+    tr_path_join(spool_dir, sizeof spool_dir, root, run_id);
+    if (tr_mkdir_p(spool_dir, 0700) != 0) {
+        tr_agent_err("cannot create spool directory %s: %s", spool_dir, strerror(errno));
+        tr_store_close(st);
+        return TR_EXIT_USAGE;
+    }
+    /* Leftovers (a writer that outlives CMD) are delivered later by `trail sync` to here. */
+    char dest[4300], abs_store[4096];
+    if (!realpath(store_path, abs_store)) snprintf(abs_store, sizeof abs_store, "%s", store_path);
+    tr_path_join(dest, sizeof dest, spool_dir, "dest");
+    tr_write_file(dest, abs_store, strlen(abs_store), 0600);
+
+    tr_tail tail;
+    if (tr_tail_open(&tail, spool_dir, st) != 0 || tr_client_configure(run_id, spool_dir) != 0) {
+        tr_agent_err("cannot set up the spool in %s", spool_dir);
+        tr_store_close(st);
+        return TR_EXIT_USAGE;
+    }
+    char **env = child_env(run_id, spool_dir, &o);
+    int errpipe[2];
+    if (!env || pipe2(errpipe, O_CLOEXEC) != 0) {
+        tr_agent_err("out of resources starting the command");
+        return TR_EXIT_USAGE;
+    }
+
+    struct sigaction sa = {0}, old[4];
+    const int fwd[4] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+    sa.sa_sigaction = forward;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    for (int i = 0; i < 4; i++) sigaction(fwd[i], &sa, &old[i]);
+
+    int64_t t0 = tr_now_ns();
+    pid_t pid = fork();
+    if (pid < 0) {
+        tr_agent_err("fork: %s", strerror(errno));
+        return TR_EXIT_USAGE;
+    }
+    if (pid == 0) {
+        for (int i = 0; i < 4; i++) sigaction(fwd[i], &old[i], NULL);
+        close(errpipe[0]);
+        execvpe(o.cmd[0], o.cmd, env);
+        int e = errno;
+        ssize_t w = write(errpipe[1], &e, sizeof e);
+        (void)w;
+        _exit(127);
+    }
+    child_pid = pid;
+    close(errpipe[1]);
+    int exec_errno = 0;
+    if (read(errpipe[0], &exec_errno, sizeof exec_errno) != (ssize_t)sizeof exec_errno)
+        exec_errno = 0;
+    close(errpipe[0]);
+
+    emit_start(&o, run_id, pid, t0);
+    for (int i = 0; i < o.nparams; i++) emit_kv(TR_REC_PARAM, o.params[i]);
+    for (int i = 0; i < o.ntags; i++) emit_kv(TR_REC_TAG, o.tags[i]);
+    tr_env_record(env, o.redact, 0);
+    if (exec_errno)
+        tr_agent_err("cannot run '%s': %s", o.cmd[0], strerror(exec_errno));
+
+    int wstatus = 0, store_errs = 0;
+    struct rusage ru;
+    memset(&ru, 0, sizeof ru);
+    for (;;) {
+        pid_t w = wait4(pid, &wstatus, WNOHANG, &ru);
+        if (w == pid) break;
+        if (w < 0 && errno != EINTR) {
+            tr_agent_err("wait: %s", strerror(errno));
+            break;
+        }
+        long n = tr_tail_pump(&tail, 0);
+        if (n < 0 && store_errs++ == 0)
+            tr_agent_err("store %s: %s (will retry)", store_path, tr_store_errmsg(st));
+        if (n <= 0) sleep_ns(POLL_NS);
+    }
+    child_pid = 0;
+    emit_end(run_id, wstatus, &ru, exec_errno);
+    tr_client_shutdown(); /* closes our own segment */
+
+    /* Drain: everything committed now, then wait briefly for writers still alive
+     * (processes CMD left behind); whatever they write later waits for `trail sync`. */
+    int64_t deadline = tr_mono_ns() + (int64_t)(o.live_grace_s * 1e9);
+    for (;;) {
+        long n = tr_tail_drain(&tail);
+        if (n < 0) {
+            if (tr_mono_ns() > deadline) {
+                tr_agent_err("store %s: %s; records stay in %s for `trail sync`", store_path,
+                             tr_store_errmsg(st), spool_dir);
+                break;
+            }
+            sleep_ns(POLL_NS);
+            continue;
+        }
+        if (tr_spool_reader_pending(tail.reader) == 0) break;
+        if (tr_spool_reader_live_writers(tail.reader) > 0 && tr_mono_ns() > deadline) {
+            tr_agent_err("%d process(es) of this run are still writing; their records stay in %s "
+                         "for `trail sync`",
+                         tr_spool_reader_live_writers(tail.reader), spool_dir);
+            break;
+        }
+        sleep_ns(POLL_NS);
+    }
+    if (tail.undecodable) tr_agent_err("%llu undecodable record(s) skipped",
+                                       (unsigned long long)tail.undecodable);
+    int left = tr_spool_reader_pending(tail.reader);
+    tr_tail_close(&tail);
+    tr_store_close(st);
+    if (left == 0) {
+        unlink(dest);
+        rmdir(spool_dir);
+    }
+    for (int i = 0; i < 4; i++) sigaction(fwd[i], &old[i], NULL);
+    if (exec_errno) return exec_errno == ENOENT ? 127 : 126;
+    if (WIFEXITED(wstatus)) return WEXITSTATUS(wstatus);
+    return 128 + WTERMSIG(wstatus);
+}

@@ -1,0 +1,390 @@
+/* store.c - opening the SQLite store: file checks, pragmas, migrations, errors, transactions. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store_int.h"
+#include "trail.h"
+#include "util.h"
+
+#define TR_STORE_BUSY_MS_DEFAULT 5000
+
+static const char *const stmt_sql[TR_STMT_COUNT] = {
+#define TR_STMT_SQL(name, sql) [TR_STMT_##name] = sql,
+    TR_STORE_STMTS(TR_STMT_SQL)
+#undef TR_STMT_SQL
+};
+
+static const char *const migrations[] = TR_SQL_MIGRATIONS;
+#define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+int tr_store_code(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_ROW:
+    case SQLITE_DONE:
+        return 0;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return TRAIL_EBUSY;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        return TRAIL_ECORRUPT;
+    case SQLITE_NOMEM:
+        return TRAIL_ENOMEM;
+    case SQLITE_FULL:
+        return TRAIL_ENOSPC;
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+        return TRAIL_EIO;
+    case SQLITE_TOOBIG:
+        return TRAIL_ETOOBIG;
+    default:
+        return TRAIL_ESTORE;
+    }
+}
+
+int tr_store_fail(tr_store *s, int code, const char *fmt, ...)
+{
+    int n = snprintf(s->err, sizeof s->err, "store %s: ", s->path);
+    if (n < 0 || (size_t)n >= sizeof s->err) return code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->err + n, sizeof s->err - (size_t)n, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int tr_store_sqlerr(tr_store *s, int rc, const char *what)
+{
+    const char *detail = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return tr_store_fail(s, TRAIL_EBUSY, "database is locked by another process");
+    case SQLITE_NOTADB:
+        return tr_store_fail(s, TRAIL_ECORRUPT, "file is not a database (corrupt or not SQLite)");
+    case SQLITE_CORRUPT:
+        return tr_store_fail(s, TRAIL_ECORRUPT, "database is corrupt (%s)", detail);
+    case SQLITE_FULL:
+        return tr_store_fail(s, TRAIL_ENOSPC, "disk full while %s", what);
+    default:
+        return tr_store_fail(s, tr_store_code(rc), "%s: %s", what, detail);
+    }
+}
+
+sqlite3_stmt *tr_store_stmt(tr_store *s, enum tr_stmt_id id)
+{
+    if (s->stmt[id]) return s->stmt[id];
+    int rc =
+        sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[id], NULL);
+    if (rc != SQLITE_OK) {
+        tr_store_sqlerr(s, rc, "preparing a statement");
+        sqlite3_finalize(s->stmt[id]);
+        s->stmt[id] = NULL;
+    }
+    return s->stmt[id];
+}
+
+int tr_store_step_done(tr_store *s, sqlite3_stmt *st)
+{
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE ? 0 : tr_store_sqlerr(s, rc, "writing");
+}
+
+/* Runs SQL text that takes no parameters (pragmas, transaction control, migrations). */
+static int exec(tr_store *s, const char *sql, const char *what)
+{
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : tr_store_sqlerr(s, rc, what);
+}
+
+/* Runs a one-row, one-column integer query. */
+static int query_int(tr_store *s, const char *sql, int64_t *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            *out = sqlite3_column_int64(st, 0);
+            rc = SQLITE_OK;
+        }
+    }
+    if (rc != SQLITE_OK) rc = tr_store_sqlerr(s, rc, "reading the schema");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Checks the path before SQLite sees it; creates the file 0600 (and its directory 0700). */
+static int prepare_file(tr_store *s)
+{
+    struct stat sb;
+    if (stat(s->path, &sb) == 0) {
+        if (S_ISDIR(sb.st_mode)) return tr_store_fail(s, TRAIL_EIO, "is a directory");
+        return 0;
+    }
+    if (errno != ENOENT) return tr_store_fail(s, TRAIL_EIO, "%s", strerror(errno));
+    if (!(s->flags & TR_STORE_CREATE) || (s->flags & TR_STORE_READONLY))
+        return tr_store_fail(s, TRAIL_ENOTFOUND, "no such file (and not asked to create it)");
+
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", s->path);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) {
+        *slash = 0;
+        if (tr_mkdir_p(dir, 0700) != 0)
+            return tr_store_fail(s, TRAIL_EIO, "cannot create directory %s: %s", dir,
+                                 strerror(errno));
+    }
+    int fd = open(s->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        if (errno == EEXIST) return 0; /* created meanwhile by another process */
+        return tr_store_fail(s, TRAIL_EIO, "cannot create: %s", strerror(errno));
+    }
+    int rc = fchmod(fd, 0600) == 0 ? 0 : tr_store_fail(s, TRAIL_EIO, "%s", strerror(errno));
+    close(fd);
+    return rc;
+}
+
+static int busy_timeout_ms(void)
+{
+    const char *v = getenv("TRAIL_BUSY_TIMEOUT_MS");
+    if (v && *v) {
+        char *end;
+        long ms = strtol(v, &end, 10);
+        if (*end == 0 && ms >= 0 && ms <= INT_MAX) return (int)ms;
+    }
+    return TR_STORE_BUSY_MS_DEFAULT;
+}
+
+/* Tells a trail store (any version) from an empty file and from someone else's database. */
+static int check_identity(tr_store *s, int *fresh)
+{
+    int64_t probe, app, ver, tables;
+    int rc;
+    /* Reading sqlite_master makes SQLite parse the header and schema: corruption and foreign
+     * formats show up here, at open, rather than in the middle of an ingest. */
+    if ((rc = query_int(s, TR_SQL_PROBE, &probe)) || (rc = query_int(s, TR_SQL_APP_ID, &app)) ||
+        (rc = query_int(s, TR_SQL_USER_VERSION, &ver)) ||
+        (rc = query_int(s, TR_SQL_USER_TABLES, &tables)))
+        return rc;
+    *fresh = 0;
+    if (app == TR_STORE_APP_ID || (app == 0 && tables == 0)) {
+        if (ver > SCHEMA_VERSION)
+            return tr_store_fail(s, TRAIL_EVERSION,
+                                 "schema version %" PRId64
+                                 " is newer than this trail supports (%d); upgrade trail",
+                                 ver, SCHEMA_VERSION);
+        if (app == 0 && ver == 0) {
+            *fresh = 1;
+            return 0;
+        }
+        if (app == TR_STORE_APP_ID) return 0;
+    }
+    if (app == 0)
+        return tr_store_fail(s, TRAIL_ECORRUPT,
+                             "not a trail store (SQLite database with application_id 0 and %s)",
+                             tables ? "foreign tables" : "a foreign user_version");
+    return tr_store_fail(s, TRAIL_ECORRUPT,
+                         "not a trail store (SQLite database with application_id 0x%08" PRIx64 ")",
+                         (uint64_t)app & 0xffffffffu);
+}
+
+/* Applies the next missing migration in its own transaction; *done when none is missing. */
+static int migrate_step(tr_store *s, int *done)
+{
+    int64_t ver;
+    char sql[64];
+    int rc = exec(s, TR_SQL_BEGIN, "starting a migration");
+    if (rc) return rc;
+    if ((rc = query_int(s, TR_SQL_USER_VERSION, &ver))) goto fail;
+    if (ver >= SCHEMA_VERSION) {
+        *done = 1;
+    } else {
+        if ((rc = exec(s, migrations[ver], "migrating the schema"))) goto fail;
+        if (ver == 0 && (rc = exec(s, TR_SQL_SET_APP_ID, "migrating the schema"))) goto fail;
+        snprintf(sql, sizeof sql, TR_SQL_SET_USER_VERSION_FMT, (int)ver + 1);
+        if ((rc = exec(s, sql, "migrating the schema"))) goto fail;
+    }
+    if ((rc = exec(s, TR_SQL_COMMIT, "committing a migration"))) goto fail;
+    return 0;
+fail:
+    if (!sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, TR_SQL_ROLLBACK, NULL, NULL, NULL);
+    return rc;
+}
+
+static int migrate(tr_store *s)
+{
+    int done = 0, rc = 0;
+    while (!done && rc == 0)
+        rc = migrate_step(s, &done);
+    return rc;
+}
+
+static int open_db(tr_store *s)
+{
+    int ro = s->flags & TR_STORE_READONLY;
+    int oflags = (ro ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_EXRESCODE;
+    int rc = sqlite3_open_v2(s->path, &s->db, oflags, NULL);
+    if (rc != SQLITE_OK) return tr_store_sqlerr(s, rc, "cannot open");
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, busy_timeout_ms());
+
+    int fresh;
+    if ((rc = check_identity(s, &fresh))) return rc;
+    if (ro) {
+        int64_t ver;
+        if ((rc = query_int(s, TR_SQL_USER_VERSION, &ver))) return rc;
+        if (fresh) return tr_store_fail(s, TRAIL_ENOTFOUND, "empty (no trail schema yet)");
+        if (ver < SCHEMA_VERSION)
+            return tr_store_fail(s, TRAIL_EVERSION,
+                                 "schema version %" PRId64
+                                 " is older than this trail uses (%d); open it read-write once "
+                                 "to upgrade",
+                                 ver, SCHEMA_VERSION);
+        return exec(s, TR_SQL_RO_PRAGMAS, "setting pragmas");
+    }
+    if ((rc = exec(s, TR_SQL_WAL, "enabling WAL")) ||
+        (rc = exec(s, TR_SQL_RW_PRAGMAS, "setting pragmas")))
+        return rc;
+    return migrate(s);
+}
+
+int tr_store_open(const char *path, int flags, tr_store **out, char *err, size_t errlen)
+{
+    if (err && errlen) err[0] = 0;
+    if (!out) return TRAIL_EINVAL;
+    *out = NULL;
+    if (!path || !*path) {
+        if (err && errlen) snprintf(err, errlen, "store: no path given");
+        return TRAIL_EINVAL;
+    }
+    tr_store *s = calloc(1, sizeof *s);
+    if (!s || !(s->path = strdup(path))) {
+        if (err && errlen) snprintf(err, errlen, "store %s: out of memory", path);
+        free(s);
+        return TRAIL_ENOMEM;
+    }
+    s->flags = flags;
+    int rc = prepare_file(s);
+    if (rc == 0) rc = open_db(s);
+    if (rc) {
+        if (err && errlen) snprintf(err, errlen, "%s", s->err);
+        tr_store_close(s);
+        return rc;
+    }
+    s->err[0] = 0;
+    *out = s;
+    return 0;
+}
+
+void tr_store_close(tr_store *s)
+{
+    if (!s) return;
+    for (int i = 0; i < TR_STMT_COUNT; i++)
+        sqlite3_finalize(s->stmt[i]);
+    if (s->db && !sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, TR_SQL_ROLLBACK, NULL, NULL, NULL);
+    sqlite3_close(s->db);
+    free(s->path);
+    free(s);
+}
+
+const char *tr_store_errmsg(const tr_store *s)
+{
+    return s ? s->err : "store: no store";
+}
+
+const char *tr_store_path(const tr_store *s)
+{
+    return s ? s->path : NULL;
+}
+
+int64_t tr_store_skipped(const tr_store *s)
+{
+    return s ? s->skipped : 0;
+}
+
+int tr_store_schema_version(tr_store *s)
+{
+    int64_t ver;
+    int rc = query_int(s, TR_SQL_USER_VERSION, &ver);
+    return rc ? rc : (int)ver;
+}
+
+int tr_store_begin(tr_store *s)
+{
+    if (s->flags & TR_STORE_READONLY)
+        return tr_store_fail(s, TRAIL_EINVAL, "opened read-only: cannot write");
+    if (s->in_tx) return tr_store_fail(s, TRAIL_EINVAL, "transaction already open");
+    int rc = exec(s, TR_SQL_BEGIN, "beginning a transaction");
+    if (rc) return rc;
+    s->in_tx = 1;
+    s->tx_broken = 0;
+    return 0;
+}
+
+int tr_store_rollback(tr_store *s)
+{
+    if (!s->in_tx) return 0;
+    s->in_tx = 0;
+    s->tx_broken = 0;
+    /* A failed statement (disk full, I/O error) may have rolled back already. */
+    if (sqlite3_get_autocommit(s->db)) return 0;
+    return exec(s, TR_SQL_ROLLBACK, "rolling back");
+}
+
+int tr_store_commit(tr_store *s)
+{
+    if (!s->in_tx) return tr_store_fail(s, TRAIL_EINVAL, "commit without a transaction");
+    if (s->tx_broken) {
+        char keep[sizeof s->err];
+        memcpy(keep, s->err, sizeof keep);
+        tr_store_rollback(s);
+        memcpy(s->err, keep, sizeof keep);
+        return TRAIL_ESTORE;
+    }
+    int rc = exec(s, TR_SQL_COMMIT, "committing");
+    if (rc) {
+        /* Leave no half-open transaction behind: the caller re-ingests (ingest is idempotent). */
+        char keep[sizeof s->err];
+        memcpy(keep, s->err, sizeof keep);
+        tr_store_rollback(s);
+        memcpy(s->err, keep, sizeof keep);
+        return rc;
+    }
+    s->in_tx = 0;
+    return 0;
+}
+
+void tr_store_fmt_time(int64_t ns, char *buf, size_t n)
+{
+    if (!buf || n == 0) return;
+    int64_t sec = ns / 1000000000, rem = ns % 1000000000;
+    if (rem < 0) {
+        rem += 1000000000;
+        sec--;
+    }
+    time_t t = (time_t)sec;
+    struct tm tm;
+    if (!gmtime_r(&t, &tm)) {
+        snprintf(buf, n, "invalid-time");
+        return;
+    }
+    snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(rem / 1000));
+}

@@ -1,0 +1,74 @@
+/* store.h - the SQLite store: open/migrate, idempotent ingest of records, and queries. */
+#ifndef TR_STORE_H
+#define TR_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "record.h"
+
+struct cJSON;
+
+typedef struct tr_store tr_store;
+
+/* Where a record came from. (id, seq) identifies a record exactly once: id is the spool
+ * segment's 128-bit stream id in hex, seq the record's offset in that stream (strictly
+ * increasing within a stream). Every record of a stream belongs to run_id. */
+typedef struct tr_stream {
+    char id[33];
+    char run_id[33];
+    int64_t pid;
+    char host[256];
+} tr_stream;
+
+#define TR_STORE_CREATE 0x1   /* create the file (and its directory, 0700) if missing */
+#define TR_STORE_READONLY 0x2 /* queries only */
+
+/* Opens (and migrates) the store at path. On failure *out is NULL and err holds one line
+ * naming the file and the reason (corrupt, locked, newer schema version, not a trail store).
+ * Files are created 0600. Returns 0 or TRAIL_E* (TRAIL_ECORRUPT, TRAIL_EBUSY, TRAIL_EVERSION,
+ * TRAIL_ESTORE, TRAIL_EIO, TRAIL_ENOTFOUND when missing without TR_STORE_CREATE). */
+int tr_store_open(const char *path, int flags, tr_store **out, char *err, size_t errlen);
+void tr_store_close(tr_store *s);
+/* One line describing the last error, naming the file. */
+const char *tr_store_errmsg(const tr_store *s);
+const char *tr_store_path(const tr_store *s);
+int tr_store_schema_version(tr_store *s);
+
+/* Batched transactions: ingest many records between begin and commit. */
+int tr_store_begin(tr_store *s);
+int tr_store_commit(tr_store *s);
+int tr_store_rollback(tr_store *s);
+
+/* Highest seq stored for a stream, or -1 when the stream is unknown. */
+int tr_store_stream_hwm(tr_store *s, const char *stream_id, int64_t *hwm);
+/* Stores one record (inside a transaction or alone). Returns 0 when stored, 1 when
+ * (stream, seq) was already stored (nothing changes), or a negative TRAIL_E* code.
+ * Records of unknown types are counted and skipped (return 0). After a negative return inside
+ * tr_store_begin .. commit, the batch is spoiled: commit rolls it back and fails. */
+int tr_store_ingest(tr_store *s, const tr_stream *st, uint64_t seq, const tr_rec *rec);
+
+/* RUN is a full id, a unique id prefix, or a run name (the latest run of that name).
+ * Writes the 32-char id. TRAIL_ENOTFOUND or TRAIL_EAMBIGUOUS otherwise. */
+int tr_store_resolve_run(tr_store *s, const char *ref, char id_out[33]);
+
+typedef struct tr_runs_filter {
+    const char *experiment; /* NULL = all */
+    int limit;              /* 0 = no limit */
+} tr_runs_filter;
+
+/* JSON documents (design.md "Public surface"); caller frees with cJSON_Delete. */
+int tr_store_run_json(tr_store *s, const char *run_id, struct cJSON **out);
+int tr_store_runs_json(tr_store *s, const tr_runs_filter *f, struct cJSON **out);
+int tr_store_metrics_json(tr_store *s, const char *run_id, struct cJSON **out);
+
+/* Formats ns since the epoch as RFC 3339 UTC with microseconds: 2026-11-28T06:13:59.123456Z */
+void tr_store_fmt_time(int64_t ns, char *buf, size_t n);
+
+/* Records skipped since open: unknown types, or a known type missing a required field. */
+int64_t tr_store_skipped(const tr_store *s);
+/* The version string of a file fingerprint: 16 lowercase hex characters of FNV-1a 64 over
+ * the decimal text "dev:ino:size:mtime_ns" (used where no content hash is known). */
+void tr_store_version_id(uint64_t dev, uint64_t ino, int64_t size, int64_t mtime_ns, char out[17]);
+
+#endif

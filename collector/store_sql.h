@@ -1,0 +1,193 @@
+/* store_sql.h - every SQL text of the store: schema migrations and prepared statements. */
+#ifndef TR_STORE_SQL_H
+#define TR_STORE_SQL_H
+
+/* PRAGMA application_id of a trail store: "trl1". */
+#define TR_STORE_APP_ID 0x74726c31
+
+/* Schema v1, in ML Metadata terms: runs are contexts, processes executions, files artifacts
+ * (a path) with versions (a fingerprint), events link versions to processes.
+ * NaN: SQLite stores a NaN REAL as NULL, so metrics.special says what value means:
+ * 0 finite (value holds it), 1 NaN (value NULL), 2 +Inf, 3 -Inf (value holds +-Inf too). */
+#define TR_SQL_SCHEMA_V1                                                                           \
+    "CREATE TABLE runs ("                                                                          \
+    " id TEXT PRIMARY KEY, experiment TEXT, name TEXT,"                                            \
+    " status TEXT NOT NULL DEFAULT 'running', exit_code INTEGER, signal INTEGER,"                  \
+    " argv TEXT, cwd TEXT, host TEXT, user TEXT, pid INTEGER,"                                     \
+    " started_ns INTEGER, ended_ns INTEGER,"                                                       \
+    " utime_us INTEGER, stime_us INTEGER, maxrss_kb INTEGER, created_by TEXT);"                    \
+    "CREATE INDEX runs_name ON runs(name, started_ns);"                                            \
+    "CREATE INDEX runs_started ON runs(started_ns);"                                               \
+    "CREATE INDEX runs_experiment ON runs(experiment, started_ns);"                                \
+    "CREATE TABLE processes ("                                                                     \
+    " run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, pid INTEGER NOT NULL,"           \
+    " ppid INTEGER, argv TEXT, cwd TEXT, exe TEXT, uid INTEGER, host TEXT,"                        \
+    " started_ns INTEGER, ended_ns INTEGER, exit_code INTEGER, signal INTEGER,"                    \
+    " utime_us INTEGER, stime_us INTEGER, maxrss_kb INTEGER, backtrace TEXT,"                      \
+    " PRIMARY KEY (run_id, pid));"                                                                 \
+    "CREATE TABLE params ("                                                                        \
+    " run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, key TEXT NOT NULL, value TEXT,"  \
+    " PRIMARY KEY (run_id, key));"                                                                 \
+    "CREATE TABLE metrics ("                                                                       \
+    " run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, key TEXT NOT NULL,"              \
+    " step INTEGER NOT NULL DEFAULT 0, value REAL, special INTEGER NOT NULL DEFAULT 0,"            \
+    " time_ns INTEGER, stream_id TEXT, seq INTEGER);"                                              \
+    "CREATE INDEX metrics_run_key ON metrics(run_id, key, step, time_ns);"                         \
+    "CREATE TABLE tags ("                                                                          \
+    " run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, key TEXT NOT NULL, value TEXT,"  \
+    " PRIMARY KEY (run_id, key));"                                                                 \
+    "CREATE TABLE env ("                                                                           \
+    " run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, pid INTEGER NOT NULL DEFAULT 0," \
+    " name TEXT NOT NULL, value TEXT, redacted INTEGER NOT NULL DEFAULT 0,"                        \
+    " PRIMARY KEY (run_id, pid, name));"                                                           \
+    "CREATE TABLE streams ("                                                                       \
+    " id TEXT PRIMARY KEY, run_id TEXT, pid INTEGER, host TEXT, hwm INTEGER NOT NULL,"             \
+    " first_ns INTEGER, last_ns INTEGER);"                                                         \
+    "CREATE INDEX streams_run ON streams(run_id);"                                                 \
+    "CREATE TABLE artifacts (id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE);"                  \
+    "CREATE TABLE artifact_versions ("                                                             \
+    " id INTEGER PRIMARY KEY, artifact_id INTEGER NOT NULL REFERENCES artifacts(id),"              \
+    " dev INTEGER, ino INTEGER, size INTEGER, mtime_ns INTEGER, content_hash TEXT,"                \
+    " UNIQUE (artifact_id, dev, ino, size, mtime_ns));"                                            \
+    "CREATE TABLE events ("                                                                        \
+    " id INTEGER PRIMARY KEY, run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"         \
+    " pid INTEGER, version_id INTEGER NOT NULL REFERENCES artifact_versions(id),"                  \
+    " role TEXT NOT NULL CHECK (role IN ('input', 'output', 'inout')), flags INTEGER,"             \
+    " bytes_read INTEGER, bytes_written INTEGER, mmap INTEGER NOT NULL DEFAULT 0,"                 \
+    " start_ns INTEGER, end_ns INTEGER, source TEXT);"                                             \
+    "CREATE INDEX events_run ON events(run_id, role);"                                             \
+    "CREATE INDEX events_version ON events(version_id, role);"                                     \
+    "CREATE TABLE file_ops ("                                                                      \
+    " run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, pid INTEGER,"                    \
+    " op TEXT NOT NULL, path TEXT, path2 TEXT, time_ns INTEGER);"                                  \
+    "CREATE INDEX file_ops_run ON file_ops(run_id, time_ns);"                                      \
+    "CREATE INDEX file_ops_path ON file_ops(path);"                                                \
+    "CREATE TABLE deps ("                                                                          \
+    " run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, pid INTEGER NOT NULL DEFAULT 0," \
+    " path TEXT NOT NULL, kind TEXT, PRIMARY KEY (run_id, pid, path));"
+
+/* Migration i (1-based) brings user_version from i-1 to i; each runs in its own transaction. */
+#define TR_SQL_MIGRATIONS                                                                          \
+    {                                                                                              \
+        TR_SQL_SCHEMA_V1                                                                           \
+    }
+
+/* Open-time checks. */
+#define TR_SQL_PROBE "SELECT count(*) FROM sqlite_master"
+#define TR_SQL_USER_TABLES                                                                         \
+    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' "      \
+    "ESCAPE '\\'"
+#define TR_SQL_APP_ID "PRAGMA application_id"
+#define TR_SQL_USER_VERSION "PRAGMA user_version"
+#define TR_SQL_SET_APP_ID "PRAGMA application_id = 1953655857" /* TR_STORE_APP_ID */
+#define TR_SQL_SET_USER_VERSION_FMT "PRAGMA user_version = %d"
+#define TR_SQL_WAL "PRAGMA journal_mode = WAL"
+#define TR_SQL_RW_PRAGMAS "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+#define TR_SQL_RO_PRAGMAS "PRAGMA foreign_keys = ON; PRAGMA query_only = ON;"
+#define TR_SQL_BEGIN "BEGIN IMMEDIATE"
+#define TR_SQL_COMMIT "COMMIT"
+#define TR_SQL_ROLLBACK "ROLLBACK"
+
+/* Prepared statements, prepared once on first use and kept in the tr_store: X(NAME, SQL). */
+#define TR_STORE_STMTS(X)                                                                          \
+    X(STREAM_HWM, "SELECT hwm FROM streams WHERE id = ?1")                                         \
+    X(STREAM_UPSERT,                                                                               \
+      "INSERT INTO streams (id, run_id, pid, host, hwm, first_ns, last_ns)"                        \
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT (id) DO UPDATE SET hwm = excluded.hwm,"    \
+      " first_ns = min(coalesce(first_ns, excluded.first_ns), excluded.first_ns),"                 \
+      " last_ns = max(coalesce(last_ns, excluded.last_ns), excluded.last_ns)")                     \
+    X(RUN_ENSURE, "INSERT INTO runs (id) VALUES (?1) ON CONFLICT (id) DO NOTHING")                 \
+    X(RUN_START,                                                                                   \
+      "INSERT INTO runs (id, experiment, name, argv, cwd, host, user, pid, started_ns, "           \
+      "created_by)"                                                                                \
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (id) DO UPDATE SET"           \
+      " experiment = coalesce(excluded.experiment, experiment),"                                   \
+      " name = coalesce(excluded.name, name), argv = coalesce(excluded.argv, argv),"               \
+      " cwd = coalesce(excluded.cwd, cwd), host = coalesce(excluded.host, host),"                  \
+      " user = coalesce(excluded.user, user), pid = coalesce(excluded.pid, pid),"                  \
+      " started_ns = coalesce(excluded.started_ns, started_ns),"                                   \
+      " created_by = coalesce(excluded.created_by, created_by)")                                   \
+    X(RUN_META, "UPDATE runs SET experiment = coalesce(experiment, ?2), name = coalesce(name, ?3)" \
+                " WHERE id = ?1")                                                                  \
+    X(RUN_END,                                                                                     \
+      "UPDATE runs SET status = ?2, exit_code = coalesce(?3, exit_code),"                          \
+      " signal = coalesce(?4, signal), ended_ns = ?5, utime_us = coalesce(?6, utime_us),"          \
+      " stime_us = coalesce(?7, stime_us), maxrss_kb = coalesce(?8, maxrss_kb) WHERE id = ?1")     \
+    X(PROC_START,                                                                                  \
+      "INSERT INTO processes (run_id, pid, ppid, argv, cwd, exe, uid, host, started_ns)"           \
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (run_id, pid) DO UPDATE SET"       \
+      " ppid = coalesce(excluded.ppid, ppid), argv = coalesce(excluded.argv, argv),"               \
+      " cwd = coalesce(excluded.cwd, cwd), exe = coalesce(excluded.exe, exe),"                     \
+      " uid = coalesce(excluded.uid, uid), host = coalesce(excluded.host, host),"                  \
+      " started_ns = CASE WHEN started_ns IS NULL OR excluded.started_ns < started_ns"             \
+      " THEN excluded.started_ns ELSE started_ns END")                                             \
+    X(PROC_END,                                                                                    \
+      "INSERT INTO processes (run_id, pid, ended_ns, exit_code, signal, utime_us, stime_us,"       \
+      " maxrss_kb) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (run_id, pid) DO UPDATE"    \
+      " SET ended_ns = excluded.ended_ns, exit_code = coalesce(excluded.exit_code, exit_code),"    \
+      " signal = coalesce(excluded.signal, signal), utime_us = coalesce(excluded.utime_us,"        \
+      " utime_us), stime_us = coalesce(excluded.stime_us, stime_us),"                              \
+      " maxrss_kb = coalesce(excluded.maxrss_kb, maxrss_kb)")                                      \
+    X(PROC_CRASH,                                                                                  \
+      "INSERT INTO processes (run_id, pid, signal, backtrace) VALUES (?1, ?2, ?3, ?4)"             \
+      " ON CONFLICT (run_id, pid) DO UPDATE SET signal = coalesce(excluded.signal, signal),"       \
+      " backtrace = coalesce(excluded.backtrace, backtrace)")                                      \
+    X(PARAM, "INSERT INTO params (run_id, key, value) VALUES (?1, ?2, ?3)"                         \
+             " ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value")                    \
+    X(METRIC, "INSERT INTO metrics (run_id, key, step, value, special, time_ns, stream_id, seq)"   \
+              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")                                          \
+    X(TAG, "INSERT INTO tags (run_id, key, value) VALUES (?1, ?2, ?3)"                             \
+           " ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value")                      \
+    X(ENV, "INSERT INTO env (run_id, pid, name, value, redacted) VALUES (?1, ?2, ?3, ?4, ?5)"      \
+           " ON CONFLICT (run_id, pid, name) DO UPDATE SET value = excluded.value,"                \
+           " redacted = excluded.redacted")                                                        \
+    X(ARTIFACT_GET, "SELECT id FROM artifacts WHERE path = ?1")                                    \
+    X(ARTIFACT_ADD, "INSERT INTO artifacts (path) VALUES (?1)")                                    \
+    X(VERSION_GET,                                                                                 \
+      "SELECT id FROM artifact_versions WHERE artifact_id = ?1 AND dev IS ?2 AND ino IS ?3"        \
+      " AND size IS ?4 AND mtime_ns IS ?5")                                                        \
+    X(VERSION_ADD, "INSERT INTO artifact_versions (artifact_id, dev, ino, size, mtime_ns)"         \
+                   " VALUES (?1, ?2, ?3, ?4, ?5)")                                                 \
+    X(EVENT,                                                                                       \
+      "INSERT INTO events (run_id, pid, version_id, role, flags, bytes_read, bytes_written,"       \
+      " mmap, start_ns, end_ns, source) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")    \
+    X(DEP, "INSERT INTO deps (run_id, pid, path, kind) VALUES (?1, ?2, ?3, ?4)"                    \
+           " ON CONFLICT (run_id, pid, path) DO UPDATE SET kind = coalesce(excluded.kind, kind)")  \
+    X(FILEOP, "INSERT INTO file_ops (run_id, pid, op, path, path2, time_ns)"                       \
+              " VALUES (?1, ?2, ?3, ?4, ?5, ?6)")                                                  \
+    X(Q_RUN_EXACT, "SELECT id FROM runs WHERE id = ?1")                                            \
+    X(Q_RUN_PREFIX, "SELECT id FROM runs WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT 2")          \
+    X(Q_RUN_NAME,                                                                                  \
+      "SELECT id FROM runs WHERE name = ?1 ORDER BY started_ns DESC NULLS LAST, rowid DESC"        \
+      " LIMIT 1")                                                                                  \
+    X(Q_RUN,                                                                                       \
+      "SELECT id, name, experiment, status, exit_code, signal, argv, cwd, host, user, pid,"        \
+      " started_ns, ended_ns, utime_us, stime_us, maxrss_kb, created_by FROM runs WHERE id = ?1")  \
+    X(Q_RUNS, "SELECT id FROM runs WHERE (?1 IS NULL OR experiment = ?1)"                          \
+              " ORDER BY started_ns DESC NULLS LAST, rowid DESC LIMIT ?2")                         \
+    X(Q_PARAMS, "SELECT key, value FROM params WHERE run_id = ?1 ORDER BY key")                    \
+    X(Q_TAGS, "SELECT key, value FROM tags WHERE run_id = ?1 ORDER BY key")                        \
+    /* Last value per key without scanning every point: walk the distinct keys through the         \
+     * index (a recursive skip-scan), then take the top (step, time) entry of each key. */         \
+    X(Q_METRICS_LAST,                                                                              \
+      "WITH RECURSIVE k(key) AS (SELECT min(key) FROM metrics WHERE run_id = ?1 UNION ALL"         \
+      " SELECT (SELECT min(key) FROM metrics WHERE run_id = ?1 AND key > k.key) FROM k"            \
+      " WHERE k.key IS NOT NULL)"                                                                  \
+      " SELECT k.key, m.value, m.special FROM k JOIN metrics m ON m.rowid = (SELECT rowid"         \
+      " FROM metrics WHERE run_id = ?1 AND key = k.key"                                            \
+      " ORDER BY step DESC, time_ns DESC, rowid DESC LIMIT 1) ORDER BY k.key")                     \
+    X(Q_METRICS_ALL, "SELECT key, step, value, special, time_ns FROM metrics WHERE run_id = ?1"    \
+                     " ORDER BY key, step, time_ns, rowid")                                        \
+    X(Q_FILES, "SELECT a.path, v.dev, v.ino, v.size, v.mtime_ns, v.content_hash,"                  \
+               " sum(CASE WHEN ?2 = 'input' THEN e.bytes_read ELSE e.bytes_written END)"           \
+               " FROM events e JOIN artifact_versions v ON v.id = e.version_id"                    \
+               " JOIN artifacts a ON a.id = v.artifact_id"                                         \
+               " WHERE e.run_id = ?1 AND e.role IN (?2, 'inout')"                                  \
+               " GROUP BY v.id ORDER BY a.path, min(e.start_ns), v.id")                            \
+    X(Q_PROCS,                                                                                     \
+      "SELECT pid, ppid, argv, exe, cwd, started_ns, ended_ns, exit_code, signal, backtrace"       \
+      " FROM processes WHERE run_id = ?1 ORDER BY started_ns NULLS LAST, pid")                     \
+    X(Q_ENV, "SELECT name, value, redacted FROM env WHERE run_id = ?1 ORDER BY pid, name")         \
+    X(Q_DEPS, "SELECT path, min(kind) FROM deps WHERE run_id = ?1 GROUP BY path ORDER BY path")
+
+#endif

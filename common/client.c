@@ -1,0 +1,276 @@
+/* client.c - per-process run context and segment writer, safe across threads, fork and signals. */
+#include "client.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "spool.h"
+#include "trail.h"
+#include "util.h"
+
+/* Segments live in a small ring. The current one is published by index; a writer pins an
+ * entry (writers++) and re-checks that it is still current before touching its mapping, so
+ * a retired segment is unmapped only once nobody writes into it. */
+#define RING 8
+
+typedef struct slot {
+    tr_seg seg;
+    int used;         /* holds a mapping (current or retired) */
+    unsigned writers; /* threads inside tr_seg_append on this slot */
+} slot;
+
+static struct {
+    char run_id[33];
+    char dir[4096];
+    uint32_t cap;
+    int configured;
+    slot ring[RING];
+    int cur; /* index in ring, -1 when none */
+    int lock;
+    uint64_t dropped;
+    int last_err;
+} G = {.cur = -1};
+
+/* A page the kernel zeroes in a forked child (MADV_WIPEONFORK): *fork_marker == 0 tells a
+ * child, with no syscall, that the segments it sees belong to its parent. */
+static volatile uint32_t *fork_marker;
+static uint32_t fork_marker_fallback;
+static pid_t marker_pid; /* used only when the kernel lacks MADV_WIPEONFORK */
+static int wipe_ok;
+
+static __thread int in_slow; /* a signal handler arriving inside the slow path drops its record */
+
+static void lock(void)
+{
+    while (__atomic_exchange_n(&G.lock, 1, __ATOMIC_ACQUIRE))
+        while (__atomic_load_n(&G.lock, __ATOMIC_RELAXED)) __builtin_ia32_pause();
+}
+
+static void unlock(void)
+{
+    __atomic_store_n(&G.lock, 0, __ATOMIC_RELEASE);
+}
+
+static void marker_init(void)
+{
+    if (fork_marker) return;
+    void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p != MAP_FAILED && madvise(p, 4096, MADV_WIPEONFORK) == 0) {
+        wipe_ok = 1;
+        fork_marker = p;
+    } else {
+        if (p != MAP_FAILED) munmap(p, 4096);
+        fork_marker = &fork_marker_fallback;
+        marker_pid = getpid();
+    }
+    *fork_marker = 1;
+}
+
+static int forked(void)
+{
+    if (!fork_marker) return 0;
+    if (wipe_ok) return *fork_marker != 1;
+    return getpid() != marker_pid;
+}
+
+/* In a forked child only the forking thread exists: drop the parent's mappings and locks. */
+static void after_fork(void)
+{
+    uint32_t expect = 0;
+    if (!wipe_ok) {
+        if (getpid() == marker_pid) return;
+        marker_pid = getpid();
+    } else if (!__atomic_compare_exchange_n(fork_marker, &expect, 2, 0, __ATOMIC_ACQ_REL,
+                                            __ATOMIC_ACQUIRE)) {
+        while (*fork_marker != 1) __builtin_ia32_pause();
+        return;
+    }
+    for (int i = 0; i < RING; i++) {
+        if (G.ring[i].used) tr_seg_forget(&G.ring[i].seg);
+        G.ring[i].used = 0;
+        G.ring[i].writers = 0;
+    }
+    G.cur = -1;
+    G.lock = 0;
+    __atomic_store_n(fork_marker, 1, __ATOMIC_RELEASE);
+}
+
+int tr_env_disabled(void)
+{
+    const char *d = getenv("TRAIL_DISABLE");
+    return d && (!strcmp(d, "1") || !strcasecmp(d, "true") || !strcasecmp(d, "yes"));
+}
+
+static void reap_retired(void)
+{
+    for (int i = 0; i < RING; i++) {
+        slot *s = &G.ring[i];
+        if (!s->used || i == G.cur) continue;
+        if (__atomic_load_n(&s->writers, __ATOMIC_ACQUIRE) == 0) {
+            tr_seg_close(&s->seg);
+            s->used = 0;
+        }
+    }
+}
+
+/* Opens a new current segment (lock held). full_idx is the slot seen full, or -1. */
+static int roll(int full_idx)
+{
+    if (__atomic_load_n(&G.cur, __ATOMIC_ACQUIRE) != full_idx) return 0; /* someone rolled */
+    if (!G.configured) return TRAIL_ENORUN;
+    reap_retired();
+    int free_idx = -1;
+    for (int i = 0; i < RING && free_idx < 0; i++)
+        if (!G.ring[i].used) free_idx = i;
+    if (free_idx < 0) return TRAIL_ENOSPC;
+    if (tr_mkdir_p(G.dir, 0700) != 0) return TRAIL_EIO;
+    int rc = tr_seg_create(&G.ring[free_idx].seg, G.dir, G.run_id, G.cap);
+    if (rc) return rc;
+    G.ring[free_idx].used = 1;
+    G.ring[free_idx].writers = 0;
+    __atomic_store_n(&G.cur, free_idx, __ATOMIC_RELEASE);
+    return 0;
+}
+
+static int slow_path(int seen)
+{
+    if (in_slow) return TRAIL_EAGAIN;
+    in_slow = 1;
+    lock();
+    int rc = roll(seen);
+    unlock();
+    in_slow = 0;
+    return rc;
+}
+
+int tr_client_emit(const void *body, size_t len)
+{
+    int saved = errno;
+    int rc;
+    if (forked()) after_fork();
+    for (int attempt = 0; attempt < 4; attempt++) {
+        int idx = __atomic_load_n(&G.cur, __ATOMIC_ACQUIRE);
+        if (idx < 0) {
+            rc = slow_path(-1);
+            if (rc) goto out;
+            continue;
+        }
+        slot *s = &G.ring[idx];
+        __atomic_add_fetch(&s->writers, 1, __ATOMIC_ACQ_REL);
+        if (__atomic_load_n(&G.cur, __ATOMIC_ACQUIRE) != idx) {
+            __atomic_sub_fetch(&s->writers, 1, __ATOMIC_RELEASE);
+            continue;
+        }
+        rc = tr_seg_append(&s->seg, body, len);
+        __atomic_sub_fetch(&s->writers, 1, __ATOMIC_RELEASE);
+        if (rc != TRAIL_ENOSPC) goto out;
+        rc = slow_path(idx);
+        if (rc) goto out;
+    }
+    rc = TRAIL_EAGAIN;
+out:
+    if (rc) {
+        __atomic_add_fetch(&G.dropped, 1, __ATOMIC_RELAXED);
+        G.last_err = rc;
+    }
+    errno = saved;
+    return rc;
+}
+
+int tr_client_configure(const char *run_id, const char *spool_dir)
+{
+    if (!run_id || !tr_is_hex_id(run_id) || !spool_dir || !*spool_dir) return TRAIL_EINVAL;
+    if (strlen(spool_dir) >= sizeof G.dir) return TRAIL_ETOOBIG;
+    marker_init();
+    if (forked()) after_fork();
+    in_slow = 1;
+    lock();
+    if (G.configured && (strcmp(G.run_id, run_id) != 0 || strcmp(G.dir, spool_dir) != 0)) {
+        __atomic_store_n(&G.cur, -1, __ATOMIC_RELEASE);
+        reap_retired();
+    }
+    memcpy(G.run_id, run_id, TR_ID_LEN + 1);
+    strcpy(G.dir, spool_dir);
+    const char *cap = getenv("TRAIL_SEGMENT_SIZE");
+    G.cap = cap ? (uint32_t)strtoul(cap, NULL, 10) : TR_SEG_DEFAULT_CAP;
+    G.configured = 1;
+    unlock();
+    in_slow = 0;
+    return 0;
+}
+
+int tr_client_from_env(void)
+{
+    if (tr_env_disabled()) return TRAIL_EDISABLED;
+    const char *run = getenv("TRAIL_RUN_ID");
+    const char *dir = getenv("TRAIL_SPOOL");
+    if (!run || !dir || !*dir) return 0;
+    int rc = tr_client_configure(run, dir);
+    return rc ? rc : 1;
+}
+
+int tr_client_flush(void)
+{
+    if (forked()) after_fork();
+    int idx = __atomic_load_n(&G.cur, __ATOMIC_ACQUIRE);
+    if (idx < 0) return G.configured ? 0 : TRAIL_ENORUN;
+    slot *s = &G.ring[idx];
+    __atomic_add_fetch(&s->writers, 1, __ATOMIC_ACQ_REL);
+    int rc = __atomic_load_n(&G.cur, __ATOMIC_ACQUIRE) == idx ? tr_seg_sync(&s->seg) : 0;
+    __atomic_sub_fetch(&s->writers, 1, __ATOMIC_RELEASE);
+    return rc;
+}
+
+void tr_client_shutdown(void)
+{
+    if (!fork_marker) return;
+    if (forked()) after_fork();
+    if (in_slow) return;
+    in_slow = 1;
+    lock();
+    __atomic_store_n(&G.cur, -1, __ATOMIC_RELEASE);
+    for (int i = 0; i < RING; i++) {
+        slot *s = &G.ring[i];
+        if (!s->used) continue;
+        /* mark closed even while a late writer is inside: it finishes its copy into the
+         * still-mapped pages only if we keep them; unmap only when idle */
+        if (__atomic_load_n(&s->writers, __ATOMIC_ACQUIRE) == 0) {
+            tr_seg_close(&s->seg);
+            s->used = 0;
+        }
+    }
+    unlock();
+    in_slow = 0;
+}
+
+void tr_client_reset(void)
+{
+    tr_client_shutdown();
+    lock();
+    G.configured = 0;
+    G.run_id[0] = 0;
+    unlock();
+}
+
+const char *tr_client_run_id(void)
+{
+    return G.configured ? G.run_id : NULL;
+}
+
+const char *tr_client_spool_dir(void)
+{
+    return G.configured ? G.dir : NULL;
+}
+
+uint64_t tr_client_dropped(void)
+{
+    return __atomic_load_n(&G.dropped, __ATOMIC_RELAXED);
+}
+
+int tr_client_last_error(void)
+{
+    return G.last_err;
+}

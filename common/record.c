@@ -1,0 +1,228 @@
+/* record.c - encoder and strict, bounds-checked decoder of trail's binary records. */
+#include "record.h"
+
+#include <string.h>
+
+#include "trail.h"
+
+static int enc_room(tr_enc *e, size_t need)
+{
+    if (e->err) return 0;
+    if (e->nfields >= TR_REC_MAX_FIELDS) {
+        e->err = TRAIL_ETOOBIG;
+        return 0;
+    }
+    if (need > e->cap || e->len > e->cap - need || e->len + need > TR_REC_MAX_SIZE) {
+        e->err = TRAIL_ETOOBIG;
+        return 0;
+    }
+    return 1;
+}
+
+static void enc_field(tr_enc *e, uint16_t id, uint8_t kind, const void *data, uint32_t len)
+{
+    if (!enc_room(e, TR_FIELD_HDR_SIZE + (size_t)len)) return;
+    uint8_t *p = e->buf + e->len;
+    tr_put_u16(p, id);
+    p[2] = kind;
+    p[3] = 0;
+    tr_put_u32(p + 4, len);
+    if (len) memcpy(p + TR_FIELD_HDR_SIZE, data, len);
+    e->len += TR_FIELD_HDR_SIZE + len;
+    e->nfields++;
+}
+
+void tr_enc_init(tr_enc *e, uint8_t *buf, size_t cap, uint8_t type, int64_t time_ns)
+{
+    e->buf = buf;
+    e->cap = cap;
+    e->len = 0;
+    e->nfields = 0;
+    e->err = 0;
+    if (!buf || cap < TR_REC_HDR_SIZE) {
+        e->err = TRAIL_ETOOBIG;
+        return;
+    }
+    buf[0] = TR_REC_VERSION;
+    buf[1] = type;
+    tr_put_u16(buf + 2, 0);
+    tr_put_u32(buf + 4, 0);
+    tr_put_u64(buf + 8, (uint64_t)time_ns);
+    e->len = TR_REC_HDR_SIZE;
+}
+
+void tr_enc_u64(tr_enc *e, uint16_t id, uint64_t v)
+{
+    uint8_t b[8];
+    tr_put_u64(b, v);
+    enc_field(e, id, TR_K_U64, b, 8);
+}
+
+void tr_enc_i64(tr_enc *e, uint16_t id, int64_t v)
+{
+    uint8_t b[8];
+    tr_put_u64(b, (uint64_t)v);
+    enc_field(e, id, TR_K_I64, b, 8);
+}
+
+void tr_enc_f64(tr_enc *e, uint16_t id, double v)
+{
+    uint64_t bits;
+    uint8_t b[8];
+    memcpy(&bits, &v, 8);
+    tr_put_u64(b, bits);
+    enc_field(e, id, TR_K_F64, b, 8);
+}
+
+void tr_enc_strn(tr_enc *e, uint16_t id, const char *s, size_t n)
+{
+    if (!s) return;
+    if (n > TR_REC_MAX_SIZE) {
+        if (!e->err) e->err = TRAIL_ETOOBIG;
+        return;
+    }
+    enc_field(e, id, TR_K_STR, s, (uint32_t)n);
+}
+
+void tr_enc_str(tr_enc *e, uint16_t id, const char *s)
+{
+    if (s) tr_enc_strn(e, id, s, strlen(s));
+}
+
+void tr_enc_str_trunc(tr_enc *e, uint16_t id, const char *s, size_t n, size_t reserve)
+{
+    if (!s || e->err) return;
+    size_t limit = e->cap < TR_REC_MAX_SIZE ? e->cap : TR_REC_MAX_SIZE;
+    size_t used = e->len + TR_FIELD_HDR_SIZE + reserve;
+    if (used >= limit) {
+        e->err = TRAIL_ETOOBIG;
+        return;
+    }
+    if (n > limit - used) n = limit - used;
+    tr_enc_strn(e, id, s, n);
+}
+
+long tr_enc_finish(tr_enc *e)
+{
+    if (e->err) return e->err;
+    tr_put_u16(e->buf + 2, e->nfields);
+    tr_put_u32(e->buf + 4, (uint32_t)e->len);
+    return (long)e->len;
+}
+
+int tr_rec_decode(const uint8_t *buf, size_t len, tr_rec *out)
+{
+    if (!buf || !out || len < TR_REC_HDR_SIZE || len > TR_REC_MAX_SIZE) return TRAIL_ECORRUPT;
+    if (buf[0] != TR_REC_VERSION) return buf[0] > TR_REC_VERSION ? TRAIL_EVERSION : TRAIL_ECORRUPT;
+    out->version = buf[0];
+    out->type = buf[1];
+    out->nfields = tr_get_u16(buf + 2);
+    out->body_len = tr_get_u32(buf + 4);
+    out->time_ns = (int64_t)tr_get_u64(buf + 8);
+    if (out->type == 0 || out->body_len != len || out->nfields > TR_REC_MAX_FIELDS)
+        return TRAIL_ECORRUPT;
+    size_t off = TR_REC_HDR_SIZE;
+    for (uint16_t i = 0; i < out->nfields; i++) {
+        if (len - off < TR_FIELD_HDR_SIZE) return TRAIL_ECORRUPT;
+        const uint8_t *p = buf + off;
+        tr_field *f = &out->fields[i];
+        f->id = tr_get_u16(p);
+        f->kind = p[2];
+        f->len = tr_get_u32(p + 4);
+        if (f->id == 0 || p[3] != 0) return TRAIL_ECORRUPT;
+        if (f->kind < TR_K_U64 || f->kind > TR_K_BYTES) return TRAIL_ECORRUPT;
+        off += TR_FIELD_HDR_SIZE;
+        if (f->len > len - off) return TRAIL_ECORRUPT;
+        if (f->kind <= TR_K_F64 && f->len != 8) return TRAIL_ECORRUPT;
+        f->data = buf + off;
+        off += f->len;
+    }
+    if (off != len) return TRAIL_ECORRUPT;
+    return 0;
+}
+
+static const tr_field *find(const tr_rec *r, uint16_t id)
+{
+    for (uint16_t i = 0; i < r->nfields; i++)
+        if (r->fields[i].id == id) return &r->fields[i];
+    return NULL;
+}
+
+int tr_rec_get_u64(const tr_rec *r, uint16_t id, uint64_t *out)
+{
+    const tr_field *f = find(r, id);
+    if (!f) return TRAIL_ENOTFOUND;
+    if (f->kind != TR_K_U64 && f->kind != TR_K_I64) return TRAIL_ECORRUPT;
+    *out = tr_get_u64(f->data);
+    return 0;
+}
+
+int tr_rec_get_i64(const tr_rec *r, uint16_t id, int64_t *out)
+{
+    uint64_t v;
+    int rc = tr_rec_get_u64(r, id, &v);
+    if (rc == 0) *out = (int64_t)v;
+    return rc;
+}
+
+int tr_rec_get_f64(const tr_rec *r, uint16_t id, double *out)
+{
+    const tr_field *f = find(r, id);
+    if (!f) return TRAIL_ENOTFOUND;
+    if (f->kind != TR_K_F64) return TRAIL_ECORRUPT;
+    uint64_t bits = tr_get_u64(f->data);
+    memcpy(out, &bits, 8);
+    return 0;
+}
+
+int tr_rec_get_str(const tr_rec *r, uint16_t id, const char **s, size_t *n)
+{
+    const tr_field *f = find(r, id);
+    if (!f) return TRAIL_ENOTFOUND;
+    if (f->kind != TR_K_STR && f->kind != TR_K_BYTES) return TRAIL_ECORRUPT;
+    *s = (const char *)f->data;
+    *n = f->len;
+    return 0;
+}
+
+int tr_rec_copy_str(const tr_rec *r, uint16_t id, char *dst, size_t dstlen)
+{
+    const char *s;
+    size_t n;
+    int rc = tr_rec_get_str(r, id, &s, &n);
+    if (rc) return rc;
+    if (dstlen == 0) return TRAIL_EINVAL;
+    if (n >= dstlen) n = dstlen - 1;
+    memcpy(dst, s, n);
+    dst[n] = 0;
+    return 0;
+}
+
+const char *tr_rec_type_name(int type)
+{
+    static const char *names[] = {"?",   "run_start", "run_end", "proc_start", "proc_end",
+                                  "param", "metric",  "tag",     "env",        "file",
+                                  "dep",   "fileop",  "crash",   "run_meta"};
+    if (type > 0 && type < (int)(sizeof names / sizeof names[0])) return names[type];
+    return "unknown";
+}
+
+/* CRC-32C, reflected polynomial 0x82F63B78; the table is built before main by a constructor. */
+static uint32_t crc_table[256];
+
+__attribute__((constructor)) static void crc_init(void)
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+        crc_table[i] = c;
+    }
+}
+
+uint32_t tr_crc32c(const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    uint32_t c = 0xFFFFFFFFu;
+    while (len--) c = crc_table[(c ^ *p++) & 0xFF] ^ (c >> 8);
+    return c ^ 0xFFFFFFFFu;
+}

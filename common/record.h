@@ -1,0 +1,171 @@
+/* record.h - the versioned binary record format for everything that crosses a process boundary. */
+#ifndef TR_RECORD_H
+#define TR_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Format of a record body (all integers little-endian), see docs/record-format.md:
+ *
+ *   u8  version        TR_REC_VERSION (a decoder rejects a version it does not know)
+ *   u8  type           enum tr_rec_type (unknown types decode fine; consumers skip them)
+ *   u16 nfields
+ *   u32 body_len       total length of the body, this header included
+ *   u64 time_ns        wall clock, nanoseconds since the Unix epoch
+ *   nfields x field:   u16 id, u8 kind, u8 zero, u32 len, len bytes of data
+ *
+ * Integer and float fields are exactly 8 bytes. Strings are raw bytes (no NUL). A field id
+ * may repeat (e.g. list items). Unknown field ids are skipped by consumers. */
+
+#define TR_REC_VERSION 1
+#define TR_REC_HDR_SIZE 16
+#define TR_FIELD_HDR_SIZE 8
+#define TR_REC_MAX_FIELDS 64
+#define TR_REC_MAX_SIZE (60 * 1024) /* body size limit */
+
+enum tr_rec_type {
+    TR_REC_RUN_START = 1,  /* a run begins: RUN_ID EXPERIMENT NAME ARGV* CWD HOST USER PID */
+    TR_REC_RUN_END = 2,    /* a run ends: RUN_ID STATUS EXIT_CODE SIGNAL [rusage] */
+    TR_REC_PROC_START = 3, /* a process image starts: PID PPID ARGV* CWD EXE UID HOST */
+    TR_REC_PROC_END = 4,   /* a process ends: PID EXIT_CODE SIGNAL [rusage] */
+    TR_REC_PARAM = 5,      /* KEY VALUE */
+    TR_REC_METRIC = 6,     /* KEY NUM STEP (time_ns is the metric time) */
+    TR_REC_TAG = 7,        /* KEY VALUE */
+    TR_REC_ENV = 8,        /* KEY (variable name) VALUE (omitted when REDACTED=1) [PID] */
+    TR_REC_FILE = 9,       /* one open file description: PATH FLAGS ROLE BYTES_* fingerprint */
+    TR_REC_DEP = 10,       /* dependency: PATH [KIND] (shared object, dlopen, executable) */
+    TR_REC_FILEOP = 11,    /* OP PATH [PATH2]: rename, link, symlink, unlink, truncate */
+    TR_REC_CRASH = 12,     /* PID SIGNAL BACKTRACE (text, one frame per line) */
+    TR_REC_RUN_META = 13,  /* RUN_ID EXPERIMENT NAME: set only when the run has none yet */
+    TR_REC_TYPE_MAX = 63
+};
+
+enum tr_field_kind { TR_K_U64 = 1, TR_K_I64 = 2, TR_K_F64 = 3, TR_K_STR = 4, TR_K_BYTES = 5 };
+
+enum tr_field_id {
+    TR_F_RUN_ID = 1,      /* STR, 32 hex characters */
+    TR_F_EXPERIMENT = 2,  /* STR */
+    TR_F_NAME = 3,        /* STR */
+    TR_F_ARGV = 4,        /* STR, repeated: one field per argument, in order */
+    TR_F_CWD = 5,         /* STR */
+    TR_F_HOST = 6,        /* STR */
+    TR_F_USER = 7,        /* STR */
+    TR_F_PID = 8,         /* I64 */
+    TR_F_PPID = 9,        /* I64 */
+    TR_F_EXE = 10,        /* STR */
+    TR_F_UID = 11,        /* I64 */
+    TR_F_KEY = 12,        /* STR */
+    TR_F_VALUE = 13,      /* STR */
+    TR_F_NUM = 14,        /* F64 (NaN, +-Inf allowed) */
+    TR_F_STEP = 15,       /* I64 */
+    TR_F_STATUS = 16,     /* STR: running|finished|failed|killed|crashed */
+    TR_F_EXIT_CODE = 17,  /* I64 */
+    TR_F_SIGNAL = 18,     /* I64 (0 = none) */
+    TR_F_PATH = 19,       /* STR, absolute */
+    TR_F_PATH2 = 20,      /* STR, second path (rename target, link name) */
+    TR_F_FLAGS = 21,      /* I64: open(2) flags */
+    TR_F_ROLE = 22,       /* STR: input|output|inout (declared by SDK or derived by shim) */
+    TR_F_BYTES_READ = 23, /* U64 */
+    TR_F_BYTES_WRITTEN = 24, /* U64 */
+    TR_F_DEV = 25,        /* U64 */
+    TR_F_INO = 26,        /* U64 */
+    TR_F_SIZE = 27,       /* I64 */
+    TR_F_MTIME_NS = 28,   /* I64 */
+    TR_F_REDACTED = 29,   /* I64: 1 when the value was withheld */
+    TR_F_UTIME_US = 30,   /* I64: user CPU time */
+    TR_F_STIME_US = 31,   /* I64: system CPU time */
+    TR_F_MAXRSS_KB = 32,  /* I64 */
+    TR_F_BACKTRACE = 33,  /* STR */
+    TR_F_OP = 34,         /* STR: rename|link|symlink|unlink|truncate */
+    TR_F_KIND = 35,       /* STR: free-form sub-kind (dep: so|dlopen|exe) */
+    TR_F_MMAP = 36,       /* I64: 1 when the file was mapped */
+    TR_F_START_NS = 37,   /* I64: time an interval began (file open time) */
+    TR_F_END_NS = 38,     /* I64 */
+    TR_F_SOURCE = 39,     /* STR: who produced a record: cli|sdk|shim|agent */
+    TR_F_NOTE = 40,       /* STR: diagnostic text */
+    TR_F_FIELD_MAX = 0xffff
+};
+
+typedef struct tr_field {
+    uint16_t id;
+    uint8_t kind;
+    uint32_t len;
+    const uint8_t *data; /* points into the decoded buffer */
+} tr_field;
+
+/* A decoded record. Fields point into the buffer given to tr_rec_decode. */
+typedef struct tr_rec {
+    uint8_t version;
+    uint8_t type;
+    uint16_t nfields;
+    uint32_t body_len;
+    int64_t time_ns;
+    tr_field fields[TR_REC_MAX_FIELDS];
+} tr_rec;
+
+/* Encoder: builds a record body into a caller-owned buffer; never allocates. After an error
+ * (buffer too small, too many fields) every later call fails and tr_enc_finish reports it. */
+typedef struct tr_enc {
+    uint8_t *buf;
+    size_t cap;
+    size_t len;
+    uint16_t nfields;
+    int err;
+} tr_enc;
+
+void tr_enc_init(tr_enc *e, uint8_t *buf, size_t cap, uint8_t type, int64_t time_ns);
+void tr_enc_u64(tr_enc *e, uint16_t id, uint64_t v);
+void tr_enc_i64(tr_enc *e, uint16_t id, int64_t v);
+void tr_enc_f64(tr_enc *e, uint16_t id, double v);
+void tr_enc_str(tr_enc *e, uint16_t id, const char *s); /* NULL is skipped */
+void tr_enc_strn(tr_enc *e, uint16_t id, const char *s, size_t n);
+/* Like tr_enc_strn but cuts the string to fit what is left (keeping room for `reserve` bytes). */
+void tr_enc_str_trunc(tr_enc *e, uint16_t id, const char *s, size_t n, size_t reserve);
+/* Returns the body length (> 0) or a negative TRAIL_E* code. */
+long tr_enc_finish(tr_enc *e);
+
+/* Strict decoder: checks version, every length and bound; never reads outside [buf, buf+len).
+ * len must be the exact body length. Returns 0 or TRAIL_ECORRUPT / TRAIL_EVERSION. */
+int tr_rec_decode(const uint8_t *buf, size_t len, tr_rec *out);
+
+/* Accessors: first field with that id. Return 0, TRAIL_ENOTFOUND, or TRAIL_ECORRUPT on a
+ * kind mismatch. Strings are not NUL-terminated. */
+int tr_rec_get_i64(const tr_rec *r, uint16_t id, int64_t *out);
+int tr_rec_get_u64(const tr_rec *r, uint16_t id, uint64_t *out);
+int tr_rec_get_f64(const tr_rec *r, uint16_t id, double *out);
+int tr_rec_get_str(const tr_rec *r, uint16_t id, const char **s, size_t *n);
+/* Copies a string field into dst (NUL-terminated, truncated to dstlen-1). */
+int tr_rec_copy_str(const tr_rec *r, uint16_t id, char *dst, size_t dstlen);
+const char *tr_rec_type_name(int type);
+
+/* Little-endian helpers shared by the spool and batch formats. */
+static inline void tr_put_u16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+static inline void tr_put_u32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void tr_put_u64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline uint16_t tr_get_u16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+static inline uint32_t tr_get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static inline uint64_t tr_get_u64(const uint8_t *p)
+{
+    return (uint64_t)tr_get_u32(p) | ((uint64_t)tr_get_u32(p + 4) << 32);
+}
+
+/* CRC-32C (Castagnoli) of a buffer, used by spool frames and batches. */
+uint32_t tr_crc32c(const void *buf, size_t len);
+
+#endif

@@ -1,0 +1,390 @@
+/* spool.c - spool segments: creation, lock-free append, and the tailing reader. */
+#include "spool.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "record.h"
+#include "trail.h"
+#include "util.h"
+
+static inline uint32_t *word_at(uint8_t *base, uint32_t off)
+{
+    return (uint32_t *)(void *)(base + off);
+}
+
+static int reserve_space(int fd, uint32_t cap)
+{
+    /* Blocks are allocated now so that a full disk is an error here, never a SIGBUS later
+     * inside the host program when it touches a page of a sparse file. */
+    int rc = posix_fallocate(fd, 0, cap);
+    if (rc == 0) return 0;
+    if (rc != EOPNOTSUPP && rc != EINVAL) {
+        errno = rc;
+        return rc == ENOSPC ? TRAIL_ENOSPC : TRAIL_EIO;
+    }
+    static const char zero[65536];
+    for (uint32_t off = 0; off < cap;) {
+        ssize_t w = pwrite(fd, zero, cap - off < sizeof zero ? cap - off : sizeof zero, off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return errno == ENOSPC ? TRAIL_ENOSPC : TRAIL_EIO;
+        off += (uint32_t)w;
+    }
+    return 0;
+}
+
+int tr_seg_create(tr_seg *seg, const char *dir, const char *run_id, uint32_t cap)
+{
+    char tmp[4096], name[128];
+    int fd = -1, rc = TRAIL_EIO;
+    memset(seg, 0, sizeof *seg);
+    if (cap < TR_SEG_MIN_CAP || cap > TR_SEG_MAX_CAP) cap = TR_SEG_DEFAULT_CAP;
+    cap &= ~7u;
+    if (!run_id || strlen(run_id) != TR_ID_LEN) return TRAIL_EINVAL;
+    tr_random_hex(seg->stream_id, 16);
+    snprintf(name, sizeof name, ".%d-%s.tmp", (int)getpid(), seg->stream_id);
+    if (tr_path_join(tmp, sizeof tmp, dir, name) != 0) return TRAIL_ETOOBIG;
+    snprintf(name, sizeof name, "%d-%s.seg", (int)getpid(), seg->stream_id);
+    if (tr_path_join(seg->path, sizeof seg->path, dir, name) != 0) return TRAIL_ETOOBIG;
+
+    fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) return TRAIL_EIO;
+    rc = reserve_space(fd, cap);
+    if (rc) goto fail;
+    seg->base = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (seg->base == MAP_FAILED) {
+        seg->base = NULL;
+        rc = TRAIL_EIO;
+        goto fail;
+    }
+    close(fd);
+    fd = -1;
+    seg->cap = cap;
+    uint8_t *h = seg->base;
+    memcpy(h, TR_SEG_MAGIC, 8);
+    tr_put_u32(h + TR_SEG_OFF_VERSION, TR_SEG_VERSION);
+    tr_put_u32(h + TR_SEG_OFF_HDRSIZE, TR_SEG_HDR_SIZE);
+    tr_put_u32(h + TR_SEG_OFF_CAP, cap);
+    tr_put_u64(h + TR_SEG_OFF_PID, (uint64_t)getpid());
+    tr_put_u64(h + TR_SEG_OFF_CREATED, (uint64_t)tr_now_ns());
+    memcpy(h + TR_SEG_OFF_STREAM, seg->stream_id, TR_ID_LEN);
+    memcpy(h + TR_SEG_OFF_RUN, run_id, TR_ID_LEN);
+    char host[64] = {0};
+    tr_hostname(host, sizeof host);
+    memcpy(h + TR_SEG_OFF_HOST, host, sizeof host);
+    __atomic_store_n(word_at(h, TR_SEG_OFF_TAIL), TR_SEG_HDR_SIZE, __ATOMIC_RELEASE);
+    if (rename(tmp, seg->path) != 0) {
+        rc = TRAIL_EIO;
+        goto fail;
+    }
+    return 0;
+fail:
+    if (fd >= 0) close(fd);
+    if (seg->base) munmap(seg->base, cap);
+    seg->base = NULL;
+    unlink(tmp);
+    return rc;
+}
+
+/* Reserves size bytes; returns the frame offset or 0 when the segment is full. */
+static uint32_t reserve(tr_seg *seg, uint32_t size)
+{
+    uint32_t *tailp = word_at(seg->base, TR_SEG_OFF_TAIL);
+    for (;;) {
+        uint32_t t = __atomic_load_n(tailp, __ATOMIC_ACQUIRE);
+        if (t < TR_SEG_HDR_SIZE || t > seg->cap || (t & 7)) return 0; /* damaged: stop */
+        if (t + TR_FRAME_HDR > seg->cap) return 0;
+        uint32_t *w = word_at(seg->base, t);
+        uint32_t cur = __atomic_load_n(w, __ATOMIC_ACQUIRE);
+        if (cur == 0) {
+            uint32_t want = (size <= seg->cap - t) ? (TR_FRAME_RESERVED | size) : TR_FRAME_END;
+            if (__atomic_compare_exchange_n(w, &cur, want, 0, __ATOMIC_ACQ_REL,
+                                            __ATOMIC_ACQUIRE)) {
+                if (want == TR_FRAME_END) return 0;
+                uint32_t expect = t; /* a failed CAS overwrites its expected value */
+                __atomic_compare_exchange_n(tailp, &expect, t + size, 0, __ATOMIC_RELEASE,
+                                            __ATOMIC_RELAXED);
+                return t;
+            }
+        }
+        if (cur & TR_FRAME_END) return 0;
+        uint32_t csz = cur & TR_FRAME_SIZE_MASK;
+        if (csz < TR_FRAME_HDR || (csz & 7)) return 0;
+        /* Another writer reserved t but has not advanced the tail yet: help it. */
+        __atomic_compare_exchange_n(tailp, &t, t + csz, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+    }
+}
+
+int tr_seg_append(tr_seg *seg, const void *body, size_t len)
+{
+    if (!seg->base) return TRAIL_ECLOSED;
+    if (len < TR_REC_HDR_SIZE || len > TR_REC_MAX_SIZE) return TRAIL_ETOOBIG;
+    uint32_t size = (uint32_t)((TR_FRAME_HDR + len + 7) & ~(size_t)7);
+    if (size > seg->cap - TR_SEG_HDR_SIZE) return TRAIL_ETOOBIG;
+    uint32_t off = reserve(seg, size);
+    if (off == 0) return TRAIL_ENOSPC;
+    uint8_t *f = seg->base + off;
+    tr_put_u32(f + 4, tr_crc32c(body, len));
+    memcpy(f + TR_FRAME_HDR, body, len);
+    __atomic_store_n(word_at(seg->base, off), TR_FRAME_COMMITTED | size, __ATOMIC_RELEASE);
+    return 0;
+}
+
+void tr_seg_close(tr_seg *seg)
+{
+    if (!seg->base) return;
+    __atomic_or_fetch(word_at(seg->base, TR_SEG_OFF_FLAGS), TR_SEG_F_CLOSED, __ATOMIC_RELEASE);
+    munmap(seg->base, seg->cap);
+    seg->base = NULL;
+}
+
+void tr_seg_forget(tr_seg *seg)
+{
+    if (seg->base) munmap(seg->base, seg->cap);
+    seg->base = NULL;
+}
+
+int tr_seg_sync(tr_seg *seg)
+{
+    if (!seg->base) return TRAIL_ECLOSED;
+    return msync(seg->base, seg->cap, MS_SYNC) == 0 ? 0 : TRAIL_EIO;
+}
+
+/* ---- reader ---- */
+
+typedef struct rseg {
+    char path[4096];
+    char stream_id[33], run_id[33], host[65];
+    int64_t pid;
+    uint8_t *base;
+    uint32_t cap;
+    uint32_t pos, committed_pos;
+    int eof;     /* nothing more will ever be read (finished or abandoned) */
+    int bad;     /* header unusable: left on disk, ignored */
+    int removed; /* unlinked after its last record was committed */
+    int damaged; /* frame chain broken: renamed to *.corrupt once its good records are stored */
+} rseg;
+
+struct tr_spool_reader {
+    char dir[4096];
+    rseg *segs;
+    int nsegs, capsegs;
+    tr_spool_stats stats;
+};
+
+int tr_spool_reader_open(const char *dir, tr_spool_reader **out)
+{
+    tr_spool_reader *r = calloc(1, sizeof *r);
+    if (!r) return TRAIL_ENOMEM;
+    snprintf(r->dir, sizeof r->dir, "%s", dir);
+    *out = r;
+    return 0;
+}
+
+void tr_spool_reader_close(tr_spool_reader *r)
+{
+    if (!r) return;
+    for (int i = 0; i < r->nsegs; i++)
+        if (r->segs[i].base) munmap(r->segs[i].base, r->segs[i].cap);
+    free(r->segs);
+    free(r);
+}
+
+static int writer_gone(const rseg *s)
+{
+    uint32_t flags = __atomic_load_n(word_at(s->base, TR_SEG_OFF_FLAGS), __ATOMIC_ACQUIRE);
+    if (flags & TR_SEG_F_CLOSED) return 1;
+    if (s->pid <= 0) return 1;
+    return kill((pid_t)s->pid, 0) != 0 && errno == ESRCH;
+}
+
+static void load_segment(tr_spool_reader *r, const char *name)
+{
+    for (int i = 0; i < r->nsegs; i++) {
+        const char *base = strrchr(r->segs[i].path, '/');
+        if (base && strcmp(base + 1, name) == 0) return;
+    }
+    if (r->nsegs == r->capsegs) {
+        int nc = r->capsegs ? r->capsegs * 2 : 16;
+        rseg *n = realloc(r->segs, (size_t)nc * sizeof *n);
+        if (!n) return;
+        r->segs = n;
+        r->capsegs = nc;
+    }
+    rseg *s = &r->segs[r->nsegs];
+    memset(s, 0, sizeof *s);
+    if (tr_path_join(s->path, sizeof s->path, r->dir, name) != 0) return;
+    r->nsegs++;
+    int fd = open(s->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    struct stat st;
+    uint8_t h[TR_SEG_HDR_SIZE];
+    if (fd < 0 || fstat(fd, &st) != 0 || st.st_size < TR_SEG_HDR_SIZE ||
+        pread(fd, h, sizeof h, 0) != (ssize_t)sizeof h || memcmp(h, TR_SEG_MAGIC, 8) != 0 ||
+        tr_get_u32(h + TR_SEG_OFF_VERSION) != TR_SEG_VERSION ||
+        tr_get_u32(h + TR_SEG_OFF_HDRSIZE) != TR_SEG_HDR_SIZE ||
+        tr_get_u32(h + TR_SEG_OFF_CAP) != (uint64_t)st.st_size ||
+        (tr_get_u32(h + TR_SEG_OFF_CAP) & 7)) {
+        if (fd >= 0) close(fd);
+        s->bad = s->eof = 1;
+        r->stats.corrupt++;
+        return;
+    }
+    s->cap = tr_get_u32(h + TR_SEG_OFF_CAP);
+    s->pid = (int64_t)tr_get_u64(h + TR_SEG_OFF_PID);
+    memcpy(s->stream_id, h + TR_SEG_OFF_STREAM, TR_ID_LEN);
+    memcpy(s->run_id, h + TR_SEG_OFF_RUN, TR_ID_LEN);
+    memcpy(s->host, h + TR_SEG_OFF_HOST, 64);
+    s->base = mmap(NULL, s->cap, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    if (s->base == MAP_FAILED || !tr_is_hex_id(s->stream_id) || !tr_is_hex_id(s->run_id)) {
+        if (s->base == MAP_FAILED) s->base = NULL;
+        s->bad = s->eof = 1;
+        r->stats.corrupt++;
+        return;
+    }
+    s->pos = s->committed_pos = TR_SEG_HDR_SIZE;
+}
+
+static void scan(tr_spool_reader *r)
+{
+    DIR *d = opendir(r->dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (n > 4 && strcmp(e->d_name + n - 4, ".seg") == 0 && e->d_name[0] != '.')
+            load_segment(r, e->d_name);
+    }
+    closedir(d);
+}
+
+/* Reads committed frames of one segment; returns records delivered or <0 when cb stopped. */
+static long read_segment(tr_spool_reader *r, rseg *s, tr_spool_cb cb, void *ctx, long max)
+{
+    long n = 0;
+    tr_seg_info info = {s->path, s->stream_id, s->run_id, s->host, s->pid};
+    while (!s->eof && (max == 0 || n < max)) {
+        if (s->pos + TR_FRAME_HDR > s->cap) {
+            s->eof = 1;
+            break;
+        }
+        uint32_t w = __atomic_load_n(word_at(s->base, s->pos), __ATOMIC_ACQUIRE);
+        if (w == 0) {
+            if (writer_gone(s)) {
+                /* re-read: the writer may have committed just before closing */
+                if (__atomic_load_n(word_at(s->base, s->pos), __ATOMIC_ACQUIRE) == 0) s->eof = 1;
+                continue;
+            }
+            break;
+        }
+        if (w & TR_FRAME_END) {
+            s->eof = 1;
+            break;
+        }
+        uint32_t size = w & TR_FRAME_SIZE_MASK;
+        if (size < TR_FRAME_HDR + TR_REC_HDR_SIZE || (size & 7) || size > s->cap - s->pos) {
+            r->stats.corrupt++; /* frame chain broken: keep the file for inspection */
+            s->eof = 1;
+            s->damaged = 1;
+            break;
+        }
+        if (!(w & TR_FRAME_COMMITTED)) {
+            if (!writer_gone(s)) break;
+            r->stats.torn++; /* the writer died between reserve and commit */
+            s->pos += size;
+            continue;
+        }
+        const uint8_t *f = s->base + s->pos;
+        uint32_t blen = tr_get_u32(f + TR_FRAME_HDR + 4);
+        if (blen < TR_REC_HDR_SIZE || blen > size - TR_FRAME_HDR ||
+            tr_crc32c(f + TR_FRAME_HDR, blen) != tr_get_u32(f + 4)) {
+            r->stats.corrupt++;
+            s->pos += size; /* the frame boundary is intact; only this record is lost */
+            continue;
+        }
+        if (cb(ctx, &info, s->pos, f + TR_FRAME_HDR, blen) != 0) return -1;
+        s->pos += size;
+        n++;
+        r->stats.records++;
+    }
+    return n;
+}
+
+long tr_spool_reader_poll(tr_spool_reader *r, tr_spool_cb cb, void *ctx, long max)
+{
+    scan(r);
+    long total = 0;
+    for (int i = 0; i < r->nsegs; i++) {
+        rseg *s = &r->segs[i];
+        if (s->eof || s->removed) continue;
+        long got = read_segment(r, s, cb, ctx, max ? max - total : 0);
+        if (got < 0) return total;
+        total += got;
+        if (max && total >= max) break;
+    }
+    return total;
+}
+
+int tr_spool_reader_commit(tr_spool_reader *r)
+{
+    int j = 0;
+    for (int i = 0; i < r->nsegs; i++) {
+        rseg *s = &r->segs[i];
+        s->committed_pos = s->pos;
+        if (s->eof && !s->bad && !s->removed) {
+            char kept[4200];
+            snprintf(kept, sizeof kept, "%s.corrupt", s->path);
+            if ((s->damaged ? rename(s->path, kept) : unlink(s->path)) == 0 || errno == ENOENT) {
+                s->removed = 1;
+                r->stats.segments_done++;
+            }
+        }
+        if (s->removed) {
+            if (s->base) munmap(s->base, s->cap);
+            continue; /* drop from the list: its name will not come back */
+        }
+        r->segs[j++] = *s;
+    }
+    r->nsegs = j;
+    return 0;
+}
+
+void tr_spool_reader_rewind(tr_spool_reader *r)
+{
+    for (int i = 0; i < r->nsegs; i++) {
+        rseg *s = &r->segs[i];
+        if (s->bad) continue;
+        s->pos = s->committed_pos;
+        s->eof = 0;
+    }
+}
+
+int tr_spool_reader_pending(tr_spool_reader *r)
+{
+    scan(r);
+    int n = 0;
+    for (int i = 0; i < r->nsegs; i++)
+        if (!r->segs[i].bad && !r->segs[i].removed) n++;
+    return n;
+}
+
+int tr_spool_reader_live_writers(tr_spool_reader *r)
+{
+    int n = 0;
+    for (int i = 0; i < r->nsegs; i++)
+        if (!r->segs[i].bad && !r->segs[i].removed && !writer_gone(&r->segs[i])) n++;
+    return n;
+}
+
+void tr_spool_reader_stats(const tr_spool_reader *r, tr_spool_stats *out)
+{
+    *out = r->stats;
+}

@@ -1,0 +1,105 @@
+/* spool.h - append-only, memory-mapped spool segments: lock-free writers, a tailing reader. */
+#ifndef TR_SPOOL_H
+#define TR_SPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* A segment file `<dir>/<pid>-<stream>.seg` (see docs/record-format.md):
+ *   header (TR_SEG_HDR_SIZE bytes): magic "TRLSEG1\0", u32 version, u32 header size,
+ *     u32 capacity, u32 flags (bit 0: closed by its writer), u64 pid, u64 created_ns,
+ *     char stream_id[32], char run_id[32], char host[64], u32 tail
+ *   frames from TR_SEG_HDR_SIZE, each 8-aligned: u32 state|size, u32 crc32c(body), body
+ * A writer reserves a frame by compare-and-swap of its state word from 0 to RESERVED|size
+ * (so a reserved frame always states its size), writes crc and body, then stores
+ * COMMITTED|size with release order. No syscall and no lock on this path. */
+
+#define TR_SEG_MAGIC "TRLSEG1"
+#define TR_SEG_VERSION 1
+#define TR_SEG_HDR_SIZE 256
+#define TR_SEG_DEFAULT_CAP (8u << 20)
+#define TR_SEG_MIN_CAP (64u << 10)
+#define TR_SEG_MAX_CAP (1u << 30)
+#define TR_FRAME_HDR 8
+
+#define TR_FRAME_COMMITTED 0x80000000u
+#define TR_FRAME_RESERVED 0x40000000u
+#define TR_FRAME_END 0x20000000u /* no more frames in this segment */
+#define TR_FRAME_SIZE_MASK 0x1FFFFFFFu
+
+#define TR_SEG_F_CLOSED 0x1u
+
+/* Header field offsets. */
+#define TR_SEG_OFF_VERSION 8
+#define TR_SEG_OFF_HDRSIZE 12
+#define TR_SEG_OFF_CAP 16
+#define TR_SEG_OFF_FLAGS 20
+#define TR_SEG_OFF_PID 24
+#define TR_SEG_OFF_CREATED 32
+#define TR_SEG_OFF_STREAM 40
+#define TR_SEG_OFF_RUN 72
+#define TR_SEG_OFF_HOST 104
+#define TR_SEG_OFF_TAIL 168
+
+typedef struct tr_seg {
+    uint8_t *base; /* mapping of the whole file */
+    uint32_t cap;
+    char stream_id[33];
+    char path[4096];
+} tr_seg;
+
+/* Creates a segment (written under a temporary name, renamed into place once its header is
+ * complete), maps it and closes the descriptor: a writer holds no file descriptor.
+ * dir must exist. Returns 0 or TRAIL_EIO / TRAIL_EINVAL. */
+int tr_seg_create(tr_seg *seg, const char *dir, const char *run_id, uint32_t cap);
+/* Appends one record body. 0, TRAIL_ENOSPC when the segment is full (it is then sealed and
+ * the caller moves to a new one), TRAIL_ETOOBIG when the body can never fit. Thread-safe. */
+int tr_seg_append(tr_seg *seg, const void *body, size_t len);
+/* Marks the segment closed by its writer (readers may finish it) and unmaps it. */
+void tr_seg_close(tr_seg *seg);
+/* Unmaps without marking closed (used in a forked child for its parent's segments). */
+void tr_seg_forget(tr_seg *seg);
+/* Makes written records durable (msync); not needed for readers on the same host. */
+int tr_seg_sync(tr_seg *seg);
+
+/* Reader side. One reader tails every segment in one directory. */
+typedef struct tr_spool_reader tr_spool_reader;
+
+typedef struct tr_seg_info {
+    const char *path;
+    const char *stream_id;
+    const char *run_id;
+    const char *host;
+    int64_t pid;
+} tr_seg_info;
+
+/* Called once per committed record; seq is the frame's offset in its segment. A non-zero
+ * return stops the poll (the record counts as not consumed). */
+typedef int (*tr_spool_cb)(void *ctx, const tr_seg_info *seg, uint64_t seq, const uint8_t *body,
+                           size_t len);
+
+typedef struct tr_spool_stats {
+    uint64_t records;     /* delivered to the callback */
+    uint64_t torn;        /* reserved by a writer that died before committing: skipped */
+    uint64_t corrupt;     /* frames failing size or crc checks: segment abandoned after them */
+    uint64_t segments_done; /* segments finished and removed */
+} tr_spool_stats;
+
+int tr_spool_reader_open(const char *dir, tr_spool_reader **out);
+void tr_spool_reader_close(tr_spool_reader *r);
+/* Scans the directory for new segments and delivers up to max records (0 = no limit) that
+ * are committed and not yet delivered. Returns the number delivered or a TRAIL_E* code. */
+long tr_spool_reader_poll(tr_spool_reader *r, tr_spool_cb cb, void *ctx, long max);
+/* The records delivered since the last commit are durably stored: remember the positions
+ * and remove segments that are finished (closed, or their writer is gone) and fully read. */
+int tr_spool_reader_commit(tr_spool_reader *r);
+/* Storing failed: deliver the records since the last commit again on the next poll. */
+void tr_spool_reader_rewind(tr_spool_reader *r);
+/* Number of segments still open for reading (not finished or not yet removed). */
+int tr_spool_reader_pending(tr_spool_reader *r);
+/* Number of those segments whose writer is still alive (not closed, process exists). */
+int tr_spool_reader_live_writers(tr_spool_reader *r);
+void tr_spool_reader_stats(const tr_spool_reader *r, tr_spool_stats *out);
+
+#endif

@@ -1,0 +1,32 @@
+/* util.h - small helpers shared by every trail component: clocks, ids, paths, names. */
+#ifndef TR_UTIL_H
+#define TR_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define TR_ID_LEN 32 /* run and stream ids: 128 random bits in lowercase hex */
+
+int64_t tr_now_ns(void);  /* CLOCK_REALTIME */
+int64_t tr_mono_ns(void); /* CLOCK_MONOTONIC */
+/* Fills out with 2*nbytes hex characters and a NUL (getrandom, falling back to time+pid). */
+void tr_random_hex(char *out, size_t nbytes);
+int tr_is_hex_id(const char *s);
+/* mkdir -p with mode for every created component; 0 or TRAIL_EIO (errno kept). */
+int tr_mkdir_p(const char *path, mode_t mode);
+/* Host name and user name, never failing (fallbacks "unknown" / the numeric uid). */
+void tr_hostname(char *buf, size_t n);
+void tr_username(char *buf, size_t n);
+/* Root of the node's spool: $TRAIL_SPOOL_ROOT, else $HOME/.trail/spool, else /tmp/trail-UID/spool. */
+void tr_spool_root(char *buf, size_t n);
+/* Joins a and b with one '/', into buf; returns TRAIL_ETOOBIG when it does not fit. */
+int tr_path_join(char *buf, size_t n, const char *a, const char *b);
+/* Makes path absolute (against the cwd) and removes ".", ".." and repeated slashes lexically. */
+int tr_path_normalize(const char *path, const char *cwd, char *out, size_t n);
+/* Whole-file write, created with the given mode; 0 or TRAIL_EIO. */
+int tr_write_file(const char *path, const char *data, size_t len, mode_t mode);
+/* Reads a small file into buf (NUL-terminated); returns length or TRAIL_EIO. */
+long tr_read_file(const char *path, char *buf, size_t n);
+
+#endif

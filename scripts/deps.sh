@@ -1,0 +1,20 @@
+#!/bin/bash
+# Installs the Debian packages trail needs, only those that are missing.
+set -euo pipefail
+pkgs=(build-essential cmake pkg-config libnng-dev libsqlite3-dev libunwind-dev libcjson-dev
+      sqlite3 strace clang python3)
+missing=()
+for p in "${pkgs[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+echo "deps: installing ${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq || true
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,321 @@
+/* sdk.c - the public SDK: validates input, encodes records and hands them to the client core. */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "record.h"
+#include "trail.h"
+#include "util.h"
+
+#define SDK_BUF 8192 /* every SDK record fits: key <= 250, value <= 6000 */
+
+static pthread_mutex_t sdk_mu = PTHREAD_MUTEX_INITIALIZER;
+static int sdk_state;      /* 0 = not initialised, 1 = ready, TRAIL_EDISABLED */
+static int joined;         /* the run belongs to `trail run` (TRAIL_RUN_ID in the environment) */
+static int owns_run;       /* this process started the run and must end it */
+static pid_t owner_pid;
+static int atexit_done;
+
+static int key_ok(const char *key)
+{
+    if (!key) return 0;
+    size_t n = 0;
+    for (const char *p = key; *p; p++, n++) {
+        char c = *p;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '.' || c == '/' || c == ' ' || c == ':'))
+            return 0;
+        if (n >= TRAIL_KEY_MAX) return 0;
+    }
+    return n > 0;
+}
+
+static int value_ok(const char *v)
+{
+    return v && strlen(v) <= TRAIL_VALUE_MAX;
+}
+
+static int emit(tr_enc *e)
+{
+    long n = tr_enc_finish(e);
+    if (n < 0) return (int)n;
+    return tr_client_emit(e->buf, (size_t)n);
+}
+
+static void read_cmdline(tr_enc *e)
+{
+    char buf[16384];
+    long n = tr_read_file("/proc/self/cmdline", buf, sizeof buf);
+    if (n <= 0) return;
+    for (long i = 0; i < n;) {
+        size_t l = strnlen(buf + i, (size_t)(n - i));
+        tr_enc_str_trunc(e, TR_F_ARGV, buf + i, l, 1024);
+        i += (long)l + 1;
+    }
+}
+
+static int start_run_locked(const char *experiment, const char *name);
+
+static void at_exit(void)
+{
+    pthread_mutex_lock(&sdk_mu);
+    if (owns_run && owner_pid == getpid()) {
+        uint8_t buf[512];
+        tr_enc e;
+        tr_enc_init(&e, buf, sizeof buf, TR_REC_RUN_END, tr_now_ns());
+        tr_enc_str(&e, TR_F_RUN_ID, tr_client_run_id());
+        tr_enc_str(&e, TR_F_STATUS, "finished");
+        tr_enc_i64(&e, TR_F_EXIT_CODE, 0);
+        tr_enc_str(&e, TR_F_SOURCE, "sdk");
+        emit(&e);
+        owns_run = 0;
+    }
+    pthread_mutex_unlock(&sdk_mu);
+    tr_client_shutdown();
+}
+
+/* Joins `trail run`'s run when the environment names one; otherwise starts a run when
+ * `implicit` is set. Called with sdk_mu held. */
+static int ensure_run_locked(int implicit)
+{
+    if (sdk_state == 0) {
+        int rc = tr_client_from_env();
+        if (rc == TRAIL_EDISABLED) {
+            sdk_state = TRAIL_EDISABLED;
+            return sdk_state;
+        }
+        if (rc == 1) joined = 1;
+        sdk_state = 1;
+        if (!atexit_done) {
+            atexit(at_exit);
+            atexit_done = 1;
+        }
+    }
+    if (sdk_state < 0) return sdk_state;
+    if (tr_client_run_id()) return 0;
+    if (!implicit) return TRAIL_ENORUN;
+    return start_run_locked(getenv("TRAIL_EXPERIMENT"), getenv("TRAIL_RUN_NAME"));
+}
+
+static int start_run_locked(const char *experiment, const char *name)
+{
+    char run_id[TR_ID_LEN + 1], root[4096], dir[4200];
+    tr_random_hex(run_id, 16);
+    tr_spool_root(root, sizeof root);
+    if (tr_path_join(dir, sizeof dir, root, run_id) != 0) return TRAIL_ETOOBIG;
+    int rc = tr_client_configure(run_id, dir);
+    if (rc) return rc;
+    owns_run = 1;
+    owner_pid = getpid();
+    uint8_t buf[32768];
+    char cwd[4096], host[256], user[256];
+    tr_enc e;
+    tr_enc_init(&e, buf, sizeof buf, TR_REC_RUN_START, tr_now_ns());
+    tr_enc_str(&e, TR_F_RUN_ID, run_id);
+    tr_enc_str(&e, TR_F_SOURCE, "sdk");
+    if (experiment && *experiment) tr_enc_str_trunc(&e, TR_F_EXPERIMENT, experiment, strlen(experiment), 0);
+    if (name && *name) tr_enc_str_trunc(&e, TR_F_NAME, name, strlen(name), 0);
+    if (getcwd(cwd, sizeof cwd)) tr_enc_str(&e, TR_F_CWD, cwd);
+    tr_hostname(host, sizeof host);
+    tr_username(user, sizeof user);
+    tr_enc_str(&e, TR_F_HOST, host);
+    tr_enc_str(&e, TR_F_USER, user);
+    tr_enc_i64(&e, TR_F_PID, getpid());
+    tr_enc_str(&e, TR_F_STATUS, "running");
+    read_cmdline(&e);
+    return emit(&e);
+}
+
+static int do_start_run(const char *experiment, const char *name)
+{
+    if ((experiment && strlen(experiment) > TRAIL_VALUE_MAX) ||
+        (name && strlen(name) > TRAIL_VALUE_MAX))
+        return TRAIL_EVALUE;
+    pthread_mutex_lock(&sdk_mu);
+    int rc = ensure_run_locked(0);
+    if (rc == TRAIL_ENORUN) {
+        rc = start_run_locked(experiment, name);
+    } else if (rc == 0 && joined) {
+        /* under `trail run`: name the run unless the command line already did */
+        uint8_t buf[SDK_BUF * 2];
+        tr_enc e;
+        tr_enc_init(&e, buf, sizeof buf, TR_REC_RUN_META, tr_now_ns());
+        tr_enc_str(&e, TR_F_RUN_ID, tr_client_run_id());
+        tr_enc_str(&e, TR_F_EXPERIMENT, experiment);
+        tr_enc_str(&e, TR_F_NAME, name);
+        rc = emit(&e);
+    } else if (rc == 0) {
+        rc = TRAIL_EACTIVE;
+    }
+    pthread_mutex_unlock(&sdk_mu);
+    return rc;
+}
+
+static int do_end_run(int status)
+{
+    static const char *names[] = {"finished", "failed", "killed"};
+    if (status < TRAIL_STATUS_FINISHED || status > TRAIL_STATUS_KILLED) return TRAIL_EINVAL;
+    pthread_mutex_lock(&sdk_mu);
+    int rc = ensure_run_locked(0);
+    if (rc == 0) {
+        uint8_t buf[512];
+        tr_enc e;
+        if (joined) { /* the launcher owns the final status: keep what the program said */
+            tr_enc_init(&e, buf, sizeof buf, TR_REC_TAG, tr_now_ns());
+            tr_enc_str(&e, TR_F_KEY, "trail.sdk_end_status");
+            tr_enc_str(&e, TR_F_VALUE, names[status]);
+            rc = emit(&e);
+        } else {
+            tr_enc_init(&e, buf, sizeof buf, TR_REC_RUN_END, tr_now_ns());
+            tr_enc_str(&e, TR_F_RUN_ID, tr_client_run_id());
+            tr_enc_str(&e, TR_F_STATUS, names[status]);
+            tr_enc_str(&e, TR_F_SOURCE, "sdk");
+            rc = emit(&e);
+            owns_run = 0;
+            tr_client_reset();
+        }
+    }
+    pthread_mutex_unlock(&sdk_mu);
+    return rc;
+}
+
+static int ready(void)
+{
+    if (__atomic_load_n(&sdk_state, __ATOMIC_ACQUIRE) == 1 && tr_client_run_id()) return 0;
+    pthread_mutex_lock(&sdk_mu);
+    int rc = ensure_run_locked(1);
+    pthread_mutex_unlock(&sdk_mu);
+    return rc;
+}
+
+static int log_kv(uint8_t type, const char *key, const char *value)
+{
+    if (!key_ok(key)) return TRAIL_EKEY;
+    if (!value_ok(value)) return value ? TRAIL_ETOOBIG : TRAIL_EVALUE;
+    int rc = ready();
+    if (rc) return rc;
+    uint8_t buf[SDK_BUF];
+    tr_enc e;
+    tr_enc_init(&e, buf, sizeof buf, type, tr_now_ns());
+    tr_enc_str(&e, TR_F_KEY, key);
+    tr_enc_str(&e, TR_F_VALUE, value);
+    return emit(&e);
+}
+
+static int do_log_metric(const char *key, double value, int64_t step)
+{
+    if (!key_ok(key)) return TRAIL_EKEY;
+    int rc = ready();
+    if (rc) return rc;
+    uint8_t buf[512];
+    tr_enc e;
+    tr_enc_init(&e, buf, sizeof buf, TR_REC_METRIC, tr_now_ns());
+    tr_enc_str(&e, TR_F_KEY, key);
+    tr_enc_f64(&e, TR_F_NUM, value);
+    tr_enc_i64(&e, TR_F_STEP, step);
+    return emit(&e);
+}
+
+static int log_file(const char *path, const char *role)
+{
+    if (!path || !*path) return TRAIL_EINVAL;
+    char cwd[4096], abs[4096];
+    if (!getcwd(cwd, sizeof cwd)) return TRAIL_EIO;
+    if (tr_path_normalize(path, cwd, abs, sizeof abs) != 0) return TRAIL_ETOOBIG;
+    struct stat st;
+    int have = stat(abs, &st) == 0;
+    if (!have && strcmp(role, "input") == 0) return TRAIL_ENOTFOUND;
+    int rc = ready();
+    if (rc) return rc;
+    uint8_t buf[SDK_BUF];
+    tr_enc e;
+    tr_enc_init(&e, buf, sizeof buf, TR_REC_FILE, tr_now_ns());
+    tr_enc_str(&e, TR_F_PATH, abs);
+    tr_enc_str(&e, TR_F_ROLE, role);
+    tr_enc_str(&e, TR_F_SOURCE, "sdk");
+    tr_enc_i64(&e, TR_F_PID, getpid());
+    if (have) {
+        tr_enc_u64(&e, TR_F_DEV, (uint64_t)st.st_dev);
+        tr_enc_u64(&e, TR_F_INO, (uint64_t)st.st_ino);
+        tr_enc_i64(&e, TR_F_SIZE, (int64_t)st.st_size);
+        tr_enc_i64(&e, TR_F_MTIME_NS,
+                   (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec);
+        tr_enc_u64(&e, strcmp(role, "input") == 0 ? TR_F_BYTES_READ : TR_F_BYTES_WRITTEN,
+                   (uint64_t)st.st_size);
+    }
+    return emit(&e);
+}
+
+
+static int do_flush(void)
+{
+    int rc = ready();
+    return rc ? rc : tr_client_flush();
+}
+
+static const char *do_run_id(void)
+{
+    if (ready() != 0) return NULL;
+    return tr_client_run_id();
+}
+
+/* Public entry points: the host program's errno is the same after every call. */
+#define KEEP_ERRNO(T, call)                                                                        \
+    do {                                                                                           \
+        int saved_ = errno;                                                                        \
+        T rc_ = call;                                                                              \
+        errno = saved_;                                                                            \
+        return rc_;                                                                                \
+    } while (0)
+
+TRAIL_API int trail_start_run(const char *experiment, const char *name)
+{
+    KEEP_ERRNO(int, do_start_run(experiment, name));
+}
+
+TRAIL_API int trail_end_run(int status)
+{
+    KEEP_ERRNO(int, do_end_run(status));
+}
+
+TRAIL_API int trail_log_param(const char *key, const char *value)
+{
+    KEEP_ERRNO(int, log_kv(TR_REC_PARAM, key, value));
+}
+
+TRAIL_API int trail_set_tag(const char *key, const char *value)
+{
+    KEEP_ERRNO(int, log_kv(TR_REC_TAG, key, value));
+}
+
+TRAIL_API int trail_log_metric(const char *key, double value, int64_t step)
+{
+    KEEP_ERRNO(int, do_log_metric(key, value, step));
+}
+
+TRAIL_API int trail_log_input(const char *path)
+{
+    KEEP_ERRNO(int, log_file(path, "input"));
+}
+
+TRAIL_API int trail_log_output(const char *path)
+{
+    KEEP_ERRNO(int, log_file(path, "output"));
+}
+
+TRAIL_API int trail_flush(void)
+{
+    KEEP_ERRNO(int, do_flush());
+}
+
+TRAIL_API const char *trail_run_id(void)
+{
+    KEEP_ERRNO(const char *, do_run_id());
+}

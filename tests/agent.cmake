@@ -1,0 +1,9 @@
+# SDK and `trail` integration tests: real binaries, real stores, real processes.
+add_executable(sdk_client sdk_client.c)
+target_link_libraries(sdk_client PRIVATE trail_sdk Threads::Threads m)
+set_target_properties(sdk_client PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+
+trail_test(sdk_test SOURCES sdk_test.c LIBS trail_store trail_core LABELS unit)
+target_sources(sdk_test PRIVATE ${PROJECT_SOURCE_DIR}/sdk/sdk.c)
+trail_test(run_test SOURCES run_test.c LIBS trail_store trail_core PkgConfig::CJSON PkgConfig::SQLITE3 LABELS integration)
+add_dependencies(run_test trail trail_sdk sdk_client train_logreg)

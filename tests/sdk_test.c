@@ -1,0 +1,178 @@
+/* sdk_test.c - the SDK in-process: validation, errno, threads, and what reaches the spool. */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "record.h"
+#include "spool.h"
+#include "tassert.h"
+#include "trail.h"
+
+static char root[256];
+
+typedef struct counts {
+    long metrics, params, tags, run_start, run_end, files, other;
+    long per_thread[16];
+    int nan_seen, inf_seen;
+} counts;
+
+static int count_cb(void *ctx, const tr_seg_info *seg, uint64_t seq, const uint8_t *body,
+                    size_t len)
+{
+    (void)seg;
+    (void)seq;
+    counts *c = ctx;
+    tr_rec r;
+    if (tr_rec_decode(body, len, &r) != 0) {
+        c->other++;
+        return 0;
+    }
+    char key[64] = "";
+    tr_rec_copy_str(&r, TR_F_KEY, key, sizeof key);
+    double v = 0;
+    switch (r.type) {
+    case TR_REC_METRIC:
+        c->metrics++;
+        if (key[0] == 't' && key[1] >= '0' && key[1] <= '9') c->per_thread[atoi(key + 1) % 16]++;
+        tr_rec_get_f64(&r, TR_F_NUM, &v);
+        if (isnan(v)) c->nan_seen++;
+        if (isinf(v)) c->inf_seen++;
+        break;
+    case TR_REC_PARAM: c->params++; break;
+    case TR_REC_TAG: c->tags++; break;
+    case TR_REC_RUN_START: c->run_start++; break;
+    case TR_REC_RUN_END: c->run_end++; break;
+    case TR_REC_FILE: c->files++; break;
+    default: c->other++;
+    }
+    return 0;
+}
+
+static counts read_spool(const char *run_id)
+{
+    counts c;
+    memset(&c, 0, sizeof c);
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/%s", root, run_id);
+    tr_spool_reader *r;
+    T_ASSERT(tr_spool_reader_open(dir, &r) == 0);
+    while (tr_spool_reader_poll(r, count_cb, &c, 0) > 0) {
+    }
+    tr_spool_reader_close(r);
+    return c;
+}
+
+static void test_validation(void)
+{
+    T_EQ_INT(trail_log_param("", "v"), TRAIL_EKEY);
+    T_EQ_INT(trail_log_param(NULL, "v"), TRAIL_EKEY);
+    T_EQ_INT(trail_log_param("bad\nkey", "v"), TRAIL_EKEY);
+    T_EQ_INT(trail_log_param("bad;key", "v"), TRAIL_EKEY);
+    char longkey[300];
+    memset(longkey, 'k', sizeof longkey - 1);
+    longkey[sizeof longkey - 1] = 0;
+    T_EQ_INT(trail_log_metric(longkey, 1, 0), TRAIL_EKEY);
+    longkey[TRAIL_KEY_MAX] = 0;
+    T_EQ_INT(trail_log_metric(longkey, 1, 0), 0); /* exactly 250 is fine */
+    T_EQ_INT(trail_log_param("k", NULL), TRAIL_EVALUE);
+    char *big = malloc(TRAIL_VALUE_MAX + 2);
+    memset(big, 'v', TRAIL_VALUE_MAX + 1);
+    big[TRAIL_VALUE_MAX + 1] = 0;
+    T_EQ_INT(trail_log_param("k", big), TRAIL_ETOOBIG);
+    big[TRAIL_VALUE_MAX] = 0;
+    T_EQ_INT(trail_log_param("big", big), 0);
+    free(big);
+    T_EQ_INT(trail_log_param("a.b-c_d/e f:g", "ok"), 0);
+    T_EQ_INT(trail_end_run(7), TRAIL_EINVAL);
+    T_EQ_INT(trail_log_input("/definitely/not/here"), TRAIL_ENOTFOUND);
+    T_EQ_INT(trail_log_input(NULL), TRAIL_EINVAL);
+    T_EQ_STR(trail_strerror(TRAIL_EKEY) != NULL ? "ok" : NULL, "ok");
+    T_CHECK(strcmp(trail_strerror(-999), "unknown error") == 0);
+}
+
+static void test_errno_preserved(void)
+{
+    errno = EDOM;
+    trail_log_metric("e", 1, 0);
+    T_EQ_INT(errno, EDOM);
+    errno = ERANGE;
+    trail_log_input("/definitely/not/here");
+    T_EQ_INT(errno, ERANGE);
+    errno = EILSEQ;
+    trail_log_param("p", "v");
+    T_EQ_INT(errno, EILSEQ);
+}
+
+static void *hammer(void *arg)
+{
+    long id = (long)arg;
+    char key[16];
+    snprintf(key, sizeof key, "t%ld", id);
+    for (int i = 0; i < 5000; i++)
+        if (trail_log_metric(key, i, i) != 0) abort();
+    return NULL;
+}
+
+static void test_threads_and_spool(void)
+{
+    /* the first call above started an implicit run in our spool root */
+    const char *id = trail_run_id();
+    T_ASSERT(id != NULL && strlen(id) == 32);
+    char run_id[33];
+    strcpy(run_id, id);
+    pthread_t th[8];
+    for (long i = 0; i < 8; i++) pthread_create(&th[i], NULL, hammer, (void *)i);
+    for (int i = 0; i < 8; i++) pthread_join(th[i], NULL);
+    T_EQ_INT(trail_log_metric("special", NAN, 0), 0);
+    T_EQ_INT(trail_log_metric("special", INFINITY, 1), 0);
+    T_EQ_INT(trail_set_tag("t", "v"), 0);
+    char path[512];
+    snprintf(path, sizeof path, "%s/data.bin", root);
+    FILE *f = fopen(path, "w");
+    fputs("hello", f);
+    fclose(f);
+    T_EQ_INT(trail_log_input(path), 0);
+    T_EQ_INT(trail_log_output("relative-output.bin"), 0); /* may not exist yet: still recorded */
+    T_EQ_INT(trail_flush(), 0);
+    T_EQ_INT(trail_start_run("x", "y"), TRAIL_EACTIVE);
+    T_EQ_INT(trail_end_run(TRAIL_STATUS_FINISHED), 0);
+
+    counts c = read_spool(run_id);
+    for (int t = 0; t < 8; t++) T_EQ_INT(c.per_thread[t], 5000);
+    T_EQ_INT(c.nan_seen, 1);
+    T_EQ_INT(c.inf_seen, 1);
+    T_EQ_INT(c.run_start, 1);
+    T_EQ_INT(c.run_end, 1);
+    T_EQ_INT(c.files, 2);
+    T_EQ_INT(c.tags, 1);
+    T_EQ_INT(c.params, 3); /* "big", "a.b-c_d/e f:g", "p" */
+    T_EQ_INT(c.other, 0);
+
+    struct stat st;
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/%s", root, run_id);
+    T_ASSERT(stat(dir, &st) == 0);
+    T_EQ_INT(st.st_mode & 0777, 0700);
+
+    /* after end_run a new call starts a new run */
+    T_EQ_INT(trail_start_run("exp", "second"), 0);
+    T_CHECK(trail_run_id() && strcmp(trail_run_id(), run_id) != 0);
+    T_EQ_INT(trail_end_run(TRAIL_STATUS_FAILED), 0);
+}
+
+int main(void)
+{
+    snprintf(root, sizeof root, "/tmp/trail-sdk-XXXXXX");
+    T_ASSERT(mkdtemp(root));
+    setenv("TRAIL_SPOOL_ROOT", root, 1);
+    unsetenv("TRAIL_RUN_ID");
+    unsetenv("TRAIL_SPOOL");
+    T_RUN(test_validation);
+    T_RUN(test_errno_preserved);
+    T_RUN(test_threads_and_spool);
+    return T_DONE();
+}
