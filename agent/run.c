@@ -28,6 +28,7 @@ typedef struct run_opts {
     const char *params[MAX_KV], *tags[MAX_KV];
     int nparams, ntags;
     double live_grace_s; /* how long to wait for surviving writers after CMD ends */
+    int no_capture;      /* --no-capture: do not preload the shim */
     char **cmd;
 } run_opts;
 
@@ -37,7 +38,8 @@ static volatile sig_atomic_t got_signal;
 static void usage(void)
 {
     fprintf(stderr, "usage: trail run [--store PATH] [--experiment E] [--name N] [--param K=V]...\n"
-                    "                 [--tag K=V]... [--redact PATTERN,...] -- CMD [ARG...]\n");
+                    "                 [--tag K=V]... [--redact PATTERN,...] [--no-capture]\n"
+                    "                 -- CMD [ARG...]\n");
 }
 
 /* Forward SIGINT/SIGTERM/SIGHUP/SIGQUIT sent to trail (kill, timeout, a scheduler) to CMD.
@@ -72,6 +74,10 @@ static int parse(int argc, char **argv, run_opts *o)
         else if (!strcmp(a, "--experiment")) o->experiment = v;
         else if (!strcmp(a, "--name")) o->name = v;
         else if (!strcmp(a, "--redact")) o->redact = v;
+        else if (!strcmp(a, "--no-capture")) {
+            o->no_capture = 1;
+            takes = 0;
+        }
         else if (!strcmp(a, "--param") || !strcmp(a, "--tag")) {
             int isp = a[2] == 'p';
             if (!v || !strchr(v, '=') || v[0] == '=') {
@@ -183,17 +189,58 @@ static void emit_end(const char *run_id, int wstatus, const struct rusage *ru, i
     emit(&e);
 }
 
+/* The capture shim: $TRAIL_PRELOAD, else ../lib/libtrail_preload.so next to this binary. */
+static int find_preload(char *buf, size_t n)
+{
+    const char *env = getenv("TRAIL_PRELOAD");
+    if (env && *env) {
+        if (!realpath(env, buf)) return -1;
+        return access(buf, R_OK);
+    }
+    char exe[4096];
+    ssize_t l = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (l <= 0) return -1;
+    exe[l] = 0;
+    char *slash = strrchr(exe, '/');
+    if (!slash) return -1;
+    *slash = 0;
+    char cand[4200];
+    snprintf(cand, sizeof cand, "%s/../lib/libtrail_preload.so", exe);
+    if (!realpath(cand, buf) || strlen(buf) >= n) return -1;
+    return access(buf, R_OK);
+}
+
 /* Builds CMD's environment: ours, the variables that make the SDK join this run, and each
  * --param K=V as TRAIL_PARAM_K=V so the program can read what it was launched with. */
-static char **child_env(const char *run_id, const char *spool_dir, const run_opts *o)
+static char **child_env(const char *run_id, const char *spool_dir, const run_opts *o,
+                        const char *preload)
 {
     size_t n = 0;
     for (char **e = environ; *e; e++) n++;
-    char **env = calloc(n + 4 + (size_t)o->nparams, sizeof *env);
+    char **env = calloc(n + 5 + (size_t)o->nparams, sizeof *env);
     if (!env) return NULL;
     size_t j = 0;
-    for (char **e = environ; *e; e++)
-        if (strncmp(*e, "TRAIL_RUN_ID=", 13) && strncmp(*e, "TRAIL_SPOOL=", 12)) env[j++] = *e;
+    const char *old_preload = NULL;
+    for (char **e = environ; *e; e++) {
+        if (!strncmp(*e, "LD_PRELOAD=", 11)) old_preload = *e + 11;
+        else if (strncmp(*e, "TRAIL_RUN_ID=", 13) && strncmp(*e, "TRAIL_SPOOL=", 12))
+            env[j++] = *e;
+    }
+    if (preload) {
+        /* ours goes last: sanitizer runtimes insist on coming first */
+        size_t l = (old_preload ? strlen(old_preload) : 0) + strlen(preload) + 16;
+        char *p = malloc(l);
+        if (!p) return NULL;
+        if (old_preload && *old_preload && !strstr(old_preload, preload))
+            snprintf(p, l, "LD_PRELOAD=%s:%s", old_preload, preload);
+        else if (old_preload && *old_preload)
+            snprintf(p, l, "LD_PRELOAD=%s", old_preload);
+        else
+            snprintf(p, l, "LD_PRELOAD=%s", preload);
+        env[j++] = p;
+    } else if (old_preload) {
+        env[j++] = (char *)old_preload - 11;
+    }
     char *a = malloc(64), *b = malloc(strlen(spool_dir) + 16);
     if (!a || !b) return NULL;
     snprintf(a, 64, "TRAIL_RUN_ID=%s", run_id);
@@ -246,7 +293,16 @@ int tr_cmd_run(int argc, char **argv)
         tr_store_close(st);
         return TR_EXIT_USAGE;
     }
-    char **env = child_env(run_id, spool_dir, &o);
+    char preload[4096];
+    const char *pl = NULL;
+    if (!o.no_capture && !tr_env_disabled()) {
+        if (find_preload(preload, sizeof preload) == 0)
+            pl = preload;
+        else
+            tr_agent_err("capture shim libtrail_preload.so not found (set TRAIL_PRELOAD); "
+                         "recording without file and process capture");
+    }
+    char **env = child_env(run_id, spool_dir, &o, pl);
     int errpipe[2];
     if (!env || pipe2(errpipe, O_CLOEXEC) != 0) {
         tr_agent_err("out of resources starting the command");

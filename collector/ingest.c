@@ -519,7 +519,7 @@ int tr_store_ingest(tr_store *s, const tr_stream *st, uint64_t seq, const tr_rec
             memcpy(s->err, keep, sizeof keep);
         }
     } else if (rc < 0) {
-        s->tx_broken = 1; /* part of this record may be written: the batch must not commit */
+        s->tx_broken = rc; /* part of this record may be written: the batch must not commit */
     }
     return rc;
 }

@@ -352,11 +352,12 @@ int tr_store_commit(tr_store *s)
 {
     if (!s->in_tx) return tr_store_fail(s, TRAIL_EINVAL, "commit without a transaction");
     if (s->tx_broken) {
+        int rc = s->tx_broken;
         char keep[sizeof s->err];
         memcpy(keep, s->err, sizeof keep);
         tr_store_rollback(s);
         memcpy(s->err, keep, sizeof keep);
-        return TRAIL_ESTORE;
+        return rc;
     }
     int rc = exec(s, TR_SQL_COMMIT, "committing");
     if (rc) {

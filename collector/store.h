@@ -9,6 +9,7 @@
 
 struct cJSON;
 
+/* One open store; use it from one thread at a time. */
 typedef struct tr_store tr_store;
 
 /* Where a record came from. (id, seq) identifies a record exactly once: id is the spool

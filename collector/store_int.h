@@ -19,7 +19,7 @@ struct tr_store {
     char *path;
     int flags;
     int in_tx;       /* inside tr_store_begin .. commit/rollback */
-    int tx_broken;   /* a statement failed inside the caller's transaction: commit refuses */
+    int tx_broken;   /* TRAIL_E* of a failed ingest inside the caller's batch: commit returns it */
     int64_t skipped; /* records of unknown types or without required fields */
     char err[512];
     sqlite3_stmt *stmt[TR_STMT_COUNT];

@@ -40,6 +40,20 @@ enum tr_rec_type {
     TR_REC_TYPE_MAX = 63
 };
 
+/* Conventions shared by producers (shim, SDK, launcher) and the store:
+ *  - PROC_START: PID PPID ARGV* CWD EXE UID HOST START_NS, KIND = "start" (first image the shim
+ *    sees in a process), "fork" (child of fork/clone without exec), "exec" (new image after
+ *    execve; same PID). An exec chain is the sequence of images of one PID.
+ *  - PROC_END: PID, EXIT_CODE or SIGNAL, UTIME_US STIME_US MAXRSS_KB, KIND = "exit" | "exec"
+ *    (the image was replaced) | "signal".
+ *  - FILE: one per open file description, at its last close (or process exit): PATH FLAGS ROLE
+ *    BYTES_READ BYTES_WRITTEN MMAP START_NS END_NS PID SOURCE, fingerprint DEV INO SIZE
+ *    MTIME_NS taken at open for inputs and at close for outputs.
+ *  - DEP: PATH KIND ("so" loaded at start, "dlopen", "exe") PID.
+ *  - FILEOP: OP PATH [PATH2] PID (+ fingerprint of the result when known).
+ *  - CRASH: PID SIGNAL BACKTRACE.
+ *  - ENV: KEY [VALUE] [REDACTED=1] [PID] (PID 0 or absent: the run's launch environment). */
+
 enum tr_field_kind { TR_K_U64 = 1, TR_K_I64 = 2, TR_K_F64 = 3, TR_K_STR = 4, TR_K_BYTES = 5 };
 
 enum tr_field_id {

@@ -383,6 +383,43 @@ static void test_batch(void)
     tr_store_close(s);
 }
 
+/* A failing statement spoils the batch: commit rolls everything back and reports it. */
+static void test_failed_batch(void)
+{
+    const char *p = path_of("broken.db");
+    tr_store *s = open_ok(p, TR_STORE_CREATE);
+    raw_exec(p, "CREATE TRIGGER no_tags BEFORE INSERT ON tags BEGIN"
+                " SELECT RAISE(ABORT, 'no tags here'); END;");
+    tr_stream st = stream("99999999999999999999999999999999", R1, 7);
+    trec *r = &recs[0], *r2 = &recs[1];
+    start(r, TR_REC_PARAM, T0), S(r, TR_F_KEY, "a"), S(r, TR_F_VALUE, "1");
+    start(r2, TR_REC_TAG, T0), S(r2, TR_F_KEY, "t"), S(r2, TR_F_VALUE, "x");
+    const tr_rec *param = fin(r), *tag = fin(r2);
+    T_EQ_INT(tr_store_begin(s), 0);
+    T_EQ_INT(tr_store_ingest(s, &st, 1, param), 0);
+    int rc = tr_store_ingest(s, &st, 2, tag);
+    T_CHECK(rc < 0);
+    T_EQ_INT(tr_store_commit(s), rc);
+    T_CHECK(strstr(tr_store_errmsg(s), "no tags here") && strstr(tr_store_errmsg(s), p));
+    int64_t hwm;
+    T_EQ_INT(tr_store_stream_hwm(s, st.id, &hwm), 0);
+    T_EQ_INT(hwm, -1);
+    T_EQ_INT(raw_int(p, "SELECT count(*) FROM params"), 0);
+    T_EQ_INT(raw_int(p, "SELECT count(*) FROM runs"), 0);
+    /* Alone, the record is its own transaction: its placeholder run is rolled back too. */
+    T_CHECK(tr_store_ingest(s, &st, 2, tag) < 0);
+    T_EQ_INT(raw_int(p, "SELECT count(*) FROM runs"), 0);
+    /* Redelivered once the cause is gone, the batch goes in. */
+    raw_exec(p, "DROP TRIGGER no_tags");
+    T_EQ_INT(tr_store_begin(s), 0);
+    T_EQ_INT(tr_store_ingest(s, &st, 1, param), 0);
+    T_EQ_INT(tr_store_ingest(s, &st, 2, tag), 0);
+    T_EQ_INT(tr_store_commit(s), 0);
+    T_EQ_INT(raw_int(p, "SELECT count(*) FROM params"), 1);
+    T_EQ_INT(raw_int(p, "SELECT count(*) FROM tags"), 1);
+    tr_store_close(s);
+}
+
 static cJSON *item(cJSON *o, const char *k)
 {
     cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
@@ -676,6 +713,7 @@ int main(void)
     T_RUN(test_locked);
     T_RUN(test_idempotent);
     T_RUN(test_batch);
+    T_RUN(test_failed_batch);
     T_RUN(test_nonfinite);
     T_RUN(test_placeholder);
     T_RUN(test_run_json);
