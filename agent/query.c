@@ -74,6 +74,15 @@ static void fmt_value(const cJSON *v, char *buf, size_t n)
     else snprintf(buf, n, "-");
 }
 
+/* Shortest of %.15g/%.16g/%.17g that reads back as the same double. */
+static void fmt_exact(double v, char *buf, size_t n)
+{
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, n, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) return;
+    }
+}
+
 static void fmt_duration(double s, char *buf, size_t n)
 {
     if (s < 0) snprintf(buf, n, "-");
@@ -303,7 +312,7 @@ int tr_cmd_metrics(int argc, char **argv)
             {
                 char v[64];
                 const cJSON *val = cJSON_GetObjectItemCaseSensitive(pt, "value");
-                if (cJSON_IsNumber(val)) snprintf(v, sizeof v, "%.17g", val->valuedouble);
+                if (cJSON_IsNumber(val)) fmt_exact(val->valuedouble, v, sizeof v);
                 else fmt_value(val, v, sizeof v);
                 if (o.csv) {
                     csv_field(series->string);

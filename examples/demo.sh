@@ -15,7 +15,7 @@ set -x
 "$TRAIL" run --name fast --experiment demo --param lr=0.5 --param epochs=100 -- \
     "$ROOT/$BUILD/examples/train_logreg" --out model-fast.txt
 "$TRAIL" runs
-"$TRAIL" show first
+"$TRAIL" show first | sed -n "1,/^environment/p"
 "$TRAIL" metrics fast --csv | head -5
 set +x
 echo
