@@ -257,6 +257,18 @@ static char **child_env(const char *run_id, const char *spool_dir, const run_opt
     return env;
 }
 
+/* Frees what child_env allocated: every entry that is not one of our own environ's. */
+static void free_child_env(char **env)
+{
+    if (!env) return;
+    for (char **e = env; *e; e++) {
+        int ours = 0;
+        for (char **o = environ; *o && !ours; o++) ours = *o == *e;
+        if (!ours) free(*e);
+    }
+    free(env);
+}
+
 static void sleep_ns(int64_t ns)
 {
     struct timespec ts = {ns / 1000000000LL, ns % 1000000000LL};
@@ -397,6 +409,7 @@ int tr_cmd_run(int argc, char **argv)
         rmdir(spool_dir);
     }
     for (int i = 0; i < 4; i++) sigaction(fwd[i], &old[i], NULL);
+    free_child_env(env);
     if (exec_errno) return exec_errno == ENOENT ? 127 : 126;
     if (WIFEXITED(wstatus)) return WEXITSTATUS(wstatus);
     return 128 + WTERMSIG(wstatus);
