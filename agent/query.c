@@ -243,28 +243,31 @@ static void show_text(const cJSON *r)
     }
 }
 
+/* Opens the store, resolves o->run and fetches one of its documents; 0 or an exit status. */
+static int fetch(const qopts *o, int (*fn)(tr_store *, const char *, cJSON **), cJSON **doc)
+{
+    tr_store *st = open_q(o);
+    if (!st) return TR_EXIT_USAGE;
+    char id[33];
+    int ex = resolve(st, o->run, id);
+    if (!ex && fn(st, id, doc) != 0) {
+        tr_agent_err("%s", tr_store_errmsg(st));
+        ex = 1;
+    }
+    tr_store_close(st);
+    return ex;
+}
+
 int tr_cmd_show(int argc, char **argv)
 {
     qopts o;
     if (qparse(argc, argv, "jr", &o)) return TR_EXIT_USAGE;
-    tr_store *st = open_q(&o);
-    if (!st) return TR_EXIT_USAGE;
-    char id[33];
-    int ex = resolve(st, o.run, id);
-    if (ex) {
-        tr_store_close(st);
-        return ex;
-    }
     cJSON *run = NULL;
-    if (tr_store_run_json(st, id, &run) != 0) {
-        tr_agent_err("%s", tr_store_errmsg(st));
-        tr_store_close(st);
-        return 1;
-    }
+    int ex = fetch(&o, tr_store_run_json, &run);
+    if (ex) return ex;
     if (o.json) print_json(run);
     else show_text(run);
     cJSON_Delete(run);
-    tr_store_close(st);
     return 0;
 }
 
@@ -286,20 +289,9 @@ int tr_cmd_metrics(int argc, char **argv)
 {
     qopts o;
     if (qparse(argc, argv, "jcr", &o)) return TR_EXIT_USAGE;
-    tr_store *st = open_q(&o);
-    if (!st) return TR_EXIT_USAGE;
-    char id[33];
-    int ex = resolve(st, o.run, id);
-    if (ex) {
-        tr_store_close(st);
-        return ex;
-    }
     cJSON *m = NULL;
-    if (tr_store_metrics_json(st, id, &m) != 0) {
-        tr_agent_err("%s", tr_store_errmsg(st));
-        tr_store_close(st);
-        return 1;
-    }
+    int ex = fetch(&o, tr_store_metrics_json, &m);
+    if (ex) return ex;
     if (o.json) {
         print_json(m);
     } else {
@@ -326,6 +318,5 @@ int tr_cmd_metrics(int argc, char **argv)
         }
     }
     cJSON_Delete(m);
-    tr_store_close(st);
     return 0;
 }
