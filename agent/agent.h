@@ -17,6 +17,13 @@ int tr_cmd_runs(int argc, char **argv);
 int tr_cmd_show(int argc, char **argv);
 int tr_cmd_metrics(int argc, char **argv);
 int tr_cmd_sync(int argc, char **argv);
+int tr_cmd_lineage(int argc, char **argv);
+int tr_cmd_diff(int argc, char **argv);
+/* `trail show PATH`: a file's versions, writers and readers (lineage_cmd.c). */
+int tr_show_path(const char *store_opt, const char *path, int json);
+/* Resolves PATH[@VERSION] (relative to the cwd, node-local paths as this host's) to a version
+ * and the artifact key found; prints the error and returns an exit status otherwise. */
+int tr_lineage_file_target(tr_store *st, const char *arg, int64_t *ver, char *key, size_t n);
 
 /* The store path from --store, else $TRAIL_STORE, else ./.trail/trail.db. */
 void tr_agent_store_path(const char *opt, char *buf, size_t n);
@@ -26,9 +33,12 @@ void tr_agent_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 tr_store *tr_agent_open_store(const char *opt, int flags);
 
 /* Tailing: moves committed records from a spool directory into a store. */
+struct tr_hashq;
+
 typedef struct tr_tail {
     tr_spool_reader *reader;
     tr_store *store;
+    struct tr_hashq *hashq; /* files to hash after each committed batch (hash.c) */
     uint64_t stored, duplicates, undecodable;
     int last_err;
 } tr_tail;
@@ -46,5 +56,21 @@ long tr_tail_drain(tr_tail *t);
  * values. extra is a comma-separated list of more name patterns (may be NULL). */
 int tr_env_is_secret(const char *name, const char *extra);
 int tr_env_record(char **envp, const char *extra, int64_t pid);
+
+/* Content hashes (hash.c): SHA-256 of files under the budget ($TRAIL_HASH_BUDGET bytes, K/M/G
+ * suffixes, 0 = off; default 256M), taken only while the path still holds the recorded
+ * fingerprint (dev checked when check_dev). tr_hash_file returns 0 with hex filled, 1 when the
+ * file is skipped (gone, changed, too big, not regular), or TRAIL_E*. */
+typedef struct tr_hashq tr_hashq;
+int64_t tr_hash_budget(void);
+int tr_hash_file(const char *path, const tr_fingerprint *expect, int check_dev, int64_t budget,
+                 char hex[65]);
+tr_hashq *tr_hashq_new(void);
+void tr_hashq_free(tr_hashq *q);
+void tr_hashq_clear(tr_hashq *q);
+/* Notes a stored FILE or FILEOP record whose result can be hashed. */
+void tr_hashq_note(tr_hashq *q, const tr_rec *rec, const char *host);
+/* Hashes what was noted and records the hashes in one transaction. */
+int tr_hashq_flush(tr_hashq *q, tr_store *st);
 
 #endif

@@ -58,6 +58,12 @@ static void usage(FILE *f)
             "  runs [--json] [--experiment E] [--limit N]   list runs\n"
             "  show RUN [--json]   one run: command, times, exit, params, metrics, env\n"
             "  metrics RUN [--json|--csv]   the full metric history of a run\n"
+            "  show PATH [--json] [--all]   a file: its versions, the runs that wrote and read each\n"
+            "  runs --where EXPR    filter: metrics.loss < 0.2 and params.lr = '0.01' and\n"
+            "                      (status = 'finished' or input = 'data/train.csv')\n"
+            "  lineage (RUN|PATH[@VERSION]) [--up|--down] [--depth N] [--files] [--all]\n"
+            "          [--format text|json|dot|mermaid]   the runs and files upstream/downstream\n"
+            "  diff RUN_A RUN_B [--json]   what differs between two runs, causes first\n"
             "  sync [--store PATH] [--spool-root DIR]   deliver spooled records\n\n"
             "RUN is a full id, a unique id prefix, or a run name (the latest of that name).\n"
             "The store is --store, else $TRAIL_STORE, else ./.trail/trail.db.\n");
@@ -151,7 +157,8 @@ int main(int argc, char **argv)
         const char *name;
         int (*fn)(int, char **);
     } cmds[] = {{"run", tr_cmd_run},         {"runs", tr_cmd_runs}, {"show", tr_cmd_show},
-                {"metrics", tr_cmd_metrics}, {"sync", tr_cmd_sync}};
+                {"metrics", tr_cmd_metrics}, {"sync", tr_cmd_sync},
+                {"lineage", tr_cmd_lineage}, {"diff", tr_cmd_diff}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(cmd, cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);
     tr_agent_err("unknown command '%s' (see trail --help)", cmd);

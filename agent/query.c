@@ -5,17 +5,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "agent.h"
 #include "trail.h"
+#include "where.h"
 
 typedef struct qopts {
-    const char *store, *experiment, *run;
-    int json, csv, limit;
+    const char *store, *experiment, *run, *where;
+    int json, csv, limit, all;
 } qopts;
 
 /* Parses the options shared by the query commands. allow: "j" json, "c" csv, "e" experiment,
- * "l" limit, "r" one positional RUN. */
+ * "l" limit, "r" one positional RUN, "w" --where EXPR, "a" --all. */
 static int qparse(int argc, char **argv, const char *allow, qopts *o)
 {
     memset(o, 0, sizeof *o);
@@ -26,6 +28,8 @@ static int qparse(int argc, char **argv, const char *allow, qopts *o)
         else if (!strcmp(a, "--csv") && strchr(allow, 'c')) o->csv = 1;
         else if (!strcmp(a, "--experiment") && v && strchr(allow, 'e')) o->experiment = argv[++i];
         else if (!strcmp(a, "--limit") && v && strchr(allow, 'l')) o->limit = atoi(argv[++i]);
+        else if (!strcmp(a, "--where") && v && strchr(allow, 'w')) o->where = argv[++i];
+        else if (!strcmp(a, "--all") && strchr(allow, 'a')) o->all = 1;
         else if (a[0] == '-' && a[1]) {
             tr_agent_err("%s: unknown option '%s'", argv[0], a);
             return -1;
@@ -109,12 +113,24 @@ static tr_store *open_q(const qopts *o)
 int tr_cmd_runs(int argc, char **argv)
 {
     qopts o;
-    if (qparse(argc, argv, "jel", &o)) return TR_EXIT_USAGE;
+    if (qparse(argc, argv, "jelw", &o)) return TR_EXIT_USAGE;
+    tr_where *where = NULL;
+    tr_where_error werr;
+    if (o.where && tr_where_compile(o.where, &where, &werr) != 0) {
+        /* The expression, then a caret under the column the parser stopped at. */
+        tr_agent_err("runs --where: %s (column %d)", werr.msg, werr.column);
+        fprintf(stderr, "  %s\n  %*s^\n", o.where, werr.column > 0 ? werr.column - 1 : 0, "");
+        return TR_EXIT_USAGE;
+    }
     tr_store *st = open_q(&o);
-    if (!st) return TR_EXIT_USAGE;
-    tr_runs_filter f = {o.experiment, o.limit};
+    if (!st) {
+        tr_where_free(where);
+        return TR_EXIT_USAGE;
+    }
+    tr_runs_filter f = {o.experiment, o.limit, where};
     cJSON *runs = NULL;
     int rc = tr_store_runs_json(st, &f, &runs);
+    tr_where_free(where);
     if (rc) {
         tr_agent_err("%s", tr_store_errmsg(st));
         tr_store_close(st);
@@ -123,7 +139,7 @@ int tr_cmd_runs(int argc, char **argv)
     if (o.json) {
         print_json(runs);
     } else if (cJSON_GetArraySize(runs) == 0) {
-        printf("no runs in %s\n", tr_store_path(st));
+        printf("no runs%s in %s\n", o.where ? " match" : "", tr_store_path(st));
     } else {
         printf("%-8s  %-20s  %-8s  %-19s  %8s  %s\n", "ID", "NAME", "STATUS", "STARTED",
                "DURATION", "METRICS");
@@ -218,8 +234,15 @@ static void show_text(const cJSON *r)
         if (cJSON_GetArraySize(arr) == 0) continue;
         printf("\n%s:\n", io[i]);
         cJSON_ArrayForEach(f, arr)
-            printf("  %-50s %10.0f bytes  %s\n", jstr(f, "path"), jnum(f, "bytes", 0),
-                   jstr(f, "version") ? jstr(f, "version") : "");
+        {
+            const char *v = jstr(f, "version"), *host = jstr(f, "host");
+            char name[4400];
+            snprintf(name, sizeof name, "%s%s%s", host ? host : "", host ? ":" : "",
+                     jstr(f, "path"));
+            int temp = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(f, "temporary"));
+            printf("  %-50s %10.0f bytes  %.16s%s\n", name, jnum(f, "bytes", 0), v ? v : "",
+                   temp ? "  (temporary)" : "");
+        }
     }
     const cJSON *procs = cJSON_GetObjectItemCaseSensitive(r, "processes"), *p;
     if (cJSON_GetArraySize(procs) > 0) {
@@ -258,12 +281,31 @@ static int fetch(const qopts *o, int (*fn)(tr_store *, const char *, cJSON **), 
     return ex;
 }
 
+static int run_json_all(tr_store *s, const char *id, cJSON **out)
+{
+    return tr_store_run_json_ex(s, id, TR_RUN_ALL_FILES, out);
+}
+
+/* `trail show X`: X is a run when it resolves as one; otherwise an existing path, or one with
+ * a '/', is a file. */
+static int is_file_target(const qopts *o)
+{
+    if (!strchr(o->run, '/') && access(o->run, F_OK) != 0) return 0;
+    tr_store *st = open_q(o);
+    if (!st) return 0; /* the run path reports the error */
+    char id[33];
+    int rc = tr_store_resolve_run(st, o->run, id);
+    tr_store_close(st);
+    return rc == TRAIL_ENOTFOUND;
+}
+
 int tr_cmd_show(int argc, char **argv)
 {
     qopts o;
-    if (qparse(argc, argv, "jr", &o)) return TR_EXIT_USAGE;
+    if (qparse(argc, argv, "jra", &o)) return TR_EXIT_USAGE;
+    if (is_file_target(&o)) return tr_show_path(o.store, o.run, o.json);
     cJSON *run = NULL;
-    int ex = fetch(&o, tr_store_run_json, &run);
+    int ex = fetch(&o, o.all ? run_json_all : tr_store_run_json, &run);
     if (ex) return ex;
     if (o.json) print_json(run);
     else show_text(run);

@@ -11,6 +11,7 @@ int tr_tail_open(tr_tail *t, const char *spool_dir, tr_store *store)
 {
     memset(t, 0, sizeof *t);
     t->store = store;
+    t->hashq = tr_hashq_new(); /* NULL: no hashing, nothing else changes */
     return tr_spool_reader_open(spool_dir, &t->reader);
 }
 
@@ -18,6 +19,8 @@ void tr_tail_close(tr_tail *t)
 {
     tr_spool_reader_close(t->reader);
     t->reader = NULL;
+    tr_hashq_free(t->hashq);
+    t->hashq = NULL;
 }
 
 static int on_record(void *ctx, const tr_seg_info *seg, uint64_t seq, const uint8_t *body,
@@ -40,10 +43,12 @@ static int on_record(void *ctx, const tr_seg_info *seg, uint64_t seq, const uint
         t->last_err = rc;
         return 1;
     }
-    if (rc == 1)
+    if (rc == 1) {
         t->duplicates++;
-    else
+    } else {
         t->stored++;
+        tr_hashq_note(t->hashq, &rec, st.host);
+    }
     return 0;
 }
 
@@ -55,17 +60,20 @@ long tr_tail_pump(tr_tail *t, long max)
     if (rc) return rc;
     long n = tr_spool_reader_poll(t->reader, on_record, t, max);
     if (n < 0 || t->last_err) {
+        tr_hashq_clear(t->hashq);
         tr_store_rollback(t->store);
         tr_spool_reader_rewind(t->reader);
         return t->last_err ? t->last_err : (int)n;
     }
     rc = tr_store_commit(t->store);
     if (rc) {
+        tr_hashq_clear(t->hashq);
         tr_store_rollback(t->store);
         tr_spool_reader_rewind(t->reader);
         return rc;
     }
     tr_spool_reader_commit(t->reader); /* only now may segments be removed */
+    tr_hashq_flush(t->hashq, t->store); /* a hash is an extra: failures lose only the hash */
     return n;
 }
 

@@ -1,8 +1,10 @@
 /* ingest.c - idempotent ingest of records into the store, one handler per record type. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "lineage.h"
 #include "store_int.h"
 #include "trail.h"
 
@@ -18,6 +20,7 @@ typedef struct ing {
     size_t runlen;
     int64_t pid; /* TR_F_PID, else the stream's pid */
     int brc;     /* first failed bind */
+    const char *key; /* artifact key of the FILE record being stored */
 } ing;
 
 static int has_int(const tr_rec *r, uint16_t id, int64_t *v)
@@ -340,7 +343,23 @@ static int get_or_add(ing *c, enum tr_stmt_id get, enum tr_stmt_id add,
 static void bind_artifact(ing *c, sqlite3_stmt *st, int64_t unused)
 {
     (void)unused;
-    b_fstr(c, st, 1, TR_F_PATH);
+    b_cstr(c, st, 1, c->key);
+}
+
+/* The record's path as an artifact key (host-qualified when node-local); 0 or SKIP. */
+static int key_of(ing *c, uint16_t id, char *out, size_t n)
+{
+    const char *p;
+    size_t len;
+    if (!has_str(c->rec, id, &p, &len) || len == 0) return SKIP;
+    return tr_lineage_key(p, len, c->st->host, out, n) ? SKIP : 0;
+}
+
+/* The run id as a C string. */
+static const char *run_id(const ing *c, char *buf, size_t n)
+{
+    snprintf(buf, n, "%.*s", (int)c->runlen, c->run);
+    return buf;
 }
 
 static void bind_version(ing *c, sqlite3_stmt *st, int64_t artifact)
@@ -356,8 +375,11 @@ static int on_file(ing *c)
 {
     const char *path, *role;
     size_t pathlen, rolelen;
-    int64_t artifact, version, rd = 0, wr = 0, mmap = 0, end_ns = c->rec->time_ns;
+    int64_t artifact, version, rd = 0, wr = 0, mmap = 0, end_ns = c->rec->time_ns, start_ns;
+    char key[TR_LINEAGE_KEY_MAX], run[80];
     if (!has_str(c->rec, TR_F_PATH, &path, &pathlen) || pathlen == 0) return SKIP;
+    if (key_of(c, TR_F_PATH, key, sizeof key)) return SKIP;
+    c->key = key;
     if (!has_str(c->rec, TR_F_ROLE, &role, &rolelen) ||
         !((rolelen == 5 && !memcmp(role, "input", 5)) ||
           (rolelen == 6 && !memcmp(role, "output", 6)) ||
@@ -373,7 +395,7 @@ static int on_file(ing *c)
     if (rc ||
         (rc = get_or_add(c, TR_STMT_ARTIFACT_GET, TR_STMT_ARTIFACT_ADD, bind_artifact, 0,
                          &artifact)) ||
-        (rc = get_or_add(c, TR_STMT_VERSION_GET, TR_STMT_VERSION_ADD, bind_version, artifact,
+        (rc = get_or_add(c, TR_STMT_LN_VERSION_FIND, TR_STMT_VERSION_ADD, bind_version, artifact,
                          &version)))
         return rc;
     sqlite3_stmt *st = begin_stmt(c, TR_STMT_EVENT, 1);
@@ -388,7 +410,10 @@ static int on_file(ing *c)
     has_int(c->rec, TR_F_END_NS, &end_ns);
     b_int(c, st, 10, end_ns);
     b_fstr(c, st, 11, TR_F_SOURCE);
-    return done(c, st);
+    if ((rc = done(c, st))) return rc;
+    if (!has_int(c->rec, TR_F_START_NS, &start_ns)) start_ns = end_ns;
+    return tr_lineage_after_file(c->s, run_id(c, run, sizeof run), c->pid, key, version,
+                                 role[0] == 'o' || (role[0] == 'i' && role[2] == 'o'), start_ns);
 }
 
 static int on_dep(ing *c)
@@ -404,19 +429,34 @@ static int on_dep(ing *c)
     return done(c, st);
 }
 
+/* FILEOP: paths are stored as artifact keys; lineage then carries or retires versions. */
 static int on_fileop(ing *c)
 {
     const char *op;
     size_t n;
+    char key[TR_LINEAGE_KEY_MAX], key2[TR_LINEAGE_KEY_MAX], opz[16], run[80];
+    int64_t ino, size, mtime, dev = 0;
     if (!has_str(c->rec, TR_F_OP, &op, &n) || n == 0) return SKIP;
+    int k1 = key_of(c, TR_F_PATH, key, sizeof key) == 0;
+    int k2 = key_of(c, TR_F_PATH2, key2, sizeof key2) == 0;
     int rc = ensure_run(c);
     sqlite3_stmt *st = rc ? NULL : begin_stmt(c, TR_STMT_FILEOP, 1);
     if (!st) return rc ? rc : TRAIL_ESTORE;
     b_text(c, st, 3, op, n);
-    b_fstr(c, st, 4, TR_F_PATH);
-    b_fstr(c, st, 5, TR_F_PATH2);
+    b_cstr(c, st, 4, k1 ? key : NULL);
+    b_cstr(c, st, 5, k2 ? key2 : NULL);
     b_int(c, st, 6, c->rec->time_ns);
-    return done(c, st);
+    if ((rc = done(c, st))) return rc;
+    tr_fingerprint fp;
+    int has_fp = has_int(c->rec, TR_F_INO, &ino) && has_int(c->rec, TR_F_SIZE, &size) &&
+                 has_int(c->rec, TR_F_MTIME_NS, &mtime);
+    if (has_fp) {
+        has_int(c->rec, TR_F_DEV, &dev);
+        fp = (tr_fingerprint){(uint64_t)dev, (uint64_t)ino, size, mtime};
+    }
+    snprintf(opz, sizeof opz, "%.*s", (int)n, op);
+    return tr_lineage_fileop(c->s, run_id(c, run, sizeof run), c->pid, opz, k1 ? key : NULL,
+                             k2 ? key2 : NULL, has_fp ? &fp : NULL, c->rec->time_ns);
 }
 
 static int apply(ing *c)

@@ -11,12 +11,14 @@
 #include "store_int.h"
 #include "trail.h"
 #include "util.h"
+#include "where.h"
 
 /* A query in progress: cJSON reports allocation failure as NULL, remembered in oom. */
 typedef struct q {
     tr_store *s;
     const char *run;
     int oom;
+    int flags; /* TR_RUN_ALL_FILES */
 } q;
 
 static cJSON *chk(q *c, cJSON *item)
@@ -165,10 +167,15 @@ static int files(q *c, cJSON *run, const char *name, const char *role)
     sqlite3_stmt *st = run_stmt(c, TR_STMT_Q_FILES);
     if (!st) return TRAIL_ESTORE;
     sqlite3_bind_text(st, 2, role, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, (c->flags & TR_RUN_ALL_FILES) != 0);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         cJSON *f = cJSON_CreateObject();
-        add(c, f, "path", col_str(st, 0));
+        char host[256];
+        const char *path = tr_store_key_path((const char *)sqlite3_column_text(st, 0), host,
+                                             sizeof host);
+        add(c, f, "path", cJSON_CreateString(path ? path : ""));
+        if (host[0]) add(c, f, "host", cJSON_CreateString(host));
         if (sqlite3_column_type(st, 5) != SQLITE_NULL) {
             add(c, f, "version", col_str(st, 5));
         } else if (sqlite3_column_type(st, 1) == SQLITE_NULL &&
@@ -184,6 +191,8 @@ static int files(q *c, cJSON *run, const char *name, const char *role)
             add(c, f, "version", cJSON_CreateString(v));
         }
         add(c, f, "bytes", cJSON_CreateNumber((double)sqlite3_column_int64(st, 6)));
+        if ((c->flags & TR_RUN_ALL_FILES) && sqlite3_column_int(st, 7))
+            add(c, f, "temporary", cJSON_CreateTrue());
         add(c, arr, NULL, f);
     }
     return finish(c, st, rc);
@@ -285,9 +294,14 @@ static int run_row(q *c, cJSON *run, cJSON **tail)
 
 int tr_store_run_json(tr_store *s, const char *run_id, cJSON **out)
 {
+    return tr_store_run_json_ex(s, run_id, 0, out);
+}
+
+int tr_store_run_json_ex(tr_store *s, const char *run_id, int flags, cJSON **out)
+{
     if (!s || !run_id || !out) return TRAIL_EINVAL;
     *out = NULL;
-    q c = {.s = s, .run = run_id};
+    q c = {.s = s, .run = run_id, .flags = flags};
     cJSON *run = cJSON_CreateObject(), *tail = NULL;
     if (!run) return tr_store_fail(s, TRAIL_ENOMEM, "out of memory");
     int rc = run_row(&c, run, &tail);
@@ -321,7 +335,9 @@ int tr_store_runs_json(tr_store *s, const tr_runs_filter *f, cJSON **out)
 {
     if (!s || !out) return TRAIL_EINVAL;
     *out = NULL;
-    sqlite3_stmt *st = tr_store_stmt(s, TR_STMT_Q_RUNS);
+    /* A --where filter is its own statement (its text varies); values are bound, never
+     * spliced. */
+    sqlite3_stmt *st = f && f->where ? tr_where_prepare(s, f->where) : tr_store_stmt(s, TR_STMT_Q_RUNS);
     if (!st) return TRAIL_ESTORE;
     if (f && f->experiment) sqlite3_bind_text(st, 1, f->experiment, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, f && f->limit > 0 ? f->limit : -1);
@@ -343,8 +359,12 @@ int tr_store_runs_json(tr_store *s, const tr_runs_filter *f, cJSON **out)
         }
         snprintf(ids[n++], sizeof ids[0], "%s", (const char *)sqlite3_column_text(st, 0));
     }
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
+    if (f && f->where) {
+        sqlite3_finalize(st);
+    } else {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
     if (rc != SQLITE_DONE) {
         rc = tr_store_sqlerr(s, rc, "listing runs");
         goto fail;

@@ -53,15 +53,73 @@ int tr_store_ingest(tr_store *s, const tr_stream *st, uint64_t seq, const tr_rec
  * Writes the 32-char id. TRAIL_ENOTFOUND or TRAIL_EAMBIGUOUS otherwise. */
 int tr_store_resolve_run(tr_store *s, const char *ref, char id_out[33]);
 
+struct tr_where;
+
 typedef struct tr_runs_filter {
-    const char *experiment; /* NULL = all */
-    int limit;              /* 0 = no limit */
+    const char *experiment;       /* NULL = all */
+    int limit;                    /* 0 = no limit */
+    const struct tr_where *where; /* NULL = all; see where.h */
 } tr_runs_filter;
 
 /* JSON documents (design.md "Public surface"); caller frees with cJSON_Delete. */
 int tr_store_run_json(tr_store *s, const char *run_id, struct cJSON **out);
 int tr_store_runs_json(tr_store *s, const tr_runs_filter *f, struct cJSON **out);
 int tr_store_metrics_json(tr_store *s, const char *run_id, struct cJSON **out);
+/* tr_store_run_json with flags: TR_RUN_ALL_FILES keeps the run's temporaries (files it wrote
+ * and removed) in outputs and its reads of its own output in inputs, marked "temporary". */
+#define TR_RUN_ALL_FILES 0x1
+int tr_store_run_json_ex(tr_store *s, const char *run_id, int flags, struct cJSON **out);
+
+/* ---- Lineage (collector/lineage.c, lineage_graph.c) ---- */
+
+/* A file fingerprint as captured at open (reads) or close (writes). */
+typedef struct tr_fingerprint {
+    uint64_t dev, ino;
+    int64_t size, mtime_ns;
+} tr_fingerprint;
+
+/* The artifact key of an absolute path as recorded on host: node-local paths (/tmp, /var/tmp,
+ * /dev/shm, /run, and the colon-separated prefixes in $TRAIL_NODE_LOCAL) become "host:/path";
+ * any other path is shared (the same file on every host) and is its own key. */
+int tr_store_artifact_key(const char *path, const char *host, char *out, size_t n);
+/* Splits a key into the display path and host ("" for shared paths). */
+const char *tr_store_key_path(const char *key, char *host, size_t hostlen);
+
+/* The version a content hash would belong to: the version of key with fingerprint fp (dev
+ * ignored), or the latest version when fp is NULL. TRAIL_ENOTFOUND when there is none. */
+typedef struct tr_hash_target {
+    int64_t version;
+    tr_fingerprint fp;
+    int has_fp, has_hash;
+} tr_hash_target;
+int tr_store_hash_target(tr_store *s, const char *key, const tr_fingerprint *fp,
+                         tr_hash_target *out);
+/* Records the content hash (lowercase hex) of a version, carries it to the versions a rename
+ * or link made of the same bytes, and links versions nobody wrote to a written version of
+ * identical content (origin "hash"). */
+int tr_store_set_content_hash(tr_store *s, int64_t version, const char *hex);
+
+/* A file target: key (from tr_store_artifact_key, or the plain path) and a version spec:
+ * NULL = the latest, "vN" = the N-th version (1-based, as `trail show PATH` numbers them), or a
+ * prefix (4+ hex characters) of the version string. Writes the version id and the key found. */
+int tr_store_resolve_file(tr_store *s, const char *key, const char *spec, int64_t *version,
+                          char *key_out, size_t keylen);
+/* The version string: the content hash when known, else tr_store_version_id of the fingerprint;
+ * "" when the version has no fingerprint. */
+void tr_store_version_string(const char *hash, int has_fp, const tr_fingerprint *fp, char *out,
+                             size_t n);
+
+#define TR_LINEAGE_UP 0x1
+#define TR_LINEAGE_DOWN 0x2
+/* The lineage subgraph around a run (run_id) or a file version (run_id NULL): {"nodes":[{"id",
+ * "kind","label", and detail: "run", "name", "status", "path", "host", "version", "depth",
+ * "temporary"}], "edges":[{"from","to","kind":"input"|"output"}], "root": id}. depth counts
+ * edges from the target (<= 0: unlimited). */
+int tr_store_lineage_json(tr_store *s, const char *run_id, int64_t version, int dirs, int depth,
+                          struct cJSON **out);
+/* A file: {"path","host","key","versions":[{"n","id","version","hash","size","mtime",
+ * "origin":{"kind","version"},"removed":{"op","run"},"written_by":[...],"read_by":[...]}]}. */
+int tr_store_file_json(tr_store *s, const char *key, struct cJSON **out);
 
 /* Formats ns since the epoch as RFC 3339 UTC with microseconds: 2026-11-28T06:13:59.123456Z */
 void tr_store_fmt_time(int64_t ns, char *buf, size_t n);

@@ -2,6 +2,8 @@
 #ifndef TR_STORE_SQL_H
 #define TR_STORE_SQL_H
 
+#include "lineage_sql.h"
+
 /* PRAGMA application_id of a trail store: "trl1". */
 #define TR_STORE_APP_ID 0x74726c31
 
@@ -66,10 +68,32 @@
     " run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, pid INTEGER NOT NULL DEFAULT 0," \
     " path TEXT NOT NULL, kind TEXT, PRIMARY KEY (run_id, pid, path));"
 
-/* Migration i (1-based) brings user_version from i-1 to i; each runs in its own transaction. */
+/* Schema v2, lineage (collector/lineage.c): a version carries the version it came from
+ * (origin_id: the source of a rename or link, or a written version of identical content for a
+ * version nobody wrote; origin_kind rename|link|hash) and the run that removed it from its path
+ * (unlink, or renamed away: removed_op). Indexes serve the recursive lineage walks, version
+ * matching without dev, and hash twins. Node-local paths are stored as "host:/path". */
+#define TR_SQL_SCHEMA_V2                                                                           \
+    "ALTER TABLE artifact_versions ADD COLUMN origin_id INTEGER"                                   \
+    " REFERENCES artifact_versions(id);"                                                           \
+    "ALTER TABLE artifact_versions ADD COLUMN origin_kind TEXT;"                                   \
+    "ALTER TABLE artifact_versions ADD COLUMN removed_run TEXT;"                                   \
+    "ALTER TABLE artifact_versions ADD COLUMN removed_op TEXT;"                                    \
+    "CREATE INDEX versions_match ON artifact_versions(artifact_id, ino, size, mtime_ns);"          \
+    "CREATE INDEX versions_hash ON artifact_versions(artifact_id, content_hash)"                   \
+    " WHERE content_hash IS NOT NULL;"                                                             \
+    "CREATE INDEX versions_origin ON artifact_versions(origin_id) WHERE origin_id IS NOT NULL;"    \
+    "DROP INDEX events_version;"                                                                   \
+    "CREATE INDEX events_version ON events(version_id, role, run_id);"                             \
+    "DROP INDEX events_run;"                                                                       \
+    "CREATE INDEX events_run ON events(run_id, role, version_id);"                                 \
+    "CREATE INDEX file_ops_run_path ON file_ops(run_id, path, time_ns);"
+
+/* Migration i (1-based) brings user_version from i-1 to i; each runs in its own transaction.
+ * Append only: a released migration is never edited. */
 #define TR_SQL_MIGRATIONS                                                                          \
     {                                                                                              \
-        TR_SQL_SCHEMA_V1                                                                           \
+        TR_SQL_SCHEMA_V1, TR_SQL_SCHEMA_V2                                                         \
     }
 
 /* Open-time checks. */
@@ -178,16 +202,23 @@
       " ORDER BY step DESC, time_ns DESC, rowid DESC LIMIT 1) ORDER BY k.key")                     \
     X(Q_METRICS_ALL, "SELECT key, step, value, special, time_ns FROM metrics WHERE run_id = ?1"    \
                      " ORDER BY key, step, time_ns, rowid")                                        \
+    /* ?3 = 0 hides the run's temporaries (written, then unlinked or renamed away by the run)  \
+     * and its reads of its own output; path is "host:/path" for node-local files. */            \
     X(Q_FILES, "SELECT a.path, v.dev, v.ino, v.size, v.mtime_ns, v.content_hash,"                  \
-               " sum(CASE WHEN ?2 = 'input' THEN e.bytes_read ELSE e.bytes_written END)"           \
-               " FROM events e JOIN artifact_versions v ON v.id = e.version_id"                    \
+               " sum(CASE WHEN ?2 = 'input' THEN e.bytes_read ELSE e.bytes_written END),"         \
+               " v.removed_run IS ?1 FROM events e"                                                \
+               " JOIN artifact_versions v ON v.id = e.version_id"                                  \
                " JOIN artifacts a ON a.id = v.artifact_id"                                         \
-               " WHERE e.run_id = ?1 AND e.role IN (?2, 'inout')"                                  \
+               " WHERE e.run_id = ?1 AND e.role IN (?2, 'inout') AND (?3 OR e.role = 'inout' OR"   \
+               " (?2 = 'output' AND v.removed_run IS NOT ?1) OR (?2 = 'input' AND NOT EXISTS"      \
+               " (SELECT 1 FROM events o WHERE o.version_id = v.id AND o.run_id = ?1"              \
+               " AND o.role IN ('output', 'inout'))))"                                             \
                " GROUP BY v.id ORDER BY a.path, min(e.start_ns), v.id")                            \
     X(Q_PROCS,                                                                                     \
       "SELECT pid, ppid, argv, exe, cwd, started_ns, ended_ns, exit_code, signal, backtrace"       \
       " FROM processes WHERE run_id = ?1 ORDER BY started_ns NULLS LAST, pid")                     \
     X(Q_ENV, "SELECT name, value, redacted FROM env WHERE run_id = ?1 ORDER BY pid, name")         \
-    X(Q_DEPS, "SELECT path, min(kind) FROM deps WHERE run_id = ?1 GROUP BY path ORDER BY path")
+    X(Q_DEPS, "SELECT path, min(kind) FROM deps WHERE run_id = ?1 GROUP BY path ORDER BY path")   \
+    TR_LINEAGE_STMTS(X)
 
 #endif

@@ -1,0 +1,442 @@
+/* lineage_cmd.c - `trail lineage` (text tree, JSON, DOT, Mermaid) and `trail show PATH`. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "trail.h"
+#include "util.h"
+
+#define FOLD_MIN 8 /* files of one directory at which they fold into one node */
+
+typedef struct lopts {
+    const char *store, *target, *format;
+    int dirs, depth, files, all;
+} lopts;
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: trail lineage (RUN|PATH[@VERSION]) [--up|--down] [--depth N]\n"
+                    "                     [--format text|json|dot|mermaid] [--files] [--all]\n"
+                    "                     [--store PATH]\n");
+}
+
+/* ---- targets ---- */
+
+/* The key of a path argument as this host would have recorded it: "HOST:/path" stays as is. */
+static int arg_key(const char *arg, char *key, size_t n, char *plain, size_t pn)
+{
+    char cwd[4096], host[256];
+    const char *colon = strchr(arg, ':'), *slash = strchr(arg, '/');
+    if (arg[0] != '/' && colon && slash == colon + 1) { /* HOST:/path */
+        snprintf(key, n, "%s", arg);
+        snprintf(plain, pn, "%s", arg);
+        return 0;
+    }
+    if (!getcwd(cwd, sizeof cwd) || tr_path_normalize(arg, cwd, plain, pn) != 0) return -1;
+    tr_hostname(host, sizeof host);
+    return tr_store_artifact_key(plain, host, key, n);
+}
+
+int tr_lineage_file_target(tr_store *st, const char *arg, int64_t *ver, char *key, size_t n)
+{
+    char path[4096], k[4608], plain[4096];
+    const char *spec = NULL, *at = strrchr(arg, '@');
+    snprintf(path, sizeof path, "%s", arg);
+    if (at && at > arg && !strchr(at, '/')) {
+        path[at - arg] = 0;
+        spec = at + 1;
+    }
+    if (arg_key(path, k, sizeof k, plain, sizeof plain) != 0) {
+        tr_agent_err("bad path '%s'", arg);
+        return TR_EXIT_USAGE;
+    }
+    int rc = tr_store_resolve_file(st, k, spec, ver, key, n);
+    if (rc == TRAIL_ENOTFOUND && strcmp(k, plain) != 0)
+        rc = tr_store_resolve_file(st, plain, spec, ver, key, n);
+    if (rc == 0) return 0;
+    tr_agent_err("%s", tr_store_errmsg(st));
+    return rc == TRAIL_ENOTFOUND || rc == TRAIL_EAMBIGUOUS ? TR_EXIT_USAGE : 1;
+}
+
+/* ---- graph clean-up: temporaries, system files, folding ---- */
+
+static const char *jstr(const cJSON *o, const char *k)
+{
+    return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
+}
+
+static int is_system(const char *path)
+{
+    static const char *const sys[] = {"/usr/", "/lib/",  "/lib64/",     "/lib32/",
+                                      "/bin/", "/sbin/", "/etc/",       "/proc/",
+                                      "/sys/", "/dev/",  "/var/cache/", "/var/lib/"};
+    if (!path || !strncmp(path, "/dev/shm/", 9)) return 0;
+    for (size_t i = 0; i < sizeof sys / sizeof sys[0]; i++)
+        if (!strncmp(path, sys[i], strlen(sys[i]))) return 1;
+    return 0;
+}
+
+static cJSON *find_node(cJSON *nodes, const char *id)
+{
+    cJSON *n;
+    cJSON_ArrayForEach(n, nodes) if (!strcmp(jstr(n, "id"), id)) return n;
+    return NULL;
+}
+
+/* Drops nodes failing keep(), the edges that touch them, then what is no longer connected to
+ * the root. */
+static void prune(cJSON *doc, int all)
+{
+    cJSON *nodes = cJSON_GetObjectItemCaseSensitive(doc, "nodes");
+    cJSON *edges = cJSON_GetObjectItemCaseSensitive(doc, "edges");
+    const char *root = jstr(doc, "root");
+    cJSON *n, *e, *next;
+    for (n = nodes ? nodes->child : NULL; n && !all; n = next) {
+        next = n->next;
+        if (!strcmp(jstr(n, "id"), root) || strcmp(jstr(n, "kind"), "file") != 0) continue;
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(n, "temporary")) ||
+            (!jstr(n, "host") && is_system(jstr(n, "path"))))
+            cJSON_Delete(cJSON_DetachItemViaPointer(nodes, n));
+    }
+    for (e = edges ? edges->child : NULL; e; e = next) {
+        next = e->next;
+        if (!find_node(nodes, jstr(e, "from")) || !find_node(nodes, jstr(e, "to")))
+            cJSON_Delete(cJSON_DetachItemViaPointer(edges, e));
+    }
+    /* Reachability from the root, edges taken both ways (a fixpoint: graphs are small). */
+    int changed = 1;
+    cJSON_ArrayForEach(n, nodes) cJSON_AddBoolToObject(n, "_seen", !strcmp(jstr(n, "id"), root));
+    while (changed) {
+        changed = 0;
+        cJSON_ArrayForEach(e, edges)
+        {
+            cJSON *a = find_node(nodes, jstr(e, "from")), *b = find_node(nodes, jstr(e, "to"));
+            int sa = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "_seen"));
+            int sb = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(b, "_seen"));
+            if (sa != sb) {
+                cJSON_ReplaceItemInObjectCaseSensitive(sa ? b : a, "_seen", cJSON_CreateTrue());
+                changed = 1;
+            }
+        }
+    }
+    for (n = nodes ? nodes->child : NULL; n; n = next) {
+        next = n->next;
+        if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(n, "_seen")))
+            cJSON_Delete(cJSON_DetachItemViaPointer(nodes, n));
+        else
+            cJSON_DeleteItemFromObjectCaseSensitive(n, "_seen");
+    }
+    for (e = edges ? edges->child : NULL; e; e = next) {
+        next = e->next;
+        if (!find_node(nodes, jstr(e, "from")) || !find_node(nodes, jstr(e, "to")))
+            cJSON_Delete(cJSON_DetachItemViaPointer(edges, e));
+    }
+}
+
+/* The directory of a file node's label ("host:/a/b/c" -> "host:/a/b"), in buf. */
+static const char *dir_of(const cJSON *n, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s", jstr(n, "label"));
+    char *slash = strrchr(buf, '/');
+    if (!slash || slash == buf) return NULL;
+    *slash = 0;
+    return buf;
+}
+
+/* Folds the files of a directory with FOLD_MIN+ nodes into one "dir/ (N files)" node. */
+static void fold(cJSON *doc)
+{
+    cJSON *nodes = cJSON_GetObjectItemCaseSensitive(doc, "nodes");
+    cJSON *edges = cJSON_GetObjectItemCaseSensitive(doc, "edges");
+    const char *root = jstr(doc, "root");
+    cJSON *n, *m, *next, *e;
+    for (n = nodes ? nodes->child : NULL; n; n = n->next) {
+        char d[4700], d2[4700], id[4800], label[4800];
+        if (strcmp(jstr(n, "kind"), "file") || !strcmp(jstr(n, "id"), root) ||
+            !strncmp(jstr(n, "id"), "dir:", 4) || !dir_of(n, d, sizeof d))
+            continue;
+        int count = 0;
+        cJSON_ArrayForEach(m, nodes) if (!strcmp(jstr(m, "kind"), "file") &&
+                                         strcmp(jstr(m, "id"), root) &&
+                                         strncmp(jstr(m, "id"), "dir:", 4) &&
+                                         dir_of(m, d2, sizeof d2) && !strcmp(d, d2)) count++;
+        if (count < FOLD_MIN) continue;
+        snprintf(id, sizeof id, "dir:%s/", d);
+        snprintf(label, sizeof label, "%s/ (%d files)", d, count);
+        cJSON *f = cJSON_CreateObject();
+        cJSON_AddStringToObject(f, "id", id);
+        cJSON_AddStringToObject(f, "kind", "file");
+        cJSON_AddStringToObject(f, "label", label);
+        cJSON_AddStringToObject(f, "path", d);
+        cJSON_AddNumberToObject(f, "files", count);
+        for (m = nodes->child; m; m = next) {
+            next = m->next;
+            if (m == n || strcmp(jstr(m, "kind"), "file") || !strcmp(jstr(m, "id"), root) ||
+                !strncmp(jstr(m, "id"), "dir:", 4) || !dir_of(m, d2, sizeof d2) || strcmp(d, d2))
+                continue;
+            cJSON_ArrayForEach(e, edges) for (int k = 0; k < 2; k++)
+            {
+                const char *which = k ? "to" : "from";
+                if (!strcmp(jstr(e, which), jstr(m, "id")))
+                    cJSON_ReplaceItemInObjectCaseSensitive(e, which, cJSON_CreateString(id));
+            }
+            cJSON_Delete(cJSON_DetachItemViaPointer(nodes, m));
+        }
+        cJSON_ArrayForEach(e, edges) for (int k = 0; k < 2; k++)
+        {
+            const char *which = k ? "to" : "from";
+            if (!strcmp(jstr(e, which), jstr(n, "id")))
+                cJSON_ReplaceItemInObjectCaseSensitive(e, which, cJSON_CreateString(id));
+        }
+        cJSON_ReplaceItemViaPointer(nodes, n, f);
+        n = f;
+    }
+    /* Edges that became duplicates. */
+    for (e = edges ? edges->child : NULL; e; e = e->next)
+        for (m = e->next; m; m = next) {
+            next = m->next;
+            if (!strcmp(jstr(e, "from"), jstr(m, "from")) && !strcmp(jstr(e, "to"), jstr(m, "to")))
+                cJSON_Delete(cJSON_DetachItemViaPointer(edges, m));
+        }
+}
+
+/* ---- renderers ---- */
+
+/* A label for text: paths under the current directory are shown relative to it. */
+static const char *rel(const char *label)
+{
+    static char cwd[4096];
+    if (!cwd[0] && !getcwd(cwd, sizeof cwd)) return label;
+    size_t n = strlen(cwd);
+    if (label && !strncmp(label, cwd, n) && label[n] == '/') return label + n + 1;
+    return label;
+}
+
+static void text_node(const cJSON *n)
+{
+    if (!strcmp(jstr(n, "kind"), "run")) {
+        const char *st = jstr(n, "status");
+        printf("run %s%s%s", jstr(n, "label"), st ? "  " : "", st ? st : "");
+        return;
+    }
+    const char *v = jstr(n, "version");
+    printf("%s", rel(jstr(n, "label")));
+    if (v && *v) printf("  @%.12s", v);
+}
+
+/* Prints the tree below node id: up follows edges backwards (writers, inputs), down forwards. */
+static void tree(cJSON *doc, const char *id, int up, char *prefix, size_t plen, cJSON *seen)
+{
+    cJSON *edges = cJSON_GetObjectItemCaseSensitive(doc, "edges"), *e;
+    cJSON *nodes = cJSON_GetObjectItemCaseSensitive(doc, "nodes");
+    int total = 0, k = 0;
+    cJSON_ArrayForEach(e, edges) total += !strcmp(jstr(e, up ? "to" : "from"), id);
+    cJSON_ArrayForEach(e, edges)
+    {
+        if (strcmp(jstr(e, up ? "to" : "from"), id)) continue;
+        const char *cid = jstr(e, up ? "from" : "to");
+        cJSON *c = find_node(nodes, cid);
+        int last = ++k == total, run = !strcmp(jstr(c, "kind"), "run");
+        printf("%s%s%s ", prefix, last ? "└── " : "├── ",
+               run ? (up ? "written by" : "read by") : (up ? "read" : "wrote"));
+        text_node(c);
+        if (cJSON_GetObjectItemCaseSensitive(seen, cid)) {
+            printf("  (see above)\n");
+            continue;
+        }
+        printf("\n");
+        cJSON_AddTrueToObject(seen, cid);
+        size_t at = strlen(prefix);
+        if (at + 8 < plen) {
+            strcat(prefix, last ? "    " : "│   ");
+            tree(doc, cid, up, prefix, plen, seen);
+            prefix[at] = 0;
+        }
+    }
+}
+
+static void render_text(cJSON *doc, int dirs)
+{
+    const char *root = jstr(doc, "root");
+    cJSON *r = find_node(cJSON_GetObjectItemCaseSensitive(doc, "nodes"), root);
+    for (int up = 1; up >= 0; up--) {
+        if (!(dirs & (up ? TR_LINEAGE_UP : TR_LINEAGE_DOWN))) continue;
+        if (dirs == (TR_LINEAGE_UP | TR_LINEAGE_DOWN))
+            printf("%s:\n", up ? "upstream" : "downstream");
+        text_node(r);
+        printf("\n");
+        char prefix[512] = "";
+        cJSON *seen = cJSON_CreateObject();
+        cJSON_AddTrueToObject(seen, root);
+        tree(doc, root, up, prefix, sizeof prefix, seen);
+        cJSON_Delete(seen);
+        if (up && (dirs & TR_LINEAGE_DOWN)) printf("\n");
+    }
+}
+
+/* The document of design.md: nodes {id, kind, label}, edges {from, to, kind}. */
+static void render_json(cJSON *doc)
+{
+    cJSON *out = cJSON_CreateObject(), *n;
+    cJSON *nodes = cJSON_AddArrayToObject(out, "nodes"), *edges;
+    cJSON_ArrayForEach(n, cJSON_GetObjectItemCaseSensitive(doc, "nodes"))
+    {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "id", jstr(n, "id"));
+        cJSON_AddStringToObject(o, "kind", jstr(n, "kind"));
+        cJSON_AddStringToObject(o, "label", jstr(n, "label"));
+        cJSON_AddItemToArray(nodes, o);
+    }
+    edges = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(doc, "edges"), 1);
+    cJSON_AddItemToObject(out, "edges", edges ? edges : cJSON_CreateArray());
+    char *s = cJSON_Print(out);
+    if (s) puts(s);
+    free(s);
+    cJSON_Delete(out);
+}
+
+/* Writes s with the characters of a double-quoted DOT/Mermaid string escaped. */
+static void quoted(const char *s, int mermaid)
+{
+    for (; s && *s; s++) {
+        if (*s == '"')
+            fputs(mermaid ? "#quot;" : "\\\"", stdout);
+        else if (*s == '\\' && !mermaid)
+            fputs("\\\\", stdout);
+        else
+            putchar(*s);
+    }
+}
+
+static int index_of(cJSON *nodes, const char *id)
+{
+    int i = 0;
+    cJSON *n;
+    cJSON_ArrayForEach(n, nodes)
+    {
+        if (!strcmp(jstr(n, "id"), id)) return i;
+        i++;
+    }
+    return -1;
+}
+
+static void render_graph(cJSON *doc, int mermaid)
+{
+    cJSON *nodes = cJSON_GetObjectItemCaseSensitive(doc, "nodes"), *n, *e;
+    int i = 0;
+    puts(mermaid ? "flowchart LR"
+                 : "digraph lineage {\n  rankdir=LR;\n  node [fontname=\"Helvetica\"];");
+    cJSON_ArrayForEach(n, nodes)
+    {
+        int run = !strcmp(jstr(n, "kind"), "run");
+        const char *label = run ? jstr(n, "label") : rel(jstr(n, "label"));
+        if (mermaid)
+            printf("  n%d%s\"", i, run ? "[" : "([");
+        else
+            printf("  n%d [label=\"", i);
+        quoted(label, mermaid);
+        if (mermaid)
+            printf("\"%s\n", run ? "]" : "])");
+        else
+            printf("\", shape=%s];\n",
+                   run ? "box, style=\"rounded,filled\", fillcolor=\"#dde8f5\"" : "note");
+        i++;
+    }
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(doc, "edges"))
+    {
+        int a = index_of(nodes, jstr(e, "from")), b = index_of(nodes, jstr(e, "to"));
+        if (mermaid)
+            printf("  n%d -->|%s| n%d\n", a, jstr(e, "kind"), b);
+        else
+            printf("  n%d -> n%d [label=\"%s\"];\n", a, b, jstr(e, "kind"));
+    }
+    if (!mermaid) puts("}");
+}
+
+static int parse(int argc, char **argv, lopts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->format = "text";
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--up"))
+            o->dirs |= TR_LINEAGE_UP;
+        else if (!strcmp(a, "--down"))
+            o->dirs |= TR_LINEAGE_DOWN;
+        else if (!strcmp(a, "--files"))
+            o->files = 1;
+        else if (!strcmp(a, "--all"))
+            o->all = 1;
+        else if (!strcmp(a, "--json"))
+            o->format = "json";
+        else if (!strcmp(a, "--store") && v)
+            o->store = argv[++i];
+        else if (!strcmp(a, "--format") && v)
+            o->format = argv[++i];
+        else if (!strcmp(a, "--depth") && v) {
+            char *end;
+            long d = strtol(argv[++i], &end, 10);
+            if (*end || d < 1) {
+                tr_agent_err("lineage: --depth needs a positive number, got '%s'", argv[i]);
+                return -1;
+            }
+            o->depth = (int)d;
+        } else if (a[0] == '-' && a[1]) {
+            tr_agent_err("lineage: unknown option '%s'", a);
+            usage();
+            return -1;
+        } else if (!o->target)
+            o->target = a;
+        else {
+            tr_agent_err("lineage: unexpected argument '%s'", a);
+            return -1;
+        }
+    }
+    if (!o->target) {
+        tr_agent_err("lineage: which run or file?");
+        usage();
+        return -1;
+    }
+    if (strcmp(o->format, "text") && strcmp(o->format, "json") && strcmp(o->format, "dot") &&
+        strcmp(o->format, "mermaid")) {
+        tr_agent_err("lineage: --format is text, json, dot or mermaid, not '%s'", o->format);
+        return -1;
+    }
+    if (!o->dirs) o->dirs = TR_LINEAGE_UP | TR_LINEAGE_DOWN;
+    return 0;
+}
+
+int tr_cmd_lineage(int argc, char **argv)
+{
+    lopts o;
+    if (parse(argc, argv, &o)) return TR_EXIT_USAGE;
+    tr_store *st = tr_agent_open_store(o.store, TR_STORE_READONLY);
+    if (!st) return TR_EXIT_USAGE;
+    char id[33], key[4608];
+    int64_t ver = 0;
+    cJSON *doc = NULL;
+    int ex = 0, is_run = !strchr(o.target, '@') && tr_store_resolve_run(st, o.target, id) == 0;
+    if (!is_run && (ex = tr_lineage_file_target(st, o.target, &ver, key, sizeof key))) goto done;
+    if (tr_store_lineage_json(st, is_run ? id : NULL, ver, o.dirs, o.depth, &doc) != 0) {
+        tr_agent_err("%s", tr_store_errmsg(st));
+        ex = 1;
+        goto done;
+    }
+    prune(doc, o.all);
+    if (!o.files) fold(doc);
+    if (!strcmp(o.format, "json"))
+        render_json(doc);
+    else if (!strcmp(o.format, "dot"))
+        render_graph(doc, 0);
+    else if (!strcmp(o.format, "mermaid"))
+        render_graph(doc, 1);
+    else
+        render_text(doc, o.dirs);
+done:
+    cJSON_Delete(doc);
+    tr_store_close(st);
+    return ex;
+}

@@ -1,0 +1,31 @@
+/* lineage.h - lineage hooks the ingest calls (internal to the store library). */
+#ifndef TR_LINEAGE_H
+#define TR_LINEAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store_int.h"
+
+/* Longest artifact key: a host name, ':' and a path. */
+#define TR_LINEAGE_KEY_MAX 4608
+
+/* tr_store_artifact_key for a path that is not NUL-terminated. */
+int tr_lineage_key(const char *path, size_t n, const char *host, char *out, size_t outlen);
+
+/* A FILE event of run on version (artifact key) was stored: applies the renames, links and
+ * unlinks of the same path that the run made after start_ns and that were stored first. */
+int tr_lineage_after_file(tr_store *s, const char *run, int64_t pid, const char *key,
+                          int64_t version, int produced, int64_t start_ns);
+
+/* A FILEOP was stored: a rename or link carries the current version of key to key2 (as an
+ * output of run, with fp when the record has the result's fingerprint); a rename or unlink
+ * marks the version removed by run; a truncate with fp makes a new version. */
+int tr_lineage_fileop(tr_store *s, const char *run, int64_t pid, const char *op, const char *key,
+                      const char *key2, const tr_fingerprint *fp, int64_t time_ns);
+
+/* Runs a statement with (id, ...) bindings already set: steps once; *found is 1 on a row and
+ * *out gets column 0 when out is not NULL. Resets the statement. */
+int tr_lineage_row_int(tr_store *s, sqlite3_stmt *st, int *found, int64_t *out);
+
+#endif

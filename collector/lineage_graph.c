@@ -1,0 +1,515 @@
+/* lineage_graph.c - lineage queries: file targets, the run/file subgraph, a file's versions. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "lineage.h"
+#include "trail.h"
+
+#define MAX_DEPTH 1000
+
+/* ---- a small graph: nodes keyed "r:<run id>" / "v:<version id>", edges deduplicated ---- */
+
+typedef struct gnode {
+    char key[48];
+    int depth;
+} gnode;
+
+typedef struct graph {
+    gnode *n;
+    size_t nn, cap;
+    int *slot; /* open addressing: index + 1, 0 = empty */
+    size_t nslot;
+    int (*e)[2];
+    size_t ne, ecap;
+    int oom;
+} graph;
+
+static uint64_t fnv(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+    return h;
+}
+
+static int grow_slots(graph *g)
+{
+    size_t ns = g->nslot ? g->nslot * 2 : 256;
+    int *slot = calloc(ns, sizeof *slot);
+    if (!slot) return -1;
+    for (size_t i = 0; i < g->nn; i++) {
+        size_t h = fnv(g->n[i].key) & (ns - 1);
+        while (slot[h])
+            h = (h + 1) & (ns - 1);
+        slot[h] = (int)i + 1;
+    }
+    free(g->slot);
+    g->slot = slot;
+    g->nslot = ns;
+    return 0;
+}
+
+/* The index of node key, added at depth when new (keeping the least depth); -1 on OOM. */
+static int node(graph *g, const char *key, int depth)
+{
+    if ((g->nn + 1) * 2 > g->nslot && grow_slots(g)) return g->oom = 1, -1;
+    size_t h = fnv(key) & (g->nslot - 1);
+    while (g->slot[h]) {
+        gnode *x = &g->n[g->slot[h] - 1];
+        if (!strcmp(x->key, key)) {
+            if (depth < x->depth) x->depth = depth;
+            return g->slot[h] - 1;
+        }
+        h = (h + 1) & (g->nslot - 1);
+    }
+    if (g->nn == g->cap) {
+        size_t cap = g->cap ? g->cap * 2 : 64;
+        gnode *grown = realloc(g->n, cap * sizeof *grown);
+        if (!grown) return g->oom = 1, -1;
+        g->n = grown;
+        g->cap = cap;
+    }
+    snprintf(g->n[g->nn].key, sizeof g->n[0].key, "%s", key);
+    g->n[g->nn].depth = depth;
+    g->slot[h] = (int)g->nn + 1;
+    return (int)g->nn++;
+}
+
+static void edge(graph *g, int from, int to)
+{
+    if (from < 0 || to < 0) return;
+    for (size_t i = g->ne; i-- > 0 && i + 64 >= g->ne;) /* recent duplicates are common */
+        if (g->e[i][0] == from && g->e[i][1] == to) return;
+    if (g->ne == g->ecap) {
+        size_t cap = g->ecap ? g->ecap * 2 : 64;
+        void *grown = realloc(g->e, cap * sizeof *g->e);
+        if (!grown) {
+            g->oom = 1;
+            return;
+        }
+        g->e = grown;
+        g->ecap = cap;
+    }
+    g->e[g->ne][0] = from;
+    g->e[g->ne][1] = to;
+    g->ne++;
+}
+
+static void graph_free(graph *g)
+{
+    free(g->n);
+    free(g->slot);
+    free(g->e);
+}
+
+static void node_key(char *out, size_t n, int kind, sqlite3_stmt *st, int col)
+{
+    if (kind == 'r')
+        snprintf(out, n, "r:%s", (const char *)sqlite3_column_text(st, col));
+    else
+        snprintf(out, n, "v:%" PRId64, (int64_t)sqlite3_column_int64(st, col));
+}
+
+/* One walk: up edges point child -> parent, down edges parent -> child. */
+static int walk(tr_store *s, graph *g, enum tr_stmt_id id, const char *run, int64_t version,
+                int depth, int up)
+{
+    sqlite3_stmt *st = tr_store_stmt(s, id);
+    if (!st) return TRAIL_ESTORE;
+    sqlite3_bind_text(st, 1, run ? "r" : "v", -1, SQLITE_STATIC);
+    if (run)
+        sqlite3_bind_text(st, 2, run, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_int64(st, 2, version);
+    sqlite3_bind_int(st, 3, depth);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        char a[48], b[48];
+        const char *k = (const char *)sqlite3_column_text(st, 0);
+        node_key(a, sizeof a, k[0], st, 1);
+        int child = node(g, a, sqlite3_column_int(st, 2));
+        if (sqlite3_column_type(st, 3) == SQLITE_NULL) continue;
+        const char *pk = (const char *)sqlite3_column_text(st, 3);
+        node_key(b, sizeof b, pk[0], st, 4);
+        int parent = node(g, b, sqlite3_column_int(st, 2) - 1);
+        if (up)
+            edge(g, child, parent);
+        else
+            edge(g, parent, child);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_DONE) return tr_store_sqlerr(s, rc, "walking lineage");
+    return g->oom ? tr_store_fail(s, TRAIL_ENOMEM, "out of memory") : 0;
+}
+
+static void put(cJSON *o, const char *k, cJSON *v, int *oom)
+{
+    if (!v || !cJSON_AddItemToObject(o, k, v)) {
+        cJSON_Delete(v);
+        *oom = 1;
+    }
+}
+
+static cJSON *text_or_null(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? cJSON_CreateString((const char *)t) : cJSON_CreateNull();
+}
+
+static int produced_by(tr_store *s, int64_t ver, const char *run)
+{
+    sqlite3_stmt *st = tr_store_stmt(s, TR_STMT_LN_PRODUCED_BY);
+    int found = 0;
+    if (!st) return 0;
+    sqlite3_bind_int64(st, 1, ver);
+    sqlite3_bind_text(st, 2, run, -1, SQLITE_TRANSIENT);
+    tr_lineage_row_int(s, st, &found, NULL);
+    return found;
+}
+
+/* Details of a version as a node (fields of the lineage document). */
+static int version_node(tr_store *s, int64_t ver, cJSON *o, int *oom)
+{
+    sqlite3_stmt *st = tr_store_stmt(s, TR_STMT_LN_VERSION);
+    if (!st) return TRAIL_ESTORE;
+    sqlite3_bind_int64(st, 1, ver);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        char host[256], vs[80], id[TR_LINEAGE_KEY_MAX + 100], removed_by[80] = "";
+        const char *key = (const char *)sqlite3_column_text(st, 0);
+        const char *path = tr_store_key_path(key, host, sizeof host);
+        tr_fingerprint fp = {(uint64_t)sqlite3_column_int64(st, 1),
+                             (uint64_t)sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3),
+                             sqlite3_column_int64(st, 4)};
+        tr_store_version_string((const char *)sqlite3_column_text(st, 5),
+                                sqlite3_column_type(st, 2) != SQLITE_NULL, &fp, vs, sizeof vs);
+        if (vs[0])
+            snprintf(id, sizeof id, "file:%s@%s", key, vs);
+        else
+            snprintf(id, sizeof id, "file:%s@#%" PRId64, key, ver);
+        if (sqlite3_column_type(st, 6) != SQLITE_NULL)
+            snprintf(removed_by, sizeof removed_by, "%s", sqlite3_column_text(st, 6));
+        put(o, "id", cJSON_CreateString(id), oom);
+        put(o, "kind", cJSON_CreateString("file"), oom);
+        put(o, "label", cJSON_CreateString(key), oom);
+        put(o, "path", cJSON_CreateString(path), oom);
+        if (host[0]) put(o, "host", cJSON_CreateString(host), oom);
+        put(o, "version", cJSON_CreateString(vs), oom);
+        put(o, "version_id", cJSON_CreateNumber((double)ver), oom);
+        if (removed_by[0]) put(o, "removed", text_or_null(st, 7), oom);
+        sqlite3_reset(st);
+        if (removed_by[0] && produced_by(s, ver, removed_by))
+            put(o, "temporary", cJSON_CreateTrue(), oom);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_ROW ? 0 : tr_store_sqlerr(s, rc, "reading a version");
+}
+
+static int run_node(tr_store *s, const char *run, cJSON *o, int *oom)
+{
+    sqlite3_stmt *st = tr_store_stmt(s, TR_STMT_LN_RUN_BRIEF);
+    if (!st) return TRAIL_ESTORE;
+    sqlite3_bind_text(st, 1, run, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    char id[48], label[300];
+    snprintf(id, sizeof id, "run:%s", run);
+    const char *name = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    if (name)
+        snprintf(label, sizeof label, "%s (%.8s)", name, run);
+    else
+        snprintf(label, sizeof label, "run %.8s", run);
+    put(o, "id", cJSON_CreateString(id), oom);
+    put(o, "kind", cJSON_CreateString("run"), oom);
+    put(o, "label", cJSON_CreateString(label), oom);
+    put(o, "run", cJSON_CreateString(run), oom);
+    put(o, "name", name ? cJSON_CreateString(name) : cJSON_CreateNull(), oom);
+    if (rc == SQLITE_ROW) {
+        put(o, "status", text_or_null(st, 1), oom);
+        char t[40] = "";
+        if (sqlite3_column_type(st, 2) != SQLITE_NULL)
+            tr_store_fmt_time(sqlite3_column_int64(st, 2), t, sizeof t);
+        put(o, "started_at", t[0] ? cJSON_CreateString(t) : cJSON_CreateNull(), oom);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : tr_store_sqlerr(s, rc, "reading a run");
+}
+
+int tr_store_lineage_json(tr_store *s, const char *run_id, int64_t version, int dirs, int depth,
+                          cJSON **out)
+{
+    if (!s || !out) return TRAIL_EINVAL;
+    *out = NULL;
+    graph g = {0};
+    cJSON *doc = NULL, *nodes, *edges;
+    int rc = 0, oom = 0;
+    if (depth <= 0 || depth > MAX_DEPTH) depth = MAX_DEPTH;
+    if (!dirs) dirs = TR_LINEAGE_UP | TR_LINEAGE_DOWN;
+    char root[48];
+    if (run_id)
+        snprintf(root, sizeof root, "r:%s", run_id);
+    else
+        snprintf(root, sizeof root, "v:%" PRId64, version);
+    node(&g, root, 0);
+    if ((dirs & TR_LINEAGE_UP) && (rc = walk(s, &g, TR_STMT_LN_WALK_UP, run_id, version, depth, 1)))
+        goto fail;
+    if ((dirs & TR_LINEAGE_DOWN) &&
+        (rc = walk(s, &g, TR_STMT_LN_WALK_DOWN, run_id, version, depth, 0)))
+        goto fail;
+    if (!(doc = cJSON_CreateObject())) goto oom;
+    nodes = cJSON_AddArrayToObject(doc, "nodes");
+    edges = cJSON_AddArrayToObject(doc, "edges");
+    if (!nodes || !edges) goto oom;
+    for (size_t i = 0; i < g.nn; i++) {
+        cJSON *o = cJSON_CreateObject();
+        if (!o || !cJSON_AddItemToArray(nodes, o)) {
+            cJSON_Delete(o);
+            goto oom;
+        }
+        const char *k = g.n[i].key;
+        rc = k[0] == 'r' ? run_node(s, k + 2, o, &oom)
+                         : version_node(s, strtoll(k + 2, NULL, 10), o, &oom);
+        if (rc) goto fail;
+        put(o, "depth", cJSON_CreateNumber(g.n[i].depth), &oom);
+        if (i == 0)
+            put(doc, "root",
+                cJSON_CreateString(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "id"))),
+                &oom);
+    }
+    for (size_t i = 0; i < g.ne; i++) {
+        cJSON *e = cJSON_CreateObject();
+        if (!e || !cJSON_AddItemToArray(edges, e)) {
+            cJSON_Delete(e);
+            goto oom;
+        }
+        cJSON *a = cJSON_GetArrayItem(nodes, g.e[i][0]), *b = cJSON_GetArrayItem(nodes, g.e[i][1]);
+        put(e, "from",
+            cJSON_CreateString(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "id"))),
+            &oom);
+        put(e, "to",
+            cJSON_CreateString(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(b, "id"))),
+            &oom);
+        put(e, "kind", cJSON_CreateString(g.n[g.e[i][0]].key[0] == 'r' ? "output" : "input"), &oom);
+    }
+    if (oom || g.oom) goto oom;
+    graph_free(&g);
+    *out = doc;
+    return 0;
+oom:
+    rc = tr_store_fail(s, TRAIL_ENOMEM, "out of memory");
+fail:
+    graph_free(&g);
+    cJSON_Delete(doc);
+    return rc;
+}
+
+/* ---- file targets and `trail show PATH` ---- */
+
+/* The artifact of key: exact, else a node-local path recorded on exactly one host. */
+static int find_artifact(tr_store *s, const char *key, int64_t *art, char *key_out, size_t n)
+{
+    enum tr_stmt_id ids[2] = {TR_STMT_LN_ARTIFACT, TR_STMT_LN_ARTIFACT_ANY_HOST};
+    for (int i = 0; i < (key[0] == '/' ? 2 : 1); i++) {
+        sqlite3_stmt *st = tr_store_stmt(s, ids[i]);
+        if (!st) return TRAIL_ESTORE;
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+        int rc, rows = 0;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+            if (rows++ == 0) {
+                *art = sqlite3_column_int64(st, 0);
+                if (key_out) snprintf(key_out, n, "%s", sqlite3_column_text(st, 1));
+            }
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        if (rc != SQLITE_DONE) return tr_store_sqlerr(s, rc, "finding a file");
+        if (rows > 1)
+            return tr_store_fail(s, TRAIL_EAMBIGUOUS,
+                                 "%s was recorded on several hosts; "
+                                 "name one as HOST:%s",
+                                 key, key);
+        if (rows == 1) return 0;
+    }
+    return tr_store_fail(s, TRAIL_ENOTFOUND, "no recorded file %s", key);
+}
+
+/* Row of LN_VERSIONS as a version string. */
+static void row_version(sqlite3_stmt *st, char *vs, size_t n)
+{
+    tr_fingerprint fp = {(uint64_t)sqlite3_column_int64(st, 1),
+                         (uint64_t)sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3),
+                         sqlite3_column_int64(st, 4)};
+    tr_store_version_string((const char *)sqlite3_column_text(st, 5),
+                            sqlite3_column_type(st, 2) != SQLITE_NULL, &fp, vs, n);
+}
+
+int tr_store_resolve_file(tr_store *s, const char *key, const char *spec, int64_t *version,
+                          char *key_out, size_t keylen)
+{
+    if (!s || !key || !version) return TRAIL_EINVAL;
+    int64_t art = 0;
+    int rc = find_artifact(s, key, &art, key_out, keylen);
+    if (rc) return rc;
+    sqlite3_stmt *st = tr_store_stmt(s, TR_STMT_LN_VERSIONS);
+    if (!st) return TRAIL_ESTORE;
+    sqlite3_bind_int64(st, 1, art);
+    long want = spec && (spec[0] == 'v' || spec[0] == 'V') ? strtol(spec + 1, NULL, 10) : 0;
+    size_t plen = spec ? strlen(spec) : 0;
+    int n = 0, matches = 0;
+    *version = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        char vs[80];
+        n++;
+        row_version(st, vs, sizeof vs);
+        if (!spec || (want > 0 && n == want) ||
+            (!want && plen >= 4 && strncasecmp(vs, spec, plen) == 0)) {
+            *version = sqlite3_column_int64(st, 0);
+            if (spec) matches++;
+        }
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_DONE) return tr_store_sqlerr(s, rc, "reading versions");
+    if (matches > 1)
+        return tr_store_fail(s, TRAIL_EAMBIGUOUS, "version '%s' of %s is ambiguous", spec, key);
+    if (!*version)
+        return tr_store_fail(s, TRAIL_ENOTFOUND, "%s has no version '%s' (versions: v1..v%d%s)",
+                             key, spec ? spec : "", n,
+                             spec && plen < 4 && !want ? "; a hex prefix needs 4+ characters" : "");
+    return 0;
+}
+
+/* written_by / read_by of one version. */
+static int version_events(tr_store *s, int64_t ver, cJSON *v, int *oom)
+{
+    cJSON *w = cJSON_AddArrayToObject(v, "written_by"), *r = cJSON_AddArrayToObject(v, "read_by");
+    if (!w || !r) return *oom = 1, 0;
+    sqlite3_stmt *st = tr_store_stmt(s, TR_STMT_LN_VERSION_EVENTS);
+    if (!st) return TRAIL_ESTORE;
+    sqlite3_bind_int64(st, 1, ver);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int input = !strcmp((const char *)sqlite3_column_text(st, 3), "input");
+        cJSON *e = cJSON_CreateObject();
+        if (!e || !cJSON_AddItemToArray(input ? r : w, e)) {
+            cJSON_Delete(e);
+            *oom = 1;
+            break;
+        }
+        char t[40] = "";
+        if (sqlite3_column_type(st, 5) != SQLITE_NULL)
+            tr_store_fmt_time(sqlite3_column_int64(st, 5), t, sizeof t);
+        put(e, "run", text_or_null(st, 0), oom);
+        put(e, "name", text_or_null(st, 1), oom);
+        put(e, "status", text_or_null(st, 2), oom);
+        put(e, "how", text_or_null(st, 4), oom);
+        put(e, "time", t[0] ? cJSON_CreateString(t) : cJSON_CreateNull(), oom);
+        put(e, "opens", cJSON_CreateNumber(sqlite3_column_int(st, 6)), oom);
+        put(e, "bytes", cJSON_CreateNumber((double)sqlite3_column_int64(st, input ? 7 : 8)), oom);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE || *oom ? 0 : tr_store_sqlerr(s, rc, "reading events");
+}
+
+int tr_store_file_json(tr_store *s, const char *key, cJSON **out)
+{
+    if (!s || !key || !out) return TRAIL_EINVAL;
+    *out = NULL;
+    char found[TR_LINEAGE_KEY_MAX], host[256];
+    int64_t art = 0, *ids = NULL;
+    int rc = find_artifact(s, key, &art, found, sizeof found), oom = 0, n = 0;
+    if (rc) return rc;
+    cJSON *doc = cJSON_CreateObject(), *vers = NULL, *byid = cJSON_CreateObject();
+    if (!doc || !byid) goto oom;
+    put(doc, "path", cJSON_CreateString(tr_store_key_path(found, host, sizeof host)), &oom);
+    put(doc, "host", host[0] ? cJSON_CreateString(host) : cJSON_CreateNull(), &oom);
+    put(doc, "key", cJSON_CreateString(found), &oom);
+    if (!(vers = cJSON_AddArrayToObject(doc, "versions"))) goto oom;
+    sqlite3_stmt *st = tr_store_stmt(s, TR_STMT_LN_VERSIONS);
+    if (!st) {
+        rc = TRAIL_ESTORE;
+        goto fail;
+    }
+    sqlite3_bind_int64(st, 1, art);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        cJSON *v = cJSON_CreateObject();
+        if (!v || !cJSON_AddItemToArray(vers, v)) {
+            cJSON_Delete(v);
+            oom = 1;
+            break;
+        }
+        char vs[80], t[40] = "", num[32];
+        row_version(st, vs, sizeof vs);
+        int64_t id = sqlite3_column_int64(st, 0);
+        snprintf(num, sizeof num, "%" PRId64, id);
+        put(byid, num, cJSON_CreateNumber(++n), &oom);
+        put(v, "n", cJSON_CreateNumber(n), &oom);
+        put(v, "id", cJSON_CreateNumber((double)id), &oom);
+        put(v, "version", cJSON_CreateString(vs), &oom);
+        put(v, "hash", text_or_null(st, 5), &oom);
+        put(v, "size",
+            sqlite3_column_type(st, 3) == SQLITE_NULL
+                ? cJSON_CreateNull()
+                : cJSON_CreateNumber((double)sqlite3_column_int64(st, 3)),
+            &oom);
+        if (sqlite3_column_type(st, 4) != SQLITE_NULL)
+            tr_store_fmt_time(sqlite3_column_int64(st, 4), t, sizeof t);
+        put(v, "mtime", t[0] ? cJSON_CreateString(t) : cJSON_CreateNull(), &oom);
+        if (sqlite3_column_type(st, 8) != SQLITE_NULL) {
+            cJSON *o = cJSON_CreateObject();
+            put(v, "origin", o, &oom);
+            if (o) {
+                put(o, "kind", text_or_null(st, 9), &oom);
+                put(o, "version_id", cJSON_CreateNumber((double)sqlite3_column_int64(st, 8)), &oom);
+            }
+        }
+        if (sqlite3_column_type(st, 6) != SQLITE_NULL) {
+            cJSON *o = cJSON_CreateObject();
+            put(v, "removed", o, &oom);
+            if (o) {
+                put(o, "op", text_or_null(st, 7), &oom);
+                put(o, "run", text_or_null(st, 6), &oom);
+            }
+        }
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_DONE && !oom) {
+        rc = tr_store_sqlerr(s, rc, "reading versions");
+        goto fail;
+    }
+    if (oom) goto oom;
+    /* Events per version (other statements: after the listing is done). */
+    cJSON *v;
+    cJSON_ArrayForEach(v, vers)
+    {
+        int64_t id = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(v, "id"));
+        if ((rc = version_events(s, id, v, &oom))) goto fail;
+        cJSON *o = cJSON_GetObjectItemCaseSensitive(v, "origin");
+        if (o) {
+            char num[32];
+            snprintf(num, sizeof num, "%.0f",
+                     cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, "version_id")));
+            cJSON *same = cJSON_GetObjectItemCaseSensitive(byid, num);
+            if (same) put(o, "n", cJSON_CreateNumber(same->valuedouble), &oom);
+        }
+    }
+    if (oom) goto oom;
+    free(ids);
+    cJSON_Delete(byid);
+    *out = doc;
+    return 0;
+oom:
+    rc = tr_store_fail(s, TRAIL_ENOMEM, "out of memory");
+fail:
+    free(ids);
+    cJSON_Delete(byid);
+    cJSON_Delete(doc);
+    return rc;
+}

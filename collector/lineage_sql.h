@@ -1,0 +1,117 @@
+/* lineage_sql.h - every SQL text of the lineage module: version matching, renames, hashes, walks.
+ */
+#ifndef TR_LINEAGE_SQL_H
+#define TR_LINEAGE_SQL_H
+
+/* Producers of a version: runs with an output (or inout) event on it. "Own" checks keep reads
+ * of a run's own output intra-run, so they never become a run-graph edge. */
+#define TR_LN_PRODUCED "e.role IN ('output', 'inout')"
+
+/* Walk rows: (k, id, d, pk, pid): node kind 'r' (run id) or 'v' (version id), its depth in
+ * edges from the start, and the node it was reached from. Each term reads walk once
+ * (SQLite >= 3.34 allows several recursive terms); UNION drops repeated rows, the depth bound
+ * ?3 ends cycles between concurrent runs. Upstream: version -> runs that wrote it or its
+ * origin (a rename/link source or a written twin of identical content); run -> versions it
+ * read that it did not write itself. */
+#define TR_LN_WALK_UP                                                                              \
+    "WITH RECURSIVE walk(k, id, d, pk, pid) AS (SELECT ?1, ?2, 0, NULL, NULL"                      \
+    " UNION SELECT 'r', e.run_id, w.d + 1, 'v', w.id FROM walk w"                                  \
+    "  JOIN events e ON e.version_id = w.id AND " TR_LN_PRODUCED " WHERE w.k = 'v' AND w.d < ?3"   \
+    " UNION SELECT 'r', e.run_id, w.d + 1, 'v', w.id FROM walk w"                                  \
+    "  JOIN artifact_versions o ON o.id = w.id JOIN events e ON e.version_id = o.origin_id"        \
+    "  AND " TR_LN_PRODUCED " WHERE w.k = 'v' AND w.d < ?3"                                        \
+    " UNION SELECT 'v', e.version_id, w.d + 1, 'r', w.id FROM walk w"                              \
+    "  JOIN events e ON e.run_id = w.id AND e.role = 'input' WHERE w.k = 'r' AND w.d < ?3"         \
+    "  AND NOT EXISTS (SELECT 1 FROM events x WHERE x.version_id = e.version_id"                   \
+    "  AND x.run_id = w.id AND x.role IN ('output', 'inout')))"                                    \
+    " SELECT k, id, min(d), pk, pid FROM walk GROUP BY k, id, pk, pid ORDER BY 3"
+
+/* Downstream: run -> versions it wrote, and versions that carry them (renamed, linked,
+ * identical content read elsewhere); version -> runs that read it, except its own writers. */
+#define TR_LN_WALK_DOWN                                                                            \
+    "WITH RECURSIVE walk(k, id, d, pk, pid) AS (SELECT ?1, ?2, 0, NULL, NULL"                      \
+    " UNION SELECT 'v', e.version_id, w.d + 1, 'r', w.id FROM walk w"                              \
+    "  JOIN events e ON e.run_id = w.id AND " TR_LN_PRODUCED " WHERE w.k = 'r' AND w.d < ?3"       \
+    " UNION SELECT 'v', c.id, w.d + 1, 'r', w.id FROM walk w"                                      \
+    "  JOIN events e ON e.run_id = w.id AND " TR_LN_PRODUCED                                       \
+    "  JOIN artifact_versions c ON c.origin_id = e.version_id WHERE w.k = 'r' AND w.d < ?3"        \
+    " UNION SELECT 'r', e.run_id, w.d + 1, 'v', w.id FROM walk w"                                  \
+    "  JOIN events e ON e.version_id = w.id AND e.role = 'input' WHERE w.k = 'v' AND w.d < ?3"     \
+    "  AND NOT EXISTS (SELECT 1 FROM events x WHERE x.version_id = w.id"                           \
+    "  AND x.run_id = e.run_id AND x.role IN ('output', 'inout')))"                                \
+    " SELECT k, id, min(d), pk, pid FROM walk GROUP BY k, id, pk, pid ORDER BY 3"
+
+/* Prepared statements of the lineage module, part of the store's statement table. */
+#define TR_LINEAGE_STMTS(X)                                                                        \
+    /* Versions match on (inode, size, mtime_ns) within one artifact, never on dev: a network      \
+     * filesystem shows the same file under a different st_dev on every host. */                   \
+    X(LN_VERSION_FIND, "SELECT id FROM artifact_versions WHERE artifact_id = ?1"                   \
+                       " AND ino IS ?3 AND size IS ?4 AND mtime_ns IS ?5 ORDER BY id LIMIT 1")     \
+    X(LN_VERSION, "SELECT a.path, v.dev, v.ino, v.size, v.mtime_ns, v.content_hash,"               \
+                  " v.removed_run, v.removed_op, v.origin_id, v.origin_kind, v.artifact_id"        \
+                  " FROM artifact_versions v JOIN artifacts a ON a.id = v.artifact_id"             \
+                  " WHERE v.id = ?1")                                                              \
+    /* The version a rename/unlink of PATH by run ?2 acts on: the latest this run wrote, else the  \
+     * latest known. */                                                                            \
+    X(LN_CURRENT,                                                                                  \
+      "SELECT v.id FROM artifacts a JOIN artifact_versions v ON v.artifact_id = a.id"              \
+      " WHERE a.path = ?1 ORDER BY EXISTS (SELECT 1 FROM events e WHERE e.version_id = v.id"       \
+      " AND e.run_id = ?2 AND " TR_LN_PRODUCED ") DESC, v.id DESC LIMIT 1")                        \
+    X(LN_SET_ORIGIN, "UPDATE artifact_versions SET origin_id = ?2, origin_kind = ?3"               \
+                     " WHERE id = ?1 AND origin_id IS NULL AND id <> ?2")                          \
+    X(LN_SET_REMOVED, "UPDATE artifact_versions SET removed_run = ?2, removed_op = ?3"             \
+                      " WHERE id = ?1 AND removed_run IS NULL")                                    \
+    X(LN_PRODUCED_BY, "SELECT 1 FROM events e WHERE e.version_id = ?1 AND e.run_id = ?2"           \
+                      " AND " TR_LN_PRODUCED " LIMIT 1")                                           \
+    X(LN_HAS_PRODUCER,                                                                             \
+      "SELECT 1 FROM events e WHERE e.version_id = ?1 AND " TR_LN_PRODUCED " LIMIT 1")             \
+    /* Renames/links/unlinks of PATH by a run at or after an open: a FILE record (written at the   \
+     * last close) can arrive after the FILEOP that moved the file while it was still open. */     \
+    X(LN_LATER_OPS, "SELECT op, path2 FROM file_ops WHERE run_id = ?1 AND path = ?2"               \
+                    " AND time_ns >= ?3 AND op IN ('rename', 'link', 'unlink') ORDER BY time_ns")  \
+    /* Content hashes. */                                                                          \
+    X(LN_HASH_FIND,                                                                                \
+      "SELECT v.id, v.dev, v.ino, v.size, v.mtime_ns, v.content_hash FROM artifacts a"             \
+      " JOIN artifact_versions v ON v.artifact_id = a.id WHERE a.path = ?1 AND ino IS ?2"          \
+      " AND size IS ?3 AND mtime_ns IS ?4 ORDER BY v.id LIMIT 1")                                  \
+    X(LN_HASH_LATEST,                                                                              \
+      "SELECT v.id, v.dev, v.ino, v.size, v.mtime_ns, v.content_hash FROM artifacts a"             \
+      " JOIN artifact_versions v ON v.artifact_id = a.id WHERE a.path = ?1"                        \
+      " ORDER BY v.id DESC LIMIT 1")                                                               \
+    X(LN_HASH_SET, "UPDATE artifact_versions SET content_hash = ?2 WHERE id = ?1")                 \
+    /* A rename or link moves bytes, never changes them: the hash holds for the whole family. */   \
+    X(LN_HASH_CARRY, "UPDATE artifact_versions SET content_hash = ?2 WHERE content_hash IS NULL"   \
+                     " AND (id = ?1 OR (origin_id = ?1 AND origin_kind IN ('rename', 'link')))")   \
+    X(LN_HASH_TWIN,                                                                                \
+      "SELECT v.id FROM artifact_versions v WHERE v.artifact_id = ?1 AND v.content_hash = ?2"      \
+      " AND v.id <> ?3 AND EXISTS (SELECT 1 FROM events e WHERE e.version_id = v.id "              \
+      "AND " TR_LN_PRODUCED ") ORDER BY v.id DESC LIMIT 1")                                        \
+    X(LN_HASH_ADOPT,                                                                               \
+      "UPDATE artifact_versions SET origin_id = ?1, origin_kind = 'hash' WHERE artifact_id = ?2"   \
+      " AND content_hash = ?3 AND id <> ?1 AND origin_id IS NULL AND NOT EXISTS (SELECT 1"         \
+      " FROM events e WHERE e.version_id = artifact_versions.id AND " TR_LN_PRODUCED ")")          \
+    /* Graph queries. */                                                                           \
+    X(LN_WALK_UP, TR_LN_WALK_UP)                                                                   \
+    X(LN_WALK_DOWN, TR_LN_WALK_DOWN)                                                               \
+    X(LN_RUN_BRIEF, "SELECT name, status, started_ns, experiment FROM runs WHERE id = ?1")         \
+    X(LN_ARTIFACT, "SELECT id, path FROM artifacts WHERE path = ?1")                               \
+    /* A plain path recorded as node-local on some host: "HOST:PATH" (two rows = ambiguous). */    \
+    X(LN_ARTIFACT_ANY_HOST, "SELECT id, path FROM artifacts WHERE substr(path, 1, 1) <> '/'"       \
+                            " AND substr(path, -length(?1) - 1) = ':' || ?1 LIMIT 2")              \
+    X(LN_VERSIONS,                                                                                 \
+      "SELECT v.id, v.dev, v.ino, v.size, v.mtime_ns, v.content_hash, v.removed_run,"              \
+      " v.removed_op, v.origin_id, v.origin_kind, (SELECT min(e.start_ns) FROM events e"           \
+      " WHERE e.version_id = v.id), (SELECT max(e.end_ns) FROM events e"                           \
+      " WHERE e.version_id = v.id) FROM artifact_versions v WHERE v.artifact_id = ?1"              \
+      " ORDER BY v.id")                                                                            \
+    X(LN_VERSION_EVENTS,                                                                           \
+      "SELECT e.run_id, r.name, r.status, CASE WHEN e.role = 'input' THEN 'input'"                 \
+      " ELSE 'output' END AS dir, group_concat(DISTINCT e.source), min(coalesce(e.start_ns, "      \
+      "e.end_ns)),"                                                                                \
+      " count(*), sum(e.bytes_read), sum(e.bytes_written) FROM events e JOIN runs r"               \
+      " ON r.id = e.run_id WHERE e.version_id = ?1 GROUP BY e.run_id, dir"                         \
+      " ORDER BY min(coalesce(e.end_ns, e.start_ns)), e.run_id")                                   \
+    X(LN_PATHS_UNDER, "SELECT path FROM artifacts WHERE path > ?1 AND path < ?2 ORDER BY path"     \
+                      " LIMIT 20")
+
+#endif
