@@ -13,8 +13,12 @@
 
 /* Segments live in a small ring. The current one is published by index; a writer pins an
  * entry (writers++) and re-checks that it is still current before touching its mapping, so
- * a retired segment is unmapped only once nobody writes into it. */
-#define RING 8
+ * a retired segment is unmapped only once nobody writes into it. Pin/re-check against
+ * publish/scan is a store-load (Dekker) pattern, hence sequentially consistent atomics. A thread pins one slot at a
+ * time, so a roll finds a free slot unless RING-1 threads sit preempted inside appends to
+ * retired segments (8 slots were exhausted by 8 threads on 2 cores: records dropped with
+ * TRAIL_ENOSPC). Untouched slots cost no memory. */
+#define RING 64
 
 typedef struct slot {
     tr_seg seg;
@@ -109,17 +113,18 @@ static void reap_retired(void)
     for (int i = 0; i < RING; i++) {
         slot *s = &G.ring[i];
         if (!s->used || i == G.cur) continue;
-        if (__atomic_load_n(&s->writers, __ATOMIC_ACQUIRE) == 0) {
+        if (__atomic_load_n(&s->writers, __ATOMIC_SEQ_CST) == 0) {
             tr_seg_close(&s->seg);
             s->used = 0;
         }
     }
 }
 
-/* Opens a new current segment (lock held). full_idx is the slot seen full, or -1. */
+/* Opens a new current segment (lock held). full_idx is the slot seen full, or -1. Returns 0
+ * when it opened one, 1 when another thread already had, or a TRAIL_E* code. */
 static int roll(int full_idx)
 {
-    if (__atomic_load_n(&G.cur, __ATOMIC_ACQUIRE) != full_idx) return 0; /* someone rolled */
+    if (__atomic_load_n(&G.cur, __ATOMIC_ACQUIRE) != full_idx) return 1; /* someone rolled */
     if (!G.configured) return TRAIL_ENORUN;
     reap_retired();
     int free_idx = -1;
@@ -129,9 +134,10 @@ static int roll(int full_idx)
     if (tr_mkdir_p(G.dir, 0700) != 0) return TRAIL_EIO;
     int rc = tr_seg_create(&G.ring[free_idx].seg, G.dir, G.run_id, G.cap);
     if (rc) return rc;
+    /* writers is not reset: a thread that loaded a stale G.cur may be between its pin and
+     * its re-check on this slot, and its unpin must not wrap the count */
     G.ring[free_idx].used = 1;
-    G.ring[free_idx].writers = 0;
-    __atomic_store_n(&G.cur, free_idx, __ATOMIC_RELEASE);
+    __atomic_store_n(&G.cur, free_idx, __ATOMIC_SEQ_CST);
     return 0;
 }
 
@@ -151,16 +157,20 @@ int tr_client_emit(const void *body, size_t len)
     int saved = errno;
     int rc;
     if (forked()) after_fork();
-    for (int attempt = 0; attempt < 4; attempt++) {
+    /* An attempt is spent only when this thread opened a segment itself and still lost it;
+     * when another thread rolled first it made progress, so retry (within a hard bound):
+     * with small segments and more threads than cores, 4 plain attempts dropped records. */
+    for (int attempt = 0, tries = 0; attempt < 4 && tries < 1024; tries++) {
         int idx = __atomic_load_n(&G.cur, __ATOMIC_ACQUIRE);
         if (idx < 0) {
             rc = slow_path(-1);
-            if (rc) goto out;
+            if (rc < 0) goto out;
+            attempt += rc == 0;
             continue;
         }
         slot *s = &G.ring[idx];
-        __atomic_add_fetch(&s->writers, 1, __ATOMIC_ACQ_REL);
-        if (__atomic_load_n(&G.cur, __ATOMIC_ACQUIRE) != idx) {
+        __atomic_add_fetch(&s->writers, 1, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&G.cur, __ATOMIC_SEQ_CST) != idx) {
             __atomic_sub_fetch(&s->writers, 1, __ATOMIC_RELEASE);
             continue;
         }
@@ -168,7 +178,8 @@ int tr_client_emit(const void *body, size_t len)
         __atomic_sub_fetch(&s->writers, 1, __ATOMIC_RELEASE);
         if (rc != TRAIL_ENOSPC) goto out;
         rc = slow_path(idx);
-        if (rc) goto out;
+        if (rc < 0) goto out;
+        attempt += rc == 0;
     }
     rc = TRAIL_EAGAIN;
 out:
@@ -189,7 +200,7 @@ int tr_client_configure(const char *run_id, const char *spool_dir)
     in_slow = 1;
     lock();
     if (G.configured && (strcmp(G.run_id, run_id) != 0 || strcmp(G.dir, spool_dir) != 0)) {
-        __atomic_store_n(&G.cur, -1, __ATOMIC_RELEASE);
+        __atomic_store_n(&G.cur, -1, __ATOMIC_SEQ_CST);
         reap_retired();
     }
     memcpy(G.run_id, run_id, TR_ID_LEN + 1);
@@ -218,8 +229,8 @@ int tr_client_flush(void)
     int idx = __atomic_load_n(&G.cur, __ATOMIC_ACQUIRE);
     if (idx < 0) return G.configured ? 0 : TRAIL_ENORUN;
     slot *s = &G.ring[idx];
-    __atomic_add_fetch(&s->writers, 1, __ATOMIC_ACQ_REL);
-    int rc = __atomic_load_n(&G.cur, __ATOMIC_ACQUIRE) == idx ? tr_seg_sync(&s->seg) : 0;
+    __atomic_add_fetch(&s->writers, 1, __ATOMIC_SEQ_CST);
+    int rc = __atomic_load_n(&G.cur, __ATOMIC_SEQ_CST) == idx ? tr_seg_sync(&s->seg) : 0;
     __atomic_sub_fetch(&s->writers, 1, __ATOMIC_RELEASE);
     return rc;
 }
@@ -231,13 +242,13 @@ void tr_client_shutdown(void)
     if (in_slow) return;
     in_slow = 1;
     lock();
-    __atomic_store_n(&G.cur, -1, __ATOMIC_RELEASE);
+    __atomic_store_n(&G.cur, -1, __ATOMIC_SEQ_CST);
     for (int i = 0; i < RING; i++) {
         slot *s = &G.ring[i];
         if (!s->used) continue;
         /* mark closed even while a late writer is inside: it finishes its copy into the
          * still-mapped pages only if we keep them; unmap only when idle */
-        if (__atomic_load_n(&s->writers, __ATOMIC_ACQUIRE) == 0) {
+        if (__atomic_load_n(&s->writers, __ATOMIC_SEQ_CST) == 0) {
             tr_seg_close(&s->seg);
             s->used = 0;
         }

@@ -202,7 +202,7 @@ static int writer_gone(const rseg *s)
 {
     uint32_t flags = __atomic_load_n(word_at(s->base, TR_SEG_OFF_FLAGS), __ATOMIC_ACQUIRE);
     if (flags & TR_SEG_F_CLOSED) return 1;
-    if (s->pid <= 0) return 1;
+    if (s->pid <= 0 || s->pid > 0x7fffffff) return 1; /* kill() would see a group or -1 */
     return kill((pid_t)s->pid, 0) != 0 && errno == ESRCH;
 }
 
@@ -266,8 +266,10 @@ static void scan(tr_spool_reader *r)
     closedir(d);
 }
 
-/* Reads committed frames of one segment; returns records delivered or <0 when cb stopped. */
-static long read_segment(tr_spool_reader *r, rseg *s, tr_spool_cb cb, void *ctx, long max)
+/* Reads committed frames of one segment; returns records delivered (*stopped set when cb
+ * refused one). */
+static long read_segment(tr_spool_reader *r, rseg *s, tr_spool_cb cb, void *ctx, long max,
+                         int *stopped)
 {
     long n = 0;
     tr_seg_info info = {s->path, s->stream_id, s->run_id, s->host, s->pid};
@@ -310,7 +312,10 @@ static long read_segment(tr_spool_reader *r, rseg *s, tr_spool_cb cb, void *ctx,
             s->pos += size; /* the frame boundary is intact; only this record is lost */
             continue;
         }
-        if (cb(ctx, &info, s->pos, f + TR_FRAME_HDR, blen) != 0) return -1;
+        if (cb(ctx, &info, s->pos, f + TR_FRAME_HDR, blen) != 0) {
+            *stopped = 1;
+            break;
+        }
         s->pos += size;
         n++;
         r->stats.records++;
@@ -322,13 +327,12 @@ long tr_spool_reader_poll(tr_spool_reader *r, tr_spool_cb cb, void *ctx, long ma
 {
     scan(r);
     long total = 0;
+    int stopped = 0;
     for (int i = 0; i < r->nsegs; i++) {
         rseg *s = &r->segs[i];
         if (s->eof || s->removed) continue;
-        long got = read_segment(r, s, cb, ctx, max ? max - total : 0);
-        if (got < 0) return total;
-        total += got;
-        if (max && total >= max) break;
+        total += read_segment(r, s, cb, ctx, max ? max - total : 0, &stopped);
+        if (stopped || (max && total >= max)) break;
     }
     return total;
 }
