@@ -2,6 +2,7 @@
 # Installs the Debian packages trail needs, only those that are missing.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libnng-dev libsqlite3-dev libunwind-dev libcjson-dev
+      libmbedtls-dev
       sqlite3 strace clang python3)
 missing=()
 for p in "${pkgs[@]}"; do
