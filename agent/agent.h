@@ -24,6 +24,9 @@ int tr_show_path(const char *store_opt, const char *path, int json);
 /* Resolves PATH[@VERSION] (relative to the cwd, node-local paths as this host's) to a version
  * and the artifact key found; prints the error and returns an exit status otherwise. */
 int tr_lineage_file_target(tr_store *st, const char *arg, int64_t *ver, char *key, size_t n);
+/* 1 for files of the system (/usr, /lib, /etc, /proc, /dev ...: interpreters, libraries,
+ * caches) that lineage and diff leave out unless --all. */
+int tr_lineage_is_system_path(const char *path);
 
 /* The store path from --store, else $TRAIL_STORE, else ./.trail/trail.db. */
 void tr_agent_store_path(const char *opt, char *buf, size_t n);

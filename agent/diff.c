@@ -107,14 +107,16 @@ static int not_git(const char *key)
     return !is_git(key);
 }
 
-/* Files: {host:path -> "version[,version...]"} of a run's inputs or outputs. */
-static cJSON *file_map(const cJSON *files)
+/* Files: {host:path -> "version[,version...]"} of a run's inputs or outputs; system files
+ * (interpreter modules, caches, certificates) only with all. */
+static cJSON *file_map(const cJSON *files, int all)
 {
     cJSON *m = cJSON_CreateObject(), *f;
     cJSON_ArrayForEach(f, files)
     {
         char key[4608];
         const char *host = jstr(f, "host"), *v = jstr(f, "version");
+        if (!all && !host && tr_lineage_is_system_path(jstr(f, "path"))) continue;
         snprintf(key, sizeof key, "%s%s%s", host ? host : "", host ? ":" : "", jstr(f, "path"));
         cJSON *have = item(m, key);
         if (!have) {
@@ -214,12 +216,12 @@ static void sort_changes(cJSON *list)
         }
 }
 
-static void diff_runs(dctx *d, const cJSON *a, const cJSON *b)
+static void diff_runs(dctx *d, const cJSON *a, const cJSON *b, int all)
 {
     const char *io[2] = {"inputs", "outputs"};
     const int io_sect[2] = {0, NSECT - 1};
     for (int i = 0; i < 2; i++) {
-        cJSON *ma = file_map(item(a, io[i])), *mb = file_map(item(b, io[i]));
+        cJSON *ma = file_map(item(a, io[i]), all), *mb = file_map(item(b, io[i]), all);
         compare_objects(d, io_sect[i], ma, mb, NULL);
         fold_files(d->changes[io_sect[i]]);
         cJSON_Delete(ma);
@@ -309,10 +311,12 @@ static void print_text(const cJSON *doc, const cJSON *a, const cJSON *b)
 int tr_cmd_diff(int argc, char **argv)
 {
     const char *store = NULL, *ref[2] = {NULL, NULL};
-    int json = 0, nref = 0, ex = 0;
+    int json = 0, nref = 0, ex = 0, all = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json"))
             json = 1;
+        else if (!strcmp(argv[i], "--all"))
+            all = 1;
         else if (!strcmp(argv[i], "--store") && i + 1 < argc)
             store = argv[++i];
         else if (argv[i][0] == '-' || nref == 2) {
@@ -323,7 +327,7 @@ int tr_cmd_diff(int argc, char **argv)
             ref[nref++] = argv[i];
     }
     if (nref != 2) {
-        fprintf(stderr, "usage: trail diff RUN_A RUN_B [--json] [--store PATH]\n");
+        fprintf(stderr, "usage: trail diff RUN_A RUN_B [--json] [--all] [--store PATH]\n");
         return TR_EXIT_USAGE;
     }
     tr_store *st = tr_agent_open_store(store, TR_STORE_READONLY);
@@ -344,9 +348,9 @@ int tr_cmd_diff(int argc, char **argv)
         dctx d;
         for (int i = 0; i < NSECT; i++)
             d.changes[i] = cJSON_CreateArray();
-        diff_runs(&d, run[0], run[1]);
+        diff_runs(&d, run[0], run[1], all);
         doc = cJSON_CreateObject();
-        cJSON *all = cJSON_CreateArray(), *c;
+        cJSON *list = cJSON_CreateArray(), *c;
         for (int i = 0; i < 2; i++) {
             cJSON *r = cJSON_AddObjectToObject(doc, i ? "b" : "a");
             cJSON_AddStringToObject(r, "id", jstr(run[i], "id"));
@@ -354,11 +358,11 @@ int tr_cmd_diff(int argc, char **argv)
         }
         for (int i = 0; i < NSECT; i++) {
             while ((c = d.changes[i]->child))
-                cJSON_AddItemToArray(all, cJSON_DetachItemViaPointer(d.changes[i], c));
+                cJSON_AddItemToArray(list, cJSON_DetachItemViaPointer(d.changes[i], c));
             cJSON_Delete(d.changes[i]);
         }
-        cJSON_AddBoolToObject(doc, "identical", cJSON_GetArraySize(all) == 0);
-        cJSON_AddItemToObject(doc, "changes", all);
+        cJSON_AddBoolToObject(doc, "identical", cJSON_GetArraySize(list) == 0);
+        cJSON_AddItemToObject(doc, "changes", list);
         if (json) {
             char *s = cJSON_Print(doc);
             if (s) puts(s);

@@ -68,7 +68,7 @@ static const char *jstr(const cJSON *o, const char *k)
     return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
 }
 
-static int is_system(const char *path)
+int tr_lineage_is_system_path(const char *path)
 {
     static const char *const sys[] = {"/usr/", "/lib/",  "/lib64/",     "/lib32/",
                                       "/bin/", "/sbin/", "/etc/",       "/proc/",
@@ -98,7 +98,7 @@ static void prune(cJSON *doc, int all)
         next = n->next;
         if (!strcmp(jstr(n, "id"), root) || strcmp(jstr(n, "kind"), "file") != 0) continue;
         if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(n, "temporary")) ||
-            (!jstr(n, "host") && is_system(jstr(n, "path"))))
+            (!jstr(n, "host") && tr_lineage_is_system_path(jstr(n, "path"))))
             cJSON_Delete(cJSON_DetachItemViaPointer(nodes, n));
     }
     for (e = edges ? edges->child : NULL; e; e = next) {

@@ -7,51 +7,8 @@
 
 #include "store_int.h"
 #include "trail.h"
-#include "where.h"
+#include "where_int.h"
 #include "where_sql.h"
-
-#define FIRST_PARAM 3
-#define MAX_PARAMS 200
-
-typedef struct wparam {
-    int is_num;
-    double num;
-    char *text;
-} wparam;
-
-struct tr_where {
-    char *sql;
-    size_t len, cap;
-    wparam p[MAX_PARAMS];
-    int np;
-};
-
-enum tok { T_END, T_IDENT, T_STR, T_NUM, T_OP, T_LP, T_RP, T_COMMA, T_BAD };
-
-typedef struct parser {
-    const char *src;
-    size_t pos; /* start of the current token */
-    size_t end; /* end of the current token */
-    enum tok t;
-    char text[512]; /* the token's text (strings unquoted, idents with quoted parts joined) */
-    tr_where *w;
-    tr_where_error *err;
-    int failed, oom;
-} parser;
-
-static int fail(parser *p, size_t col, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(parser *p, size_t col, const char *fmt, ...)
-{
-    if (p->failed) return -1;
-    p->failed = 1;
-    p->err->column = (int)col + 1;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(p->err->msg, sizeof p->err->msg, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 static void emit(parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -84,99 +41,12 @@ static int param(parser *p, int is_num, double num, const char *text)
 {
     tr_where *w = p->w;
     if (w->np >= MAX_PARAMS)
-        return fail(p, p->pos, "expression too long (over %d values)", MAX_PARAMS);
+        return tr_where_fail(p, p->pos, "expression too long (over %d values)", MAX_PARAMS);
     wparam *q = &w->p[w->np];
     q->is_num = is_num;
     q->num = num;
     if (!is_num && !(q->text = strdup(text))) p->oom = 1;
     return FIRST_PARAM + w->np++;
-}
-
-static int ident_char(int ch)
-{
-    return isalnum(ch) || ch == '_' || ch == '.' || ch == '-' || ch == '/' || ch == ':';
-}
-
-/* Reads a quoted run starting at s[i] (quote q) into the token text; returns the index past it. */
-static size_t quoted(parser *p, size_t i, char q, size_t *k)
-{
-    const char *s = p->src;
-    size_t start = i++;
-    for (;;) {
-        if (!s[i]) {
-            fail(p, start, "unterminated %s", q == '`' ? "quoted name" : "string");
-            return i;
-        }
-        if (s[i] == q) {
-            if (q == '\'' && s[i + 1] == '\'')
-                i++; /* '' is one quote */
-            else
-                return i + 1;
-        }
-        if (*k + 1 < sizeof p->text) p->text[(*k)++] = s[i];
-        i++;
-    }
-}
-
-static void next(parser *p)
-{
-    const char *s = p->src;
-    size_t i = p->end, k = 0;
-    while (isspace((unsigned char)s[i]))
-        i++;
-    p->pos = i;
-    p->text[0] = 0;
-    char c = s[i];
-    if (!c) {
-        p->t = T_END;
-    } else if (c == '(' || c == ')' || c == ',') {
-        p->t = c == '(' ? T_LP : c == ')' ? T_RP : T_COMMA;
-        i++;
-    } else if (c == '\'' || c == '"') {
-        p->t = T_STR;
-        i = quoted(p, i, c, &k);
-    } else if (isdigit((unsigned char)c) ||
-               ((c == '-' || c == '+' || c == '.') &&
-                (isdigit((unsigned char)s[i + 1]) || s[i + 1] == '.'))) {
-        char *endp;
-        strtod(s + i, &endp);
-        p->t = endp > s + i ? T_NUM : T_BAD;
-        size_t n = (size_t)(endp - (s + i));
-        if (n == 0) n = 1;
-        k = n < sizeof p->text ? n : sizeof p->text - 1;
-        memcpy(p->text, s + i, k);
-        i += n;
-        if (ident_char((unsigned char)s[i])) p->t = T_BAD;
-    } else if (strchr("=!<>", c)) {
-        p->t = T_OP;
-        p->text[k++] = c;
-        i++;
-        if ((s[i] == '=' && c != '=') || (c == '=' && s[i] == '=') || (c == '<' && s[i] == '>'))
-            p->text[k++] = s[i++];
-        if (!strcmp(p->text, "!") || (p->text[0] == '!' && k == 1)) p->t = T_BAD;
-    } else if (isalpha((unsigned char)c) || c == '_' || c == '`') {
-        p->t = T_IDENT;
-        while (s[i] && !p->failed) {
-            if (s[i] == '`')
-                i = quoted(p, i, '`', &k);
-            else if (ident_char((unsigned char)s[i])) {
-                if (k + 1 < sizeof p->text) p->text[k++] = s[i];
-                i++;
-            } else
-                break;
-        }
-    } else {
-        p->t = T_BAD;
-        i++;
-    }
-    p->text[k] = 0;
-    p->end = i;
-    if (p->t == T_BAD) fail(p, p->pos, "unexpected character '%c'", s[p->pos]);
-}
-
-static int kw(const parser *p, const char *word)
-{
-    return p->t == T_IDENT && strcasecmp(p->text, word) == 0;
 }
 
 /* The kinds of field, and the SQL of an attribute column. */
@@ -218,11 +88,11 @@ static int parse_field(parser *p, field *f)
     memset(f, 0, sizeof *f);
     f->col = p->pos;
     if (p->t != T_IDENT)
-        return fail(p, p->pos,
-                    p->t == T_END ? "expected a field at the end (metrics.KEY, "
-                                    "params.KEY, tags.KEY, input, output, status, ...)"
-                                  : "expected a field (metrics.KEY, params.KEY, "
-                                    "tags.KEY, input, output, status, ...)");
+        return tr_where_fail(p, p->pos,
+                             p->t == T_END ? "expected a field at the end (metrics.KEY, "
+                                             "params.KEY, tags.KEY, input, output, status, ...)"
+                                           : "expected a field (metrics.KEY, params.KEY, "
+                                             "tags.KEY, input, output, status, ...)");
     const char *t = p->text, *rest;
     if (starts(t, "metrics.", &rest) || starts(t, "metric.", &rest))
         f->kind = F_METRIC;
@@ -248,18 +118,20 @@ static int parse_field(parser *p, field *f)
                     f->numeric = attrs[i].numeric;
                 }
             if (!f->sql)
-                return fail(p, p->pos,
-                            "unknown field '%s' (metrics.KEY, params.KEY, tags.KEY, env.NAME, "
-                            "input, output, id, name, experiment, status, exit_code, signal, "
-                            "host, user, cwd)",
-                            t);
+                return tr_where_fail(
+                    p, p->pos,
+                    "unknown field '%s' (metrics.KEY, params.KEY, tags.KEY, env.NAME, "
+                    "input, output, id, name, experiment, status, exit_code, signal, "
+                    "host, user, cwd)",
+                    t);
         }
-        next(p);
+        tr_where_next(p);
         return 0;
     }
-    if (!*rest) return fail(p, p->pos + (size_t)(rest - t), "expected a key after '%s'", t);
+    if (!*rest)
+        return tr_where_fail(p, p->pos + (size_t)(rest - t), "expected a key after '%s'", t);
     f->key = param(p, 0, 0, rest);
-    next(p);
+    tr_where_next(p);
     return f->key < 0 ? -1 : 0;
 }
 
@@ -307,18 +179,18 @@ static int parse_value(parser *p, int *is_num)
     if (p->t == T_NUM) {
         *is_num = 1;
         int n = param(p, 1, strtod(p->text, NULL), NULL);
-        next(p);
+        tr_where_next(p);
         return n;
     }
     if (p->t == T_STR) {
         *is_num = 0;
         int n = param(p, 0, 0, p->text);
-        next(p);
+        tr_where_next(p);
         return n;
     }
-    return fail(p, p->pos,
-                p->t == T_END ? "expected a value at the end ('text' or a number)"
-                              : "expected a value ('text' or a number)");
+    return tr_where_fail(p, p->pos,
+                         p->t == T_END ? "expected a value at the end ('text' or a number)"
+                                       : "expected a value ('text' or a number)");
 }
 
 /* input/output OP value: EXISTS over the run's file events. */
@@ -327,8 +199,8 @@ static int file_cmp(parser *p, const field *f, const char *op, int negate, size_
     int is_num, n = parse_value(p, &is_num);
     if (n < 0) return -1;
     if (is_num)
-        return fail(p, vcol, "%s compares with a path in quotes",
-                    f->kind == F_INPUT ? "input" : "output");
+        return tr_where_fail(p, vcol, "%s compares with a path in quotes",
+                             f->kind == F_INPUT ? "input" : "output");
     emit(p, "%s" TR_WHERE_FILE_OPEN, negate ? "NOT " : "",
          f->kind == F_INPUT ? TR_WHERE_ROLES_IN : TR_WHERE_ROLES_OUT);
     wparam *v = &p->w->p[n - FIRST_PARAM];
@@ -354,15 +226,15 @@ static int file_cmp(parser *p, const field *f, const char *op, int negate, size_
 
 static int parse_in(parser *p, const field *f, int negate)
 {
-    if (p->t != T_LP) return fail(p, p->pos, "expected '(' after 'in'");
-    next(p);
+    if (p->t != T_LP) return tr_where_fail(p, p->pos, "expected '(' after 'in'");
+    tr_where_next(p);
     if (f->kind == F_INPUT || f->kind == F_OUTPUT) {
         emit(p, "%s(", negate ? "NOT " : "");
         for (int first = 1;; first = 0) {
             if (!first) emit(p, " OR ");
             if (file_cmp(p, f, "=", 0, p->pos)) return -1;
             if (p->t != T_COMMA) break;
-            next(p);
+            tr_where_next(p);
         }
         emit(p, ")");
     } else {
@@ -370,13 +242,15 @@ static int parse_in(parser *p, const field *f, int negate)
         for (;;) {
             int is_num, k = parse_value(p, &is_num);
             if (k < 0) return -1;
-            if (n == 64) return fail(p, p->pos, "too many values in the list (64 at most)");
+            if (n == 64)
+                return tr_where_fail(p, p->pos, "too many values in the list (64 at most)");
             nums[n++] = k;
             all_num &= is_num;
             if (p->t != T_COMMA) break;
-            next(p);
+            tr_where_next(p);
         }
-        if (f->kind == F_METRIC && !all_num) return fail(p, p->pos, "metrics compare with numbers");
+        if (f->kind == F_METRIC && !all_num)
+            return tr_where_fail(p, p->pos, "metrics compare with numbers");
         emit(p, "(");
         field_sql(p, f, all_num);
         emit(p, " %sIN (", negate ? "NOT " : "");
@@ -384,8 +258,8 @@ static int parse_in(parser *p, const field *f, int negate)
             emit(p, "%s?%d", i ? ", " : "", nums[i]);
         emit(p, "))");
     }
-    if (p->t != T_RP) return fail(p, p->pos, "expected ',' or ')' in the list");
-    next(p);
+    if (p->t != T_RP) return tr_where_fail(p, p->pos, "expected ',' or ')' in the list");
+    tr_where_next(p);
     return 0;
 }
 
@@ -396,38 +270,40 @@ static int parse_cmp(parser *p)
     size_t opcol = p->pos;
     char op[8];
     int negate = 0;
-    if (kw(p, "not")) {
+    if (tr_where_kw(p, "not")) {
         negate = 1;
-        next(p);
+        tr_where_next(p);
     }
-    if (kw(p, "in")) {
-        next(p);
+    if (tr_where_kw(p, "in")) {
+        tr_where_next(p);
         return parse_in(p, &f, negate);
     }
     if (p->t == T_OP)
         snprintf(op, sizeof op, "%.3s", p->text);
-    else if (kw(p, "like") || kw(p, "ilike"))
-        snprintf(op, sizeof op, "%s", kw(p, "like") ? "like" : "ilike");
+    else if (tr_where_kw(p, "like") || tr_where_kw(p, "ilike"))
+        snprintf(op, sizeof op, "%s", tr_where_kw(p, "like") ? "like" : "ilike");
     else
-        return fail(p, p->pos, "expected an operator (=, !=, <, <=, >, >=, like, ilike, in)%s",
-                    p->t == T_END ? " at the end" : "");
+        return tr_where_fail(p, p->pos,
+                             "expected an operator (=, !=, <, <=, >, >=, like, ilike, in)%s",
+                             p->t == T_END ? " at the end" : "");
     if (negate && op[0] != 'l' && op[0] != 'i')
-        return fail(p, opcol, "'not' here must be followed by like, ilike or in");
+        return tr_where_fail(p, opcol, "'not' here must be followed by like, ilike or in");
     if (!strcmp(op, "==")) snprintf(op, sizeof op, "=");
     if (!strcmp(op, "<>")) snprintf(op, sizeof op, "!=");
     int text_op = op[0] == 'l' || op[0] == 'i';
-    size_t vcol = (next(p), p->pos);
+    size_t vcol = (tr_where_next(p), p->pos);
     if (f.kind == F_INPUT || f.kind == F_OUTPUT) {
         if (strcmp(op, "=") && strcmp(op, "!=") && !text_op)
-            return fail(p, opcol, "input and output take =, !=, like, ilike or in");
+            return tr_where_fail(p, opcol, "input and output take =, !=, like, ilike or in");
         return file_cmp(p, &f, !strcmp(op, "!=") ? "=" : op, negate || !strcmp(op, "!="), vcol);
     }
     if (f.kind == F_METRIC && text_op)
-        return fail(p, opcol, "metrics compare with numbers, not like");
+        return tr_where_fail(p, opcol, "metrics compare with numbers, not like");
     int is_num, n = parse_value(p, &is_num);
     if (n < 0) return -1;
-    if (f.kind == F_METRIC && !is_num) return fail(p, vcol, "metrics compare with numbers");
-    if (text_op && is_num) return fail(p, vcol, "%s needs a 'text' pattern", op);
+    if (f.kind == F_METRIC && !is_num)
+        return tr_where_fail(p, vcol, "metrics compare with numbers");
+    if (text_op && is_num) return tr_where_fail(p, vcol, "%s needs a 'text' pattern", op);
     if (negate) emit(p, "NOT ");
     emit(p, "(");
     field_sql(p, &f, is_num);
@@ -448,19 +324,19 @@ static int parse_or(parser *p);
 
 static int parse_unary(parser *p)
 {
-    if (kw(p, "not")) {
-        next(p);
+    if (tr_where_kw(p, "not")) {
+        tr_where_next(p);
         emit(p, "NOT ");
         return parse_unary(p);
     }
     if (p->t == T_LP) {
         size_t col = p->pos;
-        next(p);
+        tr_where_next(p);
         emit(p, "(");
         if (parse_or(p)) return -1;
         if (p->t != T_RP)
-            return fail(p, p->pos, "expected ')' to close the '(' of column %zu", col + 1);
-        next(p);
+            return tr_where_fail(p, p->pos, "expected ')' to close the '(' of column %zu", col + 1);
+        tr_where_next(p);
         emit(p, ")");
         return 0;
     }
@@ -470,8 +346,8 @@ static int parse_unary(parser *p)
 static int parse_and(parser *p)
 {
     if (parse_unary(p)) return -1;
-    while (kw(p, "and")) {
-        next(p);
+    while (tr_where_kw(p, "and")) {
+        tr_where_next(p);
         emit(p, " AND ");
         if (parse_unary(p)) return -1;
     }
@@ -482,8 +358,8 @@ static int parse_or(parser *p)
 {
     emit(p, "(");
     if (parse_and(p)) return -1;
-    while (kw(p, "or")) {
-        next(p);
+    while (tr_where_kw(p, "or")) {
+        tr_where_next(p);
         emit(p, " OR ");
         if (parse_and(p)) return -1;
     }
@@ -501,12 +377,12 @@ int tr_where_compile(const char *expr, tr_where **out, tr_where_error *err)
     tr_where *w = calloc(1, sizeof *w);
     if (!w) return TRAIL_ENOMEM;
     parser p = {.src = expr, .w = w, .err = err};
-    next(&p);
-    if (!p.failed && p.t == T_END) fail(&p, p.pos, "empty expression");
+    tr_where_next(&p);
+    if (!p.failed && p.t == T_END) tr_where_fail(&p, p.pos, "empty expression");
     if (!p.failed) parse_or(&p);
     if (!p.failed && p.t != T_END)
-        fail(&p, p.pos, "unexpected '%s' after a complete condition (missing and/or?)",
-             p.text[0] ? p.text : ")");
+        tr_where_fail(&p, p.pos, "unexpected '%s' after a complete condition (missing and/or?)",
+                      p.text[0] ? p.text : ")");
     if (p.failed || p.oom) {
         tr_where_free(w);
         if (p.oom && !p.failed) snprintf(err->msg, sizeof err->msg, "out of memory");
