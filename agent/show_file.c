@@ -85,12 +85,13 @@ static void show_text(const cJSON *doc)
         const cJSON *o = cJSON_GetObjectItemCaseSensitive(v, "origin");
         if (o) {
             const char *k = jstr(o, "kind");
-            printf("    %-11s v%.0f\n",
-                   !strcmp(k, "hash")     ? "same as"
-                   : !strcmp(k, "rename") ? "renamed from"
-                                          : "linked from",
-                   jnum(o, "n"));
-            if (jnum(o, "n") < 0) printf("    (another path)\n");
+            const char *what = !strcmp(k, "hash")     ? "same as"
+                               : !strcmp(k, "rename") ? "renamed from"
+                                                      : "linked from";
+            if (jnum(o, "n") >= 0)
+                printf("    %-11s v%.0f\n", what, jnum(o, "n"));
+            else
+                printf("    %-11s %s\n", what, jstr(o, "path") ? jstr(o, "path") : "another path");
         }
         runs_line("written by", cJSON_GetObjectItemCaseSensitive(v, "written_by"));
         runs_line("read by", cJSON_GetObjectItemCaseSensitive(v, "read_by"));

@@ -210,7 +210,24 @@ int tr_store_file_json(tr_store *s, const char *key, cJSON **out)
             snprintf(num, sizeof num, "%.0f",
                      cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, "version_id")));
             cJSON *same = cJSON_GetObjectItemCaseSensitive(byid, num);
-            if (same) put(o, "n", cJSON_CreateNumber(same->valuedouble), &oom);
+            if (same) {
+                put(o, "n", cJSON_CreateNumber(same->valuedouble), &oom);
+            } else { /* moved here from another path: name it */
+                sqlite3_stmt *q = tr_store_stmt(s, TR_STMT_LN_VERSION);
+                if (!q) {
+                    rc = TRAIL_ESTORE;
+                    goto fail;
+                }
+                sqlite3_bind_int64(q, 1, (sqlite3_int64)atoll(num));
+                if (sqlite3_step(q) == SQLITE_ROW) {
+                    char ph[256];
+                    const char *p =
+                        tr_store_key_path((const char *)sqlite3_column_text(q, 0), ph, sizeof ph);
+                    put(o, "path", cJSON_CreateString(p ? p : ""), &oom);
+                }
+                sqlite3_reset(q);
+                sqlite3_clear_bindings(q);
+            }
         }
     }
     if (oom) goto oom;
