@@ -28,6 +28,7 @@ test-asan: deps
 	@cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j$(JOBS) -L 'unit|integration' -LE noasan
 
 bench: build
+	@bash scripts/deps.sh bench
 	@bash tests/bench/run.sh $(BUILD)
 
 format:
