@@ -1,0 +1,438 @@
+/* fdtable.c - fixed-size table of open file descriptions: fds -> slots, counters, FILE records. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+/* Fixed memory ceiling: nothing here grows. Slots are handed out lowest-first so a program
+ * that keeps few files open touches few pages. */
+#define FD_MAX 65536
+#define NSLOTS 4096
+#define SHORT_PATH 232
+#define NLONG 64
+
+enum {
+    B_INHERITED = 1 << 0, /* copy in a forked child: the parent reports it unless we use it */
+    B_ADOPTED = 1 << 1,   /* found open at image start (inherited across exec) */
+    B_REPORTED = 1 << 2,  /* a record was emitted at exec; only later bytes are new */
+    B_MMAP = 1 << 3,
+    B_TRUNCATED = 1 << 4, /* ftruncate'd: a write even without bytes */
+    B_CLOSEFP = 1 << 5,   /* cfp holds the fingerprint taken at the last close */
+    B_STATLATER = 1 << 6, /* stdio: fingerprint by path once fclose has flushed */
+    B_OPENFP = 1 << 7,    /* fp holds the fingerprint taken at open */
+    B_SURVIVE = 1 << 8,   /* scratch: an fd of it stays open across exec */
+};
+
+typedef struct fingerprint {
+    uint64_t dev, ino;
+    int64_t size, mtime_ns;
+    uint32_t mode;
+} fingerprint;
+
+typedef struct slot {
+    uint32_t refs;
+    int32_t flags;
+    uint16_t kind;
+    uint16_t bits;
+    int16_t longidx;
+    uint16_t pathlen;
+    uint64_t rd, wr;
+    int64_t start_ns;
+    void *stream; /* the stdio stream of fopen'd files, flushed before the exit record */
+    fingerprint fp, cfp;
+    char path[SHORT_PATH];
+} slot;
+
+static slot slots[NSLOTS];
+static uint64_t slot_used[NSLOTS / 64];
+static uint16_t fd2slot[FD_MAX]; /* slot index + 1; 0: not tracked */
+static int hi_fd = -1;
+static char longpath[NLONG][4096];
+static uint64_t long_used;
+
+static void fp_from(fingerprint *f, const struct stat *st)
+{
+    f->dev = (uint64_t)st->st_dev;
+    f->ino = (uint64_t)st->st_ino;
+    f->size = (int64_t)st->st_size;
+    f->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
+    f->mode = st->st_mode;
+}
+
+static const char *slot_path(const slot *s)
+{
+    return s->longidx >= 0 ? longpath[s->longidx] : s->path;
+}
+
+static int slot_alloc(void)
+{
+    for (int w = 0; w < NSLOTS / 64; w++) {
+        uint64_t cur = __atomic_load_n(&slot_used[w], __ATOMIC_RELAXED);
+        while (cur != ~0ull) {
+            int bit = __builtin_ctzll(~cur);
+            if (__atomic_compare_exchange_n(&slot_used[w], &cur, cur | (1ull << bit), 0,
+                                            __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+                return w * 64 + bit;
+        }
+    }
+    return -1;
+}
+
+static void slot_free(int idx)
+{
+    slot *s = &slots[idx];
+    if (s->longidx >= 0) __atomic_and_fetch(&long_used, ~(1ull << s->longidx), __ATOMIC_RELEASE);
+    s->longidx = -1;
+    s->kind = 0;
+    __atomic_and_fetch(&slot_used[idx / 64], ~(1ull << (idx % 64)), __ATOMIC_RELEASE);
+}
+
+static int set_path(slot *s, const char *p, size_t len)
+{
+    s->longidx = -1;
+    s->pathlen = (uint16_t)len;
+    if (len < SHORT_PATH) {
+        memcpy(s->path, p, len + 1);
+        return 0;
+    }
+    uint64_t cur = __atomic_load_n(&long_used, __ATOMIC_RELAXED);
+    while (cur != ~0ull) {
+        int bit = __builtin_ctzll(~cur);
+        if (__atomic_compare_exchange_n(&long_used, &cur, cur | (1ull << bit), 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_RELAXED)) {
+            s->longidx = (int16_t)bit;
+            memcpy(longpath[bit], p, len + 1);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static void map_fd(int fd, int idx)
+{
+    __atomic_store_n(&fd2slot[fd], (uint16_t)(idx + 1), __ATOMIC_RELEASE);
+    int h = __atomic_load_n(&hi_fd, __ATOMIC_RELAXED);
+    while (fd > h &&
+           !__atomic_compare_exchange_n(&hi_fd, &h, fd, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+    }
+}
+
+/* Emits the FILE record of a description whose last reference in this image goes away. */
+static void slot_emit(slot *s)
+{
+    if (s->kind != SLOT_FILE) return;
+    uint64_t rd = __atomic_load_n(&s->rd, __ATOMIC_RELAXED);
+    uint64_t wr = __atomic_load_n(&s->wr, __ATOMIC_RELAXED);
+    int acc = s->flags & O_ACCMODE, writable = acc != O_RDONLY;
+    if ((s->bits & B_STATLATER) && writable) {
+        struct stat st;
+        if (shim_stat(slot_path(s), &st, 0) == 0) {
+            fp_from(&s->cfp, &st);
+            s->bits |= B_CLOSEFP;
+        }
+    }
+    int changed = (s->bits & B_OPENFP) && (s->bits & B_CLOSEFP) &&
+                  (s->fp.size != s->cfp.size || s->fp.mtime_ns != s->cfp.mtime_ns);
+    int wrote = wr > 0 || (s->bits & B_TRUNCATED) || changed ||
+                ((s->flags & O_TRUNC) && !(s->bits & (B_INHERITED | B_REPORTED)));
+    if ((s->bits & (B_INHERITED | B_REPORTED)) && rd == 0 && !wrote) return;
+    /* an input's version is the one it had at open; an output's the one it has at close */
+    int input = !writable || (acc == O_RDWR && !wrote);
+    const char *role = input ? "input" : (acc == O_RDWR && rd) ? "inout" : "output";
+    const fingerprint *f =
+        input ? ((s->bits & B_OPENFP) ? &s->fp : NULL) : ((s->bits & B_CLOSEFP) ? &s->cfp : NULL);
+    if (f && !S_ISREG(f->mode)) return; /* a fifo or device opened for writing */
+    uint8_t buf[4096 + 512];
+    tr_enc e;
+    shim_enc_begin(&e, buf, sizeof buf, TR_REC_FILE);
+    tr_enc_strn(&e, TR_F_PATH, slot_path(s), s->pathlen);
+    tr_enc_i64(&e, TR_F_FLAGS, s->flags);
+    /* the store derives the role from the byte counts; say it only where that would differ */
+    const char *derived = wr ? (rd ? "inout" : "output") : "input";
+    if (strcmp(role, derived) != 0) tr_enc_str(&e, TR_F_ROLE, role);
+    tr_enc_u64(&e, TR_F_BYTES_READ, rd);
+    if (wr) tr_enc_u64(&e, TR_F_BYTES_WRITTEN, wr);
+    if (s->bits & B_MMAP) tr_enc_i64(&e, TR_F_MMAP, 1);
+    tr_enc_i64(&e, TR_F_START_NS, s->start_ns);
+    if (f) {
+        tr_enc_u64(&e, TR_F_DEV, f->dev);
+        tr_enc_u64(&e, TR_F_INO, f->ino);
+        tr_enc_i64(&e, TR_F_SIZE, f->size);
+        tr_enc_i64(&e, TR_F_MTIME_NS, f->mtime_ns);
+    }
+    if (s->bits & B_ADOPTED) tr_enc_str(&e, TR_F_KIND, "inherited");
+    tr_enc_str(&e, TR_F_SOURCE, "shim");
+    shim_emit(&e);
+}
+
+/* Takes what a record needs while the fd is still open: the fingerprint of a writer. */
+static void slot_closing_fp(slot *s, int fd, int defer)
+{
+    if ((s->flags & O_ACCMODE) == O_RDONLY || s->kind != SLOT_FILE) return;
+    if (defer) {
+        s->bits |= B_STATLATER;
+        return;
+    }
+    struct stat st;
+    if (shim_fstat(fd, &st) == 0) {
+        fp_from(&s->cfp, &st);
+        s->bits |= B_CLOSEFP;
+    }
+}
+
+int shim_fd_close_begin(int fd, int defer_fp)
+{
+    if ((unsigned)fd >= FD_MAX) return 0;
+    uint16_t v = __atomic_exchange_n(&fd2slot[fd], 0, __ATOMIC_ACQ_REL);
+    if (!v) return 0;
+    slot *s = &slots[v - 1];
+    if (__atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) != 0) return 0;
+    slot_closing_fp(s, fd, defer_fp);
+    return v;
+}
+
+void shim_fd_close_end(int token)
+{
+    if (!token) return;
+    slot_emit(&slots[token - 1]);
+    slot_free(token - 1);
+}
+
+void shim_fd_close_abort(int fd, int token)
+{
+    if (!token || (unsigned)fd >= FD_MAX) return;
+    slot *s = &slots[token - 1];
+    s->bits &= (uint16_t) ~(B_CLOSEFP | B_STATLATER);
+    __atomic_add_fetch(&s->refs, 1, __ATOMIC_ACQ_REL);
+    map_fd(fd, token - 1);
+}
+
+void shim_fd_closing(int fd)
+{
+    shim_fd_close_end(shim_fd_close_begin(fd, 0));
+}
+
+static void track(int fd, const char *abs, int len, int flags, const struct stat *st, int bits,
+                  void *fp)
+{
+    int idx = slot_alloc();
+    if (idx < 0) {
+        __atomic_add_fetch(&shim_g.dropped, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    slot *s = &slots[idx];
+    if (set_path(s, abs, (size_t)len) != 0) {
+        slot_free(idx);
+        __atomic_add_fetch(&shim_g.dropped, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    s->refs = 1;
+    s->flags = flags;
+    s->kind = (st && S_ISDIR(st->st_mode)) ? SLOT_DIR : SLOT_FILE;
+    s->bits = (uint16_t)bits;
+    s->rd = s->wr = 0;
+    s->start_ns = shim_now();
+    s->stream = fp;
+    if (st) {
+        fp_from(&s->fp, st);
+        s->bits |= B_OPENFP;
+    }
+    map_fd(fd, idx);
+}
+
+void shim_fd_opened(int fd, int dirfd, const char *path, int flags, void *fp)
+{
+    if ((unsigned)fd >= FD_MAX) return;
+    shim_fork_check();
+    if (fd2slot[fd]) shim_fd_closing(fd);         /* closed behind our back (raw syscall, libc) */
+    if ((flags & O_TMPFILE) == O_TMPFILE) return; /* unnamed until linkat: not a path yet */
+    char abs[4096];
+    int len = shim_resolve(dirfd, path, abs, sizeof abs);
+    if (len < 0) {
+        __atomic_add_fetch(&shim_g.dropped, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    if (shim_excluded(abs, (size_t)len)) return;
+    struct stat st;
+    int acc = flags & O_ACCMODE;
+    if (acc != O_WRONLY) {
+        /* the fingerprint of an input, taken at open: the one extra syscall per open */
+        if (shim_fstat(fd, &st) != 0) return;
+        if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) return;
+        if ((flags & O_PATH) && !S_ISDIR(st.st_mode)) return;
+        track(fd, abs, len, flags, &st, 0, fp);
+    } else {
+        track(fd, abs, len, flags, NULL, 0, fp);
+    }
+}
+
+void shim_fd_dup(int oldfd, int newfd)
+{
+    if ((unsigned)oldfd >= FD_MAX || (unsigned)newfd >= FD_MAX || oldfd == newfd) return;
+    if (fd2slot[newfd]) shim_fd_closing(newfd);
+    uint16_t v = __atomic_load_n(&fd2slot[oldfd], __ATOMIC_ACQUIRE);
+    if (!v) return;
+    __atomic_add_fetch(&slots[v - 1].refs, 1, __ATOMIC_ACQ_REL);
+    map_fd(newfd, v - 1);
+}
+
+void shim_fd_count(int fd, ssize_t n, int write)
+{
+    if (n <= 0 || (unsigned)fd >= FD_MAX) return;
+    uint16_t v = fd2slot[fd];
+    if (!v) return;
+    slot *s = &slots[v - 1];
+    __atomic_add_fetch(write ? &s->wr : &s->rd, (uint64_t)n, __ATOMIC_RELAXED);
+}
+
+void shim_fd_mmap(int fd, int prot, int flags)
+{
+    (void)prot;
+    (void)flags;
+    if ((unsigned)fd >= FD_MAX || !fd2slot[fd]) return;
+    __atomic_or_fetch(&slots[fd2slot[fd] - 1].bits, (uint16_t)B_MMAP, __ATOMIC_RELAXED);
+}
+
+void shim_fd_truncated(int fd)
+{
+    if ((unsigned)fd >= FD_MAX || !fd2slot[fd]) return;
+    __atomic_or_fetch(&slots[fd2slot[fd] - 1].bits, (uint16_t)B_TRUNCATED, __ATOMIC_RELAXED);
+}
+
+int shim_fd_path(int fd, char *out, size_t n)
+{
+    if ((unsigned)fd >= FD_MAX || !fd2slot[fd]) return -1;
+    const slot *s = &slots[fd2slot[fd] - 1];
+    if ((size_t)s->pathlen + 1 > n) return -1;
+    memcpy(out, slot_path(s), (size_t)s->pathlen + 1);
+    return s->pathlen;
+}
+
+/* close_range and closefrom: fingerprints first (fds open), then the call, then records. */
+int shim_fd_range_begin(unsigned first, unsigned last)
+{
+    int h = __atomic_load_n(&hi_fd, __ATOMIC_RELAXED), any = 0;
+    for (int fd = (int)first; fd <= h && (unsigned)fd <= last; fd++) {
+        int t = shim_fd_close_begin(fd, 0);
+        if (t) {
+            slots[t - 1].bits |= B_SURVIVE; /* reused as "closing in this range" */
+            any = 1;
+        }
+    }
+    return any;
+}
+
+void shim_fd_range_end(void)
+{
+    for (int i = 0; i < NSLOTS; i++)
+        if ((slot_used[i / 64] & (1ull << (i % 64))) && (slots[i].bits & B_SURVIVE) &&
+            slots[i].refs == 0)
+            shim_fd_close_end(i + 1);
+}
+
+/* Before the exit record: streams writing tracked files are flushed (libc would do it only
+ * after our destructor), so that the fingerprint taken at "close" is the final one. */
+void shim_fd_flush_stdio(void)
+{
+    int h = __atomic_load_n(&hi_fd, __ATOMIC_RELAXED);
+    for (int fd = 0; fd <= h; fd++) {
+        uint16_t v = fd2slot[fd];
+        if (!v || (slots[v - 1].flags & O_ACCMODE) == O_RDONLY) continue;
+        FILE *fp = slots[v - 1].stream ? slots[v - 1].stream
+                   : fd == 1           ? stdout
+                   : fd == 2           ? stderr
+                                       : NULL;
+        if (fp && fp->_fileno == fd) fflush_unlocked(fp);
+    }
+}
+
+/* fcloseall closed every stream (the standard ones too) inside libc. */
+void shim_fd_stdio_closed(void)
+{
+    int h = __atomic_load_n(&hi_fd, __ATOMIC_RELAXED);
+    for (int fd = 0; fd <= h; fd++) {
+        uint16_t v = fd2slot[fd];
+        if (v && (slots[v - 1].stream || fd <= 2)) shim_fd_close_end(shim_fd_close_begin(fd, 1));
+    }
+}
+
+void shim_fd_after_fork(void)
+{
+    for (int i = 0; i < NSLOTS; i++) {
+        if (!(slot_used[i / 64] & (1ull << (i % 64)))) continue;
+        slot *s = &slots[i];
+        s->rd = s->wr = 0;
+        s->bits = (uint16_t)((s->bits | B_INHERITED) & ~(B_REPORTED | B_TRUNCATED));
+    }
+}
+
+void shim_fd_finish(int reason)
+{
+    int h = __atomic_load_n(&hi_fd, __ATOMIC_RELAXED);
+    for (int fd = 0; fd <= h; fd++) {
+        uint16_t v = fd2slot[fd];
+        if (!v) continue;
+        slot *s = &slots[v - 1];
+        if (reason != 0) {
+            long fl = SYS2(SYS_fcntl, fd, F_GETFD);
+            if (fl >= 0 && !(fl & FD_CLOEXEC)) s->bits |= B_SURVIVE;
+        }
+        slot_closing_fp(s, fd, 0);
+    }
+    for (int i = 0; i < NSLOTS; i++) {
+        if (!(slot_used[i / 64] & (1ull << (i % 64)))) continue;
+        slot *s = &slots[i];
+        int survive = s->bits & B_SURVIVE;
+        s->bits &= (uint16_t)~B_SURVIVE;
+        if (reason == 1 && survive && s->rd == 0 && s->wr == 0)
+            continue; /* handed over: the next image adopts and reports it */
+        slot_emit(s);
+        if (reason != 0) { /* exec may fail: later records carry only what is new */
+            s->rd = s->wr = 0;
+            s->bits = (uint16_t)((s->bits | B_REPORTED) & ~(B_CLOSEFP | B_TRUNCATED));
+        }
+    }
+}
+
+/* At image start: descriptions inherited across exec (or from trail run) are ours now. */
+void shim_fd_adopt_inherited(void)
+{
+    int dfd = (int)SYS3(SYS_openat, AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return;
+    char buf[2048], link[40], path[4096];
+    long n;
+    while ((n = SYS3(SYS_getdents64, dfd, buf, sizeof buf)) > 0) {
+        for (long off = 0; off < n;) {
+            struct dirent64 *d = (struct dirent64 *)(void *)(buf + off);
+            off += d->d_reclen;
+            int fd = 0;
+            const char *c = d->d_name;
+            if (*c < '0' || *c > '9') continue;
+            while (*c >= '0' && *c <= '9')
+                fd = fd * 10 + (*c++ - '0');
+            if (fd == dfd || fd >= FD_MAX || fd2slot[fd]) continue;
+            memcpy(link, "/proc/self/fd/", 14);
+            memcpy(link + 14, d->d_name, strlen(d->d_name) + 1);
+            long l = SYS3(SYS_readlink, link, path, sizeof path - 1);
+            if (l <= 0 || path[0] != '/') continue;
+            path[l] = 0;
+            if (l > 10 && !strcmp(path + l - 10, " (deleted)")) continue;
+            if (shim_excluded(path, (size_t)l)) continue;
+            struct stat st;
+            long fl = SYS2(SYS_fcntl, fd, F_GETFL);
+            if (fl < 0 || shim_fstat(fd, &st) != 0) continue;
+            if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) continue;
+            int outside = 0;
+            for (int i = 0; i < shim_g.noutside; i++)
+                outside |= shim_g.outside_dev[i] == (uint64_t)st.st_dev &&
+                           shim_g.outside_ino[i] == (uint64_t)st.st_ino;
+            if (outside) continue;
+            track(fd, path, (int)l, (int)fl, &st, B_ADOPTED, NULL);
+        }
+    }
+    SYS1(SYS_close, dfd);
+}

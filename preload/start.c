@@ -1,0 +1,232 @@
+/* start.c - process start records: PROC_START (argv, cwd, exe, uid), the environment with
+ * secrets redacted in the process, loaded shared objects (at start and dlopen'd later). */
+#include <ctype.h>
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <link.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "shim.h"
+#include "util.h"
+
+#define ARGV_FIELDS 48 /* a record holds at most TR_REC_MAX_FIELDS fields */
+
+static char host[256];
+char **shim_argv;
+
+void shim_emit_proc_start(pid_t pid, pid_t ppid, const char *kind, const char *note,
+                          const char *exe, char *const *argv)
+{
+    if (!host[0]) tr_hostname(host, sizeof host);
+    size_t need = 1024 + strlen(shim_g.exe) + (note ? strlen(note) : 0);
+    int argc = 0;
+    for (; argv && argv[argc]; argc++)
+        need += strlen(argv[argc]) + 8;
+    need += 4096; /* cwd */
+    if (need > TR_REC_MAX_SIZE) need = TR_REC_MAX_SIZE;
+    uint8_t buf[need];
+    char cwd[4096];
+    tr_enc e;
+    int64_t now = shim_now();
+    tr_enc_init(&e, buf, need, TR_REC_PROC_START, now);
+    tr_enc_i64(&e, TR_F_PID, pid);
+    tr_enc_i64(&e, TR_F_PPID, ppid);
+    tr_enc_str(&e, TR_F_KIND, kind);
+    int k = 0;
+    for (; k < argc && k < ARGV_FIELDS - 1; k++)
+        tr_enc_str_trunc(&e, TR_F_ARGV, argv[k], strlen(argv[k]), 1024);
+    if (k < argc) { /* the rest in one field, space-separated */
+        size_t rest = 0;
+        for (int i = k; i < argc; i++)
+            rest += strlen(argv[i]) + 1;
+        if (rest > need / 2) rest = need / 2;
+        char joined[rest];
+        size_t o = 0;
+        for (int i = k; i < argc && o + 1 < rest; i++) {
+            size_t l = strlen(argv[i]);
+            if (o + l + 1 > rest) l = rest - o - 1;
+            if (o) joined[o++] = ' ';
+            memcpy(joined + o, argv[i], l);
+            o += l;
+        }
+        tr_enc_str_trunc(&e, TR_F_ARGV, joined, o, 1024);
+    }
+    if (shim_resolve(AT_FDCWD, ".", cwd, sizeof cwd) >= 0) tr_enc_str(&e, TR_F_CWD, cwd);
+    tr_enc_str(&e, TR_F_EXE, exe);
+    tr_enc_i64(&e, TR_F_UID, shim_g.uid);
+    tr_enc_str(&e, TR_F_HOST, host);
+    tr_enc_i64(&e, TR_F_START_NS, now);
+    tr_enc_str(&e, TR_F_SOURCE, "shim");
+    if (note) tr_enc_str(&e, TR_F_NOTE, note);
+    shim_emit(&e);
+}
+
+/* ---- environment ---- */
+
+static const char *const secret_words[] = {"TOKEN",      "SECRET", "PASSWORD", "PASSWD",  "KEY",
+                                           "CREDENTIAL", "AUTH",   "COOKIE",   "SESSION", NULL};
+
+static int has_word(const char *name, size_t nn, const char *w, size_t wn)
+{
+    if (wn == 0 || wn > nn) return 0;
+    for (size_t i = 0; i + wn <= nn; i++)
+        if (strncasecmp(name + i, w, wn) == 0) return 1;
+    return 0;
+}
+
+/* Same rule as the launcher's: default words unless TRAIL_REDACT_DEFAULTS=0, plus the
+ * comma-separated TRAIL_REDACT list; case-insensitive substrings of the variable name. */
+int shim_is_secret(const char *name, size_t nn)
+{
+    const char *def = getenv("TRAIL_REDACT_DEFAULTS");
+    if (!(def && (!strcmp(def, "0") || !strcasecmp(def, "false"))))
+        for (int i = 0; secret_words[i]; i++)
+            if (has_word(name, nn, secret_words[i], strlen(secret_words[i]))) return 1;
+    const char *p = getenv("TRAIL_REDACT");
+    while (p && *p) {
+        size_t pn = strcspn(p, ","), s = 0, e = pn;
+        while (s < pn && isspace((unsigned char)p[s]))
+            s++;
+        while (e > s && isspace((unsigned char)p[e - 1]))
+            e--;
+        if (has_word(name, nn, p + s, e - s)) return 1;
+        p += pn;
+        if (*p == ',') p++;
+    }
+    return 0;
+}
+
+uint64_t shim_env_hash(char *const *envp)
+{
+    uint64_t h = 1469598103934665603ull;
+    size_t hl = strlen(SHIM_HANDOFF);
+    for (; envp && *envp; envp++) {
+        if (!strncmp(*envp, SHIM_HANDOFF, hl) && (*envp)[hl] == '=') continue;
+        for (const unsigned char *c = (const unsigned char *)*envp; *c; c++)
+            h = (h ^ *c) * 1099511628211ull;
+        h = (h ^ 0xff) * 1099511628211ull;
+    }
+    return h;
+}
+
+void shim_emit_env(char **envp)
+{
+    for (char **p = envp; p && *p; p++) {
+        const char *eq = strchr(*p, '=');
+        if (!eq || eq == *p) continue;
+        size_t nl = (size_t)(eq - *p), vl = strlen(eq + 1);
+        size_t need = nl + vl + 128;
+        if (need > TR_REC_MAX_SIZE) need = TR_REC_MAX_SIZE;
+        uint8_t buf[need];
+        tr_enc e;
+        shim_enc_begin(&e, buf, need, TR_REC_ENV);
+        tr_enc_strn(&e, TR_F_KEY, *p, nl < 4096 ? nl : 4096);
+        tr_enc_i64(&e, TR_F_PID, shim_g.pid);
+        if (shim_is_secret(*p, nl))
+            tr_enc_i64(&e, TR_F_REDACTED, 1); /* the value never leaves the process */
+        else
+            tr_enc_str_trunc(&e, TR_F_VALUE, eq + 1, vl, 0);
+        shim_emit(&e);
+    }
+}
+
+/* ---- shared objects ---- */
+
+#define NSEEN 4096
+static uint64_t seen[NSEEN]; /* open addressing on hash(name) ^ base; 0 = empty */
+static int nseen;
+static unsigned long last_adds;
+
+static int seen_add(uint64_t key)
+{
+    if (!key) key = 1;
+    for (unsigned i = (unsigned)(key % NSEEN), n = 0; n < NSEEN; i = (i + 1) % NSEEN, n++) {
+        if (seen[i] == key) return 0;
+        if (!seen[i]) {
+            if (nseen >= NSEEN * 3 / 4) return 0; /* full: stop recording new objects */
+            seen[i] = key;
+            nseen++;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void emit_dep(const char *path, const char *kind)
+{
+    size_t l = strlen(path);
+    uint8_t buf[4096 + 256];
+    tr_enc e;
+    shim_enc_begin(&e, buf, sizeof buf, TR_REC_DEP);
+    tr_enc_strn(&e, TR_F_PATH, path, l < 4096 ? l : 4096);
+    tr_enc_str(&e, TR_F_KIND, kind);
+    tr_enc_i64(&e, TR_F_PID, shim_g.pid);
+    shim_emit(&e);
+}
+
+static int dep_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    const char *kind = arg;
+    const char *name = info->dlpi_name;
+    int is_main = !name || !*name;
+    if (!is_main && name[0] != '/') return 0; /* linux-vdso.so.1 */
+    if (!is_main && shim_g.self_path[0] && !strcmp(name, shim_g.self_path)) return 0;
+    uint64_t h = 1469598103934665603ull;
+    for (const char *c = is_main ? "<main>" : name; *c; c++)
+        h = (h ^ (unsigned char)*c) * 1099511628211ull;
+    if (!seen_add(h ^ (uint64_t)info->dlpi_addr)) return 0;
+    if (is_main) {
+        if (shim_g.exe[0]) emit_dep(shim_g.exe, "exe");
+    } else {
+        emit_dep(name, kind);
+    }
+    last_adds = info->dlpi_adds;
+    return 0;
+}
+
+static int adds_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    *(unsigned long *)arg = info->dlpi_adds;
+    return 1;
+}
+
+/* kind "so" at start; "dlopen" later: objects not seen before. Cheap when nothing changed. */
+void shim_deps_scan(const char *kind)
+{
+    SHIM_ENTER();
+    unsigned long adds = 0;
+    if (nseen) dl_iterate_phdr(adds_cb, &adds);
+    if (!nseen || adds != last_adds) dl_iterate_phdr(dep_cb, (void *)kind);
+    if (adds) last_adds = adds;
+    SHIM_LEAVE();
+}
+
+/* ---- main's return value: __libc_start_main calls exit() from inside libc ---- */
+
+typedef int (*shim_main_fn)(int, char **, char **);
+static shim_main_fn program_main;
+
+static int shim_main(int argc, char **argv, char **envp)
+{
+    int r = program_main(argc, argv, envp);
+    shim_g.exit_code = r & 0xff;
+    return r;
+}
+
+typedef int (*start_main_fn)(shim_main_fn, int, char **, void (*)(void), void (*)(void),
+                             void (*)(void), void *);
+
+SHIM_EXPORT int __libc_start_main(shim_main_fn main, int argc, char **argv, void (*init)(void),
+                                  void (*fini)(void), void (*rtld_fini)(void), void *stack_end)
+{
+    start_main_fn real = (start_main_fn)shim_dlsym("__libc_start_main");
+    if (!real) abort(); /* cannot happen in a dynamically linked glibc program */
+    if (shim_g.state != SHIM_ON) return real(main, argc, argv, init, fini, rtld_fini, stack_end);
+    program_main = main;
+    return real(shim_main, argc, argv, init, fini, rtld_fini, stack_end);
+}
