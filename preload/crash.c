@@ -146,22 +146,23 @@ static size_t backtrace_text(ucontext_t *uc, sbuf *b)
     unw_cursor_t cur;
     memcpy(&ctx, uc, sizeof ctx < sizeof *uc ? sizeof ctx : sizeof *uc);
     if (unw.init2(&cur, &ctx, UNW_INIT_SIGNAL_FRAME) != 0) return 0;
-    for (int i = 0; i < 64; i++) {
+    for (int i = 0, n = 0; i < 64; i++) {
         unw_word_t ip = 0, off = 0;
         unw.getreg(&cur, UNW_REG_IP, &ip);
-        puts_(b, "#");
-        putnum(b, (unsigned long)i, 10);
-        puts_(b, " ");
-        putnum(b, (unsigned long)ip, 16);
-        if (unw.name(&cur, bt_name, sizeof bt_name, &off) == 0) {
-            puts_(b, " in ");
-            puts_(b, bt_name);
-            puts_(b, "+");
-            putnum(b, (unsigned long)off, 16);
-        } else {
-            puts_(b, " in ??");
+        int named = unw.name(&cur, bt_name, sizeof bt_name, &off) == 0;
+        if (!(named && !strncmp(bt_name, "shim_", 5))) { /* our own frames are not the program's */
+            puts_(b, "#");
+            putnum(b, (unsigned long)n++, 10);
+            puts_(b, " ");
+            putnum(b, (unsigned long)ip, 16);
+            puts_(b, named ? " in " : " in ??");
+            if (named) {
+                puts_(b, bt_name);
+                puts_(b, "+");
+                putnum(b, (unsigned long)off, 16);
+            }
+            puts_(b, "\n");
         }
-        puts_(b, "\n");
         if (unw.step(&cur) <= 0) break;
     }
     return b->n;

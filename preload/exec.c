@@ -220,7 +220,7 @@ static int do_exec(int how, int dirfd, const char *path, char *const argv[], cha
         shim_not_interposable(target, how == X_EXECVEAT ? dirfd : AT_FDCWD, how == X_EXECVPE);
     shim_envbuf b;
     char *stackarr[512];
-    char **env = shim_env_repair(&b, envp, stackarr, 512, self);
+    char **env = shim_env_repair(&b, envp, stackarr, 512, vchild ? 0 : self);
     if (!vchild) {
         shim_fd_finish(why ? 2 : 1);
         shim_deps_scan("dlopen");

@@ -137,8 +137,10 @@ static void slot_emit(slot *s)
     }
     int changed = (s->bits & B_OPENFP) && (s->bits & B_CLOSEFP) &&
                   (s->fp.size != s->cfp.size || s->fp.mtime_ns != s->cfp.mtime_ns);
+    /* created (O_EXCL) or emptied (O_TRUNC) by this image is a write even without bytes */
+    int made = (s->flags & O_TRUNC) || ((s->flags & O_CREAT) && (s->flags & O_EXCL));
     int wrote = wr > 0 || (s->bits & B_TRUNCATED) || changed ||
-                ((s->flags & O_TRUNC) && !(s->bits & (B_INHERITED | B_REPORTED)));
+                (made && !(s->bits & (B_INHERITED | B_REPORTED)));
     if ((s->bits & (B_INHERITED | B_REPORTED)) && rd == 0 && !wrote) return;
     /* an input's version is the one it had at open; an output's the one it has at close */
     int input = !writable || (acc == O_RDWR && !wrote);

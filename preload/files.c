@@ -134,6 +134,24 @@ SHIM_EXPORT int creat64(const char *path, mode_t mode)
     return opened(real_creat64(path, mode), AT_FDCWD, path, O_WRONLY | O_CREAT | O_TRUNC);
 }
 
+/* mkstemp and friends open inside libc: the created temporary file is recorded here. */
+#define MKSTEMP(name, params, args, extra)                                                         \
+    REAL_DECL(int, name, params);                                                                  \
+    SHIM_EXPORT int name params                                                                    \
+    {                                                                                              \
+        MAP_OR_FAIL(name);                                                                         \
+        return opened(real_##name args, AT_FDCWD, t, O_RDWR | O_CREAT | O_EXCL | (extra));         \
+    }
+
+MKSTEMP(mkstemp, (char *t), (t), 0)
+MKSTEMP(mkstemp64, (char *t), (t), 0)
+MKSTEMP(mkostemp, (char *t, int fl), (t, fl), fl)
+MKSTEMP(mkostemp64, (char *t, int fl), (t, fl), fl)
+MKSTEMP(mkstemps, (char *t, int sl), (t, sl), 0)
+MKSTEMP(mkstemps64, (char *t, int sl), (t, sl), 0)
+MKSTEMP(mkostemps, (char *t, int sl, int fl), (t, sl, fl), fl)
+MKSTEMP(mkostemps64, (char *t, int sl, int fl), (t, sl, fl), fl)
+
 /* ---- close ---- */
 
 static int close_begin(int fd)

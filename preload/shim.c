@@ -1,6 +1,7 @@
 /* shim.c - capture shim core: initialisation, real-symbol resolution, raw syscalls, paths, emit. */
 #include "shim.h"
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -279,7 +280,7 @@ static void outside_parse(const char *p)
     if (l >= sizeof shim_g.outside) return;
     memcpy(shim_g.outside, p, l);
     shim_g.outside[l] = 0;
-    while (*p && shim_g.noutside < 4) {
+    while (*p && shim_g.noutside < SHIM_MAX_OUTSIDE) {
         char *end;
         uint64_t dev = strtoull(p, &end, 16);
         if (*end != '.') break;
@@ -291,19 +292,36 @@ static void outside_parse(const char *p)
     }
 }
 
-/* The root image of the run: the files its stdio came with are outside the run. */
+/* The root image of the run: files it was started with (trail run's stdio redirected to a
+ * file, descriptors leaked by whoever started trail run) are outside the run. */
 static void outside_init(void)
 {
     size_t o = 0;
-    for (int fd = 0; fd <= 2; fd++) {
-        struct stat st;
-        if (shim_fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) continue;
-        shim_g.outside_dev[shim_g.noutside] = (uint64_t)st.st_dev;
-        shim_g.outside_ino[shim_g.noutside++] = (uint64_t)st.st_ino;
-        int w = snprintf(shim_g.outside + o, sizeof shim_g.outside - o, "%s%llx.%llx", o ? "," : "",
+    int dfd = (int)SYS3(SYS_openat, AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return;
+    char buf[2048];
+    long n;
+    while ((n = SYS3(SYS_getdents64, dfd, buf, sizeof buf)) > 0) {
+        for (long off = 0; off < n;) {
+            struct dirent64 *d = (struct dirent64 *)(void *)(buf + off);
+            off += d->d_reclen;
+            int fd = atoi(d->d_name);
+            struct stat st;
+            if (d->d_name[0] < '0' || d->d_name[0] > '9' || fd == dfd) continue;
+            if (shim_fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+            if (shim_g.noutside >= SHIM_MAX_OUTSIDE) break;
+            shim_g.outside_dev[shim_g.noutside] = (uint64_t)st.st_dev;
+            shim_g.outside_ino[shim_g.noutside++] = (uint64_t)st.st_ino;
+            int w =
+                snprintf(shim_g.outside + o, sizeof shim_g.outside - o, "%s%llx.%llx", o ? "," : "",
                          (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
-        if (w > 0) o += (size_t)w;
+            if (w > 0 && (size_t)w < sizeof shim_g.outside - o)
+                o += (size_t)w;
+            else
+                shim_g.outside[o] = 0;
+        }
     }
+    SYS1(SYS_close, dfd);
 }
 
 /* Reads and removes the handoff variable an interposed parent put into our environment:

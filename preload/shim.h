@@ -38,9 +38,10 @@ typedef struct shim_global {
     int ended;        /* the image end was recorded */
     /* Regular files `trail run` itself was started with (its stdio redirected to a file):
      * outside the run, never adopted. Passed down in the handoff as "dev.ino,...". */
+#define SHIM_MAX_OUTSIDE 16
     int noutside;
-    uint64_t outside_dev[4], outside_ino[4];
-    char outside[160];
+    uint64_t outside_dev[SHIM_MAX_OUTSIDE], outside_ino[SHIM_MAX_OUTSIDE];
+    char outside[512];
 } shim_global;
 
 extern shim_global shim_g;
@@ -173,7 +174,7 @@ typedef struct shim_envbuf {
     char preload[8192];
     char run[64];
     char spool[4200];
-    char handoff[320];
+    char handoff[640];
 } shim_envbuf;
 char **shim_env_repair(shim_envbuf *b, char *const *envp, char **stackarr, size_t stackn,
                        pid_t handoff_pid);

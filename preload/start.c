@@ -206,6 +206,21 @@ void shim_deps_scan(const char *kind)
     SHIM_LEAVE();
 }
 
+/* dlopen is not wrapped (glibc resolves a relative name with the caller's RUNPATH and
+ * $ORIGIN: a wrapper would become the caller); new objects are found by scanning at fork, exec
+ * and exit, and here, before an object may go away. */
+REAL_DECL(int, dlclose, (void *));
+SHIM_EXPORT int dlclose(void *handle)
+{
+    MAP_OR_FAIL(dlclose);
+    if (shim_active()) {
+        int e = errno;
+        shim_deps_scan("dlopen");
+        errno = e;
+    }
+    return real_dlclose(handle);
+}
+
 /* ---- main's return value: __libc_start_main calls exit() from inside libc ---- */
 
 typedef int (*shim_main_fn)(int, char **, char **);
