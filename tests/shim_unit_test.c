@@ -380,7 +380,7 @@ static void test_paths_and_exclusions(void)
 {
     shu_recs rs = {0};
     fresh(&rs);
-    char deep[4096] = "", script[8192];
+    char deep[1024] = "", script[8192];
     snprintf(deep, sizeof deep, "%s/", work);
     for (int i = 0; i < 12; i++)
         strcat(deep, "a_rather_long_directory_name_/");
