@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "deliver.h"
 #include "trail.h"
 #include "util.h"
 
@@ -64,7 +65,11 @@ static void usage(FILE *f)
             "  lineage (RUN|PATH[@VERSION]) [--up|--down] [--depth N] [--files] [--all]\n"
             "          [--format text|json|dot|mermaid]   the runs and files upstream/downstream\n"
             "  diff RUN_A RUN_B [--json]   what differs between two runs, causes first\n"
-            "  sync [--store PATH] [--spool-root DIR]   deliver spooled records\n\n"
+            "  sync [--store PATH] [--spool-root DIR]   deliver spooled records\n"
+            "  sync --collector URL [--token-file F] [--tls-ca F] [--timeout SECS]\n"
+            "                      deliver spooled records to traild\n"
+            "  agent --collector URL [--spool-root DIR] [--token-file F] [--tls-ca F]\n"
+            "                      node daemon: deliver every run's spool to traild\n\n"
             "RUN is a full id, a unique id prefix, or a run name (the latest of that name).\n"
             "The store is --store, else $TRAIL_STORE, else ./.trail/trail.db.\n");
 }
@@ -73,6 +78,7 @@ static void usage(FILE *f)
 int tr_cmd_sync(int argc, char **argv)
 {
     const char *store_opt = NULL, *root_opt = NULL;
+    if (tr_sync_wants_collector(argc, argv)) return tr_cmd_sync_collector(argc, argv);
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--store") && i + 1 < argc) store_opt = argv[++i];
         else if (!strcmp(argv[i], "--spool-root") && i + 1 < argc) root_opt = argv[++i];
@@ -94,13 +100,18 @@ int tr_cmd_sync(int argc, char **argv)
         return 1;
     }
     long total = 0;
-    int runs = 0, failed = 0, waiting = 0;
+    int runs = 0, failed = 0, waiting = 0, collector_runs = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
         if (!tr_is_hex_id(e->d_name)) continue;
         char dir[4200], destf[4300], dest[4096];
         tr_path_join(dir, sizeof dir, root, e->d_name);
         tr_path_join(destf, sizeof destf, dir, "dest");
+        tr_path_join(dest, sizeof dest, dir, TR_COLLECTOR_MARK);
+        if (!store_opt && access(dest, F_OK) == 0) {
+            collector_runs++; /* bound to traild: `trail sync --collector` or `trail agent` */
+            continue;
+        }
         const char *target = store_opt;
         if (!target && tr_read_file(destf, dest, sizeof dest) > 0) target = dest;
         tr_store *st = tr_agent_open_store(target, TR_STORE_CREATE);
@@ -134,6 +145,9 @@ int tr_cmd_sync(int argc, char **argv)
     closedir(d);
     fprintf(stderr, "trail sync: delivered %ld record(s) from %d run(s)", total, runs);
     if (waiting) fprintf(stderr, "; %d process(es) still writing", waiting);
+    if (collector_runs)
+        fprintf(stderr, "; %d run(s) wait for a collector (trail sync --collector URL)",
+                collector_runs);
     fputc('\n', stderr);
     return failed ? 1 : 0;
 }
@@ -158,7 +172,8 @@ int main(int argc, char **argv)
         int (*fn)(int, char **);
     } cmds[] = {{"run", tr_cmd_run},         {"runs", tr_cmd_runs}, {"show", tr_cmd_show},
                 {"metrics", tr_cmd_metrics}, {"sync", tr_cmd_sync},
-                {"lineage", tr_cmd_lineage}, {"diff", tr_cmd_diff}};
+                {"lineage", tr_cmd_lineage}, {"diff", tr_cmd_diff},
+                {"agent", tr_cmd_agent}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(cmd, cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);
     tr_agent_err("unknown command '%s' (see trail --help)", cmd);

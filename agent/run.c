@@ -14,6 +14,7 @@
 
 #include "agent.h"
 #include "client.h"
+#include "deliver.h"
 #include "record.h"
 #include "trail.h"
 #include "util.h"
@@ -28,6 +29,8 @@ typedef struct run_opts {
     const char *params[MAX_KV], *tags[MAX_KV];
     int nparams, ntags;
     double live_grace_s; /* how long to wait for surviving writers after CMD ends */
+    double drain_s;      /* --drain-timeout: how long to keep delivering to the collector */
+    tr_link_opts link;   /* --collector URL [--token-file F] [--tls-ca F] */
     int no_capture;      /* --no-capture: do not preload the shim */
     char **cmd;
 } run_opts;
@@ -37,7 +40,9 @@ static volatile sig_atomic_t got_signal;
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: trail run [--store PATH] [--experiment E] [--name N] [--param K=V]...\n"
+    fprintf(stderr, "usage: trail run [--store PATH | --collector URL [--token-file F]\n"
+                    "                 [--tls-ca F] [--drain-timeout SECS]]\n"
+                    "                 [--experiment E] [--name N] [--param K=V]...\n"
                     "                 [--tag K=V]... [--redact PATTERN,...] [--no-capture]\n"
                     "                 -- CMD [ARG...]\n");
 }
@@ -59,6 +64,7 @@ static int parse(int argc, char **argv, run_opts *o)
     o->live_grace_s = 2.0;
     const char *g = getenv("TRAIL_LIVE_GRACE_S");
     if (g) o->live_grace_s = atof(g);
+    o->drain_s = 30;
     int i = 1;
     for (; i < argc; i++) {
         const char *a = argv[i];
@@ -68,9 +74,14 @@ static int parse(int argc, char **argv, run_opts *o)
             break;
         }
         if (a[0] != '-') break; /* trail run CMD ... without "--" */
-        int takes = 1;
-        if (!strcmp(a, "--store")) o->store = v;
-        else if (!strcmp(a, "--collector")) o->collector = v;
+        int takes = 1, lr = tr_link_parse_opt(&o->link, argc, argv, &i);
+        if (lr > 0) {
+            o->collector = o->link.url;
+            continue;
+        }
+        if (lr < 0) v = NULL;
+        else if (!strcmp(a, "--store")) o->store = v;
+        else if (!strcmp(a, "--drain-timeout")) o->drain_s = v ? atof(v) : 0;
         else if (!strcmp(a, "--experiment")) o->experiment = v;
         else if (!strcmp(a, "--name")) o->name = v;
         else if (!strcmp(a, "--redact")) o->redact = v;
@@ -109,9 +120,8 @@ static int parse(int argc, char **argv, run_opts *o)
         usage();
         return -1;
     }
-    if (o->collector) {
-        tr_agent_err("run: --collector needs the central collector, which this build does not "
-                     "include yet; use --store");
+    if (o->collector && o->store) {
+        tr_agent_err("run: --store and --collector exclude each other");
         return -1;
     }
     o->cmd = argv + i;
@@ -283,8 +293,17 @@ int tr_cmd_run(int argc, char **argv)
 
     char store_path[4096], root[4096], spool_dir[4200], run_id[TR_ID_LEN + 1];
     tr_agent_store_path(o.store, store_path, sizeof store_path);
-    tr_store *st = tr_agent_open_store(o.store, TR_STORE_CREATE);
-    if (!st) return TR_EXIT_USAGE;
+    tr_store *st = NULL;
+    tr_link *link = NULL;
+    if (o.collector) { /* records go to traild; an absent collector is not an error */
+        char err[4400];
+        if (tr_link_open(&link, &o.link, err, sizeof err) != 0) {
+            tr_agent_err("run: %s", err);
+            return TR_EXIT_USAGE;
+        }
+    } else if (!(st = tr_agent_open_store(o.store, TR_STORE_CREATE))) {
+        return TR_EXIT_USAGE;
+    }
     tr_random_hex(run_id, 16);
     tr_spool_root(root, sizeof root);
     tr_path_join(spool_dir, sizeof spool_dir, root, run_id);
@@ -296,11 +315,15 @@ int tr_cmd_run(int argc, char **argv)
     /* Leftovers (a writer that outlives CMD) are delivered later by `trail sync` to here. */
     char dest[4300], abs_store[4096];
     if (!realpath(store_path, abs_store)) snprintf(abs_store, sizeof abs_store, "%s", store_path);
-    tr_path_join(dest, sizeof dest, spool_dir, "dest");
-    tr_write_file(dest, abs_store, strlen(abs_store), 0600);
+    tr_path_join(dest, sizeof dest, spool_dir, o.collector ? TR_COLLECTOR_MARK : "dest");
+    if (o.collector) tr_write_file(dest, o.collector, strlen(o.collector), 0600);
+    else tr_write_file(dest, abs_store, strlen(abs_store), 0600);
 
     tr_tail tail;
-    if (tr_tail_open(&tail, spool_dir, st) != 0 || tr_client_configure(run_id, spool_dir) != 0) {
+    tr_deliver dl, *dlp = o.collector ? &dl : NULL;
+    memset(&tail, 0, sizeof tail);
+    if ((dlp ? tr_deliver_open(dlp, spool_dir, link) : tr_tail_open(&tail, spool_dir, st)) != 0 ||
+        tr_client_configure(run_id, spool_dir) != 0) {
         tr_agent_err("cannot set up the spool in %s", spool_dir);
         tr_store_close(st);
         return TR_EXIT_USAGE;
@@ -367,8 +390,8 @@ int tr_cmd_run(int argc, char **argv)
             tr_agent_err("wait: %s", strerror(errno));
             break;
         }
-        long n = tr_tail_pump(&tail, 0);
-        if (n < 0 && store_errs++ == 0)
+        long n = dlp ? tr_deliver_pump(dlp, 0) : tr_tail_pump(&tail, 0);
+        if (n < 0 && !dlp && store_errs++ == 0)
             tr_agent_err("store %s: %s (will retry)", store_path, tr_store_errmsg(st));
         if (n <= 0) sleep_ns(POLL_NS);
     }
@@ -379,7 +402,11 @@ int tr_cmd_run(int argc, char **argv)
     /* Drain: everything committed now, then wait briefly for writers still alive
      * (processes CMD left behind); whatever they write later waits for `trail sync`. */
     int64_t deadline = tr_mono_ns() + (int64_t)(o.live_grace_s * 1e9);
-    for (;;) {
+    if (dlp) { /* to the collector: keep delivering up to --drain-timeout */
+        tr_deliver_finish_run(dlp, o.drain_s, o.live_grace_s);
+        tail.undecodable = dlp->undecodable;
+    }
+    for (; !dlp;) { /* to the local store */
         long n = tr_tail_drain(&tail);
         if (n < 0) {
             if (tr_mono_ns() > deadline) {
@@ -401,8 +428,10 @@ int tr_cmd_run(int argc, char **argv)
     }
     if (tail.undecodable) tr_agent_err("%llu undecodable record(s) skipped",
                                        (unsigned long long)tail.undecodable);
-    int left = tr_spool_reader_pending(tail.reader);
+    int left = dlp ? tr_deliver_pending(dlp) : tr_spool_reader_pending(tail.reader);
     tr_tail_close(&tail);
+    if (dlp) tr_deliver_close(dlp);
+    tr_link_close(link);
     tr_store_close(st);
     if (left == 0) {
         unlink(dest);

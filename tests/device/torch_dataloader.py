@@ -3,6 +3,7 @@
 Used by tests (CPU) and the GPU device check: run under `trail run`, trail must record every
 sample file the worker processes read, the model file written, and the worker processes.
 usage: torch_dataloader.py DATA_DIR OUT_FILE [NUM_SAMPLES] [WORKERS]
+(the samples are generated first when DATA_DIR has no labels.txt)
 """
 import os
 import sys
@@ -31,6 +32,13 @@ def main():
     n = int(sys.argv[3]) if len(sys.argv) > 3 else 256
     workers = int(sys.argv[4]) if len(sys.argv) > 4 else 2
     os.makedirs(root, exist_ok=True)
+    if not os.path.exists(os.path.join(root, "labels.txt")):
+        make_data(root, n)
+    train(root, out, workers)
+
+
+def make_data(root, n):
+    """Writes n samples (only when the directory holds none yet)."""
     g = torch.Generator().manual_seed(0)
     labels = []
     for i in range(n):
@@ -41,6 +49,8 @@ def main():
     with open(os.path.join(root, "labels.txt"), "w") as f:
         f.write(" ".join(map(str, labels)))
 
+
+def train(root, out, workers):
     dev = "cuda" if torch.cuda.is_available() else "cpu"
     model = torch.nn.Sequential(torch.nn.Linear(32, 64), torch.nn.ReLU(), torch.nn.Linear(64, 2)).to(dev)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
