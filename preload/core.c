@@ -3,7 +3,9 @@
  * constructor ran) and CRC-32C uses the CPU's instruction where there is one (the table costs
  * ~0.4 us per FILE record on the hot path; same polynomial, same results). */
 #define tr_crc32c tr_crc32c_table
+#define constructor used /* record.c's table-building constructor: only run when needed */
 #include "record.c"
+#undef constructor
 #undef tr_crc32c
 
 uint32_t tr_crc32c(const void *buf, size_t len);
@@ -13,11 +15,11 @@ static int have_hw;
 
 void shim_crc_ready(void)
 {
-    if (crc_table[1] == 0) crc_init();
 #if defined(__x86_64__)
     __builtin_cpu_init();
     have_hw = __builtin_cpu_supports("sse4.2");
 #endif
+    if (!have_hw && crc_table[1] == 0) crc_init();
 }
 
 #if defined(__x86_64__)

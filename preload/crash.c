@@ -21,8 +21,9 @@
 #define ALTSTACK (256 * 1024)
 
 static const int crash_sigs[NSIGS] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
-static struct sigaction view[65]; /* what the program set (or inherited) */
-static int installed[65];
+static struct sigaction views[NSIGS]; /* what the program set (or inherited) */
+static int installed[65];             /* signal -> index in views + 1 */
+#define view(sig) views[installed[sig] - 1]
 static void *altstack;
 static int crashed;
 
@@ -187,7 +188,7 @@ static void record_crash(int sig, siginfo_t *si, ucontext_t *uc)
 static void crash_handler(int sig, siginfo_t *si, void *ucv)
 {
     int e = errno;
-    struct sigaction v = view[sig];
+    struct sigaction v = view(sig);
     void (*h)(int) = v.sa_handler;
     int fault = si && si->si_code > 0 && sig != SIGABRT; /* raised by the CPU, not sent */
     if (h == SIG_DFL || (h == SIG_IGN && fault)) {
@@ -209,8 +210,8 @@ static void crash_handler(int sig, siginfo_t *si, void *ucv)
     if (h == SIG_IGN) return;
     /* the program's own handler, with its mask and flags */
     if (v.sa_flags & SA_RESETHAND) {
-        memset(&view[sig], 0, sizeof view[sig]);
-        view[sig].sa_handler = SIG_DFL;
+        memset(&view(sig), 0, sizeof view(sig));
+        view(sig).sa_handler = SIG_DFL;
     }
     sigset_t mask = v.sa_mask, old;
     if (v.sa_flags & SA_NODEFER) {
@@ -259,9 +260,9 @@ void shim_crash_init(void)
     }
     for (int i = 0; i < NSIGS; i++) {
         int s = crash_sigs[i];
-        if (real_sigaction(s, NULL, &view[s]) != 0) continue;
+        if (real_sigaction(s, NULL, &views[i]) != 0) continue;
         install(s, 0);
-        installed[s] = 1;
+        installed[s] = i + 1;
     }
 }
 
@@ -269,9 +270,9 @@ SHIM_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction
 {
     MAP_OR_FAIL(sigaction);
     if (!ours(sig) || shim_g.state != SHIM_ON) return real_sigaction(sig, act, old);
-    struct sigaction prev = view[sig];
+    struct sigaction prev = view(sig);
     if (act) {
-        view[sig] = *act;
+        view(sig) = *act;
         install(sig, (act->sa_flags & SA_RESTART) != 0);
     }
     if (old) *old = prev;

@@ -135,24 +135,20 @@ void shim_emit_env(char **envp)
 
 /* ---- shared objects ---- */
 
-#define NSEEN 4096
-static uint64_t seen[NSEEN]; /* open addressing on hash(name) ^ base; 0 = empty */
+/* Objects already recorded, in order (a scan compares against all: a few hundred at most, and
+ * only when the loader's count of added objects changed). */
+#define NSEEN 2048
+static uint64_t seen[NSEEN];
 static int nseen;
 static unsigned long last_adds;
 
 static int seen_add(uint64_t key)
 {
-    if (!key) key = 1;
-    for (unsigned i = (unsigned)(key % NSEEN), n = 0; n < NSEEN; i = (i + 1) % NSEEN, n++) {
+    for (int i = 0; i < nseen; i++)
         if (seen[i] == key) return 0;
-        if (!seen[i]) {
-            if (nseen >= NSEEN * 3 / 4) return 0; /* full: stop recording new objects */
-            seen[i] = key;
-            nseen++;
-            return 1;
-        }
-    }
-    return 0;
+    if (nseen >= NSEEN) return 0; /* full: stop recording new objects */
+    seen[nseen++] = key;
+    return 1;
 }
 
 static void emit_dep(const char *path, const char *kind)
