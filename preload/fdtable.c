@@ -188,7 +188,7 @@ static void slot_closing_fp(slot *s, int fd, int defer)
 
 int shim_fd_close_begin(int fd, int defer_fp)
 {
-    if ((unsigned)fd >= FD_MAX) return 0;
+    if ((unsigned)fd >= FD_MAX || !__atomic_load_n(&fd2slot[fd], __ATOMIC_RELAXED)) return 0;
     uint16_t v = __atomic_exchange_n(&fd2slot[fd], 0, __ATOMIC_ACQ_REL);
     if (!v) return 0;
     slot *s = &slots[v - 1];
@@ -248,7 +248,10 @@ static void track(int fd, const char *abs, int len, int flags, const struct stat
 
 void shim_fd_opened(int fd, int dirfd, const char *path, int flags, void *fp)
 {
-    if ((unsigned)fd >= FD_MAX) return;
+    if ((unsigned)fd >= FD_MAX) {
+        __atomic_add_fetch(&shim_g.dropped, 1, __ATOMIC_RELAXED);
+        return;
+    }
     shim_fork_check();
     if (fd2slot[fd]) shim_fd_closing(fd);         /* closed behind our back (raw syscall, libc) */
     if ((flags & O_TMPFILE) == O_TMPFILE) return; /* unnamed until linkat: not a path yet */
@@ -289,6 +292,17 @@ void shim_fd_count(int fd, ssize_t n, int write)
     if (!v) return;
     slot *s = &slots[v - 1];
     __atomic_add_fetch(write ? &s->wr : &s->rd, (uint64_t)n, __ATOMIC_RELAXED);
+}
+
+/* stdio: calls on one stream are serialised by its lock, and getc/putc count one byte a call:
+ * no locked instruction here. */
+void shim_fd_count_stream(int fd, long n, int write)
+{
+    if (n <= 0 || (unsigned)fd >= FD_MAX) return;
+    uint16_t v = fd2slot[fd];
+    if (!v) return;
+    uint64_t *c = write ? &slots[v - 1].wr : &slots[v - 1].rd;
+    __atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + (uint64_t)n, __ATOMIC_RELAXED);
 }
 
 void shim_fd_mmap(int fd, int prot, int flags)

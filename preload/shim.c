@@ -180,8 +180,9 @@ int shim_resolve(int dirfd, const char *path, char *out, size_t n)
 
 int shim_excluded(const char *path, size_t len)
 {
-    for (const char *p = shim_g.exclude; *p; p += strlen(p) + 1) {
-        size_t l = strlen(p);
+    const char *p = shim_g.exclude;
+    for (int i = 0; i < shim_g.nexclude; p += shim_g.exclude_len[i++] + 1) {
+        size_t l = shim_g.exclude_len[i];
         if (len >= l && memcmp(path, p, l) == 0 && (path[l] == '/' || path[l] == 0)) return 1;
     }
     return 0;
@@ -191,7 +192,9 @@ static void exclude_add(size_t *off, const char *p, size_t l)
 {
     while (l > 1 && p[l - 1] == '/')
         l--;
-    if (l == 0 || p[0] != '/' || *off + l + 2 > sizeof shim_g.exclude) return;
+    if (l == 0 || p[0] != '/' || *off + l + 2 > sizeof shim_g.exclude || shim_g.nexclude >= 16)
+        return;
+    shim_g.exclude_len[shim_g.nexclude++] = (uint16_t)l;
     memcpy(shim_g.exclude + *off, p, l);
     *off += l;
     shim_g.exclude[(*off)++] = 0;

@@ -25,19 +25,25 @@ typedef struct shim_global {
     pid_t pid, ppid;
     uid_t uid;
     int64_t start_ns;
-    uint64_t env_hash;    /* hash of the environment this image last recorded (or inherited) */
-    char self_path[4096]; /* absolute path of libtrail_preload.so */
-    char spool[4096];     /* TRAIL_SPOOL, excluded from capture */
+    uint64_t env_hash; /* hash of the environment this image last recorded (or inherited) */
+    uint64_t dropped;  /* events not recorded: tables full, paths too long */
+    int exit_code;     /* from exit()/_exit()/main's return; -1 unknown */
+    int ended;         /* the image end was recorded */
     size_t spool_len;
+    int nexclude;
+    uint16_t exclude_len[16];
     char run_id[40];
-    char exe[4096];
-    /* Prefixes never recorded as data files, '\0'-separated, ending with an empty string. */
-    char exclude[2048];
-    uint64_t dropped; /* events not recorded: tables full, paths too long */
-    int exit_code;    /* from exit()/_exit()/main's return; -1 unknown */
-    int ended;        /* the image end was recorded */
-    /* Regular files `trail run` itself was started with (its stdio redirected to a file):
-     * outside the run, never adopted. Passed down in the handoff as "dev.ino,...". */
+    /* Sized so that the used beginnings of these share a page or two: each page the shim
+     * touches at start costs a page fault in every process. Longer values turn the shim off
+     * (self_path, spool) or are cut (exe). */
+    char self_path[1024]; /* absolute path of libtrail_preload.so */
+    char spool[1024];     /* TRAIL_SPOOL, excluded from capture */
+    char exe[1024];
+    /* Prefixes never recorded as data files, '\0'-separated. */
+    char exclude[1024];
+    /* Regular files the run's first process was started with (trail run's stdio redirected to
+     * a file, descriptors leaked by whoever started trail run): outside the run, never
+     * adopted. Passed down in the handoff as "dev.ino,...". */
 #define SHIM_MAX_OUTSIDE 16
     int noutside;
     uint64_t outside_dev[SHIM_MAX_OUTSIDE], outside_ino[SHIM_MAX_OUTSIDE];
@@ -137,6 +143,7 @@ int shim_fd_range_begin(unsigned first, unsigned last);
 void shim_fd_range_end(void);
 void shim_fd_dup(int oldfd, int newfd);
 void shim_fd_count(int fd, ssize_t n, int write);
+void shim_fd_count_stream(int fd, long n, int write);
 void shim_fd_mmap(int fd, int prot, int flags);
 void shim_fd_truncated(int fd);
 /* Copies the tracked path of fd (a file or directory) into out; returns its length or -1. */

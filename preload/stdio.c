@@ -147,7 +147,7 @@ SHIM_EXPORT int fclose(FILE *fp)
 
 static inline void count(FILE *fp, long n, int write)
 {
-    if (n > 0 && fp && shim_active()) shim_fd_count(fp->_fileno, n, write);
+    if (n > 0 && fp && shim_active()) shim_fd_count_stream(fp->_fileno, n, write);
 }
 
 #define STDIO_SIZED(name, ptrt, isw)                                                               \
