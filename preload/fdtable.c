@@ -294,6 +294,11 @@ void shim_fd_count(int fd, ssize_t n, int write)
     __atomic_add_fetch(write ? &s->wr : &s->rd, (uint64_t)n, __ATOMIC_RELAXED);
 }
 
+void shim_fd_set_stream(int fd, void *fp)
+{
+    if ((unsigned)fd < FD_MAX && fd2slot[fd]) slots[fd2slot[fd] - 1].stream = fp;
+}
+
 /* stdio: calls on one stream are serialised by its lock, and getc/putc count one byte a call:
  * no locked instruction here. */
 void shim_fd_count_stream(int fd, long n, int write)

@@ -119,7 +119,17 @@ SHIM_EXPORT FILE *freopen64(const char *path, const char *mode, FILE *fp)
     return do_freopen(real_freopen64, path, mode, fp);
 }
 
-/* fdopen needs no wrapper: its descriptor is tracked already, and fclose of the stream is. */
+/* fdopen: the descriptor is tracked already; the stream is remembered so that it is flushed
+ * before the exit record (and fclose of it is seen by the wrapper below). */
+REAL_DECL(FILE *, fdopen, (int, const char *));
+SHIM_EXPORT FILE *fdopen(int fd, const char *mode)
+{
+    FP_OR_NULL(fdopen);
+    FILE *fp = real_fdopen(fd, mode);
+    if (fp && shim_active()) shim_fd_set_stream(fd, fp);
+    return fp;
+}
+
 SHIM_EXPORT int fclose(FILE *fp)
 {
     if (UNLIKELY(!REAL(fclose))) {
