@@ -25,6 +25,7 @@ enum {
     B_STATLATER = 1 << 6, /* stdio: fingerprint by path once fclose has flushed */
     B_OPENFP = 1 << 7,    /* fp holds the fingerprint taken at open */
     B_SURVIVE = 1 << 8,   /* scratch: an fd of it stays open across exec */
+    B_ANON = 1 << 9,      /* O_TMPFILE: no name (path holds its directory) until linkat */
 };
 
 typedef struct fingerprint {
@@ -124,7 +125,7 @@ static void map_fd(int fd, int idx)
 /* Emits the FILE record of a description whose last reference in this image goes away. */
 static void slot_emit(slot *s)
 {
-    if (s->kind != SLOT_FILE) return;
+    if (s->kind != SLOT_FILE || (s->bits & B_ANON)) return; /* never named: nothing to say */
     uint64_t rd = __atomic_load_n(&s->rd, __ATOMIC_RELAXED);
     uint64_t wr = __atomic_load_n(&s->wr, __ATOMIC_RELAXED);
     int acc = s->flags & O_ACCMODE, writable = acc != O_RDONLY;
@@ -253,8 +254,7 @@ void shim_fd_opened(int fd, int dirfd, const char *path, int flags, void *fp)
         return;
     }
     shim_fork_check();
-    if (fd2slot[fd]) shim_fd_closing(fd);         /* closed behind our back (raw syscall, libc) */
-    if ((flags & O_TMPFILE) == O_TMPFILE) return; /* unnamed until linkat: not a path yet */
+    if (fd2slot[fd]) shim_fd_closing(fd); /* closed behind our back (raw syscall, libc) */
     char abs[4096];
     int len = shim_resolve(dirfd, path, abs, sizeof abs);
     if (len < 0) {
@@ -262,6 +262,10 @@ void shim_fd_opened(int fd, int dirfd, const char *path, int flags, void *fp)
         return;
     }
     if (shim_excluded(abs, (size_t)len)) return;
+    if ((flags & O_TMPFILE) == O_TMPFILE) { /* unnamed: the path is its directory, for now */
+        track(fd, abs, len, (flags & ~O_TMPFILE) | O_CREAT | O_EXCL, NULL, B_ANON, fp);
+        return;
+    }
     struct stat st;
     int acc = flags & O_ACCMODE;
     if (acc != O_WRONLY) {
@@ -292,6 +296,16 @@ void shim_fd_count(int fd, ssize_t n, int write)
     if (!v) return;
     slot *s = &slots[v - 1];
     __atomic_add_fetch(write ? &s->wr : &s->rd, (uint64_t)n, __ATOMIC_RELAXED);
+}
+
+/* An O_TMPFILE file got a name (linkat): its record will carry that name. */
+void shim_fd_named(int fd, const char *path, size_t len)
+{
+    if ((unsigned)fd >= FD_MAX || !fd2slot[fd]) return;
+    slot *s = &slots[fd2slot[fd] - 1];
+    if (!(s->bits & B_ANON)) return;
+    if (s->longidx >= 0) __atomic_and_fetch(&long_used, ~(1ull << s->longidx), __ATOMIC_RELEASE);
+    if (set_path(s, path, len) == 0) s->bits &= (uint16_t)~B_ANON;
 }
 
 void shim_fd_set_stream(int fd, void *fp)

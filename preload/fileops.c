@@ -2,6 +2,7 @@
  * (the tracked working directory that relative paths resolve against). */
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -87,8 +88,20 @@ SHIM_EXPORT int linkat(int fd1, const char *from, int fd2, const char *to, int f
 {
     MAP_OR_FAIL(linkat);
     int r = real_linkat(fd1, from, fd2, to, flags);
-    if ((flags & AT_EMPTY_PATH) && !*from) /* an O_TMPFILE file gets its name */
+    /* an O_TMPFILE file gets its name: by its fd, or through /proc/self/fd/N */
+    int anon = (flags & AT_EMPTY_PATH) && !*from ? fd1 : -1;
+    if (anon < 0 && (flags & AT_SYMLINK_FOLLOW) && !strncmp(from, "/proc/self/fd/", 14))
+        anon = atoi(from + 14);
+    if (r == 0 && anon >= 0 && shim_active()) {
+        int e = errno;
+        char p[4096];
+        SHIM_ENTER();
+        int l = shim_resolve(fd2, to, p, sizeof p);
+        if (l > 0) shim_fd_named(anon, p, (size_t)l);
+        SHIM_LEAVE();
+        errno = e;
         return op_done(r, "link", AT_FDCWD, NULL, fd2, to);
+    }
     return op_done(r, "link", fd1, from, fd2, to);
 }
 

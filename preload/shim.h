@@ -145,6 +145,7 @@ void shim_fd_dup(int oldfd, int newfd);
 void shim_fd_count(int fd, ssize_t n, int write);
 void shim_fd_count_stream(int fd, long n, int write);
 void shim_fd_set_stream(int fd, void *fp);
+void shim_fd_named(int fd, const char *path, size_t len);
 void shim_fd_mmap(int fd, int prot, int flags);
 void shim_fd_truncated(int fd);
 /* Copies the tracked path of fd (a file or directory) into out; returns its length or -1. */

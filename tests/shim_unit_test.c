@@ -121,6 +121,7 @@ static void test_conformance_records(void)
     expect_file(&rs, "stdio_b.txt", "output", 9);
     expect_file(&rs, "fork2_out.txt", "output", 13);
     expect_file(&rs, "model.tmp", "output", 11);
+    expect_file(&rs, "tmpfile_named.txt", "output", 8); /* O_TMPFILE, named by linkat */
     for (int i = 0; i < 4; i++) {
         char n[32];
         snprintf(n, sizeof n, "thread_%d.out", i);

@@ -247,6 +247,17 @@ static void rename_mmap_ops(void)
     CHECK(sum == 7u * (unsigned)st.st_size);
     munmap(m, (size_t)st.st_size);
     close(fd);
+    int t = open(".", O_TMPFILE | O_WRONLY, 0644); /* written unnamed, then linked into place */
+    if (t >= 0) {
+        char proc[64];
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", t);
+        unlink("tmpfile_named.txt");
+        CHECK(write(t, "tmpfile\n", 8) == 8);
+        CHECK(linkat(AT_FDCWD, proc, AT_FDCWD, "tmpfile_named.txt", AT_SYMLINK_FOLLOW) == 0);
+        CHECK(close(t) == 0);
+    } else {
+        put("tmpfile_named.txt", "tmpfile\n"); /* a file system without O_TMPFILE */
+    }
     put("trunc.txt", "0123456789");
     CHECK(truncate("trunc.txt", 2) == 0);
     unlink("model.sym"); /* a previous run's */
