@@ -44,17 +44,25 @@ if not shutil.which("strace"):
 
 wall = {v[0]: [] for v in variants}
 loop = {v[0]: [] for v in variants}
+cpu = {v[0]: [] for v in variants}
 for r in range(reps):
     for name, argv, env in variants:
         shutil.rmtree(shim_spool, ignore_errors=True)
         t0 = time.perf_counter()
-        p = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        t1 = time.perf_counter()
+        with tempfile.TemporaryFile("w+") as fo, tempfile.TemporaryFile("w+") as fe:
+            p = subprocess.Popen(argv, env=env, stdout=fo, stderr=fe)
+            _, status, ru = os.wait4(p.pid, 0)  # rusage of the command and what it waited for
+            p.returncode = os.waitstatus_to_exitcode(status)
+            t1 = time.perf_counter()
+            fo.seek(0)
+            fe.seek(0)
+            out, err = fo.read(), fe.read()
         if p.returncode != 0:
-            sys.exit("bench: %s failed: %s" % (name, p.stderr))
-        m = re.search(r"loop_s=([0-9.]+)", p.stdout)
+            sys.exit("bench: %s failed: %s" % (name, err))
+        m = re.search(r"loop_s=([0-9.]+)", out)
         wall[name].append(t1 - t0)
         loop[name].append(float(m.group(1)) if m else float("nan"))
+        cpu[name].append(ru.ru_utime + ru.ru_stime)
     print("rep %d/%d: %s" % (r + 1, reps, "  ".join(
         "%s %.2fs" % (k, wall[k][-1]) for k in wall)), file=sys.stderr)
 
@@ -76,12 +84,16 @@ print()
 print("io_micro: %d x (open, read 4 KiB, close) over 100 files, median of %d, %s" %
       (n, reps, time.strftime("%Y-%m-%d")))
 print("machine: %s, %d CPUs, %s" % (platform.node(), os.cpu_count(), platform.platform()))
-print("%-10s %9s %7s %10s %7s %9s" % ("variant", "wall s", "x bare", "loop s", "x bare", "us/iter"))
+bc = med(cpu["bare"])
+print("%-10s %8s %7s %8s %7s %8s %7s %8s" % ("variant", "wall s", "x bare", "loop s", "x bare",
+                                             "cpu s", "x bare", "us/iter"))
 for name in wall:
-    w, l = med(wall[name]), med(loop[name])
-    print("%-10s %9.3f %6.2fx %10.3f %6.2fx %9.2f" % (name, w, w / bw, l, l / bl, l / n * 1e6))
+    w, l, c = med(wall[name]), med(loop[name]), med(cpu[name])
+    print("%-10s %8.3f %6.2fx %8.3f %6.2fx %8.3f %6.2fx %8.2f" % (name, w, w / bw, l, l / bl, c,
+                                                                c / bc, l / n * 1e6))
 print("(wall: the whole command, trail run's store ingest included; loop: the program's own")
-print(" timing of its I/O loop, i.e. what the program is slowed down by)")
+print(" timing of its I/O loop, what the program is slowed down by; cpu: user+sys of the")
+print(" command and everything it waited for, the agent's ingest included for trail run)")
 sb, ss = med(spawn["bare"]), med(spawn["shim"])
 print("process start (/bin/true): bare %.0f us, with shim %.0f us (+%.0f us, %.2fx)" %
       (sb * 1e6, ss * 1e6, (ss - sb) * 1e6, ss / sb))
