@@ -67,8 +67,8 @@ static int names_us(const char *v)
 
 static void put_handoff(char *p, size_t n, long pid)
 {
-    snprintf(p, n, "%s=%ld:%016llx:%s", SHIM_HANDOFF, pid, (unsigned long long)shim_g.env_hash,
-             shim_g.outside);
+    snprintf(p, n, "%s=%ld:%016llx:%s:%s", SHIM_HANDOFF, pid, (unsigned long long)shim_g.env_hash,
+             shim_g.outside, shim_g.redact);
 }
 
 /* Builds the child's environment: envp without our variables, then LD_PRELOAD (others first,

@@ -279,7 +279,9 @@ static void self_path_init(void)
 
 static void outside_parse(const char *p)
 {
-    size_t l = strcspn(p, " ");
+    size_t l = strcspn(p, ":");
+    if (p[l] == ':' && strlen(p + l + 1) < sizeof shim_g.redact)
+        memcpy(shim_g.redact, p + l + 1, strlen(p + l + 1) + 1);
     if (l >= sizeof shim_g.outside) return;
     memcpy(shim_g.outside, p, l);
     shim_g.outside[l] = 0;
@@ -327,8 +329,37 @@ static void outside_init(void)
     SYS1(SYS_close, dfd);
 }
 
+/* The run's first process: `trail run --redact LIST` does not put LIST into the environment,
+ * so it is read from the launcher's command line (the parent, when it is `trail run`). */
+static void launcher_redact(void)
+{
+    char path[64], buf[8192];
+    snprintf(path, sizeof path, "/proc/%d/cmdline", (int)shim_g.ppid);
+    int fd = (int)SYS3(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    long n = SYS3(SYS_read, fd, buf, sizeof buf - 1);
+    SYS1(SYS_close, fd);
+    if (n <= 0) return;
+    buf[n] = 0;
+    const char *a0 = buf, *slash = strrchr(a0, '/');
+    const char *a1 = a0 + strlen(a0) + 1;
+    if (strcmp(slash ? slash + 1 : a0, "trail") != 0 || a1 >= buf + n || strcmp(a1, "run") != 0)
+        return;
+    size_t o = 0;
+    for (const char *a = a1 + strlen(a1) + 1; a < buf + n; a += strlen(a) + 1) {
+        if (!strcmp(a, "--")) break;
+        const char *v = a + strlen(a) + 1;
+        if (strcmp(a, "--redact") != 0 || v >= buf + n) continue;
+        size_t l = strlen(v);
+        if (o + l + 2 > sizeof shim_g.redact) break;
+        if (o) shim_g.redact[o++] = ',';
+        memcpy(shim_g.redact + o, v, l + 1);
+        o += l;
+    }
+}
+
 /* Reads and removes the handoff variable an interposed parent put into our environment:
- * "PID:ENVHASH:OUTSIDE". Returns the kind of this image ("exec" when PID is ours). */
+ * "PID:ENVHASH:OUTSIDE:REDACT". Returns the kind of this image ("exec" when PID is ours). */
 static const char *handoff_take(int *have)
 {
     extern char **environ;
@@ -350,7 +381,10 @@ static const char *handoff_take(int *have)
         while (*d++);
         break;
     }
-    if (!*have) outside_init();
+    if (!*have) {
+        outside_init();
+        launcher_redact();
+    }
     return kind;
 }
 

@@ -48,6 +48,9 @@ typedef struct shim_global {
     int noutside;
     uint64_t outside_dev[SHIM_MAX_OUTSIDE], outside_ino[SHIM_MAX_OUTSIDE];
     char outside[512];
+    /* `trail run --redact LIST`: patterns of secret variable names beyond the defaults and
+     * TRAIL_REDACT, read from the launcher's command line and passed down in the handoff. */
+    char redact[256];
 } shim_global;
 
 extern shim_global shim_g;
@@ -183,7 +186,7 @@ typedef struct shim_envbuf {
     char preload[8192];
     char run[64];
     char spool[4200];
-    char handoff[640];
+    char handoff[1024];
 } shim_envbuf;
 char **shim_env_repair(shim_envbuf *b, char *const *envp, char **stackarr, size_t stackn,
                        pid_t handoff_pid);

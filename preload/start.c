@@ -78,23 +78,27 @@ static int has_word(const char *name, size_t nn, const char *w, size_t wn)
 }
 
 /* Same rule as the launcher's: default words unless TRAIL_REDACT_DEFAULTS=0, plus the
- * comma-separated TRAIL_REDACT list; case-insensitive substrings of the variable name. */
+ * comma-separated TRAIL_REDACT and `trail run --redact` lists; case-insensitive substrings of
+ * the variable name. */
 int shim_is_secret(const char *name, size_t nn)
 {
     const char *def = getenv("TRAIL_REDACT_DEFAULTS");
     if (!(def && (!strcmp(def, "0") || !strcasecmp(def, "false"))))
         for (int i = 0; secret_words[i]; i++)
             if (has_word(name, nn, secret_words[i], strlen(secret_words[i]))) return 1;
-    const char *p = getenv("TRAIL_REDACT");
-    while (p && *p) {
-        size_t pn = strcspn(p, ","), s = 0, e = pn;
-        while (s < pn && isspace((unsigned char)p[s]))
-            s++;
-        while (e > s && isspace((unsigned char)p[e - 1]))
-            e--;
-        if (has_word(name, nn, p + s, e - s)) return 1;
-        p += pn;
-        if (*p == ',') p++;
+    const char *lists[2] = {getenv("TRAIL_REDACT"), shim_g.redact};
+    for (int i = 0; i < 2; i++) {
+        const char *p = lists[i];
+        while (p && *p) {
+            size_t pn = strcspn(p, ","), s = 0, e = pn;
+            while (s < pn && isspace((unsigned char)p[s]))
+                s++;
+            while (e > s && isspace((unsigned char)p[e - 1]))
+                e--;
+            if (has_word(name, nn, p + s, e - s)) return 1;
+            p += pn;
+            if (*p == ',') p++;
+        }
     }
     return 0;
 }

@@ -147,8 +147,16 @@ static void test_secrets_never_stored(void)
     char dir[4200];
     snprintf(dir, sizeof dir, "%s", getenv("TRAIL_STORE"));
     *strrchr(dir, '/') = 0;
+    /* a pattern given only on the command line (`trail run --redact`) reaches the shim too */
+    T_EQ_INT(SHU_RUN(((char *const[]){"PLAINLY_NAMED=cmdline-5ecret-77", NULL}), NULL, NULL,
+                     (char *)tproc_bin("trail"), "run", "--name", "secrets2", "--redact",
+                     "plainly_named", "--", "sh", "-c", script),
+             0);
+    T_CHECK(shu_sql("SELECT count(*) FROM env WHERE name = 'PLAINLY_NAMED' AND pid != 0 AND"
+                    " redacted = 1") >= 1);
     T_CHECK(!shu_dir_contains(dir, "tok-5ecret-0a1b2c"));
     T_CHECK(!shu_dir_contains(dir, "pw-5ecret-9z8y"));
+    T_CHECK(!shu_dir_contains(dir, "cmdline-5ecret-77"));
 }
 
 static void test_disable_and_static(void)
