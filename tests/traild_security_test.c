@@ -251,6 +251,7 @@ static void test_tls_round_trip(void)
 int main(void)
 {
     sandbox = tproc_sandbox();
+    tnet_asan_preload_ok();
     signal(SIGPIPE, SIG_IGN);
     snprintf(token, sizeof token, "%s/token", sandbox);
     snprintf(dlog, sizeof dlog, "%s/traild.log", sandbox);

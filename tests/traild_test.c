@@ -275,6 +275,7 @@ static void test_private_files_and_options(void)
 int main(void)
 {
     sandbox = tproc_sandbox();
+    tnet_asan_preload_ok();
     snprintf(token, sizeof token, "%s/token", sandbox);
     snprintf(dlog, sizeof dlog, "%s/traild.log", sandbox);
     tnet_token(token, "correct horse battery staple", 0600);
