@@ -4,15 +4,19 @@
 #define UNW_LOCAL_ONLY
 #include <dlfcn.h>
 #include <libunwind.h>
-#include <setjmp.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "shim.h"
 
 #define XSTR(x) STR(x)
@@ -32,7 +36,8 @@ REAL_DECL(int, sigaltstack, (const stack_t *, stack_t *));
 REAL_DECL(__sighandler_t, signal, (int, __sighandler_t));
 
 /* libunwind, opened RTLD_LOCAL so its _Unwind_* never replace libgcc's for the program. Loaded
- * at the first crash by default (TRAIL_UNWIND=eager: at start; off: never). */
+ * at a crash, in a copy of the process, by default (TRAIL_UNWIND=eager: at start, in every
+ * process, which costs its loading; off: never). */
 typedef int (*init2_fn)(unw_cursor_t *, unw_context_t *, int);
 typedef int (*step_fn)(unw_cursor_t *);
 typedef int (*getreg_fn)(unw_cursor_t *, unw_regnum_t, unw_word_t *);
@@ -49,7 +54,8 @@ static struct {
 static int unw_open(void)
 {
     if (unw.h) return unw.init2 != NULL;
-    unw.h = dlopen(TRAIL_LIBUNWIND_SONAME, RTLD_NOW | RTLD_LOCAL);
+    unw.h = dlopen(TRAIL_LIBUNWIND_SONAME, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
+    if (!unw.h) unw.h = dlopen(TRAIL_LIBUNWIND_SONAME, RTLD_NOW | RTLD_LOCAL);
     if (!unw.h) return 0;
     unw.step = (step_fn)dlsym(unw.h, XSTR(unw_step));
     unw.getreg = (getreg_fn)dlsym(unw.h, XSTR(unw_get_reg));
@@ -57,43 +63,6 @@ static int unw_open(void)
     init2_fn i2 = (init2_fn)dlsym(unw.h, XSTR(unw_init_local2));
     if (unw.step && unw.getreg && unw.name) unw.init2 = i2;
     return unw.init2 != NULL;
-}
-
-/* Loading inside a crash handler can block forever when the crash left the allocator or the
- * loader locked: an alarm gets us out, without a backtrace. */
-static sigjmp_buf escape;
-static volatile sig_atomic_t loading;
-static void on_alarm(int s)
-{
-    (void)s;
-    if (loading) siglongjmp(escape, 1);
-}
-
-static int unw_open_guarded(void)
-{
-    if (unw.h || unw.mode == 2) return unw.init2 != NULL;
-    struct sigaction a, olda;
-    memset(&a, 0, sizeof a);
-    a.sa_handler = on_alarm;
-    sigemptyset(&a.sa_mask);
-    real_sigaction(SIGALRM, &a, &olda);
-    sigset_t s, olds;
-    sigemptyset(&s);
-    sigaddset(&s, SIGALRM);
-    sigprocmask(SIG_UNBLOCK, &s, &olds);
-    int ok = 0;
-    if (sigsetjmp(escape, 1) == 0) {
-        loading = 1;
-        alarm(3);
-        ok = unw_open();
-    } else {
-        unw.h = (void *)1; /* gave up: never again */
-    }
-    loading = 0;
-    alarm(0);
-    sigprocmask(SIG_SETMASK, &olds, NULL);
-    real_sigaction(SIGALRM, &olda, NULL);
-    return ok;
 }
 
 /* Async-signal-safe text building. */
@@ -169,9 +138,43 @@ static size_t backtrace_text(ucontext_t *uc, sbuf *b)
     return b->n;
 }
 
+/* Unwinds in a disposable copy of the crashed process when libunwind is not loaded yet:
+ * loading it there may deadlock or fault (the crash may have left the allocator locked or the
+ * heap corrupt), and only the copy pays. The copy is a raw clone (no atfork handlers, no
+ * locks; no SIGCHLD to the program), its stderr is /dev/null, an interval timer bounds it. */
+static void unwind_in_child(int sig, ucontext_t *uc, const char *note)
+{
+    long c = SYS5(SYS_clone, 0, 0, 0, 0, 0);
+    if (c == 0) {
+        int nul = (int)SYS3(SYS_openat, AT_FDCWD, "/dev/null", O_WRONLY);
+        if (nul >= 0) SYS3(SYS_dup3, nul, 2, 0);
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        for (int i = 0; i < NSIGS; i++)
+            real_sigaction(crash_sigs[i], &dfl, NULL);
+        sigset_t all;
+        sigfillset(&all);
+        sigprocmask(SIG_UNBLOCK, &all, NULL); /* a fault in here ends the copy, not a hang */
+        struct itimerval it = {{0, 0}, {2, 0}};
+        SYS3(SYS_setitimer, ITIMER_REAL, &it, NULL); /* SIGALRM, default: ends the copy */
+        sbuf b = {bt_text, 0, sizeof bt_text};
+        if (unw_open() && backtrace_text(uc, &b) > 0) emit_crash(sig, bt_text, b.n, note);
+        tr_client_shutdown();
+        SYS1(SYS_exit_group, 0);
+    }
+    if (c < 0) return;
+    for (int i = 0; i < 1500; i++) { /* at most ~3 s */
+        if (SYS4(SYS_wait4, c, NULL, WNOHANG | __WALL, NULL) == c) return;
+        struct timespec ts = {0, 2000000};
+        SYS2(SYS_nanosleep, &ts, NULL);
+    }
+    SYS2(SYS_kill, c, SIGKILL);
+    SYS4(SYS_wait4, c, NULL, __WALL, NULL);
+}
+
 static void record_crash(int sig, siginfo_t *si, ucontext_t *uc)
 {
-    sbuf b = {bt_text, 0, sizeof bt_text};
     char note[96];
     sbuf nb = {note, 0, sizeof note - 1};
     puts_(&nb, "fault address ");
@@ -182,7 +185,13 @@ static void record_crash(int sig, siginfo_t *si, ucontext_t *uc)
     shim_fd_finish(0);
     shim_proc_end("signal", -1, sig);
     shim_g.ended = 1;
-    if (uc && unw_open_guarded() && backtrace_text(uc, &b) > 0) emit_crash(sig, bt_text, b.n, note);
+    if (!uc || unw.mode == 2) return;
+    if (unw.init2) { /* loaded at start (TRAIL_UNWIND=eager) or by the program */
+        sbuf b = {bt_text, 0, sizeof bt_text};
+        if (backtrace_text(uc, &b) > 0) emit_crash(sig, bt_text, b.n, note);
+        return;
+    }
+    unwind_in_child(sig, uc, note);
 }
 
 static void crash_handler(int sig, siginfo_t *si, void *ucv)
