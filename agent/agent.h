@@ -28,6 +28,14 @@ int tr_lineage_file_target(tr_store *st, const char *arg, int64_t *ver, char *ke
  * caches) that lineage and diff leave out unless --all. */
 int tr_lineage_is_system_path(const char *path);
 
+/* `trail show RUN` as text after its header (show_run.c): files grouped by directory unless
+ * TR_SHOW_FILES (--files) or TR_SHOW_ALL (--all, temporaries included), the process tree, the
+ * crash, environment and dependencies. */
+#define TR_SHOW_ALL 0x1
+#define TR_SHOW_FILES 0x2
+struct cJSON;
+void tr_show_run_sections(const struct cJSON *r, int flags);
+
 /* The store path from --store, else $TRAIL_STORE, else ./.trail/trail.db. */
 void tr_agent_store_path(const char *opt, char *buf, size_t n);
 /* Prints "trail: <msg>" to stderr. */
@@ -37,11 +45,13 @@ tr_store *tr_agent_open_store(const char *opt, int flags);
 
 /* Tailing: moves committed records from a spool directory into a store. */
 struct tr_hashq;
+struct tr_depq;
 
 typedef struct tr_tail {
     tr_spool_reader *reader;
     tr_store *store;
     struct tr_hashq *hashq; /* files to hash after each committed batch (hash.c) */
+    struct tr_depq *depq;   /* dependencies to resolve after each committed batch (deps.c) */
     uint64_t stored, duplicates, undecodable;
     int last_err;
 } tr_tail;
@@ -75,5 +85,20 @@ void tr_hashq_clear(tr_hashq *q);
 void tr_hashq_note(tr_hashq *q, const tr_rec *rec, const char *host);
 /* Hashes what was noted and records the hashes in one transaction. */
 int tr_hashq_flush(tr_hashq *q, tr_store *st);
+
+/* Dependencies (deps.c, deps_dpkg.c, deps_python.c, deps_git.c), resolved after each committed
+ * batch: shared objects and executables to Debian packages (dpkg database), files read from
+ * site-packages to Python distributions, python executables to interpreter versions, files read
+ * under the run's directories to git work trees (commit, branch, dirty: tracked changes, or an
+ * untracked file the run read) stored as deps rows and git.* run tags. */
+typedef struct tr_depq tr_depq;
+tr_depq *tr_depq_new(void);
+void tr_depq_free(tr_depq *q);
+/* Forgets what was noted since the last flush (the batch was rolled back); caches stay. */
+void tr_depq_clear(tr_depq *q);
+/* Notes a stored DEP, FILE, PROC_START or RUN_START record of run. */
+void tr_depq_note(tr_depq *q, const tr_rec *rec, const char *run);
+/* Resolves what was noted and stores the results in one transaction; 0 or TRAIL_E*. */
+int tr_depq_flush(tr_depq *q, tr_store *st);
 
 #endif

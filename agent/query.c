@@ -13,11 +13,11 @@
 
 typedef struct qopts {
     const char *store, *experiment, *run, *where;
-    int json, csv, limit, all;
+    int json, csv, limit, all, files;
 } qopts;
 
 /* Parses the options shared by the query commands. allow: "j" json, "c" csv, "e" experiment,
- * "l" limit, "r" one positional RUN, "w" --where EXPR, "a" --all. */
+ * "l" limit, "r" one positional RUN, "w" --where EXPR, "a" --all, "f" --files. */
 static int qparse(int argc, char **argv, const char *allow, qopts *o)
 {
     memset(o, 0, sizeof *o);
@@ -30,6 +30,7 @@ static int qparse(int argc, char **argv, const char *allow, qopts *o)
         else if (!strcmp(a, "--limit") && v && strchr(allow, 'l')) o->limit = atoi(argv[++i]);
         else if (!strcmp(a, "--where") && v && strchr(allow, 'w')) o->where = argv[++i];
         else if (!strcmp(a, "--all") && strchr(allow, 'a')) o->all = 1;
+        else if (!strcmp(a, "--files") && strchr(allow, 'f')) o->files = 1;
         else if (a[0] == '-' && a[1]) {
             tr_agent_err("%s: unknown option '%s'", argv[0], a);
             return -1;
@@ -189,7 +190,7 @@ static int resolve(tr_store *st, const char *ref, char id[33])
     return TR_EXIT_USAGE;
 }
 
-static void show_text(const cJSON *r)
+static void show_text(const cJSON *r, int flags)
 {
     char dur[32];
     const char *s;
@@ -228,42 +229,7 @@ static void show_text(const cJSON *r)
             printf("  %-24s %s\n", kv->string, v);
         }
     }
-    const char *io[] = {"inputs", "outputs"};
-    for (int i = 0; i < 2; i++) {
-        const cJSON *arr = cJSON_GetObjectItemCaseSensitive(r, io[i]), *f;
-        if (cJSON_GetArraySize(arr) == 0) continue;
-        printf("\n%s:\n", io[i]);
-        cJSON_ArrayForEach(f, arr)
-        {
-            const char *v = jstr(f, "version"), *host = jstr(f, "host");
-            char name[4400];
-            snprintf(name, sizeof name, "%s%s%s", host ? host : "", host ? ":" : "",
-                     jstr(f, "path"));
-            int temp = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(f, "temporary"));
-            printf("  %-50s %10.0f bytes  %.16s%s\n", name, jnum(f, "bytes", 0), v ? v : "",
-                   temp ? "  (temporary)" : "");
-        }
-    }
-    const cJSON *procs = cJSON_GetObjectItemCaseSensitive(r, "processes"), *p;
-    if (cJSON_GetArraySize(procs) > 0) {
-        printf("\nprocesses:\n");
-        cJSON_ArrayForEach(p, procs)
-        {
-            printf("  %.0f <- %.0f  %s", jnum(p, "pid", 0), jnum(p, "ppid", 0),
-                   jstr(p, "exe") ? jstr(p, "exe") : "");
-            if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(p, "exit_code")))
-                printf("  exit %.0f", jnum(p, "exit_code", 0));
-            if (jnum(p, "signal", 0) > 0) printf("  signal %.0f", jnum(p, "signal", 0));
-            printf("\n");
-            if (jstr(p, "backtrace")) printf("    backtrace:\n%s\n", jstr(p, "backtrace"));
-        }
-    }
-    const cJSON *env = cJSON_GetObjectItemCaseSensitive(r, "env"), *e;
-    if (cJSON_GetArraySize(env) > 0) {
-        printf("\nenvironment (%d variables):\n", cJSON_GetArraySize(env));
-        cJSON_ArrayForEach(e, env) printf("  %s=%s\n", e->string,
-                                          cJSON_IsString(e) ? e->valuestring : "");
-    }
+    tr_show_run_sections(r, flags);
 }
 
 /* Opens the store, resolves o->run and fetches one of its documents; 0 or an exit status. */
@@ -302,13 +268,13 @@ static int is_file_target(const qopts *o)
 int tr_cmd_show(int argc, char **argv)
 {
     qopts o;
-    if (qparse(argc, argv, "jra", &o)) return TR_EXIT_USAGE;
+    if (qparse(argc, argv, "jraf", &o)) return TR_EXIT_USAGE;
     if (is_file_target(&o)) return tr_show_path(o.store, o.run, o.json);
     cJSON *run = NULL;
     int ex = fetch(&o, o.all ? run_json_all : tr_store_run_json, &run);
     if (ex) return ex;
     if (o.json) print_json(run);
-    else show_text(run);
+    else show_text(run, (o.all ? TR_SHOW_ALL : 0) | (o.files ? TR_SHOW_FILES : 0));
     cJSON_Delete(run);
     return 0;
 }

@@ -12,6 +12,7 @@ int tr_tail_open(tr_tail *t, const char *spool_dir, tr_store *store)
     memset(t, 0, sizeof *t);
     t->store = store;
     t->hashq = tr_hashq_new(); /* NULL: no hashing, nothing else changes */
+    t->depq = tr_depq_new();   /* NULL: dependencies stay unresolved */
     return tr_spool_reader_open(spool_dir, &t->reader);
 }
 
@@ -21,6 +22,15 @@ void tr_tail_close(tr_tail *t)
     t->reader = NULL;
     tr_hashq_free(t->hashq);
     t->hashq = NULL;
+    tr_depq_free(t->depq);
+    t->depq = NULL;
+}
+
+/* The run a record belongs to: its RUN_ID for run records, else its segment's. */
+static const char *run_of(const tr_rec *rec, const char *seg_run, char *buf, size_t n)
+{
+    if (tr_rec_copy_str(rec, TR_F_RUN_ID, buf, n) == 0 && buf[0]) return buf;
+    return seg_run;
 }
 
 static int on_record(void *ctx, const tr_seg_info *seg, uint64_t seq, const uint8_t *body,
@@ -33,6 +43,7 @@ static int on_record(void *ctx, const tr_seg_info *seg, uint64_t seq, const uint
         return 0;
     }
     tr_stream st;
+    char run[33];
     memset(&st, 0, sizeof st);
     memcpy(st.id, seg->stream_id, sizeof st.id - 1);
     memcpy(st.run_id, seg->run_id, sizeof st.run_id - 1);
@@ -48,6 +59,7 @@ static int on_record(void *ctx, const tr_seg_info *seg, uint64_t seq, const uint
     } else {
         t->stored++;
         tr_hashq_note(t->hashq, &rec, st.host);
+        tr_depq_note(t->depq, &rec, run_of(&rec, st.run_id, run, sizeof run));
     }
     return 0;
 }
@@ -61,6 +73,7 @@ long tr_tail_pump(tr_tail *t, long max)
     long n = tr_spool_reader_poll(t->reader, on_record, t, max);
     if (n < 0 || t->last_err) {
         tr_hashq_clear(t->hashq);
+        tr_depq_clear(t->depq);
         tr_store_rollback(t->store);
         tr_spool_reader_rewind(t->reader);
         return t->last_err ? t->last_err : (int)n;
@@ -68,12 +81,14 @@ long tr_tail_pump(tr_tail *t, long max)
     rc = tr_store_commit(t->store);
     if (rc) {
         tr_hashq_clear(t->hashq);
+        tr_depq_clear(t->depq);
         tr_store_rollback(t->store);
         tr_spool_reader_rewind(t->reader);
         return rc;
     }
     tr_spool_reader_commit(t->reader); /* only now may segments be removed */
     tr_hashq_flush(t->hashq, t->store); /* a hash is an extra: failures lose only the hash */
+    tr_depq_flush(t->depq, t->store);   /* so is a resolved dependency */
     return n;
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "lineage.h"
+#include "procs.h"
 #include "store_int.h"
 #include "trail.h"
 
@@ -130,6 +131,8 @@ static char *argv_json(const tr_rec *r, int *oom)
     return out;
 }
 
+static const char *run_id(const ing *c, char *buf, size_t n);
+
 static int ensure_run(ing *c)
 {
     sqlite3_stmt *st = tr_store_stmt(c->s, TR_STMT_RUN_ENSURE);
@@ -207,51 +210,23 @@ static int on_run_end(ing *c)
     return done(c, st);
 }
 
+/* Process images, their ends and crashes: collector/procs.c. */
 static int on_proc_start(ing *c)
 {
     int oom = 0, rc = ensure_run(c);
     if (rc) return rc;
-    char *argv = argv_json(c->rec, &oom);
+    char *argv = argv_json(c->rec, &oom), run[80];
     if (oom) return tr_store_fail(c->s, TRAIL_ENOMEM, "out of memory");
-    sqlite3_stmt *st = begin_stmt(c, TR_STMT_PROC_START, 1);
-    if (!st) {
-        free(argv);
-        return TRAIL_ESTORE;
-    }
-    b_fint(c, st, 3, TR_F_PPID);
-    b_text(c, st, 4, argv, argv ? strlen(argv) : 0);
-    b_fstr(c, st, 5, TR_F_CWD);
-    b_fstr(c, st, 6, TR_F_EXE);
-    b_fint(c, st, 7, TR_F_UID);
-    b_fstr(c, st, 8, TR_F_HOST);
-    b_int(c, st, 9, c->rec->time_ns);
-    rc = done(c, st);
+    rc = tr_procs_image(c->s, run_id(c, run, sizeof run), c->pid, c->rec, argv);
     free(argv);
     return rc;
 }
 
-static int on_proc_end(ing *c)
+static int on_proc_event(ing *c)
 {
+    char run[80];
     int rc = ensure_run(c);
-    sqlite3_stmt *st = rc ? NULL : begin_stmt(c, TR_STMT_PROC_END, 1);
-    if (!st) return rc ? rc : TRAIL_ESTORE;
-    b_int(c, st, 3, c->rec->time_ns);
-    b_fint(c, st, 4, TR_F_EXIT_CODE);
-    b_fint(c, st, 5, TR_F_SIGNAL);
-    b_fint(c, st, 6, TR_F_UTIME_US);
-    b_fint(c, st, 7, TR_F_STIME_US);
-    b_fint(c, st, 8, TR_F_MAXRSS_KB);
-    return done(c, st);
-}
-
-static int on_crash(ing *c)
-{
-    int rc = ensure_run(c);
-    sqlite3_stmt *st = rc ? NULL : begin_stmt(c, TR_STMT_PROC_CRASH, 1);
-    if (!st) return rc ? rc : TRAIL_ESTORE;
-    b_fint(c, st, 3, TR_F_SIGNAL);
-    b_fstr(c, st, 4, TR_F_BACKTRACE);
-    return done(c, st);
+    return rc ? rc : tr_procs_event(c->s, run_id(c, run, sizeof run), c->pid, c->rec);
 }
 
 /* PARAM and TAG: KEY [VALUE], a later record replaces the value. */
@@ -471,9 +446,8 @@ static int apply(ing *c)
     case TR_REC_PROC_START:
         return on_proc_start(c);
     case TR_REC_PROC_END:
-        return on_proc_end(c);
     case TR_REC_CRASH:
-        return on_crash(c);
+        return on_proc_event(c);
     case TR_REC_PARAM:
         return on_key_value(c, TR_STMT_PARAM);
     case TR_REC_TAG:

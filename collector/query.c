@@ -8,6 +8,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "procs.h"
 #include "store_int.h"
 #include "trail.h"
 #include "util.h"
@@ -198,25 +199,6 @@ static int files(q *c, cJSON *run, const char *name, const char *role)
     return finish(c, st, rc);
 }
 
-static int processes(q *c, cJSON *run)
-{
-    static const char *const names[] = {"pid",    "ppid",       "argv",     "exe",
-                                        "cwd",    "started_at", "ended_at", "exit_code",
-                                        "signal", "backtrace"};
-    static const char kinds[] = "iiassttiis";
-    cJSON *arr = chk(c, cJSON_AddArrayToObject(run, "processes"));
-    sqlite3_stmt *st = run_stmt(c, TR_STMT_Q_PROCS);
-    if (!st) return TRAIL_ESTORE;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        cJSON *p = cJSON_CreateObject();
-        for (int i = 0; kinds[i]; i++)
-            add(c, p, names[i], col(st, i, kinds[i]));
-        add(c, arr, NULL, p);
-    }
-    return finish(c, st, rc);
-}
-
 /* name -> value; run-level (pid 0) values first, then the first process that has the name. */
 static int env(q *c, cJSON *run)
 {
@@ -229,21 +211,6 @@ static int env(q *c, cJSON *run)
         if (!obj || cJSON_GetObjectItemCaseSensitive(obj, name)) continue;
         add(c, obj, name,
             sqlite3_column_int(st, 2) ? cJSON_CreateString("[redacted]") : col_str(st, 1));
-    }
-    return finish(c, st, rc);
-}
-
-static int deps(q *c, cJSON *run)
-{
-    cJSON *arr = chk(c, cJSON_AddArrayToObject(run, "deps"));
-    sqlite3_stmt *st = run_stmt(c, TR_STMT_Q_DEPS);
-    if (!st) return TRAIL_ESTORE;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        cJSON *d = cJSON_CreateObject();
-        add(c, d, "path", col_str(st, 0));
-        add(c, d, "kind", col_str(st, 1));
-        add(c, arr, NULL, d);
     }
     return finish(c, st, rc);
 }
@@ -308,7 +275,8 @@ int tr_store_run_json_ex(tr_store *s, const char *run_id, int flags, cJSON **out
     if (rc || (rc = key_values(&c, run, "params", TR_STMT_Q_PARAMS)) ||
         (rc = last_metrics(&c, run)) || (rc = key_values(&c, run, "tags", TR_STMT_Q_TAGS)) ||
         (rc = files(&c, run, "inputs", "input")) || (rc = files(&c, run, "outputs", "output")) ||
-        (rc = processes(&c, run)) || (rc = env(&c, run)) || (rc = deps(&c, run)))
+        (rc = tr_procs_json(s, run_id, run)) || (rc = env(&c, run)) ||
+        (rc = tr_deps_json(s, run_id, run)))
         goto fail;
     /* Move created_by and resources from tail to the end of the document. */
     while (tail && tail->child) {

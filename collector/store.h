@@ -121,6 +121,33 @@ int tr_store_lineage_json(tr_store *s, const char *run_id, int64_t version, int 
  * "origin":{"kind","version"},"removed":{"op","run"},"written_by":[...],"read_by":[...]}]}. */
 int tr_store_file_json(tr_store *s, const char *key, struct cJSON **out);
 
+/* ---- Dependencies resolved by the agent, and the run tags it derives (collector/deps.c) ---- */
+
+/* What a dependency resolved to; NULL or "" fields are stored as NULL. source: dpkg (a Debian
+ * package), python (a distribution's metadata), git (a source tree), path (read off the path). */
+typedef struct tr_dep_info {
+    const char *package, *version, *source;
+} tr_dep_info;
+/* Sets package, version and source on the run's rows of a path the shim recorded (so, dlopen,
+ * exe) that are not resolved yet. */
+int tr_store_dep_resolve(tr_store *s, const char *run_id, const char *path, const tr_dep_info *d);
+/* Adds or replaces a run-level dependency found by the agent: kind python (a distribution;
+ * path its metadata directory), interpreter (path the executable), git (path the work tree). */
+int tr_store_dep_add(tr_store *s, const char *run_id, const char *path, const char *kind,
+                     const tr_dep_info *d);
+/* The agent's cache of path -> Debian package answers, valid for one state (stamp) of the dpkg
+ * database: get copies package and version ("" package: the path belongs to none) and returns
+ * 0, or TRAIL_ENOTFOUND when nothing is cached for that stamp; put records an answer. */
+int tr_store_dep_cache_get(tr_store *s, const char *path, const char *stamp, char *package,
+                           size_t pn, char *version, size_t vn);
+int tr_store_dep_cache_put(tr_store *s, const char *path, const char *stamp, const char *package,
+                           const char *version);
+/* A run tag: tr_store_tag_get copies its value (0) or returns TRAIL_ENOTFOUND; set replaces. */
+int tr_store_tag_get(tr_store *s, const char *run_id, const char *key, char *out, size_t n);
+int tr_store_tag_set(tr_store *s, const char *run_id, const char *key, const char *value);
+/* The run's working directory as launched ("" and 0 when unknown; TRAIL_ENOTFOUND: no run). */
+int tr_store_run_cwd(tr_store *s, const char *run_id, char *out, size_t n);
+
 /* Formats ns since the epoch as RFC 3339 UTC with microseconds: 2026-11-28T06:13:59.123456Z */
 void tr_store_fmt_time(int64_t ns, char *buf, size_t n);
 

@@ -2,7 +2,9 @@
 #ifndef TR_STORE_SQL_H
 #define TR_STORE_SQL_H
 
+#include "deps_sql.h"
 #include "lineage_sql.h"
+#include "procs_sql.h"
 
 /* PRAGMA application_id of a trail store: "trl1". */
 #define TR_STORE_APP_ID 0x74726c31
@@ -93,7 +95,7 @@
  * Append only: a released migration is never edited. */
 #define TR_SQL_MIGRATIONS                                                                          \
     {                                                                                              \
-        TR_SQL_SCHEMA_V1, TR_SQL_SCHEMA_V2                                                         \
+        TR_SQL_SCHEMA_V1, TR_SQL_SCHEMA_V2, TR_SQL_SCHEMA_V3 /* procs_sql.h */                     \
     }
 
 /* Open-time checks. */
@@ -137,25 +139,6 @@
       "UPDATE runs SET status = ?2, exit_code = coalesce(?3, exit_code),"                          \
       " signal = coalesce(?4, signal), ended_ns = ?5, utime_us = coalesce(?6, utime_us),"          \
       " stime_us = coalesce(?7, stime_us), maxrss_kb = coalesce(?8, maxrss_kb) WHERE id = ?1")     \
-    X(PROC_START,                                                                                  \
-      "INSERT INTO processes (run_id, pid, ppid, argv, cwd, exe, uid, host, started_ns)"           \
-      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (run_id, pid) DO UPDATE SET"       \
-      " ppid = coalesce(excluded.ppid, ppid), argv = coalesce(excluded.argv, argv),"               \
-      " cwd = coalesce(excluded.cwd, cwd), exe = coalesce(excluded.exe, exe),"                     \
-      " uid = coalesce(excluded.uid, uid), host = coalesce(excluded.host, host),"                  \
-      " started_ns = CASE WHEN started_ns IS NULL OR excluded.started_ns < started_ns"             \
-      " THEN excluded.started_ns ELSE started_ns END")                                             \
-    X(PROC_END,                                                                                    \
-      "INSERT INTO processes (run_id, pid, ended_ns, exit_code, signal, utime_us, stime_us,"       \
-      " maxrss_kb) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (run_id, pid) DO UPDATE"    \
-      " SET ended_ns = excluded.ended_ns, exit_code = coalesce(excluded.exit_code, exit_code),"    \
-      " signal = coalesce(excluded.signal, signal), utime_us = coalesce(excluded.utime_us,"        \
-      " utime_us), stime_us = coalesce(excluded.stime_us, stime_us),"                              \
-      " maxrss_kb = coalesce(excluded.maxrss_kb, maxrss_kb)")                                      \
-    X(PROC_CRASH,                                                                                  \
-      "INSERT INTO processes (run_id, pid, signal, backtrace) VALUES (?1, ?2, ?3, ?4)"             \
-      " ON CONFLICT (run_id, pid) DO UPDATE SET signal = coalesce(excluded.signal, signal),"       \
-      " backtrace = coalesce(excluded.backtrace, backtrace)")                                      \
     X(PARAM, "INSERT INTO params (run_id, key, value) VALUES (?1, ?2, ?3)"                         \
              " ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value")                    \
     X(METRIC, "INSERT INTO metrics (run_id, key, step, value, special, time_ns, stream_id, seq)"   \
@@ -214,11 +197,9 @@
                " (SELECT 1 FROM events o WHERE o.version_id = v.id AND o.run_id = ?1"              \
                " AND o.role IN ('output', 'inout'))))"                                             \
                " GROUP BY v.id ORDER BY a.path, min(e.start_ns), v.id")                            \
-    X(Q_PROCS,                                                                                     \
-      "SELECT pid, ppid, argv, exe, cwd, started_ns, ended_ns, exit_code, signal, backtrace"       \
-      " FROM processes WHERE run_id = ?1 ORDER BY started_ns NULLS LAST, pid")                     \
     X(Q_ENV, "SELECT name, value, redacted FROM env WHERE run_id = ?1 ORDER BY pid, name")         \
-    X(Q_DEPS, "SELECT path, min(kind) FROM deps WHERE run_id = ?1 GROUP BY path ORDER BY path")   \
-    TR_LINEAGE_STMTS(X)
+    TR_LINEAGE_STMTS(X)                                                                            \
+    TR_PROCS_STMTS(X)                                                                              \
+    TR_DEPS_STMTS(X)
 
 #endif

@@ -342,7 +342,7 @@ static void test_migrate_v1(void)
         T_FAIL("%s", err);
         return;
     }
-    T_EQ_INT(tr_store_schema_version(s), 2);
+    T_EQ_INT(tr_store_schema_version(s), 3);
     cJSON *doc = lineage_of(s, "/old/file", TR_LINEAGE_UP, 0);
     T_CHECK(has(doc, "name", "old"));
     cJSON_Delete(doc);

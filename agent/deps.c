@@ -1,0 +1,469 @@
+/* deps.c - dependency resolution after each committed batch, off the program's path: DEP, FILE,
+ * PROC_START and RUN_START records noted by the tail are resolved to Debian packages, Python
+ * distributions, interpreter versions and git work trees, then stored in one transaction.
+ * Caches (the dpkg map, site directories, work trees) live as long as the tail. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "deps.h"
+#include "trail.h"
+
+/* A string set (optionally mapping to a string), open addressing. */
+typedef struct sset {
+    char **k, **v;
+    size_t n, cap;
+} sset;
+
+static uint64_t shash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static size_t sset_slot(const sset *s, const char *key)
+{
+    size_t i = shash(key) & (s->cap - 1);
+    while (s->k[i] && strcmp(s->k[i], key))
+        i = (i + 1) & (s->cap - 1);
+    return i;
+}
+
+/* The value of key (its key when no value was given); NULL when absent. */
+static const char *sset_get(const sset *s, const char *key)
+{
+    if (!s->cap) return NULL;
+    size_t i = sset_slot(s, key);
+    return s->k[i] ? (s->v[i] ? s->v[i] : s->k[i]) : NULL;
+}
+
+/* Adds key (-> value): 1 when added, 0 when present, -1 out of memory. */
+static int sset_put(sset *s, const char *key, const char *value)
+{
+    if ((s->n + 1) * 2 > s->cap) {
+        sset g = {NULL, NULL, 0, s->cap ? s->cap * 2 : 64};
+        if (!(g.k = calloc(g.cap, sizeof *g.k)) || !(g.v = calloc(g.cap, sizeof *g.v))) {
+            free(g.k);
+            return -1;
+        }
+        for (size_t i = 0; i < s->cap; i++)
+            if (s->k[i]) {
+                size_t j = sset_slot(&g, s->k[i]);
+                g.k[j] = s->k[i];
+                g.v[j] = s->v[i];
+            }
+        free(s->k);
+        free(s->v);
+        g.n = s->n;
+        *s = g;
+    }
+    size_t i = sset_slot(s, key);
+    if (s->k[i]) return 0;
+    if (!(s->k[i] = strdup(key)) || (value && !(s->v[i] = strdup(value)))) {
+        free(s->k[i]);
+        s->k[i] = NULL;
+        return -1;
+    }
+    s->n++;
+    return 1;
+}
+
+static void sset_free(sset *s)
+{
+    for (size_t i = 0; i < s->cap; i++) {
+        free(s->k[i]);
+        free(s->v[i]);
+    }
+    free(s->k);
+    free(s->v);
+    memset(s, 0, sizeof *s);
+}
+
+/* A noted record: 'd' dependency (kind so|dlopen|exe), 'f' file read, 'c' working directory. */
+typedef struct dnote {
+    char type, kind[14];
+    char run[33];
+    char *path;
+} dnote;
+
+/* A work tree seen by a run. */
+typedef struct drepo {
+    tr_gitinfo g;
+    int encloses_cwd, changed;
+} drepo;
+
+typedef struct drun {
+    char id[33];
+    char cwd[PATH_MAX]; /* the run's own, from the store */
+    int tags_checked;
+    unsigned cwd_asked; /* flush generation of the last look-up of cwd */
+    sset cwds, done;    /* directories processes ran in; "kind:path" rows added */
+    drepo *repo;
+    size_t nrepo;
+    long tagged; /* repo in the git.* tags; -1 none yet, -2 the tags were set by someone else */
+} drun;
+
+struct tr_depq {
+    dnote *v;
+    size_t n, cap;
+    tr_dpkg *dpkg;
+    int dpkg_tried;
+    char stamp[PATH_MAX + 64]; /* of the dpkg database, for the store's cache */
+    tr_pysites *py;
+    sset roots; /* directory -> enclosing work tree ("" for none) */
+    drun *runs;
+    size_t nruns;
+    unsigned gen; /* flushes so far */
+};
+
+tr_depq *tr_depq_new(void)
+{
+    tr_depq *q = calloc(1, sizeof *q);
+    if (q && !(q->py = tr_deps_py_new())) {
+        free(q);
+        return NULL;
+    }
+    return q;
+}
+
+void tr_depq_clear(tr_depq *q)
+{
+    if (!q) return;
+    for (size_t i = 0; i < q->n; i++)
+        free(q->v[i].path);
+    q->n = 0;
+}
+
+void tr_depq_free(tr_depq *q)
+{
+    if (!q) return;
+    tr_depq_clear(q);
+    free(q->v);
+    tr_deps_dpkg_free(q->dpkg);
+    tr_deps_py_free(q->py);
+    sset_free(&q->roots);
+    for (size_t i = 0; i < q->nruns; i++) {
+        drun *r = &q->runs[i];
+        sset_free(&r->cwds);
+        sset_free(&r->done);
+        for (size_t k = 0; k < r->nrepo; k++)
+            tr_deps_git_free(&r->repo[k].g);
+        free(r->repo);
+    }
+    free(q->runs);
+    free(q);
+}
+
+static void push(tr_depq *q, char type, const char *run, const char *kind, const char *p, size_t n)
+{
+    if (n == 0 || n >= PATH_MAX || p[0] != '/') return;
+    if (q->n == q->cap) {
+        size_t cap = q->cap ? q->cap * 2 : 64;
+        dnote *g = realloc(q->v, cap * sizeof *g);
+        if (!g) return;
+        q->v = g;
+        q->cap = cap;
+    }
+    dnote *d = &q->v[q->n];
+    d->type = type;
+    snprintf(d->kind, sizeof d->kind, "%s", kind ? kind : "");
+    snprintf(d->run, sizeof d->run, "%s", run);
+    if ((d->path = strndup(p, n))) q->n++;
+}
+
+/* Files of the system (interpreters, libraries, configuration) never hold a run's source. */
+static int system_path(const char *p, size_t n)
+{
+    static const char *const pre[] = {"/usr/",  "/lib",  "/bin/", "/sbin/", "/etc/",
+                                      "/proc/", "/sys/", "/dev/", NULL};
+    for (int i = 0; pre[i]; i++) {
+        size_t l = strlen(pre[i]);
+        if (n >= l && !memcmp(p, pre[i], l)) return 1;
+    }
+    return 0;
+}
+
+void tr_depq_note(tr_depq *q, const tr_rec *rec, const char *run)
+{
+    const char *p, *k;
+    size_t n, kn;
+    int64_t rd = 0, wr = 0;
+    if (!q || !run || !*run) return;
+    switch (rec->type) {
+    case TR_REC_DEP:
+        if (tr_rec_get_str(rec, TR_F_PATH, &p, &n) != 0) return;
+        if (tr_rec_get_str(rec, TR_F_KIND, &k, &kn) != 0) kn = 0;
+        char kind[14];
+        snprintf(kind, sizeof kind, "%.*s", (int)kn, kn ? k : "");
+        push(q, 'd', run, kind, p, n);
+        return;
+    case TR_REC_FILE:
+        if (tr_rec_get_str(rec, TR_F_PATH, &p, &n) != 0) return;
+        if (tr_rec_get_str(rec, TR_F_ROLE, &k, &kn) == 0 && kn >= 5) {
+            if (kn == 6 && !memcmp(k, "output", 6)) return; /* declared as written only */
+        } else {
+            tr_rec_get_i64(rec, TR_F_BYTES_READ, &rd);
+            tr_rec_get_i64(rec, TR_F_BYTES_WRITTEN, &wr);
+            if (wr > 0 && rd == 0) return;
+        }
+        if (!memmem(p, n, "-packages/", 10) && system_path(p, n)) return;
+        push(q, 'f', run, NULL, p, n);
+        return;
+    case TR_REC_PROC_START:
+    case TR_REC_RUN_START:
+        if (tr_rec_get_str(rec, TR_F_CWD, &p, &n) == 0) push(q, 'c', run, NULL, p, n);
+        return;
+    default:
+        return;
+    }
+}
+
+static drun *run_state(tr_depq *q, const char *id)
+{
+    for (size_t i = 0; i < q->nruns; i++)
+        if (!strcmp(q->runs[i].id, id)) return &q->runs[i];
+    drun *g = realloc(q->runs, (q->nruns + 1) * sizeof *g);
+    if (!g) return NULL;
+    q->runs = g;
+    drun *r = memset(&q->runs[q->nruns++], 0, sizeof *r);
+    snprintf(r->id, sizeof r->id, "%s", id);
+    r->tagged = -1;
+    return r;
+}
+
+/* A write decided while resolving, applied later in one transaction: 'r' resolve a path
+ * (a path, b package, c version, d source), 'a' add a row (a path, b kind, c package,
+ * d version, e source), 't' set a tag (a key, b value), 'c' cache a dpkg answer (a path,
+ * b package, c version, d stamp). */
+typedef struct dop {
+    char type, run[33];
+    char *s[5];
+} dop;
+
+typedef struct wctx {
+    dop *v;
+    size_t n, cap;
+} wctx;
+
+static void w_push(wctx *w, char type, const drun *r, const char *a, const char *b, const char *c,
+                   const char *d, const char *e)
+{
+    const char *s[5] = {a, b, c, d, e};
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 32;
+        dop *g = realloc(w->v, cap * sizeof *g);
+        if (!g) return;
+        w->v = g;
+        w->cap = cap;
+    }
+    dop *o = &w->v[w->n++];
+    o->type = type;
+    snprintf(o->run, sizeof o->run, "%s", r ? r->id : "");
+    for (int i = 0; i < 5; i++)
+        o->s[i] = s[i] ? strdup(s[i]) : NULL;
+}
+
+static void w_add(wctx *w, drun *r, const char *path, const char *kind, const char *pkg,
+                  const char *ver, const char *src)
+{
+    w_push(w, 'a', r, path, kind, pkg, ver, src);
+}
+
+static void w_tag(wctx *w, drun *r, const char *key, const char *value)
+{
+    w_push(w, 't', r, key, value, NULL, NULL, NULL);
+}
+
+static int w_apply(wctx *w, tr_store *st)
+{
+    int rc = w->n ? tr_store_begin(st) : 0;
+    for (size_t i = 0; i < w->n && rc == 0; i++) {
+        const dop *o = &w->v[i];
+        if (o->type == 'r')
+            rc = tr_store_dep_resolve(st, o->run, o->s[0],
+                                      &(tr_dep_info){o->s[1], o->s[2], o->s[3]});
+        else if (o->type == 'c')
+            rc = tr_store_dep_cache_put(st, o->s[0], o->s[3], o->s[1], o->s[2]);
+        else if (o->type == 'a')
+            rc = tr_store_dep_add(st, o->run, o->s[0], o->s[1],
+                                  &(tr_dep_info){o->s[2], o->s[3], o->s[4]});
+        else
+            rc = tr_store_tag_set(st, o->run, o->s[0], o->s[1]);
+    }
+    if (w->n) rc = rc == 0 ? tr_store_commit(st) : (tr_store_rollback(st), rc);
+    for (size_t i = 0; i < w->n; i++)
+        for (int k = 0; k < 5; k++)
+            free(w->v[i].s[k]);
+    free(w->v);
+    return rc;
+}
+
+/* The Debian package of a path: the store's cache, else the dpkg database (read on the first
+ * miss) with the answer cached. 1 when found. */
+static int dpkg_of(tr_depq *q, wctx *w, tr_store *st, const char *path, char *pkg, size_t pn,
+                   char *ver, size_t vn)
+{
+    if (tr_store_dep_cache_get(st, path, q->stamp, pkg, pn, ver, vn) == 0) return pkg[0] != 0;
+    if (!q->dpkg_tried) {
+        q->dpkg_tried = 1;
+        q->dpkg = tr_deps_dpkg_open();
+    }
+    const char *p = NULL, *v = NULL;
+    int found = tr_deps_dpkg_lookup(q->dpkg, path, &p, &v) == 0;
+    snprintf(pkg, pn, "%s", found ? p : "");
+    snprintf(ver, vn, "%s", found && v ? v : "");
+    if (q->dpkg) w_push(w, 'c', NULL, path, pkg, ver, q->stamp, NULL);
+    return found;
+}
+
+/* A shared object or executable: its Debian package; an interpreter's version. */
+static void resolve_dep(tr_depq *q, wctx *w, tr_store *st, drun *r, const dnote *d, sset *seen)
+{
+    char key[PATH_MAX + 40], pyver[64], pkg[256], ver[256];
+    snprintf(key, sizeof key, "%s:%s", r->id, d->path);
+    if (sset_put(seen, key, NULL) != 1) return; /* once per batch */
+    int found = dpkg_of(q, w, st, d->path, pkg, sizeof pkg, ver, sizeof ver);
+    if (found) w_push(w, 'r', r, d->path, pkg, ver, "dpkg", NULL);
+    snprintf(key, sizeof key, "interpreter:%s", d->path);
+    if (!strcmp(d->kind, "exe") &&
+        tr_deps_py_interpreter(d->path, found ? ver : NULL, pyver, sizeof pyver) &&
+        sset_put(&r->done, key, NULL) == 1)
+        w_add(w, r, d->path, "interpreter", "python", pyver, found ? "dpkg" : "path");
+}
+
+static void resolve_python(tr_depq *q, wctx *w, drun *r, const char *path)
+{
+    tr_pydist dist;
+    char key[PATH_MAX + 16];
+    if (!tr_deps_py_candidate(path) || tr_deps_py_lookup(q->py, path, &dist) != 0) return;
+    snprintf(key, sizeof key, "python:%s", dist.meta);
+    if (sset_put(&r->done, key, NULL) == 1)
+        w_add(w, r, dist.meta, "python", dist.name, dist.version, "python");
+}
+
+static int under(const char *path, const char *dir)
+{
+    size_t l = strlen(dir);
+    if (l == 1 && dir[0] == '/') return 1;
+    return l && !strncmp(path, dir, l) && (path[l] == '/' || !path[l]);
+}
+
+static int under_cwd(const drun *r, const char *path)
+{
+    if (r->cwd[0] && under(path, r->cwd)) return 1;
+    for (size_t i = 0; i < r->cwds.cap; i++)
+        if (r->cwds.k[i] && under(path, r->cwds.k[i])) return 1;
+    return 0;
+}
+
+/* A file the run read under one of its working directories: the work tree enclosing it. */
+static void resolve_source(tr_depq *q, drun *r, const char *path, tr_store *st)
+{
+    char dir[PATH_MAX], root[PATH_MAX];
+    if (!r->tags_checked) { /* git.* tags someone else set (--tag, the SDK) are left alone */
+        char tag[8];
+        r->tags_checked = 1;
+        if (tr_store_tag_get(st, r->id, "git.commit", tag, sizeof tag) == 0) r->tagged = -2;
+    }
+    if (!r->cwd[0] && r->cwd_asked != q->gen) { /* its start may not be stored yet */
+        r->cwd_asked = q->gen;
+        if (tr_store_run_cwd(st, r->id, r->cwd, sizeof r->cwd) != 0) r->cwd[0] = 0;
+    }
+    if (system_path(path, strlen(path)) || !under_cwd(r, path)) return;
+    snprintf(dir, sizeof dir, "%s", path);
+    *(strrchr(dir, '/') == dir ? dir + 1 : strrchr(dir, '/')) = 0;
+    const char *known = sset_get(&q->roots, dir);
+    if (!known) {
+        if (tr_deps_git_root(dir, root, sizeof root) != 0) root[0] = 0;
+        sset_put(&q->roots, dir, root[0] ? root : "-");
+        known = root;
+    }
+    if (!known[0] || !strcmp(known, "-")) return;
+    size_t i = 0;
+    while (i < r->nrepo && strcmp(r->repo[i].g.root, known))
+        i++;
+    if (i == r->nrepo) { /* first file of this tree in this run: read its state once */
+        drepo *g = realloc(r->repo, (r->nrepo + 1) * sizeof *g);
+        if (!g) return;
+        r->repo = g;
+        drepo *n = memset(&r->repo[r->nrepo], 0, sizeof *n);
+        if (tr_deps_git_read(known, &n->g) != 0) {
+            tr_deps_git_free(&n->g);
+            n->g.dirty = -2; /* not readable: kept so it is not tried again */
+        }
+        n->encloses_cwd = r->cwd[0] && under(r->cwd, known);
+        n->changed = n->g.dirty != -2;
+        r->nrepo++;
+    }
+    drepo *g = &r->repo[i];
+    if (g->g.dirty == 0 && tr_deps_git_untracked(&g->g, path)) { /* it ran code git lacks */
+        g->g.dirty = 1;
+        g->changed = 1;
+    }
+}
+
+/* Rows and tags of the work trees whose state is new or changed. The tags describe one tree:
+ * the one enclosing the run's directory when there is one, else the first found. */
+static void write_git(wctx *w, drun *r)
+{
+    long before = r->tagged;
+    for (size_t i = 0; i < r->nrepo; i++) {
+        drepo *g = &r->repo[i];
+        if (!g->changed) continue;
+        if (r->tagged == -1 || (r->tagged >= 0 && (size_t)r->tagged != i &&
+                                !r->repo[r->tagged].encloses_cwd && g->encloses_cwd))
+            r->tagged = (long)i;
+    }
+    for (size_t i = 0; i < r->nrepo; i++) {
+        drepo *g = &r->repo[i];
+        if (!g->changed) continue;
+        char ver[96];
+        const char *base = strrchr(g->g.root, '/');
+        snprintf(ver, sizeof ver, "%s%s", g->g.commit, g->g.dirty == 1 ? "-dirty" : "");
+        w_add(w, r, g->g.root, "git", base && base[1] ? base + 1 : g->g.root,
+              g->g.commit[0] ? ver : NULL, "git");
+        if (r->tagged == (long)i || before != r->tagged) {
+            const drepo *t = &r->repo[r->tagged];
+            if (t->g.commit[0]) w_tag(w, r, "git.commit", t->g.commit);
+            w_tag(w, r, "git.branch", t->g.branch);
+            w_tag(w, r, "git.dirty",
+                  t->g.dirty == 1   ? "true"
+                  : t->g.dirty == 0 ? "false"
+                                    : "unknown");
+            before = r->tagged;
+        }
+        g->changed = 0;
+    }
+}
+
+int tr_depq_flush(tr_depq *q, tr_store *st)
+{
+    if (!q || q->n == 0) return 0;
+    sset seen = {0};
+    wctx w = {NULL, 0, 0};
+    tr_deps_dpkg_stamp(q->stamp, sizeof q->stamp);
+    q->gen++;
+    for (size_t i = 0; i < q->n; i++) { /* directories first: files below them need them */
+        drun *r = q->v[i].type == 'c' ? run_state(q, q->v[i].run) : NULL;
+        if (r) sset_put(&r->cwds, q->v[i].path, NULL);
+    }
+    /* Resolved without holding the store's write lock (git may take a while); the writes then
+     * go in one transaction. A failure loses only these resolutions. */
+    for (size_t i = 0; i < q->n; i++) {
+        const dnote *d = &q->v[i];
+        drun *r = run_state(q, d->run);
+        if (!r || d->type == 'c') continue;
+        if (d->type == 'd') resolve_dep(q, &w, st, r, d, &seen);
+        resolve_python(q, &w, r, d->path);
+        if (d->type == 'f') resolve_source(q, r, d->path, st);
+    }
+    for (size_t i = 0; i < q->nruns; i++)
+        write_git(&w, &q->runs[i]);
+    sset_free(&seen);
+    tr_depq_clear(q);
+    return w_apply(&w, st);
+}

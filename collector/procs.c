@@ -1,0 +1,316 @@
+/* procs.c - process images in the store: one row per image (fork, then each execve), ends,
+ * reaped statuses and crashes settled onto the image they belong to, in any arrival order. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "procs.h"
+#include "trail.h"
+
+/* An optional integer column or field. */
+typedef struct opt {
+    int64_t v;
+    int set;
+} opt;
+
+/* One row of proc_events, as settling needs it. */
+typedef struct pev {
+    int64_t id, t;
+    char type; /* 'e' end, 'r' reaped, 'c' crash */
+    char kind[16];
+    opt code, sig, ut, st, rss;
+    int has_bt;
+    char note[160];
+} pev;
+
+/* Binding with the first error remembered: the statement then fails as a whole. */
+typedef struct bind {
+    sqlite3_stmt *st;
+    int rc;
+} bind;
+
+static void b_rc(bind *b, int rc)
+{
+    if (rc != SQLITE_OK && b->rc == SQLITE_OK) b->rc = rc;
+}
+
+static void b_i64(bind *b, int i, int64_t v)
+{
+    b_rc(b, sqlite3_bind_int64(b->st, i, v));
+}
+
+static void b_opt(bind *b, int i, opt o)
+{
+    b_rc(b, o.set ? sqlite3_bind_int64(b->st, i, o.v) : sqlite3_bind_null(b->st, i));
+}
+
+static void b_str(bind *b, int i, const char *p, size_t n)
+{
+    b_rc(b,
+         p ? sqlite3_bind_text(b->st, i, p, (int)n, SQLITE_STATIC) : sqlite3_bind_null(b->st, i));
+}
+
+static void b_cstr(bind *b, int i, const char *p)
+{
+    b_str(b, i, p && *p ? p : NULL, p ? strlen(p) : 0);
+}
+
+/* A string field of the record bound as text, NULL when absent. */
+static void b_field(bind *b, int i, const tr_rec *r, uint16_t id)
+{
+    const char *p = NULL;
+    size_t n = 0;
+    if (tr_rec_get_str(r, id, &p, &n) != 0) p = NULL;
+    b_str(b, i, p, n);
+}
+
+static opt field_int(const tr_rec *r, uint16_t id)
+{
+    opt o = {0, 0};
+    o.set = tr_rec_get_i64(r, id, &o.v) == 0;
+    return o;
+}
+
+static int field_is(const tr_rec *r, uint16_t id, const char *want)
+{
+    const char *p;
+    size_t n;
+    return tr_rec_get_str(r, id, &p, &n) == 0 && n == strlen(want) && !memcmp(p, want, n);
+}
+
+/* Steps a bound statement to completion; a failed bind fails it without stepping. */
+static int run_bound(tr_store *s, bind *b)
+{
+    if (b->rc != SQLITE_OK) {
+        sqlite3_reset(b->st);
+        sqlite3_clear_bindings(b->st);
+        return tr_store_sqlerr(s, b->rc, "binding");
+    }
+    return tr_store_step_done(s, b->st);
+}
+
+static int begin(tr_store *s, enum tr_stmt_id id, const char *run, bind *b)
+{
+    b->rc = SQLITE_OK;
+    if (!(b->st = tr_store_stmt(s, id))) return TRAIL_ESTORE;
+    if (run) b_cstr(b, 1, run);
+    return 0;
+}
+
+int tr_procs_image(tr_store *s, const char *run, int64_t pid, const tr_rec *rec, const char *argv)
+{
+    bind b;
+    opt start = field_int(rec, TR_F_START_NS);
+    int rc = begin(s, TR_STMT_PR_IMAGE, run, &b);
+    if (rc) return rc;
+    b_i64(&b, 2, pid);
+    b_i64(&b, 3, start.set ? start.v : rec->time_ns);
+    b_field(&b, 4, rec, TR_F_KIND);
+    b_opt(&b, 5, field_int(rec, TR_F_PPID));
+    b_cstr(&b, 6, argv);
+    b_field(&b, 7, rec, TR_F_CWD);
+    b_field(&b, 8, rec, TR_F_EXE);
+    b_opt(&b, 9, field_int(rec, TR_F_UID));
+    b_field(&b, 10, rec, TR_F_HOST);
+    b_field(&b, 11, rec, TR_F_NOTE);
+    b_field(&b, 12, rec, TR_F_SOURCE);
+    if ((rc = run_bound(s, &b))) return rc;
+    return tr_procs_settle(s, run, pid);
+}
+
+int tr_procs_event(tr_store *s, const char *run, int64_t pid, const tr_rec *rec)
+{
+    bind b;
+    int crash = rec->type == TR_REC_CRASH;
+    const char *type = crash ? "crash" : field_is(rec, TR_F_KIND, "reaped") ? "reaped" : "end";
+    int rc = begin(s, TR_STMT_PR_EVENT, run, &b);
+    if (rc) return rc;
+    b_i64(&b, 2, pid);
+    b_i64(&b, 3, rec->time_ns);
+    b_cstr(&b, 4, type);
+    b_field(&b, 5, rec, TR_F_KIND);
+    b_opt(&b, 6, field_int(rec, TR_F_EXIT_CODE));
+    b_opt(&b, 7, field_int(rec, TR_F_SIGNAL));
+    b_opt(&b, 8, field_int(rec, TR_F_UTIME_US));
+    b_opt(&b, 9, field_int(rec, TR_F_STIME_US));
+    b_opt(&b, 10, field_int(rec, TR_F_MAXRSS_KB));
+    b_field(&b, 11, rec, TR_F_BACKTRACE);
+    b_field(&b, 12, rec, TR_F_NOTE);
+    if ((rc = run_bound(s, &b))) return rc;
+    return tr_procs_settle(s, run, pid);
+}
+
+static opt col_opt(sqlite3_stmt *st, int i)
+{
+    opt o = {0, sqlite3_column_type(st, i) != SQLITE_NULL};
+    if (o.set) o.v = sqlite3_column_int64(st, i);
+    return o;
+}
+
+static void col_copy(sqlite3_stmt *st, int i, char *out, size_t n)
+{
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    snprintf(out, n, "%s", t ? t : "");
+}
+
+/* The rows of (run, pid) of one statement: images (id, start) or events. */
+typedef struct pset {
+    int64_t *img, *start; /* real images in start order */
+    size_t nimg;
+    int64_t holder; /* placeholder image id, 0 when none */
+    pev *ev;
+    size_t nev;
+} pset;
+
+static int load(tr_store *s, const char *run, int64_t pid, pset *p)
+{
+    bind b;
+    int rc = begin(s, TR_STMT_PR_IMAGES_OF, run, &b), src = SQLITE_OK;
+    size_t cap = 0;
+    if (rc) return rc;
+    b_i64(&b, 2, pid);
+    while (b.rc == SQLITE_OK && (src = sqlite3_step(b.st)) == SQLITE_ROW) {
+        if (sqlite3_column_type(b.st, 1) == SQLITE_NULL) {
+            if (!p->holder) p->holder = sqlite3_column_int64(b.st, 0);
+            continue;
+        }
+        if (p->nimg == cap) {
+            cap = cap ? cap * 2 : 8;
+            int64_t *a = realloc(p->img, cap * sizeof *a),
+                    *c = a ? realloc(p->start, cap * sizeof *c) : NULL;
+            if (a) p->img = a;
+            if (c) p->start = c;
+            if (!a || !c) {
+                src = SQLITE_NOMEM;
+                break;
+            }
+        }
+        p->img[p->nimg] = sqlite3_column_int64(b.st, 0);
+        p->start[p->nimg++] = sqlite3_column_int64(b.st, 1);
+    }
+    sqlite3_reset(b.st);
+    sqlite3_clear_bindings(b.st);
+    if (b.rc != SQLITE_OK || src != SQLITE_DONE)
+        return tr_store_sqlerr(s, b.rc != SQLITE_OK ? b.rc : src, "reading processes");
+
+    if ((rc = begin(s, TR_STMT_PR_EVENTS_OF, run, &b))) return rc;
+    b_i64(&b, 2, pid);
+    cap = 0;
+    while (b.rc == SQLITE_OK && (src = sqlite3_step(b.st)) == SQLITE_ROW) {
+        if (p->nev == cap) {
+            cap = cap ? cap * 2 : 8;
+            pev *g = realloc(p->ev, cap * sizeof *g);
+            if (!g) {
+                src = SQLITE_NOMEM;
+                break;
+            }
+            p->ev = g;
+        }
+        pev *e = &p->ev[p->nev++];
+        const char *type = (const char *)sqlite3_column_text(b.st, 2);
+        e->id = sqlite3_column_int64(b.st, 0);
+        e->t = sqlite3_column_int64(b.st, 1);
+        e->type = type ? type[0] : 'e';
+        col_copy(b.st, 3, e->kind, sizeof e->kind);
+        e->code = col_opt(b.st, 4);
+        e->sig = col_opt(b.st, 5);
+        e->ut = col_opt(b.st, 6);
+        e->st = col_opt(b.st, 7);
+        e->rss = col_opt(b.st, 8);
+        e->has_bt = sqlite3_column_int(b.st, 9);
+        col_copy(b.st, 10, e->note, sizeof e->note);
+    }
+    sqlite3_reset(b.st);
+    sqlite3_clear_bindings(b.st);
+    if (b.rc != SQLITE_OK || src != SQLITE_DONE)
+        return tr_store_sqlerr(s, b.rc != SQLITE_OK ? b.rc : src, "reading process events");
+    return 0;
+}
+
+/* Index of the image an event at time t belongs to: the last one started at or before t;
+ * -1 when it precedes every image (the placeholder's). */
+static long owner(const pset *p, int64_t t)
+{
+    long k = -1;
+    for (size_t i = 0; i < p->nimg && p->start[i] <= t; i++)
+        k = (long)i;
+    return k;
+}
+
+/* Writes what the events owned by image `which` say onto row id. */
+static int settle_one(tr_store *s, const pset *p, long which, int64_t id)
+{
+    const pev *own = NULL, *reaped = NULL, *crash = NULL;
+    for (size_t i = 0; i < p->nev; i++) {
+        const pev *e = &p->ev[i];
+        if (owner(p, e->t) != which) continue;
+        if (e->type == 'e' && !own)
+            own = e;
+        else if (e->type == 'r')
+            reaped = e;
+        else if (e->type == 'c' && (!crash || e->has_bt || !crash->has_bt))
+            crash = e;
+    }
+    opt none = {0, 0}, ended = none, code = none, sig = none;
+    const char *kind = NULL;
+    if (own) {
+        ended = (opt){own->t, 1};
+        kind = own->kind[0] ? own->kind : own->sig.set && own->sig.v ? "signal" : "exit";
+        if (strcmp(kind, "exec") != 0) {
+            code = own->code;
+            sig = own->sig;
+        }
+    } else if (reaped || crash) {
+        ended = (opt){reaped ? reaped->t : crash->t, 1};
+        kind = reaped ? "reaped" : "signal";
+    }
+    if (reaped) { /* the kernel's word, as the parent saw it, over the image's own */
+        code = reaped->code;
+        sig = reaped->sig;
+    }
+    if (crash && (!sig.set || !sig.v)) sig = crash->sig;
+    bind b;
+    int rc = begin(s, TR_STMT_PR_SETTLE, NULL, &b);
+    if (rc) return rc;
+    b_i64(&b, 1, id);
+    b_opt(&b, 2, ended);
+    b_cstr(&b, 3, kind);
+    b_opt(&b, 4, code);
+    b_opt(&b, 5, sig);
+    b_opt(&b, 6, own ? own->ut : none);
+    b_opt(&b, 7, own ? own->st : none);
+    b_opt(&b, 8, own ? own->rss : none);
+    b_opt(&b, 9, crash && crash->has_bt ? (opt){crash->id, 1} : none);
+    b_cstr(&b, 10, crash ? crash->note : NULL);
+    return run_bound(s, &b);
+}
+
+int tr_procs_settle(tr_store *s, const char *run, int64_t pid)
+{
+    pset p;
+    memset(&p, 0, sizeof p);
+    int rc = load(s, run, pid, &p), orphans = 0;
+    bind b;
+    if (rc) goto fail;
+    for (size_t i = 0; i < p.nev; i++)
+        if (owner(&p, p.ev[i].t) < 0) orphans = 1;
+    if (orphans && !p.holder) { /* events of a PID whose start is not (yet) known */
+        if ((rc = begin(s, TR_STMT_PR_PLACEHOLDER, run, &b))) goto fail;
+        b_i64(&b, 2, pid);
+        if ((rc = run_bound(s, &b))) goto fail;
+        p.holder = sqlite3_last_insert_rowid(s->db);
+    } else if (!orphans && p.holder) { /* its events found their image */
+        if ((rc = begin(s, TR_STMT_PR_DROP, NULL, &b))) goto fail;
+        b_i64(&b, 1, p.holder);
+        if ((rc = run_bound(s, &b))) goto fail;
+        p.holder = 0;
+    }
+    if (p.holder && (rc = settle_one(s, &p, -1, p.holder))) goto fail;
+    for (size_t i = 0; i < p.nimg; i++)
+        if ((rc = settle_one(s, &p, (long)i, p.img[i]))) goto fail;
+fail:
+    free(p.img);
+    free(p.start);
+    free(p.ev);
+    return rc;
+}
