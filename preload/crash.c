@@ -238,9 +238,12 @@ static void crash_handler(int sig, siginfo_t *si, void *ucv)
     sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
+/* One of the signals whose view we keep. Not in a vfork child: it shares our memory, and what
+ * it sets (Python's subprocess resets handlers there) is for its own, separate dispositions. */
 static int ours(int sig)
 {
-    return sig > 0 && sig < 65 && installed[sig];
+    if (sig <= 0 || sig >= 65 || !installed[sig] || shim_g.state != SHIM_ON) return 0;
+    return !(shim_t.vfork && shim_in_vfork_child());
 }
 
 static void install(int sig, int restart)
@@ -278,7 +281,7 @@ void shim_crash_init(void)
 SHIM_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
     MAP_OR_FAIL(sigaction);
-    if (!ours(sig) || shim_g.state != SHIM_ON) return real_sigaction(sig, act, old);
+    if (!ours(sig)) return real_sigaction(sig, act, old);
     struct sigaction prev = view(sig);
     if (act) {
         view(sig) = *act;
@@ -301,7 +304,7 @@ static __sighandler_t set_simple(int sig, __sighandler_t h, int flags)
 
 SHIM_EXPORT __sighandler_t signal(int sig, __sighandler_t h)
 {
-    if (!ours(sig) || shim_g.state != SHIM_ON) {
+    if (!ours(sig)) {
         if (!REAL(signal)) return SIG_ERR;
         return real_signal(sig, h);
     }
@@ -316,8 +319,7 @@ SHIM_EXPORT __sighandler_t bsd_signal(int sig, __sighandler_t h)
 REAL_DECL(__sighandler_t, sysv_signal, (int, __sighandler_t));
 SHIM_EXPORT __sighandler_t sysv_signal(int sig, __sighandler_t h)
 {
-    if (!ours(sig) || shim_g.state != SHIM_ON)
-        return REAL(sysv_signal) ? real_sysv_signal(sig, h) : SIG_ERR;
+    if (!ours(sig)) return REAL(sysv_signal) ? real_sysv_signal(sig, h) : SIG_ERR;
     return set_simple(sig, h, SA_RESETHAND | SA_NODEFER);
 }
 

@@ -223,7 +223,10 @@ SHIM_EXPORT int close_range(unsigned first, unsigned last, int flags)
 
 SHIM_EXPORT void closefrom(int lowfd)
 {
-    if (!REAL(closefrom)) return;
+    if (!REAL(closefrom)) {
+        SYS3(SYS_close_range, lowfd, ~0u, 0);
+        return;
+    }
     int any = lowfd >= 0 ? range_begin((unsigned)lowfd, ~0u, 0) : 0;
     real_closefrom(lowfd);
     range_end(any);

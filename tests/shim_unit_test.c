@@ -339,6 +339,40 @@ static void test_static_and_crash(void)
     shu_free(&rs);
 }
 
+/* Python's faulthandler (a program SIGSEGV handler) survives subprocess (whose vfork child
+ * resets handlers in memory it shares with the parent), runs on a crash, and the crash is
+ * still recorded after it re-raises. */
+static void test_python_faulthandler(void)
+{
+    shu_recs rs = {0};
+    fresh(&rs);
+    char script[4200];
+    snprintf(script, sizeof script, "%s", wpath("fh.py"));
+    FILE *f = fopen(script, "w");
+    fputs("import ctypes, faulthandler, subprocess\n"
+          "libc = ctypes.CDLL(None)\n"
+          "def handler():\n"
+          "    buf = ctypes.create_string_buffer(256)\n"
+          "    libc.sigaction(11, None, buf)\n"
+          "    return ctypes.c_void_p.from_buffer(buf).value\n"
+          "faulthandler.enable()\n"
+          "before = handler()\n"
+          "subprocess.run(['true'])\n"
+          "print('kept', before is not None and handler() == before, flush=True)\n"
+          "ctypes.string_at(0)\n",
+          f);
+    fclose(f);
+    char *out = NULL, *err = NULL;
+    T_EQ_INT(SHU_RUN(SHIM_ENV(), &out, &err, "/usr/bin/python3", script), 128 + SIGSEGV);
+    T_EQ_STR(out, "kept True\n");
+    T_CHECK(err && strstr(err, "Fatal Python error: Segmentation fault"));
+    free(out);
+    free(err);
+    shu_load(&rs, spool);
+    T_CHECK(shu_count(&rs, TR_REC_CRASH, NULL) >= 1);
+    shu_free(&rs);
+}
+
 static void test_early_calls_and_raw_forks(void)
 {
     shu_recs rs = {0};
@@ -416,6 +450,7 @@ int main(void)
     T_RUN(test_disabled);
     T_RUN(test_env_repair_and_redaction);
     T_RUN(test_static_and_crash);
+    T_RUN(test_python_faulthandler);
     T_RUN(test_early_calls_and_raw_forks);
     T_RUN(test_paths_and_exclusions);
     if (!tassert_failures) {
