@@ -25,6 +25,9 @@ typedef struct pydist {
     char *name, *version, *meta;
     char **tops; /* top-level modules and packages it installs */
     size_t ntops;
+    char **subs; /* "top/sub" directories it installs, read when a top is shared */
+    size_t nsubs;
+    int subs_read;
 } pydist;
 
 typedef struct pysite {
@@ -51,6 +54,9 @@ static void site_clear(pysite *s)
         for (size_t k = 0; k < d->ntops; k++)
             free(d->tops[k]);
         free(d->tops);
+        for (size_t k = 0; k < d->nsubs; k++)
+            free(d->subs[k]);
+        free(d->subs);
         free(d->name);
         free(d->version);
         free(d->meta);
@@ -98,17 +104,46 @@ static void norm(const char *in, size_t n, char *out, size_t cap)
     out[o] = 0;
 }
 
+/* Adds s[0..n) to a list of strings unless present; -1 when out of memory. */
+static int add_name(char ***list, size_t *count, const char *s, size_t n)
+{
+    for (size_t i = 0; i < *count; i++)
+        if (strlen((*list)[i]) == n && !memcmp((*list)[i], s, n)) return 0;
+    char **g = realloc(*list, (*count + 1) * sizeof *g);
+    if (!g) return -1;
+    *list = g;
+    if (!(g[*count] = strndup(s, n))) return -1;
+    (*count)++;
+    return 0;
+}
+
 static int add_top(pydist *d, const char *s, size_t n)
 {
     if (!n || (n == 11 && !memcmp(s, "__pycache__", 11)) || s[0] == '.') return 0;
-    for (size_t i = 0; i < d->ntops; i++)
-        if (strlen(d->tops[i]) == n && !memcmp(d->tops[i], s, n)) return 0;
-    char **g = realloc(d->tops, (d->ntops + 1) * sizeof *g);
-    if (!g) return -1;
-    d->tops = g;
-    if (!(d->tops[d->ntops] = strndup(s, n))) return -1;
-    d->ntops++;
-    return 0;
+    return add_name(&d->tops, &d->ntops, s, n);
+}
+
+/* The "top/sub" directories of a distribution's files, from RECORD (dist-info) or
+ * installed-files.txt (egg-info, relative to it): they tell apart the distributions sharing a
+ * namespace package (nvidia-cublas-* and nvidia-cudnn-* both install under nvidia/). */
+static void read_subs(pydist *d)
+{
+    char file[PATH_MAX + 32], line[4096];
+    size_t ml = strlen(d->meta);
+    int dist = ml > 10 && !strcmp(d->meta + ml - 10, ".dist-info");
+    d->subs_read = 1;
+    fmt(file, sizeof file, "%s/%s", d->meta, dist ? "RECORD" : "installed-files.txt");
+    FILE *f = fopen(file, "re");
+    while (f && fgets(line, sizeof line, f)) {
+        const char *p = line;
+        while (!dist && !strncmp(p, "../", 3))
+            p += 3;
+        size_t a = strcspn(p, "/,\r\n");
+        if (p[a] != '/') continue;
+        size_t b = a + 1 + strcspn(p + a + 1, "/,\r\n");
+        if (p[b] != '/' || add_name(&d->subs, &d->nsubs, p, b) != 0) continue;
+    }
+    if (f) fclose(f);
 }
 
 /* Top-level names from top_level.txt (one per line) or RECORD ("pkg/mod.py,sha256=..,n"). */
@@ -218,12 +253,35 @@ static pysite *site_get(tr_pysites *p, const char *dir, size_t n)
     return s;
 }
 
-static const pydist *match(const pysite *s, const char *mod, size_t n)
+static int has_top(const pydist *d, const char *mod, size_t n)
+{
+    for (size_t k = 0; k < d->ntops; k++)
+        if (strlen(d->tops[k]) == n && !memcmp(d->tops[k], mod, n)) return 1;
+    return 0;
+}
+
+/* The distribution of module mod (rest: the file's path inside the site directory): the one
+ * declaring it as a top-level name (several: the one whose files include rest's "top/sub"
+ * directory), else the one named like it. */
+static const pydist *match(pysite *s, const char *rest, const char *mod, size_t n)
 {
     char want[256], have[256];
-    for (size_t i = 0; i < s->n; i++) /* declared top-level names first */
-        for (size_t k = 0; k < s->d[i].ntops; k++)
-            if (strlen(s->d[i].tops[k]) == n && !memcmp(s->d[i].tops[k], mod, n)) return &s->d[i];
+    const pydist *first = NULL;
+    int claims = 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (has_top(&s->d[i], mod, n)) {
+            if (!first) first = &s->d[i];
+            claims++;
+        }
+    size_t a = strcspn(rest, "/"), b = rest[a] ? a + 1 + strcspn(rest + a + 1, "/") : a;
+    for (size_t i = 0; claims > 1 && rest[a] && rest[b] && i < s->n; i++) {
+        pydist *d = &s->d[i];
+        if (!has_top(d, mod, n)) continue;
+        if (!d->subs_read) read_subs(d);
+        for (size_t k = 0; k < d->nsubs; k++)
+            if (strlen(d->subs[k]) == b && !memcmp(d->subs[k], rest, b)) return d;
+    }
+    if (first) return first;
     norm(mod, n, want, sizeof want);
     for (size_t i = 0; i < s->n; i++) {
         norm(s->d[i].name, strlen(s->d[i].name), have, sizeof have);
@@ -254,7 +312,7 @@ int tr_deps_py_lookup(tr_pysites *p, const char *path, tr_pydist *out)
         for (size_t i = 0; meta_dir && i < s->n && !d; i++) /* the metadata itself was read */
             if (!strncmp(s->d[i].meta + sl + 1, rest, n) && s->d[i].meta[sl + 1 + n] == 0)
                 d = &s->d[i];
-        if (!d && !meta_dir) d = match(s, mod, mn);
+        if (!d && !meta_dir) d = match(s, rest, mod, mn);
         int64_t mt = mtime_of(s->dir);
         if (d || mt == s->mtime_ns) break;
         s->mtime_ns = mt; /* installed meanwhile: read the directory again */

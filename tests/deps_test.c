@@ -178,13 +178,35 @@ static void test_python(void)
     snprintf(p, sizeof p, "%s/fake_dist-1.2.3.dist-info/RECORD", site);
     write_file(p, "fakemod/__init__.py,sha256=x,10\nfake_dist-1.2.3.dist-info/METADATA,,\n");
 
+    /* two distributions sharing the namespace package nsa (as nvidia-* CUDA wheels do) */
+    static const char *const ns[][3] = {{"one", "ns_one-1.0", "1.0"}, {"two", "ns_two-2.0", "2.0"}};
+    for (int i = 0; i < 2; i++) {
+        snprintf(p, sizeof p, "%s/nsa", site);
+        mkdir(p, 0700);
+        snprintf(p, sizeof p, "%s/nsa/%s", site, ns[i][0]);
+        T_ASSERT(mkdir(p, 0700) == 0);
+        snprintf(p, sizeof p, "%s/nsa/%s/__init__.py", site, ns[i][0]);
+        write_file(p, "");
+        snprintf(p, sizeof p, "%s/%s.dist-info", site, ns[i][1]);
+        T_ASSERT(mkdir(p, 0700) == 0);
+        char text[200];
+        snprintf(p, sizeof p, "%s/%s.dist-info/METADATA", site, ns[i][1]);
+        snprintf(text, sizeof text, "Name: ns-%s\nVersion: %s\n", ns[i][0], ns[i][2]);
+        write_file(p, text);
+        snprintf(p, sizeof p, "%s/%s.dist-info/top_level.txt", site, ns[i][1]);
+        write_file(p, "nsa\n");
+        snprintf(p, sizeof p, "%s/%s.dist-info/RECORD", site, ns[i][1]);
+        snprintf(text, sizeof text, "nsa/%s/__init__.py,,\n", ns[i][0]);
+        write_file(p, text);
+    }
+
     int six = access("/usr/lib/python3/dist-packages/six.py", R_OK) == 0;
     char *six_deb = six ? CAPTURE("dpkg-query", "-W", "-f=${Version}", "python3-six") : NULL;
     six = six && six_deb[0];
     setenv("PYTHONPATH", site, 1);
     T_EQ_INT(TRUN("py", "/usr/bin/python3", "-c",
-                  six ? "import fakemod, six; assert fakemod.VALUE == 7"
-                      : "import fakemod; assert fakemod.VALUE == 7"),
+                  six ? "import fakemod, nsa.two, six; assert fakemod.VALUE == 7"
+                      : "import fakemod, nsa.two; assert fakemod.VALUE == 7"),
              0);
     unsetenv("PYTHONPATH");
     cJSON *run = show("py");
@@ -195,7 +217,10 @@ static void test_python(void)
     T_EQ_STR(jstr(d, "version"), "1.2.3");
     T_EQ_STR(jstr(d, "source"), "python");
     T_CHECK(strstr(jstr(d, "path"), "/site-packages/fake_dist-1.2.3.dist-info") != NULL);
-    if (six) { /* "1.16.0-4" -> "1.16.0" */
+    d = dep_pkg(run, "ns-two");
+    T_CHECK(d && !strcmp(jstr(d, "version"), "2.0"));
+    T_CHECK(!dep_pkg(run, "ns-one")); /* not imported */
+    if (six) {                        /* "1.16.0-4" -> "1.16.0" */
         *strrchr(six_deb, '-') = 0;
         d = dep_pkg(run, "six");
         T_CHECK(d && !strcmp(jstr(d, "version"), six_deb) && !strcmp(jstr(d, "kind"), "python"));
@@ -210,6 +235,13 @@ static void test_python(void)
     T_EQ_STR(jstr(ip, "version"), pyver);
     T_CHECK(strstr(jstr(ip, "path"), "/python3") != NULL);
     free(pyver);
+    cJSON_Delete(run);
+    /* and the other one (whatever order the site directory lists them in) */
+    setenv("PYTHONPATH", site, 1);
+    T_EQ_INT(TRUN("py-ns", "/usr/bin/python3", "-c", "import nsa.one"), 0);
+    unsetenv("PYTHONPATH");
+    run = show("py-ns");
+    T_CHECK(run && dep_pkg(run, "ns-one") && !dep_pkg(run, "ns-two"));
     cJSON_Delete(run);
     char *out = NULL;
     TPROC(&out, NULL, (char *)tproc_bin("trail"), "show", "py");
