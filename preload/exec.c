@@ -20,6 +20,11 @@ REAL_DECL(int, execvpe, (const char *, char *const[], char *const[]));
 REAL_DECL(int, fexecve, (int, char *const[], char *const[]));
 REAL_DECL(int, execveat, (int, const char *, char *const[], char *const[], int));
 
+/* A sanitizer runtime the new image links (ASan, TSan, HWASan): it must come first in the
+ * loader's list, so it goes before us in LD_PRELOAD (else it aborts the program). Set by the
+ * check of the exec target, read by the environment repair on the same thread. */
+static SHIM_TLS char san_rt[64];
+
 /* Configuration that must reach children even when the program rebuilt their environment. */
 static const char *const carried[] = {"TRAIL_CAPTURE_EXCLUDE", "TRAIL_REDACT",
                                       "TRAIL_REDACT_DEFAULTS", "TRAIL_SEGMENT_SIZE",
@@ -106,12 +111,16 @@ char **shim_env_repair(shim_envbuf *b, char *const *envp, char **stackarr, size_
             present = is_var(out[j], carry_ptr[i], nl);
         if (!present) out[k++] = carry_ptr[i];
     }
+    /* a sanitizer runtime first (see san_rt), the program's own preloads in order, ours last */
+    const char *san = san_rt[0] && !(old && !strncmp(old, san_rt, strlen(san_rt))) ? san_rt : "";
     if (old && *old && names_us(old))
-        snprintf(b->preload, sizeof b->preload, "LD_PRELOAD=%s", old);
+        snprintf(b->preload, sizeof b->preload, "LD_PRELOAD=%s%s%s", san, *san ? ":" : "", old);
     else if (old && *old)
-        snprintf(b->preload, sizeof b->preload, "LD_PRELOAD=%s:%s", old, shim_g.self_path);
+        snprintf(b->preload, sizeof b->preload, "LD_PRELOAD=%s%s%s:%s", san, *san ? ":" : "", old,
+                 shim_g.self_path);
     else
-        snprintf(b->preload, sizeof b->preload, "LD_PRELOAD=%s", shim_g.self_path);
+        snprintf(b->preload, sizeof b->preload, "LD_PRELOAD=%s%s%s", san, *san ? ":" : "",
+                 shim_g.self_path);
     snprintf(b->run, sizeof b->run, "TRAIL_RUN_ID=%s", shim_g.run_id);
     snprintf(b->spool, sizeof b->spool, "TRAIL_SPOOL=%s", shim_g.spool);
     put_handoff(b->handoff, sizeof b->handoff, (long)handoff_pid);
@@ -146,6 +155,42 @@ static int find_in_path(const char *file, char *out, size_t n)
     return -1;
 }
 
+static void find_sanitizer(int fd, const Elf64_Phdr *ph, int nph)
+{
+    const Elf64_Phdr *dyn = NULL;
+    for (int i = 0; i < nph; i++)
+        if (ph[i].p_type == PT_DYNAMIC) dyn = &ph[i];
+    if (!dyn) return;
+    Elf64_Dyn d[256];
+    size_t bytes = dyn->p_filesz < sizeof d ? dyn->p_filesz : sizeof d;
+    long got = SYS4(SYS_pread64, fd, d, bytes, dyn->p_offset);
+    if (got <= 0) return;
+    uint64_t strtab = 0, needed[32];
+    int nn = 0;
+    for (long i = 0; i < got / (long)sizeof *d && d[i].d_tag != DT_NULL; i++) {
+        if (d[i].d_tag == DT_STRTAB) strtab = d[i].d_un.d_ptr;
+        if (d[i].d_tag == DT_NEEDED && nn < 32) needed[nn++] = d[i].d_un.d_val;
+    }
+    for (int i = 0; i < nph && strtab; i++) { /* the string table's address -> file offset */
+        if (ph[i].p_type != PT_LOAD || strtab < ph[i].p_vaddr ||
+            strtab >= ph[i].p_vaddr + ph[i].p_filesz)
+            continue;
+        uint64_t off = strtab - ph[i].p_vaddr + ph[i].p_offset;
+        for (int k = 0; k < nn; k++) {
+            char name[64];
+            long r = SYS4(SYS_pread64, fd, name, sizeof name - 1, off + needed[k]);
+            if (r <= 0) continue;
+            name[r] = 0;
+            if (!strncmp(name, "libasan.so", 10) || !strncmp(name, "libtsan.so", 10) ||
+                !strncmp(name, "libhwasan.so", 12)) {
+                memcpy(san_rt, name, strlen(name) + 1);
+                return;
+            }
+        }
+        return;
+    }
+}
+
 static const char *check_file(int dirfd, const char *path, int depth)
 {
     int fd = (int)SYS4(SYS_openat, dirfd, path, O_RDONLY | O_CLOEXEC, 0);
@@ -176,6 +221,7 @@ static const char *check_file(int dirfd, const char *path, int depth)
                 why = "not interposable: static binary";
                 for (int i = 0; i < eh->e_phnum; i++)
                     if (ph[i].p_type == PT_INTERP) why = NULL;
+                if (!why) find_sanitizer(fd, ph, eh->e_phnum);
             }
         }
     }
@@ -186,6 +232,7 @@ static const char *check_file(int dirfd, const char *path, int depth)
 const char *shim_not_interposable(const char *path, int dirfd, int search_path)
 {
     char found[4096];
+    san_rt[0] = 0;
     if (!path || !*path) return NULL;
     if (search_path && !strchr(path, '/')) {
         if (find_in_path(path, found, sizeof found) != 0) return NULL;

@@ -1,7 +1,7 @@
 # shim.cmake - capture shim (libtrail_preload.so) tests: conformance programs under the shim
 # alone (records read from the spool) and under the real `trail run` (records in the store).
 add_subdirectory(${CMAKE_CURRENT_SOURCE_DIR}/conformance ${CMAKE_CURRENT_BINARY_DIR}/conformance)
-set(_shim_programs trail_preload conform probe static_prog shim_early)
+set(_shim_programs trail_preload conform probe static_prog asan_prog shim_early)
 
 trail_test(shim_unit_test SOURCES shim_unit_test.c
   LIBS trail_core PkgConfig::CJSON PkgConfig::SQLITE3 LABELS unit)
