@@ -320,14 +320,19 @@ static int dpkg_of(tr_depq *q, wctx *w, tr_store *st, const char *path, char *pk
     return found;
 }
 
-/* A shared object or executable: its Debian package; an interpreter's version. */
+/* A shared object or executable: its Debian package, else the Python distribution that
+ * installed it (extension modules, a wheel's bundled libraries); an interpreter's version. */
 static void resolve_dep(tr_depq *q, wctx *w, tr_store *st, drun *r, const dnote *d, sset *seen)
 {
     char key[PATH_MAX + 40], pyver[64], pkg[256], ver[256];
     snprintf(key, sizeof key, "%s:%s", r->id, d->path);
     if (sset_put(seen, key, NULL) != 1) return; /* once per batch */
     int found = dpkg_of(q, w, st, d->path, pkg, sizeof pkg, ver, sizeof ver);
-    if (found) w_push(w, 'r', r, d->path, pkg, ver, "dpkg", NULL);
+    tr_pydist dist;
+    if (found)
+        w_push(w, 'r', r, d->path, pkg, ver, "dpkg", NULL);
+    else if (tr_deps_py_candidate(d->path) && tr_deps_py_lookup(q->py, d->path, &dist) == 0)
+        w_push(w, 'r', r, d->path, dist.name, dist.version, "python", NULL); /* a wheel's */
     snprintf(key, sizeof key, "interpreter:%s", d->path);
     if (!strcmp(d->kind, "exe") &&
         tr_deps_py_interpreter(d->path, found ? ver : NULL, pyver, sizeof pyver) &&

@@ -15,32 +15,13 @@ typedef struct pkg {
     char *name, *version; /* name without ":arch"; version NULL when not installed */
 } pkg;
 
-/* A path is stored once in an arena; the table holds entry indices + 1 (0 = empty). */
-typedef struct entry {
-    size_t off;
-    uint32_t len, pkg;
-} entry;
-
 struct tr_dpkg {
-    char *arena;
-    size_t alen, acap;
-    entry *e;
-    size_t ne, ecap;
-    uint32_t *tab;
-    size_t tcap; /* power of two */
+    tr_pathmap *paths; /* path -> package index */
     pkg *p;
     size_t np, pcap;
     char merged[6][8]; /* top-level directories that link into /usr: "/lib" ... */
     int nmerged;
 };
-
-static uint64_t hash(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    return h;
-}
 
 /* Folds a merged-usr alias: "/lib/x" -> "/usr/lib/x" when /lib is a link to usr/lib. */
 static const char *canon(const tr_dpkg *d, const char *path, char *buf, size_t n)
@@ -53,66 +34,6 @@ static const char *canon(const tr_dpkg *d, const char *path, char *buf, size_t n
         }
     }
     return path;
-}
-
-static int grow_table(tr_dpkg *d)
-{
-    size_t cap = d->tcap ? d->tcap * 2 : 1 << 16;
-    uint32_t *t = calloc(cap, sizeof *t);
-    if (!t) return -1;
-    for (size_t i = 0; i < d->tcap; i++) {
-        if (!d->tab[i]) continue;
-        const entry *e = &d->e[d->tab[i] - 1];
-        size_t k = hash(d->arena + e->off, e->len) & (cap - 1);
-        while (t[k])
-            k = (k + 1) & (cap - 1);
-        t[k] = d->tab[i];
-    }
-    free(d->tab);
-    d->tab = t;
-    d->tcap = cap;
-    return 0;
-}
-
-static long find(const tr_dpkg *d, const char *s, size_t n)
-{
-    if (!d->tcap) return -1;
-    for (size_t k = hash(s, n) & (d->tcap - 1); d->tab[k]; k = (k + 1) & (d->tcap - 1)) {
-        const entry *e = &d->e[d->tab[k] - 1];
-        if (e->len == n && !memcmp(d->arena + e->off, s, n)) return (long)(d->tab[k] - 1);
-    }
-    return -1;
-}
-
-/* Adds path -> package p unless the path is known (directories belong to many packages). */
-static int add_path(tr_dpkg *d, const char *path, size_t n, uint32_t p)
-{
-    if (find(d, path, n) >= 0) return 0;
-    if ((d->ne + 1) * 2 > d->tcap && grow_table(d) != 0) return -1;
-    if (d->alen + n > d->acap) {
-        size_t cap = d->acap ? d->acap * 2 : 1 << 20;
-        while (cap < d->alen + n)
-            cap *= 2;
-        char *a = realloc(d->arena, cap);
-        if (!a) return -1;
-        d->arena = a;
-        d->acap = cap;
-    }
-    if (d->ne == d->ecap) {
-        size_t cap = d->ecap ? d->ecap * 2 : 1 << 14;
-        entry *e = realloc(d->e, cap * sizeof *e);
-        if (!e) return -1;
-        d->e = e;
-        d->ecap = cap;
-    }
-    memcpy(d->arena + d->alen, path, n);
-    d->e[d->ne] = (entry){d->alen, (uint32_t)n, p};
-    d->alen += n;
-    size_t k = hash(path, n) & (d->tcap - 1);
-    while (d->tab[k])
-        k = (k + 1) & (d->tcap - 1);
-    d->tab[k] = (uint32_t)++d->ne;
-    return 0;
 }
 
 /* Adds a package named as its .list file is ("name" or "name:arch"); its index or -1. */
@@ -142,7 +63,7 @@ static int read_list(tr_dpkg *d, const char *dir, const char *fname, uint32_t p)
         line[n] = 0;
         if (line[0] != '/' || (n == 2 && line[1] == '.')) continue;
         const char *c = canon(d, line, buf, sizeof buf);
-        rc = add_path(d, c, strlen(c), p);
+        rc = tr_deps_map_put(d->paths, c, strlen(c), p);
     }
     fclose(f);
     return rc;
@@ -220,7 +141,10 @@ void tr_deps_dpkg_stamp(char *out, size_t n)
 tr_dpkg *tr_deps_dpkg_open(void)
 {
     tr_dpkg *d = calloc(1, sizeof *d);
-    if (!d) return NULL;
+    if (!d || !(d->paths = tr_deps_map_new())) {
+        free(d);
+        return NULL;
+    }
     merged_init(d);
     const char *dir = admindir();
     char info[PATH_MAX];
@@ -252,29 +176,27 @@ void tr_deps_dpkg_free(tr_dpkg *d)
         free(d->p[i].version);
     }
     free(d->p);
-    free(d->arena);
-    free(d->e);
-    free(d->tab);
+    tr_deps_map_free(d->paths);
     free(d);
 }
 
 size_t tr_deps_dpkg_size(const tr_dpkg *d)
 {
-    return d ? d->ne : 0;
+    return d ? tr_deps_map_size(d->paths) : 0;
 }
 
 int tr_deps_dpkg_lookup(tr_dpkg *d, const char *path, const char **pkg_out, const char **version)
 {
     char buf[PATH_MAX + 8], real[PATH_MAX];
-    if (!d || !path || path[0] != '/' || !d->ne) return -1;
+    if (!d || !path || path[0] != '/' || !tr_deps_dpkg_size(d)) return -1;
     const char *c = canon(d, path, buf, sizeof buf);
-    long i = find(d, c, strlen(c));
+    long i = tr_deps_map_get(d->paths, c, strlen(c));
     if (i < 0 && realpath(path, real)) {
         c = canon(d, real, buf, sizeof buf);
-        i = find(d, c, strlen(c));
+        i = tr_deps_map_get(d->paths, c, strlen(c));
     }
     if (i < 0) return -1;
-    const pkg *p = &d->p[d->e[i].pkg];
+    const pkg *p = &d->p[i];
     *pkg_out = p->name;
     *version = p->version;
     return 0;

@@ -35,6 +35,8 @@ typedef struct pysite {
     int64_t mtime_ns; /* of the directory when scanned: a rescan follows installs */
     pydist *d;
     size_t n;
+    tr_pathmap *files; /* file (relative) -> distribution index, from RECORD, built on need */
+    int files_read;
 } pysite;
 
 struct tr_pysites {
@@ -64,6 +66,9 @@ static void site_clear(pysite *s)
     free(s->d);
     s->d = NULL;
     s->n = 0;
+    tr_deps_map_free(s->files);
+    s->files = NULL;
+    s->files_read = 0;
 }
 
 void tr_deps_py_free(tr_pysites *p)
@@ -253,6 +258,33 @@ static pysite *site_get(tr_pysites *p, const char *dir, size_t n)
     return s;
 }
 
+/* Every file the site's distributions list (RECORD; an egg-info's installed-files.txt, relative
+ * to it) -> its distribution. */
+static void read_files(pysite *s)
+{
+    char file[PATH_MAX + 32], line[4096];
+    s->files_read = 1;
+    if (!(s->files = tr_deps_map_new())) return;
+    for (size_t i = 0; i < s->n; i++) {
+        const char *meta = s->d[i].meta;
+        size_t ml = strlen(meta);
+        int dist = ml > 10 && !strcmp(meta + ml - 10, ".dist-info");
+        fmt(file, sizeof file, "%s/%s", meta, dist ? "RECORD" : "installed-files.txt");
+        FILE *f = fopen(file, "re");
+        while (f && fgets(line, sizeof line, f)) {
+            const char *q = line;
+            if (!dist && strncmp(q, "../", 3)) continue; /* the egg-info's own files */
+            while (!dist && !strncmp(q, "../", 3))
+                q += 3;
+            size_t l = strcspn(q, dist ? ",\r\n" : "\r\n");
+            if (l && q[0] != '.' && q[0] != '/' &&
+                tr_deps_map_put(s->files, q, l, (uint32_t)i) != 0)
+                break;
+        }
+        if (f) fclose(f);
+    }
+}
+
 static int has_top(const pydist *d, const char *mod, size_t n)
 {
     for (size_t k = 0; k < d->ntops; k++)
@@ -261,8 +293,9 @@ static int has_top(const pydist *d, const char *mod, size_t n)
 }
 
 /* The distribution of module mod (rest: the file's path inside the site directory): the one
- * declaring it as a top-level name (several: the one whose files include rest's "top/sub"
- * directory), else the one named like it. */
+ * declaring it as a top-level name; when several do (a namespace package) or none does
+ * (numpy.libs/), the one whose RECORD lists the file, else whose files include its "top/sub"
+ * directory; else the one named like the module. */
 static const pydist *match(pysite *s, const char *rest, const char *mod, size_t n)
 {
     char want[256], have[256];
@@ -273,9 +306,13 @@ static const pydist *match(pysite *s, const char *rest, const char *mod, size_t 
             if (!first) first = &s->d[i];
             claims++;
         }
+    if (claims == 1) return first;
+    if (!s->files_read) read_files(s); /* unclaimed or shared: the file lists decide */
+    long owner = tr_deps_map_get(s->files, rest, strlen(rest));
+    if (owner >= 0 && (size_t)owner < s->n) return &s->d[owner];
     size_t a = strcspn(rest, "/"), b = rest[a] ? a + 1 + strcspn(rest + a + 1, "/") : a;
     for (size_t i = 0; claims > 1 && rest[a] && rest[b] && i < s->n; i++) {
-        pydist *d = &s->d[i];
+        pydist *d = &s->d[i]; /* files not listed (bytecode written later) */
         if (!has_top(d, mod, n)) continue;
         if (!d->subs_read) read_subs(d);
         for (size_t k = 0; k < d->nsubs; k++)
@@ -290,12 +327,17 @@ static const pydist *match(pysite *s, const char *rest, const char *mod, size_t 
     return NULL;
 }
 
-int tr_deps_py_lookup(tr_pysites *p, const char *path, tr_pydist *out)
+int tr_deps_py_lookup(tr_pysites *p, const char *path_in, tr_pydist *out)
 {
+    char path[PATH_MAX];
+    if (!p || tr_deps_normalize(path_in, path, sizeof path) != 0) return -1;
     size_t sl = site_len(path);
-    if (!p || !sl) return -1;
+    if (!sl) return -1;
     const char *rest = path + sl + 1, *mod = rest;
     size_t n = strcspn(rest, "/");
+    if (n > 10 &&
+        (!memcmp(rest + n - 10, ".dist-info", 10) || !memcmp(rest + n - 9, ".egg-info", 9)))
+        return -1; /* metadata read (entry points, versions): no module of it was */
     if (n == 11 && !memcmp(rest, "__pycache__", 11) && rest[n] == '/') mod = rest + n + 1;
     int top_file = mod[strcspn(mod, "/")] == 0;
     size_t mn = top_file ? strcspn(mod, ".") : strcspn(mod, "/");
@@ -306,13 +348,8 @@ int tr_deps_py_lookup(tr_pysites *p, const char *path, tr_pydist *out)
     pysite *s = site_get(p, path, sl);
     if (!s) return -1;
     const pydist *d = NULL;
-    int meta_dir = n > 10 && (!memcmp(rest + n - 10, ".dist-info", 10) ||
-                              !memcmp(rest + n - 9, ".egg-info", 9));
     for (int attempt = 0; attempt < 2 && !d; attempt++) {
-        for (size_t i = 0; meta_dir && i < s->n && !d; i++) /* the metadata itself was read */
-            if (!strncmp(s->d[i].meta + sl + 1, rest, n) && s->d[i].meta[sl + 1 + n] == 0)
-                d = &s->d[i];
-        if (!d && !meta_dir) d = match(s, rest, mod, mn);
+        d = match(s, rest, mod, mn);
         int64_t mt = mtime_of(s->dir);
         if (d || mt == s->mtime_ns) break;
         s->mtime_ns = mt; /* installed meanwhile: read the directory again */

@@ -225,6 +225,24 @@ static int show_debian(const cJSON *deps)
     return shown;
 }
 
+/* A Python distribution, with the shared objects it installed that processes loaded. */
+static void show_dist(const cJSON *deps, const cJSON *d, const char *label)
+{
+    const char *pkg = or_dash(jstr(d, "package"));
+    const cJSON *e;
+    int k = 0;
+    printf("  %-10s %s=%s", label, pkg, or_dash(jstr(d, "version")));
+    cJSON_ArrayForEach(e, deps)
+    {
+        const char *src = jstr(e, "source"), *p2 = jstr(e, "package"), *kind = jstr(e, "kind");
+        if (!src || strcmp(src, "python") || !p2 || strcmp(p2, pkg) || !kind ||
+            !strcmp(kind, "python") || !strcmp(kind, "interpreter"))
+            continue;
+        printf("%s%s", k++ ? ", " : "  (", base(jstr(e, "path")));
+    }
+    printf("%s\n", k ? ")" : "");
+}
+
 /* Dependencies grouped by where their version came from. */
 static void show_deps(const cJSON *r)
 {
@@ -244,7 +262,7 @@ static void show_deps(const cJSON *r)
                 printf("  %-10s python=%s  (interpreter %s)\n", label, or_dash(ver),
                        or_dash(jstr(d, "path")));
             else if (g == 1 && !strcmp(kind, "python"))
-                printf("  %-10s %s=%s\n", label, or_dash(jstr(d, "package")), or_dash(ver));
+                show_dist(deps, d, label);
             else if (g == 2 && !strcmp(kind, "git"))
                 printf("  %-10s %s  %s\n", label, or_dash(jstr(d, "path")), or_dash(ver));
             else if (g == 3 && !src && strcmp(kind, "git"))

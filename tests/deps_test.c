@@ -176,7 +176,22 @@ static void test_python(void)
     snprintf(p, sizeof p, "%s/fake_dist-1.2.3.dist-info/METADATA", site);
     write_file(p, "Metadata-Version: 2.1\nName: fake-dist\nVersion: 1.2.3\n\nA module.\n");
     snprintf(p, sizeof p, "%s/fake_dist-1.2.3.dist-info/RECORD", site);
-    write_file(p, "fakemod/__init__.py,sha256=x,10\nfake_dist-1.2.3.dist-info/METADATA,,\n");
+    write_file(p, "fakemod/__init__.py,sha256=x,10\nfake_dist-1.2.3.dist-info/METADATA,,\n"
+                  "fake_libs/libfakenative.so,,\n");
+    /* a library the wheel bundles outside its package (as numpy.libs/), opened by a path with
+     * "..", and a distribution whose metadata alone is read (entry points, versions) */
+    char cmd[3000];
+    snprintf(p, sizeof p, "%s/fake_libs", site);
+    T_ASSERT(mkdir(p, 0700) == 0);
+    snprintf(cmd, sizeof cmd,
+             "echo 'int fake_native(void) { return 7; }' > %s/n.c && cc -shared -fPIC -o "
+             "%s/fake_libs/libfakenative.so %s/n.c 2>/dev/null",
+             base, site, base);
+    int native = system(cmd) == 0;
+    snprintf(p, sizeof p, "%s/meta_only-0.1.dist-info", site);
+    T_ASSERT(mkdir(p, 0700) == 0);
+    snprintf(p, sizeof p, "%s/meta_only-0.1.dist-info/METADATA", site);
+    write_file(p, "Name: meta-only\nVersion: 0.1\n");
 
     /* two distributions sharing the namespace package nsa (as nvidia-* CUDA wheels do) */
     static const char *const ns[][3] = {{"one", "ns_one-1.0", "1.0"}, {"two", "ns_two-2.0", "2.0"}};
@@ -204,10 +219,16 @@ static void test_python(void)
     char *six_deb = six ? CAPTURE("dpkg-query", "-W", "-f=${Version}", "python3-six") : NULL;
     six = six && six_deb[0];
     setenv("PYTHONPATH", site, 1);
-    T_EQ_INT(TRUN("py", "/usr/bin/python3", "-c",
-                  six ? "import fakemod, nsa.two, six; assert fakemod.VALUE == 7"
-                      : "import fakemod, nsa.two; assert fakemod.VALUE == 7"),
-             0);
+    char code[1000];
+    snprintf(code, sizeof code,
+             "import ctypes, importlib.metadata, os, fakemod, nsa.two%s\n"
+             "assert fakemod.VALUE == 7 and importlib.metadata.version('meta-only') == '0.1'\n"
+             "%s",
+             six ? ", six" : "",
+             native ? "lib = os.path.join(os.path.dirname(fakemod.__file__), '..', 'fake_libs',"
+                      " 'libfakenative.so')\nassert ctypes.CDLL(lib).fake_native() == 7\n"
+                    : "");
+    T_EQ_INT(TRUN("py", "/usr/bin/python3", "-c", code), 0);
     unsetenv("PYTHONPATH");
     cJSON *run = show("py");
     T_ASSERT(run);
@@ -217,6 +238,12 @@ static void test_python(void)
     T_EQ_STR(jstr(d, "version"), "1.2.3");
     T_EQ_STR(jstr(d, "source"), "python");
     T_CHECK(strstr(jstr(d, "path"), "/site-packages/fake_dist-1.2.3.dist-info") != NULL);
+    T_CHECK(!dep_pkg(run, "meta-only")); /* its metadata was read, none of its modules */
+    if (native) {
+        d = dep(run, "/libfakenative.so", "dlopen");
+        T_CHECK(d && jstr(d, "package") && !strcmp(jstr(d, "package"), "fake-dist") &&
+                !strcmp(jstr(d, "version"), "1.2.3") && !strcmp(jstr(d, "source"), "python"));
+    }
     d = dep_pkg(run, "ns-two");
     T_CHECK(d && !strcmp(jstr(d, "version"), "2.0"));
     T_CHECK(!dep_pkg(run, "ns-one")); /* not imported */
@@ -245,7 +272,7 @@ static void test_python(void)
     cJSON_Delete(run);
     char *out = NULL;
     TPROC(&out, NULL, (char *)tproc_bin("trail"), "show", "py");
-    T_CHECK(out && strstr(out, "  python     python=") && strstr(out, " fake-dist=1.2.3\n"));
+    T_CHECK(out && strstr(out, "  python     python=") && strstr(out, " fake-dist=1.2.3"));
     free(out);
 }
 
