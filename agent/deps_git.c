@@ -202,35 +202,33 @@ static int git_status(const char *root, char **out, size_t *len)
     posix_spawn_file_actions_destroy(&fa);
     free(env);
     close(p[1]);
-    if (sp != 0) goto done;
+    if (sp != 0) goto fail;
     size_t cap = 0;
     int64_t deadline = tr_mono_ns() + timeout_ms() * 1000000LL;
+    int ok = 0; /* read to the end in time */
     for (;;) {
         int64_t left = (deadline - tr_mono_ns()) / 1000000LL;
         struct pollfd pf = {p[0], POLLIN, 0};
         int pr = left > 0 ? poll(&pf, 1, (int)(left > 60000 ? 60000 : left)) : 0;
         if (pr < 0 && errno == EINTR) continue;
-        if (pr <= 0) goto kill_it; /* timed out */
+        if (pr <= 0) break; /* timed out */
         if (*len + 65536 > cap) {
             cap = cap ? cap * 2 : 65536 * 2;
             char *g = cap <= GIT_OUTPUT_MAX ? realloc(*out, cap + 1) : NULL;
-            if (!g) goto kill_it;
+            if (!g) break;
             *out = g;
         }
         ssize_t r = read(p[0], *out + *len, cap - *len);
         if (r < 0 && errno == EINTR) continue;
+        ok = r == 0;
         if (r <= 0) break;
         *len += (size_t)r;
     }
+    if (!ok) kill(pid, SIGKILL);
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    rc = WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
-    goto done;
-kill_it:
-    kill(pid, SIGKILL);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-done:
+    rc = ok && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+fail:
     close(p[0]);
     if (rc != 0) {
         free(*out);
