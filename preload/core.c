@@ -1,7 +1,8 @@
-/* core.c - the client core's record codec compiled into the shim: its CRC table is built on
- * demand (shim records can come from other libraries' constructors, before record.c's own
- * constructor ran) and CRC-32C uses the CPU's instruction where there is one (the table costs
- * ~0.4 us per FILE record on the hot path; same polynomial, same results). */
+/* core.c - the record codec compiled into the shim: on-demand CRC table, SSE4.2 CRC-32C. */
+/* the client core's record codec compiled into the shim: its CRC table is built on demand (shim
+ * records can come from other libraries' constructors, before record.c's own constructor ran) and
+ * CRC-32C uses the CPU's instruction where there is one (the table costs ~0.4 us per FILE record
+ * on the hot path; same polynomial, same results). */
 #define tr_crc32c tr_crc32c_table
 #define constructor used /* record.c's table-building constructor: only run when needed */
 #include "record.c"

@@ -1,6 +1,7 @@
-/* crash.c - fatal signals: a CRASH record with a libunwind backtrace (async-signal-safe code,
- * pre-reserved buffers), then the program's handler or the default disposition as it would
- * have run. sigaction/signal are interposed so the program's view of these signals is its own. */
+/* crash.c - fatal signals: CRASH records with libunwind backtraces, the program's handlers kept. */
+/* fatal signals: a CRASH record with a libunwind backtrace (async-signal-safe code, pre-reserved
+ * buffers), then the program's handler or the default disposition as it would have run.
+ * sigaction/signal are interposed so the program's view of these signals is its own. */
 #define UNW_LOCAL_ONLY
 #include <dlfcn.h>
 #include <libunwind.h>

@@ -1,5 +1,6 @@
-/* exec.c - every exec* variant: environment repair (the shim and the run survive env -i and
- * execle), interposability check of the target (PT_INTERP, setuid), end of the old image. */
+/* exec.c - every exec* variant: environment repair, interposability check, end of the old image. */
+/* every exec* variant: environment repair (the shim and the run survive env -i and execle),
+ * interposability check of the target (PT_INTERP, setuid), end of the old image. */
 #include <elf.h>
 #include <fcntl.h>
 #include <stdarg.h>

@@ -1,5 +1,6 @@
-/* fileops.c - interposed rename/link/symlink/unlink/remove (FILEOP records) and chdir/fchdir
- * (the tracked working directory that relative paths resolve against). */
+/* fileops.c - rename/link/symlink/unlink/remove as FILEOP records; chdir/fchdir cwd tracking. */
+/* interposed rename/link/symlink/unlink/remove (FILEOP records) and chdir/fchdir (the tracked
+ * working directory that relative paths resolve against). */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,7 @@
-/* procs.c - process tree: fork (and forks we only notice later), vfork (no shim code in the
- * child until exec), posix_spawn/p, system, popen/pclose with environment repair, the exit
- * status of reaped children, and the end of an image (exit/_exit/_Exit, the destructor). */
+/* procs.c - process tree: fork, vfork, posix_spawn, system, popen, wait, exit and image end. */
+/* process tree: fork (and forks we only notice later), vfork (no shim code in the child until
+ * exec), posix_spawn/p, system, popen/pclose with environment repair, the exit status of reaped
+ * children, and the end of an image (exit/_exit/_Exit, the destructor). */
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>

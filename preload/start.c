@@ -1,5 +1,6 @@
-/* start.c - process start records: PROC_START (argv, cwd, exe, uid), the environment with
- * secrets redacted in the process, loaded shared objects (at start and dlopen'd later). */
+/* start.c - process start: PROC_START, redacted environment, shared objects (at start, dlopen). */
+/* process start records: PROC_START (argv, cwd, exe, uid), the environment with secrets redacted
+ * in the process, loaded shared objects (at start and dlopen'd later). */
 #include <ctype.h>
 #include <dlfcn.h>
 #include <fcntl.h>

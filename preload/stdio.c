@@ -1,5 +1,6 @@
-/* stdio.c - interposed stdio: fopen/freopen/fclose (glibc's stdio bypasses the exported
- * open/close) and byte counters for the common FILE read/write calls. */
+/* stdio.c - interposed stdio: fopen/freopen/fdopen/fclose and byte counters of FILE calls. */
+/* interposed stdio: fopen/freopen/fclose (glibc's stdio bypasses the exported open/close) and byte
+ * counters for the common FILE read/write calls. */
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,5 +1,6 @@
-/* shim_test.c - integration: unmodified programs under the real `trail run`, every expected
- * record checked in the store (through `trail show --json` and SQL). */
+/* shim_test.c - integration: unmodified programs under the real `trail run`, records stored. */
+/* integration: unmodified programs under the real `trail run`, every expected record checked in
+ * the store (through `trail show --json` and SQL). */
 #include "shim_util.h"
 
 static const char *sandbox;

@@ -1,5 +1,6 @@
-/* shim_torch_test.c - PyTorch DataLoader(num_workers=2) under `trail run`: the files read inside
- * the forked worker processes are recorded and attributed to those workers. SKIP without torch. */
+/* shim_torch_test.c - PyTorch DataLoader workers under `trail run`: files read in workers. */
+/* PyTorch DataLoader(num_workers=2) under `trail run`: the files read inside the forked worker
+ * processes are recorded and attributed to those workers. SKIP without torch. */
 #include "shim_util.h"
 
 int main(void)

@@ -1,24 +1,21 @@
-/* shim_truth_test.c - the files trail records as read and written, compared with `strace -f`
- * ground truth, for a shell pipeline, a python3 script and a gcc build of a small C project.
- *
- * Ground truth: every successful open/openat/creat in `strace -f -y` of the same command, the
- * path resolved lexically against the dirfd strace names (trail records names, not symlink
- * targets). Read = opened read-only, written = opened with a write mode, O_CREAT or O_TRUNC.
- * Differences allowed, and why:
- *  - /etc/ld.so.cache and the shared objects the dynamic loader maps: ld.so opens them with its
- *    own internal calls before (or without) any interposable libc function; trail records the
- *    objects as dependencies (DEP records, `deps` in `trail show`) instead of inputs. Checked:
- *    each such file strace saw is a dependency of the run.
- *  - files glibc opens for itself with internal, non-interposable calls: locale data
- *    (/usr/lib/locale, locale.alias), gconv modules, the time zone (/etc/localtime, zoneinfo)
- *    and NSS files. Environment, not data; only a syscall tracer sees them.
- *  - names of temporary files (gcc's /tmp/ccXXXXXX.*) are random: compared with the random
- *    part masked.
- *  - a file renamed into place: the store files the written version under its final name
- *    (file_ops has the rename); matched through the rename, which strace must also show.
- *  - directories, /proc, /sys, /dev: not data files, not recorded (by design).
- *  - the shim's own files (its spool segments, the library itself): strace is not run under
- *    trail, so it never sees them; trail never records them (checked). */
+/* shim_truth_test.c - files trail records as read/written vs `strace -f` ground truth. */
+/* the files trail records as read and written, compared with `strace -f` ground truth, for a shell
+ * pipeline, a python3 script and a gcc build of a small C project.  Ground truth: every successful
+ * open/openat/creat in `strace -f -y` of the same command, the path resolved lexically against the
+ * dirfd strace names (trail records names, not symlink targets). Read = opened read-only, written
+ * = opened with a write mode, O_CREAT or O_TRUNC. Differences allowed, and why: - /etc/ld.so.cache
+ * and the shared objects the dynamic loader maps: ld.so opens them with its own internal calls
+ * before (or without) any interposable libc function; trail records the objects as dependencies
+ * (DEP records, `deps` in `trail show`) instead of inputs. Checked: each such file strace saw is a
+ * dependency of the run. - files glibc opens for itself with internal, non-interposable calls:
+ * locale data (/usr/lib/locale, locale.alias), gconv modules, the time zone (/etc/localtime,
+ * zoneinfo) and NSS files. Environment, not data; only a syscall tracer sees them. - names of
+ * temporary files (gcc's /tmp/ccXXXXXX.*) are random: compared with the random part masked. - a
+ * file renamed into place: the store files the written version under its final name (file_ops has
+ * the rename); matched through the rename, which strace must also show. - directories, /proc,
+ * /sys, /dev: not data files, not recorded (by design). - the shim's own files (its spool
+ * segments, the library itself): strace is not run under trail, so it never sees them; trail never
+ * records them (checked). */
 #include <sys/wait.h>
 
 #include "shim_util.h"

@@ -1,5 +1,6 @@
-/* shim_unit_test.c - the capture shim preloaded into real programs, its records read back from
- * the spool: what it records, and that it never changes what the program sees. */
+/* shim_unit_test.c - the shim preloaded into real programs, records read back from the spool. */
+/* the capture shim preloaded into real programs, its records read back from the spool: what it
+ * records, and that it never changes what the program sees. */
 #include <fcntl.h>
 
 #include "shim_util.h"

@@ -1,5 +1,6 @@
-/* shim_util.h - helpers for the capture shim's tests: run programs with a modified environment,
- * read the records a spool holds, query `trail show` and the store. */
+/* shim_util.h - helpers for the shim tests: environments, spool records, trail show, SQL. */
+/* helpers for the capture shim's tests: run programs with a modified environment, read the records
+ * a spool holds, query `trail show` and the store. */
 #ifndef SHIM_UTIL_H
 #define SHIM_UTIL_H
 

@@ -1,6 +1,7 @@
-/* early_lib.c - a library preloaded next to the shim that does file I/O before the shim's
- * constructor runs (in its own constructor) and inside calloc (as allocators that read their
- * configuration do), which dlsym may call while the shim resolves a symbol. */
+/* early_lib.c - preloaded next to the shim: file I/O in its constructor and inside calloc. */
+/* a library preloaded next to the shim that does file I/O before the shim's constructor runs (in
+ * its own constructor) and inside calloc (as allocators that read their configuration do), which
+ * dlsym may call while the shim resolves a symbol. */
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>

@@ -1,5 +1,6 @@
-/* probe.c - prints what a program can observe (errno, fds, threads, heap, signal dispositions,
- * environment) so tests can compare a bare run with a run under the shim. */
+/* probe.c - prints what a program can observe, to compare bare runs with shim runs. */
+/* prints what a program can observe (errno, fds, threads, heap, signal dispositions, environment)
+ * so tests can compare a bare run with a run under the shim. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
