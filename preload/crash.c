@@ -139,11 +139,12 @@ static size_t backtrace_text(ucontext_t *uc, sbuf *b)
     return b->n;
 }
 
-/* Unwinds in a disposable copy of the crashed process when libunwind is not loaded yet:
- * loading it there may deadlock or fault (the crash may have left the allocator locked or the
- * heap corrupt), and only the copy pays. The copy is a raw clone (no atfork handlers, no
- * locks; no SIGCHLD to the program), its stderr is /dev/null, an interval timer bounds it. */
-static void unwind_in_child(int sig, ucontext_t *uc, const char *note)
+/* What is not async-signal-safe happens in a disposable copy of the crashed process: the scan
+ * for dlopen'd objects (the loader's lock) and, unless libunwind was loaded at start, loading
+ * it and unwinding. Either may deadlock or fault when the crash left the allocator or the
+ * loader locked or the heap corrupt; only the copy pays. The copy is a raw clone (no atfork
+ * handlers, no locks, no SIGCHLD to the program), its stderr is /dev/null, a timer bounds it. */
+static void in_child(int sig, ucontext_t *uc, const char *note, int unwind)
 {
     long c = SYS5(SYS_clone, 0, 0, 0, 0, 0);
     if (c == 0) {
@@ -159,8 +160,9 @@ static void unwind_in_child(int sig, ucontext_t *uc, const char *note)
         sigprocmask(SIG_UNBLOCK, &all, NULL); /* a fault in here ends the copy, not a hang */
         struct itimerval it = {{0, 0}, {2, 0}};
         SYS3(SYS_setitimer, ITIMER_REAL, &it, NULL); /* SIGALRM, default: ends the copy */
+        shim_deps_scan("dlopen"); /* objects dlopen'd since the last scan (records of the parent) */
         sbuf b = {bt_text, 0, sizeof bt_text};
-        if (unw_open() && backtrace_text(uc, &b) > 0) emit_crash(sig, bt_text, b.n, note);
+        if (unwind && unw_open() && backtrace_text(uc, &b) > 0) emit_crash(sig, bt_text, b.n, note);
         tr_client_shutdown();
         SYS1(SYS_exit_group, 0);
     }
@@ -186,13 +188,13 @@ static void record_crash(int sig, siginfo_t *si, ucontext_t *uc)
     shim_fd_finish(0);
     shim_proc_end("signal", -1, sig);
     shim_g.ended = 1;
-    if (!uc || unw.mode == 2) return;
-    if (unw.init2) { /* loaded at start (TRAIL_UNWIND=eager) or by the program */
+    int unwind = uc && unw.mode != 2;
+    if (unwind && unw.init2) { /* loaded at start (TRAIL_UNWIND=eager) or by the program */
         sbuf b = {bt_text, 0, sizeof bt_text};
         if (backtrace_text(uc, &b) > 0) emit_crash(sig, bt_text, b.n, note);
-        return;
+        unwind = 0;
     }
-    unwind_in_child(sig, uc, note);
+    in_child(sig, uc, note, unwind);
 }
 
 static void crash_handler(int sig, siginfo_t *si, void *ucv)

@@ -240,6 +240,8 @@ static void track(int fd, const char *abs, int len, int flags, const struct stat
     s->rd = s->wr = 0;
     s->start_ns = shim_now();
     s->stream = fp;
+    static unsigned opens;
+    if ((++opens & 1023) == 0) shim_deps_scan("dlopen"); /* also for processes killed later */
     if (st) {
         fp_from(&s->fp, st);
         s->bits |= B_OPENFP;

@@ -198,6 +198,11 @@ static void test_conformance_records(void)
         }
     }
     T_CHECK(starts >= 12);
+    int exec_ends = 0; /* the forked child that exec'd cp: its first image ended by exec */
+    for (size_t i = 0; i < rs.n; i++)
+        exec_ends +=
+            rs.v[i].r.type == TR_REC_PROC_END && !strcmp(shu_s(&rs.v[i], TR_F_KIND), "exec");
+    T_CHECK(exec_ends >= 1);
     T_EQ_INT(shu_count(&rs, TR_REC_CRASH, NULL), 0);
     T_CHECK(shu_find(&rs, TR_REC_DEP, "/libc.so.6", 0) != NULL);
     T_CHECK(shu_find(&rs, TR_REC_DEP, "/conform", 0) != NULL);
@@ -371,6 +376,11 @@ static void test_python_faulthandler(void)
     free(err);
     shu_load(&rs, spool);
     T_CHECK(shu_count(&rs, TR_REC_CRASH, NULL) >= 1);
+    int dlopened = 0; /* ctypes' extension module arrives through dlopen after start */
+    for (size_t i = 0; i < rs.n; i++)
+        dlopened |= rs.v[i].r.type == TR_REC_DEP && strstr(shu_s(&rs.v[i], TR_F_PATH), "_ctypes") &&
+                    !strcmp(shu_s(&rs.v[i], TR_F_KIND), "dlopen");
+    T_CHECK(dlopened);
     shu_free(&rs);
 }
 
