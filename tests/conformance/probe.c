@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -238,6 +239,27 @@ static int probe_rawfork(void)
     return 0;
 }
 
+/* More descriptions open at once than the shim's table holds: the program is unaffected. */
+static int probe_many(int n)
+{
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_max < (rlim_t)n + 64) {
+        printf("many: limit %llu too low, skipped\n", (unsigned long long)rl.rlim_max);
+        return 0;
+    }
+    rl.rlim_cur = (rlim_t)n + 64;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) return 1;
+    int *fds = malloc(sizeof(int) * (size_t)n);
+    for (int i = 0; i < n; i++)
+        if ((fds[i] = open("probe_in.txt", O_RDONLY)) < 0) return 1;
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
+    free(fds);
+    printf("many: %d open at once\n", n);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) return 2;
@@ -251,6 +273,7 @@ int main(int argc, char **argv)
     if (!strcmp(m, "stress")) return probe_stress();
     if (!strcmp(m, "env")) return probe_env();
     if (!strcmp(m, "rawfork")) return probe_rawfork();
+    if (!strcmp(m, "many")) return probe_many(argc > 2 ? atoi(argv[2]) : 5000);
     if (!strcmp(m, "exec") && argc > 2) { /* exec argv[2..] with an emptied environment */
         char *empty[] = {"KEPT_VAR=1", NULL};
         execve(argv[2], argv + 2, empty);
