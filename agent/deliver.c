@@ -6,6 +6,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/tls/tls.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,15 +24,21 @@
 #define REDIAL_NS (5000 * 1000000LL)
 #define MIN_BATCH_BYTES (TR_BATCH_HDR_SIZE + TR_BATCH_HOST_MAX + TR_BATCH_REC_HDR + TR_REC_MAX_SIZE)
 
+/* One nng socket generation and its connection count (pipe callbacks point here). */
+typedef struct sockref {
+    nng_socket sock;
+    int pipes, refs, done;
+} sockref;
+
 struct tr_link {
     char url[1024];
+    sockref *sref; /* the current socket's connection count */
     nng_socket sock;
     nng_dialer dialer;
     nng_tls_config *tls;
     uint8_t key[4096];
     size_t keylen;
     int timeout_ms;
-    int pipes;
     int timeouts;          /* exchanges in a row without any reply */
     int64_t down_since_ns; /* not connected since (0: connected) */
     int fails;
@@ -61,8 +68,50 @@ int tr_link_parse_opt(tr_link_opts *o, int argc, char **argv, int *i)
 static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
     (void)p;
-    tr_link *l = arg;
-    __atomic_add_fetch(&l->pipes, ev == NNG_PIPE_EV_ADD_POST ? 1 : -1, __ATOMIC_ACQ_REL);
+    sockref *r = arg;
+    __atomic_add_fetch(&r->pipes, ev == NNG_PIPE_EV_ADD_POST ? 1 : -1, __ATOMIC_ACQ_REL);
+}
+
+static void sockref_put(sockref *r)
+{
+    if (__atomic_sub_fetch(&r->refs, 1, __ATOMIC_ACQ_REL) == 0) free(r);
+}
+
+static void *closer_main(void *arg)
+{
+    sockref *r = arg;
+    nng_close(r->sock);
+    __atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
+    sockref_put(r);
+    return NULL;
+}
+
+static void nap_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* nng 1.5's nng_close can block for good on a connection it lost track of (seen after a peer
+ * dropped several connections in a row mid-send): close in a helper thread and wait at most
+ * wait_ms, so the agent never hangs on it. */
+static void close_bounded(sockref *r, int wait_ms)
+{
+    pthread_t t;
+    pthread_attr_t a;
+    r->refs = 2;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    int rc = pthread_create(&t, &a, closer_main, r);
+    pthread_attr_destroy(&a);
+    if (rc != 0) {
+        r->refs = 1;
+        closer_main(r);
+        return;
+    }
+    for (int i = 0; i < wait_ms / 10 && !__atomic_load_n(&r->done, __ATOMIC_ACQUIRE); i++)
+        nap_ms(10);
+    sockref_put(r);
 }
 
 /* TLS: verify traild's certificate against the CA file, for the host named in the URL. */
@@ -96,13 +145,20 @@ static int setup_tls(tr_link *l, const char *ca, char *err, size_t errlen)
 /* A fresh req0 socket dialing in the background (an absent collector is no error). */
 static int dial(tr_link *l)
 {
+    sockref *r = calloc(1, sizeof *r);
+    if (!r) return NNG_ENOMEM;
     int rv = nng_req0_open(&l->sock);
-    if (rv) return rv;
+    if (rv) {
+        free(r);
+        return rv;
+    }
+    r->sock = l->sock;
+    l->sref = r;
     nng_socket_set_ms(l->sock, NNG_OPT_RECONNMINT, 100);
     nng_socket_set_ms(l->sock, NNG_OPT_RECONNMAXT, 1000);
     nng_socket_set_size(l->sock, NNG_OPT_RECVMAXSZ, 64 * 1024);
-    nng_pipe_notify(l->sock, NNG_PIPE_EV_ADD_POST, pipe_cb, l);
-    nng_pipe_notify(l->sock, NNG_PIPE_EV_REM_POST, pipe_cb, l);
+    nng_pipe_notify(l->sock, NNG_PIPE_EV_ADD_POST, pipe_cb, r);
+    nng_pipe_notify(l->sock, NNG_PIPE_EV_REM_POST, pipe_cb, r);
     rv = nng_dialer_create(&l->dialer, l->sock, l->url);
     if (!rv && l->tls) rv = nng_dialer_set_ptr(l->dialer, NNG_OPT_TLS_CONFIG, l->tls);
     if (!rv) rv = nng_dialer_start(l->dialer, NNG_FLAG_NONBLOCK);
@@ -121,8 +177,8 @@ static void heal(tr_link *l)
     else if (!l->down_since_ns)
         l->down_since_ns = now;
     if ((!l->down_since_ns || now - l->down_since_ns < REDIAL_NS) && l->timeouts < 2) return;
-    nng_close(l->sock);
-    __atomic_store_n(&l->pipes, 0, __ATOMIC_RELEASE);
+    if (l->sref) close_bounded(l->sref, 0);
+    l->sref = NULL;
     l->timeouts = 0;
     if (dial(l) != 0) l->down_since_ns = now; /* try again later */
 }
@@ -170,7 +226,7 @@ fail:
 void tr_link_close(tr_link *l)
 {
     if (!l) return;
-    if (nng_socket_id(l->sock) > 0) nng_close(l->sock);
+    if (l->sref) close_bounded(l->sref, 2000);
     if (l->tls) nng_tls_config_free(l->tls);
     memset(l->key, 0, sizeof l->key);
     free(l->buf);
@@ -184,13 +240,7 @@ const char *tr_link_url(const tr_link *l)
 
 int tr_link_connected(tr_link *l)
 {
-    return __atomic_load_n(&l->pipes, __ATOMIC_ACQUIRE) > 0;
-}
-
-static void nap_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
+    return l->sref && __atomic_load_n(&l->sref->pipes, __ATOMIC_ACQUIRE) > 0;
 }
 
 int tr_link_wait(tr_link *l, int64_t deadline_ns, volatile int *stop)
@@ -327,9 +377,33 @@ static int status_err(int st)
     }
 }
 
+/* Writers leave <root>/over-budget when TRAIL_SPOOL_BUDGET_MB stops them: say it loudly. */
+static void report_budget(tr_deliver *d)
+{
+    int64_t now = tr_mono_ns();
+    if (now < d->budget_check_ns) return;
+    d->budget_check_ns = now + 1000000000LL;
+    char note[4200], text[128] = "";
+    snprintf(note, sizeof note, "%s", d->dir);
+    char *slash = strrchr(note, '/');
+    if (!slash) return;
+    snprintf(slash, sizeof note - (size_t)(slash - note), "/over-budget");
+    if (tr_read_file(note, text, sizeof text) < 0) return;
+    unsigned long long mb = 0;
+    sscanf(text, "%*d %llu", &mb);
+    *slash = 0;
+    fprintf(stderr,
+            "trail: WARNING: the spool %s is over its budget (TRAIL_SPOOL_BUDGET_MB=%llu): "
+            "programs are dropping new records until delivery frees space\n",
+            note, mb);
+    *slash = '/';
+    unlink(note);
+}
+
 long tr_deliver_pump(tr_deliver *d, int64_t deadline_ns)
 {
     tr_link *l = d->link;
+    report_budget(d);
     if (tr_mono_ns() < l->next_try_ns) return TRAIL_EAGAIN;
     heal(l);
     if (!tr_link_connected(l)) {

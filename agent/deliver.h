@@ -39,8 +39,9 @@ typedef struct tr_deliver {
     tr_spool_reader *reader;
     tr_link *link;
     uint64_t acked, stored, duplicates, undecodable, batches;
-    int last_err;        /* TRAIL_E* of the last failed attempt, 0 after a success */
-    char last_msg[1400]; /* why it failed, one line */
+    int64_t budget_check_ns; /* next look for the spool root's over-budget note */
+    int last_err;            /* TRAIL_E* of the last failed attempt, 0 after a success */
+    char last_msg[1400];     /* why it failed, one line */
 } tr_deliver;
 
 /* TRAIL_EBUSY when another process delivers this directory. */

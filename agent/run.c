@@ -319,6 +319,11 @@ int tr_cmd_run(int argc, char **argv)
     if (o.collector) tr_write_file(dest, o.collector, strlen(o.collector), 0600);
     else tr_write_file(dest, abs_store, strlen(abs_store), 0600);
 
+    /* the launcher's own few records (run start and end) are exempt from the spool budget */
+    const char *bv = getenv("TRAIL_SPOOL_BUDGET_MB");
+    char budget[64] = "";
+    if (bv) snprintf(budget, sizeof budget, "%s", bv);
+    unsetenv("TRAIL_SPOOL_BUDGET_MB");
     tr_tail tail;
     tr_deliver dl, *dlp = o.collector ? &dl : NULL;
     memset(&tail, 0, sizeof tail);
@@ -328,6 +333,7 @@ int tr_cmd_run(int argc, char **argv)
         tr_store_close(st);
         return TR_EXIT_USAGE;
     }
+    if (budget[0]) setenv("TRAIL_SPOOL_BUDGET_MB", budget, 1); /* CMD's processes keep it */
     char preload[4096];
     const char *pl = NULL;
     if (!o.no_capture && !tr_env_disabled()) {

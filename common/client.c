@@ -1,10 +1,15 @@
 /* client.c - per-process run context and segment writer, safe across threads, fork and signals. */
 #include "client.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "spool.h"
@@ -36,6 +41,9 @@ static struct {
     int lock;
     uint64_t dropped;
     int last_err;
+    uint64_t budget;   /* TRAIL_SPOOL_BUDGET_MB in bytes, 0: none */
+    int64_t budget_at; /* when the spool root was last measured (s) */
+    int over, noted;
 } G = {.cur = -1};
 
 /* A page the kernel zeroes in a forked child (MADV_WIPEONFORK): *fork_marker == 0 tells a
@@ -120,6 +128,60 @@ static void reap_retired(void)
     }
 }
 
+/* Bytes of segment files under root/<run>/ (the spool root of this run directory). */
+static uint64_t spool_bytes(const char *root)
+{
+    uint64_t total = 0;
+    DIR *d = opendir(root);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *rd = fd >= 0 ? fdopendir(fd) : NULL;
+        struct dirent *f;
+        struct stat st;
+        while (rd && (f = readdir(rd)))
+            if (strstr(f->d_name, ".seg") &&
+                fstatat(fd, f->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+                total += (uint64_t)st.st_blocks * 512;
+        if (rd) closedir(rd);
+        else if (fd >= 0) close(fd);
+    }
+    if (d) closedir(d);
+    return total;
+}
+
+/* Spool disk budget (lock held): a new segment is refused while the run's spool root holds
+ * more than TRAIL_SPOOL_BUDGET_MB; records are then dropped and counted, never waited for.
+ * An over-budget verdict is kept for a second (no directory walk per dropped record). The first refusal
+ * leaves <root>/over-budget for the agent to report: nothing is printed to the program. */
+static int over_budget(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    if (!G.budget) return 0;
+    if (G.over && ts.tv_sec == G.budget_at) return 1; /* rolls under budget always measure */
+    G.budget_at = ts.tv_sec;
+    char root[4096], note[4200];
+    snprintf(root, sizeof root, "%s", G.dir);
+    char *slash = strrchr(root, '/');
+    if (slash && slash != root) *slash = 0;
+    uint64_t need = G.cap >= TR_SEG_MIN_CAP && G.cap <= TR_SEG_MAX_CAP ? G.cap : TR_SEG_DEFAULT_CAP;
+    G.over = spool_bytes(root) + need > G.budget;
+    if (!G.over) G.noted = 0; /* a later exhaustion is reported again */
+    if (G.over && !G.noted && snprintf(note, sizeof note, "%s/over-budget", root) > 0) {
+        int fd = open(note, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd >= 0) {
+            char line[128];
+            int n = snprintf(line, sizeof line, "%d %llu\n", (int)getpid(),
+                             (unsigned long long)(G.budget >> 20));
+            if (write(fd, line, (size_t)n) == n) G.noted = 1;
+            close(fd);
+        }
+    }
+    return G.over;
+}
+
 /* Opens a new current segment (lock held). full_idx is the slot seen full, or -1. Returns 0
  * when it opened one, 1 when another thread already had, or a TRAIL_E* code. */
 static int roll(int full_idx)
@@ -132,6 +194,7 @@ static int roll(int full_idx)
         if (!G.ring[i].used) free_idx = i;
     if (free_idx < 0) return TRAIL_ENOSPC;
     if (tr_mkdir_p(G.dir, 0700) != 0) return TRAIL_EIO;
+    if (over_budget()) return TRAIL_ENOSPC;
     int rc = tr_seg_create(&G.ring[free_idx].seg, G.dir, G.run_id, G.cap);
     if (rc) return rc;
     /* writers is not reset: a thread that loaded a stale G.cur may be between its pin and
@@ -207,6 +270,8 @@ int tr_client_configure(const char *run_id, const char *spool_dir)
     strcpy(G.dir, spool_dir);
     const char *cap = getenv("TRAIL_SEGMENT_SIZE");
     G.cap = cap ? (uint32_t)strtoul(cap, NULL, 10) : TR_SEG_DEFAULT_CAP;
+    const char *budget = getenv("TRAIL_SPOOL_BUDGET_MB");
+    G.budget = budget ? (uint64_t)strtoull(budget, NULL, 10) << 20 : 0;
     G.configured = 1;
     unlock();
     in_slow = 0;

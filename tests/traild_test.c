@@ -228,6 +228,35 @@ static void test_ipc(void)
     T_EQ_INT(tnet_wait(d), 0);
 }
 
+/* TRAIL_SPOOL_BUDGET_MB: with the collector away, writers drop new records instead of filling
+ * the disk or blocking; the agent says so; what was spooled arrives once, the run's own start
+ * and end records included. */
+static void test_spool_budget(void)
+{
+    const char *db = path_in("budget.db"), *url = tcp_url(tnet_free_port());
+    char *err = NULL;
+    setenv("TRAIL_SPOOL_BUDGET_MB", "1", 1);
+    setenv("TRAIL_SEGMENT_SIZE", "65536", 1);
+    int st = TPROC(NULL, &err, TRAIL, "run", "--name", "budget", "--collector", (char *)url,
+                   "--drain-timeout", "0.5", "--", CLIENT, "metrics", "100000");
+    unsetenv("TRAIL_SPOOL_BUDGET_MB");
+    unsetenv("TRAIL_SEGMENT_SIZE");
+    T_EQ_INT(st, 99); /* sdk_client exits 99 when a log call returned an error (TRAIL_ENOSPC) */
+    T_CHECK(err && strstr(err, "over its budget"));
+    free(err);
+    pid_t d = TNET_TRAILD(dlog, "--listen", (char *)url, "--store", (char *)db);
+    T_ASSERT(d > 0);
+    T_EQ_INT(TPROC(NULL, NULL, TRAIL, "sync", "--collector", (char *)url), 0);
+    long long n = tnet_points(db, "budget", 0);
+    fprintf(stderr, "budget: %lld of 100000 points spooled within a 1 MB spool budget\n", n);
+    T_CHECK(n > 1000 && n < 100000);
+    T_EQ_INT(tnet_points(db, "budget", 1), n);
+    T_EQ_INT(tnet_sql(db, "SELECT exit_code FROM runs WHERE name = 'budget' AND status = 'failed'"),
+             99);
+    kill(d, SIGTERM);
+    T_EQ_INT(tnet_wait(d), 0);
+}
+
 /* Files holding secrets must be private, or nothing starts; clear one-line messages. */
 static void test_private_files_and_options(void)
 {
@@ -287,6 +316,7 @@ int main(void)
     T_RUN(test_concurrent_runs_and_http);
     T_RUN(test_sigterm_graceful);
     T_RUN(test_ipc);
+    T_RUN(test_spool_budget);
     T_RUN(test_private_files_and_options);
     if (tassert_failures) {
         char *log = tnet_slurp(dlog);
