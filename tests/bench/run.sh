@@ -1,6 +1,7 @@
 #!/bin/bash
 # run.sh BUILD - capture overhead: io_micro (N x open, read 4 KiB, close over 100 files) bare, with
-# the shim alone, under `trail run` and under `strace -f` (and reprozip when BENCH_REPROZIP=1),
+# the shim alone, under `trail run` and under `strace -f` (and reprozip trace when installed;
+# BENCH_REPROZIP=0 skips it),
 # interleaved, median of BENCH_REPS (>= 5) runs, printed as ratios to bare. Also the cost the
 # shim adds to starting a small process. `make bench` runs it; not part of `make test`.
 set -euo pipefail
@@ -40,7 +41,7 @@ if os.path.isdir("/dev/shm"):  # the spool on tmpfs: no file system journal behi
     shm = tempfile.mkdtemp(prefix="trail-bench-", dir="/dev/shm")
     variants.insert(3, ("trail tmpfs", [trail, "run", "--"] + cmd,
                         dict(base_env, TRAIL_SPOOL_ROOT=shm)))
-if os.environ.get("BENCH_REPROZIP") == "1" and shutil.which("reprozip"):
+if os.environ.get("BENCH_REPROZIP", "1") != "0" and shutil.which("reprozip"):
     variants.append(("reprozip", ["reprozip", "trace", "--overwrite", "-d",
                                   os.path.join(tmp, "rpz"), "--dont-identify-packages"] + cmd,
                      base_env))
