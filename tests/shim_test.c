@@ -186,6 +186,19 @@ static void test_disable_and_static(void)
     cJSON_Delete(run);
 }
 
+/* A sanitizer-built child of an interposed process runs (its runtime is put first in
+ * LD_PRELOAD, else it aborts) and is captured. */
+static void test_asan_child(void)
+{
+    char script[8400];
+    snprintf(script, sizeof script, "'%s' '%s'", tproc_test_bin("asan_prog"), wpath("asan.out"));
+    T_EQ_INT(SHU_TRAIL("asan", NULL, "sh", "-c", script), 0);
+    cJSON *run = shu_show("asan");
+    T_ASSERT(run != NULL);
+    expect_in(run, "outputs", "asan.out", 5);
+    cJSON_Delete(run);
+}
+
 int main(void)
 {
     sandbox = tproc_sandbox();
@@ -195,6 +208,7 @@ int main(void)
     T_RUN(test_crash);
     T_RUN(test_secrets_never_stored);
     T_RUN(test_disable_and_static);
+    T_RUN(test_asan_child);
     if (!tassert_failures) shu_rm_rf(sandbox);
     return T_DONE();
 }

@@ -437,23 +437,6 @@ static void test_early_calls_and_raw_forks(void)
     shu_free(&rs);
 }
 
-/* A sanitizer-built child of an interposed process runs (its runtime is put first) and is
- * captured. */
-static void test_asan_child(void)
-{
-    shu_recs rs = {0};
-    fresh(&rs);
-    char script[8400];
-    snprintf(script, sizeof script, "'%s' '%s'", tproc_test_bin("asan_prog"), wpath("asan.out"));
-    char *err = NULL;
-    T_EQ_INT(SHU_RUN(SHIM_ENV(), NULL, &err, "sh", "-c", script), 0);
-    if (err && *err) T_FAIL("stderr: %s", err);
-    free(err);
-    shu_load(&rs, spool);
-    expect_file(&rs, "asan.out", "output", 5);
-    shu_free(&rs);
-}
-
 static void test_paths_and_exclusions(void)
 {
     shu_recs rs = {0};
@@ -495,7 +478,6 @@ int main(void)
     T_RUN(test_static_and_crash);
     T_RUN(test_python_faulthandler);
     T_RUN(test_early_calls_and_raw_forks);
-    T_RUN(test_asan_child);
     T_RUN(test_paths_and_exclusions);
     if (!tassert_failures) {
         shu_rm_rf(work);
