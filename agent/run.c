@@ -199,6 +199,24 @@ static void emit_end(const char *run_id, int wstatus, const struct rusage *ru, i
     emit(&e);
 }
 
+/* The root process's end as its parent saw it: settles its last image even when that image
+ * could not record its own end (a static binary it exec'd, a SIGKILL). */
+static void emit_reaped(pid_t pid, int wstatus, const struct rusage *ru)
+{
+    uint8_t buf[256];
+    tr_enc e;
+    tr_enc_init(&e, buf, sizeof buf, TR_REC_PROC_END, tr_now_ns());
+    tr_enc_i64(&e, TR_F_PID, pid);
+    if (WIFEXITED(wstatus)) tr_enc_i64(&e, TR_F_EXIT_CODE, WEXITSTATUS(wstatus));
+    else tr_enc_i64(&e, TR_F_SIGNAL, WTERMSIG(wstatus));
+    tr_enc_i64(&e, TR_F_UTIME_US, (int64_t)ru->ru_utime.tv_sec * 1000000 + ru->ru_utime.tv_usec);
+    tr_enc_i64(&e, TR_F_STIME_US, (int64_t)ru->ru_stime.tv_sec * 1000000 + ru->ru_stime.tv_usec);
+    tr_enc_i64(&e, TR_F_MAXRSS_KB, ru->ru_maxrss);
+    tr_enc_str(&e, TR_F_KIND, "reaped");
+    tr_enc_str(&e, TR_F_SOURCE, "cli");
+    emit(&e);
+}
+
 /* The capture shim: $TRAIL_PRELOAD, else ../lib/libtrail_preload.so next to this binary. */
 static int find_preload(char *buf, size_t n)
 {
@@ -402,6 +420,7 @@ int tr_cmd_run(int argc, char **argv)
         if (n <= 0) sleep_ns(POLL_NS);
     }
     child_pid = 0;
+    if (!exec_errno && pl) emit_reaped(pid, wstatus, &ru);
     emit_end(run_id, wstatus, &ru, exec_errno);
     tr_client_shutdown(); /* closes our own segment */
 
