@@ -101,4 +101,8 @@ void tr_depq_note(tr_depq *q, const tr_rec *rec, const char *run);
 /* Resolves what was noted and stores the results in one transaction; 0 or TRAIL_E*. */
 int tr_depq_flush(tr_depq *q, tr_store *st);
 
+/* When CMD (found as execvp would) links a sanitizer runtime (libasan, libtsan, libhwasan),
+ * copies its soname: it must come first in LD_PRELOAD, before the capture shim. 0 or -1. */
+int tr_sanitizer_runtime(const char *cmd, char *out, size_t n);
+
 #endif

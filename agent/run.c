@@ -1,4 +1,5 @@
-/* run.c - `trail run`: creates the run, launches CMD, tails its spool live, records how it ended. */
+/* run.c - `trail run`: creates the run, launches CMD, tails its spool live, records how it ended.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -79,17 +80,22 @@ static int parse(int argc, char **argv, run_opts *o)
             o->collector = o->link.url;
             continue;
         }
-        if (lr < 0) v = NULL;
-        else if (!strcmp(a, "--store")) o->store = v;
-        else if (!strcmp(a, "--drain-timeout")) o->drain_s = v ? atof(v) : 0;
-        else if (!strcmp(a, "--experiment")) o->experiment = v;
-        else if (!strcmp(a, "--name")) o->name = v;
-        else if (!strcmp(a, "--redact")) o->redact = v;
+        if (lr < 0)
+            v = NULL;
+        else if (!strcmp(a, "--store"))
+            o->store = v;
+        else if (!strcmp(a, "--drain-timeout"))
+            o->drain_s = v ? atof(v) : 0;
+        else if (!strcmp(a, "--experiment"))
+            o->experiment = v;
+        else if (!strcmp(a, "--name"))
+            o->name = v;
+        else if (!strcmp(a, "--redact"))
+            o->redact = v;
         else if (!strcmp(a, "--no-capture")) {
             o->no_capture = 1;
             takes = 0;
-        }
-        else if (!strcmp(a, "--param") || !strcmp(a, "--tag")) {
+        } else if (!strcmp(a, "--param") || !strcmp(a, "--tag")) {
             int isp = a[2] == 'p';
             if (!v || !strchr(v, '=') || v[0] == '=') {
                 tr_agent_err("%s needs KEY=VALUE, got '%s'", a, v ? v : "");
@@ -99,8 +105,10 @@ static int parse(int argc, char **argv, run_opts *o)
                 tr_agent_err("too many %s options (max %d)", a, MAX_KV);
                 return -1;
             }
-            if (isp) o->params[o->nparams++] = v;
-            else o->tags[o->ntags++] = v;
+            if (isp)
+                o->params[o->nparams++] = v;
+            else
+                o->tags[o->ntags++] = v;
         } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage();
             return 1;
@@ -162,7 +170,8 @@ static void emit_start(const run_opts *o, const char *run_id, pid_t pid, int64_t
     tr_enc_str(&e, TR_F_HOST, host);
     tr_enc_str(&e, TR_F_USER, user);
     tr_enc_i64(&e, TR_F_PID, pid);
-    for (char **a = o->cmd; *a; a++) tr_enc_str_trunc(&e, TR_F_ARGV, *a, strlen(*a), 256);
+    for (char **a = o->cmd; *a; a++)
+        tr_enc_str_trunc(&e, TR_F_ARGV, *a, strlen(*a), 256);
     emit(&e);
 }
 
@@ -170,7 +179,13 @@ static const char *status_of(int wstatus)
 {
     if (WIFEXITED(wstatus)) return WEXITSTATUS(wstatus) == 0 ? "finished" : "failed";
     switch (WTERMSIG(wstatus)) {
-    case SIGSEGV: case SIGBUS: case SIGABRT: case SIGILL: case SIGFPE: case SIGSYS: case SIGTRAP:
+    case SIGSEGV:
+    case SIGBUS:
+    case SIGABRT:
+    case SIGILL:
+    case SIGFPE:
+    case SIGSYS:
+    case SIGTRAP:
         return "crashed";
     default:
         return "killed";
@@ -190,8 +205,10 @@ static void emit_end(const char *run_id, int wstatus, const struct rusage *ru, i
         tr_enc_str(&e, TR_F_NOTE, strerror(exec_errno));
     } else {
         tr_enc_str(&e, TR_F_STATUS, status_of(wstatus));
-        if (WIFEXITED(wstatus)) tr_enc_i64(&e, TR_F_EXIT_CODE, WEXITSTATUS(wstatus));
-        else tr_enc_i64(&e, TR_F_SIGNAL, WTERMSIG(wstatus));
+        if (WIFEXITED(wstatus))
+            tr_enc_i64(&e, TR_F_EXIT_CODE, WEXITSTATUS(wstatus));
+        else
+            tr_enc_i64(&e, TR_F_SIGNAL, WTERMSIG(wstatus));
     }
     tr_enc_i64(&e, TR_F_UTIME_US, (int64_t)ru->ru_utime.tv_sec * 1000000 + ru->ru_utime.tv_usec);
     tr_enc_i64(&e, TR_F_STIME_US, (int64_t)ru->ru_stime.tv_sec * 1000000 + ru->ru_stime.tv_usec);
@@ -207,8 +224,10 @@ static void emit_reaped(pid_t pid, int wstatus, const struct rusage *ru)
     tr_enc e;
     tr_enc_init(&e, buf, sizeof buf, TR_REC_PROC_END, tr_now_ns());
     tr_enc_i64(&e, TR_F_PID, pid);
-    if (WIFEXITED(wstatus)) tr_enc_i64(&e, TR_F_EXIT_CODE, WEXITSTATUS(wstatus));
-    else tr_enc_i64(&e, TR_F_SIGNAL, WTERMSIG(wstatus));
+    if (WIFEXITED(wstatus))
+        tr_enc_i64(&e, TR_F_EXIT_CODE, WEXITSTATUS(wstatus));
+    else
+        tr_enc_i64(&e, TR_F_SIGNAL, WTERMSIG(wstatus));
     tr_enc_i64(&e, TR_F_UTIME_US, (int64_t)ru->ru_utime.tv_sec * 1000000 + ru->ru_utime.tv_usec);
     tr_enc_i64(&e, TR_F_STIME_US, (int64_t)ru->ru_stime.tv_sec * 1000000 + ru->ru_stime.tv_usec);
     tr_enc_i64(&e, TR_F_MAXRSS_KB, ru->ru_maxrss);
@@ -244,27 +263,34 @@ static char **child_env(const char *run_id, const char *spool_dir, const run_opt
                         const char *preload)
 {
     size_t n = 0;
-    for (char **e = environ; *e; e++) n++;
+    for (char **e = environ; *e; e++)
+        n++;
     char **env = calloc(n + 5 + (size_t)o->nparams, sizeof *env);
     if (!env) return NULL;
     size_t j = 0;
     const char *old_preload = NULL;
     for (char **e = environ; *e; e++) {
-        if (!strncmp(*e, "LD_PRELOAD=", 11)) old_preload = *e + 11;
+        if (!strncmp(*e, "LD_PRELOAD=", 11))
+            old_preload = *e + 11;
         else if (strncmp(*e, "TRAIL_RUN_ID=", 13) && strncmp(*e, "TRAIL_SPOOL=", 12))
             env[j++] = *e;
     }
     if (preload) {
-        /* ours goes last: sanitizer runtimes insist on coming first */
-        size_t l = (old_preload ? strlen(old_preload) : 0) + strlen(preload) + 16;
+        /* ours goes last: sanitizer runtimes insist on coming first, and a command that
+         * links one gets it put first (its own loading order, made explicit) */
+        char san[64] = "";
+        if (tr_sanitizer_runtime(o->cmd[0], san, sizeof san) == 0 && old_preload &&
+            strstr(old_preload, san))
+            san[0] = 0;
+        size_t l = (old_preload ? strlen(old_preload) : 0) + strlen(preload) + sizeof san + 16;
         char *p = malloc(l);
         if (!p) return NULL;
-        if (old_preload && *old_preload && !strstr(old_preload, preload))
-            snprintf(p, l, "LD_PRELOAD=%s:%s", old_preload, preload);
-        else if (old_preload && *old_preload)
-            snprintf(p, l, "LD_PRELOAD=%s", old_preload);
-        else
-            snprintf(p, l, "LD_PRELOAD=%s", preload);
+        int w = snprintf(p, l, "LD_PRELOAD=%s%s", san, san[0] ? ":" : "");
+        if (old_preload && *old_preload)
+            w += snprintf(p + w, l - (size_t)w, "%s%s", old_preload,
+                          strstr(old_preload, preload) ? "" : ":");
+        if (!old_preload || !strstr(old_preload, preload))
+            snprintf(p + w, l - (size_t)w, "%s", preload);
         env[j++] = p;
     } else if (old_preload) {
         env[j++] = (char *)old_preload - 11;
@@ -291,7 +317,8 @@ static void free_child_env(char **env)
     if (!env) return;
     for (char **e = env; *e; e++) {
         int ours = 0;
-        for (char **o = environ; *o && !ours; o++) ours = *o == *e;
+        for (char **o = environ; *o && !ours; o++)
+            ours = *o == *e;
         if (!ours) free(*e);
     }
     free(env);
@@ -334,8 +361,10 @@ int tr_cmd_run(int argc, char **argv)
     char dest[4300], abs_store[4096];
     if (!realpath(store_path, abs_store)) snprintf(abs_store, sizeof abs_store, "%s", store_path);
     tr_path_join(dest, sizeof dest, spool_dir, o.collector ? TR_COLLECTOR_MARK : "dest");
-    if (o.collector) tr_write_file(dest, o.collector, strlen(o.collector), 0600);
-    else tr_write_file(dest, abs_store, strlen(abs_store), 0600);
+    if (o.collector)
+        tr_write_file(dest, o.collector, strlen(o.collector), 0600);
+    else
+        tr_write_file(dest, abs_store, strlen(abs_store), 0600);
 
     /* the launcher's own few records (run start and end) are exempt from the spool budget */
     const char *bv = getenv("TRAIL_SPOOL_BUDGET_MB");
@@ -373,7 +402,8 @@ int tr_cmd_run(int argc, char **argv)
     sa.sa_sigaction = forward;
     sa.sa_flags = SA_SIGINFO;
     sigemptyset(&sa.sa_mask);
-    for (int i = 0; i < 4; i++) sigaction(fwd[i], &sa, &old[i]);
+    for (int i = 0; i < 4; i++)
+        sigaction(fwd[i], &sa, &old[i]);
 
     int64_t t0 = tr_now_ns();
     pid_t pid = fork();
@@ -382,7 +412,8 @@ int tr_cmd_run(int argc, char **argv)
         return TR_EXIT_USAGE;
     }
     if (pid == 0) {
-        for (int i = 0; i < 4; i++) sigaction(fwd[i], &old[i], NULL);
+        for (int i = 0; i < 4; i++)
+            sigaction(fwd[i], &old[i], NULL);
         close(errpipe[0]);
         execvpe(o.cmd[0], o.cmd, env);
         int e = errno;
@@ -398,11 +429,12 @@ int tr_cmd_run(int argc, char **argv)
     close(errpipe[0]);
 
     emit_start(&o, run_id, pid, t0);
-    for (int i = 0; i < o.nparams; i++) emit_kv(TR_REC_PARAM, o.params[i]);
-    for (int i = 0; i < o.ntags; i++) emit_kv(TR_REC_TAG, o.tags[i]);
+    for (int i = 0; i < o.nparams; i++)
+        emit_kv(TR_REC_PARAM, o.params[i]);
+    for (int i = 0; i < o.ntags; i++)
+        emit_kv(TR_REC_TAG, o.tags[i]);
     tr_env_record(env, o.redact, 0);
-    if (exec_errno)
-        tr_agent_err("cannot run '%s': %s", o.cmd[0], strerror(exec_errno));
+    if (exec_errno) tr_agent_err("cannot run '%s': %s", o.cmd[0], strerror(exec_errno));
 
     int wstatus = 0, store_errs = 0;
     struct rusage ru;
@@ -451,8 +483,8 @@ int tr_cmd_run(int argc, char **argv)
         }
         sleep_ns(POLL_NS);
     }
-    if (tail.undecodable) tr_agent_err("%llu undecodable record(s) skipped",
-                                       (unsigned long long)tail.undecodable);
+    if (tail.undecodable)
+        tr_agent_err("%llu undecodable record(s) skipped", (unsigned long long)tail.undecodable);
     int left = dlp ? tr_deliver_pending(dlp) : tr_spool_reader_pending(tail.reader);
     tr_tail_close(&tail);
     if (dlp) tr_deliver_close(dlp);
@@ -462,7 +494,8 @@ int tr_cmd_run(int argc, char **argv)
         unlink(dest);
         rmdir(spool_dir);
     }
-    for (int i = 0; i < 4; i++) sigaction(fwd[i], &old[i], NULL);
+    for (int i = 0; i < 4; i++)
+        sigaction(fwd[i], &old[i], NULL);
     free_child_env(env);
     if (exec_errno) return exec_errno == ENOENT ? 127 : 126;
     if (WIFEXITED(wstatus)) return WEXITSTATUS(wstatus);
