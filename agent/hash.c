@@ -2,6 +2,7 @@
  * path. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,8 @@ typedef struct hitem {
 struct tr_hashq {
     hitem *v;
     size_t n, cap;
+    uint32_t *slots; /* open-addressing set of (key, fingerprint) -> index + 1 */
+    size_t nslots;
     int64_t budget;
 };
 
@@ -132,6 +135,7 @@ void tr_hashq_clear(tr_hashq *q)
         free(q->v[i].key);
     }
     q->n = 0;
+    if (q->slots) memset(q->slots, 0, q->nslots * sizeof *q->slots);
 }
 
 void tr_hashq_free(tr_hashq *q)
@@ -139,9 +143,52 @@ void tr_hashq_free(tr_hashq *q)
     if (!q) return;
     tr_hashq_clear(q);
     free(q->v);
+    free(q->slots);
     free(q);
 }
 
+static uint64_t item_hash(const char *key, int has_fp, const tr_fingerprint *fp)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (const char *p = key; *p; p++)
+        h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
+    if (has_fp) {
+        const uint8_t *b = (const uint8_t *)fp;
+        for (size_t i = 0; i < sizeof *fp; i++)
+            h = (h ^ b[i]) * 0x100000001b3ull;
+    }
+    return h;
+}
+
+static int same(const hitem *it, const char *key, const tr_fingerprint *fp)
+{
+    return !strcmp(it->key, key) && it->has_fp == (fp != NULL) &&
+           (!fp || !memcmp(&it->fp, fp, sizeof *fp));
+}
+
+/* Keeps the set at most half full; rebuilds it from the items when it grows. */
+static int set_reserve(tr_hashq *q)
+{
+    if (q->nslots >= 2 * (q->n + 1)) return 0;
+    size_t ns = q->nslots ? q->nslots * 2 : 256;
+    while (ns < 2 * (q->n + 1))
+        ns *= 2;
+    uint32_t *slots = calloc(ns, sizeof *slots);
+    if (!slots) return -1;
+    for (size_t i = 0; i < q->n; i++) {
+        const hitem *it = &q->v[i];
+        size_t k = item_hash(it->key, it->has_fp, &it->fp) & (ns - 1);
+        while (slots[k])
+            k = (k + 1) & (ns - 1);
+        slots[k] = (uint32_t)i + 1;
+    }
+    free(q->slots);
+    q->slots = slots;
+    q->nslots = ns;
+    return 0;
+}
+
+/* Queues one version for hashing, once per batch however often it was read. */
 static void push(tr_hashq *q, const char *path, size_t n, const char *host,
                  const tr_fingerprint *fp)
 {
@@ -150,10 +197,10 @@ static void push(tr_hashq *q, const char *path, size_t n, const char *host,
     memcpy(p, path, n);
     p[n] = 0;
     if (tr_store_artifact_key(p, host, key, sizeof key) != 0) return;
-    for (size_t i = q->n; i-- > 0 && i + 64 >= q->n;) /* workers read the same file often */
-        if (!strcmp(q->v[i].key, key) && q->v[i].has_fp == (fp != NULL) &&
-            (!fp || !memcmp(&q->v[i].fp, fp, sizeof *fp)))
-            return;
+    if (set_reserve(q) != 0) return;
+    size_t k = item_hash(key, fp != NULL, fp) & (q->nslots - 1);
+    for (; q->slots[k]; k = (k + 1) & (q->nslots - 1))
+        if (same(&q->v[q->slots[k] - 1], key, fp)) return;
     if (q->n == q->cap) {
         size_t cap = q->cap ? q->cap * 2 : 32;
         hitem *grown = realloc(q->v, cap * sizeof *grown);
@@ -172,6 +219,7 @@ static void push(tr_hashq *q, const char *path, size_t n, const char *host,
     }
     if (fp) it->fp = *fp;
     it->has_fp = fp != NULL;
+    q->slots[k] = (uint32_t)q->n + 1;
     q->n++;
 }
 
