@@ -35,7 +35,8 @@ static void usage(FILE *f)
         "  --http ADDR      GET /health, /api/runs, /api/runs/ID on PORT or HOST:PORT\n"
         "                   (a bare port binds 127.0.0.1)\n"
         "  --token-file F   shared secret agents prove with HMAC-SHA256 (mode 0600 or 0400);\n"
-        "                   default $TRAIL_TOKEN_FILE; without one any agent may write\n"
+        "                   default $TRAIL_TOKEN_FILE; required unless every listener is\n"
+        "                   loopback or ipc://\n"
         "  --tls-cert F --tls-key F   PEM certificate and key for tls+tcp:// listeners\n"
         "  --max-message BYTES (default %u), --max-records N (default %u): larger batches\n"
         "                   are refused with a reason and the connection stays up\n"
@@ -126,6 +127,21 @@ static int parse(int argc, char **argv, opts *o)
     return 0;
 }
 
+/* 1 when a listen URL only accepts connections from this host (ipc://, or a loopback
+ * address: normalised URLs carry the host traild binds). */
+static int local_only(const char *url)
+{
+    const char *host = NULL;
+    if (!strncmp(url, "ipc://", 6)) return 1;
+    if (!strncmp(url, "tcp://", 6))
+        host = url + 6;
+    else if (!strncmp(url, "tls+tcp://", 10))
+        host = url + 10;
+    if (!host) return 0;
+    return !strncmp(host, "127.", 4) || !strncmp(host, "localhost:", 10) ||
+           !strncmp(host, "[::1]:", 6);
+}
+
 /* A secret file that group or others can read makes traild refuse to start. */
 static int check_private(const char *what, const char *path)
 {
@@ -175,6 +191,14 @@ int main(int argc, char **argv)
     if (check_private("store", o.store) != 0 ||
         (o.conf.tls_key && check_private("TLS key", o.conf.tls_key) != 0))
         return EXIT_USAGE;
+    for (int i = 0; i < o.conf.nlisten && !o.conf.token; i++) {
+        if (local_only(o.conf.listen[i])) continue;
+        fprintf(stderr,
+                "traild: %s accepts agents from other hosts, and remote ingest requires a token: "
+                "give --token-file F (or TRAIL_TOKEN_FILE); refusing to start\n",
+                o.conf.listen[i]);
+        return EXIT_USAGE;
+    }
 
     /* Signals are taken synchronously by the main thread; nng's threads inherit the mask. */
     sigset_t set;

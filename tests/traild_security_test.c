@@ -250,6 +250,19 @@ static void test_tls_round_trip(void)
     T_EQ_INT(tnet_wait(d), 0);
 }
 
+/* Remote ingest requires a token: a listener reachable from other hosts without one is
+ * refused at start; loopback and ipc:// may run without one. */
+static void test_remote_needs_token(void)
+{
+    char store[600], port[64], *err = NULL;
+    snprintf(store, sizeof store, "%s/remote.db", sandbox);
+    snprintf(port, sizeof port, "tcp://0.0.0.0:%d", tnet_free_port());
+    unsetenv("TRAIL_TOKEN_FILE");
+    T_EQ_INT(TPROC(NULL, &err, (char *)tproc_bin("traild"), "--listen", port, "--store", store), 2);
+    T_CHECK(err && strstr(err, "requires a token") && strstr(err, port));
+    free(err);
+}
+
 int main(void)
 {
     sandbox = tproc_sandbox();
@@ -271,6 +284,7 @@ int main(void)
     kill(d, SIGTERM);
     T_EQ_INT(tnet_wait(d), 0);
     T_RUN(test_tls_round_trip);
+    T_RUN(test_remote_needs_token);
     if (tassert_failures) {
         char *log = tnet_slurp(dlog);
         fprintf(stderr, "--- traild log ---\n%s", log ? log : "");
