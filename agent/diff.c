@@ -7,6 +7,7 @@
 
 #include "agent.h"
 #include "trail.h"
+#include "jsonfmt.h"
 
 #define FOLD_MIN 8 /* file changes of one kind in one directory that fold into one line */
 
@@ -19,11 +20,6 @@ static const char *const sections[] = {"inputs", "code", "command", "params",  "
 typedef struct dctx {
     cJSON *changes[NSECT];
 } dctx;
-
-static const char *jstr(const cJSON *o, const char *k)
-{
-    return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
-}
 
 static cJSON *item(const cJSON *o, const char *k)
 {
@@ -115,9 +111,9 @@ static cJSON *file_map(const cJSON *files, int all)
     cJSON_ArrayForEach(f, files)
     {
         char key[4608];
-        const char *host = jstr(f, "host"), *v = jstr(f, "version");
-        if (!all && !host && tr_lineage_is_system_path(jstr(f, "path"))) continue;
-        snprintf(key, sizeof key, "%s%s%s", host ? host : "", host ? ":" : "", jstr(f, "path"));
+        const char *host = tr_jstr(f, "host"), *v = tr_jstr(f, "version");
+        if (!all && !host && tr_lineage_is_system_path(tr_jstr(f, "path"))) continue;
+        snprintf(key, sizeof key, "%s%s%s", host ? host : "", host ? ":" : "", tr_jstr(f, "path"));
         cJSON *have = item(m, key);
         if (!have) {
             cJSON_AddStringToObject(m, key, v ? v : "?");
@@ -139,16 +135,16 @@ static void fold_files(cJSON *list)
     cJSON *c, *m, *next;
     for (c = list ? list->child : NULL; c; c = c->next) {
         char dir[4608], d2[4608];
-        snprintf(dir, sizeof dir, "%s", jstr(c, "name"));
+        snprintf(dir, sizeof dir, "%s", tr_jstr(c, "name"));
         char *slash = strrchr(dir, '/');
         if (!slash || item(c, "files")) continue;
         *slash = 0;
         int n = 0;
         cJSON_ArrayForEach(m, list)
         {
-            snprintf(d2, sizeof d2, "%s", jstr(m, "name"));
+            snprintf(d2, sizeof d2, "%s", tr_jstr(m, "name"));
             char *s2 = strrchr(d2, '/');
-            if (s2 && !item(m, "files") && !strcmp(jstr(m, "kind"), jstr(c, "kind"))) {
+            if (s2 && !item(m, "files") && !strcmp(tr_jstr(m, "kind"), tr_jstr(c, "kind"))) {
                 *s2 = 0;
                 n += !strcmp(dir, d2);
             }
@@ -156,9 +152,10 @@ static void fold_files(cJSON *list)
         if (n < FOLD_MIN) continue;
         for (m = c->next; m; m = next) {
             next = m->next;
-            snprintf(d2, sizeof d2, "%s", jstr(m, "name"));
+            snprintf(d2, sizeof d2, "%s", tr_jstr(m, "name"));
             char *s2 = strrchr(d2, '/');
-            if (s2 && !strcmp(jstr(m, "kind"), jstr(c, "kind")) && (*s2 = 0, !strcmp(dir, d2)))
+            if (s2 && !strcmp(tr_jstr(m, "kind"), tr_jstr(c, "kind")) &&
+                (*s2 = 0, !strcmp(dir, d2)))
                 cJSON_Delete(cJSON_DetachItemViaPointer(list, m));
         }
         char name[4700];
@@ -177,7 +174,7 @@ static cJSON *dep_map(const cJSON *deps)
     cJSON *m = cJSON_CreateObject(), *dep;
     cJSON_ArrayForEach(dep, deps)
     {
-        const char *path = jstr(dep, "path");
+        const char *path = tr_jstr(dep, "path");
         if (!path) continue;
         const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
         char name[512];
@@ -258,8 +255,8 @@ static void print_value(const char *v)
 
 static void print_text(const cJSON *doc, const cJSON *a, const cJSON *b)
 {
-    printf("diff  %s (%.8s)  ->  %s (%.8s)\n", jstr(a, "name") ? jstr(a, "name") : "-",
-           jstr(a, "id"), jstr(b, "name") ? jstr(b, "name") : "-", jstr(b, "id"));
+    printf("diff  %s (%.8s)  ->  %s (%.8s)\n", tr_jstr(a, "name") ? tr_jstr(a, "name") : "-",
+           tr_jstr(a, "id"), tr_jstr(b, "name") ? tr_jstr(b, "name") : "-", tr_jstr(b, "id"));
     const cJSON *changes = item(doc, "changes"), *c;
     if (cJSON_GetArraySize(changes) == 0) {
         printf("\nno differences in inputs, code, command, params, deps, env, exit, metrics or "
@@ -269,32 +266,32 @@ static void print_text(const cJSON *doc, const cJSON *a, const cJSON *b)
     const char *cur = "";
     cJSON_ArrayForEach(c, changes)
     {
-        const char *sect = jstr(c, "section"), *kind = jstr(c, "kind");
+        const char *sect = tr_jstr(c, "section"), *kind = tr_jstr(c, "kind");
         if (strcmp(sect, cur)) {
             int n = 0;
             const cJSON *x;
-            cJSON_ArrayForEach(x, changes) n += !strcmp(jstr(x, "section"), sect);
+            cJSON_ArrayForEach(x, changes) n += !strcmp(tr_jstr(x, "section"), sect);
             printf("\n%s (%d)\n", sect, n);
             cur = sect;
         }
         char mark = kind[0] == 'c' ? '~' : kind[0] == 'a' ? '+' : '-';
         const cJSON *files = item(c, "files");
         if (files) {
-            printf("  %c %s (%.0f files %s)\n", mark, jstr(c, "name"), files->valuedouble, kind);
+            printf("  %c %s (%.0f files %s)\n", mark, tr_jstr(c, "name"), files->valuedouble, kind);
             continue;
         }
-        printf("  %c %-28s ", mark, jstr(c, "name"));
+        printf("  %c %-28s ", mark, tr_jstr(c, "name"));
         int file = !strcmp(sect, "inputs") || !strcmp(sect, "outputs");
         if (kind[0] == 'c') {
             if (file)
-                printf("%.12s -> %.12s", jstr(c, "a"), jstr(c, "b"));
+                printf("%.12s -> %.12s", tr_jstr(c, "a"), tr_jstr(c, "b"));
             else {
-                print_value(jstr(c, "a"));
+                print_value(tr_jstr(c, "a"));
                 printf(" -> ");
-                print_value(jstr(c, "b"));
+                print_value(tr_jstr(c, "b"));
             }
         } else {
-            const char *v = jstr(c, kind[0] == 'a' ? "b" : "a");
+            const char *v = tr_jstr(c, kind[0] == 'a' ? "b" : "a");
             if (file)
                 printf("%.12s", v ? v : "");
             else
@@ -353,7 +350,7 @@ int tr_cmd_diff(int argc, char **argv)
         cJSON *list = cJSON_CreateArray(), *c;
         for (int i = 0; i < 2; i++) {
             cJSON *r = cJSON_AddObjectToObject(doc, i ? "b" : "a");
-            cJSON_AddStringToObject(r, "id", jstr(run[i], "id"));
+            cJSON_AddStringToObject(r, "id", tr_jstr(run[i], "id"));
             cJSON_AddItemToObject(r, "name", cJSON_Duplicate(item(run[i], "name"), 1));
         }
         for (int i = 0; i < NSECT; i++) {

@@ -8,6 +8,7 @@
 #include "agent.h"
 #include "trail.h"
 #include "util.h"
+#include "jsonfmt.h"
 
 #define FOLD_MIN 8 /* files of one directory at which they fold into one node */
 
@@ -63,11 +64,6 @@ int tr_lineage_file_target(tr_store *st, const char *arg, int64_t *ver, char *ke
 
 /* ---- graph clean-up: temporaries, system files, folding ---- */
 
-static const char *jstr(const cJSON *o, const char *k)
-{
-    return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
-}
-
 int tr_lineage_is_system_path(const char *path)
 {
     static const char *const sys[] = {"/usr/", "/lib/",  "/lib64/",     "/lib32/",
@@ -82,7 +78,7 @@ int tr_lineage_is_system_path(const char *path)
 static cJSON *find_node(cJSON *nodes, const char *id)
 {
     cJSON *n;
-    cJSON_ArrayForEach(n, nodes) if (!strcmp(jstr(n, "id"), id)) return n;
+    cJSON_ArrayForEach(n, nodes) if (!strcmp(tr_jstr(n, "id"), id)) return n;
     return NULL;
 }
 
@@ -92,28 +88,29 @@ static void prune(cJSON *doc, int all)
 {
     cJSON *nodes = cJSON_GetObjectItemCaseSensitive(doc, "nodes");
     cJSON *edges = cJSON_GetObjectItemCaseSensitive(doc, "edges");
-    const char *root = jstr(doc, "root");
+    const char *root = tr_jstr(doc, "root");
     cJSON *n, *e, *next;
     for (n = nodes ? nodes->child : NULL; n && !all; n = next) {
         next = n->next;
-        if (!strcmp(jstr(n, "id"), root) || strcmp(jstr(n, "kind"), "file") != 0) continue;
+        if (!strcmp(tr_jstr(n, "id"), root) || strcmp(tr_jstr(n, "kind"), "file") != 0) continue;
         if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(n, "temporary")) ||
-            (!jstr(n, "host") && tr_lineage_is_system_path(jstr(n, "path"))))
+            (!tr_jstr(n, "host") && tr_lineage_is_system_path(tr_jstr(n, "path"))))
             cJSON_Delete(cJSON_DetachItemViaPointer(nodes, n));
     }
     for (e = edges ? edges->child : NULL; e; e = next) {
         next = e->next;
-        if (!find_node(nodes, jstr(e, "from")) || !find_node(nodes, jstr(e, "to")))
+        if (!find_node(nodes, tr_jstr(e, "from")) || !find_node(nodes, tr_jstr(e, "to")))
             cJSON_Delete(cJSON_DetachItemViaPointer(edges, e));
     }
     /* Reachability from the root, edges taken both ways (a fixpoint: graphs are small). */
     int changed = 1;
-    cJSON_ArrayForEach(n, nodes) cJSON_AddBoolToObject(n, "_seen", !strcmp(jstr(n, "id"), root));
+    cJSON_ArrayForEach(n, nodes) cJSON_AddBoolToObject(n, "_seen", !strcmp(tr_jstr(n, "id"), root));
     while (changed) {
         changed = 0;
         cJSON_ArrayForEach(e, edges)
         {
-            cJSON *a = find_node(nodes, jstr(e, "from")), *b = find_node(nodes, jstr(e, "to"));
+            cJSON *a = find_node(nodes, tr_jstr(e, "from")),
+                  *b = find_node(nodes, tr_jstr(e, "to"));
             int sa = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "_seen"));
             int sb = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(b, "_seen"));
             if (sa != sb) {
@@ -131,7 +128,7 @@ static void prune(cJSON *doc, int all)
     }
     for (e = edges ? edges->child : NULL; e; e = next) {
         next = e->next;
-        if (!find_node(nodes, jstr(e, "from")) || !find_node(nodes, jstr(e, "to")))
+        if (!find_node(nodes, tr_jstr(e, "from")) || !find_node(nodes, tr_jstr(e, "to")))
             cJSON_Delete(cJSON_DetachItemViaPointer(edges, e));
     }
 }
@@ -139,7 +136,7 @@ static void prune(cJSON *doc, int all)
 /* The directory of a file node's label ("host:/a/b/c" -> "host:/a/b"), in buf. */
 static const char *dir_of(const cJSON *n, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s", jstr(n, "label"));
+    snprintf(buf, len, "%s", tr_jstr(n, "label"));
     char *slash = strrchr(buf, '/');
     if (!slash || slash == buf) return NULL;
     *slash = 0;
@@ -151,17 +148,17 @@ static void fold(cJSON *doc)
 {
     cJSON *nodes = cJSON_GetObjectItemCaseSensitive(doc, "nodes");
     cJSON *edges = cJSON_GetObjectItemCaseSensitive(doc, "edges");
-    const char *root = jstr(doc, "root");
+    const char *root = tr_jstr(doc, "root");
     cJSON *n, *m, *next, *e;
     for (n = nodes ? nodes->child : NULL; n; n = n->next) {
         char d[4700], d2[4700], id[4800], label[4800];
-        if (strcmp(jstr(n, "kind"), "file") || !strcmp(jstr(n, "id"), root) ||
-            !strncmp(jstr(n, "id"), "dir:", 4) || !dir_of(n, d, sizeof d))
+        if (strcmp(tr_jstr(n, "kind"), "file") || !strcmp(tr_jstr(n, "id"), root) ||
+            !strncmp(tr_jstr(n, "id"), "dir:", 4) || !dir_of(n, d, sizeof d))
             continue;
         int count = 0;
-        cJSON_ArrayForEach(m, nodes) if (!strcmp(jstr(m, "kind"), "file") &&
-                                         strcmp(jstr(m, "id"), root) &&
-                                         strncmp(jstr(m, "id"), "dir:", 4) &&
+        cJSON_ArrayForEach(m, nodes) if (!strcmp(tr_jstr(m, "kind"), "file") &&
+                                         strcmp(tr_jstr(m, "id"), root) &&
+                                         strncmp(tr_jstr(m, "id"), "dir:", 4) &&
                                          dir_of(m, d2, sizeof d2) && !strcmp(d, d2)) count++;
         if (count < FOLD_MIN) continue;
         snprintf(id, sizeof id, "dir:%s/", d);
@@ -174,13 +171,13 @@ static void fold(cJSON *doc)
         cJSON_AddNumberToObject(f, "files", count);
         for (m = nodes->child; m; m = next) {
             next = m->next;
-            if (m == n || strcmp(jstr(m, "kind"), "file") || !strcmp(jstr(m, "id"), root) ||
-                !strncmp(jstr(m, "id"), "dir:", 4) || !dir_of(m, d2, sizeof d2) || strcmp(d, d2))
+            if (m == n || strcmp(tr_jstr(m, "kind"), "file") || !strcmp(tr_jstr(m, "id"), root) ||
+                !strncmp(tr_jstr(m, "id"), "dir:", 4) || !dir_of(m, d2, sizeof d2) || strcmp(d, d2))
                 continue;
             cJSON_ArrayForEach(e, edges) for (int k = 0; k < 2; k++)
             {
                 const char *which = k ? "to" : "from";
-                if (!strcmp(jstr(e, which), jstr(m, "id")))
+                if (!strcmp(tr_jstr(e, which), tr_jstr(m, "id")))
                     cJSON_ReplaceItemInObjectCaseSensitive(e, which, cJSON_CreateString(id));
             }
             cJSON_Delete(cJSON_DetachItemViaPointer(nodes, m));
@@ -188,7 +185,7 @@ static void fold(cJSON *doc)
         cJSON_ArrayForEach(e, edges) for (int k = 0; k < 2; k++)
         {
             const char *which = k ? "to" : "from";
-            if (!strcmp(jstr(e, which), jstr(n, "id")))
+            if (!strcmp(tr_jstr(e, which), tr_jstr(n, "id")))
                 cJSON_ReplaceItemInObjectCaseSensitive(e, which, cJSON_CreateString(id));
         }
         cJSON_ReplaceItemViaPointer(nodes, n, f);
@@ -198,7 +195,8 @@ static void fold(cJSON *doc)
     for (e = edges ? edges->child : NULL; e; e = e->next)
         for (m = e->next; m; m = next) {
             next = m->next;
-            if (!strcmp(jstr(e, "from"), jstr(m, "from")) && !strcmp(jstr(e, "to"), jstr(m, "to")))
+            if (!strcmp(tr_jstr(e, "from"), tr_jstr(m, "from")) &&
+                !strcmp(tr_jstr(e, "to"), tr_jstr(m, "to")))
                 cJSON_Delete(cJSON_DetachItemViaPointer(edges, m));
         }
 }
@@ -217,13 +215,13 @@ static const char *rel(const char *label)
 
 static void text_node(const cJSON *n)
 {
-    if (!strcmp(jstr(n, "kind"), "run")) {
-        const char *st = jstr(n, "status");
-        printf("run %s%s%s", jstr(n, "label"), st ? "  " : "", st ? st : "");
+    if (!strcmp(tr_jstr(n, "kind"), "run")) {
+        const char *st = tr_jstr(n, "status");
+        printf("run %s%s%s", tr_jstr(n, "label"), st ? "  " : "", st ? st : "");
         return;
     }
-    const char *v = jstr(n, "version");
-    printf("%s", rel(jstr(n, "label")));
+    const char *v = tr_jstr(n, "version");
+    printf("%s", rel(tr_jstr(n, "label")));
     if (v && *v) printf("  @%.12s", v);
 }
 
@@ -233,13 +231,13 @@ static void tree(cJSON *doc, const char *id, int up, char *prefix, size_t plen, 
     cJSON *edges = cJSON_GetObjectItemCaseSensitive(doc, "edges"), *e;
     cJSON *nodes = cJSON_GetObjectItemCaseSensitive(doc, "nodes");
     int total = 0, k = 0;
-    cJSON_ArrayForEach(e, edges) total += !strcmp(jstr(e, up ? "to" : "from"), id);
+    cJSON_ArrayForEach(e, edges) total += !strcmp(tr_jstr(e, up ? "to" : "from"), id);
     cJSON_ArrayForEach(e, edges)
     {
-        if (strcmp(jstr(e, up ? "to" : "from"), id)) continue;
-        const char *cid = jstr(e, up ? "from" : "to");
+        if (strcmp(tr_jstr(e, up ? "to" : "from"), id)) continue;
+        const char *cid = tr_jstr(e, up ? "from" : "to");
         cJSON *c = find_node(nodes, cid);
-        int last = ++k == total, run = !strcmp(jstr(c, "kind"), "run");
+        int last = ++k == total, run = !strcmp(tr_jstr(c, "kind"), "run");
         printf("%s%s%s ", prefix, last ? "└── " : "├── ",
                run ? (up ? "written by" : "read by") : (up ? "read" : "wrote"));
         text_node(c);
@@ -260,7 +258,7 @@ static void tree(cJSON *doc, const char *id, int up, char *prefix, size_t plen, 
 
 static void render_text(cJSON *doc, int dirs)
 {
-    const char *root = jstr(doc, "root");
+    const char *root = tr_jstr(doc, "root");
     cJSON *r = find_node(cJSON_GetObjectItemCaseSensitive(doc, "nodes"), root);
     for (int up = 1; up >= 0; up--) {
         if (!(dirs & (up ? TR_LINEAGE_UP : TR_LINEAGE_DOWN))) continue;
@@ -285,9 +283,9 @@ static void render_json(cJSON *doc)
     cJSON_ArrayForEach(n, cJSON_GetObjectItemCaseSensitive(doc, "nodes"))
     {
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "id", jstr(n, "id"));
-        cJSON_AddStringToObject(o, "kind", jstr(n, "kind"));
-        cJSON_AddStringToObject(o, "label", jstr(n, "label"));
+        cJSON_AddStringToObject(o, "id", tr_jstr(n, "id"));
+        cJSON_AddStringToObject(o, "kind", tr_jstr(n, "kind"));
+        cJSON_AddStringToObject(o, "label", tr_jstr(n, "label"));
         cJSON_AddItemToArray(nodes, o);
     }
     edges = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(doc, "edges"), 1);
@@ -317,7 +315,7 @@ static int index_of(cJSON *nodes, const char *id)
     cJSON *n;
     cJSON_ArrayForEach(n, nodes)
     {
-        if (!strcmp(jstr(n, "id"), id)) return i;
+        if (!strcmp(tr_jstr(n, "id"), id)) return i;
         i++;
     }
     return -1;
@@ -331,8 +329,8 @@ static void render_graph(cJSON *doc, int mermaid)
                  : "digraph lineage {\n  rankdir=LR;\n  node [fontname=\"Helvetica\"];");
     cJSON_ArrayForEach(n, nodes)
     {
-        int run = !strcmp(jstr(n, "kind"), "run");
-        const char *label = run ? jstr(n, "label") : rel(jstr(n, "label"));
+        int run = !strcmp(tr_jstr(n, "kind"), "run");
+        const char *label = run ? tr_jstr(n, "label") : rel(tr_jstr(n, "label"));
         if (mermaid)
             printf("  n%d%s\"", i, run ? "[" : "([");
         else
@@ -347,11 +345,11 @@ static void render_graph(cJSON *doc, int mermaid)
     }
     cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(doc, "edges"))
     {
-        int a = index_of(nodes, jstr(e, "from")), b = index_of(nodes, jstr(e, "to"));
+        int a = index_of(nodes, tr_jstr(e, "from")), b = index_of(nodes, tr_jstr(e, "to"));
         if (mermaid)
-            printf("  n%d -->|%s| n%d\n", a, jstr(e, "kind"), b);
+            printf("  n%d -->|%s| n%d\n", a, tr_jstr(e, "kind"), b);
         else
-            printf("  n%d -> n%d [label=\"%s\"];\n", a, b, jstr(e, "kind"));
+            printf("  n%d -> n%d [label=\"%s\"];\n", a, b, tr_jstr(e, "kind"));
     }
     if (!mermaid) puts("}");
 }

@@ -1,4 +1,5 @@
-/* query.c - `trail runs`, `trail show` and `trail metrics`: the store's JSON as text, JSON or CSV. */
+/* query.c - `trail runs`, `trail show` and `trail metrics`: the store's JSON as text, JSON or CSV.
+ */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include "agent.h"
 #include "trail.h"
 #include "where.h"
+#include "jsonfmt.h"
 
 typedef struct qopts {
     const char *store, *experiment, *run, *where;
@@ -23,18 +25,27 @@ static int qparse(int argc, char **argv, const char *allow, qopts *o)
     memset(o, 0, sizeof *o);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--store") && v) o->store = argv[++i];
-        else if (!strcmp(a, "--json") && strchr(allow, 'j')) o->json = 1;
-        else if (!strcmp(a, "--csv") && strchr(allow, 'c')) o->csv = 1;
-        else if (!strcmp(a, "--experiment") && v && strchr(allow, 'e')) o->experiment = argv[++i];
-        else if (!strcmp(a, "--limit") && v && strchr(allow, 'l')) o->limit = atoi(argv[++i]);
-        else if (!strcmp(a, "--where") && v && strchr(allow, 'w')) o->where = argv[++i];
-        else if (!strcmp(a, "--all") && strchr(allow, 'a')) o->all = 1;
-        else if (!strcmp(a, "--files") && strchr(allow, 'f')) o->files = 1;
+        if (!strcmp(a, "--store") && v)
+            o->store = argv[++i];
+        else if (!strcmp(a, "--json") && strchr(allow, 'j'))
+            o->json = 1;
+        else if (!strcmp(a, "--csv") && strchr(allow, 'c'))
+            o->csv = 1;
+        else if (!strcmp(a, "--experiment") && v && strchr(allow, 'e'))
+            o->experiment = argv[++i];
+        else if (!strcmp(a, "--limit") && v && strchr(allow, 'l'))
+            o->limit = atoi(argv[++i]);
+        else if (!strcmp(a, "--where") && v && strchr(allow, 'w'))
+            o->where = argv[++i];
+        else if (!strcmp(a, "--all") && strchr(allow, 'a'))
+            o->all = 1;
+        else if (!strcmp(a, "--files") && strchr(allow, 'f'))
+            o->files = 1;
         else if (a[0] == '-' && a[1]) {
             tr_agent_err("%s: unknown option '%s'", argv[0], a);
             return -1;
-        } else if (strchr(allow, 'r') && !o->run) o->run = a;
+        } else if (strchr(allow, 'r') && !o->run)
+            o->run = a;
         else {
             tr_agent_err("%s: unexpected argument '%s'", argv[0], a);
             return -1;
@@ -60,23 +71,14 @@ static int print_json(cJSON *doc)
     return 0;
 }
 
-static const char *jstr(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static double jnum(const cJSON *o, const char *k, double def)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsNumber(v) ? v->valuedouble : def;
-}
-
 static void fmt_value(const cJSON *v, char *buf, size_t n)
 {
-    if (cJSON_IsNumber(v)) snprintf(buf, n, "%.6g", v->valuedouble);
-    else if (cJSON_IsString(v)) snprintf(buf, n, "%s", v->valuestring);
-    else snprintf(buf, n, "-");
+    if (cJSON_IsNumber(v))
+        snprintf(buf, n, "%.6g", v->valuedouble);
+    else if (cJSON_IsString(v))
+        snprintf(buf, n, "%s", v->valuestring);
+    else
+        snprintf(buf, n, "-");
 }
 
 /* Shortest of %.15g/%.16g/%.17g that reads back as the same double. */
@@ -90,20 +92,14 @@ static void fmt_exact(double v, char *buf, size_t n)
 
 static void fmt_duration(double s, char *buf, size_t n)
 {
-    if (s < 0) snprintf(buf, n, "-");
-    else if (s < 60) snprintf(buf, n, "%.1fs", s);
-    else if (s < 3600) snprintf(buf, n, "%dm%02ds", (int)s / 60, (int)s % 60);
-    else snprintf(buf, n, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
-}
-
-/* "2026-11-28T06:13:59.123456Z" -> "2026-11-28 06:13:59" */
-static void fmt_started(const char *rfc, char *buf, size_t n)
-{
-    if (!rfc) {
+    if (s < 0)
         snprintf(buf, n, "-");
-        return;
-    }
-    snprintf(buf, n, "%.10s %.8s", rfc, strlen(rfc) > 11 ? rfc + 11 : "");
+    else if (s < 60)
+        snprintf(buf, n, "%.1fs", s);
+    else if (s < 3600)
+        snprintf(buf, n, "%dm%02ds", (int)s / 60, (int)s % 60);
+    else
+        snprintf(buf, n, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
 }
 
 static tr_store *open_q(const qopts *o)
@@ -142,14 +138,14 @@ int tr_cmd_runs(int argc, char **argv)
     } else if (cJSON_GetArraySize(runs) == 0) {
         printf("no runs%s in %s\n", o.where ? " match" : "", tr_store_path(st));
     } else {
-        printf("%-8s  %-20s  %-8s  %-19s  %8s  %s\n", "ID", "NAME", "STATUS", "STARTED",
-               "DURATION", "METRICS");
+        printf("%-8s  %-20s  %-8s  %-19s  %8s  %s\n", "ID", "NAME", "STATUS", "STARTED", "DURATION",
+               "METRICS");
         const cJSON *r;
         cJSON_ArrayForEach(r, runs)
         {
             char started[32], dur[32], metrics[256] = "";
-            fmt_started(jstr(r, "started_at"), started, sizeof started);
-            fmt_duration(jnum(r, "duration_s", -1), dur, sizeof dur);
+            tr_fmt_short_time(tr_jstr(r, "started_at"), started, sizeof started);
+            fmt_duration(tr_jnum(r, "duration_s", -1), dur, sizeof dur);
             const cJSON *m;
             int k = 0;
             size_t off = 0;
@@ -166,9 +162,9 @@ int tr_cmd_runs(int argc, char **argv)
                 if (w < 0 || (size_t)w >= sizeof metrics - off) break;
                 off += (size_t)w;
             }
-            const char *name = jstr(r, "name");
-            printf("%-8.8s  %-20.20s  %-8s  %-19s  %8s  %s\n", jstr(r, "id"), name ? name : "-",
-                   jstr(r, "status"), started, dur, metrics);
+            const char *name = tr_jstr(r, "name");
+            printf("%-8.8s  %-20.20s  %-8s  %-19s  %8s  %s\n", tr_jstr(r, "id"), name ? name : "-",
+                   tr_jstr(r, "status"), started, dur, metrics);
         }
     }
     cJSON_Delete(runs);
@@ -194,29 +190,30 @@ static void show_text(const cJSON *r, int flags)
 {
     char dur[32];
     const char *s;
-    printf("run        %s\n", jstr(r, "id"));
-    printf("name       %s\n", (s = jstr(r, "name")) ? s : "-");
-    printf("experiment %s\n", (s = jstr(r, "experiment")) ? s : "-");
-    printf("status     %s", jstr(r, "status"));
+    printf("run        %s\n", tr_jstr(r, "id"));
+    printf("name       %s\n", (s = tr_jstr(r, "name")) ? s : "-");
+    printf("experiment %s\n", (s = tr_jstr(r, "experiment")) ? s : "-");
+    printf("status     %s", tr_jstr(r, "status"));
     const cJSON *ec = cJSON_GetObjectItemCaseSensitive(r, "exit_code");
     const cJSON *sg = cJSON_GetObjectItemCaseSensitive(r, "signal");
     if (cJSON_IsNumber(ec)) printf(" (exit %d)", ec->valueint);
-    if (cJSON_IsNumber(sg) && sg->valueint) printf(" (signal %d: %s)", sg->valueint, strsignal(sg->valueint));
+    if (cJSON_IsNumber(sg) && sg->valueint)
+        printf(" (signal %d: %s)", sg->valueint, strsignal(sg->valueint));
     printf("\ncommand   ");
     const cJSON *a;
     cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(r, "argv"))
         printf(" %s", cJSON_IsString(a) ? a->valuestring : "?");
-    printf("\ncwd        %s\n", (s = jstr(r, "cwd")) ? s : "-");
-    printf("host       %s   user %s   pid %.0f\n", (s = jstr(r, "host")) ? s : "-",
-           jstr(r, "user") ? jstr(r, "user") : "-", jnum(r, "pid", 0));
-    fmt_duration(jnum(r, "duration_s", -1), dur, sizeof dur);
+    printf("\ncwd        %s\n", (s = tr_jstr(r, "cwd")) ? s : "-");
+    printf("host       %s   user %s   pid %.0f\n", (s = tr_jstr(r, "host")) ? s : "-",
+           tr_jstr(r, "user") ? tr_jstr(r, "user") : "-", tr_jnum(r, "pid", 0));
+    fmt_duration(tr_jnum(r, "duration_s", -1), dur, sizeof dur);
     printf("started    %s\nended      %s\nduration   %s\n",
-           jstr(r, "started_at") ? jstr(r, "started_at") : "-",
-           jstr(r, "ended_at") ? jstr(r, "ended_at") : "-", dur);
+           tr_jstr(r, "started_at") ? tr_jstr(r, "started_at") : "-",
+           tr_jstr(r, "ended_at") ? tr_jstr(r, "ended_at") : "-", dur);
     const cJSON *res = cJSON_GetObjectItemCaseSensitive(r, "resources");
     if (res)
-        printf("resources  user %.2fs  sys %.2fs  max rss %.0f KiB\n", jnum(res, "utime_s", 0),
-               jnum(res, "stime_s", 0), jnum(res, "maxrss_kb", 0));
+        printf("resources  user %.2fs  sys %.2fs  max rss %.0f KiB\n", tr_jnum(res, "utime_s", 0),
+               tr_jnum(res, "stime_s", 0), tr_jnum(res, "maxrss_kb", 0));
     const char *sections[] = {"params", "metrics", "tags"};
     for (int i = 0; i < 3; i++) {
         const cJSON *obj = cJSON_GetObjectItemCaseSensitive(r, sections[i]), *kv;
@@ -273,8 +270,10 @@ int tr_cmd_show(int argc, char **argv)
     cJSON *run = NULL;
     int ex = fetch(&o, o.all ? run_json_all : tr_store_run_json, &run);
     if (ex) return ex;
-    if (o.json) print_json(run);
-    else show_text(run, (o.all ? TR_SHOW_ALL : 0) | (o.files ? TR_SHOW_FILES : 0));
+    if (o.json)
+        print_json(run);
+    else
+        show_text(run, (o.all ? TR_SHOW_ALL : 0) | (o.files ? TR_SHOW_FILES : 0));
     cJSON_Delete(run);
     return 0;
 }
@@ -303,8 +302,10 @@ int tr_cmd_metrics(int argc, char **argv)
     if (o.json) {
         print_json(m);
     } else {
-        if (o.csv) printf("key,step,value,time\n");
-        else printf("%-24s %10s %16s  %s\n", "KEY", "STEP", "VALUE", "TIME");
+        if (o.csv)
+            printf("key,step,value,time\n");
+        else
+            printf("%-24s %10s %16s  %s\n", "KEY", "STEP", "VALUE", "TIME");
         const cJSON *series, *pt;
         cJSON_ArrayForEach(series, m)
         {
@@ -312,15 +313,17 @@ int tr_cmd_metrics(int argc, char **argv)
             {
                 char v[64];
                 const cJSON *val = cJSON_GetObjectItemCaseSensitive(pt, "value");
-                if (cJSON_IsNumber(val)) fmt_exact(val->valuedouble, v, sizeof v);
-                else fmt_value(val, v, sizeof v);
+                if (cJSON_IsNumber(val))
+                    fmt_exact(val->valuedouble, v, sizeof v);
+                else
+                    fmt_value(val, v, sizeof v);
                 if (o.csv) {
                     csv_field(series->string);
-                    printf(",%.0f,%s,%s\n", jnum(pt, "step", 0), v, jstr(pt, "time"));
+                    printf(",%.0f,%s,%s\n", tr_jnum(pt, "step", 0), v, tr_jstr(pt, "time"));
                 } else {
                     if (cJSON_IsNumber(val)) snprintf(v, sizeof v, "%.8g", val->valuedouble);
-                    printf("%-24s %10.0f %16s  %s\n", series->string, jnum(pt, "step", 0), v,
-                           jstr(pt, "time"));
+                    printf("%-24s %10.0f %16s  %s\n", series->string, tr_jnum(pt, "step", 0), v,
+                           tr_jstr(pt, "time"));
                 }
             }
         }

@@ -7,39 +7,7 @@
 
 #include "agent.h"
 #include "trail.h"
-
-static const char *jstr(const cJSON *o, const char *k)
-{
-    return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
-}
-
-static double jnum(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsNumber(v) ? v->valuedouble : -1;
-}
-
-static void fmt_size(double b, char *buf, size_t n)
-{
-    static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    int u = 0;
-    while (b >= 1024 && u < 4) {
-        b /= 1024;
-        u++;
-    }
-    if (u == 0)
-        snprintf(buf, n, "%.0f B", b);
-    else
-        snprintf(buf, n, "%.1f %s", b, unit[u]);
-}
-
-/* "2026-11-28T06:13:59.123456Z" -> "2026-11-28 06:13:59" */
-static const char *short_time(const char *t, char *buf, size_t n)
-{
-    if (!t) return "-";
-    snprintf(buf, n, "%.10s %.8s", t, strlen(t) > 11 ? t + 11 : "");
-    return buf;
-}
+#include "jsonfmt.h"
 
 static void runs_line(const char *what, const cJSON *list)
 {
@@ -52,11 +20,11 @@ static void runs_line(const char *what, const cJSON *list)
     cJSON_ArrayForEach(e, list)
     {
         char t[32];
-        const char *name = jstr(e, "name"), *how = jstr(e, "how");
+        const char *name = tr_jstr(e, "name"), *how = tr_jstr(e, "how");
         printf("    %-11s %-20s %.8s  %-8s %s", first ? what : "", name ? name : "-",
-               jstr(e, "run"), jstr(e, "status") ? jstr(e, "status") : "-",
-               short_time(jstr(e, "time"), t, sizeof t));
-        if (jnum(e, "opens") > 1) printf("  (%.0f opens)", jnum(e, "opens"));
+               tr_jstr(e, "run"), tr_jstr(e, "status") ? tr_jstr(e, "status") : "-",
+               tr_fmt_short_time(tr_jstr(e, "time"), t, sizeof t));
+        if (tr_jnum(e, "opens", -1) > 1) printf("  (%.0f opens)", tr_jnum(e, "opens", -1));
         if (how && strcmp(how, "shim") && strcmp(how, "sdk")) printf("  (%s)", how);
         printf("\n");
         first = 0;
@@ -66,37 +34,40 @@ static void runs_line(const char *what, const cJSON *list)
 static void show_text(const cJSON *doc)
 {
     const cJSON *vers = cJSON_GetObjectItemCaseSensitive(doc, "versions"), *v;
-    const char *host = jstr(doc, "host");
+    const char *host = tr_jstr(doc, "host");
     int n = cJSON_GetArraySize(vers);
-    printf("file       %s%s%s\n", host ? host : "", host ? ":" : "", jstr(doc, "path"));
+    printf("file       %s%s%s\n", host ? host : "", host ? ":" : "", tr_jstr(doc, "path"));
     if (host) printf("           (node-local: recorded on host %s)\n", host);
     printf("versions   %d (latest v%d)\n", n, n);
     for (int i = n - 1; i >= 0; i--) {
         v = cJSON_GetArrayItem(vers, i);
         char size[32], t[32];
-        const char *ver = jstr(v, "version"), *hash = jstr(v, "hash");
-        if (jnum(v, "size") >= 0)
-            fmt_size(jnum(v, "size"), size, sizeof size);
+        const char *ver = tr_jstr(v, "version"), *hash = tr_jstr(v, "hash");
+        if (tr_jnum(v, "size", -1) >= 0)
+            tr_fmt_bytes(tr_jnum(v, "size", -1), size, sizeof size);
         else
             snprintf(size, sizeof size, "-");
-        printf("\nv%.0f  %-16.16s  %10s  modified %s%s\n", jnum(v, "n"), ver && *ver ? ver : "-",
-               size, short_time(jstr(v, "mtime"), t, sizeof t), i == n - 1 ? "  [latest]" : "");
+        printf("\nv%.0f  %-16.16s  %10s  modified %s%s\n", tr_jnum(v, "n", -1),
+               ver && *ver ? ver : "-", size, tr_fmt_short_time(tr_jstr(v, "mtime"), t, sizeof t),
+               i == n - 1 ? "  [latest]" : "");
         if (hash) printf("    sha256      %s\n", hash);
         const cJSON *o = cJSON_GetObjectItemCaseSensitive(v, "origin");
         if (o) {
-            const char *k = jstr(o, "kind");
+            const char *k = tr_jstr(o, "kind");
             const char *what = !strcmp(k, "hash")     ? "same as"
                                : !strcmp(k, "rename") ? "renamed from"
                                                       : "linked from";
-            if (jnum(o, "n") >= 0)
-                printf("    %-11s v%.0f\n", what, jnum(o, "n"));
+            if (tr_jnum(o, "n", -1) >= 0)
+                printf("    %-11s v%.0f\n", what, tr_jnum(o, "n", -1));
             else
-                printf("    %-11s %s\n", what, jstr(o, "path") ? jstr(o, "path") : "another path");
+                printf("    %-11s %s\n", what,
+                       tr_jstr(o, "path") ? tr_jstr(o, "path") : "another path");
         }
         runs_line("written by", cJSON_GetObjectItemCaseSensitive(v, "written_by"));
         runs_line("read by", cJSON_GetObjectItemCaseSensitive(v, "read_by"));
         const cJSON *r = cJSON_GetObjectItemCaseSensitive(v, "removed");
-        if (r) printf("    %-11s by run %.8s (%s)\n", "removed", jstr(r, "run"), jstr(r, "op"));
+        if (r)
+            printf("    %-11s by run %.8s (%s)\n", "removed", tr_jstr(r, "run"), tr_jstr(r, "op"));
     }
 }
 

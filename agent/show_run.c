@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "jsonfmt.h"
 
 #define GROUP_MIN 11 /* a directory with more files than 10 is shown as one line */
 
@@ -14,41 +15,15 @@ static const cJSON *item(const cJSON *o, const char *k)
     return cJSON_GetObjectItemCaseSensitive(o, k);
 }
 
-static const char *jstr(const cJSON *o, const char *k)
-{
-    const cJSON *v = item(o, k);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static double jnum(const cJSON *o, const char *k, double def)
-{
-    const cJSON *v = item(o, k);
-    return cJSON_IsNumber(v) ? v->valuedouble : def;
-}
-
 static const char *or_dash(const char *s)
 {
     return s ? s : "-";
 }
 
-static void fmt_bytes(double b, char *buf, size_t n)
-{
-    static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    int u = 0;
-    while (b >= 1024 && u < 4) {
-        b /= 1024;
-        u++;
-    }
-    if (u == 0)
-        snprintf(buf, n, "%.0f B", b);
-    else
-        snprintf(buf, n, "%.1f %s", b, unit[u]);
-}
-
 static void file_name(const cJSON *f, char *buf, size_t n)
 {
-    const char *host = jstr(f, "host");
-    snprintf(buf, n, "%s%s%s", host ? host : "", host ? ":" : "", or_dash(jstr(f, "path")));
+    const char *host = tr_jstr(f, "host");
+    snprintf(buf, n, "%s%s%s", host ? host : "", host ? ":" : "", or_dash(tr_jstr(f, "path")));
 }
 
 /* The directory part of a file name ("host:/a/b/c" -> "host:/a/b"). */
@@ -79,11 +54,11 @@ static void show_files(const char *title, const cJSON *arr, int every)
         }
         for (int i = 0; d && i < 2; i++) {
             cJSON *v = cJSON_GetArrayItem(d, i);
-            cJSON_SetNumberValue(v, v->valuedouble + (i ? jnum(f, "bytes", 0) : 1));
+            cJSON_SetNumberValue(v, v->valuedouble + (i ? tr_jnum(f, "bytes", 0) : 1));
         }
-        total += jnum(f, "bytes", 0);
+        total += tr_jnum(f, "bytes", 0);
     }
-    fmt_bytes(total, size, sizeof size);
+    tr_fmt_bytes(total, size, sizeof size);
     printf("\n%s (%d file%s, %s):\n", title, n, n == 1 ? "" : "s", size);
     cJSON_ArrayForEach(f, arr)
     {
@@ -95,13 +70,13 @@ static void show_files(const char *title, const cJSON *arr, int every)
             cJSON *printed = cJSON_GetArrayItem(d, 2);
             if (printed->valuedouble) continue;
             cJSON_SetNumberValue(printed, 1);
-            fmt_bytes(cJSON_GetArrayItem(d, 1)->valuedouble, size, sizeof size);
+            tr_fmt_bytes(cJSON_GetArrayItem(d, 1)->valuedouble, size, sizeof size);
             printf("  %s%s (%.0f files, %s)\n", dir, strcmp(dir, "/") ? "/" : "", count, size);
             continue;
         }
-        const char *v = jstr(f, "version");
+        const char *v = tr_jstr(f, "version");
         int temp = cJSON_IsTrue(item(f, "temporary"));
-        printf("  %-50s %10.0f bytes  %.16s%s\n", name, jnum(f, "bytes", 0), v ? v : "",
+        printf("  %-50s %10.0f bytes  %.16s%s\n", name, tr_jnum(f, "bytes", 0), v ? v : "",
                temp ? "  (temporary)" : "");
     }
     cJSON_Delete(dirs);
@@ -118,8 +93,8 @@ static const cJSON *find_proc(const cJSON *procs, double pid, const cJSON *paren
     const cJSON *p;
     cJSON_ArrayForEach(p, procs)
     {
-        if (jnum(p, "pid", -1) != pid) continue;
-        if (!parent || jnum(p, "ppid", -1) == jnum(parent, "pid", -2)) return p;
+        if (tr_jnum(p, "pid", -1) != pid) continue;
+        if (!parent || tr_jnum(p, "ppid", -1) == tr_jnum(parent, "pid", -2)) return p;
     }
     return NULL;
 }
@@ -138,30 +113,30 @@ static void print_backtrace(const char *bt, int indent)
 static void show_proc(const cJSON *procs, const cJSON *p, int depth, double crash_pid)
 {
     if (depth > 64) return;
-    printf("  %*s%.0f ", depth * 2, "", jnum(p, "pid", 0));
+    printf("  %*s%.0f ", depth * 2, "", tr_jnum(p, "pid", 0));
     const cJSON *img, *c;
     int k = 0;
     cJSON_ArrayForEach(img, item(p, "exec"))
     {
         const cJSON *a0 = cJSON_GetArrayItem(item(img, "argv"), 0);
         printf("%s%s", k++ ? " -> " : "",
-               cJSON_IsString(a0) ? base(a0->valuestring) : base(jstr(img, "exe")));
+               cJSON_IsString(a0) ? base(a0->valuestring) : base(tr_jstr(img, "exe")));
     }
-    const char *status = jstr(p, "status");
-    double sig = jnum(p, "signal", 0);
+    const char *status = tr_jstr(p, "status");
+    double sig = tr_jnum(p, "signal", 0);
     if (sig > 0)
         printf("  signal %.0f (%s)", sig, strsignal((int)sig));
     else if (cJSON_IsNumber(item(p, "exit_code")))
-        printf("  exit %.0f", jnum(p, "exit_code", 0));
+        printf("  exit %.0f", tr_jnum(p, "exit_code", 0));
     if (status && !strcmp(status, "crashed"))
         printf("  crashed");
     else if (status && !strcmp(status, "unknown"))
         printf("  (end not recorded)");
     if (!cJSON_IsTrue(item(p, "interposed")))
-        printf("  [%s: not captured]", or_dash(jstr(p, "note")));
+        printf("  [%s: not captured]", or_dash(tr_jstr(p, "note")));
     printf("\n");
-    if (jstr(p, "backtrace") && jnum(p, "pid", -1) != crash_pid)
-        print_backtrace(jstr(p, "backtrace"), depth * 2 + 6);
+    if (tr_jstr(p, "backtrace") && tr_jnum(p, "pid", -1) != crash_pid)
+        print_backtrace(tr_jstr(p, "backtrace"), depth * 2 + 6);
     cJSON_ArrayForEach(c, item(p, "children"))
     {
         const cJSON *child = find_proc(procs, c->valuedouble, p);
@@ -183,8 +158,8 @@ static void show_procs(const cJSON *r, double crash_pid)
         {
             cJSON_ArrayForEach(c, item(q, "children"))
             {
-                if (c->valuedouble == jnum(p, "pid", -1) &&
-                    jnum(p, "ppid", -1) == jnum(q, "pid", -2))
+                if (c->valuedouble == tr_jnum(p, "pid", -1) &&
+                    tr_jnum(p, "ppid", -1) == tr_jnum(q, "pid", -2))
                     child = 1;
             }
         }
@@ -195,8 +170,8 @@ static void show_procs(const cJSON *r, double crash_pid)
 /* A shared object or executable a Debian package provided. */
 static int from_dpkg(const cJSON *d)
 {
-    const char *src = jstr(d, "source"), *kind = jstr(d, "kind");
-    return src && !strcmp(src, "dpkg") && jstr(d, "package") &&
+    const char *src = tr_jstr(d, "source"), *kind = tr_jstr(d, "kind");
+    return src && !strcmp(src, "dpkg") && tr_jstr(d, "package") &&
            (!kind || strcmp(kind, "interpreter"));
 }
 
@@ -208,17 +183,17 @@ static int show_debian(const cJSON *deps)
     cJSON_ArrayForEach(d, deps)
     {
         if (!from_dpkg(d)) continue;
-        const char *pkg = jstr(d, "package");
+        const char *pkg = tr_jstr(d, "package");
         int earlier = 0;
         for (e = deps->child; e && e != d && !earlier; e = e->next)
-            earlier = from_dpkg(e) && !strcmp(jstr(e, "package"), pkg);
+            earlier = from_dpkg(e) && !strcmp(tr_jstr(e, "package"), pkg);
         if (earlier) continue;
-        printf("  %-10s %s=%s  (", shown++ ? "" : "debian", pkg, or_dash(jstr(d, "version")));
+        printf("  %-10s %s=%s  (", shown++ ? "" : "debian", pkg, or_dash(tr_jstr(d, "version")));
         int k = 0;
         cJSON_ArrayForEach(e, deps)
         {
-            if (from_dpkg(e) && !strcmp(jstr(e, "package"), pkg))
-                printf("%s%s", k++ ? ", " : "", base(jstr(e, "path")));
+            if (from_dpkg(e) && !strcmp(tr_jstr(e, "package"), pkg))
+                printf("%s%s", k++ ? ", " : "", base(tr_jstr(e, "path")));
         }
         printf(")\n");
     }
@@ -228,17 +203,18 @@ static int show_debian(const cJSON *deps)
 /* A Python distribution, with the shared objects it installed that processes loaded. */
 static void show_dist(const cJSON *deps, const cJSON *d, const char *label)
 {
-    const char *pkg = or_dash(jstr(d, "package"));
+    const char *pkg = or_dash(tr_jstr(d, "package"));
     const cJSON *e;
     int k = 0;
-    printf("  %-10s %s=%s", label, pkg, or_dash(jstr(d, "version")));
+    printf("  %-10s %s=%s", label, pkg, or_dash(tr_jstr(d, "version")));
     cJSON_ArrayForEach(e, deps)
     {
-        const char *src = jstr(e, "source"), *p2 = jstr(e, "package"), *kind = jstr(e, "kind");
+        const char *src = tr_jstr(e, "source"), *p2 = tr_jstr(e, "package"),
+                   *kind = tr_jstr(e, "kind");
         if (!src || strcmp(src, "python") || !p2 || strcmp(p2, pkg) || !kind ||
             !strcmp(kind, "python") || !strcmp(kind, "interpreter"))
             continue;
-        printf("%s%s", k++ ? ", " : "  (", base(jstr(e, "path")));
+        printf("%s%s", k++ ? ", " : "  (", base(tr_jstr(e, "path")));
     }
     printf("%s\n", k ? ")" : "");
 }
@@ -256,17 +232,17 @@ static void show_deps(const cJSON *r)
         if (g != 1) shown = 0; /* the interpreter and the distributions share a heading */
         cJSON_ArrayForEach(d, deps)
         {
-            const char *src = jstr(d, "source"), *ver = jstr(d, "version");
-            const char *kind = or_dash(jstr(d, "kind")), *label = shown ? "" : groups[g];
+            const char *src = tr_jstr(d, "source"), *ver = tr_jstr(d, "version");
+            const char *kind = or_dash(tr_jstr(d, "kind")), *label = shown ? "" : groups[g];
             if (g == 0 && !strcmp(kind, "interpreter"))
                 printf("  %-10s python=%s  (interpreter %s)\n", label, or_dash(ver),
-                       or_dash(jstr(d, "path")));
+                       or_dash(tr_jstr(d, "path")));
             else if (g == 1 && !strcmp(kind, "python"))
                 show_dist(deps, d, label);
             else if (g == 2 && !strcmp(kind, "git"))
-                printf("  %-10s %s  %s\n", label, or_dash(jstr(d, "path")), or_dash(ver));
+                printf("  %-10s %s  %s\n", label, or_dash(tr_jstr(d, "path")), or_dash(ver));
             else if (g == 3 && !src && strcmp(kind, "git"))
-                printf("  %-10s %s  (%s)\n", label, or_dash(jstr(d, "path")), kind);
+                printf("  %-10s %s  (%s)\n", label, or_dash(tr_jstr(d, "path")), kind);
             else
                 continue;
             shown = 1;
@@ -278,13 +254,13 @@ static void show_crash(const cJSON *r)
 {
     const cJSON *c = item(r, "crash");
     if (!cJSON_IsObject(c)) return;
-    double sig = jnum(c, "signal", 0);
-    printf("\ncrash: process %.0f, signal %.0f (%s)", jnum(c, "pid", 0), sig,
+    double sig = tr_jnum(c, "signal", 0);
+    printf("\ncrash: process %.0f, signal %.0f (%s)", tr_jnum(c, "pid", 0), sig,
            sig > 0 ? strsignal((int)sig) : "?");
-    if (jstr(c, "note")) printf(", %s", jstr(c, "note"));
+    if (tr_jstr(c, "note")) printf(", %s", tr_jstr(c, "note"));
     printf("\n");
-    if (jstr(c, "backtrace"))
-        print_backtrace(jstr(c, "backtrace"), 2);
+    if (tr_jstr(c, "backtrace"))
+        print_backtrace(tr_jstr(c, "backtrace"), 2);
     else
         printf("  (no backtrace: libunwind missing or the unwinder failed)\n");
 }
@@ -295,7 +271,7 @@ void tr_show_run_sections(const cJSON *r, int flags)
     show_files("inputs", item(r, "inputs"), every);
     show_files("outputs", item(r, "outputs"), every);
     const cJSON *c = item(r, "crash");
-    show_procs(r, cJSON_IsObject(c) ? jnum(c, "pid", -1) : -1);
+    show_procs(r, cJSON_IsObject(c) ? tr_jnum(c, "pid", -1) : -1);
     show_crash(r);
     const cJSON *env = item(r, "env"), *e;
     if (cJSON_GetArraySize(env) > 0) {
