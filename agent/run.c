@@ -192,6 +192,23 @@ static const char *status_of(int wstatus)
     }
 }
 
+static void enc_rusage(tr_enc *e, const struct rusage *ru)
+{
+    tr_enc_i64(e, TR_F_UTIME_US, (int64_t)ru->ru_utime.tv_sec * 1000000 + ru->ru_utime.tv_usec);
+    tr_enc_i64(e, TR_F_STIME_US, (int64_t)ru->ru_stime.tv_sec * 1000000 + ru->ru_stime.tv_usec);
+    tr_enc_i64(e, TR_F_MAXRSS_KB, ru->ru_maxrss);
+}
+
+/* How CMD ended, and what it used: exit code or signal, then rusage. */
+static void enc_wait(tr_enc *e, int wstatus, const struct rusage *ru)
+{
+    if (WIFEXITED(wstatus))
+        tr_enc_i64(e, TR_F_EXIT_CODE, WEXITSTATUS(wstatus));
+    else
+        tr_enc_i64(e, TR_F_SIGNAL, WTERMSIG(wstatus));
+    enc_rusage(e, ru);
+}
+
 static void emit_end(const char *run_id, int wstatus, const struct rusage *ru, int exec_errno)
 {
     uint8_t buf[1024];
@@ -203,16 +220,11 @@ static void emit_end(const char *run_id, int wstatus, const struct rusage *ru, i
         tr_enc_str(&e, TR_F_STATUS, "failed");
         tr_enc_i64(&e, TR_F_EXIT_CODE, 127);
         tr_enc_str(&e, TR_F_NOTE, strerror(exec_errno));
+        enc_rusage(&e, ru);
     } else {
         tr_enc_str(&e, TR_F_STATUS, status_of(wstatus));
-        if (WIFEXITED(wstatus))
-            tr_enc_i64(&e, TR_F_EXIT_CODE, WEXITSTATUS(wstatus));
-        else
-            tr_enc_i64(&e, TR_F_SIGNAL, WTERMSIG(wstatus));
+        enc_wait(&e, wstatus, ru);
     }
-    tr_enc_i64(&e, TR_F_UTIME_US, (int64_t)ru->ru_utime.tv_sec * 1000000 + ru->ru_utime.tv_usec);
-    tr_enc_i64(&e, TR_F_STIME_US, (int64_t)ru->ru_stime.tv_sec * 1000000 + ru->ru_stime.tv_usec);
-    tr_enc_i64(&e, TR_F_MAXRSS_KB, ru->ru_maxrss);
     emit(&e);
 }
 
@@ -224,13 +236,7 @@ static void emit_reaped(pid_t pid, int wstatus, const struct rusage *ru)
     tr_enc e;
     tr_enc_init(&e, buf, sizeof buf, TR_REC_PROC_END, tr_now_ns());
     tr_enc_i64(&e, TR_F_PID, pid);
-    if (WIFEXITED(wstatus))
-        tr_enc_i64(&e, TR_F_EXIT_CODE, WEXITSTATUS(wstatus));
-    else
-        tr_enc_i64(&e, TR_F_SIGNAL, WTERMSIG(wstatus));
-    tr_enc_i64(&e, TR_F_UTIME_US, (int64_t)ru->ru_utime.tv_sec * 1000000 + ru->ru_utime.tv_usec);
-    tr_enc_i64(&e, TR_F_STIME_US, (int64_t)ru->ru_stime.tv_sec * 1000000 + ru->ru_stime.tv_usec);
-    tr_enc_i64(&e, TR_F_MAXRSS_KB, ru->ru_maxrss);
+    enc_wait(&e, wstatus, ru);
     tr_enc_str(&e, TR_F_KIND, "reaped");
     tr_enc_str(&e, TR_F_SOURCE, "cli");
     emit(&e);
