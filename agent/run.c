@@ -265,21 +265,72 @@ static int find_preload(char *buf, size_t n)
 
 /* Builds CMD's environment: ours, the variables that make the SDK join this run, and each
  * --param K=V as TRAIL_PARAM_K=V so the program can read what it was launched with. */
+/* The directory holding this trail's libtrail.so (../lib next to bin/trail), or 0 chars. */
+static void sdk_libdir(char *buf, size_t n)
+{
+    char exe[4096], cand[4200], lib[4300];
+    buf[0] = 0;
+    ssize_t l = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (l <= 0) return;
+    exe[l] = 0;
+    char *slash = strrchr(exe, '/');
+    if (!slash) return;
+    *slash = 0;
+    snprintf(cand, sizeof cand, "%s/../lib", exe);
+    if (!realpath(cand, buf) || strlen(buf) >= n) {
+        buf[0] = 0;
+        return;
+    }
+    snprintf(lib, sizeof lib, "%s/libtrail.so.0", buf);
+    if (access(lib, R_OK) != 0) buf[0] = 0;
+}
+
+/* LD_LIBRARY_PATH with trail's library directory appended (searched after the user's own
+ * entries), so that a program built against this trail's libtrail.so finds it. */
+static char *library_path(const char *old, const char *libdir)
+{
+    size_t l = (old ? strlen(old) : 0) + strlen(libdir) + 32;
+    char *p = malloc(l);
+    if (!p) return NULL;
+    if (old && *old)
+        snprintf(p, l, "LD_LIBRARY_PATH=%s:%s", old, libdir);
+    else
+        snprintf(p, l, "LD_LIBRARY_PATH=%s", libdir);
+    return p;
+}
+
 static char **child_env(const char *run_id, const char *spool_dir, const run_opts *o,
                         const char *preload)
 {
     size_t n = 0;
     for (char **e = environ; *e; e++)
         n++;
-    char **env = calloc(n + 5 + (size_t)o->nparams, sizeof *env);
+    char **env = calloc(n + 6 + (size_t)o->nparams, sizeof *env);
     if (!env) return NULL;
     size_t j = 0;
-    const char *old_preload = NULL;
+    const char *old_preload = NULL, *old_libpath = NULL;
+    char libdir[4096];
+    sdk_libdir(libdir, sizeof libdir);
     for (char **e = environ; *e; e++) {
         if (!strncmp(*e, "LD_PRELOAD=", 11))
             old_preload = *e + 11;
+        else if (libdir[0] && !strncmp(*e, "LD_LIBRARY_PATH=", 16))
+            old_libpath = *e + 16;
         else if (strncmp(*e, "TRAIL_RUN_ID=", 13) && strncmp(*e, "TRAIL_SPOOL=", 12))
             env[j++] = *e;
+    }
+    if (libdir[0]) {
+        int have = 0;
+        for (const char *p = old_libpath; p && *p && !have;) {
+            size_t l = strcspn(p, ":");
+            have = l == strlen(libdir) && !strncmp(p, libdir, l);
+            p += l;
+            if (*p) p++;
+        }
+        if (have)
+            env[j++] = (char *)old_libpath - 16;
+        else if (!(env[j++] = library_path(old_libpath, libdir)))
+            return NULL;
     }
     if (preload) {
         /* ours goes last: sanitizer runtimes insist on coming first, and a command that

@@ -83,7 +83,7 @@ static int tproc_run(char *const argv[], char **out, char **err)
 #define TPROC(out, err, ...) tproc_run((char *const[]){__VA_ARGS__, NULL}, out, err)
 
 /* "$TRAIL_BIN/name" (set by ctest), else build/bin/name. */
-static const char *tproc_bin(const char *name)
+static inline const char *tproc_bin(const char *name)
 {
     static char buf[8][4096];
     static int k;
@@ -93,7 +93,7 @@ static const char *tproc_bin(const char *name)
     return p;
 }
 
-static const char *tproc_test_bin(const char *name)
+static inline const char *tproc_test_bin(const char *name)
 {
     static char buf[8][4096];
     static int k;
@@ -104,7 +104,7 @@ static const char *tproc_test_bin(const char *name)
 }
 
 /* A fresh private directory; sets TRAIL_STORE and TRAIL_SPOOL_ROOT inside it. */
-static const char *tproc_sandbox(void)
+static inline const char *tproc_sandbox(void)
 {
     static char dir[256];
     snprintf(dir, sizeof dir, "/tmp/trail-test-XXXXXX");

@@ -196,7 +196,8 @@ static void test_sigterm_graceful(void)
     const char *db = path_in("term.db"), *url = tcp_url(tnet_free_port());
     pid_t d = TNET_TRAILD(dlog, "--listen", (char *)url, "--store", (char *)db);
     T_ASSERT(d > 0);
-    pid_t run = TNET_SPAWN(NULL, TRAIL, "run", "--name", "term", "--collector", (char *)url, "--",
+    const char *runlog = path_in("term-run.log");
+    pid_t run = TNET_SPAWN(runlog, TRAIL, "run", "--name", "term", "--collector", (char *)url, "--",
                            CLIENT, "metrics", "100000");
     for (int i = 0; i < 60000 && count_all(db, 0) <= 0; i++)
         tnet_sleep_ms(1);
@@ -206,7 +207,13 @@ static void test_sigterm_graceful(void)
     T_EQ_INT(tnet_log_count(dlog, "info stopped"), stopped + 1);
     d = TNET_TRAILD(dlog, "--listen", (char *)url, "--store", (char *)db);
     T_ASSERT(d > 0);
-    T_EQ_INT(tnet_wait(run), 0);
+    int rst = tnet_wait(run);
+    T_EQ_INT(rst, 0);
+    if (rst != 0) { /* say why: trail's own stderr */
+        char *why = tnet_slurp(runlog);
+        fprintf(stderr, "trail run said:\n%s\n", why ? why : "(nothing)");
+        free(why);
+    }
     T_EQ_INT(tnet_points(db, "term", 0), 100000);
     T_EQ_INT(tnet_points(db, "term", 1), 100000);
     kill(d, SIGTERM);
