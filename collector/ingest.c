@@ -19,8 +19,8 @@ typedef struct ing {
     int64_t seq;
     const char *run; /* run id of the record (not NUL-terminated) */
     size_t runlen;
-    int64_t pid; /* TR_F_PID, else the stream's pid */
-    int brc;     /* first failed bind */
+    int64_t pid;     /* TR_F_PID, else the stream's pid */
+    int brc;         /* first failed bind */
     const char *key; /* artifact key of the FILE record being stored */
 } ing;
 
@@ -77,14 +77,7 @@ static void b_fstr(ing *c, sqlite3_stmt *st, int i, uint16_t id)
 /* Steps a statement whose parameters are bound; a failed bind fails it without stepping. */
 static int done(ing *c, sqlite3_stmt *st)
 {
-    if (c->brc != SQLITE_OK) {
-        int rc = c->brc;
-        c->brc = SQLITE_OK;
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-        return tr_store_sqlerr(c->s, rc, "binding");
-    }
-    return tr_store_step_done(c->s, st);
+    return tr_store_step_bound(c->s, &c->brc, st);
 }
 
 /* Repeated ARGV fields as a JSON array text (malloc'd), or NULL when the record has none. */

@@ -110,14 +110,7 @@ int tr_lineage_row_int(tr_store *s, sqlite3_stmt *st, int *found, int64_t *out)
 /* Steps a statement to its end, or fails it when a bind failed. */
 static int go(ln *c, sqlite3_stmt *st)
 {
-    if (c->brc != SQLITE_OK) {
-        int rc = c->brc;
-        c->brc = SQLITE_OK;
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-        return tr_store_sqlerr(c->s, rc, "binding");
-    }
-    return tr_store_step_done(c->s, st);
+    return tr_store_step_bound(c->s, &c->brc, st);
 }
 
 /* One-row lookup: *found and column 0. */

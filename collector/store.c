@@ -105,6 +105,18 @@ int tr_store_step_done(tr_store *s, sqlite3_stmt *st)
     return rc == SQLITE_DONE ? 0 : tr_store_sqlerr(s, rc, "writing");
 }
 
+int tr_store_step_bound(tr_store *s, int *brc, sqlite3_stmt *st)
+{
+    if (*brc != SQLITE_OK) {
+        int rc = *brc;
+        *brc = SQLITE_OK;
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        return tr_store_sqlerr(s, rc, "binding");
+    }
+    return tr_store_step_done(s, st);
+}
+
 /* Runs SQL text that takes no parameters (pragmas, transaction control, migrations). */
 static int exec(tr_store *s, const char *sql, const char *what)
 {

@@ -29,6 +29,9 @@ struct tr_store {
 sqlite3_stmt *tr_store_stmt(tr_store *s, enum tr_stmt_id id);
 /* Steps st to completion, then resets it and clears its bindings; 0 or TRAIL_E*. */
 int tr_store_step_done(tr_store *s, sqlite3_stmt *st);
+/* Steps a statement whose parameters were bound with errors collected in *brc: a failed
+ * bind fails it (and clears *brc) without stepping. */
+int tr_store_step_bound(tr_store *s, int *brc, sqlite3_stmt *st);
 /* Sets s->err to "store PATH: WHAT: sqlite message" and returns the TRAIL_E* code for rc. */
 int tr_store_sqlerr(tr_store *s, int rc, const char *what);
 /* Sets s->err to "store PATH: MESSAGE" and returns code. */

@@ -120,48 +120,53 @@ void tr_spool_root(char *buf, size_t n)
 int tr_path_join(char *buf, size_t n, const char *a, const char *b)
 {
     size_t la = strlen(a);
-    while (la > 1 && a[la - 1] == '/') la--;
-    while (*b == '/') b++;
+    while (la > 1 && a[la - 1] == '/')
+        la--;
+    while (*b == '/')
+        b++;
     int w = snprintf(buf, n, "%.*s/%s", (int)la, a, b);
     return (w < 0 || (size_t)w >= n) ? TRAIL_ETOOBIG : 0;
 }
 
-int tr_path_normalize(const char *path, const char *cwd, char *out, size_t n)
+int tr_path_append(char *out, int len, size_t n, const char *rel)
 {
-    char tmp[8192];
-    int w;
-    if (path[0] == '/')
-        w = snprintf(tmp, sizeof tmp, "%s", path);
-    else
-        w = snprintf(tmp, sizeof tmp, "%s/%s", cwd ? cwd : "/", path);
-    if (w < 0 || (size_t)w >= sizeof tmp) return TRAIL_ETOOBIG;
-    size_t o = 0;
-    const char *p = tmp;
+    const char *p = rel;
     while (*p) {
-        while (*p == '/') p++;
+        while (*p == '/')
+            p++;
         if (!*p) break;
         const char *e = p;
-        while (*e && *e != '/') e++;
+        while (*e && *e != '/')
+            e++;
         size_t sl = (size_t)(e - p);
         if (sl == 1 && p[0] == '.') {
-            /* skip */
+            /* nothing */
         } else if (sl == 2 && p[0] == '.' && p[1] == '.') {
-            while (o > 0 && out[o - 1] != '/') o--;
-            if (o > 0) o--;
+            while (len > 0 && out[len - 1] != '/')
+                len--;
+            if (len > 0) len--;
         } else {
-            if (o + 1 + sl + 1 > n) return TRAIL_ETOOBIG;
-            out[o++] = '/';
-            memcpy(out + o, p, sl);
-            o += sl;
+            if ((size_t)len + 1 + sl + 1 > n) return -1;
+            out[len++] = '/';
+            memcpy(out + len, p, sl);
+            len += (int)sl;
         }
         p = e;
     }
-    if (o == 0) {
-        if (n < 2) return TRAIL_ETOOBIG;
-        out[o++] = '/';
+    if (len == 0) {
+        if (n < 2) return -1;
+        out[len++] = '/';
     }
-    out[o] = 0;
-    return 0;
+    out[len] = 0;
+    return len;
+}
+
+int tr_path_normalize(const char *path, const char *cwd, char *out, size_t n)
+{
+    int len = 0;
+    if (path[0] != '/' && (len = tr_path_append(out, 0, n, cwd ? cwd : "/")) < 0)
+        return TRAIL_ETOOBIG;
+    return tr_path_append(out, len, n, path) < 0 ? TRAIL_ETOOBIG : 0;
 }
 
 int tr_write_file(const char *path, const char *data, size_t len, mode_t mode)

@@ -18,10 +18,15 @@ int tr_mkdir_p(const char *path, mode_t mode);
 /* Host name and user name, never failing (fallbacks "unknown" / the numeric uid). */
 void tr_hostname(char *buf, size_t n);
 void tr_username(char *buf, size_t n);
-/* Root of the node's spool: $TRAIL_SPOOL_ROOT, else $HOME/.trail/spool, else /tmp/trail-UID/spool. */
+/* Root of the node's spool: $TRAIL_SPOOL_ROOT, else $HOME/.trail/spool, else /tmp/trail-UID/spool.
+ */
 void tr_spool_root(char *buf, size_t n);
 /* Joins a and b with one '/', into buf; returns TRAIL_ETOOBIG when it does not fit. */
 int tr_path_join(char *buf, size_t n, const char *a, const char *b);
+/* Appends the components of rel to the normalised absolute path out[0..len), resolving "."
+ * and ".." lexically, without copying rel first (the shim calls it on every open). Returns
+ * the new length or -1 when it does not fit in n. */
+int tr_path_append(char *out, int len, size_t n, const char *rel);
 /* Makes path absolute (against the cwd) and removes ".", ".." and repeated slashes lexically. */
 int tr_path_normalize(const char *path, const char *cwd, char *out, size_t n);
 /* Whole-file write, created with the given mode; 0 or TRAIL_EIO. */

@@ -1,5 +1,6 @@
 /* shim.c - capture shim core: initialisation, real-symbol resolution, raw syscalls, paths, emit. */
 #include "shim.h"
+#include "util.h"
 
 #include <dirent.h>
 #include <dlfcn.h>
@@ -115,40 +116,6 @@ static int cwd_copy(char *out, size_t n)
     return r > 1 && out[0] == '/' ? (int)r - 1 : -1;
 }
 
-/* Appends the components of rel to the normalised absolute path out[0..len), resolving "."
- * and ".." lexically. Returns the new length or -1. */
-static int norm_append(char *out, int len, size_t n, const char *rel)
-{
-    const char *p = rel;
-    while (*p) {
-        while (*p == '/')
-            p++;
-        if (!*p) break;
-        const char *e = p;
-        while (*e && *e != '/')
-            e++;
-        size_t sl = (size_t)(e - p);
-        if (sl == 1 && p[0] == '.') {
-        } else if (sl == 2 && p[0] == '.' && p[1] == '.') {
-            while (len > 0 && out[len - 1] != '/')
-                len--;
-            if (len > 0) len--;
-        } else {
-            if ((size_t)len + 1 + sl + 1 > n) return -1;
-            out[len++] = '/';
-            memcpy(out + len, p, sl);
-            len += (int)sl;
-        }
-        p = e;
-    }
-    if (len == 0) {
-        if (n < 2) return -1;
-        out[len++] = '/';
-    }
-    out[len] = 0;
-    return len;
-}
-
 int shim_resolve(int dirfd, const char *path, char *out, size_t n)
 {
     if (!path || !*path || n < 2) return -1;
@@ -175,7 +142,7 @@ int shim_resolve(int dirfd, const char *path, char *out, size_t n)
         if (len < 0) return -1;
         if (len == 1) len = 0; /* "/" */
     }
-    return norm_append(out, len, n, path);
+    return tr_path_append(out, len, n, path);
 }
 
 int shim_excluded(const char *path, size_t len)
@@ -414,7 +381,7 @@ static int config_ok(void)
     size_t sl = strlen(spool);
     if (sl >= sizeof shim_g.spool) return 0;
     memcpy(shim_g.run_id, run, strlen(run) + 1);
-    shim_g.spool_len = (size_t)norm_append(shim_g.spool, 0, sizeof shim_g.spool, spool);
+    shim_g.spool_len = (size_t)tr_path_append(shim_g.spool, 0, sizeof shim_g.spool, spool);
     return tr_client_configure(run, spool) == 0;
 }
 

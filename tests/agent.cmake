@@ -5,6 +5,7 @@ set_target_properties(sdk_client PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BIN
 
 trail_test(sdk_test SOURCES sdk_test.c LIBS trail_store trail_core LABELS unit)
 target_sources(sdk_test PRIVATE ${PROJECT_SOURCE_DIR}/sdk/sdk.c)
+add_dependencies(sdk_test sdk_client)
 trail_test(run_test SOURCES run_test.c LIBS trail_store trail_core PkgConfig::CJSON PkgConfig::SQLITE3 LABELS integration)
 add_dependencies(run_test trail trail_sdk sdk_client train_logreg)
 

@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 
 #include "shim_util.h"
+#include "util.h"
 
 typedef struct sset {
     char **v;
@@ -49,35 +50,6 @@ static void sset_free(sset *s)
         free(s->v[i]);
     free(s->v);
     memset(s, 0, sizeof *s);
-}
-
-/* Lexical normalisation, as the shim does it. */
-static void normalize(const char *in, char *out, size_t n)
-{
-    size_t o = 0;
-    const char *p = in;
-    while (*p) {
-        while (*p == '/')
-            p++;
-        if (!*p) break;
-        const char *e = p;
-        while (*e && *e != '/')
-            e++;
-        size_t l = (size_t)(e - p);
-        if (l == 1 && p[0] == '.') {
-        } else if (l == 2 && p[0] == '.' && p[1] == '.') {
-            while (o > 0 && out[o - 1] != '/')
-                o--;
-            if (o > 0) o--;
-        } else if (o + l + 2 < n) {
-            out[o++] = '/';
-            memcpy(out + o, p, l);
-            o += l;
-        }
-        p = e;
-    }
-    if (o == 0) out[o++] = '/';
-    out[o] = 0;
 }
 
 static int excluded(const char *p)
@@ -136,11 +108,10 @@ static void parse_strace(const char *log, sset *rd, sset *wr)
         }
         char *qe = strchr(q + 1, '"');
         if (!qe) continue;
-        char rel[4096], full[8200], abs[4096];
+        char rel[4096], abs[4096];
         snprintf(rel, sizeof rel, "%.*s", (int)(qe - q - 1), q + 1);
         if (rel[0] != '/' && !base[0]) continue; /* open() of a relative path: cwd unknown */
-        snprintf(full, sizeof full, "%s/%s", rel[0] == '/' ? "" : base, rel);
-        normalize(full, abs, sizeof abs);
+        if (tr_path_normalize(rel, base, abs, sizeof abs) != 0) continue; /* the shim's rule */
         if (excluded(abs)) continue;
         canonical(abs);
         int w = is_creat || strstr(qe, "O_WRONLY") || strstr(qe, "O_RDWR") ||
