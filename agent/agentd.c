@@ -132,15 +132,21 @@ static void install_stop_handlers(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
+/* --spool-root, else the node's spool root. */
+static void root_of(const agent_opts *o, char *root, size_t n)
+{
+    if (o->root)
+        snprintf(root, n, "%s", o->root);
+    else
+        tr_spool_root(root, n);
+}
+
 int tr_cmd_agent(int argc, char **argv)
 {
     agent_opts o;
     char root[4096], err[4400];
     if (parse("agent", argc, argv, &o) != 0) return TR_EXIT_USAGE;
-    if (o.root)
-        snprintf(root, sizeof root, "%s", o.root);
-    else
-        tr_spool_root(root, sizeof root);
+    root_of(&o, root, sizeof root);
     tr_link *link = NULL;
     if (tr_link_open(&link, &o.link, err, sizeof err) != 0) {
         tr_agent_err("agent: %s", err);
@@ -210,10 +216,7 @@ int tr_cmd_sync_collector(int argc, char **argv)
     agent_opts o;
     char root[4096], err[4400];
     if (parse("sync", argc, argv, &o) != 0) return TR_EXIT_USAGE;
-    if (o.root)
-        snprintf(root, sizeof root, "%s", o.root);
-    else
-        tr_spool_root(root, sizeof root);
+    root_of(&o, root, sizeof root);
     DIR *dp = opendir(root);
     if (!dp) {
         if (errno == ENOENT) {
