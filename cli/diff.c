@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent.h"
+#include "cli.h"
 #include "trail.h"
 #include "jsonfmt.h"
 

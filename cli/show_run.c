@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent.h"
+#include "cli.h"
 #include "jsonfmt.h"
 
 #define GROUP_MIN 11 /* a directory with more files than 10 is shown as one line */

@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "cli.h"
 #include "trail.h"
 #include "where.h"
 #include "jsonfmt.h"

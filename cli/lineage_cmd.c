@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "cli.h"
 #include "trail.h"
 #include "util.h"
 #include "jsonfmt.h"
