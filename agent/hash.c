@@ -228,7 +228,7 @@ void tr_hashq_note(tr_hashq *q, const tr_rec *rec, const char *host)
     if (!q || q->budget <= 0) return;
     const char *path, *op;
     size_t n, on;
-    int64_t ino, size, mtime, dev = 0;
+    int64_t ino = 0, size = 0, mtime = 0, dev = 0;
     int has = tr_rec_get_i64(rec, TR_F_INO, &ino) == 0 &&
               tr_rec_get_i64(rec, TR_F_SIZE, &size) == 0 &&
               tr_rec_get_i64(rec, TR_F_MTIME_NS, &mtime) == 0;

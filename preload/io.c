@@ -2,6 +2,12 @@
 /* read/write and friends count bytes per open file description with no system call of their
  * own. glibc's stdio bypasses the exported open/close/read/write: fopen/freopen/fdopen/fclose
  * are interposed for the descriptions, the common FILE calls for the bytes. */
+/* glibc's bits/stdio.h gives getline, vprintf and putchar extern inline bodies when optimising
+ * (__USE_EXTERN_INLINES): clang then ignores SHIM_EXPORT on our later definitions and the
+ * interposers end up hidden. Without the inline bodies there is only our definition. */
+#ifndef __NO_INLINE__
+#define __NO_INLINE__ 1
+#endif
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>

@@ -128,6 +128,7 @@ static int exec(tr_store *s, const char *sql, const char *what)
 static int query_int(tr_store *s, const char *sql, int64_t *out)
 {
     sqlite3_stmt *st = NULL;
+    *out = 0;
     int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
     if (rc == SQLITE_OK) {
         rc = sqlite3_step(st);
