@@ -289,6 +289,7 @@ static int on_env(ing *c)
 static int get_or_add(ing *c, enum tr_stmt_id get, enum tr_stmt_id add,
                       void (*bind)(ing *, sqlite3_stmt *, int64_t), int64_t arg, int64_t *id)
 {
+    *id = 0;
     sqlite3_stmt *st = tr_store_stmt(c->s, get);
     if (!st) return TRAIL_ESTORE;
     bind(c, st, arg);
