@@ -6,19 +6,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* ---- deps_map.c: string -> integer map for large path indexes ---- */
-
-typedef struct tr_pathmap tr_pathmap;
-tr_pathmap *tr_deps_map_new(void);
-void tr_deps_map_free(tr_pathmap *m);
-/* Adds s[0..n) -> val unless present (the first value stays); 0, or -1 out of memory. */
-int tr_deps_map_put(tr_pathmap *m, const char *s, size_t n, uint32_t val);
-/* The value of s[0..n), or -1. */
-long tr_deps_map_get(const tr_pathmap *m, const char *s, size_t n);
-size_t tr_deps_map_size(const tr_pathmap *m);
-/* Lexical normalisation of an absolute path ("//", "/./", "dir/.." removed); 0 or -1. */
-int tr_deps_normalize(const char *in, char *out, size_t n);
-
 /* ---- deps_dpkg.c: path -> Debian package and version ---- */
 
 /* The dpkg database ($TRAIL_DPKG_ADMINDIR, else /var/lib/dpkg) read once: every *.list into a

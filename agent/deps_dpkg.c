@@ -10,13 +10,14 @@
 #include <unistd.h>
 
 #include "deps.h"
+#include "strmap.h"
 
 typedef struct pkg {
     char *name, *version; /* name without ":arch"; version NULL when not installed */
 } pkg;
 
 struct tr_dpkg {
-    tr_pathmap *paths; /* path -> package index */
+    tr_strmap *paths; /* path -> package index (the first .list naming a path owns it) */
     pkg *p;
     size_t np, pcap;
     char merged[6][8]; /* top-level directories that link into /usr: "/lib" ... */
@@ -63,7 +64,7 @@ static int read_list(tr_dpkg *d, const char *dir, const char *fname, uint32_t p)
         line[n] = 0;
         if (line[0] != '/' || (n == 2 && line[1] == '.')) continue;
         const char *c = canon(d, line, buf, sizeof buf);
-        rc = tr_deps_map_put(d->paths, c, strlen(c), p);
+        rc = tr_strmap_add(d->paths, c, strlen(c), (tr_mapval){.i = p}, NULL) < 0 ? -1 : 0;
     }
     fclose(f);
     return rc;
@@ -141,7 +142,7 @@ void tr_deps_dpkg_stamp(char *out, size_t n)
 tr_dpkg *tr_deps_dpkg_open(void)
 {
     tr_dpkg *d = calloc(1, sizeof *d);
-    if (!d || !(d->paths = tr_deps_map_new())) {
+    if (!d || !(d->paths = tr_strmap_new())) {
         free(d);
         return NULL;
     }
@@ -176,13 +177,13 @@ void tr_deps_dpkg_free(tr_dpkg *d)
         free(d->p[i].version);
     }
     free(d->p);
-    tr_deps_map_free(d->paths);
+    tr_strmap_free(d->paths);
     free(d);
 }
 
 size_t tr_deps_dpkg_size(const tr_dpkg *d)
 {
-    return d ? tr_deps_map_size(d->paths) : 0;
+    return d ? tr_strmap_size(d->paths) : 0;
 }
 
 int tr_deps_dpkg_lookup(tr_dpkg *d, const char *path, const char **pkg_out, const char **version)
@@ -190,13 +191,14 @@ int tr_deps_dpkg_lookup(tr_dpkg *d, const char *path, const char **pkg_out, cons
     char buf[PATH_MAX + 8], real[PATH_MAX];
     if (!d || !path || path[0] != '/' || !tr_deps_dpkg_size(d)) return -1;
     const char *c = canon(d, path, buf, sizeof buf);
-    long i = tr_deps_map_get(d->paths, c, strlen(c));
-    if (i < 0 && realpath(path, real)) {
+    tr_mapval i;
+    int found = tr_strmap_get(d->paths, c, strlen(c), &i);
+    if (!found && realpath(path, real)) {
         c = canon(d, real, buf, sizeof buf);
-        i = tr_deps_map_get(d->paths, c, strlen(c));
+        found = tr_strmap_get(d->paths, c, strlen(c), &i);
     }
-    if (i < 0) return -1;
-    const pkg *p = &d->p[i];
+    if (!found) return -1;
+    const pkg *p = &d->p[i.i];
     *pkg_out = p->name;
     *version = p->version;
     return 0;

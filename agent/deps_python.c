@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 
 #include "deps.h"
+#include "strmap.h"
+#include "util.h"
 
 /* snprintf that reports truncation (-1), so a cut path is never used. */
 __attribute__((format(printf, 3, 4))) static int fmt(char *out, size_t n, const char *f, ...)
@@ -35,7 +37,7 @@ typedef struct pysite {
     int64_t mtime_ns; /* of the directory when scanned: a rescan follows installs */
     pydist *d;
     size_t n;
-    tr_pathmap *files; /* file (relative) -> distribution index, from RECORD, built on need */
+    tr_strmap *files; /* file (relative) -> distribution index, from RECORD, built on need */
     int files_read;
 } pysite;
 
@@ -66,7 +68,7 @@ static void site_clear(pysite *s)
     free(s->d);
     s->d = NULL;
     s->n = 0;
-    tr_deps_map_free(s->files);
+    tr_strmap_free(s->files);
     s->files = NULL;
     s->files_read = 0;
 }
@@ -264,7 +266,7 @@ static void read_files(pysite *s)
 {
     char file[PATH_MAX + 32], line[4096];
     s->files_read = 1;
-    if (!(s->files = tr_deps_map_new())) return;
+    if (!(s->files = tr_strmap_new())) return;
     for (size_t i = 0; i < s->n; i++) {
         const char *meta = s->d[i].meta;
         size_t ml = strlen(meta);
@@ -278,7 +280,7 @@ static void read_files(pysite *s)
                 q += 3;
             size_t l = strcspn(q, dist ? ",\r\n" : "\r\n");
             if (l && q[0] != '.' && q[0] != '/' &&
-                tr_deps_map_put(s->files, q, l, (uint32_t)i) != 0)
+                tr_strmap_add(s->files, q, l, (tr_mapval){.i = (int64_t)i}, NULL) < 0)
                 break;
         }
         if (f) fclose(f);
@@ -308,8 +310,10 @@ static const pydist *match(pysite *s, const char *rest, const char *mod, size_t 
         }
     if (claims == 1) return first;
     if (!s->files_read) read_files(s); /* unclaimed or shared: the file lists decide */
-    long owner = tr_deps_map_get(s->files, rest, strlen(rest));
-    if (owner >= 0 && (size_t)owner < s->n) return &s->d[owner];
+    tr_mapval owner;
+    if (tr_strmap_get(s->files, rest, strlen(rest), &owner) && owner.i >= 0 &&
+        (size_t)owner.i < s->n)
+        return &s->d[owner.i];
     size_t a = strcspn(rest, "/"), b = rest[a] ? a + 1 + strcspn(rest + a + 1, "/") : a;
     for (size_t i = 0; claims > 1 && rest[a] && rest[b] && i < s->n; i++) {
         pydist *d = &s->d[i]; /* files not listed (bytecode written later) */
@@ -330,7 +334,8 @@ static const pydist *match(pysite *s, const char *rest, const char *mod, size_t 
 int tr_deps_py_lookup(tr_pysites *p, const char *path_in, tr_pydist *out)
 {
     char path[PATH_MAX];
-    if (!p || tr_deps_normalize(path_in, path, sizeof path) != 0) return -1;
+    if (!p || path_in[0] != '/' || tr_path_normalize(path_in, NULL, path, sizeof path) != 0)
+        return -1;
     size_t sl = site_len(path);
     if (!sl) return -1;
     const char *rest = path + sl + 1, *mod = rest;

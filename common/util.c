@@ -117,6 +117,26 @@ void tr_spool_root(char *buf, size_t n)
         snprintf(buf, n, "/tmp/trail-%u/spool", (unsigned)getuid());
 }
 
+uint64_t tr_hash64_more(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+uint64_t tr_hash64(const void *p, size_t n)
+{
+    return tr_hash64_more(TR_HASH64_INIT, p, n);
+}
+
+uint64_t tr_hash64_str(uint64_t h, const char *s)
+{
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++)
+        h = (h ^ *c) * 0x100000001b3ull;
+    return h;
+}
+
 int tr_path_join(char *buf, size_t n, const char *a, const char *b)
 {
     size_t la = strlen(a);

@@ -29,6 +29,14 @@ int tr_path_join(char *buf, size_t n, const char *a, const char *b);
 int tr_path_append(char *out, int len, size_t n, const char *rel);
 /* Makes path absolute (against the cwd) and removes ".", ".." and repeated slashes lexically. */
 int tr_path_normalize(const char *path, const char *cwd, char *out, size_t n);
+/* The one hash of trail: FNV-1a 64 over n bytes. tr_hash64_more continues a hash (start from
+ * TR_HASH64_INIT), so that several pieces hash as their concatenation. Allocation-free and
+ * async-signal-safe (the shim uses it). Stored data depends on it (tr_store_version_id). */
+#define TR_HASH64_INIT 0xcbf29ce484222325ull
+uint64_t tr_hash64(const void *p, size_t n);
+uint64_t tr_hash64_more(uint64_t h, const void *p, size_t n);
+/* The same over a NUL-terminated string (no strlen pass first). */
+uint64_t tr_hash64_str(uint64_t h, const char *s);
 /* Whole-file write, created with the given mode; 0 or TRAIL_EIO. */
 int tr_write_file(const char *path, const char *data, size_t len, mode_t mode);
 /* Reads a small file into buf (NUL-terminated); returns length or TRAIL_EIO. */

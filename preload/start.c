@@ -106,13 +106,11 @@ int shim_is_secret(const char *name, size_t nn)
 
 uint64_t shim_env_hash(char *const *envp)
 {
-    uint64_t h = 1469598103934665603ull;
+    uint64_t h = TR_HASH64_INIT;
     size_t hl = strlen(SHIM_HANDOFF);
     for (; envp && *envp; envp++) {
         if (!strncmp(*envp, SHIM_HANDOFF, hl) && (*envp)[hl] == '=') continue;
-        for (const unsigned char *c = (const unsigned char *)*envp; *c; c++)
-            h = (h ^ *c) * 1099511628211ull;
-        h = (h ^ 0xff) * 1099511628211ull;
+        h = tr_hash64_more(tr_hash64_str(h, *envp), "\xff", 1); /* 0xff ends each string */
     }
     return h;
 }
@@ -176,9 +174,7 @@ static int dep_cb(struct dl_phdr_info *info, size_t size, void *arg)
     int is_main = !name || !*name;
     if (!is_main && name[0] != '/') return 0; /* linux-vdso.so.1 */
     if (!is_main && shim_g.self_path[0] && !strcmp(name, shim_g.self_path)) return 0;
-    uint64_t h = 1469598103934665603ull;
-    for (const char *c = is_main ? "<main>" : name; *c; c++)
-        h = (h ^ (unsigned char)*c) * 1099511628211ull;
+    uint64_t h = tr_hash64_str(TR_HASH64_INIT, is_main ? "<main>" : name);
     if (!seen_add(h ^ (uint64_t)info->dlpi_addr)) return 0;
     if (is_main) {
         if (shim_g.exe[0]) emit_dep(shim_g.exe, "exe");

@@ -7,76 +7,29 @@
 #include <cjson/cJSON.h>
 
 #include "lineage.h"
+#include "strmap.h"
 #include "trail.h"
 
 #define MAX_DEPTH 1000
 
 /* ---- a small graph: nodes keyed "r:<run id>" / "v:<version id>", edges deduplicated ---- */
 
-typedef struct gnode {
-    char key[48];
-    int depth;
-} gnode;
-
 typedef struct graph {
-    gnode *n;
-    size_t nn, cap;
-    int *slot; /* open addressing: index + 1, 0 = empty */
-    size_t nslot;
+    tr_strmap *nodes; /* node key -> its least depth; the entry index is the node's number */
     int (*e)[2];
     size_t ne, ecap;
     int oom;
 } graph;
 
-static uint64_t fnv(const char *s)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-    return h;
-}
-
-static int grow_slots(graph *g)
-{
-    size_t ns = g->nslot ? g->nslot * 2 : 256;
-    int *slot = calloc(ns, sizeof *slot);
-    if (!slot) return -1;
-    for (size_t i = 0; i < g->nn; i++) {
-        size_t h = fnv(g->n[i].key) & (ns - 1);
-        while (slot[h])
-            h = (h + 1) & (ns - 1);
-        slot[h] = (int)i + 1;
-    }
-    free(g->slot);
-    g->slot = slot;
-    g->nslot = ns;
-    return 0;
-}
-
-/* The index of node key, added at depth when new (keeping the least depth); -1 on OOM. */
+/* The number of node key, added at depth when new (keeping the least depth); -1 on OOM. */
 static int node(graph *g, const char *key, int depth)
 {
-    if ((g->nn + 1) * 2 > g->nslot && grow_slots(g)) return g->oom = 1, -1;
-    size_t h = fnv(key) & (g->nslot - 1);
-    while (g->slot[h]) {
-        gnode *x = &g->n[g->slot[h] - 1];
-        if (!strcmp(x->key, key)) {
-            if (depth < x->depth) x->depth = depth;
-            return g->slot[h] - 1;
-        }
-        h = (h + 1) & (g->nslot - 1);
-    }
-    if (g->nn == g->cap) {
-        size_t cap = g->cap ? g->cap * 2 : 64;
-        gnode *grown = realloc(g->n, cap * sizeof *grown);
-        if (!grown) return g->oom = 1, -1;
-        g->n = grown;
-        g->cap = cap;
-    }
-    snprintf(g->n[g->nn].key, sizeof g->n[0].key, "%s", key);
-    g->n[g->nn].depth = depth;
-    g->slot[h] = (int)g->nn + 1;
-    return (int)g->nn++;
+    if (!g->nodes && !(g->nodes = tr_strmap_new())) return g->oom = 1, -1;
+    long i = tr_strmap_add(g->nodes, key, strlen(key), (tr_mapval){.i = depth}, NULL);
+    if (i < 0) return g->oom = 1, -1;
+    tr_mapval *d = tr_strmap_val(g->nodes, (size_t)i);
+    if (depth < d->i) d->i = depth;
+    return (int)i;
 }
 
 static void edge(graph *g, int from, int to)
@@ -101,8 +54,7 @@ static void edge(graph *g, int from, int to)
 
 static void graph_free(graph *g)
 {
-    free(g->n);
-    free(g->slot);
+    tr_strmap_free(g->nodes);
     free(g->e);
 }
 
@@ -266,17 +218,17 @@ int tr_store_lineage_json(tr_store *s, const char *run_id, int64_t version, int 
     nodes = cJSON_AddArrayToObject(doc, "nodes");
     edges = cJSON_AddArrayToObject(doc, "edges");
     if (!nodes || !edges) goto oom;
-    for (size_t i = 0; i < g.nn; i++) {
+    for (size_t i = 0; i < tr_strmap_size(g.nodes); i++) {
         cJSON *o = cJSON_CreateObject();
         if (!o || !cJSON_AddItemToArray(nodes, o)) {
             cJSON_Delete(o);
             goto oom;
         }
-        const char *k = g.n[i].key;
+        const char *k = tr_strmap_key(g.nodes, i, NULL);
         rc = k[0] == 'r' ? run_node(s, k + 2, o, &oom)
                          : version_node(s, strtoll(k + 2, NULL, 10), o, &oom);
         if (rc) goto fail;
-        put(o, "depth", cJSON_CreateNumber(g.n[i].depth), &oom);
+        put(o, "depth", cJSON_CreateNumber((double)tr_strmap_val(g.nodes, i)->i), &oom);
         if (i == 0)
             put(doc, "root",
                 cJSON_CreateString(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "id"))),
@@ -295,7 +247,7 @@ int tr_store_lineage_json(tr_store *s, const char *run_id, int64_t version, int 
         put(e, "to",
             cJSON_CreateString(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(b, "id"))),
             &oom);
-        put(e, "kind", cJSON_CreateString(g.n[g.e[i][0]].key[0] == 'r' ? "output" : "input"), &oom);
+        put(e, "kind", cJSON_CreateString(tr_strmap_key(g.nodes, (size_t)g.e[i][0], NULL)[0] == 'r' ? "output" : "input"), &oom);
     }
     if (oom || g.oom) goto oom;
     graph_free(&g);

@@ -109,12 +109,7 @@ void tr_store_version_id(uint64_t dev, uint64_t ino, int64_t size, int64_t mtime
     char text[96];
     int n = snprintf(text, sizeof text, "%" PRIu64 ":%" PRIu64 ":%" PRId64 ":%" PRId64, dev, ino,
                      size, mtime_ns);
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (int i = 0; i < n; i++) {
-        h ^= (unsigned char)text[i];
-        h *= 0x100000001b3ULL;
-    }
-    snprintf(out, 17, "%016" PRIx64, h);
+    snprintf(out, 17, "%016" PRIx64, tr_hash64(text, n > 0 ? (size_t)n : 0));
 }
 
 /* Binds the run id to ?1 of a statement; NULL when it cannot be prepared. */

@@ -1,0 +1,82 @@
+/* rules_test.c - the shared rules of common/: the hash, the string map, error codes, redaction, ELF. */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "strmap.h"
+#include "tassert.h"
+#include "trail.h"
+#include "util.h"
+
+static void test_hash(void)
+{
+    /* FNV-1a 64 reference values: stored version ids depend on them. */
+    T_CHECK(tr_hash64("", 0) == 0xcbf29ce484222325ull);
+    T_CHECK(tr_hash64("a", 1) == 0xaf63dc4c8601ec8cull);
+    T_CHECK(tr_hash64("foobar", 6) == 0x85944171f73967e8ull);
+    T_CHECK(tr_hash64_more(tr_hash64("foo", 3), "bar", 3) == tr_hash64("foobar", 6));
+    T_CHECK(tr_hash64_str(TR_HASH64_INIT, "foobar") == tr_hash64("foobar", 6));
+    T_CHECK(tr_hash64_str(TR_HASH64_INIT, "") == TR_HASH64_INIT);
+}
+
+static void test_strmap(void)
+{
+    tr_strmap *m = tr_strmap_new();
+    T_ASSERT(m);
+    T_EQ_INT(tr_strmap_size(m), 0);
+    T_EQ_INT(tr_strmap_find(m, "x", 1), -1);
+    T_CHECK(!tr_strmap_get(m, "x", 1, NULL));
+    int added = -1;
+    T_EQ_INT(tr_strmap_add(m, "alpha", 5, (tr_mapval){.i = 7}, &added), 0);
+    T_EQ_INT(added, 1);
+    /* the first value stays */
+    T_EQ_INT(tr_strmap_add(m, "alpha", 5, (tr_mapval){.i = 8}, &added), 0);
+    T_EQ_INT(added, 0);
+    tr_mapval v;
+    T_CHECK(tr_strmap_get(m, "alpha", 5, &v) && v.i == 7);
+    T_EQ_INT(tr_strmap_set(m, "alpha", 5, (tr_mapval){.i = 9}), 0);
+    T_CHECK(tr_strmap_get(m, "alpha", 5, &v) && v.i == 9);
+    /* keys are byte strings: a prefix or an embedded NUL is another key */
+    T_EQ_INT(tr_strmap_find(m, "alph", 4), -1);
+    T_EQ_INT(tr_strmap_add(m, "a\0b", 3, (tr_mapval){.i = 1}, NULL), 1);
+    T_EQ_INT(tr_strmap_find(m, "a\0b", 3), 1);
+    T_EQ_INT(tr_strmap_find(m, "a", 1), -1);
+    /* string values in the map's own memory */
+    const char *s = tr_strmap_strdup(m, "value!", 5);
+    T_EQ_STR(s, "value");
+    T_EQ_INT(tr_strmap_set(m, "k", 1, (tr_mapval){.s = s}), 0);
+    T_CHECK(tr_strmap_get(m, "k", 1, &v) && !strcmp(v.s, "value"));
+    /* growth keeps every entry, in insertion order, and key pointers stay valid */
+    const char *first = tr_strmap_key(m, 0, NULL);
+    char key[64];
+    for (int i = 0; i < 200000; i++) {
+        int n = snprintf(key, sizeof key, "/usr/lib/x86_64-linux-gnu/lib%d.so", i);
+        T_ASSERT(tr_strmap_add(m, key, (size_t)n, (tr_mapval){.i = i}, NULL) == i + 3);
+    }
+    T_EQ_INT(tr_strmap_size(m), 200003);
+    T_EQ_STR(first, "alpha");
+    int bad = 0;
+    for (int i = 0; i < 200000; i += 7) {
+        int n = snprintf(key, sizeof key, "/usr/lib/x86_64-linux-gnu/lib%d.so", i);
+        if (!tr_strmap_get(m, key, (size_t)n, &v) || v.i != i) bad++;
+        size_t kl;
+        if (strcmp(tr_strmap_key(m, (size_t)i + 3, &kl), key) || kl != (size_t)n) bad++;
+    }
+    T_EQ_INT(bad, 0);
+    tr_strmap_val(m, 0)->i = 42;
+    T_CHECK(tr_strmap_get(m, "alpha", 5, &v) && v.i == 42);
+    tr_strmap_clear(m);
+    T_EQ_INT(tr_strmap_size(m), 0);
+    T_EQ_INT(tr_strmap_find(m, "alpha", 5), -1);
+    T_EQ_INT(tr_strmap_add(m, "beta", 4, (tr_mapval){.p = m}, NULL), 0);
+    T_CHECK(tr_strmap_get(m, "beta", 4, &v) && v.p == m);
+    tr_strmap_free(m);
+    tr_strmap_free(NULL);
+}
+
+int main(void)
+{
+    T_RUN(test_hash);
+    T_RUN(test_strmap);
+    return T_DONE();
+}
