@@ -20,9 +20,6 @@ int tr_show_path(const char *store_opt, const char *path, int json);
 /* Resolves PATH[@VERSION] (relative to the cwd, node-local paths as this host's) to a version
  * and the artifact key found; prints the error and returns an exit status otherwise. */
 int tr_lineage_file_target(tr_store *st, const char *arg, int64_t *ver, char *key, size_t n);
-/* 1 for files of the system (/usr, /lib, /etc, /proc, /dev ...: interpreters, libraries,
- * caches) that lineage and diff leave out unless --all. */
-int tr_lineage_is_system_path(const char *path);
 
 /* `trail show RUN` as text after its header (show_run.c): files grouped by directory unless
  * TR_SHOW_FILES (--files) or TR_SHOW_ALL (--all, temporaries included), the process tree, the

@@ -10,8 +10,6 @@
 #include "util.h"
 #include "jsonfmt.h"
 
-#define FOLD_MIN 8 /* files of one directory at which they fold into one node */
-
 typedef struct lopts {
     const char *store, *target, *format;
     int dirs, depth, files, all;
@@ -62,143 +60,11 @@ int tr_lineage_file_target(tr_store *st, const char *arg, int64_t *ver, char *ke
     return rc == TRAIL_ENOTFOUND || rc == TRAIL_EAMBIGUOUS ? TR_EXIT_USAGE : 1;
 }
 
-/* ---- graph clean-up: temporaries, system files, folding ---- */
-
-int tr_lineage_is_system_path(const char *path)
-{
-    static const char *const sys[] = {"/usr/", "/lib/",  "/lib64/",     "/lib32/",
-                                      "/bin/", "/sbin/", "/etc/",       "/proc/",
-                                      "/sys/", "/dev/",  "/var/cache/", "/var/lib/"};
-    if (!path || !strncmp(path, "/dev/shm/", 9)) return 0;
-    for (size_t i = 0; i < sizeof sys / sizeof sys[0]; i++)
-        if (!strncmp(path, sys[i], strlen(sys[i]))) return 1;
-    return 0;
-}
-
 static cJSON *find_node(cJSON *nodes, const char *id)
 {
     cJSON *n;
     cJSON_ArrayForEach(n, nodes) if (!strcmp(tr_jstr(n, "id"), id)) return n;
     return NULL;
-}
-
-/* Drops nodes failing keep(), the edges that touch them, then what is no longer connected to
- * the root. */
-static void prune(cJSON *doc, int all)
-{
-    cJSON *nodes = cJSON_GetObjectItemCaseSensitive(doc, "nodes");
-    cJSON *edges = cJSON_GetObjectItemCaseSensitive(doc, "edges");
-    const char *root = tr_jstr(doc, "root");
-    cJSON *n, *e, *next;
-    for (n = nodes ? nodes->child : NULL; n && !all; n = next) {
-        next = n->next;
-        if (!strcmp(tr_jstr(n, "id"), root) || strcmp(tr_jstr(n, "kind"), "file") != 0) continue;
-        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(n, "temporary")) ||
-            (!tr_jstr(n, "host") && tr_lineage_is_system_path(tr_jstr(n, "path"))))
-            cJSON_Delete(cJSON_DetachItemViaPointer(nodes, n));
-    }
-    for (e = edges ? edges->child : NULL; e; e = next) {
-        next = e->next;
-        if (!find_node(nodes, tr_jstr(e, "from")) || !find_node(nodes, tr_jstr(e, "to")))
-            cJSON_Delete(cJSON_DetachItemViaPointer(edges, e));
-    }
-    /* Reachability from the root, edges taken both ways (a fixpoint: graphs are small). */
-    int changed = 1;
-    cJSON_ArrayForEach(n, nodes) cJSON_AddBoolToObject(n, "_seen", !strcmp(tr_jstr(n, "id"), root));
-    while (changed) {
-        changed = 0;
-        cJSON_ArrayForEach(e, edges)
-        {
-            cJSON *a = find_node(nodes, tr_jstr(e, "from")),
-                  *b = find_node(nodes, tr_jstr(e, "to"));
-            int sa = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "_seen"));
-            int sb = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(b, "_seen"));
-            if (sa != sb) {
-                cJSON_ReplaceItemInObjectCaseSensitive(sa ? b : a, "_seen", cJSON_CreateTrue());
-                changed = 1;
-            }
-        }
-    }
-    for (n = nodes ? nodes->child : NULL; n; n = next) {
-        next = n->next;
-        if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(n, "_seen")))
-            cJSON_Delete(cJSON_DetachItemViaPointer(nodes, n));
-        else
-            cJSON_DeleteItemFromObjectCaseSensitive(n, "_seen");
-    }
-    for (e = edges ? edges->child : NULL; e; e = next) {
-        next = e->next;
-        if (!find_node(nodes, tr_jstr(e, "from")) || !find_node(nodes, tr_jstr(e, "to")))
-            cJSON_Delete(cJSON_DetachItemViaPointer(edges, e));
-    }
-}
-
-/* The directory of a file node's label ("host:/a/b/c" -> "host:/a/b"), in buf. */
-static const char *dir_of(const cJSON *n, char *buf, size_t len)
-{
-    snprintf(buf, len, "%s", tr_jstr(n, "label"));
-    char *slash = strrchr(buf, '/');
-    if (!slash || slash == buf) return NULL;
-    *slash = 0;
-    return buf;
-}
-
-/* Folds the files of a directory with FOLD_MIN+ nodes into one "dir/ (N files)" node. */
-static void fold(cJSON *doc)
-{
-    cJSON *nodes = cJSON_GetObjectItemCaseSensitive(doc, "nodes");
-    cJSON *edges = cJSON_GetObjectItemCaseSensitive(doc, "edges");
-    const char *root = tr_jstr(doc, "root");
-    cJSON *n, *m, *next, *e;
-    for (n = nodes ? nodes->child : NULL; n; n = n->next) {
-        char d[4700], d2[4700], id[4800], label[4800];
-        if (strcmp(tr_jstr(n, "kind"), "file") || !strcmp(tr_jstr(n, "id"), root) ||
-            !strncmp(tr_jstr(n, "id"), "dir:", 4) || !dir_of(n, d, sizeof d))
-            continue;
-        int count = 0;
-        cJSON_ArrayForEach(m, nodes) if (!strcmp(tr_jstr(m, "kind"), "file") &&
-                                         strcmp(tr_jstr(m, "id"), root) &&
-                                         strncmp(tr_jstr(m, "id"), "dir:", 4) &&
-                                         dir_of(m, d2, sizeof d2) && !strcmp(d, d2)) count++;
-        if (count < FOLD_MIN) continue;
-        snprintf(id, sizeof id, "dir:%s/", d);
-        snprintf(label, sizeof label, "%s/ (%d files)", d, count);
-        cJSON *f = cJSON_CreateObject();
-        cJSON_AddStringToObject(f, "id", id);
-        cJSON_AddStringToObject(f, "kind", "file");
-        cJSON_AddStringToObject(f, "label", label);
-        cJSON_AddStringToObject(f, "path", d);
-        cJSON_AddNumberToObject(f, "files", count);
-        for (m = nodes->child; m; m = next) {
-            next = m->next;
-            if (m == n || strcmp(tr_jstr(m, "kind"), "file") || !strcmp(tr_jstr(m, "id"), root) ||
-                !strncmp(tr_jstr(m, "id"), "dir:", 4) || !dir_of(m, d2, sizeof d2) || strcmp(d, d2))
-                continue;
-            cJSON_ArrayForEach(e, edges) for (int k = 0; k < 2; k++)
-            {
-                const char *which = k ? "to" : "from";
-                if (!strcmp(tr_jstr(e, which), tr_jstr(m, "id")))
-                    cJSON_ReplaceItemInObjectCaseSensitive(e, which, cJSON_CreateString(id));
-            }
-            cJSON_Delete(cJSON_DetachItemViaPointer(nodes, m));
-        }
-        cJSON_ArrayForEach(e, edges) for (int k = 0; k < 2; k++)
-        {
-            const char *which = k ? "to" : "from";
-            if (!strcmp(tr_jstr(e, which), tr_jstr(n, "id")))
-                cJSON_ReplaceItemInObjectCaseSensitive(e, which, cJSON_CreateString(id));
-        }
-        cJSON_ReplaceItemViaPointer(nodes, n, f);
-        n = f;
-    }
-    /* Edges that became duplicates. */
-    for (e = edges ? edges->child : NULL; e; e = e->next)
-        for (m = e->next; m; m = next) {
-            next = m->next;
-            if (!strcmp(tr_jstr(e, "from"), tr_jstr(m, "from")) &&
-                !strcmp(tr_jstr(e, "to"), tr_jstr(m, "to")))
-                cJSON_Delete(cJSON_DetachItemViaPointer(edges, m));
-        }
 }
 
 /* ---- renderers ---- */
@@ -418,13 +284,12 @@ int tr_cmd_lineage(int argc, char **argv)
     cJSON *doc = NULL;
     int ex = 0, is_run = !strchr(o.target, '@') && tr_store_resolve_run(st, o.target, id) == 0;
     if (!is_run && (ex = tr_lineage_file_target(st, o.target, &ver, key, sizeof key))) goto done;
-    if (tr_store_lineage_json(st, is_run ? id : NULL, ver, o.dirs, o.depth, &doc) != 0) {
+    tr_lineage_view_opts vo = {.dirs = o.dirs, .depth = o.depth, .files = o.files, .all = o.all};
+    if (tr_store_lineage_view(st, is_run ? id : NULL, ver, &vo, &doc) != 0) {
         tr_agent_err("%s", tr_store_errmsg(st));
         ex = 1;
         goto done;
     }
-    prune(doc, o.all);
-    if (!o.files) fold(doc);
     if (!strcmp(o.format, "json"))
         render_json(doc);
     else if (!strcmp(o.format, "dot"))

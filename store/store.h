@@ -157,4 +157,51 @@ int64_t tr_store_skipped(const tr_store *s);
  * the decimal text "dev:ino:size:mtime_ns" (used where no content hash is known). */
 void tr_store_version_id(uint64_t dev, uint64_t ino, int64_t size, int64_t mtime_ns, char out[17]);
 
+/* ---- Views for the query surfaces: pruned lineage, diff, directory folding (lineage_prune.c,
+ * diff.c, fold.c) ---- */
+
+/* 1 for files of the system (/usr, /lib, /etc, /proc, /dev ...: interpreters, libraries,
+ * caches) that lineage and diff leave out unless asked for all. */
+int tr_store_is_system_path(const char *path);
+
+/* What tr_store_lineage_view shows: dirs TR_LINEAGE_UP and/or TR_LINEAGE_DOWN (0: both), depth
+ * in edges (<= 0: unlimited), files 1 to keep every file (no folding), all 1 to keep temporaries
+ * and system files. */
+typedef struct tr_lineage_view_opts {
+    int dirs, depth, files, all;
+} tr_lineage_view_opts;
+/* tr_store_lineage_json, then pruned (temporaries and system files dropped unless all, and what
+ * is then no longer connected to the root) and folded (a directory's files into one node
+ * {"id":"dir:DIR/","kind":"file","label":"DIR/ (N files)","path":DIR,"files":N} unless files). */
+int tr_store_lineage_view(tr_store *s, const char *run_id, int64_t version,
+                          const tr_lineage_view_opts *o, struct cJSON **out);
+
+/* tr_store_diff_json with TR_DIFF_ALL compares system files too. */
+#define TR_DIFF_ALL 0x1
+/* What differs between two runs (full ids), likely causes first: {"a":{"id","name"},"b":{...},
+ * "identical":bool,"changes":[{"section","kind":"changed"|"added"|"removed","name","a","b", and
+ * "delta","relative" for numbers, "files":N for a folded directory (name "DIR/")}]}. Sections in
+ * order: inputs, code, command, params, deps, env, tags, exit, metrics, outputs. */
+int tr_store_diff_json(tr_store *s, const char *run_a, const char *run_b, int flags,
+                       struct cJSON **out);
+
+/* Files of one kind in one directory at which they fold into one entry, "DIR/ (N files)": one
+ * threshold for lineage graphs, diffs and `trail show`. */
+#define TR_FOLD_MIN 8
+/* Which entries of a list fold. Entry i is named names[i] ("host:/a/b/c"; NULL or without '/':
+ * it never folds) and of kind kinds[i] (kinds NULL: all of one kind); entries of one kind whose
+ * names share the directory ("host:/a/b"; "" for the root) form a group. */
+typedef struct tr_fold {
+    int n, ngroups;
+    int *group; /* per entry: its group, or -1 */
+    int *count; /* per group: how many entries */
+    int *first; /* per group: its first entry */
+    char **dir; /* per group: the directory, without the trailing '/' */
+} tr_fold;
+/* Fills f (free with tr_fold_free); 0 or TRAIL_ENOMEM. */
+int tr_fold_plan(tr_fold *f, int n, const char *const *names, const char *const *kinds);
+/* The group entry i folds into (one of TR_FOLD_MIN or more entries), or -1: it stays. */
+int tr_fold_at(const tr_fold *f, int i);
+void tr_fold_free(tr_fold *f);
+
 #endif
