@@ -8,8 +8,6 @@
 #include "cli.h"
 #include "jsonfmt.h"
 
-#define GROUP_MIN 11 /* a directory with more files than 10 is shown as one line */
-
 static const cJSON *item(const cJSON *o, const char *k)
 {
     return cJSON_GetObjectItemCaseSensitive(o, k);
@@ -26,60 +24,49 @@ static void file_name(const cJSON *f, char *buf, size_t n)
     snprintf(buf, n, "%s%s%s", host ? host : "", host ? ":" : "", or_dash(tr_jstr(f, "path")));
 }
 
-/* The directory part of a file name ("host:/a/b/c" -> "host:/a/b"). */
-static void dir_of(const char *name, char *buf, size_t n)
-{
-    snprintf(buf, n, "%s", name);
-    char *slash = strrchr(buf, '/');
-    if (slash) slash[slash == buf || slash[-1] == ':' ? 1 : 0] = 0;
-}
-
-/* Files, one line each, or one line per directory holding more than 10 of them. */
+/* Files, one line each, or one line for a directory holding TR_FOLD_MIN or more of them. */
 static void show_files(const char *title, const cJSON *arr, int every)
 {
-    int n = cJSON_GetArraySize(arr);
+    int n = cJSON_GetArraySize(arr), i = 0;
     if (n == 0) return;
-    cJSON *dirs = cJSON_CreateObject(); /* dir -> [files, bytes, printed] */
-    const cJSON *f;
+    char **names = calloc((size_t)n, sizeof *names), name[4400], size[32];
+    const cJSON *f, *g;
     double total = 0;
-    char name[4400], dir[4400], size[32];
+    tr_fold fold = {0};
     cJSON_ArrayForEach(f, arr)
     {
         file_name(f, name, sizeof name);
-        dir_of(name, dir, sizeof dir);
-        cJSON *d = cJSON_GetObjectItemCaseSensitive(dirs, dir);
-        if (!d && dirs) {
-            d = cJSON_CreateIntArray((const int[]){0, 0, 0}, 3);
-            if (d) cJSON_AddItemToObject(dirs, dir, d);
-        }
-        for (int i = 0; d && i < 2; i++) {
-            cJSON *v = cJSON_GetArrayItem(d, i);
-            cJSON_SetNumberValue(v, v->valuedouble + (i ? tr_jnum(f, "bytes", 0) : 1));
-        }
+        if (names) names[i++] = strdup(name);
         total += tr_jnum(f, "bytes", 0);
     }
+    if (!every && names) tr_fold_plan(&fold, n, (const char *const *)names, NULL);
     tr_fmt_bytes(total, size, sizeof size);
     printf("\n%s (%d file%s, %s):\n", title, n, n == 1 ? "" : "s", size);
+    i = 0;
     cJSON_ArrayForEach(f, arr)
     {
-        file_name(f, name, sizeof name);
-        dir_of(name, dir, sizeof dir);
-        cJSON *d = cJSON_GetObjectItemCaseSensitive(dirs, dir);
-        double count = d ? cJSON_GetArrayItem(d, 0)->valuedouble : 1;
-        if (!every && count >= GROUP_MIN) {
-            cJSON *printed = cJSON_GetArrayItem(d, 2);
-            if (printed->valuedouble) continue;
-            cJSON_SetNumberValue(printed, 1);
-            tr_fmt_bytes(cJSON_GetArrayItem(d, 1)->valuedouble, size, sizeof size);
-            printf("  %s%s (%.0f files, %s)\n", dir, strcmp(dir, "/") ? "/" : "", count, size);
+        int at = i++, d = tr_fold_at(&fold, at), j = 0;
+        if (d >= 0 && fold.first[d] != at) continue;
+        if (d >= 0) {
+            double bytes = 0;
+            cJSON_ArrayForEach(g, arr)
+            {
+                if (tr_fold_at(&fold, j++) == d) bytes += tr_jnum(g, "bytes", 0);
+            }
+            tr_fmt_bytes(bytes, size, sizeof size);
+            printf("  %s/ (%d files, %s)\n", fold.dir[d], fold.count[d], size);
             continue;
         }
         const char *v = tr_jstr(f, "version");
         int temp = cJSON_IsTrue(item(f, "temporary"));
+        file_name(f, name, sizeof name);
         printf("  %-50s %10.0f bytes  %.16s%s\n", name, tr_jnum(f, "bytes", 0), v ? v : "",
                temp ? "  (temporary)" : "");
     }
-    cJSON_Delete(dirs);
+    tr_fold_free(&fold);
+    for (i = 0; names && i < n; i++)
+        free(names[i]);
+    free(names);
 }
 
 static const char *base(const char *p)

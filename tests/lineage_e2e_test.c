@@ -127,7 +127,10 @@ static void test_pipeline(void)
     cJSON_Delete(doc);
 
     char *out = NULL;
-    T_EQ_INT(TRAIL(&out, NULL, "show", "train"), 0);
+    T_EQ_INT(TRAIL(&out, NULL, "show", "train"), 0); /* 10 samples: one line (TR_FOLD_MIN) */
+    T_CHECK(out && strstr(out, "data/samples/ (10 files, "));
+    free(out);
+    T_EQ_INT(TRAIL(&out, NULL, "show", "train", "--files"), 0);
     for (int i = 0; i < 10; i++) {
         char rel[32];
         snprintf(rel, sizeof rel, "samples/s%02d.txt", i);
