@@ -242,7 +242,8 @@ static void emit_reaped(pid_t pid, int wstatus, const struct rusage *ru)
     emit(&e);
 }
 
-/* The capture shim: $TRAIL_PRELOAD, else ../lib/libtrail_preload.so next to this binary. */
+/* The capture shim: $TRAIL_PRELOAD, else libtrail_preload.so in the installed library directory
+ * (TRAIL_LIBDIR_REL from bin/, set by CMake) or in the build tree's ../lib next to this binary. */
 static int find_preload(char *buf, size_t n)
 {
     const char *env = getenv("TRAIL_PRELOAD");
@@ -257,15 +258,19 @@ static int find_preload(char *buf, size_t n)
     char *slash = strrchr(exe, '/');
     if (!slash) return -1;
     *slash = 0;
-    char cand[4200];
-    snprintf(cand, sizeof cand, "%s/../lib/libtrail_preload.so", exe);
-    if (!realpath(cand, buf) || strlen(buf) >= n) return -1;
-    return access(buf, R_OK);
+    static const char *const rel[] = {TRAIL_LIBDIR_REL, "../lib"};
+    for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
+        char cand[4200];
+        snprintf(cand, sizeof cand, "%s/%s/libtrail_preload.so", exe, rel[i]);
+        if (realpath(cand, buf) && strlen(buf) < n && access(buf, R_OK) == 0) return 0;
+    }
+    return -1;
 }
 
 /* Builds CMD's environment: ours, the variables that make the SDK join this run, and each
  * --param K=V as TRAIL_PARAM_K=V so the program can read what it was launched with. */
-/* The directory holding this trail's libtrail.so (../lib next to bin/trail), or 0 chars. */
+/* The directory holding this trail's libtrail.so (the installed library directory,
+ * TRAIL_LIBDIR_REL from bin/, or the build tree's ../lib next to bin/trail), or 0 chars. */
 static void sdk_libdir(char *buf, size_t n)
 {
     char exe[4096], cand[4200], lib[4300];
@@ -276,13 +281,14 @@ static void sdk_libdir(char *buf, size_t n)
     char *slash = strrchr(exe, '/');
     if (!slash) return;
     *slash = 0;
-    snprintf(cand, sizeof cand, "%s/../lib", exe);
-    if (!realpath(cand, buf) || strlen(buf) >= n) {
-        buf[0] = 0;
-        return;
+    static const char *const rel[] = {TRAIL_LIBDIR_REL, "../lib"};
+    for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
+        snprintf(cand, sizeof cand, "%s/%s", exe, rel[i]);
+        if (!realpath(cand, buf) || strlen(buf) >= n) continue;
+        snprintf(lib, sizeof lib, "%s/libtrail.so.0", buf);
+        if (access(lib, R_OK) == 0) return;
     }
-    snprintf(lib, sizeof lib, "%s/libtrail.so.0", buf);
-    if (access(lib, R_OK) != 0) buf[0] = 0;
+    buf[0] = 0;
 }
 
 /* LD_LIBRARY_PATH with trail's library directory appended (searched after the user's own
