@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "trail.h"
 #include "jsonfmt.h"
+#include "commands.h"
 
 static void print_value(const char *v)
 {
@@ -72,28 +73,37 @@ static void print_text(const cJSON *doc)
     }
 }
 
+typedef struct diff_opts {
+    const char *store, *format;
+    int all;
+} diff_opts;
+
+static const tr_opt diff_opts_table[] = {
+    TR_FORMAT("text|json", diff_opts, format),
+    TR_ALIAS("json", diff_opts, format, "json", "same as --format json"),
+    TR_FLAG("all", diff_opts, all, "system files and temporaries too"),
+    TR_VALUE("store", "PATH", diff_opts, store,
+             "the store (default: $TRAIL_STORE, ./.trail/trail.db)"),
+    TR_OPT_END};
+
+const tr_opt_cmd tr_diff_cmd = {
+    .name = "trail diff",
+    .args = "RUN_A RUN_B",
+    .summary = "What differs between two runs, causes first",
+    .opts = diff_opts_table,
+    .min_args = 2,
+    .max_args = 2,
+    .missing = "which two runs?",
+    .args_help = "RUN_A and RUN_B are full ids, unique id prefixes, or run names.\n"};
+
 int tr_cmd_diff(int argc, char **argv)
 {
-    const char *store = NULL, *ref[2] = {NULL, NULL};
-    int json = 0, nref = 0, ex = 0, all = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json"))
-            json = 1;
-        else if (!strcmp(argv[i], "--all"))
-            all = 1;
-        else if (!strcmp(argv[i], "--store") && i + 1 < argc)
-            store = argv[++i];
-        else if (argv[i][0] == '-' || nref == 2) {
-            tr_agent_err("diff: unexpected argument '%s'", argv[i]);
-            nref = -1;
-            break;
-        } else
-            ref[nref++] = argv[i];
-    }
-    if (nref != 2) {
-        fprintf(stderr, "usage: trail diff RUN_A RUN_B [--json] [--all] [--store PATH]\n");
-        return TR_EXIT_USAGE;
-    }
+    diff_opts o = {.format = "text"};
+    tr_opt_args args;
+    int prc = tr_opt_parse(&tr_diff_cmd, argc, argv, &o, &args);
+    if (prc) return TR_OPT_EXIT(prc);
+    const char *store = o.store, *ref[2] = {args.argv[0], args.argv[1]};
+    int json = !strcmp(o.format, "json"), ex = 0, all = o.all;
     tr_store *st = tr_agent_open_store(store, TR_STORE_READONLY);
     if (!st) return TR_EXIT_USAGE;
     cJSON *doc = NULL;

@@ -9,18 +9,35 @@
 #include "trail.h"
 #include "util.h"
 #include "jsonfmt.h"
+#include "commands.h"
 
 typedef struct lopts {
-    const char *store, *target, *format;
+    const char *store, *target, *format, *depth_arg;
     int dirs, depth, files, all;
 } lopts;
 
-static void usage(void)
-{
-    fprintf(stderr, "usage: trail lineage (RUN|PATH[@VERSION]) [--up|--down] [--depth N]\n"
-                    "                     [--format text|json|dot|mermaid] [--files] [--all]\n"
-                    "                     [--store PATH]\n");
-}
+static const tr_opt lineage_opts[] = {
+    TR_BITS("up", lopts, dirs, TR_LINEAGE_UP, "only upstream: what it was made from"),
+    TR_BITS("down", lopts, dirs, TR_LINEAGE_DOWN, "only downstream: what was made from it"),
+    TR_VALUE("depth", "N", lopts, depth_arg, "at most N runs away (default: all)"),
+    TR_FORMAT("text|json|dot|mermaid", lopts, format),
+    TR_ALIAS("json", lopts, format, "json", "same as --format json"),
+    TR_FLAG("files", lopts, files, "every file on its own (not folded by directory)"),
+    TR_FLAG("all", lopts, all, "temporaries and system files too"),
+    TR_VALUE("store", "PATH", lopts, store,
+             "the store (default: $TRAIL_STORE, ./.trail/trail.db)"),
+    TR_OPT_END};
+
+const tr_opt_cmd tr_lineage_cmd = {
+    .name = "trail lineage",
+    .args = "RUN|PATH[@VERSION]",
+    .summary = "The runs and files upstream and downstream of a run or a file",
+    .opts = lineage_opts,
+    .min_args = 1,
+    .max_args = 1,
+    .missing = "which run or file?",
+    .args_help = "RUN is a full id, a unique id prefix, or a run name (the latest of that name).\n"
+                 "PATH is a file; @VERSION picks one of its versions (an id prefix).\n"};
 
 /* ---- targets ---- */
 
@@ -222,53 +239,16 @@ static void render_graph(cJSON *doc, int mermaid)
 
 static int parse(int argc, char **argv, lopts *o)
 {
+    tr_opt_args args;
+    long depth = 0;
     memset(o, 0, sizeof *o);
     o->format = "text";
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--up"))
-            o->dirs |= TR_LINEAGE_UP;
-        else if (!strcmp(a, "--down"))
-            o->dirs |= TR_LINEAGE_DOWN;
-        else if (!strcmp(a, "--files"))
-            o->files = 1;
-        else if (!strcmp(a, "--all"))
-            o->all = 1;
-        else if (!strcmp(a, "--json"))
-            o->format = "json";
-        else if (!strcmp(a, "--store") && v)
-            o->store = argv[++i];
-        else if (!strcmp(a, "--format") && v)
-            o->format = argv[++i];
-        else if (!strcmp(a, "--depth") && v) {
-            char *end;
-            long d = strtol(argv[++i], &end, 10);
-            if (*end || d < 1) {
-                tr_agent_err("lineage: --depth needs a positive number, got '%s'", argv[i]);
-                return -1;
-            }
-            o->depth = (int)d;
-        } else if (a[0] == '-' && a[1]) {
-            tr_agent_err("lineage: unknown option '%s'", a);
-            usage();
-            return -1;
-        } else if (!o->target)
-            o->target = a;
-        else {
-            tr_agent_err("lineage: unexpected argument '%s'", a);
-            return -1;
-        }
-    }
-    if (!o->target) {
-        tr_agent_err("lineage: which run or file?");
-        usage();
-        return -1;
-    }
-    if (strcmp(o->format, "text") && strcmp(o->format, "json") && strcmp(o->format, "dot") &&
-        strcmp(o->format, "mermaid")) {
-        tr_agent_err("lineage: --format is text, json, dot or mermaid, not '%s'", o->format);
-        return -1;
-    }
+    int rc = tr_opt_parse(&tr_lineage_cmd, argc, argv, o, &args);
+    if (rc) return rc;
+    if (o->depth_arg && tr_opt_long(&tr_lineage_cmd, "--depth", o->depth_arg, 1, 1 << 20, &depth))
+        return TRAIL_EINVAL;
+    o->depth = (int)depth;
+    o->target = args.argv[0];
     if (!o->dirs) o->dirs = TR_LINEAGE_UP | TR_LINEAGE_DOWN;
     return 0;
 }
@@ -276,7 +256,8 @@ static int parse(int argc, char **argv, lopts *o)
 int tr_cmd_lineage(int argc, char **argv)
 {
     lopts o;
-    if (parse(argc, argv, &o)) return TR_EXIT_USAGE;
+    int prc = parse(argc, argv, &o);
+    if (prc) return TR_OPT_EXIT(prc);
     tr_store *st = tr_agent_open_store(o.store, TR_STORE_READONLY);
     if (!st) return TR_EXIT_USAGE;
     char id[33], key[4608];

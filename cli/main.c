@@ -8,47 +8,50 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "commands.h"
 #include "deliver.h"
 #include "trail.h"
 #include "util.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: trail COMMAND [OPTIONS]\n\n"
-            "  run [--store PATH] [--experiment E] [--name N] [--param K=V]... -- CMD...\n"
-            "                      run CMD and record it\n"
-            "  runs [--json] [--experiment E] [--limit N]   list runs\n"
-            "  show RUN [--json]   one run: command, times, exit, params, metrics, env\n"
-            "  metrics RUN [--json|--csv]   the full metric history of a run\n"
-            "  show PATH [--json] [--all]   a file: its versions, the runs that wrote and read each\n"
-            "  runs --where EXPR    filter: metrics.loss < 0.2 and params.lr = '0.01' and\n"
-            "                      (status = 'finished' or input = 'data/train.csv')\n"
-            "  lineage (RUN|PATH[@VERSION]) [--up|--down] [--depth N] [--files] [--all]\n"
-            "          [--format text|json|dot|mermaid]   the runs and files upstream/downstream\n"
-            "  diff RUN_A RUN_B [--json]   what differs between two runs, causes first\n"
-            "  sync [--store PATH] [--spool-root DIR]   deliver spooled records\n"
-            "  sync --collector URL [--token-file F] [--tls-ca F] [--timeout SECS]\n"
-            "                      deliver spooled records to traild\n"
-            "  agent --collector URL [--spool-root DIR] [--token-file F] [--tls-ca F]\n"
-            "                      node daemon: deliver every run's spool to traild\n\n"
-            "RUN is a full id, a unique id prefix, or a run name (the latest of that name).\n"
-            "The store is --store, else $TRAIL_STORE, else ./.trail/trail.db.\n");
-}
+typedef struct sync_opts {
+    const char *store, *root, *collector, *token_file, *tls_ca, *timeout;
+} sync_opts;
+
+static const tr_opt sync_opts_table[] = {
+    TR_VALUE("store", "PATH", sync_opts, store,
+             "deliver every run into PATH (default: each run's own)"),
+    TR_VALUE("spool-root", "DIR", sync_opts, root, "the spool root (default $TRAIL_SPOOL_ROOT)"),
+    TR_VALUE("collector", "URL", sync_opts, collector,
+             "deliver to traild (tcp://, tls+tcp://, ipc://, a port)"),
+    TR_VALUE("token-file", "F", sync_opts, token_file,
+             "with --collector: the token (default $TRAIL_TOKEN_FILE)"),
+    TR_VALUE("tls-ca", "F", sync_opts, tls_ca,
+             "with --collector: CA of tls+tcp:// ($TRAIL_TLS_CA)"),
+    TR_VALUE("timeout", "SECS", sync_opts, timeout,
+             "with --collector: give up after SECS (default 30)"),
+    TR_OPT_END};
+
+const tr_opt_cmd tr_sync_cmd = {
+    .name = "trail sync",
+    .summary = "Deliver spooled records left behind to their store or to traild",
+    .opts = sync_opts_table};
 
 /* Delivers every run directory under the spool root into its store. */
 int tr_cmd_sync(int argc, char **argv)
 {
-    const char *store_opt = NULL, *root_opt = NULL;
-    if (tr_sync_wants_collector(argc, argv)) return tr_cmd_sync_collector(argc, argv);
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--store") && i + 1 < argc) store_opt = argv[++i];
-        else if (!strcmp(argv[i], "--spool-root") && i + 1 < argc) root_opt = argv[++i];
-        else {
-            tr_agent_err("sync: unknown option '%s'", argv[i]);
-            return TR_EXIT_USAGE;
-        }
+    sync_opts so = {0};
+    int prc = tr_opt_parse(&tr_sync_cmd, argc, argv, &so, NULL);
+    if (prc) return TR_OPT_EXIT(prc);
+    if (so.collector && so.store) {
+        tr_opt_error(&tr_sync_cmd, "--store and --collector exclude each other");
+        return TR_EXIT_USAGE;
     }
+    if (so.collector) return tr_cmd_sync_collector(argc, argv);
+    if (so.token_file || so.tls_ca || so.timeout) {
+        tr_opt_error(&tr_sync_cmd, "--token-file, --tls-ca and --timeout need --collector");
+        return TR_EXIT_USAGE;
+    }
+    const char *store_opt = so.store, *root_opt = so.root;
     char root[4096];
     if (root_opt) snprintf(root, sizeof root, "%s", root_opt);
     else tr_spool_root(root, sizeof root);
@@ -117,27 +120,17 @@ int tr_cmd_sync(int argc, char **argv)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        usage(stderr);
+        tr_cli_index(stderr, 0);
         return TR_EXIT_USAGE;
     }
     const char *cmd = argv[1];
-    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
-        usage(stdout);
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
+        tr_cli_index(stdout, 0);
         return 0;
     }
     if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
         printf("trail %s\n", TRAIL_VERSION);
         return 0;
     }
-    static const struct {
-        const char *name;
-        int (*fn)(int, char **);
-    } cmds[] = {{"run", tr_cmd_run},         {"runs", tr_cmd_runs}, {"show", tr_cmd_show},
-                {"metrics", tr_cmd_metrics}, {"sync", tr_cmd_sync},
-                {"lineage", tr_cmd_lineage}, {"diff", tr_cmd_diff},
-                {"agent", tr_cmd_agent}};
-    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
-        if (!strcmp(cmd, cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);
-    tr_agent_err("unknown command '%s' (see trail --help)", cmd);
-    return TR_EXIT_USAGE;
+    return tr_cli_dispatch(argc - 1, argv + 1);
 }

@@ -12,53 +12,84 @@
 #include "trail.h"
 #include "where.h"
 #include "jsonfmt.h"
+#include "commands.h"
 
 typedef struct qopts {
-    const char *store, *experiment, *run, *where;
-    int json, csv, limit, all, files;
+    const char *store, *experiment, *run, *where, *format, *limit;
+    int all, files;
 } qopts;
 
-/* Parses the options shared by the query commands. allow: "j" json, "c" csv, "e" experiment,
- * "l" limit, "r" one positional RUN, "w" --where EXPR, "a" --all, "f" --files. */
-static int qparse(int argc, char **argv, const char *allow, qopts *o)
+#define STORE_OPT                                                                                  \
+    TR_VALUE("store", "PATH", qopts, store, "the store (default: $TRAIL_STORE, ./.trail/trail.db)")
+#define RUN_HELP "RUN is a full id, a unique id prefix, or a run name (the latest of that name).\n"
+
+static const tr_opt runs_opts[] = {
+    TR_VALUE("where", "EXPR", qopts, where, "only the runs EXPR holds for (see below)"),
+    TR_VALUE("experiment", "E", qopts, experiment, "only the runs of experiment E"),
+    TR_VALUE("limit", "N", qopts, limit, "at most N runs, newest first"),
+    TR_FORMAT("text|json|csv", qopts, format),
+    TR_ALIAS("json", qopts, format, "json", "same as --format json"),
+    TR_ALIAS("csv", qopts, format, "csv", "same as --format csv"),
+    STORE_OPT,
+    TR_OPT_END};
+
+const tr_opt_cmd tr_runs_cmd = {
+    .name = "trail runs",
+    .summary = "List the runs of a store, newest first",
+    .opts = runs_opts,
+    .details =
+        "EXPR: conditions joined by and, or, not and parentheses, e.g.\n"
+        "  metrics.loss < 0.2 and params.lr = '0.01' and\n"
+        "  (status = 'finished' or input = 'data/train.csv')\n"
+        "fields: metrics.KEY, params.KEY, tags.KEY, env.NAME, input, output, id, name,\n"
+        "experiment, status, exit_code, signal, host, user, cwd;\n"
+        "operators: = != < <= > >= like ilike, in (...), not like, not in (...).\n"
+        "Quote a KEY with backticks: metrics.`val loss`.\n"};
+
+static const tr_opt show_opts[] = {
+    TR_FORMAT("text|json", qopts, format),
+    TR_ALIAS("json", qopts, format, "json", "same as --format json"),
+    TR_FLAG("all", qopts, all, "every file, temporaries and system files included"),
+    TR_FLAG("files", qopts, files, "each file on its own line (not grouped by directory)"),
+    STORE_OPT,
+    TR_OPT_END};
+
+const tr_opt_cmd tr_show_cmd = {
+    .name = "trail show",
+    .args = "RUN|PATH",
+    .summary = "One run (command, params, metrics, files) or one file's versions",
+    .opts = show_opts,
+    .min_args = 1,
+    .max_args = 1,
+    .missing = "which run or file? (an id, id prefix, name or path)",
+    .args_help = RUN_HELP "PATH is a file (an existing path, or one with a '/').\n"};
+
+static const tr_opt metrics_opts[] = {
+    TR_FORMAT("text|json|csv", qopts, format),
+    TR_ALIAS("json", qopts, format, "json", "same as --format json"),
+    TR_ALIAS("csv", qopts, format, "csv", "same as --format csv"),
+    STORE_OPT,
+    TR_OPT_END};
+
+const tr_opt_cmd tr_metrics_cmd = {
+    .name = "trail metrics",
+    .args = "RUN",
+    .summary = "The full metric history of a run",
+    .opts = metrics_opts,
+    .min_args = 1,
+    .max_args = 1,
+    .missing = "which run? (an id, id prefix or name)",
+    .args_help = RUN_HELP};
+
+/* Parses a query command's options into o; 0, or tr_opt_parse's result. */
+static int qparse(const tr_opt_cmd *cmd, int argc, char **argv, qopts *o)
 {
+    tr_opt_args args;
     memset(o, 0, sizeof *o);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--store") && v)
-            o->store = argv[++i];
-        else if (!strcmp(a, "--json") && strchr(allow, 'j'))
-            o->json = 1;
-        else if (!strcmp(a, "--csv") && strchr(allow, 'c'))
-            o->csv = 1;
-        else if (!strcmp(a, "--experiment") && v && strchr(allow, 'e'))
-            o->experiment = argv[++i];
-        else if (!strcmp(a, "--limit") && v && strchr(allow, 'l'))
-            o->limit = atoi(argv[++i]);
-        else if (!strcmp(a, "--where") && v && strchr(allow, 'w'))
-            o->where = argv[++i];
-        else if (!strcmp(a, "--all") && strchr(allow, 'a'))
-            o->all = 1;
-        else if (!strcmp(a, "--files") && strchr(allow, 'f'))
-            o->files = 1;
-        else if (a[0] == '-' && a[1]) {
-            tr_agent_err("%s: unknown option '%s'", argv[0], a);
-            return -1;
-        } else if (strchr(allow, 'r') && !o->run)
-            o->run = a;
-        else {
-            tr_agent_err("%s: unexpected argument '%s'", argv[0], a);
-            return -1;
-        }
-    }
-    if (o->json && o->csv) {
-        tr_agent_err("%s: --json and --csv exclude each other", argv[0]);
-        return -1;
-    }
-    if (strchr(allow, 'r') && !o->run) {
-        tr_agent_err("%s: which run? (an id, id prefix or name)", argv[0]);
-        return -1;
-    }
+    o->format = "text";
+    int rc = tr_opt_parse(cmd, argc, argv, o, &args);
+    if (rc) return rc;
+    if (args.argc) o->run = args.argv[0];
     return 0;
 }
 
@@ -107,10 +138,93 @@ static tr_store *open_q(const qopts *o)
     return tr_agent_open_store(o->store, TR_STORE_READONLY);
 }
 
+static void csv_field(const char *s)
+{
+    if (!strpbrk(s, ",\"\n\r")) {
+        fputs(s, stdout);
+        return;
+    }
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"') putchar('"');
+        putchar(*s);
+    }
+    putchar('"');
+}
+
+/* A string or number cell; nothing for null. */
+static void csv_value(const cJSON *v)
+{
+    char buf[64];
+    if (cJSON_IsString(v)) {
+        csv_field(v->valuestring);
+    } else if (cJSON_IsNumber(v)) {
+        fmt_exact(v->valuedouble, buf, sizeof buf);
+        fputs(buf, stdout);
+    }
+}
+
+/* The keys of one section (params, metrics) over every run, in order of first appearance. */
+static cJSON *section_keys(const cJSON *runs, const char *section)
+{
+    cJSON *keys = cJSON_CreateObject();
+    const cJSON *r, *kv;
+    cJSON_ArrayForEach(r, runs)
+    {
+        cJSON_ArrayForEach(kv, cJSON_GetObjectItemCaseSensitive(r, section))
+        {
+            if (!cJSON_GetObjectItemCaseSensitive(keys, kv->string))
+                cJSON_AddTrueToObject(keys, kv->string);
+        }
+    }
+    return keys;
+}
+
+/* `trail runs --format csv`: one row per run, a column per param and per metric (last value). */
+static void runs_csv(const cJSON *runs)
+{
+    static const char *const cols[] = {"id",         "name",     "experiment", "status",
+                                       "exit_code",  "started_at", "ended_at", "duration_s"};
+    static const char *const sections[] = {"params", "metrics"};
+    cJSON *keys[2] = {section_keys(runs, "params"), section_keys(runs, "metrics")};
+    const cJSON *r, *k;
+    for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++)
+        printf("%s%s", i ? "," : "", cols[i]);
+    for (int s = 0; s < 2; s++)
+        cJSON_ArrayForEach(k, keys[s])
+        {
+            char h[512];
+            snprintf(h, sizeof h, "%s.%s", sections[s], k->string);
+            putchar(',');
+            csv_field(h);
+        }
+    putchar('\n');
+    cJSON_ArrayForEach(r, runs)
+    {
+        for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) {
+            if (i) putchar(',');
+            csv_value(cJSON_GetObjectItemCaseSensitive(r, cols[i]));
+        }
+        for (int s = 0; s < 2; s++)
+            cJSON_ArrayForEach(k, keys[s])
+            {
+                const cJSON *obj = cJSON_GetObjectItemCaseSensitive(r, sections[s]);
+                putchar(',');
+                csv_value(cJSON_GetObjectItemCaseSensitive(obj, k->string));
+            }
+        putchar('\n');
+    }
+    cJSON_Delete(keys[0]);
+    cJSON_Delete(keys[1]);
+}
+
 int tr_cmd_runs(int argc, char **argv)
 {
     qopts o;
-    if (qparse(argc, argv, "jelw", &o)) return TR_EXIT_USAGE;
+    long limit = 0;
+    int prc = qparse(&tr_runs_cmd, argc, argv, &o);
+    if (!prc && o.limit) prc = tr_opt_long(&tr_runs_cmd, "--limit", o.limit, 0, 1L << 30, &limit);
+    if (prc) return TR_OPT_EXIT(prc);
     tr_where *where = NULL;
     tr_where_error werr;
     if (o.where && tr_where_compile(o.where, &where, &werr) != 0) {
@@ -124,7 +238,7 @@ int tr_cmd_runs(int argc, char **argv)
         tr_where_free(where);
         return TR_EXIT_USAGE;
     }
-    tr_runs_filter f = {o.experiment, o.limit, where};
+    tr_runs_filter f = {o.experiment, (int)limit, where};
     cJSON *runs = NULL;
     int rc = tr_store_runs_json(st, &f, &runs);
     tr_where_free(where);
@@ -133,8 +247,10 @@ int tr_cmd_runs(int argc, char **argv)
         tr_store_close(st);
         return 1;
     }
-    if (o.json) {
+    if (!strcmp(o.format, "json")) {
         print_json(runs);
+    } else if (!strcmp(o.format, "csv")) {
+        runs_csv(runs);
     } else if (cJSON_GetArraySize(runs) == 0) {
         printf("no runs%s in %s\n", o.where ? " match" : "", tr_store_path(st));
     } else {
@@ -265,12 +381,14 @@ static int is_file_target(const qopts *o)
 int tr_cmd_show(int argc, char **argv)
 {
     qopts o;
-    if (qparse(argc, argv, "jraf", &o)) return TR_EXIT_USAGE;
-    if (is_file_target(&o)) return tr_show_path(o.store, o.run, o.json);
+    int ex = qparse(&tr_show_cmd, argc, argv, &o), json;
+    if (ex) return TR_OPT_EXIT(ex);
+    json = !strcmp(o.format, "json");
+    if (is_file_target(&o)) return tr_show_path(o.store, o.run, json);
     cJSON *run = NULL;
-    int ex = fetch(&o, o.all ? run_json_all : tr_store_run_json, &run);
+    ex = fetch(&o, o.all ? run_json_all : tr_store_run_json, &run);
     if (ex) return ex;
-    if (o.json)
+    if (json)
         print_json(run);
     else
         show_text(run, (o.all ? TR_SHOW_ALL : 0) | (o.files ? TR_SHOW_FILES : 0));
@@ -278,31 +396,19 @@ int tr_cmd_show(int argc, char **argv)
     return 0;
 }
 
-static void csv_field(const char *s)
-{
-    if (!strpbrk(s, ",\"\n\r")) {
-        fputs(s, stdout);
-        return;
-    }
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"') putchar('"');
-        putchar(*s);
-    }
-    putchar('"');
-}
-
 int tr_cmd_metrics(int argc, char **argv)
 {
     qopts o;
-    if (qparse(argc, argv, "jcr", &o)) return TR_EXIT_USAGE;
+    int ex = qparse(&tr_metrics_cmd, argc, argv, &o), csv;
+    if (ex) return TR_OPT_EXIT(ex);
+    csv = !strcmp(o.format, "csv");
     cJSON *m = NULL;
-    int ex = fetch(&o, tr_store_metrics_json, &m);
+    ex = fetch(&o, tr_store_metrics_json, &m);
     if (ex) return ex;
-    if (o.json) {
+    if (!strcmp(o.format, "json")) {
         print_json(m);
     } else {
-        if (o.csv)
+        if (csv)
             printf("key,step,value,time\n");
         else
             printf("%-24s %10s %16s  %s\n", "KEY", "STEP", "VALUE", "TIME");
@@ -317,7 +423,7 @@ int tr_cmd_metrics(int argc, char **argv)
                     fmt_exact(val->valuedouble, v, sizeof v);
                 else
                     fmt_value(val, v, sizeof v);
-                if (o.csv) {
+                if (csv) {
                     csv_field(series->string);
                     printf(",%.0f,%s,%s\n", tr_jnum(pt, "step", 0), v, tr_jstr(pt, "time"));
                 } else {

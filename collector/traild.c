@@ -1,5 +1,6 @@
 /* traild.c - the central collector daemon: options, privacy checks, signals, counters. */
 #include <errno.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <time.h>
 
 #include "batch.h"
+#include "opts.h"
 #include "server.h"
 #include "trail.h"
 #include "util.h"
@@ -18,108 +20,107 @@ typedef struct opts {
     tr_srv_conf conf;
     const char *store, *http, *token_file;
     double stats_s;
+    const char *listen[TR_SRV_MAX_LISTEN]; /* as given; normalised into conf.listen */
+    int nlisten;
+    const char *max_message, *max_records, *contexts, *stats_interval;
+    int version, man;
 } opts;
 
-static void usage(FILE *f)
-{
-    fprintf(
-        f,
-        "usage: traild --listen URL... --store PATH [--http ADDR] [--token-file F]\n"
-        "              [--tls-cert F --tls-key F] [--max-message BYTES] [--max-records N]\n"
-        "              [--contexts N] [--stats-interval SECS] [--version] [--help]\n\n"
-        "Receives record batches from trail agents over nng and stores them.\n"
-        "  --listen URL     tcp://HOST:PORT, tls+tcp://HOST:PORT or ipc:///PATH; repeatable.\n"
-        "                   A bare PORT or tcp://:PORT binds 127.0.0.1 (use tcp://0.0.0.0:PORT\n"
-        "                   for every interface).\n"
-        "  --store PATH     the SQLite store (created 0600; must not be readable by others)\n"
-        "  --http ADDR      GET /health, /api/runs, /api/runs/ID on PORT or HOST:PORT\n"
-        "                   (a bare port binds 127.0.0.1)\n"
-        "  --token-file F   shared secret agents prove with HMAC-SHA256 (mode 0600 or 0400);\n"
-        "                   default $TRAIL_TOKEN_FILE; required unless every listener is\n"
-        "                   loopback or ipc://\n"
-        "  --tls-cert F --tls-key F   PEM certificate and key for tls+tcp:// listeners\n"
-        "  --max-message BYTES (default %u), --max-records N (default %u): larger batches\n"
-        "                   are refused with a reason and the connection stays up\n"
-        "  --contexts N     batches received at once (default 16)\n"
-        "  --stats-interval SECS  how often counters are logged (default 10; also SIGUSR1)\n"
-        "SIGTERM/SIGINT: stop accepting, commit and acknowledge what was received, exit 0.\n",
-        TR_BATCH_MAX_BYTES, TR_BATCH_MAX_RECORDS);
-}
+static const tr_opt traild_opts[] = {
+    {.name = "listen",
+     .kind = TR_OPT_MULTI,
+     .arg = "URL",
+     .help = "where agents connect (see below); repeatable",
+     .off = offsetof(opts, listen),
+     .count_off = offsetof(opts, nlisten),
+     .max = TR_SRV_MAX_LISTEN,
+     .flags = TR_OPT_REQUIRED},
+    {.name = "store",
+     .kind = TR_OPT_VALUE,
+     .arg = "PATH",
+     .help = "the SQLite store (0600; refused if others can read it)",
+     .off = offsetof(opts, store),
+     .flags = TR_OPT_REQUIRED},
+    TR_VALUE("http", "ADDR", opts, http, "serve /health, /api/runs, /api/runs/ID on [HOST:]PORT"),
+    TR_VALUE("token-file", "F", opts, token_file,
+             "secret agents prove with HMAC-SHA256 (mode 0600/0400)"),
+    TR_VALUE("tls-cert", "F", opts, conf.tls_cert, "PEM certificate for tls+tcp:// listeners"),
+    TR_VALUE("tls-key", "F", opts, conf.tls_key, "PEM key for tls+tcp:// listeners"),
+    TR_VALUE("max-message", "BYTES", opts, max_message, "larger batches are refused with a reason"),
+    TR_VALUE("max-records", "N", opts, max_records, "batches of more records are refused too"),
+    TR_VALUE("contexts", "N", opts, contexts, "batches received at once (default 16)"),
+    TR_VALUE("stats-interval", "SECS", opts, stats_interval,
+             "how often counters are logged (default 10)"),
+    TR_FLAG("version", opts, version, "print the version and exit"),
+    {.name = "man",
+     .kind = TR_OPT_FLAG,
+     .help = "print this page as roff",
+     .off = offsetof(opts, man),
+     .flags = TR_OPT_HIDDEN},
+    TR_OPT_END};
+
+static char traild_details[1024];
+
+static const tr_opt_cmd traild_cmd = {
+    .name = "traild",
+    .summary = "Receive record batches from trail agents over nng and store them",
+    .opts = traild_opts,
+    .details = traild_details};
 
 static int parse(int argc, char **argv, opts *o)
 {
     static char urls[TR_SRV_MAX_LISTEN][1024];
     memset(o, 0, sizeof *o);
-    o->stats_s = 10;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            exit(0);
-        }
-        if (!strcmp(a, "--version")) {
+    snprintf(traild_details, sizeof traild_details,
+             "URL is tcp://HOST:PORT, tls+tcp://HOST:PORT, ipc:///PATH or a PORT. A bare PORT\n"
+             "or tcp://:PORT binds 127.0.0.1 (tcp://0.0.0.0:PORT: every interface); so does\n"
+             "a bare --http port.\n"
+             "--token-file defaults to $TRAIL_TOKEN_FILE; it is needed unless every listener\n"
+             "is loopback or ipc://.\n"
+             "--max-message defaults to %u bytes, --max-records to %u records;\n"
+             "the connection stays up after a refusal.\n"
+             "SIGUSR1 logs the counters now. SIGTERM/SIGINT: stop accepting, commit and\n"
+             "acknowledge what was received, exit 0.\n",
+             TR_BATCH_MAX_BYTES, TR_BATCH_MAX_RECORDS);
+    int rc = tr_opt_parse(&traild_cmd, argc, argv, o, NULL);
+    if (rc == TR_OPT_HELP) exit(0);
+    if (rc) return -1;
+    if (o->version || o->man) {
+        if (o->man)
+            tr_opt_man(&traild_cmd, stdout);
+        else
             printf("traild %s\n", TRAIL_VERSION);
-            exit(0);
-        }
-        if (!v) {
-            fprintf(stderr, "traild: option '%s' %s\n", a,
-                    a[0] == '-' ? "needs a value" : "is not an option (see --help)");
+        exit(0);
+    }
+    for (int k = 0; k < o->nlisten; k++) {
+        if (tr_batch_normalize_url(o->listen[k], urls[k], sizeof urls[k]) != 0)
+            return tr_opt_error(&traild_cmd,
+                                "cannot listen on '%s': use tcp://HOST:PORT, "
+                                "tls+tcp://HOST:PORT, ipc:///PATH or a port",
+                                o->listen[k]);
+        o->conf.listen[o->conf.nlisten++] = urls[k];
+    }
+    if (!o->conf.nlisten || !o->store)
+        return tr_opt_error(&traild_cmd, "--listen and --store are required");
+    long n = 0;
+    double d = 10;
+    if (o->max_message) {
+        if (tr_opt_long(&traild_cmd, "--max-message", o->max_message, 64 * 1024, 1L << 31, &n))
             return -1;
-        }
-        if (!strcmp(a, "--listen")) {
-            for (; i + 1 < argc && argv[i + 1][0] != '-'; i++) {
-                int k = o->conf.nlisten;
-                if (k == TR_SRV_MAX_LISTEN) {
-                    fprintf(stderr, "traild: at most %d --listen URLs\n", TR_SRV_MAX_LISTEN);
-                    return -1;
-                }
-                if (tr_batch_normalize_url(argv[i + 1], urls[k], sizeof urls[k]) != 0) {
-                    fprintf(stderr,
-                            "traild: cannot listen on '%s': use tcp://HOST:PORT, "
-                            "tls+tcp://HOST:PORT, ipc:///PATH or a port\n",
-                            argv[i + 1]);
-                    return -1;
-                }
-                o->conf.listen[o->conf.nlisten++] = urls[k];
-            }
-            continue;
-        }
-        if (!strcmp(a, "--store"))
-            o->store = v;
-        else if (!strcmp(a, "--http"))
-            o->http = v;
-        else if (!strcmp(a, "--token-file"))
-            o->token_file = v;
-        else if (!strcmp(a, "--tls-cert"))
-            o->conf.tls_cert = v;
-        else if (!strcmp(a, "--tls-key"))
-            o->conf.tls_key = v;
-        else if (!strcmp(a, "--max-message"))
-            o->conf.max_bytes = strtoul(v, NULL, 10);
-        else if (!strcmp(a, "--max-records"))
-            o->conf.max_records = (uint32_t)atol(v);
-        else if (!strcmp(a, "--contexts"))
-            o->conf.contexts = atoi(v);
-        else if (!strcmp(a, "--stats-interval"))
-            o->stats_s = atof(v);
-        else {
-            fprintf(stderr, "traild: unknown option '%s' (see --help)\n", a);
-            return -1;
-        }
-        i++;
+        o->conf.max_bytes = (size_t)n;
     }
-    if (!o->conf.nlisten || !o->store) {
-        fprintf(stderr, "traild: --listen and --store are required (see --help)\n");
+    if (o->max_records) {
+        if (tr_opt_long(&traild_cmd, "--max-records", o->max_records, 1, 1L << 30, &n)) return -1;
+        o->conf.max_records = (uint32_t)n;
+    }
+    if (o->contexts) {
+        if (tr_opt_long(&traild_cmd, "--contexts", o->contexts, 1, 1024, &n)) return -1;
+        o->conf.contexts = (int)n;
+    }
+    if (o->stats_interval &&
+        tr_opt_double(&traild_cmd, "--stats-interval", o->stats_interval, 0, &d))
         return -1;
-    }
-    if (o->conf.max_bytes && o->conf.max_bytes < 64 * 1024) {
-        fprintf(stderr, "traild: --max-message must be at least 65536 (one record)\n");
-        return -1;
-    }
-    if (o->conf.contexts < 0 || o->conf.contexts > 1024 || o->stats_s < 0) {
-        fprintf(stderr, "traild: --contexts must be 1..1024 and --stats-interval >= 0\n");
-        return -1;
-    }
+    o->stats_s = d;
     if (!o->token_file) {
         const char *env = getenv("TRAIL_TOKEN_FILE");
         if (env && *env) o->token_file = env;

@@ -1,0 +1,2 @@
+# The option parser and every command's --help, errors and --format (common/opts, cli/).
+trail_test(opts_test SOURCES opts_test.c LIBS trail_opts LABELS unit)
