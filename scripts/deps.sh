@@ -3,7 +3,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libnng-dev libsqlite3-dev libunwind-dev libcjson-dev
       libmbedtls-dev
-      sqlite3 strace clang python3 git openssl
+      sqlite3 strace clang clang-format python3 git openssl
       python3-torch python3-numpy)
 # `deps.sh bench` adds the baselines the benchmarks compare against.
 if [ "${1:-}" = "bench" ]; then pkgs+=(reprozip hyperfine); fi

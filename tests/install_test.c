@@ -61,21 +61,20 @@ static int have(const char *tool)
     return TPROC(NULL, NULL, "sh", "-c", "command -v \"$0\" >/dev/null", (char *)tool) == 0;
 }
 
-static cJSON *show(const char *name)
+static cJSON *show(const char *trail, const char *name)
 {
-    char bin[700], *out = NULL;
-    snprintf(bin, sizeof bin, "%s/bin/trail", prefix);
-    int st = TPROC(&out, NULL, bin, "show", (char *)name, "--json");
+    char *out = NULL;
+    int st = TPROC(&out, NULL, (char *)trail, "show", (char *)name, "--json");
     cJSON *doc = st == 0 ? cJSON_Parse(out) : NULL;
-    if (!doc) T_FAIL("installed trail show %s --json: exit %d", name, st);
+    if (!doc) T_FAIL("%s show %s --json: exit %d", trail, name, st);
     free(out);
     return doc;
 }
 
 /* The run NAME is in the store with acc = 0.75; with_input: the shim recorded the read. */
-static void check_run(const char *name, int with_input)
+static void check_run(const char *trail, const char *name, int with_input)
 {
-    cJSON *r = show(name);
+    cJSON *r = show(trail, name);
     if (!r) return;
     T_EQ_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "status")), "finished");
     const cJSON *acc =
@@ -136,8 +135,8 @@ static void test_clients(void)
     T_EQ_INT(TPROC(NULL, NULL, pc, "pc-bare"), 0);
     T_EQ_INT(TPROC(NULL, NULL, cm, "cmake-bare"), 0);
     T_EQ_INT(TPROC(NULL, NULL, trail, "sync", "--store", store), 0);
-    check_run("pc-bare", 0);
-    check_run("cmake-bare", 0);
+    check_run(trail, "pc-bare", 0);
+    check_run(trail, "cmake-bare", 0);
     /* under the installed trail: its shim records the file the client reads */
     T_EQ_INT(TPROC(NULL, NULL, trail, "run", "--store", store, "--name", "pc-run", "--", pc,
                    "pc-run", data),
@@ -145,8 +144,43 @@ static void test_clients(void)
     T_EQ_INT(TPROC(NULL, NULL, trail, "run", "--store", store, "--name", "cmake-run", "--", cm,
                    "cmake-run", data),
              0);
-    check_run("pc-run", 1);
-    check_run("cmake-run", 1);
+    check_run(trail, "pc-run", 1);
+    check_run(trail, "cmake-run", 1);
+}
+
+/* The Debian package, unpacked with dpkg-deb -x rather than installed: what it holds, what it
+ * depends on, and its trail finding shim and libtrail.so relative to itself (make test-builds). */
+static void test_deb(void)
+{
+    const char *deb = getenv("TRAIL_DEB");
+    if (!deb || !*deb) {
+        fprintf(stderr, "skip test_deb: TRAIL_DEB not set (make test-builds sets it)\n");
+        return;
+    }
+    const char *libdir = getenv("TRAIL_INSTALL_LIBDIR") ? getenv("TRAIL_INSTALL_LIBDIR") : "lib";
+    char root[600], usr[700], trail[800], client[800];
+    snprintf(root, sizeof root, "%s/deb", sandbox);
+    snprintf(usr, sizeof usr, "%s/usr", root);
+    snprintf(trail, sizeof trail, "%s/bin/trail", usr);
+    snprintf(client, sizeof client, "%s/deb_client", sandbox);
+    T_ASSERT(sh("dpkg-deb -x '%s' '%s'", deb, root) == 0);
+    T_CHECK(sh("cd '%s' && test -x bin/trail && test -x bin/traild && test -f include/trail.h && "
+               "test -L %s/libtrail.so && test -L %s/libtrail.so.0 && "
+               "test -f %s/libtrail_preload.so && test -f %s/pkgconfig/trail.pc && "
+               "test -f %s/cmake/trail/trailConfig.cmake && "
+               "grep -q '^ExecStart=/usr/bin/trail ' lib/systemd/system/trail-agent.service",
+               usr, libdir, libdir, libdir, libdir, libdir) == 0);
+    T_CHECK(sh("d=$(dpkg-deb -f '%s' Depends) && for p in libnng1 libsqlite3-0 libcjson1 "
+               "libmbedcrypto7 libunwind8; do echo \"$d\" | grep -q \"$p\" || "
+               "{ echo \"Depends: $d: no $p\"; exit 1; }; done",
+               deb) == 0);
+    /* no rpath, no LD_LIBRARY_PATH: the unpacked trail run makes its libtrail.so findable */
+    T_ASSERT(sh("cc -o '%s' '%s/client/client.c' -I'%s/include' -L'%s/%s' -ltrail", client, sandbox,
+                usr, usr, libdir) == 0);
+    T_EQ_INT(TPROC(NULL, NULL, trail, "run", "--store", store, "--name", "deb-run", "--", client,
+                   "deb-run", data),
+             0);
+    check_run(trail, "deb-run", 1);
 }
 
 int main(void)
@@ -170,6 +204,7 @@ int main(void)
     write_file(data, "x,y\n1,2\n");
     T_RUN(test_install);
     T_RUN(test_clients);
+    T_RUN(test_deb);
     if (!tassert_failures) sh("rm -rf '%s'", sandbox); /* kept for a look when something failed */
     return T_DONE();
 }
