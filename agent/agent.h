@@ -21,27 +21,24 @@ void tr_agent_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Opens a store for queries, printing a clear error; NULL on failure. */
 tr_store *tr_agent_open_store(const char *opt, int flags);
 
-/* Tailing: moves committed records from a spool directory into a store. */
-struct tr_hashq;
-struct tr_depq;
+struct tr_sink;
 
-typedef struct tr_tail {
-    tr_spool_reader *reader;
-    tr_store *store;
-    struct tr_hashq *hashq; /* files to hash after each committed batch (hash.c) */
-    struct tr_depq *depq;   /* dependencies to resolve after each committed batch (deps.c) */
-    uint64_t stored, duplicates, undecodable;
-    int last_err;
-} tr_tail;
-
-int tr_tail_open(tr_tail *t, const char *spool_dir, tr_store *store);
-void tr_tail_close(tr_tail *t);
-/* One batch: up to max records in one transaction; commits, then releases spool segments.
- * Returns records read (stored or duplicate), or a negative TRAIL_E* code (nothing lost:
- * the batch is read again next time). */
-long tr_tail_pump(tr_tail *t, long max);
-/* Pumps until no committed record is left. Returns total records or a negative code. */
-long tr_tail_drain(tr_tail *t);
+/* Enrichment (enrich.c): what the agent learns about delivered records — content hashes,
+ * resolved dependencies, git state — becomes records of its own, appended to the run's spool
+ * directory as a stream of the agent's (closed segments, one per pass), so every sink carries
+ * them. Notes are taken as records go into a batch; discard forgets the batch's notes when it
+ * was not delivered; flush resolves what was noted (after the batch is durable) and writes the
+ * records. */
+typedef struct tr_enrich tr_enrich;
+tr_enrich *tr_enrich_new(const char *spool_dir); /* NULL: out of memory (nothing enriched) */
+void tr_enrich_free(tr_enrich *e);
+void tr_enrich_note(tr_enrich *e, const tr_seg_info *seg, const tr_rec *rec);
+void tr_enrich_discard(tr_enrich *e);
+/* Returns the number of records appended, or TRAIL_E* (only enrichment is lost). */
+long tr_enrich_flush(tr_enrich *e, struct tr_sink *sink);
+/* For hash.c and deps.c: appends one finished-or-not encoder's record for run. */
+struct tr_enc;
+int tr_enrich_emit(tr_enrich *e, const char *run, struct tr_enc *enc);
 
 /* Environment capture: appends ENV records for envp through the client, redacting secret
  * values. extra is a comma-separated list of more name patterns (may be NULL). */
@@ -54,30 +51,31 @@ int tr_env_record(char **envp, const char *extra, int64_t pid);
  * file is skipped (gone, changed, too big, not regular), or TRAIL_E*. */
 typedef struct tr_hashq tr_hashq;
 int64_t tr_hash_budget(void);
+/* seen (may be NULL) gets the fingerprint of the bytes hashed. */
 int tr_hash_file(const char *path, const tr_fingerprint *expect, int check_dev, int64_t budget,
-                 char hex[65]);
+                 char hex[65], tr_fingerprint *seen);
 tr_hashq *tr_hashq_new(void);
 void tr_hashq_free(tr_hashq *q);
 void tr_hashq_clear(tr_hashq *q);
-/* Notes a stored FILE or FILEOP record whose result can be hashed. */
-void tr_hashq_note(tr_hashq *q, const tr_rec *rec, const char *host);
-/* Hashes what was noted and records the hashes in one transaction. */
-int tr_hashq_flush(tr_hashq *q, tr_store *st);
+/* Notes a delivered FILE or FILEOP record of run (written on host) whose result can be hashed. */
+void tr_hashq_note(tr_hashq *q, const tr_rec *rec, const char *run, const char *host);
+/* Hashes what was noted (versions the sink already knows are skipped) into HASH records. */
+int tr_hashq_flush(tr_hashq *q, tr_enrich *e, struct tr_sink *sink);
 
-/* Dependencies (deps.c, deps_dpkg.c, deps_python.c, deps_git.c), resolved after each committed
+/* Dependencies (deps.c, deps_dpkg.c, deps_python.c, deps_git.c), resolved after each delivered
  * batch: shared objects and executables to Debian packages (dpkg database), files read from
  * site-packages to Python distributions, python executables to interpreter versions, files read
  * under the run's directories to git work trees (commit, branch, dirty: tracked changes, or an
- * untracked file the run read) stored as deps rows and git.* run tags. */
+ * untracked file the run read), emitted as DEP_INFO records and git.* TAG records. */
 typedef struct tr_depq tr_depq;
 tr_depq *tr_depq_new(void);
 void tr_depq_free(tr_depq *q);
-/* Forgets what was noted since the last flush (the batch was rolled back); caches stay. */
+/* Forgets what was noted since the last flush (the batch was not delivered); caches stay. */
 void tr_depq_clear(tr_depq *q);
-/* Notes a stored DEP, FILE, PROC_START or RUN_START record of run. */
+/* Notes a delivered DEP, FILE, PROC_START, RUN_START or TAG record of run. */
 void tr_depq_note(tr_depq *q, const tr_rec *rec, const char *run);
-/* Resolves what was noted and stores the results in one transaction; 0 or TRAIL_E*. */
-int tr_depq_flush(tr_depq *q, tr_store *st);
+/* Resolves what was noted into records; the sink's dpkg cache is used when it has one. */
+int tr_depq_flush(tr_depq *q, tr_enrich *e, struct tr_sink *sink);
 
 /* When CMD (found as execvp would) links a sanitizer runtime (libasan, libtsan, libhwasan),
  * copies its soname: it must come first in LD_PRELOAD, before the capture shim. 0 or -1. */

@@ -1,6 +1,8 @@
-/* agentd.c - `trail agent` (node daemon) and `trail sync --collector`: spool root to traild. */
+/* agentd.c - `trail agent` (node daemon) and `trail sync`: every run directory of a spool root
+ * delivered through one sink, the store or the collector, by one loop. */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +30,7 @@ static void on_stop(int sig)
 
 typedef struct agent_opts {
     tr_link_opts link;
-    const char *root;
+    const char *root, *store;
     double timeout_s;
 } agent_opts;
 
@@ -49,39 +51,38 @@ static int parse(const char *cmd, int argc, char **argv, agent_opts *o)
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (r == 0 && v && !strcmp(argv[i], "--spool-root"))
             o->root = argv[++i];
+        else if (r == 0 && v && !strcmp(argv[i], "--store"))
+            o->store = argv[++i];
         else if (r == 0 && v && !strcmp(argv[i], "--timeout"))
             o->timeout_s = atof(argv[++i]);
         else {
             tr_agent_err("%s: %s '%s'", cmd, r < 0 || !v ? "missing value for" : "unknown option",
                          argv[i]);
             fprintf(stderr,
-                    "usage: trail %s --collector URL [--spool-root DIR] [--token-file F] "
-                    "[--tls-ca F]%s\n",
+                    "usage: trail %s (--collector URL [--token-file F] [--tls-ca F] | "
+                    "--store PATH) [--spool-root DIR]%s\n",
                     cmd, strcmp(cmd, "sync") ? "" : " [--timeout SECS]");
             return -1;
         }
     }
-    if (!o->link.url) {
-        tr_agent_err("%s: --collector URL is required", cmd);
+    if (!o->link.url == !o->store) {
+        tr_agent_err("%s: one of --collector URL or --store PATH is required", cmd);
         return -1;
     }
     return 0;
 }
 
-int tr_sync_wants_collector(int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--collector")) return 1;
-    return 0;
-}
-
-/* A run directory bound to a local store (trail run --store) is not ours to send. */
-static int bound_to_store(const char *dir)
+/* Where a run directory's records belong: 'c' a collector (its marker), 's' a local store
+ * (path gets it), 'u' neither (a run started outside `trail run`, e.g. by the SDK). */
+static int binding(const char *dir, char *path, size_t n)
 {
     char p[4300];
-    struct stat st;
-    tr_path_join(p, sizeof p, dir, "dest");
-    return stat(p, &st) == 0;
+    tr_path_join(p, sizeof p, dir, TR_COLLECTOR_MARK);
+    if (access(p, F_OK) == 0) return 'c';
+    tr_path_join(p, sizeof p, dir, TR_STORE_MARK);
+    if (tr_read_file(p, path, n) > 0) return 's';
+    path[0] = 0;
+    return 'u';
 }
 
 /* Removes a run directory whose every record has been delivered. */
@@ -90,35 +91,18 @@ static void remove_run_dir(const char *dir)
     char p[4300];
     tr_path_join(p, sizeof p, dir, TR_COLLECTOR_MARK);
     unlink(p);
+    tr_path_join(p, sizeof p, dir, TR_STORE_MARK);
+    unlink(p);
     rmdir(dir);
 }
 
-static int find(run_entry *runs, int n, const char *name)
+/* 1 when two store paths name the same file. */
+static int same_store(const char *a, const char *b)
 {
-    for (int i = 0; i < n; i++)
-        if (!strcmp(runs[i].name, name)) return i;
-    return -1;
-}
-
-/* Picks up run directories not yet followed. */
-static void scan(const char *root, tr_link *link, run_entry *runs, int *n)
-{
-    DIR *dp = opendir(root);
-    if (!dp) return;
-    struct dirent *e;
-    while ((e = readdir(dp)) && *n < MAX_RUNS) {
-        char dir[4200];
-        if (!tr_is_hex_id(e->d_name) || find(runs, *n, e->d_name) >= 0) continue;
-        tr_path_join(dir, sizeof dir, root, e->d_name);
-        if (bound_to_store(dir)) continue;
-        run_entry *r = &runs[*n];
-        memset(r, 0, sizeof *r);
-        if (tr_deliver_open(&r->d, dir, link) != 0) continue; /* busy: its trail run sends it */
-        memcpy(r->name, e->d_name, TR_ID_LEN); /* tr_is_hex_id: exactly 32 characters */
-        r->name[TR_ID_LEN] = 0;
-        (*n)++;
-    }
-    closedir(dp);
+    char ra[PATH_MAX + 200], rb[PATH_MAX + 200];
+    if (!realpath(a, ra)) snprintf(ra, sizeof ra, "%s", a);
+    if (!realpath(b, rb)) snprintf(rb, sizeof rb, "%s", b);
+    return !strcmp(ra, rb);
 }
 
 static void install_stop_handlers(void)
@@ -132,91 +116,61 @@ static void install_stop_handlers(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
-/* --spool-root, else the node's spool root. */
-static void root_of(const agent_opts *o, char *root, size_t n)
+static void root_of(const char *opt, char *root, size_t n)
 {
-    if (o->root)
-        snprintf(root, n, "%s", o->root);
+    if (opt)
+        snprintf(root, n, "%s", opt);
     else
         tr_spool_root(root, n);
 }
 
-int tr_cmd_agent(int argc, char **argv)
+/* The sink of the request: the collector, or the store at --store. NULL after one line. */
+static tr_sink *open_sink(const char *cmd, const tr_deliver_req *req)
 {
-    agent_opts o;
-    char root[4096], err[4400];
-    if (parse("agent", argc, argv, &o) != 0) return TR_EXIT_USAGE;
-    root_of(&o, root, sizeof root);
-    tr_link *link = NULL;
-    if (tr_link_open(&link, &o.link, err, sizeof err) != 0) {
-        tr_agent_err("agent: %s", err);
-        return TR_EXIT_USAGE;
+    tr_sink *s = NULL;
+    char err[4400];
+    if (!req->link.url) return tr_sink_store_open(req->store, TR_STORE_CREATE);
+    if (tr_sink_link_open(&s, &req->link, err, sizeof err) != 0) {
+        tr_agent_err("%s: %s", cmd, err);
+        return NULL;
     }
-    run_entry *runs = calloc(MAX_RUNS, sizeof *runs);
-    if (!runs) {
-        tr_link_close(link);
-        return 1;
-    }
-    install_stop_handlers();
-    fprintf(stderr, "trail agent: delivering %s to %s\n", root, tr_link_url(link));
-    int n = 0, was_up = -1;
-    int64_t next_scan = 0;
-    uint64_t total = 0;
-    while (!stop_flag) {
-        int64_t now = tr_mono_ns();
-        if (now >= next_scan) {
-            scan(root, link, runs, &n);
-            next_scan = now + SCAN_NS;
-        }
-        int up = tr_link_connected(link);
-        if (up != was_up && was_up >= 0)
-            fprintf(stderr, "trail agent: collector %s %s\n", tr_link_url(link),
-                    up ? "connected" : "unreachable; records wait in the spool");
-        was_up = up;
-        int progressed = 0;
-        for (int i = 0; i < n && !stop_flag; i++) {
-            run_entry *r = &runs[i];
-            long got = tr_deliver_pump(&r->d, 0);
-            if (got > 0) {
-                progressed = 1;
-                total += (uint64_t)got;
-                r->idle_since = 0;
-                r->reported = 0;
-            } else if (got < 0 && got != TRAIL_EAGAIN && !r->reported) {
-                fprintf(stderr, "trail agent: run %s: %s (will retry)\n", r->name, r->d.last_msg);
-                r->reported = 1;
-            } else if (got == 0 && tr_deliver_pending(&r->d) == 0 &&
-                       tr_deliver_live_writers(&r->d) == 0) {
-                if (!r->idle_since) r->idle_since = now;
-                if (now - r->idle_since < IDLE_REMOVE_NS) continue;
-                if (r->d.acked)
-                    fprintf(stderr, "trail agent: run %s: delivered %llu record(s)\n", r->name,
-                            (unsigned long long)r->d.acked);
-                tr_deliver_close(&r->d);
-                remove_run_dir(r->d.dir);
-                runs[i--] = runs[--n];
-            }
-        }
-        if (!progressed) {
-            struct timespec ts = {0, 100 * 1000000L};
-            nanosleep(&ts, NULL);
-        }
-    }
-    for (int i = 0; i < n; i++)
-        tr_deliver_close(&runs[i].d);
-    free(runs);
-    tr_link_close(link);
-    fprintf(stderr, "trail agent: stopped after delivering %llu record(s)\n",
-            (unsigned long long)total);
-    return 0;
+    return s;
 }
 
-int tr_cmd_sync_collector(int argc, char **argv)
+/* `trail sync` counts what it did and what it left. */
+typedef struct sync_tally {
+    uint64_t total;
+    int runs, failed, busy, local, remote, writing;
+    char last_msg[1400];
+} sync_tally;
+
+/* One run directory through sink, until it has nothing committed left or the deadline. */
+static void sync_dir(const char *dir, tr_sink *sink, int64_t deadline, sync_tally *t)
 {
-    agent_opts o;
-    char root[4096], err[4400];
-    if (parse("sync", argc, argv, &o) != 0) return TR_EXIT_USAGE;
-    root_of(&o, root, sizeof root);
+    tr_deliver d;
+    int rc = tr_deliver_open(&d, dir, sink);
+    if (rc) {
+        t->busy += rc == TRAIL_EBUSY; /* its own `trail run` (or an agent) delivers it */
+        t->failed += rc != TRAIL_EBUSY;
+        return;
+    }
+    rc = tr_deliver_drain(&d, deadline, &stop_flag);
+    t->total += d.acked;
+    t->runs += d.acked > 0;
+    if (rc) {
+        t->failed++;
+        snprintf(t->last_msg, sizeof t->last_msg, "%s", d.last_msg);
+    }
+    int left = tr_deliver_pending(&d);
+    t->writing += tr_deliver_live_writers(&d);
+    tr_deliver_close(&d);
+    if (left == 0) remove_run_dir(dir);
+}
+
+int tr_agent_sync(const tr_deliver_req *req)
+{
+    char root[4096];
+    root_of(req->root, root, sizeof root);
     DIR *dp = opendir(root);
     if (!dp) {
         if (errno == ENOENT) {
@@ -226,56 +180,173 @@ int tr_cmd_sync_collector(int argc, char **argv)
         tr_agent_err("sync: cannot read %s: %s", root, strerror(errno));
         return 1;
     }
-    tr_link *link = NULL;
-    if (tr_link_open(&link, &o.link, err, sizeof err) != 0) {
-        closedir(dp);
-        tr_agent_err("sync: %s", err);
-        return TR_EXIT_USAGE;
-    }
     install_stop_handlers();
-    int64_t deadline = tr_mono_ns() + (int64_t)(o.timeout_s * 1e9);
-    tr_link_wait(link, deadline, &stop_flag);
-    uint64_t total = 0;
-    int runs = 0, failed = 0, busy = 0, local = 0, writing = 0;
-    char last_msg[1400] = "";
+    double timeout = req->timeout_s > 0 ? req->timeout_s : 30;
+    int64_t deadline = tr_mono_ns() + (int64_t)(timeout * 1e9);
+    /* The collector is one sink for every run; stores are opened as runs name them. */
+    tr_sink *link = NULL, *store = NULL;
+    char store_path[4096] = "";
+    if (req->link.url) {
+        if (!(link = open_sink("sync", req))) {
+            closedir(dp);
+            return TR_EXIT_USAGE;
+        }
+        tr_sink_link_wait(link, deadline, &stop_flag);
+    }
+    sync_tally t;
+    memset(&t, 0, sizeof t);
     struct dirent *e;
-    while ((e = readdir(dp))) {
-        char dir[4200];
+    while ((e = readdir(dp)) && !stop_flag) {
+        char dir[4200], bound[4096];
         if (!tr_is_hex_id(e->d_name)) continue;
         tr_path_join(dir, sizeof dir, root, e->d_name);
-        if (bound_to_store(dir)) {
-            local++;
+        int b = binding(dir, bound, sizeof bound);
+        if (link && b == 's') {
+            t.local++; /* bound to a local store: `trail sync` without --collector */
             continue;
         }
-        tr_deliver d;
-        int rc = tr_deliver_open(&d, dir, link);
-        if (rc) {
-            busy += rc == TRAIL_EBUSY;
-            failed += rc != TRAIL_EBUSY;
+        if (!link && !req->store && b == 'c') {
+            t.remote++; /* bound to traild: `trail sync --collector` or `trail agent` */
             continue;
         }
-        rc = tr_deliver_drain(&d, deadline, &stop_flag);
-        total += d.acked;
-        runs += d.acked > 0;
-        if (rc) {
-            failed++;
-            snprintf(last_msg, sizeof last_msg, "%s", d.last_msg);
+        tr_sink *sink = link;
+        if (!sink) { /* --store, else the run's own store, else the default one */
+            const char *want = req->store ? req->store : b == 's' ? bound : NULL;
+            char path[4096];
+            tr_agent_store_path(want, path, sizeof path);
+            if (store && strcmp(path, store_path)) {
+                tr_sink_close(store);
+                store = NULL;
+            }
+            if (!store && !(store = tr_sink_store_open(path, TR_STORE_CREATE))) {
+                t.failed++;
+                continue;
+            }
+            snprintf(store_path, sizeof store_path, "%s", path);
+            sink = store;
         }
-        int left = tr_deliver_pending(&d);
-        writing += tr_deliver_live_writers(&d);
-        tr_deliver_close(&d);
-        if (!rc && left == 0) remove_run_dir(dir);
+        sync_dir(dir, sink, deadline, &t);
     }
     closedir(dp);
-    tr_link_close(link);
-    fprintf(stderr, "trail sync: delivered %llu record(s) from %d run(s) to %s",
-            (unsigned long long)total, runs, o.link.url);
-    if (writing) fprintf(stderr, "; %d process(es) still writing", writing);
-    if (busy) fprintf(stderr, "; %d run(s) being delivered by another agent", busy);
-    if (local) fprintf(stderr, "; %d run(s) bound to a local store (use `trail sync`)", local);
+    tr_sink_close(link);
+    tr_sink_close(store);
+    fprintf(stderr, "trail sync: delivered %llu record(s) from %d run(s)",
+            (unsigned long long)t.total, t.runs);
+    if (req->link.url) fprintf(stderr, " to %s", req->link.url);
+    if (t.writing) fprintf(stderr, "; %d process(es) still writing", t.writing);
+    if (t.busy) fprintf(stderr, "; %d run(s) being delivered by another agent", t.busy);
+    if (t.local) fprintf(stderr, "; %d run(s) bound to a local store (use `trail sync`)", t.local);
+    if (t.remote)
+        fprintf(stderr, "; %d run(s) wait for a collector (trail sync --collector URL)",
+                t.remote);
     fputc('\n', stderr);
-    if (failed)
-        tr_agent_err("sync: %d run(s) not fully delivered, records stay in the spool: %s", failed,
-                     last_msg[0] ? last_msg : "error");
-    return failed ? 1 : 0;
+    if (t.failed)
+        tr_agent_err("sync: %d run(s) not fully delivered, records stay in the spool: %s",
+                     t.failed, t.last_msg[0] ? t.last_msg : "error");
+    return t.failed ? 1 : 0;
+}
+
+static int find(run_entry *runs, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(runs[i].name, name)) return i;
+    return -1;
+}
+
+/* Picks up run directories not yet followed that belong to this agent's sink. */
+static void scan(const char *root, tr_sink *sink, run_entry *runs, int *n)
+{
+    DIR *dp = opendir(root);
+    if (!dp) return;
+    struct dirent *e;
+    int to_store = tr_sink_store(sink) != NULL;
+    while ((e = readdir(dp)) && *n < MAX_RUNS) {
+        char dir[4200], bound[4096];
+        if (!tr_is_hex_id(e->d_name) || find(runs, *n, e->d_name) >= 0) continue;
+        tr_path_join(dir, sizeof dir, root, e->d_name);
+        int b = binding(dir, bound, sizeof bound);
+        if (to_store ? b == 'c' || (b == 's' && !same_store(bound, sink->name)) : b == 's')
+            continue; /* another destination's run */
+        run_entry *r = &runs[*n];
+        memset(r, 0, sizeof *r);
+        if (tr_deliver_open(&r->d, dir, sink) != 0) continue; /* busy: its trail run sends it */
+        memcpy(r->name, e->d_name, TR_ID_LEN); /* tr_is_hex_id: exactly 32 characters */
+        r->name[TR_ID_LEN] = 0;
+        (*n)++;
+    }
+    closedir(dp);
+}
+
+/* One round over the followed runs; 1 when something was delivered. */
+static int agent_round(run_entry *runs, int *n, int64_t now, uint64_t *total)
+{
+    int progressed = 0;
+    for (int i = 0; i < *n && !stop_flag; i++) {
+        run_entry *r = &runs[i];
+        long got = tr_deliver_pump(&r->d, 0);
+        if (got > 0) {
+            progressed = 1;
+            *total += (uint64_t)got;
+            r->idle_since = 0;
+            r->reported = 0;
+        } else if (got < 0 && got != TRAIL_EAGAIN && !r->reported) {
+            fprintf(stderr, "trail agent: run %s: %s (will retry)\n", r->name, r->d.last_msg);
+            r->reported = 1;
+        } else if (got == 0 && tr_deliver_pending(&r->d) == 0 &&
+                   tr_deliver_live_writers(&r->d) == 0) {
+            if (!r->idle_since) r->idle_since = now;
+            if (now - r->idle_since < IDLE_REMOVE_NS) continue;
+            if (r->d.acked)
+                fprintf(stderr, "trail agent: run %s: delivered %llu record(s)\n", r->name,
+                        (unsigned long long)r->d.acked);
+            tr_deliver_close(&r->d);
+            remove_run_dir(r->d.dir);
+            runs[i--] = runs[--*n];
+        }
+    }
+    return progressed;
+}
+
+int tr_cmd_agent(int argc, char **argv)
+{
+    agent_opts o;
+    char root[4096];
+    if (parse("agent", argc, argv, &o) != 0) return TR_EXIT_USAGE;
+    root_of(o.root, root, sizeof root);
+    tr_deliver_req req = {.store = o.store, .link = o.link, .root = o.root};
+    tr_sink *sink = open_sink("agent", &req);
+    if (!sink) return TR_EXIT_USAGE;
+    run_entry *runs = calloc(MAX_RUNS, sizeof *runs);
+    if (!runs) {
+        tr_sink_close(sink);
+        return 1;
+    }
+    install_stop_handlers();
+    fprintf(stderr, "trail agent: delivering %s to %s\n", root, sink->name);
+    int n = 0, was_up = -1, is_link = !tr_sink_store(sink);
+    int64_t next_scan = 0;
+    uint64_t total = 0;
+    while (!stop_flag) {
+        int64_t now = tr_mono_ns();
+        if (now >= next_scan) {
+            scan(root, sink, runs, &n);
+            next_scan = now + SCAN_NS;
+        }
+        int up = is_link ? tr_sink_link_connected(sink) : 1;
+        if (up != was_up && was_up >= 0)
+            fprintf(stderr, "trail agent: collector %s %s\n", sink->name,
+                    up ? "connected" : "unreachable; records wait in the spool");
+        was_up = up;
+        if (!agent_round(runs, &n, now, &total)) {
+            struct timespec ts = {0, 100 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    for (int i = 0; i < n; i++)
+        tr_deliver_close(&runs[i].d);
+    free(runs);
+    tr_sink_close(sink);
+    fprintf(stderr, "trail agent: stopped after delivering %llu record(s)\n",
+            (unsigned long long)total);
+    return 0;
 }

@@ -1,90 +1,19 @@
-/* deliver.c - ships spool records to traild in acknowledged batches: at-least-once, in order. */
+/* deliver.c - delivery of one spool directory through a sink: batches made durable before the
+ * spool lets go of them, enrichment after each, the over-budget warning, and the end of a run. */
 #include "deliver.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <nng/nng.h>
-#include <nng/protocol/reqrep0/req.h>
-#include <nng/supplemental/tls/tls.h>
-#include <pthread.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "batch.h"
+#include "agent.h"
 #include "record.h"
 #include "trail.h"
 #include "util.h"
-
-#define BACKOFF_MIN_NS (100 * 1000000LL)
-#define BACKOFF_MAX_NS (2000 * 1000000LL)
-#define REDIAL_NS (5000 * 1000000LL)
-#define MIN_BATCH_BYTES (TR_BATCH_HDR_SIZE + TR_BATCH_HOST_MAX + TR_BATCH_REC_HDR + TR_REC_MAX_SIZE)
-
-/* One nng socket generation and its connection count (pipe callbacks point here). */
-typedef struct sockref {
-    nng_socket sock;
-    int pipes, refs, done;
-} sockref;
-
-struct tr_link {
-    char url[1024];
-    sockref *sref; /* the current socket's connection count */
-    nng_socket sock;
-    nng_dialer dialer;
-    nng_tls_config *tls;
-    uint8_t key[4096];
-    size_t keylen;
-    int timeout_ms;
-    int timeouts;          /* exchanges in a row without any reply */
-    int64_t down_since_ns; /* not connected since (0: connected) */
-    int fails;
-    int64_t next_try_ns;
-    uint8_t *buf;
-    size_t max_bytes;
-    uint32_t max_records;
-    /* the batch being built (one sender at a time uses the link) */
-    tr_batch_enc enc;
-    char stream[33];
-    tr_deliver *cur;
-};
-
-int tr_link_parse_opt(tr_link_opts *o, int argc, char **argv, int *i)
-{
-    const char *a = argv[*i];
-    const char **dst = !strcmp(a, "--collector")    ? &o->url
-                       : !strcmp(a, "--token-file") ? &o->token_file
-                       : !strcmp(a, "--tls-ca")     ? &o->tls_ca
-                                                    : NULL;
-    if (!dst) return 0;
-    if (*i + 1 >= argc) return -1;
-    *dst = argv[++*i];
-    return 1;
-}
-
-static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
-{
-    (void)p;
-    sockref *r = arg;
-    __atomic_add_fetch(&r->pipes, ev == NNG_PIPE_EV_ADD_POST ? 1 : -1, __ATOMIC_ACQ_REL);
-}
-
-static void sockref_put(sockref *r)
-{
-    if (__atomic_sub_fetch(&r->refs, 1, __ATOMIC_ACQ_REL) == 0) free(r);
-}
-
-static void *closer_main(void *arg)
-{
-    sockref *r = arg;
-    nng_close(r->sock);
-    __atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
-    sockref_put(r);
-    return NULL;
-}
 
 static void nap_ms(int ms)
 {
@@ -92,289 +21,61 @@ static void nap_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-/* nng 1.5's nng_close can block for good on a connection it lost track of (seen after a peer
- * dropped several connections in a row mid-send): close in a helper thread and wait at most
- * wait_ms, so the agent never hangs on it. */
-static void close_bounded(sockref *r, int wait_ms)
+void tr_sink_close(tr_sink *s)
 {
-    pthread_t t;
-    pthread_attr_t a;
-    r->refs = 2;
-    pthread_attr_init(&a);
-    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-    int rc = pthread_create(&t, &a, closer_main, r);
-    pthread_attr_destroy(&a);
-    if (rc != 0) {
-        r->refs = 1;
-        closer_main(r);
-        return;
-    }
-    for (int i = 0; i < wait_ms / 10 && !__atomic_load_n(&r->done, __ATOMIC_ACQUIRE); i++)
-        nap_ms(10);
-    sockref_put(r);
+    if (s) s->vt->close(s);
 }
 
-/* TLS: verify traild's certificate against the CA file, for the host named in the URL. */
-static int setup_tls(tr_link *l, const char *ca, char *err, size_t errlen)
-{
-    char host[256] = "";
-    const char *h = strstr(l->url, "://") + 3;
-    const char *end = h[0] == '[' ? strchr(h, ']') : strrchr(h, ':');
-    size_t n = end ? (size_t)(end - h) : strlen(h);
-    if (h[0] == '[') h++, n = n ? n - 1 : 0;
-    snprintf(host, sizeof host, "%.*s", (int)n, h);
-    const char *name = getenv("TRAIL_TLS_SERVER_NAME");
-    if (!ca || !*ca) {
-        snprintf(err, errlen,
-                 "%s needs the CA that signed traild's certificate: --tls-ca FILE "
-                 "or TRAIL_TLS_CA",
-                 l->url);
-        return TRAIL_EINVAL;
-    }
-    int rv = nng_tls_config_alloc(&l->tls, NNG_TLS_MODE_CLIENT);
-    if (!rv) rv = nng_tls_config_auth_mode(l->tls, NNG_TLS_AUTH_MODE_REQUIRED);
-    if (!rv) rv = nng_tls_config_ca_file(l->tls, ca);
-    if (!rv) rv = nng_tls_config_server_name(l->tls, name && *name ? name : host);
-    if (rv) {
-        snprintf(err, errlen, "TLS CA file %s: %s", ca, nng_strerror(rv));
-        return TRAIL_EINVAL;
-    }
-    return 0;
-}
-
-/* A fresh req0 socket dialing in the background (an absent collector is no error). */
-static int dial(tr_link *l)
-{
-    sockref *r = calloc(1, sizeof *r);
-    if (!r) return NNG_ENOMEM;
-    int rv = nng_req0_open(&l->sock);
-    if (rv) {
-        free(r);
-        return rv;
-    }
-    r->sock = l->sock;
-    l->sref = r;
-    nng_socket_set_ms(l->sock, NNG_OPT_RECONNMINT, 100);
-    nng_socket_set_ms(l->sock, NNG_OPT_RECONNMAXT, 1000);
-    nng_socket_set_size(l->sock, NNG_OPT_RECVMAXSZ, 64 * 1024);
-    nng_pipe_notify(l->sock, NNG_PIPE_EV_ADD_POST, pipe_cb, r);
-    nng_pipe_notify(l->sock, NNG_PIPE_EV_REM_POST, pipe_cb, r);
-    rv = nng_dialer_create(&l->dialer, l->sock, l->url);
-    if (!rv && l->tls) rv = nng_dialer_set_ptr(l->dialer, NNG_OPT_TLS_CONFIG, l->tls);
-    if (!rv) rv = nng_dialer_start(l->dialer, NNG_FLAG_NONBLOCK);
-    l->down_since_ns = tr_mono_ns();
-    return rv;
-}
-
-/* nng 1.5's dialer can stop redialing after a peer closes connections in quick succession
- * (and a half-open connection never answers): after REDIAL_NS without a connection, or
- * after repeated timeouts, start over with a new socket. Nothing is in flight here. */
-static void heal(tr_link *l)
-{
-    int64_t now = tr_mono_ns();
-    if (tr_link_connected(l))
-        l->down_since_ns = 0;
-    else if (!l->down_since_ns)
-        l->down_since_ns = now;
-    if ((!l->down_since_ns || now - l->down_since_ns < REDIAL_NS) && l->timeouts < 2) return;
-    if (l->sref) close_bounded(l->sref, 0);
-    l->sref = NULL;
-    l->timeouts = 0;
-    if (dial(l) != 0) l->down_since_ns = now; /* try again later */
-}
-
-int tr_link_open(tr_link **out, const tr_link_opts *o, char *err, size_t errlen)
-{
-    *out = NULL;
-    tr_link *l = calloc(1, sizeof *l);
-    if (!l || !(l->buf = malloc(TR_BATCH_SEND_BYTES))) {
-        if (l) free(l);
-        snprintf(err, errlen, "out of memory");
-        return TRAIL_ENOMEM;
-    }
-    int rc = TRAIL_EINVAL, rv;
-    l->max_bytes = TR_BATCH_SEND_BYTES;
-    l->max_records = TR_BATCH_SEND_RECORDS;
-    l->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 10000;
-    if (!o->url || tr_batch_normalize_url(o->url, l->url, sizeof l->url) != 0) {
-        snprintf(err, errlen,
-                 "bad collector URL '%s': use tcp://HOST:PORT, tls+tcp://HOST:PORT, "
-                 "ipc:///PATH or a port",
-                 o->url ? o->url : "");
-        goto fail;
-    }
-    const char *tf = o->token_file ? o->token_file : getenv("TRAIL_TOKEN_FILE");
-    if (tf && *tf && (rc = tr_batch_load_token(tf, l->key, sizeof l->key, &l->keylen, err, errlen)))
-        goto fail;
-    if (!strncmp(l->url, "tls+", 4)) {
-        const char *ca = o->tls_ca ? o->tls_ca : getenv("TRAIL_TLS_CA");
-        if ((rc = setup_tls(l, ca, err, errlen))) goto fail;
-    }
-    if ((rv = dial(l)) != 0) {
-        snprintf(err, errlen, "cannot dial %s: %s", l->url, nng_strerror(rv));
-        rc = TRAIL_EINVAL;
-        goto fail;
-    }
-    srand((unsigned)(tr_now_ns() ^ getpid()));
-    *out = l;
-    return 0;
-fail:
-    tr_link_close(l);
-    return rc;
-}
-
-void tr_link_close(tr_link *l)
-{
-    if (!l) return;
-    if (l->sref) close_bounded(l->sref, 2000);
-    if (l->tls) nng_tls_config_free(l->tls);
-    memset(l->key, 0, sizeof l->key);
-    free(l->buf);
-    free(l);
-}
-
-const char *tr_link_url(const tr_link *l)
-{
-    return l->url;
-}
-
-int tr_link_connected(tr_link *l)
-{
-    return l->sref && __atomic_load_n(&l->sref->pipes, __ATOMIC_ACQUIRE) > 0;
-}
-
-int tr_link_wait(tr_link *l, int64_t deadline_ns, volatile int *stop)
-{
-    while (!tr_link_connected(l)) {
-        if (tr_mono_ns() >= deadline_ns || (stop && *stop)) return 0;
-        nap_ms(20);
-    }
-    return 1;
-}
-
-static void backoff(tr_link *l)
-{
-    int64_t d = BACKOFF_MIN_NS << (l->fails < 10 ? l->fails : 10);
-    if (d > BACKOFF_MAX_NS) d = BACKOFF_MAX_NS;
-    uint32_t r = (uint32_t)rand();
-    d = d / 2 + (int64_t)((double)r / RAND_MAX * (double)(d / 2)); /* jitter: [d/2, d] */
-    l->fails++;
-    l->next_try_ns = tr_mono_ns() + d;
-}
-
-/* One request and its reply; 0 with *rep filled, or a TRAIL_E* code (why says more). */
-static int exchange(tr_link *l, size_t len, int64_t deadline, tr_batch_reply *rep, char *why,
-                    size_t n)
-{
-    int64_t t = l->timeout_ms;
-    if (deadline) {
-        int64_t rem = (deadline - tr_mono_ns()) / 1000000;
-        if (rem < t) t = rem < 50 ? 50 : rem;
-    }
-    nng_socket_set_ms(l->sock, NNG_OPT_SENDTIMEO, (nng_duration)t);
-    nng_socket_set_ms(l->sock, NNG_OPT_RECVTIMEO, (nng_duration)t);
-    nng_msg *m = NULL, *r = NULL;
-    int rv = nng_msg_alloc(&m, 0);
-    if (!rv) rv = nng_msg_append(m, l->buf, len);
-    if (!rv) rv = nng_sendmsg(l->sock, m, 0);
-    if (rv) {
-        if (m) nng_msg_free(m);
-        snprintf(why, n, "sending to %s: %s", l->url, nng_strerror(rv));
-        return rv == NNG_ETIMEDOUT ? TRAIL_ETIMEDOUT : TRAIL_EIO;
-    }
-    if ((rv = nng_recvmsg(l->sock, &r, 0)) != 0) {
-        snprintf(why, n, "no acknowledgement from %s: %s", l->url, nng_strerror(rv));
-        l->timeouts += rv == NNG_ETIMEDOUT;
-        return rv == NNG_ETIMEDOUT ? TRAIL_ETIMEDOUT : TRAIL_EIO;
-    }
-    l->timeouts = 0;
-    const uint8_t *b = nng_msg_body(r);
-    size_t rl = nng_msg_len(r);
-    int rc = tr_batch_reply_parse(b, rl, rep);
-    if (rc) snprintf(why, n, "unreadable reply from %s", l->url);
-    /* With a token, only an ack macced by the same token, bound to this request, counts. */
-    else if (rep->status == TR_BATCH_OK && l->keylen &&
-             (!(rep->flags & TR_BATCH_F_MAC) ||
-              !tr_batch_verify(l->key, l->keylen, b, rl, l->buf + TR_BATCH_MAC_OFF,
-                               TR_BATCH_MAC_LEN))) {
-        snprintf(why, n, "acknowledgement from %s is not authenticated by our token", l->url);
-        rc = TRAIL_EAUTH;
-    }
-    nng_msg_free(r);
-    return rc;
-}
-
-int tr_deliver_open(tr_deliver *d, const char *dir, tr_link *link)
+int tr_deliver_open(tr_deliver *d, const char *dir, tr_sink *sink)
 {
     memset(d, 0, sizeof *d);
-    d->dirfd = -1;
     snprintf(d->dir, sizeof d->dir, "%s", dir);
-    d->link = link;
+    d->sink = sink;
     d->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (d->dirfd < 0) return TRAIL_EIO;
     if (flock(d->dirfd, LOCK_EX | LOCK_NB) != 0) {
+        int busy = errno == EWOULDBLOCK;
         close(d->dirfd);
         d->dirfd = -1;
-        return errno == EWOULDBLOCK ? TRAIL_EBUSY : TRAIL_EIO;
+        return busy ? TRAIL_EBUSY : TRAIL_EIO;
     }
     int rc = tr_spool_reader_open(dir, &d->reader);
     if (rc) {
         close(d->dirfd);
         d->dirfd = -1;
+        return rc;
     }
-    return rc;
+    d->enrich = tr_enrich_new(dir); /* NULL: records still flow, unenriched */
+    return 0;
 }
 
 void tr_deliver_close(tr_deliver *d)
 {
     tr_spool_reader_close(d->reader);
     d->reader = NULL;
+    tr_enrich_free(d->enrich);
+    d->enrich = NULL;
     if (d->dirfd >= 0) close(d->dirfd); /* releases the lock */
     d->dirfd = -1;
 }
 
-/* Spool callback: adds records of one stream to the batch until a limit is reached. */
+/* Spool callback: one record into the sink's batch, noted for enrichment. */
 static int on_record(void *ctx, const tr_seg_info *seg, uint64_t seq, const uint8_t *body,
                      size_t len)
 {
-    tr_link *l = ctx;
+    tr_deliver *d = ctx;
     tr_rec rec;
     if (tr_rec_decode(body, len, &rec) != 0) {
-        l->cur->undecodable++; /* its crc matched, so a writer bug: skipped like tr_tail does */
+        d->undecodable++; /* its crc matched, so a writer bug: skipped */
         return 0;
     }
-    if (l->enc.nrec == 0) {
-        tr_batch_hdr h;
-        memset(&h, 0, sizeof h);
-        snprintf(h.stream_id, sizeof h.stream_id, "%s", seg->stream_id);
-        snprintf(h.run_id, sizeof h.run_id, "%s", seg->run_id);
-        snprintf(h.host, sizeof h.host, "%s", seg->host);
-        h.pid = seg->pid;
-        h.sent_ns = tr_now_ns();
-        if (tr_batch_enc_init(&l->enc, l->buf, l->max_bytes, &h) != 0) return 1;
-        memcpy(l->stream, h.stream_id, sizeof l->stream);
-    } else if (strcmp(seg->stream_id, l->stream) != 0 || l->enc.nrec >= l->max_records) {
-        return 1; /* the next batch starts here */
+    int rc = d->sink->vt->add(d->sink, seg, seq, body, len, &rec);
+    if (rc < 0) {
+        d->last_err = rc;
+        return 1;
     }
-    return tr_batch_enc_add(&l->enc, seq, body, len) == 0 ? 0 : 1;
-}
-
-static int status_err(int st)
-{
-    switch (st) {
-    case TR_BATCH_ENOAUTH:
-    case TR_BATCH_EAUTH:
-        return TRAIL_EAUTH;
-    case TR_BATCH_ETOOBIG:
-    case TR_BATCH_ETOOMANY:
-        return TRAIL_ETOOBIG;
-    case TR_BATCH_ESTORE:
-        return TRAIL_ESTORE;
-    case TR_BATCH_ESHUTDOWN:
-        return TRAIL_ECLOSED;
-    default:
-        return TRAIL_EPROTO;
-    }
+    if (rc == 0) tr_enrich_note(d->enrich, seg, &rec);
+    return rc;
 }
 
 /* Writers leave <root>/over-budget when TRAIL_SPOOL_BUDGET_MB stops them: say it loudly. */
@@ -400,62 +101,51 @@ static void report_budget(tr_deliver *d)
     unlink(note);
 }
 
+/* The batch failed: nothing of it counts, it is read again. */
+static long failed(tr_deliver *d, int rc)
+{
+    d->sink->vt->abort(d->sink);
+    tr_spool_reader_rewind(d->reader);
+    tr_enrich_discard(d->enrich);
+    return d->last_err = rc;
+}
+
 long tr_deliver_pump(tr_deliver *d, int64_t deadline_ns)
 {
-    tr_link *l = d->link;
+    tr_sink *s = d->sink;
     report_budget(d);
-    if (tr_mono_ns() < l->next_try_ns) return TRAIL_EAGAIN;
-    heal(l);
-    if (!tr_link_connected(l)) {
-        snprintf(d->last_msg, sizeof d->last_msg, "collector %s is not reachable%s", l->url,
-                 l->tls ? " (or it failed TLS verification: check --tls-ca, and "
-                          "TRAIL_TLS_SERVER_NAME when the certificate does not name the host)"
-                        : "");
-        return d->last_err = TRAIL_EAGAIN;
+    int rc = s->vt->ready(s, d->last_msg, sizeof d->last_msg);
+    if (rc) return d->last_err = rc;
+    if ((rc = s->vt->begin(s)) != 0) {
+        snprintf(d->last_msg, sizeof d->last_msg, "%.300s: cannot start a batch: %s", s->name,
+                 trail_strerror(rc));
+        return failed(d, rc);
     }
-    memset(&l->enc, 0, sizeof l->enc);
-    l->cur = d;
-    long n = tr_spool_reader_poll(d->reader, on_record, l, 0);
-    if (n < 0 || l->enc.nrec == 0) {
-        /* nothing to send (or only undecodable records): release finished segments */
-        if (n >= 0)
-            tr_spool_reader_commit(d->reader);
-        else
-            tr_spool_reader_rewind(d->reader);
-        return n < 0 ? n : 0;
+    d->last_err = 0;
+    uint64_t undecodable = d->undecodable;
+    long n = tr_spool_reader_poll(d->reader, on_record, d, 0);
+    if (n < 0 || d->last_err) {
+        rc = d->last_err ? d->last_err : (int)n;
+        tr_store *st = tr_sink_store(s);
+        snprintf(d->last_msg, sizeof d->last_msg, "%s",
+                 st ? tr_store_errmsg(st) : trail_strerror(rc));
+        return failed(d, rc);
     }
-    uint32_t nrec = l->enc.nrec;
-    uint64_t last = l->enc.last_seq;
-    size_t len = tr_batch_enc_finish(&l->enc, l->keylen ? l->key : NULL, l->keylen);
-    tr_batch_reply rep;
-    int rc = exchange(l, len, deadline_ns, &rep, d->last_msg, sizeof d->last_msg);
-    if (rc == 0 && rep.status == TR_BATCH_OK && rep.acked_seq == last) {
-        tr_spool_reader_commit(d->reader); /* only now may segments be removed */
-        d->acked += nrec;
-        d->stored += rep.stored;
-        d->duplicates += rep.duplicates;
-        d->batches++;
-        d->last_err = 0;
-        d->last_msg[0] = 0;
-        l->fails = 0;
-        return nrec;
-    }
-    tr_spool_reader_rewind(d->reader);
-    if (rc == 0 && rep.status == TR_BATCH_OK) {
-        snprintf(d->last_msg, sizeof d->last_msg, "collector %s acknowledged the wrong batch",
-                 l->url);
-        rc = TRAIL_EPROTO;
-    } else if (rc == 0) {
-        snprintf(d->last_msg, sizeof d->last_msg, "collector %s refused a batch: %s", l->url,
-                 rep.msg[0] ? rep.msg : tr_batch_status_name(rep.status));
-        rc = status_err(rep.status);
-        if (rc == TRAIL_ETOOBIG) { /* the collector has lower limits: send smaller batches */
-            l->max_bytes = l->max_bytes / 2 > MIN_BATCH_BYTES ? l->max_bytes / 2 : MIN_BATCH_BYTES;
-            l->max_records = l->max_records / 2 ? l->max_records / 2 : 1;
-        }
-    }
-    backoff(l);
-    return d->last_err = rc;
+    long sent = n - (long)(d->undecodable - undecodable);
+    uint64_t stored = 0, dups = 0;
+    if (sent > 0 && (rc = s->vt->commit(s, deadline_ns, &stored, &dups, d->last_msg,
+                                        sizeof d->last_msg)) != 0)
+        return failed(d, rc);
+    if (sent <= 0) s->vt->abort(s); /* nothing in the batch (or only undecodable records) */
+    tr_spool_reader_commit(d->reader); /* only now may segments be removed */
+    if (sent <= 0) return 0;
+    d->acked += (uint64_t)sent;
+    d->stored += stored;
+    d->duplicates += dups;
+    d->batches++;
+    d->last_msg[0] = 0;
+    tr_enrich_flush(d->enrich, s); /* enrichment is an extra: failures lose only it */
+    return sent;
 }
 
 int tr_deliver_drain(tr_deliver *d, int64_t deadline_ns, volatile int *stop)
@@ -481,16 +171,16 @@ int tr_deliver_finish_run(tr_deliver *d, double drain_s, double live_s)
         if (rc == 0 && live > 0 && now >= live_dl) {
             fprintf(stderr,
                     "trail: %d process(es) of this run are still writing; their records "
-                    "stay in %s for `trail agent` or `trail sync --collector URL`\n",
-                    live, d->dir);
+                    "stay in %s for %s\n",
+                    live, d->dir, d->sink->leftover);
             return left;
         }
         if (now >= drain_dl) {
             fprintf(stderr,
-                    "trail: not everything reached the collector within the drain "
-                    "timeout (%gs): %s; the rest stays in %s for `trail agent` or "
-                    "`trail sync --collector URL`\n",
-                    drain_s, d->last_msg[0] ? d->last_msg : "still sending", d->dir);
+                    "trail: not everything reached %s %s within the drain timeout (%gs): %s; "
+                    "the rest stays in %s for %s\n",
+                    d->sink->vt->kind, d->sink->name, drain_s,
+                    d->last_msg[0] ? d->last_msg : "still sending", d->dir, d->sink->leftover);
             return left;
         }
         nap_ms(rc ? 20 : 50);

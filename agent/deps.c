@@ -1,7 +1,7 @@
-/* deps.c - dependency resolution after each committed batch, off the program's path: DEP, FILE,
- * PROC_START and RUN_START records noted by the tail are resolved to Debian packages, Python
- * distributions, interpreter versions and git work trees, then stored in one transaction.
- * Caches (the dpkg map, site directories, work trees) live as long as the tail. */
+/* deps.c - dependency resolution after each delivered batch, off the program's path: DEP, FILE,
+ * PROC_START, RUN_START and TAG records noted on delivery are resolved to Debian packages,
+ * Python distributions, interpreter versions and git work trees, emitted as DEP_INFO and TAG
+ * records. Caches (the dpkg map, site directories, work trees) live as long as the delivery. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +9,10 @@
 
 #include "agent.h"
 #include "deps.h"
+#include "record.h"
+#include "sink.h"
 #include "trail.h"
+#include "util.h"
 
 /* A string set (optionally mapping to a string), open addressing. */
 typedef struct sset {
@@ -83,7 +86,8 @@ static void sset_free(sset *s)
     memset(s, 0, sizeof *s);
 }
 
-/* A noted record: 'd' dependency (kind so|dlopen|exe), 'f' file read, 'c' working directory. */
+/* A noted record: 'd' dependency (kind so|dlopen|exe), 'f' file read, 'c' working directory
+ * of a process, 'C' the run's own (RUN_START), 't' a git.* tag someone else set. */
 typedef struct dnote {
     char type, kind[14];
     char run[33];
@@ -98,9 +102,7 @@ typedef struct drepo {
 
 typedef struct drun {
     char id[33];
-    char cwd[PATH_MAX]; /* the run's own, from the store */
-    int tags_checked;
-    unsigned cwd_asked; /* flush generation of the last look-up of cwd */
+    char cwd[PATH_MAX]; /* the run's own, from its RUN_START */
     sset cwds, done;    /* directories processes ran in; "kind:path" rows added */
     drepo *repo;
     size_t nrepo;
@@ -112,7 +114,7 @@ struct tr_depq {
     size_t n, cap;
     tr_dpkg *dpkg;
     int dpkg_tried;
-    char stamp[PATH_MAX + 64]; /* of the dpkg database, for the store's cache */
+    char stamp[PATH_MAX + 64]; /* of the dpkg database, for the sink's cache */
     tr_pysites *py;
     sset roots; /* directory -> enclosing work tree ("" for none) */
     drun *runs;
@@ -215,7 +217,14 @@ void tr_depq_note(tr_depq *q, const tr_rec *rec, const char *run)
         return;
     case TR_REC_PROC_START:
     case TR_REC_RUN_START:
-        if (tr_rec_get_str(rec, TR_F_CWD, &p, &n) == 0) push(q, 'c', run, NULL, p, n);
+        if (tr_rec_get_str(rec, TR_F_CWD, &p, &n) == 0)
+            push(q, rec->type == TR_REC_RUN_START ? 'C' : 'c', run, NULL, p, n);
+        return;
+    case TR_REC_TAG: /* git.* tags set by --tag or the SDK are left alone */
+        if (tr_rec_get_str(rec, TR_F_KEY, &p, &n) != 0 || n < 4 || memcmp(p, "git.", 4)) return;
+        if (tr_rec_get_str(rec, TR_F_SOURCE, &k, &kn) == 0 && kn == 5 && !memcmp(k, "agent", 5))
+            return; /* our own */
+        push(q, 't', run, NULL, "/", 1);
         return;
     default:
         return;
@@ -278,23 +287,38 @@ static void w_tag(wctx *w, drun *r, const char *key, const char *value)
     w_push(w, 't', r, key, value, NULL, NULL, NULL);
 }
 
-static int w_apply(wctx *w, tr_store *st)
+/* Emits the decided writes: DEP_INFO and TAG records for the run, answers for the sink's
+ * dpkg cache. */
+static int w_emit(wctx *w, tr_enrich *e, tr_sink *sink)
 {
-    int rc = w->n ? tr_store_begin(st) : 0;
-    for (size_t i = 0; i < w->n && rc == 0; i++) {
+    int rc = 0;
+    for (size_t i = 0; i < w->n; i++) {
         const dop *o = &w->v[i];
-        if (o->type == 'r')
-            rc = tr_store_dep_resolve(st, o->run, o->s[0],
-                                      &(tr_dep_info){o->s[1], o->s[2], o->s[3]});
-        else if (o->type == 'c')
-            rc = tr_store_dep_cache_put(st, o->s[0], o->s[3], o->s[1], o->s[2]);
-        else if (o->type == 'a')
-            rc = tr_store_dep_add(st, o->run, o->s[0], o->s[1],
-                                  &(tr_dep_info){o->s[2], o->s[3], o->s[4]});
-        else
-            rc = tr_store_tag_set(st, o->run, o->s[0], o->s[1]);
+        uint8_t buf[3 * 4096];
+        tr_enc enc;
+        if (o->type == 'c') {
+            if (sink->vt->dpkg_put) sink->vt->dpkg_put(sink, o->s[0], o->s[3], o->s[1], o->s[2]);
+            continue;
+        }
+        tr_enc_init(&enc, buf, sizeof buf, o->type == 't' ? TR_REC_TAG : TR_REC_DEP_INFO,
+                    tr_now_ns());
+        if (o->type == 't') {
+            tr_enc_str(&enc, TR_F_KEY, o->s[0]);
+            tr_enc_str(&enc, TR_F_VALUE, o->s[1]);
+        } else {
+            int add = o->type == 'a';
+            tr_enc_str(&enc, TR_F_OP, add ? "add" : "resolve");
+            tr_enc_str(&enc, TR_F_PATH, o->s[0]);
+            if (add) tr_enc_str(&enc, TR_F_KIND, o->s[1]);
+            tr_enc_str(&enc, TR_F_PACKAGE, o->s[add ? 2 : 1]);
+            tr_enc_str(&enc, TR_F_VERSION, o->s[add ? 3 : 2]);
+            tr_enc_str(&enc, TR_F_ORIGIN, o->s[add ? 4 : 3]);
+        }
+        tr_enc_str(&enc, TR_F_SOURCE, "agent");
+        int erc = tr_enrich_emit(e, o->run, &enc);
+        if (erc && !rc) rc = erc;
     }
-    if (w->n) rc = rc == 0 ? tr_store_commit(st) : (tr_store_rollback(st), rc);
+    if (sink->vt->cache_sync) sink->vt->cache_sync(sink);
     for (size_t i = 0; i < w->n; i++)
         for (int k = 0; k < 5; k++)
             free(w->v[i].s[k]);
@@ -302,12 +326,13 @@ static int w_apply(wctx *w, tr_store *st)
     return rc;
 }
 
-/* The Debian package of a path: the store's cache, else the dpkg database (read on the first
+/* The Debian package of a path: the sink's cache, else the dpkg database (read on the first
  * miss) with the answer cached. 1 when found. */
-static int dpkg_of(tr_depq *q, wctx *w, tr_store *st, const char *path, char *pkg, size_t pn,
+static int dpkg_of(tr_depq *q, wctx *w, tr_sink *sink, const char *path, char *pkg, size_t pn,
                    char *ver, size_t vn)
 {
-    if (tr_store_dep_cache_get(st, path, q->stamp, pkg, pn, ver, vn) == 0) return pkg[0] != 0;
+    if (sink->vt->dpkg_get && sink->vt->dpkg_get(sink, path, q->stamp, pkg, pn, ver, vn) == 0)
+        return pkg[0] != 0;
     if (!q->dpkg_tried) {
         q->dpkg_tried = 1;
         q->dpkg = tr_deps_dpkg_open();
@@ -316,18 +341,18 @@ static int dpkg_of(tr_depq *q, wctx *w, tr_store *st, const char *path, char *pk
     int found = tr_deps_dpkg_lookup(q->dpkg, path, &p, &v) == 0;
     snprintf(pkg, pn, "%s", found ? p : "");
     snprintf(ver, vn, "%s", found && v ? v : "");
-    if (q->dpkg) w_push(w, 'c', NULL, path, pkg, ver, q->stamp, NULL);
+    if (q->dpkg && sink->vt->dpkg_put) w_push(w, 'c', NULL, path, pkg, ver, q->stamp, NULL);
     return found;
 }
 
 /* A shared object or executable: its Debian package, else the Python distribution that
  * installed it (extension modules, a wheel's bundled libraries); an interpreter's version. */
-static void resolve_dep(tr_depq *q, wctx *w, tr_store *st, drun *r, const dnote *d, sset *seen)
+static void resolve_dep(tr_depq *q, wctx *w, tr_sink *sink, drun *r, const dnote *d, sset *seen)
 {
     char key[PATH_MAX + 40], pyver[64], pkg[256], ver[256];
     snprintf(key, sizeof key, "%s:%s", r->id, d->path);
     if (sset_put(seen, key, NULL) != 1) return; /* once per batch */
-    int found = dpkg_of(q, w, st, d->path, pkg, sizeof pkg, ver, sizeof ver);
+    int found = dpkg_of(q, w, sink, d->path, pkg, sizeof pkg, ver, sizeof ver);
     tr_pydist dist;
     if (found)
         w_push(w, 'r', r, d->path, pkg, ver, "dpkg", NULL);
@@ -366,18 +391,9 @@ static int under_cwd(const drun *r, const char *path)
 }
 
 /* A file the run read under one of its working directories: the work tree enclosing it. */
-static void resolve_source(tr_depq *q, drun *r, const char *path, tr_store *st)
+static void resolve_source(tr_depq *q, drun *r, const char *path)
 {
     char dir[PATH_MAX], root[PATH_MAX];
-    if (!r->tags_checked) { /* git.* tags someone else set (--tag, the SDK) are left alone */
-        char tag[8];
-        r->tags_checked = 1;
-        if (tr_store_tag_get(st, r->id, "git.commit", tag, sizeof tag) == 0) r->tagged = -2;
-    }
-    if (!r->cwd[0] && r->cwd_asked != q->gen) { /* its start may not be stored yet */
-        r->cwd_asked = q->gen;
-        if (tr_store_run_cwd(st, r->id, r->cwd, sizeof r->cwd) != 0) r->cwd[0] = 0;
-    }
     if (system_path(path, strlen(path)) || !under_cwd(r, path)) return;
     snprintf(dir, sizeof dir, "%s", path);
     *(strrchr(dir, '/') == dir ? dir + 1 : strrchr(dir, '/')) = 0;
@@ -445,7 +461,7 @@ static void write_git(wctx *w, drun *r)
     }
 }
 
-int tr_depq_flush(tr_depq *q, tr_store *st)
+int tr_depq_flush(tr_depq *q, tr_enrich *e, tr_sink *sink)
 {
     if (!q || q->n == 0) return 0;
     sset seen = {0};
@@ -453,22 +469,27 @@ int tr_depq_flush(tr_depq *q, tr_store *st)
     tr_deps_dpkg_stamp(q->stamp, sizeof q->stamp);
     q->gen++;
     for (size_t i = 0; i < q->n; i++) { /* directories first: files below them need them */
-        drun *r = q->v[i].type == 'c' ? run_state(q, q->v[i].run) : NULL;
-        if (r) sset_put(&r->cwds, q->v[i].path, NULL);
+        const dnote *d = &q->v[i];
+        drun *r = strchr("cCt", d->type) ? run_state(q, d->run) : NULL;
+        if (!r) continue;
+        if (d->type == 't')
+            r->tagged = -2;
+        else if (sset_put(&r->cwds, d->path, NULL) >= 0 && d->type == 'C' && !r->cwd[0])
+            snprintf(r->cwd, sizeof r->cwd, "%s", d->path);
     }
     /* Resolved without holding the store's write lock (git may take a while); the writes then
      * go in one transaction. A failure loses only these resolutions. */
     for (size_t i = 0; i < q->n; i++) {
         const dnote *d = &q->v[i];
         drun *r = run_state(q, d->run);
-        if (!r || d->type == 'c') continue;
-        if (d->type == 'd') resolve_dep(q, &w, st, r, d, &seen);
+        if (!r || strchr("cCt", d->type)) continue;
+        if (d->type == 'd') resolve_dep(q, &w, sink, r, d, &seen);
         resolve_python(q, &w, r, d->path);
-        if (d->type == 'f') resolve_source(q, r, d->path, st);
+        if (d->type == 'f') resolve_source(q, r, d->path);
     }
     for (size_t i = 0; i < q->nruns; i++)
         write_git(&w, &q->runs[i]);
     sset_free(&seen);
     tr_depq_clear(q);
-    return w_apply(&w, st);
+    return w_emit(&w, e, sink);
 }

@@ -13,7 +13,11 @@
 #include <mbedtls/version.h>
 
 #include "agent.h"
+#include "record.h"
+#include "sink.h"
+#include "strmap.h"
 #include "trail.h"
+#include "util.h"
 
 #if MBEDTLS_VERSION_NUMBER >= 0x03000000
 #define SHA_START mbedtls_sha256_starts
@@ -28,19 +32,19 @@
 #define HASH_BUDGET_DEFAULT (256LL << 20)
 #define CHUNK (1 << 20)
 
+/* A version to hash: its path as recorded and the fingerprint recorded (has_fp 0: a rename
+ * or link result whose bytes are whatever the path holds now). */
 typedef struct hitem {
-    char *path, *key;
+    char *path, *run, *host;
     tr_fingerprint fp;
     int has_fp;
-    int64_t version; /* filled at flush */
-    char hex[65];
 } hitem;
 
 struct tr_hashq {
     hitem *v;
     size_t n, cap;
-    uint32_t *slots; /* open-addressing set of (key, fingerprint) -> index + 1 */
-    size_t nslots;
+    tr_strmap *batch; /* (path, fingerprint) noted in this batch: each queued once */
+    tr_strmap *done;  /* (path, fingerprint) hashed, or known to the sink, by this agent */
     int64_t budget;
 };
 
@@ -78,7 +82,7 @@ static int same_file(const struct stat *sb, const tr_fingerprint *fp, int check_
 }
 
 int tr_hash_file(const char *path, const tr_fingerprint *expect, int check_dev, int64_t budget,
-                 char hex[65])
+                 char hex[65], tr_fingerprint *seen)
 {
     struct stat sb;
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK), rc = 1;
@@ -112,6 +116,9 @@ int tr_hash_file(const char *path, const tr_fingerprint *expect, int check_dev, 
         goto done; /* written while we read it */
     for (int i = 0; i < 32; i++)
         snprintf(hex + 2 * i, 3, "%02x", sum[i]);
+    if (seen)
+        *seen = (tr_fingerprint){(uint64_t)sb.st_dev, (uint64_t)sb.st_ino, (int64_t)sb.st_size,
+                                 (int64_t)sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec};
     rc = 0;
 done:
     mbedtls_sha256_free(&ctx);
@@ -123,7 +130,14 @@ done:
 tr_hashq *tr_hashq_new(void)
 {
     tr_hashq *q = calloc(1, sizeof *q);
-    if (q) q->budget = tr_hash_budget();
+    if (!q) return NULL;
+    q->budget = tr_hash_budget();
+    q->batch = tr_strmap_new();
+    q->done = tr_strmap_new();
+    if (!q->batch || !q->done) {
+        tr_hashq_free(q);
+        return NULL;
+    }
     return q;
 }
 
@@ -132,10 +146,11 @@ void tr_hashq_clear(tr_hashq *q)
     if (!q) return;
     for (size_t i = 0; i < q->n; i++) {
         free(q->v[i].path);
-        free(q->v[i].key);
+        free(q->v[i].run);
+        free(q->v[i].host);
     }
     q->n = 0;
-    if (q->slots) memset(q->slots, 0, q->nslots * sizeof *q->slots);
+    tr_strmap_clear(q->batch);
 }
 
 void tr_hashq_free(tr_hashq *q)
@@ -143,64 +158,32 @@ void tr_hashq_free(tr_hashq *q)
     if (!q) return;
     tr_hashq_clear(q);
     free(q->v);
-    free(q->slots);
+    tr_strmap_free(q->batch);
+    tr_strmap_free(q->done);
     free(q);
 }
 
-static uint64_t item_hash(const char *key, int has_fp, const tr_fingerprint *fp)
+/* The identity of a version for the sets: path, NUL, then the fingerprint (if any). */
+static size_t item_key(char *out, size_t cap, const char *path, size_t n, const tr_fingerprint *fp)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (const char *p = key; *p; p++)
-        h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
-    if (has_fp) {
-        const uint8_t *b = (const uint8_t *)fp;
-        for (size_t i = 0; i < sizeof *fp; i++)
-            h = (h ^ b[i]) * 0x100000001b3ull;
-    }
-    return h;
+    if (n + 1 + sizeof *fp > cap) return 0;
+    memcpy(out, path, n);
+    out[n] = 0;
+    if (!fp) return n + 1;
+    memcpy(out + n + 1, fp, sizeof *fp);
+    return n + 1 + sizeof *fp;
 }
 
-static int same(const hitem *it, const char *key, const tr_fingerprint *fp)
-{
-    return !strcmp(it->key, key) && it->has_fp == (fp != NULL) &&
-           (!fp || !memcmp(&it->fp, fp, sizeof *fp));
-}
-
-/* Keeps the set at most half full; rebuilds it from the items when it grows. */
-static int set_reserve(tr_hashq *q)
-{
-    if (q->nslots >= 2 * (q->n + 1)) return 0;
-    size_t ns = q->nslots ? q->nslots * 2 : 256;
-    while (ns < 2 * (q->n + 1))
-        ns *= 2;
-    uint32_t *slots = calloc(ns, sizeof *slots);
-    if (!slots) return -1;
-    for (size_t i = 0; i < q->n; i++) {
-        const hitem *it = &q->v[i];
-        size_t k = item_hash(it->key, it->has_fp, &it->fp) & (ns - 1);
-        while (slots[k])
-            k = (k + 1) & (ns - 1);
-        slots[k] = (uint32_t)i + 1;
-    }
-    free(q->slots);
-    q->slots = slots;
-    q->nslots = ns;
-    return 0;
-}
-
-/* Queues one version for hashing, once per batch however often it was read. */
-static void push(tr_hashq *q, const char *path, size_t n, const char *host,
+/* Queues one version for hashing, once per batch however often it was read, and never again
+ * once this agent hashed it. */
+static void push(tr_hashq *q, const char *path, size_t n, const char *run, const char *host,
                  const tr_fingerprint *fp)
 {
-    char p[4096], key[4608];
-    if (n == 0 || n >= sizeof p) return;
-    memcpy(p, path, n);
-    p[n] = 0;
-    if (tr_store_artifact_key(p, host, key, sizeof key) != 0) return;
-    if (set_reserve(q) != 0) return;
-    size_t k = item_hash(key, fp != NULL, fp) & (q->nslots - 1);
-    for (; q->slots[k]; k = (k + 1) & (q->nslots - 1))
-        if (same(&q->v[q->slots[k] - 1], key, fp)) return;
+    char k[4200];
+    size_t kn = n && path[0] == '/' ? item_key(k, sizeof k, path, n, fp) : 0;
+    int added = 0;
+    if (!kn || tr_strmap_get(q->done, k, kn, NULL)) return;
+    if (tr_strmap_add(q->batch, k, kn, (tr_mapval){.i = 0}, &added) < 0 || !added) return;
     if (q->n == q->cap) {
         size_t cap = q->cap ? q->cap * 2 : 32;
         hitem *grown = realloc(q->v, cap * sizeof *grown);
@@ -210,22 +193,23 @@ static void push(tr_hashq *q, const char *path, size_t n, const char *host,
     }
     hitem *it = &q->v[q->n];
     memset(it, 0, sizeof *it);
-    it->path = strdup(p);
-    it->key = strdup(key);
-    if (!it->path || !it->key) {
+    it->path = strndup(path, n);
+    it->run = strdup(run);
+    it->host = strdup(host);
+    if (!it->path || !it->run || !it->host) {
         free(it->path);
-        free(it->key);
+        free(it->run);
+        free(it->host);
         return;
     }
     if (fp) it->fp = *fp;
     it->has_fp = fp != NULL;
-    q->slots[k] = (uint32_t)q->n + 1;
     q->n++;
 }
 
-void tr_hashq_note(tr_hashq *q, const tr_rec *rec, const char *host)
+void tr_hashq_note(tr_hashq *q, const tr_rec *rec, const char *run, const char *host)
 {
-    if (!q || q->budget <= 0) return;
+    if (!q || q->budget <= 0 || !run || !*run) return;
     const char *path, *op;
     size_t n, on;
     int64_t ino = 0, size = 0, mtime = 0, dev = 0;
@@ -236,41 +220,52 @@ void tr_hashq_note(tr_hashq *q, const tr_rec *rec, const char *host)
     tr_fingerprint fp = {(uint64_t)dev, (uint64_t)ino, size, mtime};
     if (rec->type == TR_REC_FILE) {
         if (has && size <= q->budget && tr_rec_get_str(rec, TR_F_PATH, &path, &n) == 0)
-            push(q, path, n, host, &fp);
+            push(q, path, n, run, host, &fp);
     } else if (rec->type == TR_REC_FILEOP && tr_rec_get_str(rec, TR_F_OP, &op, &on) == 0) {
         /* The result of a rename/link lives at PATH2, of a truncate at PATH. */
         int moved = (on == 6 && !memcmp(op, "rename", 6)) || (on == 4 && !memcmp(op, "link", 4));
         int trunc = on == 8 && !memcmp(op, "truncate", 8);
         if ((moved && tr_rec_get_str(rec, TR_F_PATH2, &path, &n) == 0) ||
             (trunc && has && tr_rec_get_str(rec, TR_F_PATH, &path, &n) == 0))
-            push(q, path, n, host, has ? &fp : NULL);
+            push(q, path, n, run, host, has ? &fp : NULL);
     }
 }
 
-int tr_hashq_flush(tr_hashq *q, tr_store *st)
+/* A HASH record: the digest and the fingerprint of the bytes it covers. */
+static int emit_hash(tr_enrich *e, const hitem *it, const char *hex, const tr_fingerprint *fp)
+{
+    uint8_t buf[4096 + 512];
+    tr_enc enc;
+    tr_enc_init(&enc, buf, sizeof buf, TR_REC_HASH, tr_now_ns());
+    tr_enc_str(&enc, TR_F_PATH, it->path);
+    tr_enc_str(&enc, TR_F_KIND, "sha256");
+    tr_enc_str(&enc, TR_F_VALUE, hex);
+    tr_enc_i64(&enc, TR_F_DEV, (int64_t)fp->dev);
+    tr_enc_i64(&enc, TR_F_INO, (int64_t)fp->ino);
+    tr_enc_i64(&enc, TR_F_SIZE, fp->size);
+    tr_enc_i64(&enc, TR_F_MTIME_NS, fp->mtime_ns);
+    tr_enc_str(&enc, TR_F_SOURCE, "agent");
+    return tr_enrich_emit(e, it->run, &enc);
+}
+
+int tr_hashq_flush(tr_hashq *q, tr_enrich *e, tr_sink *sink)
 {
     if (!q || q->n == 0) return 0;
-    size_t done = 0;
-    /* Look up and hash without holding the store's write lock. */
-    for (size_t i = 0; i < q->n; i++) {
-        hitem *it = &q->v[i];
-        tr_hash_target t;
-        it->hex[0] = 0;
-        if (tr_store_hash_target(st, it->key, it->has_fp ? &it->fp : NULL, &t) != 0 || t.has_hash ||
-            !t.has_fp)
-            continue;
-        it->version = t.version;
-        if (tr_hash_file(it->path, it->has_fp ? &it->fp : &t.fp, it->has_fp, q->budget, it->hex) !=
-            0)
-            it->hex[0] = 0;
-        else
-            done++;
-    }
     int rc = 0;
-    if (done && (rc = tr_store_begin(st)) == 0) {
-        for (size_t i = 0; i < q->n && rc == 0; i++)
-            if (q->v[i].hex[0]) rc = tr_store_set_content_hash(st, q->v[i].version, q->v[i].hex);
-        rc = rc == 0 ? tr_store_commit(st) : (tr_store_rollback(st), rc);
+    for (size_t i = 0; i < q->n && rc == 0; i++) {
+        hitem *it = &q->v[i];
+        char hex[65], k[4200];
+        tr_fingerprint seen;
+        const tr_fingerprint *fp = it->has_fp ? &it->fp : NULL;
+        size_t kn = item_key(k, sizeof k, it->path, strlen(it->path), fp);
+        if (fp && sink->vt->hash_known && sink->vt->hash_known(sink, it->path, it->host, fp)) {
+            tr_strmap_add(q->done, k, kn, (tr_mapval){.i = 0}, NULL);
+            continue;
+        }
+        /* a recorded fingerprint must still be what the path holds (dev too: same host) */
+        if (tr_hash_file(it->path, fp, it->has_fp, q->budget, hex, &seen) != 0) continue;
+        tr_strmap_add(q->done, k, kn, (tr_mapval){.i = 0}, NULL);
+        rc = emit_hash(e, it, hex, &seen);
     }
     tr_hashq_clear(q);
     return rc;

@@ -399,17 +399,16 @@ int tr_cmd_run(int argc, char **argv)
     int prc = parse(argc, argv, &o);
     if (prc) return prc > 0 ? 0 : TR_EXIT_USAGE;
 
-    char store_path[4096], root[4096], spool_dir[4200], run_id[TR_ID_LEN + 1];
-    tr_agent_store_path(o.store, store_path, sizeof store_path);
-    tr_store *st = NULL;
-    tr_link *link = NULL;
-    if (o.collector) { /* records go to traild; an absent collector is not an error */
+    char root[4096], spool_dir[4200], run_id[TR_ID_LEN + 1];
+    /* The sink, chosen once: traild (an absent collector is not an error), or the store. */
+    tr_sink *sink = NULL;
+    if (o.collector) {
         char err[4400];
-        if (tr_link_open(&link, &o.link, err, sizeof err) != 0) {
+        if (tr_sink_link_open(&sink, &o.link, err, sizeof err) != 0) {
             tr_agent_err("run: %s", err);
             return TR_EXIT_USAGE;
         }
-    } else if (!(st = tr_agent_open_store(o.store, TR_STORE_CREATE))) {
+    } else if (!(sink = tr_sink_store_open(o.store, TR_STORE_CREATE))) {
         return TR_EXIT_USAGE;
     }
     tr_random_hex(run_id, 16);
@@ -417,13 +416,14 @@ int tr_cmd_run(int argc, char **argv)
     tr_path_join(spool_dir, sizeof spool_dir, root, run_id);
     if (tr_mkdir_p(spool_dir, 0700) != 0) {
         tr_agent_err("cannot create spool directory %s: %s", spool_dir, strerror(errno));
-        tr_store_close(st);
+        tr_sink_close(sink);
         return TR_EXIT_USAGE;
     }
     /* Leftovers (a writer that outlives CMD) are delivered later by `trail sync` to here. */
-    char dest[4300], abs_store[4096];
-    if (!realpath(store_path, abs_store)) snprintf(abs_store, sizeof abs_store, "%s", store_path);
-    tr_path_join(dest, sizeof dest, spool_dir, o.collector ? TR_COLLECTOR_MARK : "dest");
+    char dest[4300], abs_store[4200];
+    if (!o.collector && !realpath(sink->name, abs_store))
+        snprintf(abs_store, sizeof abs_store, "%s", sink->name);
+    tr_path_join(dest, sizeof dest, spool_dir, o.collector ? TR_COLLECTOR_MARK : TR_STORE_MARK);
     if (o.collector)
         tr_write_file(dest, o.collector, strlen(o.collector), 0600);
     else
@@ -434,13 +434,11 @@ int tr_cmd_run(int argc, char **argv)
     char budget[64] = "";
     if (bv) snprintf(budget, sizeof budget, "%s", bv);
     unsetenv("TRAIL_SPOOL_BUDGET_MB");
-    tr_tail tail;
-    tr_deliver dl, *dlp = o.collector ? &dl : NULL;
-    memset(&tail, 0, sizeof tail);
-    if ((dlp ? tr_deliver_open(dlp, spool_dir, link) : tr_tail_open(&tail, spool_dir, st)) != 0 ||
+    tr_deliver dl;
+    if (tr_deliver_open(&dl, spool_dir, sink) != 0 ||
         tr_client_configure(run_id, spool_dir) != 0) {
         tr_agent_err("cannot set up the spool in %s", spool_dir);
-        tr_store_close(st);
+        tr_sink_close(sink);
         return TR_EXIT_USAGE;
     }
     if (budget[0]) setenv("TRAIL_SPOOL_BUDGET_MB", budget, 1); /* CMD's processes keep it */
@@ -499,7 +497,7 @@ int tr_cmd_run(int argc, char **argv)
     tr_env_record(env, o.redact, 0);
     if (exec_errno) tr_agent_err("cannot run '%s': %s", o.cmd[0], strerror(exec_errno));
 
-    int wstatus = 0, store_errs = 0;
+    int wstatus = 0, reported = 0;
     struct rusage ru;
     memset(&ru, 0, sizeof ru);
     for (;;) {
@@ -509,9 +507,9 @@ int tr_cmd_run(int argc, char **argv)
             tr_agent_err("wait: %s", strerror(errno));
             break;
         }
-        long n = dlp ? tr_deliver_pump(dlp, 0) : tr_tail_pump(&tail, 0);
-        if (n < 0 && !dlp && store_errs++ == 0)
-            tr_agent_err("store %s: %s (will retry)", store_path, tr_store_errmsg(st));
+        long n = tr_deliver_pump(&dl, 0);
+        if (n < 0 && n != TRAIL_EAGAIN && !reported++)
+            tr_agent_err("%s (will retry)", dl.last_msg);
         if (n <= 0) sleep_ns(POLL_NS);
     }
     child_pid = 0;
@@ -519,40 +517,15 @@ int tr_cmd_run(int argc, char **argv)
     emit_end(run_id, wstatus, &ru, exec_errno);
     tr_client_shutdown(); /* closes our own segment */
 
-    /* Drain: everything committed now, then wait briefly for writers still alive
-     * (processes CMD left behind); whatever they write later waits for `trail sync`. */
-    int64_t deadline = tr_mono_ns() + (int64_t)(o.live_grace_s * 1e9);
-    if (dlp) { /* to the collector: keep delivering up to --drain-timeout */
-        tr_deliver_finish_run(dlp, o.drain_s, o.live_grace_s);
-        tail.undecodable = dlp->undecodable;
-    }
-    for (; !dlp;) { /* to the local store */
-        long n = tr_tail_drain(&tail);
-        if (n < 0) {
-            if (tr_mono_ns() > deadline) {
-                tr_agent_err("store %s: %s; records stay in %s for `trail sync`", store_path,
-                             tr_store_errmsg(st), spool_dir);
-                break;
-            }
-            sleep_ns(POLL_NS);
-            continue;
-        }
-        if (tr_spool_reader_pending(tail.reader) == 0) break;
-        if (tr_spool_reader_live_writers(tail.reader) > 0 && tr_mono_ns() > deadline) {
-            tr_agent_err("%d process(es) of this run are still writing; their records stay in %s "
-                         "for `trail sync`",
-                         tr_spool_reader_live_writers(tail.reader), spool_dir);
-            break;
-        }
-        sleep_ns(POLL_NS);
-    }
-    if (tail.undecodable)
-        tr_agent_err("%llu undecodable record(s) skipped", (unsigned long long)tail.undecodable);
-    int left = dlp ? tr_deliver_pending(dlp) : tr_spool_reader_pending(tail.reader);
-    tr_tail_close(&tail);
-    if (dlp) tr_deliver_close(dlp);
-    tr_link_close(link);
-    tr_store_close(st);
+    /* Drain: everything committed now (and its enrichment), then wait briefly for writers
+     * still alive (processes CMD left behind); what they write later waits for `trail sync`
+     * or `trail agent`. */
+    tr_deliver_finish_run(&dl, o.drain_s, o.live_grace_s);
+    if (dl.undecodable)
+        tr_agent_err("%llu undecodable record(s) skipped", (unsigned long long)dl.undecodable);
+    int left = tr_deliver_pending(&dl);
+    tr_deliver_close(&dl);
+    tr_sink_close(sink);
     if (left == 0) {
         unlink(dest);
         rmdir(spool_dir);

@@ -46,75 +46,15 @@ int tr_cmd_sync(int argc, char **argv)
         tr_opt_error(&tr_sync_cmd, "--store and --collector exclude each other");
         return TR_EXIT_USAGE;
     }
-    if (so.collector) return tr_cmd_sync_collector(argc, argv);
-    if (so.token_file || so.tls_ca || so.timeout) {
+    tr_deliver_req req = {.store = so.store, .root = so.root};
+    req.link = (tr_link_opts){.url = so.collector, .token_file = so.token_file, .tls_ca = so.tls_ca};
+    if (!so.collector && (so.token_file || so.tls_ca || so.timeout)) {
         tr_opt_error(&tr_sync_cmd, "--token-file, --tls-ca and --timeout need --collector");
         return TR_EXIT_USAGE;
     }
-    const char *store_opt = so.store, *root_opt = so.root;
-    char root[4096];
-    if (root_opt) snprintf(root, sizeof root, "%s", root_opt);
-    else tr_spool_root(root, sizeof root);
-    DIR *d = opendir(root);
-    if (!d) {
-        if (errno == ENOENT) {
-            fprintf(stderr, "trail sync: nothing to deliver (%s does not exist)\n", root);
-            return 0;
-        }
-        tr_agent_err("sync: cannot read %s: %s", root, strerror(errno));
-        return 1;
-    }
-    long total = 0;
-    int runs = 0, failed = 0, waiting = 0, collector_runs = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (!tr_is_hex_id(e->d_name)) continue;
-        char dir[4200], destf[4300], dest[4096];
-        tr_path_join(dir, sizeof dir, root, e->d_name);
-        tr_path_join(destf, sizeof destf, dir, "dest");
-        tr_path_join(dest, sizeof dest, dir, TR_COLLECTOR_MARK);
-        if (!store_opt && access(dest, F_OK) == 0) {
-            collector_runs++; /* bound to traild: `trail sync --collector` or `trail agent` */
-            continue;
-        }
-        const char *target = store_opt;
-        if (!target && tr_read_file(destf, dest, sizeof dest) > 0) target = dest;
-        tr_store *st = tr_agent_open_store(target, TR_STORE_CREATE);
-        if (!st) {
-            failed++;
-            continue;
-        }
-        tr_tail t;
-        if (tr_tail_open(&t, dir, st) != 0) {
-            tr_store_close(st);
-            failed++;
-            continue;
-        }
-        long n = tr_tail_drain(&t);
-        if (n < 0) {
-            tr_agent_err("sync: %s: %s", dir, tr_store_errmsg(st));
-            failed++;
-        } else {
-            total += n;
-            if (n > 0) runs++;
-        }
-        int left = tr_spool_reader_pending(t.reader);
-        waiting += tr_spool_reader_live_writers(t.reader);
-        tr_tail_close(&t);
-        tr_store_close(st);
-        if (left == 0) {
-            unlink(destf);
-            rmdir(dir);
-        }
-    }
-    closedir(d);
-    fprintf(stderr, "trail sync: delivered %ld record(s) from %d run(s)", total, runs);
-    if (waiting) fprintf(stderr, "; %d process(es) still writing", waiting);
-    if (collector_runs)
-        fprintf(stderr, "; %d run(s) wait for a collector (trail sync --collector URL)",
-                collector_runs);
-    fputc('\n', stderr);
-    return failed ? 1 : 0;
+    if (so.timeout && tr_opt_double(&tr_sync_cmd, "--timeout", so.timeout, 0, &req.timeout_s))
+        return TR_EXIT_USAGE;
+    return tr_agent_sync(&req);
 }
 
 int main(int argc, char **argv)

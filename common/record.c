@@ -202,7 +202,7 @@ const char *tr_rec_type_name(int type)
 {
     static const char *names[] = {"?",   "run_start", "run_end", "proc_start", "proc_end",
                                   "param", "metric",  "tag",     "env",        "file",
-                                  "dep",   "fileop",  "crash",   "run_meta"};
+                                  "dep",   "fileop",  "crash",   "run_meta", "hash", "dep_info"};
     if (type > 0 && type < (int)(sizeof names / sizeof names[0])) return names[type];
     return "unknown";
 }

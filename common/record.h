@@ -37,6 +37,8 @@ enum tr_rec_type {
     TR_REC_FILEOP = 11,    /* OP PATH [PATH2]: rename, link, symlink, unlink, truncate */
     TR_REC_CRASH = 12,     /* PID SIGNAL BACKTRACE (text, one frame per line) */
     TR_REC_RUN_META = 13,  /* RUN_ID EXPERIMENT NAME: set only when the run has none yet */
+    TR_REC_HASH = 14,      /* agent: PATH KIND VALUE + fingerprint of the bytes hashed */
+    TR_REC_DEP_INFO = 15,  /* agent: OP PATH [KIND] PACKAGE VERSION ORIGIN */
     TR_REC_TYPE_MAX = 63
 };
 
@@ -52,7 +54,14 @@ enum tr_rec_type {
  *  - DEP: PATH KIND ("so" loaded at start, "dlopen", "exe") PID.
  *  - FILEOP: OP PATH [PATH2] PID (+ fingerprint of the result when known).
  *  - CRASH: PID SIGNAL BACKTRACE.
- *  - ENV: KEY [VALUE] [REDACTED=1] [PID] (PID 0 or absent: the run's launch environment). */
+ *  - ENV: KEY [VALUE] [REDACTED=1] [PID] (PID 0 or absent: the run's launch environment).
+ * Enrichment, appended by the agent to a stream of its own (SOURCE "agent") after the records
+ * it describes were delivered, so every sink stores the same run:
+ *  - HASH: PATH KIND ("sha256") VALUE (lowercase hex digest), DEV INO SIZE MTIME_NS of the
+ *    bytes hashed; stored on the version of PATH with that fingerprint (dev ignored).
+ *  - DEP_INFO: OP "resolve" (PATH a dependency the shim recorded) or "add" (a run-level
+ *    dependency: KIND python|interpreter|git), PACKAGE VERSION ORIGIN (dpkg|python|git|path).
+ *  - TAG with SOURCE "agent": derived run tags (git.commit, git.branch, git.dirty). */
 
 enum tr_field_kind { TR_K_U64 = 1, TR_K_I64 = 2, TR_K_F64 = 3, TR_K_STR = 4, TR_K_BYTES = 5 };
 
@@ -97,6 +106,9 @@ enum tr_field_id {
     TR_F_END_NS = 38,     /* I64 */
     TR_F_SOURCE = 39,     /* STR: who produced a record: cli|sdk|shim|agent */
     TR_F_NOTE = 40,       /* STR: diagnostic text */
+    TR_F_PACKAGE = 41,    /* STR: package or distribution a dependency resolved to */
+    TR_F_VERSION = 42,    /* STR: its version */
+    TR_F_ORIGIN = 43,     /* STR: where the resolution came from: dpkg|python|git|path */
     TR_F_FIELD_MAX = 0xffff
 };
 
