@@ -26,4 +26,16 @@
     X(Q_TAG, "SELECT value FROM tags WHERE run_id = ?1 AND key = ?2")                              \
     X(Q_RUN_CWD, "SELECT cwd FROM runs WHERE id = ?1")
 
+/* Q_DEPS: in the order of the run document's "deps" fields. */
+enum tr_q_deps_col {
+    TR_COL_DEP_PATH,
+    TR_COL_DEP_KIND,
+    TR_COL_DEP_PACKAGE,
+    TR_COL_DEP_VERSION,
+    TR_COL_DEP_SOURCE,
+    TR_COL_DEP_COUNT
+};
+/* DEP_CACHE_GET */
+enum tr_dep_cache_col { TR_COL_DEPC_PACKAGE, TR_COL_DEPC_VERSION };
+
 #endif

@@ -20,7 +20,6 @@ typedef struct ing {
     const char *run; /* run id of the record (not NUL-terminated) */
     size_t runlen;
     int64_t pid;     /* TR_F_PID, else the stream's pid */
-    int brc;         /* first failed bind */
     const char *key; /* artifact key of the FILE record being stored */
 } ing;
 
@@ -32,52 +31,6 @@ static int has_int(const tr_rec *r, uint16_t id, int64_t *v)
 static int has_str(const tr_rec *r, uint16_t id, const char **p, size_t *n)
 {
     return tr_rec_get_str(r, id, p, n) == 0;
-}
-
-static void note(ing *c, int rc)
-{
-    if (rc != SQLITE_OK && c->brc == SQLITE_OK) c->brc = rc;
-}
-
-static void b_int(ing *c, sqlite3_stmt *st, int i, int64_t v)
-{
-    note(c, sqlite3_bind_int64(st, i, v));
-}
-
-/* Text is bound SQLITE_STATIC: it lives in the record (or the caller's buffer) until reset. */
-static void b_text(ing *c, sqlite3_stmt *st, int i, const char *p, size_t n)
-{
-    note(c, p ? sqlite3_bind_text(st, i, p, (int)n, SQLITE_STATIC) : sqlite3_bind_null(st, i));
-}
-
-static void b_cstr(ing *c, sqlite3_stmt *st, int i, const char *p)
-{
-    b_text(c, st, i, p && *p ? p : NULL, p ? strlen(p) : 0);
-}
-
-/* Binds an integer field of the record, or NULL when absent. */
-static void b_fint(ing *c, sqlite3_stmt *st, int i, uint16_t id)
-{
-    int64_t v;
-    if (has_int(c->rec, id, &v))
-        b_int(c, st, i, v);
-    else
-        note(c, sqlite3_bind_null(st, i));
-}
-
-/* Binds a string field of the record, or NULL when absent. */
-static void b_fstr(ing *c, sqlite3_stmt *st, int i, uint16_t id)
-{
-    const char *p = NULL;
-    size_t n = 0;
-    has_str(c->rec, id, &p, &n);
-    b_text(c, st, i, p, n);
-}
-
-/* Steps a statement whose parameters are bound; a failed bind fails it without stepping. */
-static int done(ing *c, sqlite3_stmt *st)
-{
-    return tr_store_step_bound(c->s, &c->brc, st);
 }
 
 /* Repeated ARGV fields as a JSON array text (malloc'd), or NULL when the record has none. */
@@ -128,20 +81,21 @@ static const char *run_id(const ing *c, char *buf, size_t n);
 
 static int ensure_run(ing *c)
 {
-    sqlite3_stmt *st = tr_store_stmt(c->s, TR_STMT_RUN_ENSURE);
-    if (!st) return TRAIL_ESTORE;
-    b_text(c, st, 1, c->run, c->runlen);
-    return done(c, st);
+    tr_stmt q;
+    int rc = tr_stmt_begin(&q, c->s, TR_STMT_RUN_ENSURE);
+    if (rc) return rc;
+    tr_bind_text(&q, 1, c->run, c->runlen);
+    return tr_stmt_done(&q);
 }
 
-/* Binds the common leading (run_id, pid) pair and steps after fill() bound the rest. */
-static sqlite3_stmt *begin_stmt(ing *c, enum tr_stmt_id id, int with_pid)
+/* Starts statement id with the common leading (run_id[, pid]) bound; 0 or TRAIL_ESTORE. */
+static int begin_stmt(ing *c, tr_stmt *q, enum tr_stmt_id id, int with_pid)
 {
-    sqlite3_stmt *st = tr_store_stmt(c->s, id);
-    if (!st) return NULL;
-    b_text(c, st, 1, c->run, c->runlen);
-    if (with_pid) b_int(c, st, 2, c->pid);
-    return st;
+    int rc = tr_stmt_begin(q, c->s, id);
+    if (rc) return rc;
+    tr_bind_text(q, 1, c->run, c->runlen);
+    if (with_pid) tr_bind_int(q, 2, c->pid);
+    return 0;
 }
 
 static int on_run_start(ing *c)
@@ -149,21 +103,21 @@ static int on_run_start(ing *c)
     int oom = 0, rc;
     char *argv = argv_json(c->rec, &oom);
     if (oom) return tr_store_fail(c->s, TRAIL_ENOMEM, "out of memory");
-    sqlite3_stmt *st = begin_stmt(c, TR_STMT_RUN_START, 0);
-    if (!st) {
+    tr_stmt q;
+    if ((rc = begin_stmt(c, &q, TR_STMT_RUN_START, 0))) {
         free(argv);
-        return TRAIL_ESTORE;
+        return rc;
     }
-    b_fstr(c, st, 2, TR_F_EXPERIMENT);
-    b_fstr(c, st, 3, TR_F_NAME);
-    b_text(c, st, 4, argv, argv ? strlen(argv) : 0);
-    b_fstr(c, st, 5, TR_F_CWD);
-    b_fstr(c, st, 6, TR_F_HOST);
-    b_fstr(c, st, 7, TR_F_USER);
-    b_fint(c, st, 8, TR_F_PID);
-    b_int(c, st, 9, c->rec->time_ns);
-    b_fstr(c, st, 10, TR_F_SOURCE);
-    rc = done(c, st);
+    tr_bind_field_str(&q, 2, c->rec, TR_F_EXPERIMENT);
+    tr_bind_field_str(&q, 3, c->rec, TR_F_NAME);
+    tr_bind_text(&q, 4, argv, argv ? strlen(argv) : 0);
+    tr_bind_field_str(&q, 5, c->rec, TR_F_CWD);
+    tr_bind_field_str(&q, 6, c->rec, TR_F_HOST);
+    tr_bind_field_str(&q, 7, c->rec, TR_F_USER);
+    tr_bind_field_int(&q, 8, c->rec, TR_F_PID);
+    tr_bind_int(&q, 9, c->rec->time_ns);
+    tr_bind_field_str(&q, 10, c->rec, TR_F_SOURCE);
+    rc = tr_stmt_done(&q);
     free(argv);
     return rc;
 }
@@ -171,11 +125,11 @@ static int on_run_start(ing *c)
 static int on_run_meta(ing *c)
 {
     int rc = ensure_run(c);
-    sqlite3_stmt *st = rc ? NULL : begin_stmt(c, TR_STMT_RUN_META, 0);
-    if (!st) return rc ? rc : TRAIL_ESTORE;
-    b_fstr(c, st, 2, TR_F_EXPERIMENT);
-    b_fstr(c, st, 3, TR_F_NAME);
-    return done(c, st);
+    tr_stmt q;
+    if (rc || (rc = begin_stmt(c, &q, TR_STMT_RUN_META, 0))) return rc;
+    tr_bind_field_str(&q, 2, c->rec, TR_F_EXPERIMENT);
+    tr_bind_field_str(&q, 3, c->rec, TR_F_NAME);
+    return tr_stmt_done(&q);
 }
 
 static int on_run_end(ing *c)
@@ -191,16 +145,16 @@ static int on_run_end(ing *c)
         n = strlen(status);
     }
     int rc = ensure_run(c);
-    sqlite3_stmt *st = rc ? NULL : begin_stmt(c, TR_STMT_RUN_END, 0);
-    if (!st) return rc ? rc : TRAIL_ESTORE;
-    b_text(c, st, 2, status, n);
-    b_fint(c, st, 3, TR_F_EXIT_CODE);
-    b_fint(c, st, 4, TR_F_SIGNAL);
-    b_int(c, st, 5, c->rec->time_ns);
-    b_fint(c, st, 6, TR_F_UTIME_US);
-    b_fint(c, st, 7, TR_F_STIME_US);
-    b_fint(c, st, 8, TR_F_MAXRSS_KB);
-    return done(c, st);
+    tr_stmt q;
+    if (rc || (rc = begin_stmt(c, &q, TR_STMT_RUN_END, 0))) return rc;
+    tr_bind_text(&q, 2, status, n);
+    tr_bind_field_int(&q, 3, c->rec, TR_F_EXIT_CODE);
+    tr_bind_field_int(&q, 4, c->rec, TR_F_SIGNAL);
+    tr_bind_int(&q, 5, c->rec->time_ns);
+    tr_bind_field_int(&q, 6, c->rec, TR_F_UTIME_US);
+    tr_bind_field_int(&q, 7, c->rec, TR_F_STIME_US);
+    tr_bind_field_int(&q, 8, c->rec, TR_F_MAXRSS_KB);
+    return tr_stmt_done(&q);
 }
 
 /* Process images, their ends and crashes: collector/procs.c. */
@@ -229,11 +183,11 @@ static int on_key_value(ing *c, enum tr_stmt_id id)
     size_t keylen;
     if (!has_str(c->rec, TR_F_KEY, &key, &keylen)) return SKIP;
     int rc = ensure_run(c);
-    sqlite3_stmt *st = rc ? NULL : begin_stmt(c, id, 0);
-    if (!st) return rc ? rc : TRAIL_ESTORE;
-    b_text(c, st, 2, key, keylen);
-    b_fstr(c, st, 3, TR_F_VALUE);
-    return done(c, st);
+    tr_stmt q;
+    if (rc || (rc = begin_stmt(c, &q, id, 0))) return rc;
+    tr_bind_text(&q, 2, key, keylen);
+    tr_bind_field_str(&q, 3, c->rec, TR_F_VALUE);
+    return tr_stmt_done(&q);
 }
 
 static int on_metric(ing *c)
@@ -246,21 +200,21 @@ static int on_metric(ing *c)
         return SKIP;
     has_int(c->rec, TR_F_STEP, &step);
     int rc = ensure_run(c);
-    sqlite3_stmt *st = rc ? NULL : begin_stmt(c, TR_STMT_METRIC, 0);
-    if (!st) return rc ? rc : TRAIL_ESTORE;
+    tr_stmt q;
+    if (rc || (rc = begin_stmt(c, &q, TR_STMT_METRIC, 0))) return rc;
     /* SQLite turns a NaN REAL into NULL: `special` keeps what the value was. */
     int special = isnan(v) ? 1 : isinf(v) ? (v > 0 ? 2 : 3) : 0;
-    b_text(c, st, 2, key, keylen);
-    b_int(c, st, 3, step);
+    tr_bind_text(&q, 2, key, keylen);
+    tr_bind_int(&q, 3, step);
     if (special == 1)
-        note(c, sqlite3_bind_null(st, 4));
+        tr_bind_null(&q, 4);
     else
-        note(c, sqlite3_bind_double(st, 4, v));
-    b_int(c, st, 5, special);
-    b_int(c, st, 6, c->rec->time_ns);
-    b_cstr(c, st, 7, c->st->id);
-    b_int(c, st, 8, c->seq);
-    return done(c, st);
+        tr_bind_double(&q, 4, v);
+    tr_bind_int(&q, 5, special);
+    tr_bind_int(&q, 6, c->rec->time_ns);
+    tr_bind_cstr(&q, 7, c->st->id);
+    tr_bind_int(&q, 8, c->seq);
+    return tr_stmt_done(&q);
 }
 
 static int on_env(ing *c)
@@ -272,47 +226,40 @@ static int on_env(ing *c)
     has_int(c->rec, TR_F_REDACTED, &redacted);
     has_int(c->rec, TR_F_PID, &pid); /* 0: run-level env recorded by the launcher */
     int rc = ensure_run(c);
-    sqlite3_stmt *st = rc ? NULL : begin_stmt(c, TR_STMT_ENV, 0);
-    if (!st) return rc ? rc : TRAIL_ESTORE;
-    b_int(c, st, 2, pid);
-    b_text(c, st, 3, name, namelen);
+    tr_stmt q;
+    if (rc || (rc = begin_stmt(c, &q, TR_STMT_ENV, 0))) return rc;
+    tr_bind_int(&q, 2, pid);
+    tr_bind_text(&q, 3, name, namelen);
     if (redacted == 1)
-        note(c, sqlite3_bind_null(st, 4));
+        tr_bind_null(&q, 4);
     else
-        b_fstr(c, st, 4, TR_F_VALUE);
-    b_int(c, st, 5, redacted == 1);
-    return done(c, st);
+        tr_bind_field_str(&q, 4, c->rec, TR_F_VALUE);
+    tr_bind_int(&q, 5, redacted == 1);
+    return tr_stmt_done(&q);
 }
 
-/* Looks up a row id with `get`, inserting with `add` when missing; bind(c, st, arg) binds the
+/* Looks up a row id with `get`, inserting with `add` when missing; bind(c, q, arg) binds the
  * same parameters on both statements. */
 static int get_or_add(ing *c, enum tr_stmt_id get, enum tr_stmt_id add,
-                      void (*bind)(ing *, sqlite3_stmt *, int64_t), int64_t arg, int64_t *id)
+                      void (*bind)(ing *, tr_stmt *, int64_t), int64_t arg, int64_t *id)
 {
+    tr_stmt q;
+    int found, rc;
     *id = 0;
-    sqlite3_stmt *st = tr_store_stmt(c->s, get);
-    if (!st) return TRAIL_ESTORE;
-    bind(c, st, arg);
-    int rc = c->brc ? c->brc : sqlite3_step(st);
-    if (rc == SQLITE_ROW) *id = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    if (rc == SQLITE_ROW) return 0;
-    if (rc != SQLITE_DONE) {
-        c->brc = SQLITE_OK;
-        return tr_store_sqlerr(c->s, rc, "reading");
-    }
-    if (!(st = tr_store_stmt(c->s, add))) return TRAIL_ESTORE;
-    bind(c, st, arg);
-    if ((rc = done(c, st))) return rc;
+    if ((rc = tr_stmt_begin(&q, c->s, get))) return rc;
+    bind(c, &q, arg);
+    if ((rc = tr_stmt_row_int(&q, &found, id)) || found) return rc;
+    if ((rc = tr_stmt_begin(&q, c->s, add))) return rc;
+    bind(c, &q, arg);
+    if ((rc = tr_stmt_done(&q))) return rc;
     *id = sqlite3_last_insert_rowid(c->s->db);
     return 0;
 }
 
-static void bind_artifact(ing *c, sqlite3_stmt *st, int64_t unused)
+static void bind_artifact(ing *c, tr_stmt *q, int64_t unused)
 {
     (void)unused;
-    b_cstr(c, st, 1, c->key);
+    tr_bind_cstr(q, 1, c->key);
 }
 
 /* The record's path as an artifact key (host-qualified when node-local); 0 or SKIP. */
@@ -331,13 +278,13 @@ static const char *run_id(const ing *c, char *buf, size_t n)
     return buf;
 }
 
-static void bind_version(ing *c, sqlite3_stmt *st, int64_t artifact)
+static void bind_version(ing *c, tr_stmt *q, int64_t artifact)
 {
-    b_int(c, st, 1, artifact);
-    b_fint(c, st, 2, TR_F_DEV);
-    b_fint(c, st, 3, TR_F_INO);
-    b_fint(c, st, 4, TR_F_SIZE);
-    b_fint(c, st, 5, TR_F_MTIME_NS);
+    tr_bind_int(q, 1, artifact);
+    tr_bind_field_int(q, 2, c->rec, TR_F_DEV);
+    tr_bind_field_int(q, 3, c->rec, TR_F_INO);
+    tr_bind_field_int(q, 4, c->rec, TR_F_SIZE);
+    tr_bind_field_int(q, 5, c->rec, TR_F_MTIME_NS);
 }
 
 static int on_file(ing *c)
@@ -367,19 +314,19 @@ static int on_file(ing *c)
         (rc = get_or_add(c, TR_STMT_LN_VERSION_FIND, TR_STMT_VERSION_ADD, bind_version, artifact,
                          &version)))
         return rc;
-    sqlite3_stmt *st = begin_stmt(c, TR_STMT_EVENT, 1);
-    if (!st) return TRAIL_ESTORE;
-    b_int(c, st, 3, version);
-    b_text(c, st, 4, role, rolelen);
-    b_fint(c, st, 5, TR_F_FLAGS);
-    b_fint(c, st, 6, TR_F_BYTES_READ);
-    b_fint(c, st, 7, TR_F_BYTES_WRITTEN);
-    b_int(c, st, 8, mmap != 0);
-    b_fint(c, st, 9, TR_F_START_NS);
+    tr_stmt q;
+    if ((rc = begin_stmt(c, &q, TR_STMT_EVENT, 1))) return rc;
+    tr_bind_int(&q, 3, version);
+    tr_bind_text(&q, 4, role, rolelen);
+    tr_bind_field_int(&q, 5, c->rec, TR_F_FLAGS);
+    tr_bind_field_int(&q, 6, c->rec, TR_F_BYTES_READ);
+    tr_bind_field_int(&q, 7, c->rec, TR_F_BYTES_WRITTEN);
+    tr_bind_int(&q, 8, mmap != 0);
+    tr_bind_field_int(&q, 9, c->rec, TR_F_START_NS);
     has_int(c->rec, TR_F_END_NS, &end_ns);
-    b_int(c, st, 10, end_ns);
-    b_fstr(c, st, 11, TR_F_SOURCE);
-    if ((rc = done(c, st))) return rc;
+    tr_bind_int(&q, 10, end_ns);
+    tr_bind_field_str(&q, 11, c->rec, TR_F_SOURCE);
+    if ((rc = tr_stmt_done(&q))) return rc;
     if (!has_int(c->rec, TR_F_START_NS, &start_ns)) start_ns = end_ns;
     return tr_lineage_after_file(c->s, run_id(c, run, sizeof run), c->pid, key, version,
                                  role[0] == 'o' || (role[0] == 'i' && role[2] == 'o'), start_ns);
@@ -391,11 +338,11 @@ static int on_dep(ing *c)
     size_t n;
     if (!has_str(c->rec, TR_F_PATH, &path, &n) || n == 0) return SKIP;
     int rc = ensure_run(c);
-    sqlite3_stmt *st = rc ? NULL : begin_stmt(c, TR_STMT_DEP, 1);
-    if (!st) return rc ? rc : TRAIL_ESTORE;
-    b_text(c, st, 3, path, n);
-    b_fstr(c, st, 4, TR_F_KIND);
-    return done(c, st);
+    tr_stmt q;
+    if (rc || (rc = begin_stmt(c, &q, TR_STMT_DEP, 1))) return rc;
+    tr_bind_text(&q, 3, path, n);
+    tr_bind_field_str(&q, 4, c->rec, TR_F_KIND);
+    return tr_stmt_done(&q);
 }
 
 /* FILEOP: paths are stored as artifact keys; lineage then carries or retires versions. */
@@ -409,13 +356,13 @@ static int on_fileop(ing *c)
     int k1 = key_of(c, TR_F_PATH, key, sizeof key) == 0;
     int k2 = key_of(c, TR_F_PATH2, key2, sizeof key2) == 0;
     int rc = ensure_run(c);
-    sqlite3_stmt *st = rc ? NULL : begin_stmt(c, TR_STMT_FILEOP, 1);
-    if (!st) return rc ? rc : TRAIL_ESTORE;
-    b_text(c, st, 3, op, n);
-    b_cstr(c, st, 4, k1 ? key : NULL);
-    b_cstr(c, st, 5, k2 ? key2 : NULL);
-    b_int(c, st, 6, c->rec->time_ns);
-    if ((rc = done(c, st))) return rc;
+    tr_stmt q;
+    if (rc || (rc = begin_stmt(c, &q, TR_STMT_FILEOP, 1))) return rc;
+    tr_bind_text(&q, 3, op, n);
+    tr_bind_cstr(&q, 4, k1 ? key : NULL);
+    tr_bind_cstr(&q, 5, k2 ? key2 : NULL);
+    tr_bind_int(&q, 6, c->rec->time_ns);
+    if ((rc = tr_stmt_done(&q))) return rc;
     tr_fingerprint fp;
     int has_fp = has_int(c->rec, TR_F_INO, &ino) && has_int(c->rec, TR_F_SIZE, &size) &&
                  has_int(c->rec, TR_F_MTIME_NS, &mtime);
@@ -479,14 +426,13 @@ static int apply(ing *c)
 int tr_store_stream_hwm(tr_store *s, const char *stream_id, int64_t *hwm)
 {
     if (!s || !stream_id || !hwm) return TRAIL_EINVAL;
-    sqlite3_stmt *st = tr_store_stmt(s, TR_STMT_STREAM_HWM);
-    if (!st) return TRAIL_ESTORE;
-    int rc = sqlite3_bind_text(st, 1, stream_id, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK) rc = sqlite3_step(st);
-    *hwm = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : tr_store_sqlerr(s, rc, "reading a stream");
+    tr_stmt q;
+    int found, rc = tr_stmt_begin(&q, s, TR_STMT_STREAM_HWM);
+    if (rc) return rc;
+    tr_bind_cstr(&q, 1, stream_id);
+    rc = tr_stmt_row_int(&q, &found, hwm);
+    if (!found) *hwm = -1;
+    return rc;
 }
 
 /* Ingest inside an open transaction. */
@@ -514,15 +460,15 @@ static int ingest_tx(tr_store *s, const tr_stream *stream, int64_t seq, const tr
     if (rc < 0) return rc;
     if (rc == SKIP) s->skipped++;
 
-    sqlite3_stmt *st = tr_store_stmt(s, TR_STMT_STREAM_UPSERT);
-    if (!st) return TRAIL_ESTORE;
-    b_cstr(&c, st, 1, stream->id);
-    b_cstr(&c, st, 2, stream->run_id);
-    b_int(&c, st, 3, stream->pid);
-    b_cstr(&c, st, 4, stream->host);
-    b_int(&c, st, 5, seq);
-    b_int(&c, st, 6, rec->time_ns);
-    return done(&c, st);
+    tr_stmt q;
+    if ((rc = tr_stmt_begin(&q, s, TR_STMT_STREAM_UPSERT))) return rc;
+    tr_bind_cstr(&q, 1, stream->id);
+    tr_bind_cstr(&q, 2, stream->run_id);
+    tr_bind_int(&q, 3, stream->pid);
+    tr_bind_cstr(&q, 4, stream->host);
+    tr_bind_int(&q, 5, seq);
+    tr_bind_int(&q, 6, rec->time_ns);
+    return tr_stmt_done(&q);
 }
 
 int tr_store_ingest(tr_store *s, const tr_stream *st, uint64_t seq, const tr_rec *rec)

@@ -24,8 +24,5 @@ int tr_lineage_after_file(tr_store *s, const char *run, int64_t pid, const char 
 int tr_lineage_fileop(tr_store *s, const char *run, int64_t pid, const char *op, const char *key,
                       const char *key2, const tr_fingerprint *fp, int64_t time_ns);
 
-/* Runs a statement with (id, ...) bindings already set: steps once; *found is 1 on a row and
- * *out gets column 0 when out is not NULL. Resets the statement. */
-int tr_lineage_row_int(tr_store *s, sqlite3_stmt *st, int *found, int64_t *out);
 
 #endif

@@ -10,37 +10,21 @@
 #include "lineage.h"
 #include "trail.h"
 
-static void put(cJSON *o, const char *k, cJSON *v, int *oom)
-{
-    if (!v || !cJSON_AddItemToObject(o, k, v)) {
-        cJSON_Delete(v);
-        *oom = 1;
-    }
-}
-
-static cJSON *text_or_null(sqlite3_stmt *st, int i)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    return t ? cJSON_CreateString((const char *)t) : cJSON_CreateNull();
-}
-
 /* The artifact of key: exact, else a node-local path recorded on exactly one host. */
 static int find_artifact(tr_store *s, const char *key, int64_t *art, char *key_out, size_t n)
 {
     enum tr_stmt_id ids[2] = {TR_STMT_LN_ARTIFACT, TR_STMT_LN_ARTIFACT_ANY_HOST};
     for (int i = 0; i < (key[0] == '/' ? 2 : 1); i++) {
-        sqlite3_stmt *st = tr_store_stmt(s, ids[i]);
-        if (!st) return TRAIL_ESTORE;
-        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-        int rc, rows = 0;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        tr_stmt q;
+        int rc = tr_stmt_begin(&q, s, ids[i]), rows = 0;
+        if (rc) return rc;
+        tr_bind_cstr(&q, 1, key);
+        while ((rc = tr_stmt_row(&q)) == 1)
             if (rows++ == 0) {
-                *art = sqlite3_column_int64(st, 0);
-                if (key_out) snprintf(key_out, n, "%s", sqlite3_column_text(st, 1));
+                *art = sqlite3_column_int64(q.st, TR_COL_LNA_ID);
+                if (key_out) snprintf(key_out, n, "%s", sqlite3_column_text(q.st, TR_COL_LNA_PATH));
             }
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-        if (rc != SQLITE_DONE) return tr_store_sqlerr(s, rc, "finding a file");
+        if (rc) return rc;
         if (rows > 1)
             return tr_store_fail(s, TRAIL_EAMBIGUOUS,
                                  "%s was recorded on several hosts; "
@@ -54,11 +38,12 @@ static int find_artifact(tr_store *s, const char *key, int64_t *art, char *key_o
 /* Row of LN_VERSIONS as a version string. */
 static void row_version(sqlite3_stmt *st, char *vs, size_t n)
 {
-    tr_fingerprint fp = {(uint64_t)sqlite3_column_int64(st, 1),
-                         (uint64_t)sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3),
-                         sqlite3_column_int64(st, 4)};
-    tr_store_version_string((const char *)sqlite3_column_text(st, 5),
-                            sqlite3_column_type(st, 2) != SQLITE_NULL, &fp, vs, n);
+    tr_fingerprint fp = {(uint64_t)sqlite3_column_int64(st, TR_COL_LNV_DEV),
+                         (uint64_t)sqlite3_column_int64(st, TR_COL_LNV_INO),
+                         sqlite3_column_int64(st, TR_COL_LNV_SIZE),
+                         sqlite3_column_int64(st, TR_COL_LNV_MTIME_NS)};
+    tr_store_version_string((const char *)sqlite3_column_text(st, TR_COL_LNV_HASH),
+                            sqlite3_column_type(st, TR_COL_LNV_INO) != SQLITE_NULL, &fp, vs, n);
 }
 
 int tr_store_resolve_file(tr_store *s, const char *key, const char *spec, int64_t *version,
@@ -68,26 +53,24 @@ int tr_store_resolve_file(tr_store *s, const char *key, const char *spec, int64_
     int64_t art = 0;
     int rc = find_artifact(s, key, &art, key_out, keylen);
     if (rc) return rc;
-    sqlite3_stmt *st = tr_store_stmt(s, TR_STMT_LN_VERSIONS);
-    if (!st) return TRAIL_ESTORE;
-    sqlite3_bind_int64(st, 1, art);
+    tr_stmt q;
+    if ((rc = tr_stmt_begin(&q, s, TR_STMT_LN_VERSIONS))) return rc;
+    tr_bind_int(&q, 1, art);
     long want = spec && (spec[0] == 'v' || spec[0] == 'V') ? strtol(spec + 1, NULL, 10) : 0;
     size_t plen = spec ? strlen(spec) : 0;
     int n = 0, matches = 0;
     *version = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = tr_stmt_row(&q)) == 1) {
         char vs[80];
         n++;
-        row_version(st, vs, sizeof vs);
+        row_version(q.st, vs, sizeof vs);
         if (!spec || (want > 0 && n == want) ||
             (!want && plen >= 4 && strncasecmp(vs, spec, plen) == 0)) {
-            *version = sqlite3_column_int64(st, 0);
+            *version = sqlite3_column_int64(q.st, TR_COL_LNV_ID);
             if (spec) matches++;
         }
     }
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    if (rc != SQLITE_DONE) return tr_store_sqlerr(s, rc, "reading versions");
+    if (rc) return rc;
     if (matches > 1)
         return tr_store_fail(s, TRAIL_EAMBIGUOUS, "version '%s' of %s is ambiguous", spec, key);
     if (!*version)
@@ -102,32 +85,33 @@ static int version_events(tr_store *s, int64_t ver, cJSON *v, int *oom)
 {
     cJSON *w = cJSON_AddArrayToObject(v, "written_by"), *r = cJSON_AddArrayToObject(v, "read_by");
     if (!w || !r) return *oom = 1, 0;
-    sqlite3_stmt *st = tr_store_stmt(s, TR_STMT_LN_VERSION_EVENTS);
-    if (!st) return TRAIL_ESTORE;
-    sqlite3_bind_int64(st, 1, ver);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int input = !strcmp((const char *)sqlite3_column_text(st, 3), "input");
+    tr_stmt q;
+    int rc = tr_stmt_begin(&q, s, TR_STMT_LN_VERSION_EVENTS);
+    if (rc) return rc;
+    tr_bind_int(&q, 1, ver);
+    while ((rc = tr_stmt_row(&q)) == 1) {
+        sqlite3_stmt *st = q.st;
+        int input = !strcmp((const char *)sqlite3_column_text(st, TR_COL_LNE_DIR), "input");
         cJSON *e = cJSON_CreateObject();
         if (!e || !cJSON_AddItemToArray(input ? r : w, e)) {
             cJSON_Delete(e);
             *oom = 1;
-            break;
+            tr_stmt_reset(&q);
+            return 0;
         }
         char t[40] = "";
-        if (sqlite3_column_type(st, 5) != SQLITE_NULL)
-            tr_store_fmt_time(sqlite3_column_int64(st, 5), t, sizeof t);
-        put(e, "run", text_or_null(st, 0), oom);
-        put(e, "name", text_or_null(st, 1), oom);
-        put(e, "status", text_or_null(st, 2), oom);
-        put(e, "how", text_or_null(st, 4), oom);
-        put(e, "time", t[0] ? cJSON_CreateString(t) : cJSON_CreateNull(), oom);
-        put(e, "opens", cJSON_CreateNumber(sqlite3_column_int(st, 6)), oom);
-        put(e, "bytes", cJSON_CreateNumber((double)sqlite3_column_int64(st, input ? 7 : 8)), oom);
+        if (sqlite3_column_type(st, TR_COL_LNE_FIRST_NS) != SQLITE_NULL)
+            tr_store_fmt_time(sqlite3_column_int64(st, TR_COL_LNE_FIRST_NS), t, sizeof t);
+        tr_json_add(e, "run", tr_json_col_text(st, TR_COL_LNE_RUN), oom);
+        tr_json_add(e, "name", tr_json_col_text(st, TR_COL_LNE_NAME), oom);
+        tr_json_add(e, "status", tr_json_col_text(st, TR_COL_LNE_STATUS), oom);
+        tr_json_add(e, "how", tr_json_col_text(st, TR_COL_LNE_SOURCES), oom);
+        tr_json_add(e, "time", t[0] ? cJSON_CreateString(t) : cJSON_CreateNull(), oom);
+        tr_json_add(e, "opens", cJSON_CreateNumber(sqlite3_column_int(st, TR_COL_LNE_OPENS)), oom);
+        int bytes = input ? TR_COL_LNE_BYTES_READ : TR_COL_LNE_BYTES_WRITTEN;
+        tr_json_add(e, "bytes", cJSON_CreateNumber((double)sqlite3_column_int64(st, bytes)), oom);
     }
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return rc == SQLITE_DONE || *oom ? 0 : tr_store_sqlerr(s, rc, "reading events");
+    return rc;
 }
 
 int tr_store_file_json(tr_store *s, const char *key, cJSON **out)
@@ -140,63 +124,52 @@ int tr_store_file_json(tr_store *s, const char *key, cJSON **out)
     if (rc) return rc;
     cJSON *doc = cJSON_CreateObject(), *vers = NULL, *byid = cJSON_CreateObject();
     if (!doc || !byid) goto oom;
-    put(doc, "path", cJSON_CreateString(tr_store_key_path(found, host, sizeof host)), &oom);
-    put(doc, "host", host[0] ? cJSON_CreateString(host) : cJSON_CreateNull(), &oom);
-    put(doc, "key", cJSON_CreateString(found), &oom);
+    tr_json_add(doc, "path", cJSON_CreateString(tr_store_key_path(found, host, sizeof host)), &oom);
+    tr_json_add(doc, "host", host[0] ? cJSON_CreateString(host) : cJSON_CreateNull(), &oom);
+    tr_json_add(doc, "key", cJSON_CreateString(found), &oom);
     if (!(vers = cJSON_AddArrayToObject(doc, "versions"))) goto oom;
-    sqlite3_stmt *st = tr_store_stmt(s, TR_STMT_LN_VERSIONS);
-    if (!st) {
-        rc = TRAIL_ESTORE;
-        goto fail;
-    }
-    sqlite3_bind_int64(st, 1, art);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    tr_stmt q;
+    if ((rc = tr_stmt_begin(&q, s, TR_STMT_LN_VERSIONS))) goto fail;
+    tr_bind_int(&q, 1, art);
+    while ((rc = tr_stmt_row(&q)) == 1) {
+        sqlite3_stmt *st = q.st;
         cJSON *v = cJSON_CreateObject();
         if (!v || !cJSON_AddItemToArray(vers, v)) {
             cJSON_Delete(v);
-            oom = 1;
-            break;
+            tr_stmt_reset(&q);
+            goto oom;
         }
         char vs[80], t[40] = "", num[32];
         row_version(st, vs, sizeof vs);
-        int64_t id = sqlite3_column_int64(st, 0);
+        int64_t id = sqlite3_column_int64(st, TR_COL_LNV_ID);
         snprintf(num, sizeof num, "%" PRId64, id);
-        put(byid, num, cJSON_CreateNumber(++n), &oom);
-        put(v, "n", cJSON_CreateNumber(n), &oom);
-        put(v, "id", cJSON_CreateNumber((double)id), &oom);
-        put(v, "version", cJSON_CreateString(vs), &oom);
-        put(v, "hash", text_or_null(st, 5), &oom);
-        put(v, "size",
-            sqlite3_column_type(st, 3) == SQLITE_NULL
-                ? cJSON_CreateNull()
-                : cJSON_CreateNumber((double)sqlite3_column_int64(st, 3)),
-            &oom);
-        if (sqlite3_column_type(st, 4) != SQLITE_NULL)
-            tr_store_fmt_time(sqlite3_column_int64(st, 4), t, sizeof t);
-        put(v, "mtime", t[0] ? cJSON_CreateString(t) : cJSON_CreateNull(), &oom);
-        if (sqlite3_column_type(st, 8) != SQLITE_NULL) {
+        tr_json_add(byid, num, cJSON_CreateNumber(++n), &oom);
+        tr_json_add(v, "n", cJSON_CreateNumber(n), &oom);
+        tr_json_add(v, "id", cJSON_CreateNumber((double)id), &oom);
+        tr_json_add(v, "version", cJSON_CreateString(vs), &oom);
+        tr_json_add(v, "hash", tr_json_col_text(st, TR_COL_LNV_HASH), &oom);
+        tr_json_add(v, "size", tr_json_col_int(st, TR_COL_LNV_SIZE), &oom);
+        if (sqlite3_column_type(st, TR_COL_LNV_MTIME_NS) != SQLITE_NULL)
+            tr_store_fmt_time(sqlite3_column_int64(st, TR_COL_LNV_MTIME_NS), t, sizeof t);
+        tr_json_add(v, "mtime", t[0] ? cJSON_CreateString(t) : cJSON_CreateNull(), &oom);
+        if (sqlite3_column_type(st, TR_COL_LNV_ORIGIN) != SQLITE_NULL) {
             cJSON *o = cJSON_CreateObject();
-            put(v, "origin", o, &oom);
+            tr_json_add(v, "origin", o, &oom);
             if (o) {
-                put(o, "kind", text_or_null(st, 9), &oom);
-                put(o, "version_id", cJSON_CreateNumber((double)sqlite3_column_int64(st, 8)), &oom);
+                tr_json_add(o, "kind", tr_json_col_text(st, TR_COL_LNV_ORIGIN_KIND), &oom);
+                tr_json_add(o, "version_id", tr_json_col_int(st, TR_COL_LNV_ORIGIN), &oom);
             }
         }
-        if (sqlite3_column_type(st, 6) != SQLITE_NULL) {
+        if (sqlite3_column_type(st, TR_COL_LNV_REMOVED_RUN) != SQLITE_NULL) {
             cJSON *o = cJSON_CreateObject();
-            put(v, "removed", o, &oom);
+            tr_json_add(v, "removed", o, &oom);
             if (o) {
-                put(o, "op", text_or_null(st, 7), &oom);
-                put(o, "run", text_or_null(st, 6), &oom);
+                tr_json_add(o, "op", tr_json_col_text(st, TR_COL_LNV_REMOVED_OP), &oom);
+                tr_json_add(o, "run", tr_json_col_text(st, TR_COL_LNV_REMOVED_RUN), &oom);
             }
         }
     }
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    if (rc != SQLITE_DONE && !oom) {
-        rc = tr_store_sqlerr(s, rc, "reading versions");
-        goto fail;
-    }
+    if (rc) goto fail;
     if (oom) goto oom;
     /* Events per version (other statements: after the listing is done). */
     cJSON *v;
@@ -211,22 +184,19 @@ int tr_store_file_json(tr_store *s, const char *key, cJSON **out)
                      cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, "version_id")));
             cJSON *same = cJSON_GetObjectItemCaseSensitive(byid, num);
             if (same) {
-                put(o, "n", cJSON_CreateNumber(same->valuedouble), &oom);
+                tr_json_add(o, "n", cJSON_CreateNumber(same->valuedouble), &oom);
             } else { /* moved here from another path: name it */
-                sqlite3_stmt *q = tr_store_stmt(s, TR_STMT_LN_VERSION);
-                if (!q) {
-                    rc = TRAIL_ESTORE;
-                    goto fail;
-                }
-                sqlite3_bind_int64(q, 1, (sqlite3_int64)atoll(num));
-                if (sqlite3_step(q) == SQLITE_ROW) {
+                if ((rc = tr_stmt_begin(&q, s, TR_STMT_LN_VERSION))) goto fail;
+                tr_bind_int(&q, 1, (int64_t)atoll(num));
+                if ((rc = tr_stmt_row(&q)) < 0) goto fail;
+                if (rc) {
                     char ph[256];
-                    const char *p =
-                        tr_store_key_path((const char *)sqlite3_column_text(q, 0), ph, sizeof ph);
-                    put(o, "path", cJSON_CreateString(p ? p : ""), &oom);
+                    const char *p = tr_store_key_path(
+                        (const char *)sqlite3_column_text(q.st, TR_COL_LNV_PATH), ph, sizeof ph);
+                    tr_json_add(o, "path", cJSON_CreateString(p ? p : ""), &oom);
+                    tr_stmt_reset(&q);
                 }
-                sqlite3_reset(q);
-                sqlite3_clear_bindings(q);
+                rc = 0;
             }
         }
     }

@@ -70,127 +70,115 @@ static void node_key(char *out, size_t n, int kind, sqlite3_stmt *st, int col)
 static int walk(tr_store *s, graph *g, enum tr_stmt_id id, const char *run, int64_t version,
                 int depth, int up)
 {
-    sqlite3_stmt *st = tr_store_stmt(s, id);
-    if (!st) return TRAIL_ESTORE;
-    sqlite3_bind_text(st, 1, run ? "r" : "v", -1, SQLITE_STATIC);
+    tr_stmt q;
+    int rc = tr_stmt_begin(&q, s, id);
+    if (rc) return rc;
+    tr_bind_cstr(&q, 1, run ? "r" : "v");
     if (run)
-        sqlite3_bind_text(st, 2, run, -1, SQLITE_STATIC);
+        tr_bind_cstr(&q, 2, run);
     else
-        sqlite3_bind_int64(st, 2, version);
-    sqlite3_bind_int(st, 3, depth);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        tr_bind_int(&q, 2, version);
+    tr_bind_int(&q, 3, depth);
+    while ((rc = tr_stmt_row(&q)) == 1) {
+        sqlite3_stmt *st = q.st;
         char a[48], b[48];
-        const char *k = (const char *)sqlite3_column_text(st, 0);
-        node_key(a, sizeof a, k[0], st, 1);
-        int child = node(g, a, sqlite3_column_int(st, 2));
-        if (sqlite3_column_type(st, 3) == SQLITE_NULL) continue;
-        const char *pk = (const char *)sqlite3_column_text(st, 3);
-        node_key(b, sizeof b, pk[0], st, 4);
-        int parent = node(g, b, sqlite3_column_int(st, 2) - 1);
+        const char *k = (const char *)sqlite3_column_text(st, TR_COL_WALK_KIND);
+        node_key(a, sizeof a, k[0], st, TR_COL_WALK_ID);
+        int d = sqlite3_column_int(st, TR_COL_WALK_DEPTH), child = node(g, a, d);
+        if (sqlite3_column_type(st, TR_COL_WALK_FROM_KIND) == SQLITE_NULL) continue;
+        const char *pk = (const char *)sqlite3_column_text(st, TR_COL_WALK_FROM_KIND);
+        node_key(b, sizeof b, pk[0], st, TR_COL_WALK_FROM_ID);
+        int parent = node(g, b, d - 1);
         if (up)
             edge(g, child, parent);
         else
             edge(g, parent, child);
     }
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    if (rc != SQLITE_DONE) return tr_store_sqlerr(s, rc, "walking lineage");
+    if (rc) return rc;
     return g->oom ? tr_store_fail(s, TRAIL_ENOMEM, "out of memory") : 0;
-}
-
-static void put(cJSON *o, const char *k, cJSON *v, int *oom)
-{
-    if (!v || !cJSON_AddItemToObject(o, k, v)) {
-        cJSON_Delete(v);
-        *oom = 1;
-    }
-}
-
-static cJSON *text_or_null(sqlite3_stmt *st, int i)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    return t ? cJSON_CreateString((const char *)t) : cJSON_CreateNull();
 }
 
 static int produced_by(tr_store *s, int64_t ver, const char *run)
 {
-    sqlite3_stmt *st = tr_store_stmt(s, TR_STMT_LN_PRODUCED_BY);
+    tr_stmt q;
     int found = 0;
-    if (!st) return 0;
-    sqlite3_bind_int64(st, 1, ver);
-    sqlite3_bind_text(st, 2, run, -1, SQLITE_TRANSIENT);
-    tr_lineage_row_int(s, st, &found, NULL);
+    if (tr_stmt_begin(&q, s, TR_STMT_LN_PRODUCED_BY)) return 0;
+    tr_bind_int(&q, 1, ver);
+    tr_bind_cstr(&q, 2, run);
+    tr_stmt_row_int(&q, &found, NULL);
     return found;
 }
 
 /* Details of a version as a node (fields of the lineage document). */
 static int version_node(tr_store *s, int64_t ver, cJSON *o, int *oom)
 {
-    sqlite3_stmt *st = tr_store_stmt(s, TR_STMT_LN_VERSION);
-    if (!st) return TRAIL_ESTORE;
-    sqlite3_bind_int64(st, 1, ver);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        char host[256], vs[80], id[TR_LINEAGE_KEY_MAX + 100], removed_by[80] = "";
-        const char *key = (const char *)sqlite3_column_text(st, 0);
-        const char *path = tr_store_key_path(key, host, sizeof host);
-        tr_fingerprint fp = {(uint64_t)sqlite3_column_int64(st, 1),
-                             (uint64_t)sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3),
-                             sqlite3_column_int64(st, 4)};
-        tr_store_version_string((const char *)sqlite3_column_text(st, 5),
-                                sqlite3_column_type(st, 2) != SQLITE_NULL, &fp, vs, sizeof vs);
-        if (vs[0])
-            snprintf(id, sizeof id, "file:%s@%s", key, vs);
-        else
-            snprintf(id, sizeof id, "file:%s@#%" PRId64, key, ver);
-        if (sqlite3_column_type(st, 6) != SQLITE_NULL)
-            snprintf(removed_by, sizeof removed_by, "%s", sqlite3_column_text(st, 6));
-        put(o, "id", cJSON_CreateString(id), oom);
-        put(o, "kind", cJSON_CreateString("file"), oom);
-        put(o, "label", cJSON_CreateString(key), oom);
-        put(o, "path", cJSON_CreateString(path), oom);
-        if (host[0]) put(o, "host", cJSON_CreateString(host), oom);
-        put(o, "version", cJSON_CreateString(vs), oom);
-        put(o, "version_id", cJSON_CreateNumber((double)ver), oom);
-        if (removed_by[0]) put(o, "removed", text_or_null(st, 7), oom);
-        sqlite3_reset(st);
-        if (removed_by[0] && produced_by(s, ver, removed_by))
-            put(o, "temporary", cJSON_CreateTrue(), oom);
-    }
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return rc == SQLITE_ROW ? 0 : tr_store_sqlerr(s, rc, "reading a version");
+    tr_stmt q;
+    int rc = tr_stmt_begin(&q, s, TR_STMT_LN_VERSION);
+    if (rc) return rc;
+    tr_bind_int(&q, 1, ver);
+    if ((rc = tr_stmt_row(&q)) <= 0)
+        return rc ? rc : tr_store_fail(s, TRAIL_ENOTFOUND, "no version %" PRId64, ver);
+    sqlite3_stmt *st = q.st;
+    char host[256], vs[80], id[TR_LINEAGE_KEY_MAX + 100], removed_by[80] = "";
+    const char *key = (const char *)sqlite3_column_text(st, TR_COL_LNV_PATH);
+    const char *path = tr_store_key_path(key, host, sizeof host);
+    tr_fingerprint fp = {(uint64_t)sqlite3_column_int64(st, TR_COL_LNV_DEV),
+                         (uint64_t)sqlite3_column_int64(st, TR_COL_LNV_INO),
+                         sqlite3_column_int64(st, TR_COL_LNV_SIZE),
+                         sqlite3_column_int64(st, TR_COL_LNV_MTIME_NS)};
+    tr_store_version_string((const char *)sqlite3_column_text(st, TR_COL_LNV_HASH),
+                            sqlite3_column_type(st, TR_COL_LNV_INO) != SQLITE_NULL, &fp, vs,
+                            sizeof vs);
+    if (vs[0])
+        snprintf(id, sizeof id, "file:%s@%s", key, vs);
+    else
+        snprintf(id, sizeof id, "file:%s@#%" PRId64, key, ver);
+    if (sqlite3_column_type(st, TR_COL_LNV_REMOVED_RUN) != SQLITE_NULL)
+        snprintf(removed_by, sizeof removed_by, "%s",
+                 sqlite3_column_text(st, TR_COL_LNV_REMOVED_RUN));
+    tr_json_add(o, "id", cJSON_CreateString(id), oom);
+    tr_json_add(o, "kind", cJSON_CreateString("file"), oom);
+    tr_json_add(o, "label", cJSON_CreateString(key), oom);
+    tr_json_add(o, "path", cJSON_CreateString(path), oom);
+    if (host[0]) tr_json_add(o, "host", cJSON_CreateString(host), oom);
+    tr_json_add(o, "version", cJSON_CreateString(vs), oom);
+    tr_json_add(o, "version_id", cJSON_CreateNumber((double)ver), oom);
+    if (removed_by[0]) tr_json_add(o, "removed", tr_json_col_text(st, TR_COL_LNV_REMOVED_OP), oom);
+    tr_stmt_reset(&q);
+    if (removed_by[0] && produced_by(s, ver, removed_by))
+        tr_json_add(o, "temporary", cJSON_CreateTrue(), oom);
+    return 0;
 }
 
 static int run_node(tr_store *s, const char *run, cJSON *o, int *oom)
 {
-    sqlite3_stmt *st = tr_store_stmt(s, TR_STMT_LN_RUN_BRIEF);
-    if (!st) return TRAIL_ESTORE;
-    sqlite3_bind_text(st, 1, run, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
+    tr_stmt q;
+    int rc = tr_stmt_begin(&q, s, TR_STMT_LN_RUN_BRIEF);
+    if (rc) return rc;
+    tr_bind_cstr(&q, 1, run);
+    if ((rc = tr_stmt_row(&q)) < 0) return rc;
+    sqlite3_stmt *st = q.st;
     char id[48], label[300];
     snprintf(id, sizeof id, "run:%s", run);
-    const char *name = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    const char *name = rc ? (const char *)sqlite3_column_text(st, TR_COL_LNR_NAME) : NULL;
     if (name)
         snprintf(label, sizeof label, "%s (%.8s)", name, run);
     else
         snprintf(label, sizeof label, "run %.8s", run);
-    put(o, "id", cJSON_CreateString(id), oom);
-    put(o, "kind", cJSON_CreateString("run"), oom);
-    put(o, "label", cJSON_CreateString(label), oom);
-    put(o, "run", cJSON_CreateString(run), oom);
-    put(o, "name", name ? cJSON_CreateString(name) : cJSON_CreateNull(), oom);
-    if (rc == SQLITE_ROW) {
-        put(o, "status", text_or_null(st, 1), oom);
+    tr_json_add(o, "id", cJSON_CreateString(id), oom);
+    tr_json_add(o, "kind", cJSON_CreateString("run"), oom);
+    tr_json_add(o, "label", cJSON_CreateString(label), oom);
+    tr_json_add(o, "run", cJSON_CreateString(run), oom);
+    tr_json_add(o, "name", name ? cJSON_CreateString(name) : cJSON_CreateNull(), oom);
+    if (rc) {
+        tr_json_add(o, "status", tr_json_col_text(st, TR_COL_LNR_STATUS), oom);
         char t[40] = "";
-        if (sqlite3_column_type(st, 2) != SQLITE_NULL)
-            tr_store_fmt_time(sqlite3_column_int64(st, 2), t, sizeof t);
-        put(o, "started_at", t[0] ? cJSON_CreateString(t) : cJSON_CreateNull(), oom);
+        if (sqlite3_column_type(st, TR_COL_LNR_STARTED_NS) != SQLITE_NULL)
+            tr_store_fmt_time(sqlite3_column_int64(st, TR_COL_LNR_STARTED_NS), t, sizeof t);
+        tr_json_add(o, "started_at", t[0] ? cJSON_CreateString(t) : cJSON_CreateNull(), oom);
+        tr_stmt_reset(&q);
     }
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : tr_store_sqlerr(s, rc, "reading a run");
+    return 0;
 }
 
 int tr_store_lineage_json(tr_store *s, const char *run_id, int64_t version, int dirs, int depth,
@@ -228,9 +216,10 @@ int tr_store_lineage_json(tr_store *s, const char *run_id, int64_t version, int 
         rc = k[0] == 'r' ? run_node(s, k + 2, o, &oom)
                          : version_node(s, strtoll(k + 2, NULL, 10), o, &oom);
         if (rc) goto fail;
-        put(o, "depth", cJSON_CreateNumber((double)tr_strmap_val(g.nodes, i)->i), &oom);
+        tr_json_add(o, "depth", cJSON_CreateNumber((double)tr_strmap_val(g.nodes, i)->i), &oom);
         if (i == 0)
-            put(doc, "root",
+            tr_json_add(
+                doc, "root",
                 cJSON_CreateString(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "id"))),
                 &oom);
     }
@@ -241,13 +230,19 @@ int tr_store_lineage_json(tr_store *s, const char *run_id, int64_t version, int 
             goto oom;
         }
         cJSON *a = cJSON_GetArrayItem(nodes, g.e[i][0]), *b = cJSON_GetArrayItem(nodes, g.e[i][1]);
-        put(e, "from",
+        tr_json_add(
+            e, "from",
             cJSON_CreateString(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "id"))),
             &oom);
-        put(e, "to",
+        tr_json_add(
+            e, "to",
             cJSON_CreateString(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(b, "id"))),
             &oom);
-        put(e, "kind", cJSON_CreateString(tr_strmap_key(g.nodes, (size_t)g.e[i][0], NULL)[0] == 'r' ? "output" : "input"), &oom);
+        tr_json_add(e, "kind",
+                    cJSON_CreateString(tr_strmap_key(g.nodes, (size_t)g.e[i][0], NULL)[0] == 'r'
+                                           ? "output"
+                                           : "input"),
+                    &oom);
     }
     if (oom || g.oom) goto oom;
     graph_free(&g);

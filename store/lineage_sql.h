@@ -114,4 +114,55 @@
     X(LN_PATHS_UNDER, "SELECT path FROM artifacts WHERE path > ?1 AND path < ?2 ORDER BY path"     \
                       " LIMIT 20")
 
+/* Columns of a version row, by name: LN_VERSION (column 0 the path, then the artifact id at
+ * the end), LN_VERSIONS, LN_HASH_FIND and LN_HASH_LATEST (column 0 the version id). */
+enum tr_ln_version_col {
+    TR_COL_LNV_ID = 0,
+    TR_COL_LNV_PATH = 0,
+    TR_COL_LNV_DEV,
+    TR_COL_LNV_INO,
+    TR_COL_LNV_SIZE,
+    TR_COL_LNV_MTIME_NS,
+    TR_COL_LNV_HASH,
+    TR_COL_LNV_REMOVED_RUN, /* not in LN_HASH_FIND / LN_HASH_LATEST */
+    TR_COL_LNV_REMOVED_OP,
+    TR_COL_LNV_ORIGIN,
+    TR_COL_LNV_ORIGIN_KIND,
+    TR_COL_LNV_ARTIFACT = 10, /* LN_VERSION */
+    TR_COL_LNV_FIRST_NS = 10, /* LN_VERSIONS: the first event's start */
+    TR_COL_LNV_LAST_NS,       /* LN_VERSIONS: the last event's end */
+};
+/* LN_LATER_OPS */
+enum tr_ln_later_ops_col { TR_COL_LNO_OP, TR_COL_LNO_PATH2 };
+/* LN_WALK_UP, LN_WALK_DOWN: the node's kind ('r'/'v') and id, its depth, the node it was
+ * reached from (kind NULL at the start). */
+enum tr_ln_walk_col {
+    TR_COL_WALK_KIND,
+    TR_COL_WALK_ID,
+    TR_COL_WALK_DEPTH,
+    TR_COL_WALK_FROM_KIND,
+    TR_COL_WALK_FROM_ID
+};
+/* LN_RUN_BRIEF */
+enum tr_ln_run_brief_col {
+    TR_COL_LNR_NAME,
+    TR_COL_LNR_STATUS,
+    TR_COL_LNR_STARTED_NS,
+    TR_COL_LNR_EXPERIMENT
+};
+/* LN_ARTIFACT, LN_ARTIFACT_ANY_HOST */
+enum tr_ln_artifact_col { TR_COL_LNA_ID, TR_COL_LNA_PATH };
+/* LN_VERSION_EVENTS */
+enum tr_ln_version_events_col {
+    TR_COL_LNE_RUN,
+    TR_COL_LNE_NAME,
+    TR_COL_LNE_STATUS,
+    TR_COL_LNE_DIR,
+    TR_COL_LNE_SOURCES,
+    TR_COL_LNE_FIRST_NS,
+    TR_COL_LNE_OPENS,
+    TR_COL_LNE_BYTES_READ,
+    TR_COL_LNE_BYTES_WRITTEN,
+};
+
 #endif

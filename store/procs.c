@@ -23,45 +23,12 @@ typedef struct pev {
     char note[160];
 } pev;
 
-/* Binding with the first error remembered: the statement then fails as a whole. */
-typedef struct bind {
-    sqlite3_stmt *st;
-    int rc;
-} bind;
-
-static void b_rc(bind *b, int rc)
+static void b_opt(tr_stmt *b, int i, opt o)
 {
-    if (rc != SQLITE_OK && b->rc == SQLITE_OK) b->rc = rc;
-}
-
-static void b_i64(bind *b, int i, int64_t v)
-{
-    b_rc(b, sqlite3_bind_int64(b->st, i, v));
-}
-
-static void b_opt(bind *b, int i, opt o)
-{
-    b_rc(b, o.set ? sqlite3_bind_int64(b->st, i, o.v) : sqlite3_bind_null(b->st, i));
-}
-
-static void b_str(bind *b, int i, const char *p, size_t n)
-{
-    b_rc(b,
-         p ? sqlite3_bind_text(b->st, i, p, (int)n, SQLITE_STATIC) : sqlite3_bind_null(b->st, i));
-}
-
-static void b_cstr(bind *b, int i, const char *p)
-{
-    b_str(b, i, p && *p ? p : NULL, p ? strlen(p) : 0);
-}
-
-/* A string field of the record bound as text, NULL when absent. */
-static void b_field(bind *b, int i, const tr_rec *r, uint16_t id)
-{
-    const char *p = NULL;
-    size_t n = 0;
-    if (tr_rec_get_str(r, id, &p, &n) != 0) p = NULL;
-    b_str(b, i, p, n);
+    if (o.set)
+        tr_bind_int(b, i, o.v);
+    else
+        tr_bind_null(b, i);
 }
 
 static opt field_int(const tr_rec *r, uint16_t id)
@@ -78,65 +45,53 @@ static int field_is(const tr_rec *r, uint16_t id, const char *want)
     return tr_rec_get_str(r, id, &p, &n) == 0 && n == strlen(want) && !memcmp(p, want, n);
 }
 
-/* Steps a bound statement to completion; a failed bind fails it without stepping. */
-static int run_bound(tr_store *s, bind *b)
+static int begin(tr_store *s, enum tr_stmt_id id, const char *run, tr_stmt *b)
 {
-    if (b->rc != SQLITE_OK) {
-        sqlite3_reset(b->st);
-        sqlite3_clear_bindings(b->st);
-        return tr_store_sqlerr(s, b->rc, "binding");
-    }
-    return tr_store_step_done(s, b->st);
-}
-
-static int begin(tr_store *s, enum tr_stmt_id id, const char *run, bind *b)
-{
-    b->rc = SQLITE_OK;
-    if (!(b->st = tr_store_stmt(s, id))) return TRAIL_ESTORE;
-    if (run) b_cstr(b, 1, run);
-    return 0;
+    int rc = tr_stmt_begin(b, s, id);
+    if (!rc && run) tr_bind_cstr(b, 1, run);
+    return rc;
 }
 
 int tr_procs_image(tr_store *s, const char *run, int64_t pid, const tr_rec *rec, const char *argv)
 {
-    bind b;
+    tr_stmt b;
     opt start = field_int(rec, TR_F_START_NS);
     int rc = begin(s, TR_STMT_PR_IMAGE, run, &b);
     if (rc) return rc;
-    b_i64(&b, 2, pid);
-    b_i64(&b, 3, start.set ? start.v : rec->time_ns);
-    b_field(&b, 4, rec, TR_F_KIND);
+    tr_bind_int(&b, 2, pid);
+    tr_bind_int(&b, 3, start.set ? start.v : rec->time_ns);
+    tr_bind_field_str(&b, 4, rec, TR_F_KIND);
     b_opt(&b, 5, field_int(rec, TR_F_PPID));
-    b_cstr(&b, 6, argv);
-    b_field(&b, 7, rec, TR_F_CWD);
-    b_field(&b, 8, rec, TR_F_EXE);
+    tr_bind_cstr(&b, 6, argv);
+    tr_bind_field_str(&b, 7, rec, TR_F_CWD);
+    tr_bind_field_str(&b, 8, rec, TR_F_EXE);
     b_opt(&b, 9, field_int(rec, TR_F_UID));
-    b_field(&b, 10, rec, TR_F_HOST);
-    b_field(&b, 11, rec, TR_F_NOTE);
-    b_field(&b, 12, rec, TR_F_SOURCE);
-    if ((rc = run_bound(s, &b))) return rc;
+    tr_bind_field_str(&b, 10, rec, TR_F_HOST);
+    tr_bind_field_str(&b, 11, rec, TR_F_NOTE);
+    tr_bind_field_str(&b, 12, rec, TR_F_SOURCE);
+    if ((rc = tr_stmt_done(&b))) return rc;
     return tr_procs_settle(s, run, pid);
 }
 
 int tr_procs_event(tr_store *s, const char *run, int64_t pid, const tr_rec *rec)
 {
-    bind b;
+    tr_stmt b;
     int crash = rec->type == TR_REC_CRASH;
     const char *type = crash ? "crash" : field_is(rec, TR_F_KIND, "reaped") ? "reaped" : "end";
     int rc = begin(s, TR_STMT_PR_EVENT, run, &b);
     if (rc) return rc;
-    b_i64(&b, 2, pid);
-    b_i64(&b, 3, rec->time_ns);
-    b_cstr(&b, 4, type);
-    b_field(&b, 5, rec, TR_F_KIND);
+    tr_bind_int(&b, 2, pid);
+    tr_bind_int(&b, 3, rec->time_ns);
+    tr_bind_cstr(&b, 4, type);
+    tr_bind_field_str(&b, 5, rec, TR_F_KIND);
     b_opt(&b, 6, field_int(rec, TR_F_EXIT_CODE));
     b_opt(&b, 7, field_int(rec, TR_F_SIGNAL));
     b_opt(&b, 8, field_int(rec, TR_F_UTIME_US));
     b_opt(&b, 9, field_int(rec, TR_F_STIME_US));
     b_opt(&b, 10, field_int(rec, TR_F_MAXRSS_KB));
-    b_field(&b, 11, rec, TR_F_BACKTRACE);
-    b_field(&b, 12, rec, TR_F_NOTE);
-    if ((rc = run_bound(s, &b))) return rc;
+    tr_bind_field_str(&b, 11, rec, TR_F_BACKTRACE);
+    tr_bind_field_str(&b, 12, rec, TR_F_NOTE);
+    if ((rc = tr_stmt_done(&b))) return rc;
     return tr_procs_settle(s, run, pid);
 }
 
@@ -164,14 +119,14 @@ typedef struct pset {
 
 static int load(tr_store *s, const char *run, int64_t pid, pset *p)
 {
-    bind b;
-    int rc = begin(s, TR_STMT_PR_IMAGES_OF, run, &b), src = SQLITE_OK;
+    tr_stmt b;
+    int rc = begin(s, TR_STMT_PR_IMAGES_OF, run, &b);
     size_t cap = 0;
     if (rc) return rc;
-    b_i64(&b, 2, pid);
-    while (b.rc == SQLITE_OK && (src = sqlite3_step(b.st)) == SQLITE_ROW) {
-        if (sqlite3_column_type(b.st, 1) == SQLITE_NULL) {
-            if (!p->holder) p->holder = sqlite3_column_int64(b.st, 0);
+    tr_bind_int(&b, 2, pid);
+    while ((rc = tr_stmt_row(&b)) == 1) {
+        if (sqlite3_column_type(b.st, TR_COL_PRI_START_NS) == SQLITE_NULL) {
+            if (!p->holder) p->holder = sqlite3_column_int64(b.st, TR_COL_PRI_ID);
             continue;
         }
         if (p->nimg == cap) {
@@ -181,50 +136,44 @@ static int load(tr_store *s, const char *run, int64_t pid, pset *p)
             if (a) p->img = a;
             if (c) p->start = c;
             if (!a || !c) {
-                src = SQLITE_NOMEM;
-                break;
+                tr_stmt_reset(&b);
+                return tr_store_fail(s, TRAIL_ENOMEM, "out of memory");
             }
         }
-        p->img[p->nimg] = sqlite3_column_int64(b.st, 0);
-        p->start[p->nimg++] = sqlite3_column_int64(b.st, 1);
+        p->img[p->nimg] = sqlite3_column_int64(b.st, TR_COL_PRI_ID);
+        p->start[p->nimg++] = sqlite3_column_int64(b.st, TR_COL_PRI_START_NS);
     }
-    sqlite3_reset(b.st);
-    sqlite3_clear_bindings(b.st);
-    if (b.rc != SQLITE_OK || src != SQLITE_DONE)
-        return tr_store_sqlerr(s, b.rc != SQLITE_OK ? b.rc : src, "reading processes");
+    if (rc) return rc;
 
     if ((rc = begin(s, TR_STMT_PR_EVENTS_OF, run, &b))) return rc;
-    b_i64(&b, 2, pid);
+    tr_bind_int(&b, 2, pid);
     cap = 0;
-    while (b.rc == SQLITE_OK && (src = sqlite3_step(b.st)) == SQLITE_ROW) {
+    while ((rc = tr_stmt_row(&b)) == 1) {
         if (p->nev == cap) {
             cap = cap ? cap * 2 : 8;
             pev *g = realloc(p->ev, cap * sizeof *g);
             if (!g) {
-                src = SQLITE_NOMEM;
-                break;
+                tr_stmt_reset(&b);
+                return tr_store_fail(s, TRAIL_ENOMEM, "out of memory");
             }
             p->ev = g;
         }
         pev *e = &p->ev[p->nev++];
-        const char *type = (const char *)sqlite3_column_text(b.st, 2);
-        e->id = sqlite3_column_int64(b.st, 0);
-        e->t = sqlite3_column_int64(b.st, 1);
+        sqlite3_stmt *st = b.st;
+        const char *type = (const char *)sqlite3_column_text(st, TR_COL_PRE_TYPE);
+        e->id = sqlite3_column_int64(st, TR_COL_PRE_ID);
+        e->t = sqlite3_column_int64(st, TR_COL_PRE_TIME_NS);
         e->type = type ? type[0] : 'e';
-        col_copy(b.st, 3, e->kind, sizeof e->kind);
-        e->code = col_opt(b.st, 4);
-        e->sig = col_opt(b.st, 5);
-        e->ut = col_opt(b.st, 6);
-        e->st = col_opt(b.st, 7);
-        e->rss = col_opt(b.st, 8);
-        e->has_bt = sqlite3_column_int(b.st, 9);
-        col_copy(b.st, 10, e->note, sizeof e->note);
+        col_copy(st, TR_COL_PRE_KIND, e->kind, sizeof e->kind);
+        e->code = col_opt(st, TR_COL_PRE_EXIT_CODE);
+        e->sig = col_opt(st, TR_COL_PRE_SIGNAL);
+        e->ut = col_opt(st, TR_COL_PRE_UTIME_US);
+        e->st = col_opt(st, TR_COL_PRE_STIME_US);
+        e->rss = col_opt(st, TR_COL_PRE_MAXRSS_KB);
+        e->has_bt = sqlite3_column_int(st, TR_COL_PRE_HAS_BACKTRACE);
+        col_copy(st, TR_COL_PRE_NOTE, e->note, sizeof e->note);
     }
-    sqlite3_reset(b.st);
-    sqlite3_clear_bindings(b.st);
-    if (b.rc != SQLITE_OK || src != SQLITE_DONE)
-        return tr_store_sqlerr(s, b.rc != SQLITE_OK ? b.rc : src, "reading process events");
-    return 0;
+    return rc;
 }
 
 /* Index of the image an event at time t belongs to: the last one started at or before t;
@@ -269,20 +218,20 @@ static int settle_one(tr_store *s, const pset *p, long which, int64_t id)
         sig = reaped->sig;
     }
     if (crash && (!sig.set || !sig.v)) sig = crash->sig;
-    bind b;
+    tr_stmt b;
     int rc = begin(s, TR_STMT_PR_SETTLE, NULL, &b);
     if (rc) return rc;
-    b_i64(&b, 1, id);
+    tr_bind_int(&b, 1, id);
     b_opt(&b, 2, ended);
-    b_cstr(&b, 3, kind);
+    tr_bind_cstr(&b, 3, kind);
     b_opt(&b, 4, code);
     b_opt(&b, 5, sig);
     b_opt(&b, 6, own ? own->ut : none);
     b_opt(&b, 7, own ? own->st : none);
     b_opt(&b, 8, own ? own->rss : none);
     b_opt(&b, 9, crash && crash->has_bt ? (opt){crash->id, 1} : none);
-    b_cstr(&b, 10, crash ? crash->note : NULL);
-    return run_bound(s, &b);
+    tr_bind_cstr(&b, 10, crash ? crash->note : NULL);
+    return tr_stmt_done(&b);
 }
 
 int tr_procs_settle(tr_store *s, const char *run, int64_t pid)
@@ -290,19 +239,19 @@ int tr_procs_settle(tr_store *s, const char *run, int64_t pid)
     pset p;
     memset(&p, 0, sizeof p);
     int rc = load(s, run, pid, &p), orphans = 0;
-    bind b;
+    tr_stmt b;
     if (rc) goto fail;
     for (size_t i = 0; i < p.nev; i++)
         if (owner(&p, p.ev[i].t) < 0) orphans = 1;
     if (orphans && !p.holder) { /* events of a PID whose start is not (yet) known */
         if ((rc = begin(s, TR_STMT_PR_PLACEHOLDER, run, &b))) goto fail;
-        b_i64(&b, 2, pid);
-        if ((rc = run_bound(s, &b))) goto fail;
+        tr_bind_int(&b, 2, pid);
+        if ((rc = tr_stmt_done(&b))) goto fail;
         p.holder = sqlite3_last_insert_rowid(s->db);
     } else if (!orphans && p.holder) { /* its events found their image */
         if ((rc = begin(s, TR_STMT_PR_DROP, NULL, &b))) goto fail;
-        b_i64(&b, 1, p.holder);
-        if ((rc = run_bound(s, &b))) goto fail;
+        tr_bind_int(&b, 1, p.holder);
+        if ((rc = tr_stmt_done(&b))) goto fail;
         p.holder = 0;
     }
     if (p.holder && (rc = settle_one(s, &p, -1, p.holder))) goto fail;

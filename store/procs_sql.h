@@ -93,4 +93,44 @@
       " signal, utime_us, stime_us, maxrss_kb, backtrace, crash_note, source FROM proc_images"     \
       " WHERE run_id = ?1 ORDER BY pid, start_ns NULLS FIRST, id")
 
+/* PR_IMAGES_OF: an image row and its start (NULL for a placeholder). */
+enum tr_pr_images_col { TR_COL_PRI_ID, TR_COL_PRI_START_NS };
+/* PR_EVENTS_OF */
+enum tr_pr_events_col {
+    TR_COL_PRE_ID,
+    TR_COL_PRE_TIME_NS,
+    TR_COL_PRE_TYPE,
+    TR_COL_PRE_KIND,
+    TR_COL_PRE_EXIT_CODE,
+    TR_COL_PRE_SIGNAL,
+    TR_COL_PRE_UTIME_US,
+    TR_COL_PRE_STIME_US,
+    TR_COL_PRE_MAXRSS_KB,
+    TR_COL_PRE_HAS_BACKTRACE,
+    TR_COL_PRE_NOTE,
+};
+
+/* Q_PR_IMAGES, in its column order. */
+enum tr_q_pr_images_col {
+    TR_COL_QPR_PID,
+    TR_COL_QPR_START,
+    TR_COL_QPR_KIND,
+    TR_COL_QPR_PPID,
+    TR_COL_QPR_ARGV,
+    TR_COL_QPR_CWD,
+    TR_COL_QPR_EXE,
+    TR_COL_QPR_NOTE,
+    TR_COL_QPR_ENDED,
+    TR_COL_QPR_END_KIND,
+    TR_COL_QPR_CODE,
+    TR_COL_QPR_SIG,
+    TR_COL_QPR_UTIME,
+    TR_COL_QPR_STIME,
+    TR_COL_QPR_RSS,
+    TR_COL_QPR_BT,
+    TR_COL_QPR_CNOTE,
+    TR_COL_QPR_SOURCE,
+    TR_COL_QPR_NCOLS,
+};
+
 #endif

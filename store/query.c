@@ -22,50 +22,6 @@ typedef struct q {
     int flags; /* TR_RUN_ALL_FILES */
 } q;
 
-static cJSON *chk(q *c, cJSON *item)
-{
-    if (!item) c->oom = 1;
-    return item;
-}
-
-static void add(q *c, cJSON *obj, const char *key, cJSON *item)
-{
-    if (!item || !obj) {
-        c->oom = 1;
-        cJSON_Delete(item);
-        return;
-    }
-    if (cJSON_IsArray(obj))
-        cJSON_AddItemToArray(obj, item);
-    else
-        cJSON_AddItemToObject(obj, key, item);
-}
-
-static cJSON *col_str(sqlite3_stmt *st, int i)
-{
-    if (sqlite3_column_type(st, i) == SQLITE_NULL) return cJSON_CreateNull();
-    return cJSON_CreateString((const char *)sqlite3_column_text(st, i));
-}
-
-static cJSON *col_int(sqlite3_stmt *st, int i)
-{
-    if (sqlite3_column_type(st, i) == SQLITE_NULL) return cJSON_CreateNull();
-    return cJSON_CreateNumber((double)sqlite3_column_int64(st, i));
-}
-
-static cJSON *time_json(int64_t ns)
-{
-    char buf[40];
-    tr_store_fmt_time(ns, buf, sizeof buf);
-    return cJSON_CreateString(buf);
-}
-
-static cJSON *col_time(sqlite3_stmt *st, int i)
-{
-    if (sqlite3_column_type(st, i) == SQLITE_NULL) return cJSON_CreateNull();
-    return time_json(sqlite3_column_int64(st, i));
-}
-
 /* A stored argv JSON text as an array ([] when absent or unreadable). */
 static cJSON *col_argv(sqlite3_stmt *st, int i)
 {
@@ -81,13 +37,13 @@ static cJSON *col(sqlite3_stmt *st, int i, char kind)
 {
     switch (kind) {
     case 'i':
-        return col_int(st, i);
+        return tr_json_col_int(st, i);
     case 't':
-        return col_time(st, i);
+        return tr_json_col_time(st, i);
     case 'a':
         return col_argv(st, i);
     default:
-        return col_str(st, i);
+        return tr_json_col_text(st, i);
     }
 }
 
@@ -112,146 +68,151 @@ void tr_store_version_id(uint64_t dev, uint64_t ino, int64_t size, int64_t mtime
     snprintf(out, 17, "%016" PRIx64, tr_hash64(text, n > 0 ? (size_t)n : 0));
 }
 
-/* Binds the run id to ?1 of a statement; NULL when it cannot be prepared. */
-static sqlite3_stmt *run_stmt(q *c, enum tr_stmt_id id)
+/* Starts statement id with the run id bound to ?1. */
+static int run_stmt(q *c, tr_stmt *st, enum tr_stmt_id id)
 {
-    sqlite3_stmt *st = tr_store_stmt(c->s, id);
-    if (st && sqlite3_bind_text(st, 1, c->run, -1, SQLITE_STATIC) != SQLITE_OK) {
-        tr_store_sqlerr(c->s, sqlite3_errcode(c->s->db), "binding");
-        sqlite3_reset(st);
-        return NULL;
-    }
-    return st;
+    int rc = tr_stmt_begin(st, c->s, id);
+    if (!rc) tr_bind_cstr(st, 1, c->run);
+    return rc;
 }
 
-/* Finishes a statement stepped until it returned rc. */
-static int finish(q *c, sqlite3_stmt *st, int rc)
+/* The end of a listing: rc of its last tr_stmt_row, or out of memory. */
+static int finish(q *c, int rc)
 {
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    if (rc != SQLITE_DONE) return tr_store_sqlerr(c->s, rc, "reading");
+    if (rc) return rc;
     return c->oom ? tr_store_fail(c->s, TRAIL_ENOMEM, "out of memory") : 0;
 }
 
 /* {key: value} from a two-column (key, value) statement: params and tags. */
 static int key_values(q *c, cJSON *run, const char *name, enum tr_stmt_id id)
 {
-    cJSON *obj = chk(c, cJSON_AddObjectToObject(run, name));
-    sqlite3_stmt *st = run_stmt(c, id);
-    if (!st) return TRAIL_ESTORE;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        add(c, obj, (const char *)sqlite3_column_text(st, 0), col_str(st, 1));
-    return finish(c, st, rc);
+    cJSON *obj = tr_json_chk(cJSON_AddObjectToObject(run, name), &c->oom);
+    tr_stmt st;
+    int rc = run_stmt(c, &st, id);
+    if (rc) return rc;
+    while ((rc = tr_stmt_row(&st)) == 1)
+        tr_json_add(obj, (const char *)sqlite3_column_text(st.st, TR_COL_KV_KEY),
+                    tr_json_col_text(st.st, TR_COL_KV_VALUE), &c->oom);
+    return finish(c, rc);
 }
 
 static int last_metrics(q *c, cJSON *run)
 {
-    cJSON *obj = chk(c, cJSON_AddObjectToObject(run, "metrics"));
-    sqlite3_stmt *st = run_stmt(c, TR_STMT_Q_METRICS_LAST);
-    if (!st) return TRAIL_ESTORE;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        add(c, obj, (const char *)sqlite3_column_text(st, 0), metric_json(st, 1, 2));
-    return finish(c, st, rc);
+    cJSON *obj = tr_json_chk(cJSON_AddObjectToObject(run, "metrics"), &c->oom);
+    tr_stmt st;
+    int rc = run_stmt(c, &st, TR_STMT_Q_METRICS_LAST);
+    if (rc) return rc;
+    while ((rc = tr_stmt_row(&st)) == 1)
+        tr_json_add(obj, (const char *)sqlite3_column_text(st.st, TR_COL_KV_KEY),
+                    metric_json(st.st, TR_COL_KV_VALUE, TR_COL_KV_SPECIAL), &c->oom);
+    return finish(c, rc);
 }
 
 /* inputs or outputs: one {path, version, bytes} per (path, version). */
 static int files(q *c, cJSON *run, const char *name, const char *role)
 {
-    cJSON *arr = chk(c, cJSON_AddArrayToObject(run, name));
-    sqlite3_stmt *st = run_stmt(c, TR_STMT_Q_FILES);
-    if (!st) return TRAIL_ESTORE;
-    sqlite3_bind_text(st, 2, role, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 3, (c->flags & TR_RUN_ALL_FILES) != 0);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    cJSON *arr = tr_json_chk(cJSON_AddArrayToObject(run, name), &c->oom);
+    tr_stmt q;
+    int rc = run_stmt(c, &q, TR_STMT_Q_FILES);
+    if (rc) return rc;
+    tr_bind_cstr(&q, 2, role);
+    tr_bind_int(&q, 3, (c->flags & TR_RUN_ALL_FILES) != 0);
+    while ((rc = tr_stmt_row(&q)) == 1) {
+        sqlite3_stmt *st = q.st;
         cJSON *f = cJSON_CreateObject();
         char host[256];
-        const char *path = tr_store_key_path((const char *)sqlite3_column_text(st, 0), host,
-                                             sizeof host);
-        add(c, f, "path", cJSON_CreateString(path ? path : ""));
-        if (host[0]) add(c, f, "host", cJSON_CreateString(host));
-        if (sqlite3_column_type(st, 5) != SQLITE_NULL) {
-            add(c, f, "version", col_str(st, 5));
-        } else if (sqlite3_column_type(st, 1) == SQLITE_NULL &&
-                   sqlite3_column_type(st, 2) == SQLITE_NULL &&
-                   sqlite3_column_type(st, 3) == SQLITE_NULL &&
-                   sqlite3_column_type(st, 4) == SQLITE_NULL) {
-            add(c, f, "version", cJSON_CreateNull()); /* no fingerprint was taken */
+        const char *path = tr_store_key_path(
+            (const char *)sqlite3_column_text(st, TR_COL_FILE_PATH), host, sizeof host);
+        tr_json_add(f, "path", cJSON_CreateString(path ? path : ""), &c->oom);
+        if (host[0]) tr_json_add(f, "host", cJSON_CreateString(host), &c->oom);
+        if (sqlite3_column_type(st, TR_COL_FILE_HASH) != SQLITE_NULL) {
+            tr_json_add(f, "version", tr_json_col_text(st, TR_COL_FILE_HASH), &c->oom);
+        } else if (sqlite3_column_type(st, TR_COL_FILE_DEV) == SQLITE_NULL &&
+                   sqlite3_column_type(st, TR_COL_FILE_INO) == SQLITE_NULL &&
+                   sqlite3_column_type(st, TR_COL_FILE_SIZE) == SQLITE_NULL &&
+                   sqlite3_column_type(st, TR_COL_FILE_MTIME_NS) == SQLITE_NULL) {
+            tr_json_add(f, "version", cJSON_CreateNull(), &c->oom); /* no fingerprint was taken */
         } else {
             char v[17];
-            tr_store_version_id((uint64_t)sqlite3_column_int64(st, 1),
-                                (uint64_t)sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3),
-                                sqlite3_column_int64(st, 4), v);
-            add(c, f, "version", cJSON_CreateString(v));
+            tr_store_version_id((uint64_t)sqlite3_column_int64(st, TR_COL_FILE_DEV),
+                                (uint64_t)sqlite3_column_int64(st, TR_COL_FILE_INO),
+                                sqlite3_column_int64(st, TR_COL_FILE_SIZE),
+                                sqlite3_column_int64(st, TR_COL_FILE_MTIME_NS), v);
+            tr_json_add(f, "version", cJSON_CreateString(v), &c->oom);
         }
-        add(c, f, "bytes", cJSON_CreateNumber((double)sqlite3_column_int64(st, 6)));
-        if ((c->flags & TR_RUN_ALL_FILES) && sqlite3_column_int(st, 7))
-            add(c, f, "temporary", cJSON_CreateTrue());
-        add(c, arr, NULL, f);
+        tr_json_add(f, "bytes",
+                    cJSON_CreateNumber((double)sqlite3_column_int64(st, TR_COL_FILE_BYTES)),
+                    &c->oom);
+        if ((c->flags & TR_RUN_ALL_FILES) && sqlite3_column_int(st, TR_COL_FILE_TEMPORARY))
+            tr_json_add(f, "temporary", cJSON_CreateTrue(), &c->oom);
+        tr_json_add(arr, NULL, f, &c->oom);
     }
-    return finish(c, st, rc);
+    return finish(c, rc);
 }
 
 /* name -> value; run-level (pid 0) values first, then the first process that has the name. */
 static int env(q *c, cJSON *run)
 {
-    cJSON *obj = chk(c, cJSON_AddObjectToObject(run, "env"));
-    sqlite3_stmt *st = run_stmt(c, TR_STMT_Q_ENV);
-    if (!st) return TRAIL_ESTORE;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *name = (const char *)sqlite3_column_text(st, 0);
+    cJSON *obj = tr_json_chk(cJSON_AddObjectToObject(run, "env"), &c->oom);
+    tr_stmt q;
+    int rc = run_stmt(c, &q, TR_STMT_Q_ENV);
+    if (rc) return rc;
+    while ((rc = tr_stmt_row(&q)) == 1) {
+        const char *name = (const char *)sqlite3_column_text(q.st, TR_COL_ENV_NAME);
         if (!obj || cJSON_GetObjectItemCaseSensitive(obj, name)) continue;
-        add(c, obj, name,
-            sqlite3_column_int(st, 2) ? cJSON_CreateString("[redacted]") : col_str(st, 1));
+        tr_json_add(obj, name,
+                    sqlite3_column_int(q.st, TR_COL_ENV_REDACTED)
+                        ? cJSON_CreateString("[redacted]")
+                        : tr_json_col_text(q.st, TR_COL_ENV_VALUE),
+                    &c->oom);
     }
-    return finish(c, st, rc);
+    return finish(c, rc);
 }
 
 /* The runs row: scalar fields in document order; created_by and resources come last. */
 static int run_row(q *c, cJSON *run, cJSON **tail)
 {
-    sqlite3_stmt *st = run_stmt(c, TR_STMT_Q_RUN);
-    if (!st) return TRAIL_ESTORE;
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        finish(c, st, rc);
-        return rc == SQLITE_DONE ? tr_store_fail(c->s, TRAIL_ENOTFOUND, "no run %s", c->run)
-                                 : TRAIL_ESTORE;
-    }
+    tr_stmt q;
+    int rc = run_stmt(c, &q, TR_STMT_Q_RUN);
+    if (rc) return rc;
+    if ((rc = tr_stmt_row(&q)) <= 0)
+        return rc ? rc : tr_store_fail(c->s, TRAIL_ENOTFOUND, "no run %s", c->run);
+    sqlite3_stmt *st = q.st;
     static const char *const names[] = {"id",        "name",   "experiment", "status",
                                         "exit_code", "signal", "argv",       "cwd",
                                         "host",      "user",   "pid"};
-    static const char kinds[] = "ssssiiasssi";
+    static const char kinds[] = "ssssiiasssi"; /* columns TR_COL_RUN_ID .. TR_COL_RUN_PID */
+    _Static_assert(sizeof kinds - 1 == TR_COL_RUN_PID + 1, "a kind per leading column");
     for (int i = 0; kinds[i]; i++)
-        add(c, run, names[i], col(st, i, kinds[i]));
-    add(c, run, "started_at", col_time(st, 11));
-    add(c, run, "ended_at", col_time(st, 12));
-    int has_start = sqlite3_column_type(st, 11) != SQLITE_NULL;
-    int has_end = sqlite3_column_type(st, 12) != SQLITE_NULL;
-    int running = !strcmp((const char *)sqlite3_column_text(st, 3), "running");
-    int64_t start = sqlite3_column_int64(st, 11), end = sqlite3_column_int64(st, 12);
+        tr_json_add(run, names[i], col(st, i, kinds[i]), &c->oom);
+    tr_json_add(run, "started_at", tr_json_col_time(st, TR_COL_RUN_STARTED_NS), &c->oom);
+    tr_json_add(run, "ended_at", tr_json_col_time(st, TR_COL_RUN_ENDED_NS), &c->oom);
+    int has_start = sqlite3_column_type(st, TR_COL_RUN_STARTED_NS) != SQLITE_NULL;
+    int has_end = sqlite3_column_type(st, TR_COL_RUN_ENDED_NS) != SQLITE_NULL;
+    int running = !strcmp((const char *)sqlite3_column_text(st, TR_COL_RUN_STATUS), "running");
+    int64_t start = sqlite3_column_int64(st, TR_COL_RUN_STARTED_NS);
+    int64_t end = sqlite3_column_int64(st, TR_COL_RUN_ENDED_NS);
     if (has_start && (has_end || running))
-        add(c, run, "duration_s",
-            cJSON_CreateNumber((double)((has_end ? end : tr_now_ns()) - start) / 1e9));
+        tr_json_add(run, "duration_s",
+                    cJSON_CreateNumber((double)((has_end ? end : tr_now_ns()) - start) / 1e9),
+                    &c->oom);
     else
-        add(c, run, "duration_s", cJSON_CreateNull());
+        tr_json_add(run, "duration_s", cJSON_CreateNull(), &c->oom);
 
     /* Built now, attached by the caller after the other sections. */
     *tail = cJSON_CreateObject();
-    add(c, *tail, "created_by", col_str(st, 16));
+    tr_json_add(*tail, "created_by", tr_json_col_text(st, TR_COL_RUN_CREATED_BY), &c->oom);
     cJSON *res = cJSON_CreateObject();
-    for (int i = 13; i <= 14; i++)
-        add(c, res, i == 13 ? "utime_s" : "stime_s",
-            sqlite3_column_type(st, i) == SQLITE_NULL
-                ? cJSON_CreateNull()
-                : cJSON_CreateNumber((double)sqlite3_column_int64(st, i) / 1e6));
-    add(c, res, "maxrss_kb", col_int(st, 15));
-    add(c, *tail, "resources", res);
-    sqlite3_step(st); /* the id is the primary key: SQLITE_DONE */
-    return finish(c, st, SQLITE_DONE);
+    for (int i = TR_COL_RUN_UTIME_US; i <= TR_COL_RUN_STIME_US; i++)
+        tr_json_add(res, i == TR_COL_RUN_UTIME_US ? "utime_s" : "stime_s",
+                    sqlite3_column_type(st, i) == SQLITE_NULL
+                        ? cJSON_CreateNull()
+                        : cJSON_CreateNumber((double)sqlite3_column_int64(st, i) / 1e6),
+                    &c->oom);
+    tr_json_add(res, "maxrss_kb", tr_json_col_int(st, TR_COL_RUN_MAXRSS_KB), &c->oom);
+    tr_json_add(*tail, "resources", res, &c->oom);
+    tr_stmt_reset(&q); /* the id is the primary key: one row */
+    return finish(c, 0);
 }
 
 int tr_store_run_json(tr_store *s, const char *run_id, cJSON **out)
@@ -300,38 +261,33 @@ int tr_store_runs_json(tr_store *s, const tr_runs_filter *f, cJSON **out)
     *out = NULL;
     /* A --where filter is its own statement (its text varies); values are bound, never
      * spliced. */
-    sqlite3_stmt *st = f && f->where ? tr_where_prepare(s, f->where) : tr_store_stmt(s, TR_STMT_Q_RUNS);
-    if (!st) return TRAIL_ESTORE;
-    if (f && f->experiment) sqlite3_bind_text(st, 1, f->experiment, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, f && f->limit > 0 ? f->limit : -1);
+    tr_stmt q = {s, NULL, SQLITE_OK};
+    q.st = f && f->where ? tr_where_prepare(s, f->where) : tr_store_stmt(s, TR_STMT_Q_RUNS);
+    if (!q.st) return TRAIL_ESTORE;
+    if (f && f->experiment) tr_bind_cstr(&q, 1, f->experiment);
+    tr_bind_int(&q, 2, f && f->limit > 0 ? f->limit : -1);
 
     /* Collect the ids first: building each document runs other statements. */
     char(*ids)[33] = NULL;
     size_t n = 0, cap = 0;
     cJSON *arr = NULL;
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = tr_stmt_row(&q)) == 1) {
         if (n == cap) {
             cap = cap ? cap * 2 : 64;
             void *grown = realloc(ids, cap * sizeof *ids);
             if (!grown) {
-                rc = SQLITE_NOMEM;
+                tr_stmt_reset(&q);
+                rc = tr_store_fail(s, TRAIL_ENOMEM, "out of memory");
                 break;
             }
             ids = grown;
         }
-        snprintf(ids[n++], sizeof ids[0], "%s", (const char *)sqlite3_column_text(st, 0));
+        snprintf(ids[n++], sizeof ids[0], "%s",
+                 (const char *)sqlite3_column_text(q.st, TR_COL_RUN_LOOKUP_ID));
     }
-    if (f && f->where) {
-        sqlite3_finalize(st);
-    } else {
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-    }
-    if (rc != SQLITE_DONE) {
-        rc = tr_store_sqlerr(s, rc, "listing runs");
-        goto fail;
-    }
+    if (f && f->where) sqlite3_finalize(q.st);
+    if (rc) goto fail;
     if (!(arr = cJSON_CreateArray())) {
         rc = tr_store_fail(s, TRAIL_ENOMEM, "out of memory");
         goto fail;
@@ -355,33 +311,32 @@ int tr_store_metrics_json(tr_store *s, const char *run_id, cJSON **out)
     if (!s || !run_id || !out) return TRAIL_EINVAL;
     *out = NULL;
     q c = {.s = s, .run = run_id};
-    sqlite3_stmt *st = run_stmt(&c, TR_STMT_Q_RUN_EXACT);
-    if (!st) return TRAIL_ESTORE;
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        finish(&c, st, rc);
-        return rc == SQLITE_DONE ? tr_store_fail(s, TRAIL_ENOTFOUND, "no run %s", run_id)
-                                 : TRAIL_ESTORE;
-    }
-    finish(&c, st, SQLITE_DONE);
+    tr_stmt q;
+    int found, rc = run_stmt(&c, &q, TR_STMT_Q_RUN_EXACT);
+    if (rc || (rc = tr_stmt_row_int(&q, &found, NULL))) return rc;
+    if (!found) return tr_store_fail(s, TRAIL_ENOTFOUND, "no run %s", run_id);
     cJSON *obj = cJSON_CreateObject(), *series = NULL;
-    st = obj ? run_stmt(&c, TR_STMT_Q_METRICS_ALL) : NULL;
-    if (!st) {
+    if (!obj) return tr_store_fail(s, TRAIL_ENOMEM, "out of memory");
+    if ((rc = run_stmt(&c, &q, TR_STMT_Q_METRICS_ALL))) {
         cJSON_Delete(obj);
-        return obj ? TRAIL_ESTORE : tr_store_fail(s, TRAIL_ENOMEM, "out of memory");
+        return rc;
     }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *key = (const char *)sqlite3_column_text(st, 0);
+    while ((rc = tr_stmt_row(&q)) == 1) {
+        sqlite3_stmt *st = q.st;
+        const char *key = (const char *)sqlite3_column_text(st, TR_COL_MET_KEY);
         if (!series || strcmp(series->string, key) != 0)
-            if (!(series = chk(&c, cJSON_AddArrayToObject(obj, key)))) break;
+            if (!(series = tr_json_chk(cJSON_AddArrayToObject(obj, key), &c.oom))) {
+                tr_stmt_reset(&q);
+                rc = 0;
+                break;
+            }
         cJSON *p = cJSON_CreateObject();
-        add(&c, p, "step", col_int(st, 1));
-        add(&c, p, "value", metric_json(st, 2, 3));
-        add(&c, p, "time", col_time(st, 4));
-        add(&c, series, NULL, p);
+        tr_json_add(p, "step", tr_json_col_int(st, TR_COL_MET_STEP), &c.oom);
+        tr_json_add(p, "value", metric_json(st, TR_COL_MET_VALUE, TR_COL_MET_SPECIAL), &c.oom);
+        tr_json_add(p, "time", tr_json_col_time(st, TR_COL_MET_TIME_NS), &c.oom);
+        tr_json_add(series, NULL, p, &c.oom);
     }
-    if (c.oom) rc = SQLITE_DONE; /* finish reports it */
-    if ((rc = finish(&c, st, rc))) {
+    if ((rc = finish(&c, rc))) {
         cJSON_Delete(obj);
         return rc;
     }
@@ -393,17 +348,16 @@ int tr_store_metrics_json(tr_store *s, const char *run_id, cJSON **out)
  * Returns the number of rows seen (the statements stop at 1 or 2), or TRAIL_E*. */
 static int lookup(tr_store *s, enum tr_stmt_id id, const char *a, const char *b, char id_out[33])
 {
-    sqlite3_stmt *st = tr_store_stmt(s, id);
-    if (!st) return TRAIL_ESTORE;
-    int rc = sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC), rows = 0;
-    if (rc == SQLITE_OK && b) rc = sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
-    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (rows++ == 0) snprintf(id_out, 33, "%s", (const char *)sqlite3_column_text(st, 0));
-        rc = SQLITE_OK;
-    }
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return rc == SQLITE_DONE ? rows : tr_store_sqlerr(s, rc, "resolving a run");
+    tr_stmt q;
+    int rc = tr_stmt_begin(&q, s, id), rows = 0;
+    if (rc) return rc;
+    tr_bind_cstr(&q, 1, a);
+    if (b) tr_bind_cstr(&q, 2, b);
+    while ((rc = tr_stmt_row(&q)) == 1)
+        if (rows++ == 0)
+            snprintf(id_out, 33, "%s",
+                     (const char *)sqlite3_column_text(q.st, TR_COL_RUN_LOOKUP_ID));
+    return rc ? rc : rows;
 }
 
 /* Resolution order: exact id, unique id prefix, run name (latest started). An ambiguous prefix

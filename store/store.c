@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "store_int.h"
 #include "trail.h"
 #include "util.h"
@@ -105,16 +107,141 @@ int tr_store_step_done(tr_store *s, sqlite3_stmt *st)
     return rc == SQLITE_DONE ? 0 : tr_store_sqlerr(s, rc, "writing");
 }
 
-int tr_store_step_bound(tr_store *s, int *brc, sqlite3_stmt *st)
+int tr_stmt_begin(tr_stmt *q, tr_store *s, enum tr_stmt_id id)
 {
-    if (*brc != SQLITE_OK) {
-        int rc = *brc;
-        *brc = SQLITE_OK;
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-        return tr_store_sqlerr(s, rc, "binding");
+    q->s = s;
+    q->rc = SQLITE_OK;
+    return (q->st = tr_store_stmt(s, id)) ? 0 : TRAIL_ESTORE;
+}
+
+void tr_bind_note(tr_stmt *q, int rc)
+{
+    if (rc != SQLITE_OK && q->rc == SQLITE_OK) q->rc = rc;
+}
+
+void tr_bind_int(tr_stmt *q, int i, int64_t v)
+{
+    tr_bind_note(q, sqlite3_bind_int64(q->st, i, v));
+}
+
+void tr_bind_double(tr_stmt *q, int i, double v)
+{
+    tr_bind_note(q, sqlite3_bind_double(q->st, i, v));
+}
+
+void tr_bind_null(tr_stmt *q, int i)
+{
+    tr_bind_note(q, sqlite3_bind_null(q->st, i));
+}
+
+void tr_bind_text(tr_stmt *q, int i, const char *p, size_t n)
+{
+    tr_bind_note(q, p ? sqlite3_bind_text(q->st, i, p, (int)n, SQLITE_STATIC)
+                      : sqlite3_bind_null(q->st, i));
+}
+
+void tr_bind_cstr(tr_stmt *q, int i, const char *p)
+{
+    tr_bind_text(q, i, p && *p ? p : NULL, p ? strlen(p) : 0);
+}
+
+void tr_bind_field_int(tr_stmt *q, int i, const tr_rec *r, uint16_t id)
+{
+    int64_t v;
+    if (tr_rec_get_i64(r, id, &v) == 0)
+        tr_bind_int(q, i, v);
+    else
+        tr_bind_null(q, i);
+}
+
+void tr_bind_field_str(tr_stmt *q, int i, const tr_rec *r, uint16_t id)
+{
+    const char *p = NULL;
+    size_t n = 0;
+    if (tr_rec_get_str(r, id, &p, &n) != 0) p = NULL;
+    tr_bind_text(q, i, p, n);
+}
+
+void tr_stmt_reset(tr_stmt *q)
+{
+    sqlite3_reset(q->st);
+    sqlite3_clear_bindings(q->st);
+    q->rc = SQLITE_OK;
+}
+
+/* A kept bind error fails the statement without stepping it. */
+static int bind_failed(tr_stmt *q)
+{
+    int rc = q->rc;
+    tr_stmt_reset(q);
+    return tr_store_sqlerr(q->s, rc, "binding");
+}
+
+int tr_stmt_done(tr_stmt *q)
+{
+    if (q->rc != SQLITE_OK) return bind_failed(q);
+    return tr_store_step_done(q->s, q->st);
+}
+
+int tr_stmt_row(tr_stmt *q)
+{
+    if (q->rc != SQLITE_OK) return bind_failed(q);
+    int rc = sqlite3_step(q->st);
+    if (rc == SQLITE_ROW) return 1;
+    tr_stmt_reset(q);
+    return rc == SQLITE_DONE ? 0 : tr_store_sqlerr(q->s, rc, "reading");
+}
+
+int tr_stmt_row_int(tr_stmt *q, int *found, int64_t *out)
+{
+    int rc = tr_stmt_row(q);
+    *found = rc == 1;
+    if (rc != 1) return rc;
+    if (out) *out = sqlite3_column_int64(q->st, 0);
+    tr_stmt_reset(q);
+    return 0;
+}
+
+void tr_json_add(cJSON *parent, const char *key, cJSON *item, int *oom)
+{
+    int ok = item && parent &&
+             (cJSON_IsArray(parent) ? cJSON_AddItemToArray(parent, item)
+                                    : cJSON_AddItemToObject(parent, key, item));
+    if (!ok) {
+        cJSON_Delete(item);
+        *oom = 1;
     }
-    return tr_store_step_done(s, st);
+}
+
+cJSON *tr_json_chk(cJSON *item, int *oom)
+{
+    if (!item) *oom = 1;
+    return item;
+}
+
+cJSON *tr_json_col_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? cJSON_CreateString((const char *)t) : cJSON_CreateNull();
+}
+
+cJSON *tr_json_col_int(sqlite3_stmt *st, int i)
+{
+    if (sqlite3_column_type(st, i) == SQLITE_NULL) return cJSON_CreateNull();
+    return cJSON_CreateNumber((double)sqlite3_column_int64(st, i));
+}
+
+cJSON *tr_json_time(int64_t ns)
+{
+    char buf[40];
+    tr_store_fmt_time(ns, buf, sizeof buf);
+    return cJSON_CreateString(buf);
+}
+
+cJSON *tr_json_col_time(sqlite3_stmt *st, int i)
+{
+    if (sqlite3_column_type(st, i) == SQLITE_NULL) return cJSON_CreateNull();
+    return tr_json_time(sqlite3_column_int64(st, i));
 }
 
 /* Runs SQL text that takes no parameters (pragmas, transaction control, migrations). */

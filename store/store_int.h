@@ -4,6 +4,7 @@
 
 #include <sqlite3.h>
 
+#include "record.h"
 #include "store.h"
 #include "store_sql.h"
 
@@ -29,9 +30,54 @@ struct tr_store {
 sqlite3_stmt *tr_store_stmt(tr_store *s, enum tr_stmt_id id);
 /* Steps st to completion, then resets it and clears its bindings; 0 or TRAIL_E*. */
 int tr_store_step_done(tr_store *s, sqlite3_stmt *st);
-/* Steps a statement whose parameters were bound with errors collected in *brc: a failed
- * bind fails it (and clears *brc) without stepping. */
-int tr_store_step_bound(tr_store *s, int *brc, sqlite3_stmt *st);
+
+/* ---- Statement helpers (store.c), the one way the store binds and steps: a statement is
+ * prepared once (tr_store_stmt) and cycled bind -> step -> reset. Binds remember the first
+ * error, which then fails the step without running it. Column indexes are named beside each
+ * statement's SQL (*_sql.h). ---- */
+typedef struct tr_stmt {
+    tr_store *s;
+    sqlite3_stmt *st;
+    int rc; /* the first failed bind; SQLITE_OK when none */
+} tr_stmt;
+
+/* Starts statement id; 0 or TRAIL_ESTORE (message in s->err). */
+int tr_stmt_begin(tr_stmt *q, tr_store *s, enum tr_stmt_id id);
+void tr_bind_int(tr_stmt *q, int i, int64_t v);
+void tr_bind_double(tr_stmt *q, int i, double v);
+void tr_bind_null(tr_stmt *q, int i);
+/* Text p[0..n), bound SQLITE_STATIC (it must live until the reset); NULL p binds NULL. */
+void tr_bind_text(tr_stmt *q, int i, const char *p, size_t n);
+/* A C string; NULL or "" binds NULL. */
+void tr_bind_cstr(tr_stmt *q, int i, const char *p);
+/* A record's integer or string field; NULL when the record has none. */
+void tr_bind_field_int(tr_stmt *q, int i, const tr_rec *r, uint16_t id);
+void tr_bind_field_str(tr_stmt *q, int i, const tr_rec *r, uint16_t id);
+/* Keeps rc as the statement's error unless one is kept already. */
+void tr_bind_note(tr_stmt *q, int rc);
+/* Steps to the end, then resets and clears the bindings; 0 or TRAIL_E*. */
+int tr_stmt_done(tr_stmt *q);
+/* Steps once: 1 on a row (columns readable until tr_stmt_reset), 0 at the end, or TRAIL_E*
+ * (both reset already). */
+int tr_stmt_row(tr_stmt *q);
+/* One-row lookup: *found, and column 0 into *out (may be NULL) when found; reset after. */
+int tr_stmt_row_int(tr_stmt *q, int *found, int64_t *out);
+void tr_stmt_reset(tr_stmt *q);
+/* ---- JSON helpers (store.c) for the store's documents: cJSON reports allocation failure as a
+ * NULL item; these remember it in *oom, and the document is then given up as TRAIL_ENOMEM. ---- */
+struct cJSON;
+/* Adds item to parent: under key to an object, appended to an array. A NULL item or parent
+ * sets *oom (item is freed). */
+void tr_json_add(struct cJSON *parent, const char *key, struct cJSON *item, int *oom);
+/* item itself; *oom = 1 when it is NULL. */
+struct cJSON *tr_json_chk(struct cJSON *item, int *oom);
+/* Column i of st as a JSON string, number or RFC 3339 time; null when the column is NULL. */
+struct cJSON *tr_json_col_text(sqlite3_stmt *st, int i);
+struct cJSON *tr_json_col_int(sqlite3_stmt *st, int i);
+struct cJSON *tr_json_col_time(sqlite3_stmt *st, int i);
+/* A time in ns since the epoch as an RFC 3339 string. */
+struct cJSON *tr_json_time(int64_t ns);
+
 /* Sets s->err to "store PATH: WHAT: sqlite message" and returns the TRAIL_E* code for rc. */
 int tr_store_sqlerr(tr_store *s, int rc, const char *what);
 /* Sets s->err to "store PATH: MESSAGE" and returns code. */

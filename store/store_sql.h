@@ -202,4 +202,49 @@
     TR_PROCS_STMTS(X)                                                                              \
     TR_DEPS_STMTS(X)
 
+/* Columns by name: Q_RUN (in the run document's order) ... */
+enum tr_q_run_col {
+    TR_COL_RUN_ID,
+    TR_COL_RUN_NAME,
+    TR_COL_RUN_EXPERIMENT,
+    TR_COL_RUN_STATUS,
+    TR_COL_RUN_EXIT_CODE,
+    TR_COL_RUN_SIGNAL,
+    TR_COL_RUN_ARGV,
+    TR_COL_RUN_CWD,
+    TR_COL_RUN_HOST,
+    TR_COL_RUN_USER,
+    TR_COL_RUN_PID,
+    TR_COL_RUN_STARTED_NS,
+    TR_COL_RUN_ENDED_NS,
+    TR_COL_RUN_UTIME_US,
+    TR_COL_RUN_STIME_US,
+    TR_COL_RUN_MAXRSS_KB,
+    TR_COL_RUN_CREATED_BY,
+};
+/* ... Q_PARAMS, Q_TAGS, Q_METRICS_LAST (key, value[, special]) ... */
+enum tr_q_kv_col { TR_COL_KV_KEY, TR_COL_KV_VALUE, TR_COL_KV_SPECIAL };
+/* ... Q_METRICS_ALL ... */
+enum tr_q_metrics_col {
+    TR_COL_MET_KEY,
+    TR_COL_MET_STEP,
+    TR_COL_MET_VALUE,
+    TR_COL_MET_SPECIAL,
+    TR_COL_MET_TIME_NS
+};
+/* ... Q_FILES ... */
+enum tr_q_files_col {
+    TR_COL_FILE_PATH,
+    TR_COL_FILE_DEV,
+    TR_COL_FILE_INO,
+    TR_COL_FILE_SIZE,
+    TR_COL_FILE_MTIME_NS,
+    TR_COL_FILE_HASH,
+    TR_COL_FILE_BYTES,
+    TR_COL_FILE_TEMPORARY,
+};
+/* ... Q_ENV; the run-id lookups (Q_RUN_EXACT, Q_RUN_PREFIX, Q_RUN_NAME, Q_RUNS) give the id. */
+enum tr_q_env_col { TR_COL_ENV_NAME, TR_COL_ENV_VALUE, TR_COL_ENV_REDACTED };
+#define TR_COL_RUN_LOOKUP_ID 0
+
 #endif
