@@ -1,32 +1,36 @@
-/* error.c - the one place TRAIL_E* codes become text. */
+/* error.c - the one place TRAIL_E* codes become text and names: generated from TRAIL_ERRNO_MAP. */
 #include "trail.h"
+
+/* Each public TRAIL_E* macro has the value the map gives it. */
+#define TR_ERR_CHECK(name, value, text)                                                            \
+    _Static_assert(TRAIL_E##name == (value), "TRAIL_E" #name " differs from TRAIL_ERRNO_MAP");
+TRAIL_ERRNO_MAP(TR_ERR_CHECK)
+#undef TR_ERR_CHECK
+
+static const struct {
+    int code;
+    const char *name, *text;
+} errs[] = {{TRAIL_OK, "TRAIL_OK", "success"},
+#define TR_ERR_ROW(name, value, text) {value, "TRAIL_E" #name, text},
+            TRAIL_ERRNO_MAP(TR_ERR_ROW)
+#undef TR_ERR_ROW
+};
+
+static int find(int err)
+{
+    for (int i = 0; i < (int)(sizeof errs / sizeof errs[0]); i++)
+        if (errs[i].code == err) return i;
+    return -1;
+}
 
 TRAIL_API const char *trail_strerror(int err)
 {
-    switch (err) {
-    case TRAIL_OK: return "success";
-    case TRAIL_EINVAL: return "invalid argument";
-    case TRAIL_ENOMEM: return "out of memory";
-    case TRAIL_EIO: return "I/O error";
-    case TRAIL_ECORRUPT: return "malformed or corrupt data";
-    case TRAIL_ETOOBIG: return "value or record too large";
-    case TRAIL_ENOSPC: return "spool or disk full";
-    case TRAIL_ENORUN: return "no active run";
-    case TRAIL_EACTIVE: return "a run is already active";
-    case TRAIL_EDISABLED: return "trail is disabled (TRAIL_DISABLE)";
-    case TRAIL_EVERSION: return "data from a newer format version";
-    case TRAIL_EBUSY: return "locked by another process";
-    case TRAIL_ENOTFOUND: return "not found";
-    case TRAIL_EAMBIGUOUS: return "ambiguous reference";
-    case TRAIL_EKEY: return "invalid key (1-250 characters of A-Z a-z 0-9 _ - . / space :)";
-    case TRAIL_EVALUE: return "invalid value";
-    case TRAIL_ESTORE: return "store error";
-    case TRAIL_EAGAIN: return "try again";
-    case TRAIL_EPROTO: return "protocol error";
-    case TRAIL_EAUTH: return "authentication failed";
-    case TRAIL_ETIMEDOUT: return "timed out";
-    case TRAIL_ECLOSED: return "closed";
-    case TRAIL_ENOTSUP: return "not supported";
-    default: return "unknown error";
-    }
+    int i = find(err);
+    return i < 0 ? "unknown error" : errs[i].text;
+}
+
+TRAIL_API const char *trail_err_name(int err)
+{
+    int i = find(err);
+    return i < 0 ? "unknown error" : errs[i].name;
 }

@@ -1,4 +1,4 @@
-/* strmap.h - the one string map of trail: byte-string keys (copied) -> an integer, pointer or string. */
+/* strmap.h - the one string map of trail: byte-string keys (copied) -> integer, pointer, string. */
 #ifndef TR_STRMAP_H
 #define TR_STRMAP_H
 

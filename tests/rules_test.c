@@ -1,4 +1,4 @@
-/* rules_test.c - the shared rules of common/: the hash, the string map, error codes, redaction, ELF. */
+/* rules_test.c - the shared rules of common/: hash, string map, error table, redaction, ELF. */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -74,9 +74,40 @@ static void test_strmap(void)
     tr_strmap_free(NULL);
 }
 
+static void test_errors(void)
+{
+    /* every code of the map: a distinct name and text, the name spelling the macro */
+    const char *names[64], *texts[64];
+    int n = 0;
+#define ERR_ROW(name, value, text)                                                                 \
+    T_EQ_INT(TRAIL_E##name, value);                                                                \
+    T_EQ_STR(trail_err_name(value), "TRAIL_E" #name);                                              \
+    T_EQ_STR(trail_strerror(value), text);                                                         \
+    names[n] = trail_err_name(value);                                                              \
+    texts[n++] = trail_strerror(value);
+    TRAIL_ERRNO_MAP(ERR_ROW)
+#undef ERR_ROW
+    T_EQ_INT(n, 22);
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++) {
+            T_CHECK(strcmp(names[i], names[j]) != 0);
+            T_CHECK(strcmp(texts[i], texts[j]) != 0);
+        }
+    T_EQ_STR(trail_err_name(TRAIL_ENOTFOUND), "TRAIL_ENOTFOUND");
+    T_EQ_STR(trail_strerror(TRAIL_ENOTFOUND), "not found");
+    T_EQ_STR(trail_err_name(0), "TRAIL_OK");
+    T_EQ_STR(trail_strerror(0), "success");
+    int unknown[] = {1, -23, -1000, 12345};
+    for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
+        T_EQ_STR(trail_strerror(unknown[i]), "unknown error");
+        T_EQ_STR(trail_err_name(unknown[i]), "unknown error");
+    }
+}
+
 int main(void)
 {
     T_RUN(test_hash);
     T_RUN(test_strmap);
+    T_RUN(test_errors);
     return T_DONE();
 }
