@@ -13,6 +13,7 @@
 
 #include "agent.h"
 #include "deliver.h"
+#include "opts.h"
 #include "trail.h"
 #include "util.h"
 
@@ -41,34 +42,27 @@ typedef struct run_entry {
     int reported; /* the last failure was reported */
 } run_entry;
 
+static const tr_opt agent_opts_table[] = {
+    TR_LINK_OPTS(agent_opts, link),
+    TR_VALUE("store", "PATH", agent_opts, store, "deliver into the store at PATH instead"),
+    TR_VALUE("spool-root", "DIR", agent_opts, root, "the spool root ($TRAIL_SPOOL_ROOT)"),
+    TR_OPT_END};
+
+const tr_opt_cmd tr_agent_cmd = {
+    .name = "trail agent",
+    .summary = "Node daemon: deliver every run's spool to traild (or a store)",
+    .opts = agent_opts_table,
+    .details = "One of --collector URL or --store PATH is required. SIGTERM/SIGINT stop it.\n"};
+
 static int parse(const char *cmd, int argc, char **argv, agent_opts *o)
 {
+    (void)cmd;
     memset(o, 0, sizeof *o);
     o->timeout_s = 30;
-    for (int i = 1; i < argc; i++) {
-        int r = tr_link_parse_opt(&o->link, argc, argv, &i);
-        if (r > 0) continue;
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (r == 0 && v && !strcmp(argv[i], "--spool-root"))
-            o->root = argv[++i];
-        else if (r == 0 && v && !strcmp(argv[i], "--store"))
-            o->store = argv[++i];
-        else if (r == 0 && v && !strcmp(argv[i], "--timeout"))
-            o->timeout_s = atof(argv[++i]);
-        else {
-            tr_agent_err("%s: %s '%s'", cmd, r < 0 || !v ? "missing value for" : "unknown option",
-                         argv[i]);
-            fprintf(stderr,
-                    "usage: trail %s (--collector URL [--token-file F] [--tls-ca F] | "
-                    "--store PATH) [--spool-root DIR]%s\n",
-                    cmd, strcmp(cmd, "sync") ? "" : " [--timeout SECS]");
-            return -1;
-        }
-    }
-    if (!o->link.url == !o->store) {
-        tr_agent_err("%s: one of --collector URL or --store PATH is required", cmd);
-        return -1;
-    }
+    int rc = tr_opt_parse(&tr_agent_cmd, argc, argv, o, NULL);
+    if (rc) return rc;
+    if (!o->link.url == !o->store)
+        return tr_opt_error(&tr_agent_cmd, "one of --collector URL or --store PATH is required");
     return 0;
 }
 
@@ -311,7 +305,8 @@ int tr_cmd_agent(int argc, char **argv)
 {
     agent_opts o;
     char root[4096];
-    if (parse("agent", argc, argv, &o) != 0) return TR_EXIT_USAGE;
+    int prc = parse("agent", argc, argv, &o);
+    if (prc) return TR_OPT_EXIT(prc);
     root_of(o.root, root, sizeof root);
     tr_deliver_req req = {.store = o.store, .link = o.link, .root = o.root};
     tr_sink *sink = open_sink("agent", &req);

@@ -17,10 +17,12 @@ typedef struct tr_link_opts {
     int timeout_ms;         /* one request and its ack (0: 10000) */
 } tr_link_opts;
 
-/* Parses "--collector URL --token-file F --tls-ca F" style options at argv[*i]; returns 1
- * when it consumed one (advancing *i), 0 when argv[*i] is not one of them, -1 when the
- * value is missing. */
-int tr_link_parse_opt(tr_link_opts *o, int argc, char **argv, int *i);
+/* "--collector URL --token-file F --tls-ca F" as entries of an option table (common/opts.h)
+ * for the option struct T whose tr_link_opts field is F. */
+#define TR_LINK_OPTS(T, F)                                                                         \
+    TR_VALUE("collector", "URL", T, F.url, "send to traild: tcp://, tls+tcp://, ipc://, a port"),  \
+        TR_VALUE("token-file", "F", T, F.token_file, "the collector's token ($TRAIL_TOKEN_FILE)"), \
+        TR_VALUE("tls-ca", "F", T, F.tls_ca, "CA of a tls+tcp:// collector ($TRAIL_TLS_CA)")
 /* The collector sink (link.c): loads the token (which must be private), sets up TLS and starts
  * dialing in the background: an absent collector is not an error here. err gets one line on
  * failure. */

@@ -54,19 +54,6 @@ typedef struct tr_link {
 
 static int link_connected(tr_link *l);
 
-int tr_link_parse_opt(tr_link_opts *o, int argc, char **argv, int *i)
-{
-    const char *a = argv[*i];
-    const char **dst = !strcmp(a, "--collector")    ? &o->url
-                       : !strcmp(a, "--token-file") ? &o->token_file
-                       : !strcmp(a, "--tls-ca")     ? &o->tls_ca
-                                                    : NULL;
-    if (!dst) return 0;
-    if (*i + 1 >= argc) return -1;
-    *dst = argv[++*i];
-    return 1;
-}
-
 static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
     (void)p;

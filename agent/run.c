@@ -16,6 +16,7 @@
 #include "agent.h"
 #include "client.h"
 #include "deliver.h"
+#include "opts.h"
 #include "record.h"
 #include "trail.h"
 #include "util.h"
@@ -34,19 +35,38 @@ typedef struct run_opts {
     tr_link_opts link;   /* --collector URL [--token-file F] [--tls-ca F] */
     int no_capture;      /* --no-capture: do not preload the shim */
     char **cmd;
+    const char *drain_arg; /* --drain-timeout as given */
 } run_opts;
 
 static volatile pid_t child_pid;
 static volatile sig_atomic_t got_signal;
 
-static void usage(void)
-{
-    fprintf(stderr, "usage: trail run [--store PATH | --collector URL [--token-file F]\n"
-                    "                 [--tls-ca F] [--drain-timeout SECS]]\n"
-                    "                 [--experiment E] [--name N] [--param K=V]...\n"
-                    "                 [--tag K=V]... [--redact PATTERN,...] [--no-capture]\n"
-                    "                 -- CMD [ARG...]\n");
-}
+static const tr_opt run_opts_table[] = {
+    TR_VALUE("store", "PATH", run_opts, store,
+             "the store (default: $TRAIL_STORE, ./.trail/trail.db)"),
+    TR_LINK_OPTS(run_opts, link),
+    TR_VALUE("drain-timeout", "SECS", run_opts, drain_arg,
+             "with --collector: deliver at most SECS after CMD (30)"),
+    TR_VALUE("experiment", "E", run_opts, experiment, "the run's experiment"),
+    TR_VALUE("name", "N", run_opts, name, "the run's name (RUN N: the latest of that name)"),
+    TR_LIST("param", "K=V", run_opts, params, nparams, "a parameter (CMD sees TRAIL_PARAM_K=V)"),
+    TR_LIST("tag", "K=V", run_opts, tags, ntags, "a tag"),
+    TR_VALUE("redact", "PATTERN,...", run_opts, redact, "more environment names to redact"),
+    TR_FLAG("no-capture", run_opts, no_capture, "do not preload the capture shim"),
+    TR_OPT_END};
+
+const tr_opt_cmd tr_run_cmd = {
+    .name = "trail run",
+    .args = "[--] CMD [ARG...]",
+    .summary = "Run CMD and record it",
+    .opts = run_opts_table,
+    .min_args = 1,
+    .max_args = -1,
+    .flags = TR_OPT_STOP,
+    .missing = "no command given",
+    .args_help = "Options end at CMD (or at --): what follows is CMD's, untouched. The exit\n"
+                 "status is CMD's. Records go to --store, else $TRAIL_STORE, else\n"
+                 "./.trail/trail.db, or to traild with --collector.\n"};
 
 /* Forward SIGINT/SIGTERM/SIGHUP/SIGQUIT sent to trail (kill, timeout, a scheduler) to CMD.
  * Signals raised by the terminal already reach CMD through the process group. */
@@ -61,78 +81,26 @@ static void forward(int sig, siginfo_t *si, void *uc)
 
 static int parse(int argc, char **argv, run_opts *o)
 {
+    tr_opt_args args;
     memset(o, 0, sizeof *o);
     o->live_grace_s = 2.0;
     const char *g = getenv("TRAIL_LIVE_GRACE_S");
     if (g) o->live_grace_s = atof(g);
     o->drain_s = 30;
-    int i = 1;
-    for (; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--") == 0) {
-            i++;
-            break;
-        }
-        if (a[0] != '-') break; /* trail run CMD ... without "--" */
-        int takes = 1, lr = tr_link_parse_opt(&o->link, argc, argv, &i);
-        if (lr > 0) {
-            o->collector = o->link.url;
-            continue;
-        }
-        if (lr < 0)
-            v = NULL;
-        else if (!strcmp(a, "--store"))
-            o->store = v;
-        else if (!strcmp(a, "--drain-timeout"))
-            o->drain_s = v ? atof(v) : 0;
-        else if (!strcmp(a, "--experiment"))
-            o->experiment = v;
-        else if (!strcmp(a, "--name"))
-            o->name = v;
-        else if (!strcmp(a, "--redact"))
-            o->redact = v;
-        else if (!strcmp(a, "--no-capture")) {
-            o->no_capture = 1;
-            takes = 0;
-        } else if (!strcmp(a, "--param") || !strcmp(a, "--tag")) {
-            int isp = a[2] == 'p';
-            if (!v || !strchr(v, '=') || v[0] == '=') {
-                tr_agent_err("%s needs KEY=VALUE, got '%s'", a, v ? v : "");
-                return -1;
-            }
-            if ((isp ? o->nparams : o->ntags) >= MAX_KV) {
-                tr_agent_err("too many %s options (max %d)", a, MAX_KV);
-                return -1;
-            }
-            if (isp)
-                o->params[o->nparams++] = v;
-            else
-                o->tags[o->ntags++] = v;
-        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage();
-            return 1;
-        } else {
-            tr_agent_err("run: unknown option '%s'", a);
-            usage();
-            return -1;
-        }
-        if (takes && !v) {
-            tr_agent_err("run: option '%s' needs a value", a);
-            return -1;
-        }
-        i += takes;
-    }
-    if (i >= argc) {
-        tr_agent_err("run: no command given");
-        usage();
+    int rc = tr_opt_parse(&tr_run_cmd, argc, argv, o, &args);
+    if (rc) return rc;
+    if (o->drain_arg && tr_opt_double(&tr_run_cmd, "--drain-timeout", o->drain_arg, 0, &o->drain_s))
         return -1;
+    for (int k = 0; k < o->nparams + o->ntags; k++) {
+        const char *v = k < o->nparams ? o->params[k] : o->tags[k - o->nparams];
+        if (!strchr(v, '=') || v[0] == '=')
+            return tr_opt_error(&tr_run_cmd, "--%s needs KEY=VALUE, got '%s'",
+                                k < o->nparams ? "param" : "tag", v);
     }
-    if (o->collector && o->store) {
-        tr_agent_err("run: --store and --collector exclude each other");
-        return -1;
-    }
-    o->cmd = argv + i;
+    o->collector = o->link.url;
+    if (o->collector && o->store)
+        return tr_opt_error(&tr_run_cmd, "--store and --collector exclude each other");
+    o->cmd = args.argv;
     return 0;
 }
 
@@ -397,7 +365,7 @@ int tr_cmd_run(int argc, char **argv)
 {
     run_opts o;
     int prc = parse(argc, argv, &o);
-    if (prc) return prc > 0 ? 0 : TR_EXIT_USAGE;
+    if (prc) return TR_OPT_EXIT(prc);
 
     char root[4096], spool_dir[4200], run_id[TR_ID_LEN + 1];
     /* The sink, chosen once: traild (an absent collector is not an error), or the store. */

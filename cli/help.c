@@ -14,12 +14,6 @@ typedef struct cli_cmd {
     int (*fn)(int, char **);
 } cli_cmd;
 
-/* Until `trail run` and `trail agent` parse with tables of their own (agent/). */
-static const tr_opt_cmd tr_run_cmd = {
-    .name = "trail run", .args = "-- CMD [ARG...]", .summary = "Run CMD and record it"};
-static const tr_opt_cmd tr_agent_cmd = {
-    .name = "trail agent", .summary = "Node daemon: deliver every run's spool to traild"};
-
 static const cli_cmd cmds[] = {
     {&tr_run_cmd, tr_cmd_run},         {&tr_runs_cmd, tr_cmd_runs},
     {&tr_show_cmd, tr_cmd_show},       {&tr_metrics_cmd, tr_cmd_metrics},
