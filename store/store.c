@@ -526,6 +526,9 @@ void tr_store_fmt_time(int64_t ns, char *buf, size_t n)
         snprintf(buf, n, "invalid-time");
         return;
     }
-    snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(rem / 1000));
+    int w =
+        snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(rem / 1000));
+    /* A cut-off time is no time (a year past 9999 into a 40-byte buffer, a short buffer). */
+    if (w < 0 || (size_t)w >= n) snprintf(buf, n, "invalid-time");
 }
