@@ -86,8 +86,7 @@ static void write_file(const char *path, const char *text)
 static void test_dpkg_libc(void)
 {
     if (access("/var/lib/dpkg/status", R_OK) != 0) {
-        printf("SKIP: test_dpkg_libc needs a Debian system (/var/lib/dpkg)\n");
-        return;
+        T_SKIP("needs a Debian system (/var/lib/dpkg)");
     }
     char *want = CAPTURE("dpkg-query", "-W", "-f=${Version}", "libc6");
     T_CHECK(want[0]);
@@ -120,8 +119,7 @@ static void test_dpkg_aliases(void)
     struct stat sb;
     if (lstat("/lib", &sb) != 0 || !S_ISLNK(sb.st_mode) || !realpath("/bin/true", real) ||
         access("/usr/bin/python3", X_OK) != 0) {
-        printf("SKIP: test_dpkg_aliases needs a merged-usr system\n");
-        return;
+        T_SKIP("needs a merged-usr system");
     }
     snprintf(dir, sizeof dir, "%s/dpkg", base);
     snprintf(path, sizeof path, "%s/info", dir);
@@ -311,8 +309,7 @@ static void test_git(void)
 {
     char repo[700], old[PATH_MAX];
     if (system("git --version >/dev/null 2>&1") != 0) {
-        printf("SKIP: test_git needs git\n");
-        return;
+        T_SKIP("needs git");
     }
     snprintf(repo, sizeof repo, "%s/repo", base);
     T_ASSERT(mkdir(repo, 0700) == 0 && getcwd(old, sizeof old));
@@ -359,10 +356,8 @@ int main(void)
     char lib[4096];
     snprintf(lib, sizeof lib, "%s/libtrail_preload.so",
              getenv("TRAIL_LIB") ? getenv("TRAIL_LIB") : "build/lib");
-    if (access(lib, R_OK) != 0 || access("/usr/bin/python3", X_OK) != 0) {
-        printf("SKIP: deps_test needs %s (the capture shim) and /usr/bin/python3\n", lib);
-        return 0;
-    }
+    if (access(lib, R_OK) != 0 || access("/usr/bin/python3", X_OK) != 0)
+        T_SKIP_TEST("deps_test needs %s (the capture shim) and /usr/bin/python3", lib);
     setenv("TRAIL_PRELOAD", lib, 1);
     (void)tproc_test_bin;
     snprintf(base, sizeof base, "%s", tproc_sandbox());

@@ -104,11 +104,8 @@ int main(void)
     (void)tproc_test_bin;
     snprintf(lib, sizeof lib, "%s/libtrail_preload.so",
              getenv("TRAIL_LIB") ? getenv("TRAIL_LIB") : "build/lib");
-    if (access(lib, R_OK) != 0 || access("/usr/bin/python3", X_OK) != 0) {
-        printf("SKIP: lineage_pipeline_test needs %s (the capture shim) and /usr/bin/python3\n",
-               lib);
-        return 0;
-    }
+    if (access(lib, R_OK) != 0 || access("/usr/bin/python3", X_OK) != 0)
+        T_SKIP_TEST("lineage_pipeline_test needs %s (the capture shim) and /usr/bin/python3", lib);
     snprintf(work, sizeof work, "%s/w", tproc_sandbox());
     setenv("TRAIL_PRELOAD", lib, 1);
     if (run_pipeline() != 0) return T_DONE();

@@ -20,7 +20,7 @@ static tr_store *fresh(const char *name)
     char p[256], err[512];
     tr_store *s = NULL;
     snprintf(p, sizeof p, "%s/%s", dir, name);
-    T_ASSERT(tr_store_open(p, TR_STORE_CREATE, &s, err, sizeof err) == 0);
+    T_ASSERT_OK(tr_store_open(p, TR_STORE_CREATE, &s, err, sizeof err));
     return s;
 }
 
@@ -61,7 +61,7 @@ static cJSON *lineage_of(tr_store *s, const char *key, int dirs, int depth)
     cJSON *doc = NULL;
     int64_t v = ver(s, key, NULL);
     T_CHECK(v > 0);
-    T_EQ_INT(tr_store_lineage_json(s, NULL, v, dirs, depth, &doc), 0);
+    T_OK(tr_store_lineage_json(s, NULL, v, dirs, depth, &doc));
     return doc;
 }
 
@@ -98,7 +98,7 @@ static void test_chain_across_hosts(void)
     cJSON_Delete(doc);
     /* One version per file: the read on h2 matched the write on h1. */
     cJSON *f = NULL;
-    T_EQ_INT(tr_store_file_json(s, "/shared/data/labels.csv", &f), 0);
+    T_OK(tr_store_file_json(s, "/shared/data/labels.csv", &f));
     T_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(f, "versions")), 1);
     cJSON_Delete(f);
     tr_store_close(s);
@@ -131,7 +131,7 @@ static void test_atomic_rename(void)
         T_CHECK(has(doc, "name", "train"));
         cJSON_Delete(doc);
         doc = NULL;
-        T_EQ_INT(tr_store_run_json(s, RT, &doc), 0);
+        T_OK(tr_store_run_json(s, RT, &doc));
         cJSON *outs = cJSON_GetObjectItemCaseSensitive(doc, "outputs");
         T_EQ_INT(cJSON_GetArraySize(outs), 1); /* the temporary is folded away */
         T_EQ_STR(jstr(cJSON_GetArrayItem(outs, 0), "path"), "/w/model.pt");
@@ -139,14 +139,14 @@ static void test_atomic_rename(void)
                      cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(outs, 0), "bytes")),
                  64);
         cJSON_Delete(doc);
-        T_EQ_INT(tr_store_run_json_ex(s, RT, TR_RUN_ALL_FILES, &doc), 0);
+        T_OK(tr_store_run_json_ex(s, RT, TR_RUN_ALL_FILES, &doc));
         outs = cJSON_GetObjectItemCaseSensitive(doc, "outputs");
         T_EQ_INT(cJSON_GetArraySize(outs), 2);
         T_CHECK(cJSON_IsTrue(
             cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(outs, 1), "temporary")));
         cJSON_Delete(doc);
         /* The renamed version remembers where it came from. */
-        T_EQ_INT(tr_store_file_json(s, "/w/model.pt", &doc), 0);
+        T_OK(tr_store_file_json(s, "/w/model.pt", &doc));
         cJSON *v0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "versions"), 0);
         T_EQ_STR(jstr(cJSON_GetObjectItemCaseSensitive(v0, "origin"), "kind"), "rename");
         cJSON_Delete(doc);
@@ -175,11 +175,11 @@ static void test_in_place_rewrite(void)
     T_CHECK(v1 > 0 && v2 > 0 && v1 != v2);
     T_EQ_INT(ver(s, "/d/table.csv", NULL), v2);
     cJSON *doc = NULL;
-    T_EQ_INT(tr_store_lineage_json(s, NULL, v1, TR_LINEAGE_UP | TR_LINEAGE_DOWN, 0, &doc), 0);
+    T_OK(tr_store_lineage_json(s, NULL, v1, TR_LINEAGE_UP | TR_LINEAGE_DOWN, 0, &doc));
     T_CHECK(has(doc, "name", "write-1") && has(doc, "name", "reader-of-v1"));
     T_CHECK(!has(doc, "name", "write-2"));
     cJSON_Delete(doc);
-    T_EQ_INT(tr_store_file_json(s, "/d/table.csv", &doc), 0);
+    T_OK(tr_store_file_json(s, "/d/table.csv", &doc));
     cJSON *vers = cJSON_GetObjectItemCaseSensitive(doc, "versions");
     T_EQ_INT(cJSON_GetArraySize(vers), 2);
     cJSON *w = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(vers, 0), "read_by");
@@ -206,18 +206,18 @@ static void test_identical_content(void)
     lr_start(&c, "reader", NULL);
     lr_file(&c, "/o/out.bin", "input", 9, 99, 8, 3); /* e.g. rsynced: new inode and mtime */
     lr_end(&c, 0);
-    T_EQ_INT(tr_store_set_content_hash(s, ver(s, "/o/out.bin", "v1"), h), 0);
-    T_EQ_INT(tr_store_set_content_hash(s, ver(s, "/o/out.bin", "v3"), h), 0);
-    T_EQ_INT(tr_store_set_content_hash(s, ver(s, "/o/out.bin", "v2"), h), 0);
+    T_OK(tr_store_set_content_hash(s, ver(s, "/o/out.bin", "v1"), h));
+    T_OK(tr_store_set_content_hash(s, ver(s, "/o/out.bin", "v3"), h));
+    T_OK(tr_store_set_content_hash(s, ver(s, "/o/out.bin", "v2"), h));
     cJSON *doc = NULL;
-    T_EQ_INT(tr_store_file_json(s, "/o/out.bin", &doc), 0);
+    T_OK(tr_store_file_json(s, "/o/out.bin", &doc));
     cJSON *vers = cJSON_GetObjectItemCaseSensitive(doc, "versions");
     for (int i = 0; i < 3; i++)
         T_EQ_STR(jstr(cJSON_GetArrayItem(vers, i), "version"), h);
     cJSON *o = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(vers, 2), "origin");
     T_EQ_STR(jstr(o, "kind"), "hash");
     cJSON_Delete(doc);
-    T_EQ_INT(tr_store_lineage_json(s, RE, 0, TR_LINEAGE_UP, 0, &doc), 0);
+    T_OK(tr_store_lineage_json(s, RE, 0, TR_LINEAGE_UP, 0, &doc));
     T_CHECK(has(doc, "name", "first") || has(doc, "name", "second"));
     cJSON_Delete(doc);
     tr_store_close(s);
@@ -236,10 +236,10 @@ static void test_intra_run(void)
     lr_op(&r, "unlink", "/w/scratch", NULL, 0, 0, 0);
     lr_end(&r, 0);
     cJSON *doc = NULL;
-    T_EQ_INT(tr_store_lineage_json(s, RX, 0, TR_LINEAGE_UP, 0, &doc), 0);
+    T_OK(tr_store_lineage_json(s, RX, 0, TR_LINEAGE_UP, 0, &doc));
     T_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(doc, "edges")), 0);
     cJSON_Delete(doc);
-    T_EQ_INT(tr_store_run_json(s, RX, &doc), 0);
+    T_OK(tr_store_run_json(s, RX, &doc));
     T_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(doc, "inputs")), 0);
     T_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(doc, "outputs")), 1);
     cJSON_Delete(doc);
@@ -296,9 +296,9 @@ static void test_node_local(void)
     T_EQ_INT(count(doc, "run"), 0);
     cJSON_Delete(doc);
     char key[256];
-    T_EQ_INT(tr_store_artifact_key("/tmp/y", "n", key, sizeof key), 0);
+    T_OK(tr_store_artifact_key("/tmp/y", "n", key, sizeof key));
     T_EQ_STR(key, "n:/tmp/y");
-    T_EQ_INT(tr_store_artifact_key("/data/y", "n", key, sizeof key), 0);
+    T_OK(tr_store_artifact_key("/data/y", "n", key, sizeof key));
     T_EQ_STR(key, "/data/y");
     tr_store_close(s);
 }
@@ -337,7 +337,7 @@ static void test_migrate_v1(void)
     tr_store *s = NULL;
     char err[512];
     /* Only the tables v2 touches exist: the migration must not need the others. */
-    T_EQ_INT(tr_store_open(p, 0, &s, err, sizeof err), 0);
+    T_OK(tr_store_open(p, 0, &s, err, sizeof err));
     if (!s) {
         T_FAIL("%s", err);
         return;

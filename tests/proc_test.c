@@ -178,8 +178,7 @@ static const char *crash_src =
 static void test_crash_backtrace(void)
 {
     if (build("crash", crash_src, "-g -O0") != 0) {
-        printf("SKIP: test_crash_backtrace needs a C compiler (cc)\n");
-        return;
+        T_SKIP("needs a C compiler (cc)");
     }
     int st =
         TPROC(NULL, NULL, (char *)tproc_bin("trail"), "run", "--name", "crash", "--", "./crash");
@@ -228,8 +227,7 @@ static void test_crash_backtrace(void)
 static void test_static_noted(void)
 {
     if (build("static7", "int main(void) { return 7; }\n", "-static -O1") != 0) {
-        printf("SKIP: test_static_noted needs cc -static (libc6-dev's libc.a)\n");
-        return;
+        T_SKIP("needs cc -static (libc6-dev's libc.a)");
     }
     int st = TPROC(NULL, NULL, (char *)tproc_bin("trail"), "run", "--name", "static", "--",
                    "/usr/bin/python3", "-c",
@@ -259,10 +257,8 @@ int main(void)
     char lib[4096];
     snprintf(lib, sizeof lib, "%s/libtrail_preload.so",
              getenv("TRAIL_LIB") ? getenv("TRAIL_LIB") : "build/lib");
-    if (access(lib, R_OK) != 0 || access("/usr/bin/python3", X_OK) != 0) {
-        printf("SKIP: proc_test needs %s (the capture shim) and /usr/bin/python3\n", lib);
-        return 0;
-    }
+    if (access(lib, R_OK) != 0 || access("/usr/bin/python3", X_OK) != 0)
+        T_SKIP_TEST("proc_test needs %s (the capture shim) and /usr/bin/python3", lib);
     setenv("TRAIL_PRELOAD", lib, 1);
     (void)tproc_test_bin;
     snprintf(work, sizeof work, "%s/w", tproc_sandbox());

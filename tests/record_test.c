@@ -181,7 +181,7 @@ static void test_roundtrip_ints(void)
     T_EQ_INT(n, TR_REC_HDR_SIZE + nf * (TR_FIELD_HDR_SIZE + 8));
     tr_rec r;
     const uint8_t *b = at_guard(buf, (size_t)n);
-    T_ASSERT(tr_rec_decode(b, (size_t)n, &r) == 0);
+    T_ASSERT_OK(tr_rec_decode(b, (size_t)n, &r));
     T_EQ_INT(r.version, TR_REC_VERSION);
     T_EQ_INT(r.type, TR_REC_METRIC);
     T_EQ_INT(r.time_ns, -5);
@@ -190,14 +190,14 @@ static void test_roundtrip_ints(void)
     T_CHECK(consistent(b, (size_t)n, &r));
     for (size_t i = 0; i < sizeof uv / sizeof uv[0]; i++) {
         uint64_t v = 0;
-        T_EQ_INT(tr_rec_get_u64(&r, (uint16_t)(100 + i), &v), 0);
+        T_OK(tr_rec_get_u64(&r, (uint16_t)(100 + i), &v));
         T_CHECK(v == uv[i]);
         T_EQ_INT(r.fields[i].kind, TR_K_U64);
         T_EQ_INT(r.fields[i].len, 8);
     }
     for (size_t i = 0; i < sizeof iv / sizeof iv[0]; i++) {
         int64_t v = 7;
-        T_EQ_INT(tr_rec_get_i64(&r, (uint16_t)(200 + i), &v), 0);
+        T_OK(tr_rec_get_i64(&r, (uint16_t)(200 + i), &v));
         T_CHECK(v == iv[i]);
         T_EQ_INT(r.fields[sizeof uv / sizeof uv[0] + i].kind, TR_K_I64);
     }
@@ -231,11 +231,11 @@ static void test_roundtrip_f64(void)
     long n = tr_enc_finish(&e);
     T_ASSERT(n > 0);
     tr_rec r;
-    T_ASSERT(tr_rec_decode(at_guard(buf, (size_t)n), (size_t)n, &r) == 0);
+    T_ASSERT_OK(tr_rec_decode(at_guard(buf, (size_t)n), (size_t)n, &r));
     T_EQ_INT(r.nfields, N + 1);
     for (int i = 0; i < N; i++) {
         double d = 1.0;
-        T_EQ_INT(tr_rec_get_f64(&r, (uint16_t)(10 + i), &d), 0);
+        T_OK(tr_rec_get_f64(&r, (uint16_t)(10 + i), &d));
         if (dbl_bits(d) != bits[i])
             T_FAIL("f64 #%d: %016llx != %016llx", i, (unsigned long long)dbl_bits(d),
                    (unsigned long long)bits[i]);
@@ -243,7 +243,7 @@ static void test_roundtrip_f64(void)
         T_CHECK(tr_get_u64(r.fields[i].data) == bits[i]);
     }
     double d = 0;
-    T_EQ_INT(tr_rec_get_f64(&r, 1000, &d), 0);
+    T_OK(tr_rec_get_f64(&r, 1000, &d));
     T_CHECK(d == -DBL_MAX);
 }
 
@@ -270,24 +270,24 @@ static void test_roundtrip_strings(void)
     T_ASSERT(n > 0);
     tr_rec r;
     const uint8_t *b = at_guard(buf, (size_t)n);
-    T_ASSERT(tr_rec_decode(b, (size_t)n, &r) == 0);
+    T_ASSERT_OK(tr_rec_decode(b, (size_t)n, &r));
     T_CHECK(consistent(b, (size_t)n, &r));
     T_EQ_INT(r.nfields, 8);
     T_EQ_INT(r.type, TR_REC_PROC_START);
     const char *s;
     size_t sn;
-    T_EQ_INT(tr_rec_get_str(&r, TR_F_EXE, &s, &sn), 0);
+    T_OK(tr_rec_get_str(&r, TR_F_EXE, &s, &sn));
     T_EQ_INT(sn, 0);
-    T_EQ_INT(tr_rec_get_str(&r, TR_F_HOST, &s, &sn), TRAIL_ENOTFOUND);
-    T_EQ_INT(tr_rec_get_str(&r, TR_F_USER, &s, &sn), TRAIL_ENOTFOUND);
-    T_EQ_INT(tr_rec_get_str(&r, TR_F_VALUE, &s, &sn), 0);
+    T_ERR(tr_rec_get_str(&r, TR_F_HOST, &s, &sn), TRAIL_ENOTFOUND);
+    T_ERR(tr_rec_get_str(&r, TR_F_USER, &s, &sn), TRAIL_ENOTFOUND);
+    T_OK(tr_rec_get_str(&r, TR_F_VALUE, &s, &sn));
     T_EQ_INT(sn, 256);
     T_CHECK(memcmp(s, bin, 256) == 0);
-    T_EQ_INT(tr_rec_get_str(&r, TR_F_BACKTRACE, &s, &sn), 0);
+    T_OK(tr_rec_get_str(&r, TR_F_BACKTRACE, &s, &sn));
     T_EQ_INT(sn, sizeof big);
     T_CHECK(memcmp(s, big, sizeof big) == 0);
     /* repeated ids: the accessor returns the first, the field array keeps order */
-    T_EQ_INT(tr_rec_get_str(&r, TR_F_ARGV, &s, &sn), 0);
+    T_OK(tr_rec_get_str(&r, TR_F_ARGV, &s, &sn));
     T_CHECK(sn == 6 && memcmp(s, "python", 6) == 0);
     int k = 0;
     for (int i = 0; i < r.nfields; i++) {
@@ -299,36 +299,36 @@ static void test_roundtrip_strings(void)
     }
     T_EQ_INT(k, 4);
     char dst[8];
-    T_EQ_INT(tr_rec_copy_str(&r, TR_F_CWD, dst, sizeof dst), 0);
+    T_OK(tr_rec_copy_str(&r, TR_F_CWD, dst, sizeof dst));
     T_EQ_STR(dst, "/home/u");
-    T_EQ_INT(tr_rec_copy_str(&r, TR_F_BACKTRACE, dst, sizeof dst), 0);
+    T_OK(tr_rec_copy_str(&r, TR_F_BACKTRACE, dst, sizeof dst));
     T_EQ_STR(dst, "abcdefg"); /* truncated to dstlen-1, NUL-terminated */
-    T_EQ_INT(tr_rec_copy_str(&r, TR_F_BACKTRACE, dst, 0), TRAIL_EINVAL);
-    T_EQ_INT(tr_rec_copy_str(&r, TR_F_NAME, dst, sizeof dst), TRAIL_ENOTFOUND);
+    T_ERR(tr_rec_copy_str(&r, TR_F_BACKTRACE, dst, 0), TRAIL_EINVAL);
+    T_ERR(tr_rec_copy_str(&r, TR_F_NAME, dst, sizeof dst), TRAIL_ENOTFOUND);
 
     /* BYTES kind: the encoder has no writer for it, the decoder accepts it like a string */
     uint8_t raw[64];
     size_t off = raw_hdr(raw, 1, TR_REC_FILE, 2);
     off = raw_field(raw, off, 50, TR_K_BYTES, 0, 3, "\0\1\2");
     off = raw_field(raw, off, 51, TR_K_BYTES, 0, 0, NULL);
-    T_ASSERT(raw_decode(raw, off, &r) == 0);
-    T_EQ_INT(tr_rec_get_str(&r, 50, &s, &sn), 0);
+    T_ASSERT_OK(raw_decode(raw, off, &r));
+    T_OK(tr_rec_get_str(&r, 50, &s, &sn));
     T_CHECK(sn == 3 && memcmp(s, "\0\1\2", 3) == 0);
-    T_EQ_INT(tr_rec_get_str(&r, 51, &s, &sn), 0);
+    T_OK(tr_rec_get_str(&r, 51, &s, &sn));
     T_EQ_INT(sn, 0);
 
     /* a record with no field at all */
     tr_enc_init(&e, buf, sizeof buf, TR_REC_TYPE_MAX, INT64_MIN);
     n = tr_enc_finish(&e);
     T_EQ_INT(n, TR_REC_HDR_SIZE);
-    T_ASSERT(tr_rec_decode(at_guard(buf, (size_t)n), (size_t)n, &r) == 0);
+    T_ASSERT_OK(tr_rec_decode(at_guard(buf, (size_t)n), (size_t)n, &r));
     T_EQ_INT(r.nfields, 0);
     T_EQ_INT(r.type, TR_REC_TYPE_MAX);
     T_CHECK(r.time_ns == INT64_MIN);
     /* unknown record types decode fine */
     tr_enc_init(&e, buf, sizeof buf, 200, 1);
     n = tr_enc_finish(&e);
-    T_EQ_INT(tr_rec_decode(at_guard(buf, (size_t)n), (size_t)n, &r), 0);
+    T_OK(tr_rec_decode(at_guard(buf, (size_t)n), (size_t)n, &r));
 }
 
 static void test_max_fields_and_size(void)
@@ -341,10 +341,10 @@ static void test_max_fields_and_size(void)
         tr_enc_i64(&e, (uint16_t)(i + 1), i);
     long n = tr_enc_finish(&e);
     T_EQ_INT(n, TR_REC_HDR_SIZE + TR_REC_MAX_FIELDS * 16);
-    T_EQ_INT(tr_rec_decode(at_guard(buf, (size_t)n), (size_t)n, &r), 0);
+    T_OK(tr_rec_decode(at_guard(buf, (size_t)n), (size_t)n, &r));
     T_EQ_INT(r.nfields, TR_REC_MAX_FIELDS);
     tr_enc_i64(&e, 99, 0); /* the 65th field */
-    T_EQ_INT(tr_enc_finish(&e), TRAIL_ETOOBIG);
+    T_ERR(tr_enc_finish(&e), TRAIL_ETOOBIG);
 
     /* exactly TR_REC_MAX_SIZE bytes is fine, one more is not */
     static char s[TR_REC_MAX_SIZE];
@@ -354,13 +354,13 @@ static void test_max_fields_and_size(void)
     tr_enc_strn(&e, TR_F_VALUE, s, fit);
     n = tr_enc_finish(&e);
     T_EQ_INT(n, TR_REC_MAX_SIZE);
-    T_EQ_INT(tr_rec_decode(at_guard(buf, (size_t)n), (size_t)n, &r), 0);
+    T_OK(tr_rec_decode(at_guard(buf, (size_t)n), (size_t)n, &r));
     tr_enc_init(&e, buf, sizeof buf, TR_REC_PARAM, 1);
     tr_enc_strn(&e, TR_F_VALUE, s, fit + 1);
-    T_EQ_INT(tr_enc_finish(&e), TRAIL_ETOOBIG);
+    T_ERR(tr_enc_finish(&e), TRAIL_ETOOBIG);
     tr_enc_init(&e, buf, sizeof buf, TR_REC_PARAM, 1);
     tr_enc_strn(&e, TR_F_VALUE, s, (size_t)TR_REC_MAX_SIZE + 1);
-    T_EQ_INT(tr_enc_finish(&e), TRAIL_ETOOBIG);
+    T_ERR(tr_enc_finish(&e), TRAIL_ETOOBIG);
     /* the decoder refuses a body over the limit even when it is self-consistent */
     uint8_t *big = buf;
     size_t blen = TR_REC_MAX_SIZE + 8;
@@ -370,7 +370,7 @@ static void test_max_fields_and_size(void)
     big[off + 2] = TR_K_STR;
     big[off + 3] = 0;
     tr_put_u32(big + off + 4, (uint32_t)(blen - off - TR_FIELD_HDR_SIZE));
-    T_EQ_INT(raw_decode(big, blen, &r), TRAIL_ECORRUPT);
+    T_ERR(raw_decode(big, blen, &r), TRAIL_ECORRUPT);
 }
 
 /* ---- strict decoding ---- */
@@ -381,7 +381,7 @@ static void test_truncations(void)
     long n = build_sample(buf, sizeof buf);
     T_ASSERT(n > 0);
     tr_rec r;
-    T_ASSERT(tr_rec_decode(at_guard(buf, (size_t)n), (size_t)n, &r) == 0);
+    T_ASSERT_OK(tr_rec_decode(at_guard(buf, (size_t)n), (size_t)n, &r));
     for (long len = 0; len < n; len++) {
         int rc = tr_rec_decode(at_guard(buf, (size_t)len), (size_t)len, &r);
         if (rc != TRAIL_ECORRUPT) T_FAIL("truncated to %ld of %ld: rc %d", len, n, rc);
@@ -394,14 +394,14 @@ static void test_truncations(void)
             if (rc != TRAIL_ECORRUPT) T_FAIL("truncated+patched to %ld: rc %d", len, rc);
         }
     }
-    T_EQ_INT(tr_rec_decode(NULL, 0, &r), TRAIL_ECORRUPT);
-    T_EQ_INT(tr_rec_decode(NULL, (size_t)n, &r), TRAIL_ECORRUPT);
-    T_EQ_INT(tr_rec_decode(buf, (size_t)n, NULL), TRAIL_ECORRUPT);
+    T_ERR(tr_rec_decode(NULL, 0, &r), TRAIL_ECORRUPT);
+    T_ERR(tr_rec_decode(NULL, (size_t)n, &r), TRAIL_ECORRUPT);
+    T_ERR(tr_rec_decode(buf, (size_t)n, NULL), TRAIL_ECORRUPT);
     /* one trailing byte more than body_len says */
     uint8_t ext[513];
     memcpy(ext, buf, (size_t)n);
     ext[n] = 0;
-    T_EQ_INT(tr_rec_decode(at_guard(ext, (size_t)n + 1), (size_t)n + 1, &r), TRAIL_ECORRUPT);
+    T_ERR(tr_rec_decode(at_guard(ext, (size_t)n + 1), (size_t)n + 1, &r), TRAIL_ECORRUPT);
 }
 
 static void check_len_variant(const uint8_t *src, size_t n, size_t at, uint32_t v, const char *what)
@@ -448,7 +448,7 @@ static void test_length_corruption(void)
         memcpy(tmp, buf, (size_t)n);
         tr_put_u32(tmp + 4, v);
         tr_rec r;
-        T_EQ_INT(tr_rec_decode(at_guard(tmp, (size_t)n), (size_t)n, &r), TRAIL_ECORRUPT);
+        T_ERR(tr_rec_decode(at_guard(tmp, (size_t)n), (size_t)n, &r), TRAIL_ECORRUPT);
     }
     /* each field length: refused, or (never expected here) decoded fully inside the buffer */
     for (int f = 0; f < nf; f++) {
@@ -465,7 +465,7 @@ static void test_length_corruption(void)
             tr_put_u32(tmp + at, vals[i]);
             tr_rec r;
             /* the lengths no longer add up to body_len, so this particular record is refused */
-            T_EQ_INT(tr_rec_decode(at_guard(tmp, (size_t)n), (size_t)n, &r), TRAIL_ECORRUPT);
+            T_ERR(tr_rec_decode(at_guard(tmp, (size_t)n), (size_t)n, &r), TRAIL_ECORRUPT);
         }
         T_CHECK(changed >= 6);
         for (int k = 0; k < 500; k++) {
@@ -487,7 +487,7 @@ static void test_length_corruption(void)
     const uint8_t *b;
     tr_put_u32(raw + 4, (uint32_t)off);
     b = at_guard(raw, off);
-    T_EQ_INT(tr_rec_decode(b, off, &r), 0);
+    T_OK(tr_rec_decode(b, off, &r));
     T_CHECK(consistent(b, off, &r));
     T_EQ_INT(r.fields[0].len, 16);
 }
@@ -504,7 +504,7 @@ static void test_header_and_field_rules(void)
     do {                                                                                           \
         memcpy(tmp, buf, (size_t)n);                                                               \
         stmt;                                                                                      \
-        T_EQ_INT(tr_rec_decode(at_guard(tmp, (size_t)n), (size_t)n, &r), expect);                  \
+        T_ERR(tr_rec_decode(at_guard(tmp, (size_t)n), (size_t)n, &r), expect);                     \
     } while (0)
     MUT((void)0, 0);
     /* version */
@@ -556,34 +556,34 @@ static void test_header_and_field_rules(void)
         }
         off = raw_hdr(raw, 1, TR_REC_METRIC, 1);
         off = raw_field(raw, off, TR_F_STEP, kind, 0, 8, z);
-        T_EQ_INT(raw_decode(raw, off, &r), 0);
+        T_OK(raw_decode(raw, off, &r));
     }
     off = raw_hdr(raw, 1, TR_REC_METRIC, 1);
     off = raw_field(raw, off, TR_F_KEY, TR_K_STR, 0, 0, NULL);
-    T_EQ_INT(raw_decode(raw, off, &r), 0);
+    T_OK(raw_decode(raw, off, &r));
     off = raw_hdr(raw, 1, TR_REC_METRIC, 1);
     off = raw_field(raw, off, TR_F_KEY, TR_K_STR, 7, 0, NULL);
-    T_EQ_INT(raw_decode(raw, off, &r), TRAIL_ECORRUPT);
+    T_ERR(raw_decode(raw, off, &r), TRAIL_ECORRUPT);
     off = raw_hdr(raw, 1, TR_REC_METRIC, 1);
     off = raw_field(raw, off, TR_F_KEY, 6, 0, 0, NULL);
-    T_EQ_INT(raw_decode(raw, off, &r), TRAIL_ECORRUPT);
+    T_ERR(raw_decode(raw, off, &r), TRAIL_ECORRUPT);
     off = raw_hdr(raw, 1, TR_REC_METRIC, 1);
     off = raw_field(raw, off, TR_F_KEY, 0, 0, 0, NULL);
-    T_EQ_INT(raw_decode(raw, off, &r), TRAIL_ECORRUPT);
+    T_ERR(raw_decode(raw, off, &r), TRAIL_ECORRUPT);
     /* 64 fields decode, 65 well-formed fields do not */
     off = raw_hdr(raw, 1, TR_REC_METRIC, 64);
     for (int i = 0; i < 64; i++)
         off = raw_field(raw, off, (uint16_t)(i + 1), TR_K_STR, 0, 1, "x");
-    T_EQ_INT(raw_decode(raw, off, &r), 0);
+    T_OK(raw_decode(raw, off, &r));
     T_EQ_INT(r.nfields, 64);
     off = raw_field(raw, off, 65, TR_K_STR, 0, 1, "x");
     tr_put_u16(raw + 2, 65);
-    T_EQ_INT(raw_decode(raw, off, &r), TRAIL_ECORRUPT);
+    T_ERR(raw_decode(raw, off, &r), TRAIL_ECORRUPT);
     off = raw_hdr(raw, 1, TR_REC_METRIC, 0);
-    T_EQ_INT(raw_decode(raw, off, &r), 0);
+    T_OK(raw_decode(raw, off, &r));
     /* version > 1 wins over any other defect in the header */
     off = raw_hdr(raw, 3, 0, 999);
-    T_EQ_INT(raw_decode(raw, off, &r), TRAIL_EVERSION);
+    T_ERR(raw_decode(raw, off, &r), TRAIL_EVERSION);
 }
 
 /* ---- encoder ---- */
@@ -606,11 +606,11 @@ static void test_encoder_bounds(void)
     memset(mem, 0xA5, sizeof mem);
     tr_enc_init(&e, mem, 15, TR_REC_TAG, 1);
     tr_enc_i64(&e, 1, 1);
-    T_EQ_INT(tr_enc_finish(&e), TRAIL_ETOOBIG);
+    T_ERR(tr_enc_finish(&e), TRAIL_ETOOBIG);
     T_CHECK(guard_intact(mem, sizeof mem));
     tr_enc_init(&e, NULL, 100, TR_REC_TAG, 1);
     tr_enc_str(&e, 1, "x");
-    T_EQ_INT(tr_enc_finish(&e), TRAIL_ETOOBIG);
+    T_ERR(tr_enc_finish(&e), TRAIL_ETOOBIG);
 
     /* every cap from 16 to 120 with a record needing 16+16+8+20+16 = 76 bytes */
     for (size_t cap = TR_REC_HDR_SIZE; cap <= 120; cap++) {
@@ -625,7 +625,7 @@ static void test_encoder_bounds(void)
         } else {
             T_EQ_INT(n, 76);
             tr_rec r;
-            T_EQ_INT(tr_rec_decode(at_guard(mem, 76), 76, &r), 0);
+            T_OK(tr_rec_decode(at_guard(mem, 76), 76, &r));
         }
         if (!guard_intact(mem + cap, sizeof mem - cap)) T_FAIL("cap %zu: wrote past cap", cap);
     }
@@ -636,7 +636,7 @@ static void test_encoder_bounds(void)
     tr_enc_strn(&e, TR_F_KEY, s, 100);
     tr_enc_i64(&e, TR_F_PID, 1);
     T_EQ_INT(e.nfields, 0);
-    T_EQ_INT(tr_enc_finish(&e), TRAIL_ETOOBIG);
+    T_ERR(tr_enc_finish(&e), TRAIL_ETOOBIG);
     T_CHECK(guard_intact(mem + 64, sizeof mem - 64));
 
     /* tr_enc_str_trunc cuts the string to what is left, keeping `reserve` bytes */
@@ -648,14 +648,14 @@ static void test_encoder_bounds(void)
     T_EQ_INT(n, 100);
     T_CHECK(guard_intact(mem + 100, sizeof mem - 100));
     tr_rec r;
-    T_ASSERT(tr_rec_decode(at_guard(mem, 100), 100, &r) == 0);
+    T_ASSERT_OK(tr_rec_decode(at_guard(mem, 100), 100, &r));
     const char *p;
     size_t pn;
-    T_EQ_INT(tr_rec_get_str(&r, TR_F_VALUE, &p, &pn), 0);
+    T_OK(tr_rec_get_str(&r, TR_F_VALUE, &p, &pn));
     T_EQ_INT(pn, 100 - 16 - 8 - 16);
     T_CHECK(memcmp(p, s, pn) == 0);
     int64_t pid = 0;
-    T_EQ_INT(tr_rec_get_i64(&r, TR_F_PID, &pid), 0);
+    T_OK(tr_rec_get_i64(&r, TR_F_PID, &pid));
     T_EQ_INT(pid, 9);
     /* no reserve: fills the buffer exactly */
     tr_enc_init(&e, mem, 100, TR_REC_TAG, 1);
@@ -666,14 +666,14 @@ static void test_encoder_bounds(void)
     tr_enc_str_trunc(&e, TR_F_VALUE, "hello", 5, 16);
     n = tr_enc_finish(&e);
     T_EQ_INT(n, 16 + 8 + 5);
-    T_ASSERT(tr_rec_decode(at_guard(mem, (size_t)n), (size_t)n, &r) == 0);
-    T_EQ_INT(tr_rec_get_str(&r, TR_F_VALUE, &p, &pn), 0);
+    T_ASSERT_OK(tr_rec_decode(at_guard(mem, (size_t)n), (size_t)n, &r));
+    T_OK(tr_rec_get_str(&r, TR_F_VALUE, &p, &pn));
     T_CHECK(pn == 5 && memcmp(p, "hello", 5) == 0);
     /* no room at all for the field header: an error, nothing written */
     memset(mem, 0xA5, sizeof mem);
     tr_enc_init(&e, mem, 30, TR_REC_TAG, 1);
     tr_enc_str_trunc(&e, TR_F_VALUE, s, sizeof s, 8);
-    T_EQ_INT(tr_enc_finish(&e), TRAIL_ETOOBIG);
+    T_ERR(tr_enc_finish(&e), TRAIL_ETOOBIG);
     T_CHECK(guard_intact(mem + 16, sizeof mem - 16));
     tr_enc_init(&e, mem, 100, TR_REC_TAG, 1);
     tr_enc_str_trunc(&e, TR_F_VALUE, NULL, 5, 0); /* NULL skipped */
@@ -692,7 +692,7 @@ static void test_accessors(void)
     uint8_t buf[512];
     long n = build_sample(buf, sizeof buf);
     tr_rec r;
-    T_ASSERT(tr_rec_decode(at_guard(buf, (size_t)n), (size_t)n, &r) == 0);
+    T_ASSERT_OK(tr_rec_decode(at_guard(buf, (size_t)n), (size_t)n, &r));
     uint64_t u;
     int64_t i;
     double d;
@@ -700,31 +700,31 @@ static void test_accessors(void)
     size_t sn;
     char dst[16];
     /* string field */
-    T_EQ_INT(tr_rec_get_u64(&r, TR_F_PATH, &u), TRAIL_ECORRUPT);
-    T_EQ_INT(tr_rec_get_i64(&r, TR_F_PATH, &i), TRAIL_ECORRUPT);
-    T_EQ_INT(tr_rec_get_f64(&r, TR_F_PATH, &d), TRAIL_ECORRUPT);
-    T_EQ_INT(tr_rec_get_str(&r, TR_F_PATH, &s, &sn), 0);
+    T_ERR(tr_rec_get_u64(&r, TR_F_PATH, &u), TRAIL_ECORRUPT);
+    T_ERR(tr_rec_get_i64(&r, TR_F_PATH, &i), TRAIL_ECORRUPT);
+    T_ERR(tr_rec_get_f64(&r, TR_F_PATH, &d), TRAIL_ECORRUPT);
+    T_OK(tr_rec_get_str(&r, TR_F_PATH, &s, &sn));
     /* integer field */
-    T_EQ_INT(tr_rec_get_f64(&r, TR_F_FLAGS, &d), TRAIL_ECORRUPT);
-    T_EQ_INT(tr_rec_get_str(&r, TR_F_FLAGS, &s, &sn), TRAIL_ECORRUPT);
-    T_EQ_INT(tr_rec_copy_str(&r, TR_F_FLAGS, dst, sizeof dst), TRAIL_ECORRUPT);
-    T_EQ_INT(tr_rec_get_i64(&r, TR_F_FLAGS, &i), 0);
+    T_ERR(tr_rec_get_f64(&r, TR_F_FLAGS, &d), TRAIL_ECORRUPT);
+    T_ERR(tr_rec_get_str(&r, TR_F_FLAGS, &s, &sn), TRAIL_ECORRUPT);
+    T_ERR(tr_rec_copy_str(&r, TR_F_FLAGS, dst, sizeof dst), TRAIL_ECORRUPT);
+    T_OK(tr_rec_get_i64(&r, TR_F_FLAGS, &i));
     T_EQ_INT(i, -2);
-    T_EQ_INT(tr_rec_get_f64(&r, TR_F_BYTES_READ, &d), TRAIL_ECORRUPT);
-    T_EQ_INT(tr_rec_get_u64(&r, TR_F_BYTES_READ, &u), 0);
+    T_ERR(tr_rec_get_f64(&r, TR_F_BYTES_READ, &d), TRAIL_ECORRUPT);
+    T_OK(tr_rec_get_u64(&r, TR_F_BYTES_READ, &u));
     T_CHECK(u == UINT64_MAX);
     /* float field */
-    T_EQ_INT(tr_rec_get_u64(&r, TR_F_NUM, &u), TRAIL_ECORRUPT);
-    T_EQ_INT(tr_rec_get_i64(&r, TR_F_NUM, &i), TRAIL_ECORRUPT);
-    T_EQ_INT(tr_rec_get_str(&r, TR_F_NUM, &s, &sn), TRAIL_ECORRUPT);
-    T_EQ_INT(tr_rec_get_f64(&r, TR_F_NUM, &d), 0);
+    T_ERR(tr_rec_get_u64(&r, TR_F_NUM, &u), TRAIL_ECORRUPT);
+    T_ERR(tr_rec_get_i64(&r, TR_F_NUM, &i), TRAIL_ECORRUPT);
+    T_ERR(tr_rec_get_str(&r, TR_F_NUM, &s, &sn), TRAIL_ECORRUPT);
+    T_OK(tr_rec_get_f64(&r, TR_F_NUM, &d));
     T_CHECK(dbl_bits(d) == 0x8000000000000000ull);
     /* absent ids */
-    T_EQ_INT(tr_rec_get_u64(&r, TR_F_RUN_ID, &u), TRAIL_ENOTFOUND);
-    T_EQ_INT(tr_rec_get_i64(&r, TR_F_RUN_ID, &i), TRAIL_ENOTFOUND);
-    T_EQ_INT(tr_rec_get_f64(&r, TR_F_RUN_ID, &d), TRAIL_ENOTFOUND);
-    T_EQ_INT(tr_rec_get_str(&r, TR_F_RUN_ID, &s, &sn), TRAIL_ENOTFOUND);
-    T_EQ_INT(tr_rec_get_str(&r, 0, &s, &sn), TRAIL_ENOTFOUND);
+    T_ERR(tr_rec_get_u64(&r, TR_F_RUN_ID, &u), TRAIL_ENOTFOUND);
+    T_ERR(tr_rec_get_i64(&r, TR_F_RUN_ID, &i), TRAIL_ENOTFOUND);
+    T_ERR(tr_rec_get_f64(&r, TR_F_RUN_ID, &d), TRAIL_ENOTFOUND);
+    T_ERR(tr_rec_get_str(&r, TR_F_RUN_ID, &s, &sn), TRAIL_ENOTFOUND);
+    T_ERR(tr_rec_get_str(&r, 0, &s, &sn), TRAIL_ENOTFOUND);
     T_CHECK(accessors_agree(&r));
 
     T_EQ_STR(tr_rec_type_name(TR_REC_RUN_START), "run_start");

@@ -6,10 +6,8 @@
 int main(void)
 {
     (void)tproc_test_bin;
-    if (TPROC(NULL, NULL, "/usr/bin/python3", "-c", "import torch") != 0) {
-        fprintf(stderr, "SKIP: /usr/bin/python3 cannot import torch\n");
-        return 0;
-    }
+    if (TPROC(NULL, NULL, "/usr/bin/python3", "-c", "import torch") != 0)
+        T_SKIP_TEST("/usr/bin/python3 cannot import torch");
     const char *sandbox = tproc_sandbox();
     char script[4200], data[4200], model[4200];
     const char *src = getenv("TRAIL_SRC");

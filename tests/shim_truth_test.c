@@ -311,11 +311,8 @@ int main(void)
 {
     (void)tproc_test_bin;
     tproc_sandbox();
+    if (TPROC(NULL, NULL, "strace", "-V") != 0) T_SKIP_TEST("strace not installed");
     base = shu_mkdtemp("truth");
-    if (TPROC(NULL, NULL, "strace", "-V") != 0) {
-        fprintf(stderr, "SKIP: strace not installed\n");
-        return 0;
-    }
     T_RUN(test_shell_pipeline);
     T_RUN(test_python_script);
     T_RUN(test_gcc_build);

@@ -144,7 +144,7 @@ static int wait_child(pid_t pid, const char *what)
 static void drain(const char *dir, tr_spool_cb cb, void *ctx, tr_spool_stats *stats)
 {
     tr_spool_reader *r;
-    T_ASSERT(tr_spool_reader_open(dir, &r) == 0);
+    T_ASSERT_OK(tr_spool_reader_open(dir, &r));
     int done = 0;
     for (long it = 0; it < 20000 && !done; it++) {
         long n = tr_spool_reader_poll(r, cb, ctx, 0);
@@ -228,9 +228,9 @@ static void test_single_writer(void)
     char dir[256];
     make_tmpdir(dir, sizeof dir);
     tr_seg seg, bad;
-    T_EQ_INT(tr_seg_create(&bad, dir, "not-a-run-id", 65536), TRAIL_EINVAL);
-    T_EQ_INT(tr_seg_create(&bad, dir, NULL, 65536), TRAIL_EINVAL);
-    T_ASSERT(tr_seg_create(&seg, dir, RUN, 65536) == 0);
+    T_ERR(tr_seg_create(&bad, dir, "not-a-run-id", 65536), TRAIL_EINVAL);
+    T_ERR(tr_seg_create(&bad, dir, NULL, 65536), TRAIL_EINVAL);
+    T_ASSERT_OK(tr_seg_create(&seg, dir, RUN, 65536));
     T_EQ_INT(count_files(dir, ""), 1);
 
     /* (f) the segment file: 0600, full size, named <pid>-<stream>.seg */
@@ -254,14 +254,14 @@ static void test_single_writer(void)
         s[k].len = (size_t)_n;                                                                     \
         s[k].seq = next;                                                                           \
         next += frame_size(s[k].len);                                                              \
-        T_EQ_INT(tr_seg_append(&seg, s[k].body, s[k].len), 0);                                     \
+        T_OK(tr_seg_append(&seg, s[k].body, s[k].len));                                            \
         nsent = (k) + 1;                                                                           \
     } while (0)
     for (int k = 0; k < 50; k++)
         ADD(k);
 
     tr_spool_reader *r;
-    T_ASSERT(tr_spool_reader_open(dir, &r) == 0);
+    T_ASSERT_OK(tr_spool_reader_open(dir, &r));
     collect c = {.stop_at = -1};
     T_EQ_INT(tr_spool_reader_poll(r, cb_collect, &c, 0), 50);
     check_items(&c, s, 0, 50, &seg);
@@ -313,7 +313,7 @@ static void test_single_writer(void)
     char path[4096];
     snprintf(path, sizeof path, "%s", seg.path);
     tr_seg_close(&seg);
-    T_EQ_INT(tr_seg_append(&seg, s[0].body, s[0].len), TRAIL_ECLOSED);
+    T_ERR(tr_seg_append(&seg, s[0].body, s[0].len), TRAIL_ECLOSED);
     T_EQ_INT(tr_spool_reader_live_writers(r), 0);
     T_CHECK(exists(path));
     c.n = 0;
@@ -343,7 +343,7 @@ static void test_full_segment(void)
         char dir[256];
         make_tmpdir(dir, sizeof dir);
         tr_seg seg;
-        T_ASSERT(tr_seg_create(&seg, dir, RUN, 65536) == 0);
+        T_ASSERT_OK(tr_seg_create(&seg, dir, RUN, 65536));
         uint8_t body[2048];
         /* pad so that the record is exactly lens[v] bytes */
         long base = mkrec(body, sizeof body, 2, 0, 0);
@@ -359,11 +359,11 @@ static void test_full_segment(void)
         T_EQ_INT(rc, TRAIL_ENOSPC);
         int expect = (int)((65536 - TR_SEG_HDR_SIZE) / frame_size(lens[v]));
         T_EQ_INT(k, expect);
-        T_EQ_INT(tr_seg_append(&seg, body, 16 + 8), TRAIL_ENOSPC); /* stays full */
-        T_EQ_INT(tr_seg_append(&seg, body, 15), TRAIL_ETOOBIG);
-        T_EQ_INT(tr_seg_append(&seg, body, TR_REC_MAX_SIZE + 1), TRAIL_ETOOBIG);
+        T_ERR(tr_seg_append(&seg, body, 16 + 8), TRAIL_ENOSPC); /* stays full */
+        T_ERR(tr_seg_append(&seg, body, 15), TRAIL_ETOOBIG);
+        T_ERR(tr_seg_append(&seg, body, TR_REC_MAX_SIZE + 1), TRAIL_ETOOBIG);
         tr_spool_reader *r;
-        T_ASSERT(tr_spool_reader_open(dir, &r) == 0);
+        T_ASSERT_OK(tr_spool_reader_open(dir, &r));
         collect c = {.stop_at = -1};
         T_EQ_INT(tr_spool_reader_poll(r, cb_collect, &c, 0), k);
         for (int j = 0; j < c.n; j++) {
@@ -455,7 +455,7 @@ static void test_threads(void)
     make_tmpdir(dir, sizeof dir);
     mt_dir = dir;
     T_ASSERT(setenv("TRAIL_SEGMENT_SIZE", "65536", 1) == 0);
-    T_ASSERT(tr_client_configure(RUN, dir) == 0);
+    T_ASSERT_OK(tr_client_configure(RUN, dir));
     T_EQ_STR(tr_client_run_id(), RUN);
     T_EQ_STR(tr_client_spool_dir(), dir);
     uint64_t dropped0 = tr_client_dropped();
@@ -581,7 +581,7 @@ static void test_fork_children(void)
     char dir[256];
     make_tmpdir(dir, sizeof dir);
     T_ASSERT(setenv("TRAIL_SEGMENT_SIZE", "65536", 1) == 0);
-    T_ASSERT(tr_client_configure(RUN, dir) == 0);
+    T_ASSERT_OK(tr_client_configure(RUN, dir));
     pid_t me = getpid();
     for (int i = 0; i < 100; i++)
         T_EQ_INT(emit_rec(me, i), 0);
@@ -655,7 +655,7 @@ static void test_fork_while_hammering(void)
     char dir[256];
     make_tmpdir(dir, sizeof dir);
     T_ASSERT(setenv("TRAIL_SEGMENT_SIZE", "65536", 1) == 0);
-    T_ASSERT(tr_client_configure(RUN, dir) == 0);
+    T_ASSERT_OK(tr_client_configure(RUN, dir));
     pid_t me = getpid();
     hammer_stop = 0;
     hammer_count = hammer_fail = 0;
@@ -777,7 +777,7 @@ static void torn_case(int after)
     T_ASSERT(read(ready[0], &ch, 1) == 1);
 
     tr_spool_reader *r;
-    T_ASSERT(tr_spool_reader_open(dir, &r) == 0);
+    T_ASSERT_OK(tr_spool_reader_open(dir, &r));
     steps s = {.who = 5, .max = -1};
     /* writer alive: the reserved frame may still be committed, so the reader waits at it */
     T_EQ_INT(tr_spool_reader_poll(r, cb_steps, &s, 0), 10);
@@ -882,7 +882,7 @@ static void test_bad_crc(void)
     char dir[256];
     make_tmpdir(dir, sizeof dir);
     tr_seg seg;
-    T_ASSERT(tr_seg_create(&seg, dir, RUN, 65536) == 0);
+    T_ASSERT_OK(tr_seg_create(&seg, dir, RUN, 65536));
     uint8_t buf[256];
     uint32_t off[5];
     uint32_t next = TR_SEG_HDR_SIZE;
@@ -896,7 +896,7 @@ static void test_bad_crc(void)
     tr_put_u32(seg.base + off[2] + 4, tr_get_u32(seg.base + off[2] + 4) ^ 0x80000000u); /* crc */
     tr_put_u32(seg.base + off[3] + TR_FRAME_HDR + 4, 0xFFFF); /* body_len beyond the frame */
     tr_spool_reader *r;
-    T_ASSERT(tr_spool_reader_open(dir, &r) == 0);
+    T_ASSERT_OK(tr_spool_reader_open(dir, &r));
     steps s = {.who = 3, .max = -1};
     T_EQ_INT(tr_spool_reader_poll(r, cb_steps, &s, 0), 2);
     T_EQ_INT(s.max, 4);
@@ -907,7 +907,7 @@ static void test_bad_crc(void)
     T_EQ_INT(st.records, 2);
     /* the frame chain is intact: later records still arrive */
     long n = mkrec(buf, sizeof buf, 3, 5, 8);
-    T_ASSERT(tr_seg_append(&seg, buf, (size_t)n) == 0);
+    T_ASSERT_OK(tr_seg_append(&seg, buf, (size_t)n));
     T_EQ_INT(tr_spool_reader_poll(r, cb_steps, &s, 0), 1);
     char path[4096], kept[4200];
     snprintf(path, sizeof path, "%s", seg.path);
@@ -983,7 +983,7 @@ static void test_bad_headers(void)
     write_bytes(dir, ".10-y.tmp", junk, 1000);
 
     tr_spool_reader *r;
-    T_ASSERT(tr_spool_reader_open(dir, &r) == 0);
+    T_ASSERT_OK(tr_spool_reader_open(dir, &r));
     collect c = {.stop_at = -1};
     T_EQ_INT(tr_spool_reader_poll(r, cb_collect, &c, 0), 0);
     tr_spool_stats st;
@@ -1024,7 +1024,7 @@ static void test_broken_frame_size(void)
         char dir[256];
         make_tmpdir(dir, sizeof dir);
         tr_seg seg;
-        T_ASSERT(tr_seg_create(&seg, dir, RUN, 65536) == 0);
+        T_ASSERT_OK(tr_seg_create(&seg, dir, RUN, 65536));
         uint8_t buf[256];
         uint32_t off1 = 0;
         for (int i = 0; i < 3; i++) {
@@ -1037,7 +1037,7 @@ static void test_broken_frame_size(void)
         snprintf(path, sizeof path, "%s", seg.path);
         snprintf(kept, sizeof kept, "%s.corrupt", seg.path);
         tr_spool_reader *r;
-        T_ASSERT(tr_spool_reader_open(dir, &r) == 0);
+        T_ASSERT_OK(tr_spool_reader_open(dir, &r));
         steps s = {.who = 4, .max = -1};
         T_EQ_INT(tr_spool_reader_poll(r, cb_steps, &s, 0), 1); /* the record before the break */
         T_EQ_INT(s.max, 0);
@@ -1047,7 +1047,7 @@ static void test_broken_frame_size(void)
         T_EQ_INT(st.torn, 0);
         /* the segment stops there: later appends are never read */
         long n = mkrec(buf, sizeof buf, 4, 3, 5);
-        T_EQ_INT(tr_seg_append(&seg, buf, (size_t)n), 0);
+        T_OK(tr_seg_append(&seg, buf, (size_t)n));
         T_EQ_INT(tr_spool_reader_poll(r, cb_steps, &s, 0), 0);
         T_CHECK(exists(path));
         T_EQ_INT(tr_spool_reader_commit(r), 0);
@@ -1059,7 +1059,7 @@ static void test_broken_frame_size(void)
         tr_spool_reader_close(r);
         tr_seg_close(&seg);
         /* a new reader ignores the .corrupt file */
-        T_ASSERT(tr_spool_reader_open(dir, &r) == 0);
+        T_ASSERT_OK(tr_spool_reader_open(dir, &r));
         T_EQ_INT(tr_spool_reader_poll(r, cb_steps, &s, 0), 0);
         T_EQ_INT(tr_spool_reader_pending(r), 0);
         tr_spool_reader_stats(r, &st);
@@ -1090,7 +1090,7 @@ static void test_client_permissions(void)
     make_tmpdir(dir, sizeof dir);
     snprintf(spool, sizeof spool, "%s/a/b/spool", dir);
     T_ASSERT(unsetenv("TRAIL_SEGMENT_SIZE") == 0);
-    T_ASSERT(tr_client_configure(RUN, spool) == 0);
+    T_ASSERT_OK(tr_client_configure(RUN, spool));
     T_CHECK(!exists(spool)); /* created on first use */
     T_EQ_INT(emit_rec(getpid(), 0), 0);
     struct stat st;

@@ -64,7 +64,7 @@ static const tr_rec *fin(trec *r)
 {
     long n = tr_enc_finish(&r->e);
     T_ASSERT(n > 0);
-    T_ASSERT(tr_rec_decode(r->buf, (size_t)n, &r->rec) == 0);
+    T_ASSERT_OK(tr_rec_decode(r->buf, (size_t)n, &r->rec));
     return &r->rec;
 }
 
@@ -224,7 +224,7 @@ static void test_migrate_empty(void)
     tr_store_close(s);
     s = open_ok(p, TR_STORE_READONLY);
     T_EQ_INT(tr_store_schema_version(s), 3);
-    T_EQ_INT(tr_store_begin(s), TRAIL_EINVAL);
+    T_ERR(tr_store_begin(s), TRAIL_EINVAL);
     tr_stream st = stream("11111111111111111111111111111111", R1, 1);
     T_CHECK(tr_store_ingest(s, &st, 0, fin(start(&recs[0], TR_REC_TAG, T0))) < 0);
     tr_store_close(s);
@@ -234,8 +234,8 @@ static void test_migrate_empty(void)
     T_ASSERT(f);
     fclose(f);
     char err[256];
-    T_EQ_INT(tr_store_open(path_of("empty.db"), TR_STORE_READONLY, &s, err, sizeof err),
-             TRAIL_ENOTFOUND);
+    T_ERR(tr_store_open(path_of("empty.db"), TR_STORE_READONLY, &s, err, sizeof err),
+          TRAIL_ENOTFOUND);
     s = open_ok(path_of("empty.db"), 0);
     tr_store_close(s);
     T_EQ_INT(raw_int(path_of("empty.db"), "PRAGMA user_version"), 3);
@@ -246,7 +246,7 @@ static void test_open_errors(void)
     char err[512];
     tr_store *s = (tr_store *)1;
     const char *p = path_of("missing.db");
-    T_EQ_INT(tr_store_open(p, 0, &s, err, sizeof err), TRAIL_ENOTFOUND);
+    T_ERR(tr_store_open(p, 0, &s, err, sizeof err), TRAIL_ENOTFOUND);
     T_CHECK(s == NULL);
     T_CHECK(strstr(err, p) != NULL);
     T_CHECK(access(p, F_OK) != 0);
@@ -261,15 +261,15 @@ static void test_open_errors(void)
         fputc((int)(x >> 16) & 0xff, f);
     }
     fclose(f);
-    T_EQ_INT(tr_store_open(p, TR_STORE_CREATE, &s, err, sizeof err), TRAIL_ECORRUPT);
+    T_ERR(tr_store_open(p, TR_STORE_CREATE, &s, err, sizeof err), TRAIL_ECORRUPT);
     T_CHECK(strstr(err, p) != NULL);
     T_CHECK(strstr(err, "not a database") != NULL);
-    T_EQ_INT(tr_store_open(p, TR_STORE_READONLY, &s, err, sizeof err), TRAIL_ECORRUPT);
+    T_ERR(tr_store_open(p, TR_STORE_READONLY, &s, err, sizeof err), TRAIL_ECORRUPT);
 
     /* Someone else's SQLite database. */
     p = path_of("foreign.db");
     raw_exec(p, "CREATE TABLE foo (x); INSERT INTO foo VALUES (1);");
-    T_EQ_INT(tr_store_open(p, TR_STORE_CREATE, &s, err, sizeof err), TRAIL_ECORRUPT);
+    T_ERR(tr_store_open(p, TR_STORE_CREATE, &s, err, sizeof err), TRAIL_ECORRUPT);
     T_CHECK(strstr(err, p) != NULL);
     T_CHECK(strstr(err, "not a trail store") != NULL);
     T_EQ_INT(raw_int(p, "SELECT count(*) FROM sqlite_master"), 1); /* left untouched */
@@ -278,10 +278,10 @@ static void test_open_errors(void)
     p = path_of("newer.db");
     tr_store_close(open_ok(p, TR_STORE_CREATE));
     raw_exec(p, "PRAGMA user_version = 99");
-    T_EQ_INT(tr_store_open(p, 0, &s, err, sizeof err), TRAIL_EVERSION);
+    T_ERR(tr_store_open(p, 0, &s, err, sizeof err), TRAIL_EVERSION);
     T_CHECK(strstr(err, p) != NULL);
     T_CHECK(strstr(err, "99") != NULL);
-    T_EQ_INT(tr_store_open(p, TR_STORE_READONLY, &s, err, sizeof err), TRAIL_EVERSION);
+    T_ERR(tr_store_open(p, TR_STORE_READONLY, &s, err, sizeof err), TRAIL_EVERSION);
 }
 
 /* Another process's connection holds an exclusive lock: open fails fast with EBUSY. */
@@ -296,7 +296,7 @@ static void locked_case(const char *p, int make_store)
     sqlite3 *db;
     T_ASSERT(sqlite3_open(p, &db) == SQLITE_OK);
     T_ASSERT(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL) == SQLITE_OK);
-    T_EQ_INT(tr_store_open(p, TR_STORE_CREATE, &s, err, sizeof err), TRAIL_EBUSY);
+    T_ERR(tr_store_open(p, TR_STORE_CREATE, &s, err, sizeof err), TRAIL_EBUSY);
     T_CHECK(strstr(err, p) != NULL);
     T_CHECK(strstr(err, "locked") != NULL);
     sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
@@ -319,11 +319,11 @@ static void test_idempotent(void)
     tr_stream st = stream("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", R1, 100);
     int n = full_run(recs, rp);
     int64_t hwm;
-    T_EQ_INT(tr_store_stream_hwm(s, st.id, &hwm), 0);
+    T_OK(tr_store_stream_hwm(s, st.id, &hwm));
     T_EQ_INT(hwm, -1);
     for (int i = 0; i < n; i++)
-        T_EQ_INT(tr_store_ingest(s, &st, (uint64_t)i * 100, rp[i]), 0);
-    T_EQ_INT(tr_store_stream_hwm(s, st.id, &hwm), 0);
+        T_OK(tr_store_ingest(s, &st, (uint64_t)i * 100, rp[i]));
+    T_OK(tr_store_stream_hwm(s, st.id, &hwm));
     T_EQ_INT(hwm, (n - 1) * 100);
 
     long long before[NTABLES], after[NTABLES];
@@ -335,18 +335,18 @@ static void test_idempotent(void)
     /* Delivered again (at-least-once): nothing changes. */
     for (int i = 0; i < n; i++)
         T_EQ_INT(tr_store_ingest(s, &st, (uint64_t)i * 100, rp[i]), 1);
-    T_EQ_INT(tr_store_begin(s), 0);
+    T_OK(tr_store_begin(s));
     for (int i = 0; i < n; i++)
         T_EQ_INT(tr_store_ingest(s, &st, (uint64_t)i * 100, rp[i]), 1);
-    T_EQ_INT(tr_store_commit(s), 0);
+    T_OK(tr_store_commit(s));
     count_rows(p, after);
     for (int i = 0; i < NTABLES; i++)
         if (before[i] != after[i]) T_FAIL("%s: %lld -> %lld rows", tables[i], before[i], after[i]);
 
     /* Unknown types are skipped but advance the high-water mark. */
-    T_EQ_INT(tr_store_ingest(s, &st, 10000, fin(start(&recs[0], 50, T0))), 0);
+    T_OK(tr_store_ingest(s, &st, 10000, fin(start(&recs[0], 50, T0))));
     T_EQ_INT(tr_store_skipped(s), 1);
-    T_EQ_INT(tr_store_stream_hwm(s, st.id, &hwm), 0);
+    T_OK(tr_store_stream_hwm(s, st.id, &hwm));
     T_EQ_INT(hwm, 10000);
     tr_store_close(s);
 }
@@ -357,28 +357,28 @@ static void test_batch(void)
     tr_store *s = open_ok(p, TR_STORE_CREATE);
     tr_stream st = stream("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", R1, 7);
     trec *r = &recs[0];
-    T_EQ_INT(tr_store_begin(s), 0);
-    T_EQ_INT(tr_store_begin(s), TRAIL_EINVAL);
+    T_OK(tr_store_begin(s));
+    T_ERR(tr_store_begin(s), TRAIL_EINVAL);
     for (int i = 0; i < 2000; i++) {
         start(r, TR_REC_METRIC, T0 + i);
         S(r, TR_F_KEY, "loss"), I(r, TR_F_STEP, i), F(r, TR_F_NUM, 1.0 / (i + 1));
-        T_EQ_INT(tr_store_ingest(s, &st, (uint64_t)i, fin(r)), 0);
+        T_OK(tr_store_ingest(s, &st, (uint64_t)i, fin(r)));
     }
-    T_EQ_INT(tr_store_commit(s), 0);
+    T_OK(tr_store_commit(s));
     T_EQ_INT(raw_int(p, "SELECT count(*) FROM metrics"), 2000);
     T_EQ_INT(raw_int(p, "SELECT hwm FROM streams"), 1999);
 
     /* A rolled-back batch leaves neither rows nor high-water mark behind. */
-    T_EQ_INT(tr_store_begin(s), 0);
+    T_OK(tr_store_begin(s));
     for (int i = 2000; i < 2010; i++) {
         start(r, TR_REC_METRIC, T0 + i);
         S(r, TR_F_KEY, "loss"), I(r, TR_F_STEP, i), F(r, TR_F_NUM, 1.0);
-        T_EQ_INT(tr_store_ingest(s, &st, (uint64_t)i, fin(r)), 0);
+        T_OK(tr_store_ingest(s, &st, (uint64_t)i, fin(r)));
     }
-    T_EQ_INT(tr_store_rollback(s), 0);
+    T_OK(tr_store_rollback(s));
     T_EQ_INT(raw_int(p, "SELECT count(*) FROM metrics"), 2000);
     int64_t hwm;
-    T_EQ_INT(tr_store_stream_hwm(s, st.id, &hwm), 0);
+    T_OK(tr_store_stream_hwm(s, st.id, &hwm));
     T_EQ_INT(hwm, 1999);
     tr_store_close(s);
 }
@@ -395,14 +395,14 @@ static void test_failed_batch(void)
     start(r, TR_REC_PARAM, T0), S(r, TR_F_KEY, "a"), S(r, TR_F_VALUE, "1");
     start(r2, TR_REC_TAG, T0), S(r2, TR_F_KEY, "t"), S(r2, TR_F_VALUE, "x");
     const tr_rec *param = fin(r), *tag = fin(r2);
-    T_EQ_INT(tr_store_begin(s), 0);
-    T_EQ_INT(tr_store_ingest(s, &st, 1, param), 0);
+    T_OK(tr_store_begin(s));
+    T_OK(tr_store_ingest(s, &st, 1, param));
     int rc = tr_store_ingest(s, &st, 2, tag);
     T_CHECK(rc < 0);
-    T_EQ_INT(tr_store_commit(s), rc);
+    T_ERR(tr_store_commit(s), rc);
     T_CHECK(strstr(tr_store_errmsg(s), "no tags here") && strstr(tr_store_errmsg(s), p));
     int64_t hwm;
-    T_EQ_INT(tr_store_stream_hwm(s, st.id, &hwm), 0);
+    T_OK(tr_store_stream_hwm(s, st.id, &hwm));
     T_EQ_INT(hwm, -1);
     T_EQ_INT(raw_int(p, "SELECT count(*) FROM params"), 0);
     T_EQ_INT(raw_int(p, "SELECT count(*) FROM runs"), 0);
@@ -411,10 +411,10 @@ static void test_failed_batch(void)
     T_EQ_INT(raw_int(p, "SELECT count(*) FROM runs"), 0);
     /* Redelivered once the cause is gone, the batch goes in. */
     raw_exec(p, "DROP TRIGGER no_tags");
-    T_EQ_INT(tr_store_begin(s), 0);
-    T_EQ_INT(tr_store_ingest(s, &st, 1, param), 0);
-    T_EQ_INT(tr_store_ingest(s, &st, 2, tag), 0);
-    T_EQ_INT(tr_store_commit(s), 0);
+    T_OK(tr_store_begin(s));
+    T_OK(tr_store_ingest(s, &st, 1, param));
+    T_OK(tr_store_ingest(s, &st, 2, tag));
+    T_OK(tr_store_commit(s));
     T_EQ_INT(raw_int(p, "SELECT count(*) FROM params"), 1);
     T_EQ_INT(raw_int(p, "SELECT count(*) FROM tags"), 1);
     tr_store_close(s);
@@ -436,17 +436,17 @@ static void test_nonfinite(void)
     for (int i = 0; i < 6; i++) {
         start(r, TR_REC_METRIC, T0 + i * 1000);
         S(r, TR_F_KEY, "m"), I(r, TR_F_STEP, i), F(r, TR_F_NUM, vals[i]);
-        T_EQ_INT(tr_store_ingest(s, &st, (uint64_t)i, fin(r)), 0);
+        T_OK(tr_store_ingest(s, &st, (uint64_t)i, fin(r)));
     }
     start(r, TR_REC_METRIC, T0);
     S(r, TR_F_KEY, "last_nan"), I(r, TR_F_STEP, 3), F(r, TR_F_NUM, NAN);
-    T_EQ_INT(tr_store_ingest(s, &st, 10, fin(r)), 0);
+    T_OK(tr_store_ingest(s, &st, 10, fin(r)));
     start(r, TR_REC_METRIC, T0);
     S(r, TR_F_KEY, "last_inf"), F(r, TR_F_NUM, -INFINITY); /* no STEP: step 0 */
-    T_EQ_INT(tr_store_ingest(s, &st, 11, fin(r)), 0);
+    T_OK(tr_store_ingest(s, &st, 11, fin(r)));
 
     cJSON *m = NULL;
-    T_EQ_INT(tr_store_metrics_json(s, R1, &m), 0);
+    T_OK(tr_store_metrics_json(s, R1, &m));
     T_ASSERT(m);
     cJSON *a = item(m, "m");
     T_ASSERT(cJSON_IsArray(a) && cJSON_GetArraySize(a) == 6);
@@ -471,14 +471,14 @@ static void test_nonfinite(void)
     cJSON_Delete(m);
 
     cJSON *run = NULL;
-    T_EQ_INT(tr_store_run_json(s, R1, &run), 0);
+    T_OK(tr_store_run_json(s, R1, &run));
     cJSON *last = item(run, "metrics");
     T_CHECK(item(last, "m")->valuedouble == 0.1);
     T_EQ_STR(cJSON_GetStringValue(item(last, "last_nan")), "NaN");
     T_EQ_STR(cJSON_GetStringValue(item(last, "last_inf")), "-Infinity");
     cJSON_Delete(run);
 
-    T_EQ_INT(tr_store_metrics_json(s, R3, &m), TRAIL_ENOTFOUND);
+    T_ERR(tr_store_metrics_json(s, R3, &m), TRAIL_ENOTFOUND);
     T_CHECK(m == NULL);
     tr_store_close(s);
 }
@@ -491,21 +491,21 @@ static void test_placeholder(void)
     tr_stream st = stream("dddddddddddddddddddddddddddddddd", R2, 5);
     trec *r = &recs[0];
     start(r, TR_REC_PARAM, T0), S(r, TR_F_KEY, "a"), S(r, TR_F_VALUE, "1");
-    T_EQ_INT(tr_store_ingest(s, &st, 1, fin(r)), 0);
+    T_OK(tr_store_ingest(s, &st, 1, fin(r)));
     T_EQ_INT(raw_int(p, "SELECT count(*) FROM runs WHERE id = '" R2 "' AND status = 'running'"
                         " AND name IS NULL AND started_ns IS NULL"),
              1);
     start(r, TR_REC_RUN_META, T0), S(r, TR_F_RUN_ID, R2), S(r, TR_F_NAME, "sdk-name");
-    T_EQ_INT(tr_store_ingest(s, &st, 2, fin(r)), 0);
+    T_OK(tr_store_ingest(s, &st, 2, fin(r)));
     start(r, TR_REC_RUN_START, T0 + 5), S(r, TR_F_RUN_ID, R2), S(r, TR_F_EXPERIMENT, "e2");
     S(r, TR_F_NAME, "cli-name"), S(r, TR_F_SOURCE, "sdk");
-    T_EQ_INT(tr_store_ingest(s, &st, 3, fin(r)), 0);
+    T_OK(tr_store_ingest(s, &st, 3, fin(r)));
     start(r, TR_REC_RUN_META, T0), S(r, TR_F_RUN_ID, R2), S(r, TR_F_NAME, "ignored");
     S(r, TR_F_EXPERIMENT, "ignored");
-    T_EQ_INT(tr_store_ingest(s, &st, 4, fin(r)), 0);
+    T_OK(tr_store_ingest(s, &st, 4, fin(r)));
 
     cJSON *run = NULL;
-    T_EQ_INT(tr_store_run_json(s, R2, &run), 0);
+    T_OK(tr_store_run_json(s, R2, &run));
     T_EQ_STR(cJSON_GetStringValue(item(run, "name")), "cli-name");
     T_EQ_STR(cJSON_GetStringValue(item(run, "experiment")), "e2");
     T_EQ_STR(cJSON_GetStringValue(item(run, "status")), "running");
@@ -517,7 +517,7 @@ static void test_placeholder(void)
 
     /* RUN_END with no STATUS: derived from the signal. */
     start(r, TR_REC_RUN_END, T0 + 3000000000LL), S(r, TR_F_RUN_ID, R2), I(r, TR_F_SIGNAL, 9);
-    T_EQ_INT(tr_store_ingest(s, &st, 5, fin(r)), 0);
+    T_OK(tr_store_ingest(s, &st, 5, fin(r)));
     T_EQ_INT(raw_int(p, "SELECT status = 'killed' AND signal = 9 FROM runs WHERE id = '" R2 "'"),
              1);
 
@@ -525,10 +525,10 @@ static void test_placeholder(void)
     tr_stream st3 = stream("eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee", R3, 6);
     start(r, TR_REC_RUN_END, T0 + 10), S(r, TR_F_RUN_ID, R3), S(r, TR_F_STATUS, "failed");
     I(r, TR_F_EXIT_CODE, 3);
-    T_EQ_INT(tr_store_ingest(s, &st3, 1, fin(r)), 0);
+    T_OK(tr_store_ingest(s, &st3, 1, fin(r)));
     start(r, TR_REC_RUN_START, T0), S(r, TR_F_RUN_ID, R3), S(r, TR_F_NAME, "r3");
-    T_EQ_INT(tr_store_ingest(s, &st3, 2, fin(r)), 0);
-    T_EQ_INT(tr_store_run_json(s, R3, &run), 0);
+    T_OK(tr_store_ingest(s, &st3, 2, fin(r)));
+    T_OK(tr_store_run_json(s, R3, &run));
     T_EQ_STR(cJSON_GetStringValue(item(run, "status")), "failed");
     T_EQ_INT(item(run, "exit_code")->valuedouble, 3);
     double d = item(run, "duration_s")->valuedouble;
@@ -542,13 +542,13 @@ static void test_run_json(void)
     tr_store *s = open_ok(path_of("show.db"), TR_STORE_CREATE);
     tr_stream st = stream("ffffffffffffffffffffffffffffffff", R1, 100);
     int n = full_run(recs, rp);
-    T_EQ_INT(tr_store_begin(s), 0);
+    T_OK(tr_store_begin(s));
     for (int i = 0; i < n; i++)
-        T_EQ_INT(tr_store_ingest(s, &st, (uint64_t)i, rp[i]), 0);
-    T_EQ_INT(tr_store_commit(s), 0);
+        T_OK(tr_store_ingest(s, &st, (uint64_t)i, rp[i]));
+    T_OK(tr_store_commit(s));
 
     cJSON *run = NULL;
-    T_EQ_INT(tr_store_run_json(s, R1, &run), 0);
+    T_OK(tr_store_run_json(s, R1, &run));
     T_ASSERT(run);
     T_EQ_STR(cJSON_GetStringValue(item(run, "id")), R1);
     T_EQ_STR(cJSON_GetStringValue(item(run, "name")), "train");
@@ -617,7 +617,7 @@ static void test_run_json(void)
     T_EQ_INT(item(res, "maxrss_kb")->valuedouble, 2048);
     cJSON_Delete(run);
 
-    T_EQ_INT(tr_store_run_json(s, R3, &run), TRAIL_ENOTFOUND);
+    T_ERR(tr_store_run_json(s, R3, &run), TRAIL_ENOTFOUND);
     T_CHECK(strstr(tr_store_errmsg(s), R3) != NULL);
     tr_store_close(s);
 }
@@ -631,7 +631,7 @@ static void add_run(tr_store *s, const char *id, const char *name, const char *e
     trec *r = &recs[0];
     start(r, TR_REC_RUN_START, t), S(r, TR_F_RUN_ID, id), S(r, TR_F_NAME, name);
     S(r, TR_F_EXPERIMENT, exp);
-    T_EQ_INT(tr_store_ingest(s, &st, 0, fin(r)), 0);
+    T_OK(tr_store_ingest(s, &st, 0, fin(r)));
 }
 
 static void test_resolve_and_list(void)
@@ -642,28 +642,28 @@ static void test_resolve_and_list(void)
     add_run(s, R3, "solo", "a", T0 + 5);
     add_run(s, R4, "fed", "c", T0 - 5);
     char id[33];
-    T_EQ_INT(tr_store_resolve_run(s, R1, id), 0);
+    T_OK(tr_store_resolve_run(s, R1, id));
     T_EQ_STR(id, R1);
-    T_EQ_INT(tr_store_resolve_run(s, "01234", id), 0);
+    T_OK(tr_store_resolve_run(s, "01234", id));
     T_EQ_STR(id, R1);
-    T_EQ_INT(tr_store_resolve_run(s, "0123A", id), 0); /* ids are lowercase; refs need not be */
+    T_OK(tr_store_resolve_run(s, "0123A", id)); /* ids are lowercase; refs need not be */
     T_EQ_STR(id, R2);
-    T_EQ_INT(tr_store_resolve_run(s, "f", id), 0);
+    T_OK(tr_store_resolve_run(s, "f", id));
     T_EQ_STR(id, R3);
-    T_EQ_INT(tr_store_resolve_run(s, "0123", id), TRAIL_EAMBIGUOUS);
+    T_ERR(tr_store_resolve_run(s, "0123", id), TRAIL_EAMBIGUOUS);
     T_CHECK(strstr(tr_store_errmsg(s), "0123") != NULL);
-    T_EQ_INT(tr_store_resolve_run(s, "dup", id), 0); /* the latest run of that name */
+    T_OK(tr_store_resolve_run(s, "dup", id)); /* the latest run of that name */
     T_EQ_STR(id, R2);
-    T_EQ_INT(tr_store_resolve_run(s, "solo", id), 0);
+    T_OK(tr_store_resolve_run(s, "solo", id));
     T_EQ_STR(id, R3);
-    T_EQ_INT(tr_store_resolve_run(s, "fed", id), 0); /* a unique id prefix beats a name */
+    T_OK(tr_store_resolve_run(s, "fed", id)); /* a unique id prefix beats a name */
     T_EQ_STR(id, R3);
-    T_EQ_INT(tr_store_resolve_run(s, "nope", id), TRAIL_ENOTFOUND);
-    T_EQ_INT(tr_store_resolve_run(s, "9", id), TRAIL_ENOTFOUND);
-    T_EQ_INT(tr_store_resolve_run(s, "", id), TRAIL_ENOTFOUND);
+    T_ERR(tr_store_resolve_run(s, "nope", id), TRAIL_ENOTFOUND);
+    T_ERR(tr_store_resolve_run(s, "9", id), TRAIL_ENOTFOUND);
+    T_ERR(tr_store_resolve_run(s, "", id), TRAIL_ENOTFOUND);
 
     cJSON *arr = NULL;
-    T_EQ_INT(tr_store_runs_json(s, NULL, &arr), 0);
+    T_OK(tr_store_runs_json(s, NULL, &arr));
     T_ASSERT(cJSON_IsArray(arr));
     T_EQ_INT(cJSON_GetArraySize(arr), 4);
     T_EQ_STR(cJSON_GetStringValue(item(cJSON_GetArrayItem(arr, 0), "id")), R2); /* newest */
@@ -673,16 +673,16 @@ static void test_resolve_and_list(void)
     T_CHECK(cJSON_IsObject(item(cJSON_GetArrayItem(arr, 0), "params")));
     cJSON_Delete(arr);
     tr_runs_filter f = {.experiment = "a", .limit = 0};
-    T_EQ_INT(tr_store_runs_json(s, &f, &arr), 0);
+    T_OK(tr_store_runs_json(s, &f, &arr));
     T_EQ_INT(cJSON_GetArraySize(arr), 2);
     T_EQ_STR(cJSON_GetStringValue(item(cJSON_GetArrayItem(arr, 0), "id")), R3);
     cJSON_Delete(arr);
     f.experiment = NULL, f.limit = 1;
-    T_EQ_INT(tr_store_runs_json(s, &f, &arr), 0);
+    T_OK(tr_store_runs_json(s, &f, &arr));
     T_EQ_INT(cJSON_GetArraySize(arr), 1);
     cJSON_Delete(arr);
     f.experiment = "none";
-    T_EQ_INT(tr_store_runs_json(s, &f, &arr), 0);
+    T_OK(tr_store_runs_json(s, &f, &arr));
     T_EQ_INT(cJSON_GetArraySize(arr), 0);
     cJSON_Delete(arr);
     tr_store_close(s);

@@ -6,7 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "trail.h"
+
+/* The exit status of a test that cannot run here: ctest reports it "Skipped" (trail_test() in
+ * tests/CMakeLists.txt sets SKIP_RETURN_CODE). */
+#define T_SKIP_CODE 77
+
 static int tassert_failures;
+/* Cases T_RUN ran, how many of them skipped, and why the running case skipped ("" if not). */
+__attribute__((unused)) static int tassert_cases, tassert_skips;
+__attribute__((unused)) static char tassert_skip_reason[512];
 
 #define T_FAIL(...)                                                                                \
     do {                                                                                           \
@@ -39,12 +48,66 @@ static int tassert_failures;
         if (!_a || !_b || strcmp(_a, _b) != 0)                                                     \
             T_FAIL("%s == %s: \"%s\" != \"%s\"", #a, #b, _a ? _a : "(null)", _b ? _b : "(null)");   \
     } while (0)
+/* rc must be 0; otherwise the failure names the expression, the code and its text. */
+#define T_OK(rc)                                                                                   \
+    do {                                                                                           \
+        int _rc = (int)(rc);                                                                       \
+        if (_rc != 0) T_FAIL("%s: %d (%s), expected 0", #rc, _rc, trail_strerror(_rc));            \
+    } while (0)
+#define T_ASSERT_OK(rc)                                                                            \
+    do {                                                                                           \
+        int _before_ok = tassert_failures;                                                         \
+        T_OK(rc);                                                                                  \
+        if (tassert_failures != _before_ok) exit(1);                                               \
+    } while (0)
+/* rc must be exactly code (a TRAIL_E*); the failure prints both codes and their text. */
+#define T_ERR(rc, code)                                                                            \
+    do {                                                                                           \
+        int _rc = (int)(rc), _want = (int)(code);                                                  \
+        if (_rc != _want)                                                                          \
+            T_FAIL("%s: %d (%s), expected %s: %d (%s)", #rc, _rc, trail_strerror(_rc), #code,      \
+                   _want, trail_strerror(_want));                                                  \
+    } while (0)
+
+/* The whole test cannot run here: says why ("SKIP: reason") and exits T_SKIP_CODE. */
+#define T_SKIP_TEST(...)                                                                           \
+    do {                                                                                           \
+        fprintf(stderr, "SKIP: ");                                                                 \
+        fprintf(stderr, __VA_ARGS__);                                                              \
+        fputc('\n', stderr);                                                                       \
+        exit(T_SKIP_CODE);                                                                         \
+    } while (0)
+/* The running case (a void function under T_RUN) cannot run here: returns from it, and T_RUN
+ * reports "skip NAME: reason" instead of "ok". */
+#define T_SKIP(...)                                                                                \
+    do {                                                                                           \
+        snprintf(tassert_skip_reason, sizeof tassert_skip_reason, __VA_ARGS__);                    \
+        if (!tassert_skip_reason[0]) snprintf(tassert_skip_reason, 2, "?");                        \
+        return;                                                                                    \
+    } while (0)
+
+/* Runs one case and reports it: "ok   NAME", "FAIL NAME" or "skip NAME: reason". */
 #define T_RUN(fn)                                                                                  \
     do {                                                                                           \
         int _before = tassert_failures;                                                            \
+        tassert_skip_reason[0] = 0;                                                                \
+        tassert_cases++;                                                                           \
         fn();                                                                                      \
-        fprintf(stderr, "%s %s\n", tassert_failures == _before ? "ok  " : "FAIL", #fn);            \
+        if (tassert_failures != _before)                                                           \
+            fprintf(stderr, "FAIL %s\n", #fn);                                                     \
+        else if (tassert_skip_reason[0]) {                                                         \
+            tassert_skips++;                                                                       \
+            fprintf(stderr, "skip %s: %s\n", #fn, tassert_skip_reason);                            \
+        } else                                                                                     \
+            fprintf(stderr, "ok   %s\n", #fn);                                                     \
+        tassert_skip_reason[0] = 0;                                                                \
     } while (0)
-#define T_DONE() (tassert_failures ? (fprintf(stderr, "%d failure(s)\n", tassert_failures), 1) : 0)
+/* main's return: 1 after a failure; T_SKIP_CODE when every case skipped (nothing was tested);
+ * else 0. */
+#define T_DONE()                                                                                   \
+    (tassert_failures ? (fprintf(stderr, "%d failure(s)\n", tassert_failures), 1)                  \
+     : tassert_cases > 0 && tassert_skips == tassert_cases                                         \
+         ? (fprintf(stderr, "SKIP: all %d case(s) skipped\n", tassert_cases), T_SKIP_CODE)         \
+         : 0)
 
 #endif
