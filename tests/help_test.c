@@ -85,8 +85,9 @@ static void unknown_and_missing(void)
 {
     for (int i = 0; i < nnames; i++) {
         char *err = NULL, hint[128], what[128];
-        snprintf(hint, sizeof hint, "(see trail %s --help)", names[i]);
-        snprintf(what, sizeof what, "trail %s --no-such-flag", names[i]);
+        /* %.63s: a name fits names[i]; gcc cannot bound i, so it sizes %s by all of names */
+        snprintf(hint, sizeof hint, "(see trail %.63s --help)", names[i]);
+        snprintf(what, sizeof what, "trail %.63s --no-such-flag", names[i]);
         int st =
             TPROC(NULL, &err, (char *)tproc_bin("trail"), names[i], "--no-such-flag", "--", "true");
         T_EQ_INT(st, 2);
