@@ -11,79 +11,49 @@
 #include "deps.h"
 #include "record.h"
 #include "sink.h"
+#include "strmap.h"
 #include "trail.h"
 #include "util.h"
 
-/* A string set (optionally mapping to a string), open addressing. */
+/* A string set (optionally mapping to a string) over the common string map, made on first use. */
 typedef struct sset {
-    char **k, **v;
-    size_t n, cap;
+    tr_strmap *m;
 } sset;
-
-static uint64_t shash(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
-static size_t sset_slot(const sset *s, const char *key)
-{
-    size_t i = shash(key) & (s->cap - 1);
-    while (s->k[i] && strcmp(s->k[i], key))
-        i = (i + 1) & (s->cap - 1);
-    return i;
-}
 
 /* The value of key (its key when no value was given); NULL when absent. */
 static const char *sset_get(const sset *s, const char *key)
 {
-    if (!s->cap) return NULL;
-    size_t i = sset_slot(s, key);
-    return s->k[i] ? (s->v[i] ? s->v[i] : s->k[i]) : NULL;
+    long i = s->m ? tr_strmap_find(s->m, key, strlen(key)) : -1;
+    if (i < 0) return NULL;
+    const char *v = tr_strmap_val(s->m, (size_t)i)->s;
+    return v ? v : tr_strmap_key(s->m, (size_t)i, NULL);
 }
 
 /* Adds key (-> value): 1 when added, 0 when present, -1 out of memory. */
 static int sset_put(sset *s, const char *key, const char *value)
 {
-    if ((s->n + 1) * 2 > s->cap) {
-        sset g = {NULL, NULL, 0, s->cap ? s->cap * 2 : 64};
-        if (!(g.k = calloc(g.cap, sizeof *g.k)) || !(g.v = calloc(g.cap, sizeof *g.v))) {
-            free(g.k);
-            return -1;
-        }
-        for (size_t i = 0; i < s->cap; i++)
-            if (s->k[i]) {
-                size_t j = sset_slot(&g, s->k[i]);
-                g.k[j] = s->k[i];
-                g.v[j] = s->v[i];
-            }
-        free(s->k);
-        free(s->v);
-        g.n = s->n;
-        *s = g;
-    }
-    size_t i = sset_slot(s, key);
-    if (s->k[i]) return 0;
-    if (!(s->k[i] = strdup(key)) || (value && !(s->v[i] = strdup(value)))) {
-        free(s->k[i]);
-        s->k[i] = NULL;
-        return -1;
-    }
-    s->n++;
-    return 1;
+    size_t n = strlen(key);
+    if (!s->m && !(s->m = tr_strmap_new())) return -1;
+    if (tr_strmap_find(s->m, key, n) >= 0) return 0;
+    tr_mapval v = {.s = value ? tr_strmap_strdup(s->m, value, strlen(value)) : NULL};
+    if (value && !v.s) return -1;
+    return tr_strmap_add(s->m, key, n, v, NULL) < 0 ? -1 : 1;
+}
+
+static size_t sset_size(const sset *s)
+{
+    return s->m ? tr_strmap_size(s->m) : 0;
+}
+
+static const char *sset_key(const sset *s, size_t i)
+{
+    return tr_strmap_key(s->m, i, NULL);
 }
 
 static void sset_free(sset *s)
 {
-    for (size_t i = 0; i < s->cap; i++) {
-        free(s->k[i]);
-        free(s->v[i]);
-    }
-    free(s->k);
-    free(s->v);
-    memset(s, 0, sizeof *s);
+    tr_strmap_free(s->m);
+    s->m = NULL;
 }
 
 /* A noted record: 'd' dependency (kind so|dlopen|exe), 'f' file read, 'c' working directory
@@ -385,8 +355,8 @@ static int under(const char *path, const char *dir)
 static int under_cwd(const drun *r, const char *path)
 {
     if (r->cwd[0] && under(path, r->cwd)) return 1;
-    for (size_t i = 0; i < r->cwds.cap; i++)
-        if (r->cwds.k[i] && under(path, r->cwds.k[i])) return 1;
+    for (size_t i = 0; i < sset_size(&r->cwds); i++)
+        if (under(path, sset_key(&r->cwds, i))) return 1;
     return 0;
 }
 
