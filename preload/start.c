@@ -1,15 +1,14 @@
 /* start.c - process start: PROC_START, redacted environment, shared objects (at start, dlopen). */
 /* process start records: PROC_START (argv, cwd, exe, uid), the environment with secrets redacted
  * in the process, loaded shared objects (at start and dlopen'd later). */
-#include <ctype.h>
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <link.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
+#include "redact.h"
 #include "shim.h"
 #include "util.h"
 
@@ -67,43 +66,6 @@ void shim_emit_proc_start(pid_t pid, pid_t ppid, const char *kind, const char *n
 
 /* ---- environment ---- */
 
-static const char *const secret_words[] = {"TOKEN",      "SECRET", "PASSWORD", "PASSWD",  "KEY",
-                                           "CREDENTIAL", "AUTH",   "COOKIE",   "SESSION", NULL};
-
-static int has_word(const char *name, size_t nn, const char *w, size_t wn)
-{
-    if (wn == 0 || wn > nn) return 0;
-    for (size_t i = 0; i + wn <= nn; i++)
-        if (strncasecmp(name + i, w, wn) == 0) return 1;
-    return 0;
-}
-
-/* Same rule as the launcher's: default words unless TRAIL_REDACT_DEFAULTS=0, plus the
- * comma-separated TRAIL_REDACT and `trail run --redact` lists; case-insensitive substrings of
- * the variable name. */
-int shim_is_secret(const char *name, size_t nn)
-{
-    const char *def = getenv("TRAIL_REDACT_DEFAULTS");
-    if (!(def && (!strcmp(def, "0") || !strcasecmp(def, "false"))))
-        for (int i = 0; secret_words[i]; i++)
-            if (has_word(name, nn, secret_words[i], strlen(secret_words[i]))) return 1;
-    const char *lists[2] = {getenv("TRAIL_REDACT"), shim_g.redact};
-    for (int i = 0; i < 2; i++) {
-        const char *p = lists[i];
-        while (p && *p) {
-            size_t pn = strcspn(p, ","), s = 0, e = pn;
-            while (s < pn && isspace((unsigned char)p[s]))
-                s++;
-            while (e > s && isspace((unsigned char)p[e - 1]))
-                e--;
-            if (has_word(name, nn, p + s, e - s)) return 1;
-            p += pn;
-            if (*p == ',') p++;
-        }
-    }
-    return 0;
-}
-
 uint64_t shim_env_hash(char *const *envp)
 {
     uint64_t h = TR_HASH64_INIT;
@@ -115,8 +77,12 @@ uint64_t shim_env_hash(char *const *envp)
     return h;
 }
 
+/* Secrets by the common rule (redact.c): the default words and value forms unless
+ * TRAIL_REDACT_DEFAULTS=0, plus TRAIL_REDACT and `trail run --redact` (shim_g.redact). */
 void shim_emit_env(char **envp)
 {
+    tr_redact r;
+    tr_redact_init(&r, shim_g.redact);
     for (char **p = envp; p && *p; p++) {
         const char *eq = strchr(*p, '=');
         if (!eq || eq == *p) continue;
@@ -128,7 +94,7 @@ void shim_emit_env(char **envp)
         shim_enc_begin(&e, buf, need, TR_REC_ENV);
         tr_enc_strn(&e, TR_F_KEY, *p, nl < 4096 ? nl : 4096);
         tr_enc_i64(&e, TR_F_PID, shim_g.pid);
-        if (shim_is_secret(*p, nl))
+        if (tr_redact_env(&r, *p))
             tr_enc_i64(&e, TR_F_REDACTED, 1); /* the value never leaves the process */
         else
             tr_enc_str_trunc(&e, TR_F_VALUE, eq + 1, vl, 0);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "redact.h"
 #include "strmap.h"
 #include "tassert.h"
 #include "trail.h"
@@ -104,10 +105,74 @@ static void test_errors(void)
     }
 }
 
+static int secret_value(const char *v)
+{
+    tr_redact r = {1, {NULL, NULL}};
+    return tr_redact_value(&r, v, strlen(v), NULL);
+}
+
+static void test_redact(void)
+{
+    tr_redact r = {1, {"custom_thing", " other , last "}};
+    /* by name: default words (case-insensitive substrings), then the lists */
+    T_CHECK(tr_redact_env(&r, "MY_API_TOKEN=abc"));
+    T_CHECK(tr_redact_env(&r, "db_password=x"));
+    T_CHECK(tr_redact_env(&r, "AWS_SECRET_ACCESS_KEY"));
+    T_CHECK(tr_redact_env(&r, "CUSTOM_THING=1"));
+    T_CHECK(tr_redact_env(&r, "AN_OTHER=1"));
+    T_CHECK(tr_redact_env(&r, "LAST=1"));
+    T_CHECK(!tr_redact_env(&r, "HOME=/home/u"));
+    T_CHECK(!tr_redact_env(&r, "PATH=/usr/bin:/bin"));
+    T_CHECK(tr_redact_name(&r, "SESSIONID", 9));
+    T_CHECK(!tr_redact_name(&r, "SESSIONID", 3)); /* only the n bytes count */
+    /* TRAIL_REDACT_DEFAULTS=0: the lists only, no value rules */
+    tr_redact off = {0, {"custom_thing", NULL}};
+    T_CHECK(!tr_redact_env(&off, "MY_API_TOKEN=abc"));
+    T_CHECK(tr_redact_env(&off, "CUSTOM_THING=1"));
+    T_CHECK(!tr_redact_env(&off, "DATABASE_URL=postgres://u:pw@db/x"));
+
+    /* by value: URLs with a password in their userinfo */
+    T_CHECK(tr_redact_env(&r, "DATABASE_URL=postgres://user:pw@db.example:5432/x"));
+    T_CHECK(secret_value("--index-url https://u:p4ss@pypi.example/simple"));
+    T_CHECK(secret_value("http://proxyuser:proxypass@proxy:3128"));
+    T_CHECK(!secret_value("https://github.com/org/repo"));
+    T_CHECK(!secret_value("ssh://git@github.com/org/repo"));
+    T_CHECK(!secret_value("https://user@host/path:x@y"));
+    T_CHECK(!secret_value("http://[::1]:8080/x"));
+    /* connection strings */
+    T_CHECK(secret_value("Server=db;Database=x;User Id=u;Password=hunter2;"));
+    T_CHECK(secret_value("host=db user=u password=hunter2 sslmode=require"));
+    T_CHECK(secret_value("DefaultEndpointsProtocol=https;AccountName=a;AccountKey=abc=="));
+    T_CHECK(secret_value("https://acct.blob.core.windows.net/c?sv=2020&sig=abcdef"));
+    T_CHECK(!secret_value("password="));
+    T_CHECK(!secret_value("mypassword=x")); /* another word */
+    T_CHECK(!secret_value("rs=0:di=01;34:ln=01;36"));
+    /* well-known token formats */
+    T_CHECK(secret_value("ghp_abcdefghijklmnopqrstuvwxyz0123456789"));
+    T_CHECK(secret_value("token github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz"));
+    T_CHECK(secret_value("glpat-abcdefghij0123456789"));
+    T_CHECK(secret_value("xoxb-123456789012-abcdefghij"));
+    T_CHECK(secret_value("AKIAIOSFODNN7EXAMPLE"));
+    T_CHECK(!secret_value("AKIAIOSFODNN7EXAMPLEXX")); /* not 16 after the prefix */
+    T_CHECK(secret_value("sk-proj-abcdefghijklmnopqrstuvwxyz012345"));
+    T_CHECK(secret_value("hf_abcdefghijklmnopqrstuvwxyzABCDEFGH"));
+    T_CHECK(secret_value("AIzaSyA-abcdefghijklmnopqrstuvwxyz01234"));
+    T_CHECK(secret_value("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NSJ9.abcdefghijklmnop"));
+    T_CHECK(secret_value("-----BEGIN OPENSSH PRIVATE KEY-----\nabc"));
+    T_CHECK(!secret_value("sk-learn"));
+    T_CHECK(!secret_value("ghp_short"));
+    T_CHECK(!secret_value("/usr/lib/python3/dist-packages:/opt/hf_cache"));
+    T_CHECK(!secret_value(""));
+    size_t at = 0;
+    const char *u = "https://me:secret@host/";
+    T_CHECK(tr_redact_value(&r, u, strlen(u), &at) && !strncmp(u + at, "secret@", 7));
+}
+
 int main(void)
 {
     T_RUN(test_hash);
     T_RUN(test_strmap);
     T_RUN(test_errors);
+    T_RUN(test_redact);
     return T_DONE();
 }

@@ -1,0 +1,32 @@
+/* redact.h - the one rule for what of an environment or command line is secret. */
+#ifndef TR_REDACT_H
+#define TR_REDACT_H
+
+#include <stddef.h>
+
+/* What counts as secret, by name: a variable whose name contains (case-insensitively) one of
+ * the default words (TOKEN, SECRET, PASSWORD, PASSWD, KEY, CREDENTIAL, AUTH, COOKIE, SESSION)
+ * unless TRAIL_REDACT_DEFAULTS is 0/false, or one of the comma-separated patterns of
+ * TRAIL_REDACT and `trail run --redact`. By value (with the defaults): a URL with a password in
+ * its userinfo (scheme://user:pass@host), a connection string with a password or key
+ * (Password=..., pwd=..., AccountKey=..., sig=...), a well-known token format (GitHub, GitLab,
+ * Slack, AWS access key ids, OpenAI/Anthropic/Hugging Face/Google API keys, npm, Stripe, JWTs,
+ * PEM private keys). Every function here is allocation-free, reads no global state but what
+ * tr_redact_init reads, and may run in the shim. */
+typedef struct tr_redact {
+    int defaults;         /* the default name words and the value rules apply */
+    const char *lists[2]; /* comma-separated name patterns, or NULL */
+} tr_redact;
+
+/* Reads TRAIL_REDACT_DEFAULTS and TRAIL_REDACT (getenv) into r; extra is one more list (the
+ * launcher's --redact), or NULL. The strings must outlive r. */
+void tr_redact_init(tr_redact *r, const char *extra);
+/* 1 when a variable named name[0..n) is secret by its name. */
+int tr_redact_name(const tr_redact *r, const char *name, size_t n);
+/* 1 when v[0..n) holds a secret by the value rules (r->defaults); *at (may be NULL) gets the
+ * offset where the secret part begins. */
+int tr_redact_value(const tr_redact *r, const char *v, size_t n, size_t *at);
+/* 1 when the environment entry "NAME=VALUE" (or a bare NAME) is secret by name or value. */
+int tr_redact_env(const tr_redact *r, const char *entry);
+
+#endif
