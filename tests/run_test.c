@@ -3,7 +3,9 @@
 #include <math.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "tassert.h"
@@ -254,6 +256,61 @@ static void test_sync_outside_run(void)
              100);
 }
 
+/* `trail agent --store S` follows the spool root: runs bound to no store or to S go into S, a
+ * run bound to another store is left for it; SIGTERM stops the agent cleanly. */
+static void test_agent_into_store(void)
+{
+    char root[600], mine[600], other[600], q[256];
+    snprintf(root, sizeof root, "%s/agent-spool", sandbox);
+    snprintf(mine, sizeof mine, "%s/agent.db", sandbox);
+    snprintf(other, sizeof other, "%s/other.db", sandbox);
+    setenv("TRAIL_SPOOL_ROOT", root, 1);
+    T_EQ_INT(TPROC(NULL, NULL, CLIENT, "start", "e", "by-agent", "metrics", "300"), 0);
+    /* a run directory bound to another store (as `trail run --store` leaves one) */
+    char *out = NULL;
+    T_EQ_INT(TPROC(&out, NULL, CLIENT, "start", "e", "not-mine", "metrics", "5", "runid"), 0);
+    T_ASSERT(out && strlen(out) == 33);
+    out[32] = 0;
+    char mark[900];
+    snprintf(mark, sizeof mark, "%s/%s/dest", root, out);
+    FILE *f = fopen(mark, "w");
+    T_ASSERT(f && fputs(other, f) >= 0 && fclose(f) == 0);
+    pid_t pid = fork();
+    T_ASSERT(pid >= 0);
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 2);
+        execl(tproc_bin("trail"), "trail", "agent", "--store", mine, "--spool-root", root, NULL);
+        _exit(127);
+    }
+    long long n = -1;
+    for (int i = 0; i < 3000 && n < 300; i++) { /* bounded wait for the agent, not a timing test */
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+        setenv("TRAIL_STORE", mine, 1);
+        n = sql_count("SELECT count(*) FROM metrics m JOIN runs r ON r.id = m.run_id "
+                      "WHERE r.name = 'by-agent'");
+    }
+    T_EQ_INT(n, 300);
+    snprintf(q, sizeof q, "SELECT count(*) FROM runs WHERE name = 'not-mine'");
+    T_EQ_INT(sql_count(q), 0);
+    T_CHECK(access(mark, F_OK) == 0); /* still waiting for its own store */
+    kill(pid, SIGTERM);
+    int ws = 0;
+    T_ASSERT(waitpid(pid, &ws, 0) == pid);
+    T_CHECK(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+    /* `trail sync` then delivers the other run into the store it is bound to */
+    T_EQ_INT(TPROC(NULL, NULL, (char *)tproc_bin("trail"), "sync", "--spool-root", root), 0);
+    setenv("TRAIL_STORE", other, 1);
+    T_EQ_INT(sql_count(q), 1);
+    free(out);
+    char path[600];
+    snprintf(path, sizeof path, "%s/store.db", sandbox);
+    setenv("TRAIL_STORE", path, 1);
+    snprintf(path, sizeof path, "%s/spool", sandbox);
+    setenv("TRAIL_SPOOL_ROOT", path, 1);
+}
+
 static int file_contains(const char *path, const char *needle)
 {
     FILE *f = fopen(path, "rb");
@@ -391,6 +448,7 @@ int main(void)
     T_RUN(test_sigkill_child_and_live_view);
     T_RUN(test_sigterm_forwarded);
     T_RUN(test_sync_outside_run);
+    T_RUN(test_agent_into_store);
     T_RUN(test_env_redaction);
     T_RUN(test_resolution_and_errors);
     T_RUN(test_special_values_and_listing);
