@@ -100,6 +100,9 @@ static void test_install(void)
                 prefix) == 0);
     T_ASSERT(sh("test -x '%s/bin/trail' && test -x '%s/bin/traild' && test -f '%s/include/trail.h'",
                 prefix, prefix, prefix) == 0);
+    /* man pages go along when the build generated them (build/man) */
+    T_CHECK(sh("! test -f '%s/man/trail.1' || test -f '%s/share/man/man1/trail.1'",
+               getenv("TRAIL_BUILD"), prefix) == 0);
 }
 
 static void test_clients(void)
@@ -153,10 +156,7 @@ static void test_clients(void)
 static void test_deb(void)
 {
     const char *deb = getenv("TRAIL_DEB");
-    if (!deb || !*deb) {
-        fprintf(stderr, "skip test_deb: TRAIL_DEB not set (make test-builds sets it)\n");
-        return;
-    }
+    if (!deb || !*deb) T_SKIP("TRAIL_DEB not set (make test-builds sets it)");
     const char *libdir = getenv("TRAIL_INSTALL_LIBDIR") ? getenv("TRAIL_INSTALL_LIBDIR") : "lib";
     char root[600], usr[700], trail[800], client[800];
     snprintf(root, sizeof root, "%s/deb", sandbox);
@@ -168,8 +168,9 @@ static void test_deb(void)
                "test -L %s/libtrail.so && test -L %s/libtrail.so.0 && "
                "test -f %s/libtrail_preload.so && test -f %s/pkgconfig/trail.pc && "
                "test -f %s/cmake/trail/trailConfig.cmake && "
-               "grep -q '^ExecStart=/usr/bin/trail ' lib/systemd/system/trail-agent.service",
-               usr, libdir, libdir, libdir, libdir, libdir) == 0);
+               "grep -q '^ExecStart=/usr/bin/trail ' lib/systemd/system/trail-agent.service && "
+               "{ ! test -f '%s/man/trail.1' || test -f share/man/man1/trail.1; }",
+               usr, libdir, libdir, libdir, libdir, libdir, getenv("TRAIL_BUILD")) == 0);
     T_CHECK(sh("d=$(dpkg-deb -f '%s' Depends) && for p in libnng1 libsqlite3-0 libcjson1 "
                "libmbedcrypto7 libunwind8; do echo \"$d\" | grep -q \"$p\" || "
                "{ echo \"Depends: $d: no $p\"; exit 1; }; done",
@@ -187,15 +188,9 @@ int main(void)
 {
     const char *tools[] = {"cc", "pkg-config", getenv("CMAKE") ? getenv("CMAKE") : "cmake"};
     for (size_t i = 0; i < sizeof tools / sizeof tools[0]; i++) {
-        if (!have(tools[i])) {
-            printf("install_test: skipped: %s not found\n", tools[i]);
-            return 77;
-        }
+        if (!have(tools[i])) T_SKIP_TEST("%s not found", tools[i]);
     }
-    if (!getenv("TRAIL_BUILD")) {
-        printf("install_test: skipped: TRAIL_BUILD not set (run it from ctest)\n");
-        return 77;
-    }
+    if (!getenv("TRAIL_BUILD")) T_SKIP_TEST("TRAIL_BUILD not set (run it from ctest)");
     sandbox = tproc_sandbox();
     snprintf(prefix, sizeof prefix, "%s/prefix", sandbox);
     snprintf(store, sizeof store, "%s/s.db", sandbox);
