@@ -1,6 +1,5 @@
 /* sanitizer.c - finds the sanitizer runtime a command links, which must come first in LD_PRELOAD.
  */
-#include <elf.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +7,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "elfread.h"
 
 /* The command's path as execvp would find it. */
 static int resolve_cmd(const char *cmd, char *out, size_t n)
@@ -25,54 +25,9 @@ static int resolve_cmd(const char *cmd, char *out, size_t n)
     return -1;
 }
 
-static int is_runtime(const char *name)
+static long read_at(int fd, void *buf, size_t n, uint64_t off)
 {
-    return !strncmp(name, "libasan.so", 10) || !strncmp(name, "libtsan.so", 10) ||
-           !strncmp(name, "libhwasan.so", 12);
-}
-
-/* Reads the DT_NEEDED names of an ELF64 file and copies the first sanitizer runtime. */
-static int scan(int fd, char *out, size_t n)
-{
-    Elf64_Ehdr eh;
-    Elf64_Phdr ph[64];
-    if (pread(fd, &eh, sizeof eh, 0) != (ssize_t)sizeof eh || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
-        eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(Elf64_Phdr) ||
-        eh.e_phnum == 0 || eh.e_phnum > 64)
-        return -1;
-    size_t pbytes = (size_t)eh.e_phnum * sizeof(Elf64_Phdr);
-    if (pread(fd, ph, pbytes, (off_t)eh.e_phoff) != (ssize_t)pbytes) return -1;
-    const Elf64_Phdr *dyn = NULL;
-    for (int i = 0; i < eh.e_phnum; i++)
-        if (ph[i].p_type == PT_DYNAMIC) dyn = &ph[i];
-    if (!dyn) return -1;
-    Elf64_Dyn d[256];
-    size_t bytes = dyn->p_filesz < sizeof d ? dyn->p_filesz : sizeof d;
-    ssize_t got = pread(fd, d, bytes, (off_t)dyn->p_offset);
-    if (got <= 0) return -1;
-    uint64_t strtab = 0, needed[64];
-    int nn = 0;
-    for (ssize_t i = 0; i < got / (ssize_t)sizeof *d && d[i].d_tag != DT_NULL; i++) {
-        if (d[i].d_tag == DT_STRTAB) strtab = d[i].d_un.d_ptr;
-        if (d[i].d_tag == DT_NEEDED && nn < 64) needed[nn++] = d[i].d_un.d_val;
-    }
-    for (int i = 0; i < eh.e_phnum && strtab; i++) { /* string table address -> file offset */
-        if (ph[i].p_type != PT_LOAD || strtab < ph[i].p_vaddr ||
-            strtab >= ph[i].p_vaddr + ph[i].p_filesz)
-            continue;
-        uint64_t off = strtab - ph[i].p_vaddr + ph[i].p_offset;
-        for (int k = 0; k < nn; k++) {
-            char name[64];
-            ssize_t r = pread(fd, name, sizeof name - 1, (off_t)(off + needed[k]));
-            if (r <= 0) continue;
-            name[r] = 0;
-            if (is_runtime(name) && strlen(name) < n) {
-                strcpy(out, name);
-                return 0;
-            }
-        }
-    }
-    return -1;
+    return pread(fd, buf, n, (off_t)off);
 }
 
 int tr_sanitizer_runtime(const char *cmd, char *out, size_t n)
@@ -81,7 +36,8 @@ int tr_sanitizer_runtime(const char *cmd, char *out, size_t n)
     if (!cmd || resolve_cmd(cmd, path, sizeof path) != 0) return -1;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return -1;
-    int rc = scan(fd, out, n);
+    tr_elf e;
+    int rc = tr_elf_open(&e, fd, read_at, NULL, 0) == 0 ? tr_elf_sanitizer(&e, out, n) : -1;
     close(fd);
     return rc;
 }

@@ -1,7 +1,6 @@
 /* exec.c - every exec* variant: environment repair, interposability check, end of the old image. */
 /* every exec* variant: environment repair (the shim and the run survive env -i and execle),
  * interposability check of the target (PT_INTERP, setuid), end of the old image. */
-#include <elf.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,6 +11,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "elfread.h"
 #include "shim.h"
 
 extern char **environ;
@@ -156,40 +156,10 @@ static int find_in_path(const char *file, char *out, size_t n)
     return -1;
 }
 
-static void find_sanitizer(int fd, const Elf64_Phdr *ph, int nph)
+/* pread by raw syscall: reading the target never enters our wrappers. */
+static long raw_pread(int fd, void *buf, size_t n, uint64_t off)
 {
-    const Elf64_Phdr *dyn = NULL;
-    for (int i = 0; i < nph; i++)
-        if (ph[i].p_type == PT_DYNAMIC) dyn = &ph[i];
-    if (!dyn) return;
-    Elf64_Dyn d[256];
-    size_t bytes = dyn->p_filesz < sizeof d ? dyn->p_filesz : sizeof d;
-    long got = SYS4(SYS_pread64, fd, d, bytes, dyn->p_offset);
-    if (got <= 0) return;
-    uint64_t strtab = 0, needed[32];
-    int nn = 0;
-    for (long i = 0; i < got / (long)sizeof *d && d[i].d_tag != DT_NULL; i++) {
-        if (d[i].d_tag == DT_STRTAB) strtab = d[i].d_un.d_ptr;
-        if (d[i].d_tag == DT_NEEDED && nn < 32) needed[nn++] = d[i].d_un.d_val;
-    }
-    for (int i = 0; i < nph && strtab; i++) { /* the string table's address -> file offset */
-        if (ph[i].p_type != PT_LOAD || strtab < ph[i].p_vaddr ||
-            strtab >= ph[i].p_vaddr + ph[i].p_filesz)
-            continue;
-        uint64_t off = strtab - ph[i].p_vaddr + ph[i].p_offset;
-        for (int k = 0; k < nn; k++) {
-            char name[64];
-            long r = SYS4(SYS_pread64, fd, name, sizeof name - 1, off + needed[k]);
-            if (r <= 0) continue;
-            name[r] = 0;
-            if (!strncmp(name, "libasan.so", 10) || !strncmp(name, "libtsan.so", 10) ||
-                !strncmp(name, "libhwasan.so", 12)) {
-                memcpy(san_rt, name, strlen(name) + 1);
-                return;
-            }
-        }
-        return;
-    }
+    return SYS4(SYS_pread64, fd, buf, n, off);
 }
 
 static const char *check_file(int dirfd, const char *path, int depth)
@@ -211,19 +181,15 @@ static const char *check_file(int dirfd, const char *path, int depth)
         size_t l = strcspn(p, " \t\n");
         p[l] = 0;
         if (*p == '/') why = check_file(AT_FDCWD, p, 1);
-    } else if (n >= (long)sizeof(Elf64_Ehdr) && !memcmp(h, ELFMAG, SELFMAG)) {
-        Elf64_Ehdr *eh = (Elf64_Ehdr *)(void *)h;
-        if (h[EI_CLASS] != ELFCLASS64) {
+    } else if (n >= (long)sizeof(Elf64_Ehdr)) {
+        tr_elf e;
+        int rc = tr_elf_open(&e, fd, raw_pread, h, (size_t)n);
+        if (rc == TR_ELF_32BIT) {
             why = "not interposable: 32-bit binary";
-        } else if (eh->e_phentsize == sizeof(Elf64_Phdr) && eh->e_phnum > 0 && eh->e_phnum <= 64) {
-            Elf64_Phdr ph[64];
-            size_t bytes = (size_t)eh->e_phnum * sizeof(Elf64_Phdr);
-            if (SYS4(SYS_pread64, fd, ph, bytes, eh->e_phoff) == (long)bytes) {
-                why = "not interposable: static binary";
-                for (int i = 0; i < eh->e_phnum; i++)
-                    if (ph[i].p_type == PT_INTERP) why = NULL;
-                if (!why) find_sanitizer(fd, ph, eh->e_phnum);
-            }
+        } else if (rc == 0 && !tr_elf_has_interp(&e)) {
+            why = "not interposable: static binary";
+        } else if (rc == 0) {
+            tr_elf_sanitizer(&e, san_rt, sizeof san_rt);
         }
     }
     SYS1(SYS_close, fd);

@@ -1,8 +1,11 @@
 /* rules_test.c - the shared rules of common/: hash, string map, error table, redaction, ELF. */
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "elfread.h"
 #include "redact.h"
 #include "strmap.h"
 #include "tassert.h"
@@ -168,11 +171,109 @@ static void test_redact(void)
     T_CHECK(tr_redact_value(&r, u, strlen(u), &at) && !strncmp(u + at, "secret@", 7));
 }
 
+static long read_at(int fd, void *buf, size_t n, uint64_t off)
+{
+    return pread(fd, buf, n, (off_t)off);
+}
+
+static int collect(const char *name, void *arg)
+{
+    char *all = arg;
+    if (strlen(all) + strlen(name) + 2 < 1024) strcat(strcat(all, name), " ");
+    return 0;
+}
+
+/* A small ELF64 file: header, PT_LOAD over the whole file, PT_DYNAMIC, optionally PT_INTERP;
+ * a dynamic section naming the given DT_NEEDED libraries through a string table. */
+static int fake_elf(const char *path, int interp, const char *const *needed, int nneeded)
+{
+    unsigned char f[4096];
+    memset(f, 0, sizeof f);
+    Elf64_Ehdr *eh = (Elf64_Ehdr *)(void *)f;
+    memcpy(eh->e_ident, ELFMAG, SELFMAG);
+    eh->e_ident[EI_CLASS] = ELFCLASS64;
+    eh->e_phoff = sizeof *eh;
+    eh->e_phentsize = sizeof(Elf64_Phdr);
+    eh->e_phnum = interp ? 3 : 2;
+    Elf64_Phdr *ph = (Elf64_Phdr *)(void *)(f + sizeof *eh);
+    const uint64_t base = 0x400000, dyn_off = 512, str_off = 1024;
+    ph[0] = (Elf64_Phdr){.p_type = PT_LOAD, .p_vaddr = base, .p_filesz = sizeof f};
+    ph[1] = (Elf64_Phdr){.p_type = PT_DYNAMIC, .p_offset = dyn_off, .p_filesz = 32 * 16};
+    if (interp) ph[2] = (Elf64_Phdr){.p_type = PT_INTERP, .p_offset = 2048, .p_filesz = 28};
+    Elf64_Dyn *d = (Elf64_Dyn *)(void *)(f + dyn_off);
+    size_t so = 1;
+    int k = 0;
+    d[k].d_tag = DT_STRTAB;
+    d[k++].d_un.d_ptr = base + str_off;
+    for (int i = 0; i < nneeded; i++) {
+        d[k].d_tag = DT_NEEDED;
+        d[k++].d_un.d_val = so;
+        memcpy(f + str_off + so, needed[i], strlen(needed[i]) + 1);
+        so += strlen(needed[i]) + 1;
+    }
+    FILE *o = fopen(path, "wb");
+    if (!o) return -1;
+    size_t w = fwrite(f, 1, sizeof f, o);
+    return fclose(o) == 0 && w == sizeof f ? 0 : -1;
+}
+
+static void test_elf(void)
+{
+    char path[] = "/tmp/trail-rules-elf-XXXXXX";
+    int fd = mkstemp(path);
+    T_ASSERT(fd >= 0);
+    close(fd);
+    tr_elf e;
+    char all[1024] = "", san[64];
+
+    const char *libs[] = {"libm.so.6", "libasan.so.8", "libc.so.6"};
+    T_ASSERT(fake_elf(path, 1, libs, 3) == 0);
+    fd = open(path, O_RDONLY);
+    T_ASSERT(fd >= 0);
+    T_EQ_INT(tr_elf_open(&e, fd, read_at, NULL, 0), 0);
+    T_EQ_INT(tr_elf_has_interp(&e), 1);
+    T_EQ_INT(tr_elf_needed(&e, collect, all), 0);
+    T_EQ_STR(all, "libm.so.6 libasan.so.8 libc.so.6 ");
+    T_EQ_INT(tr_elf_sanitizer(&e, san, sizeof san), 0);
+    T_EQ_STR(san, "libasan.so.8");
+    T_EQ_INT(tr_elf_sanitizer(&e, san, 5), -1); /* does not fit */
+    close(fd);
+
+    /* a static program: no interpreter, no sanitizer; a header already read is used as is */
+    const char *none[] = {"libc.so.6"};
+    T_ASSERT(fake_elf(path, 0, none, 1) == 0);
+    fd = open(path, O_RDONLY);
+    unsigned char head[256];
+    T_ASSERT(pread(fd, head, sizeof head, 0) == (ssize_t)sizeof head);
+    T_EQ_INT(tr_elf_open(&e, fd, read_at, head, sizeof head), 0);
+    T_EQ_INT(tr_elf_has_interp(&e), 0);
+    T_EQ_INT(tr_elf_sanitizer(&e, san, sizeof san), -1);
+    close(fd);
+
+    /* other classes and non-ELF files */
+    ((Elf64_Ehdr *)(void *)head)->e_ident[EI_CLASS] = ELFCLASS32;
+    T_EQ_INT(tr_elf_open(&e, -1, read_at, head, sizeof head), TR_ELF_32BIT);
+    memcpy(head, "#!/bin/sh\n", 10);
+    T_EQ_INT(tr_elf_open(&e, -1, read_at, head, sizeof head), TR_ELF_NOT_ELF);
+    unlink(path);
+
+    /* this test's own executable: dynamic, needs libc */
+    fd = open("/proc/self/exe", O_RDONLY);
+    T_ASSERT(fd >= 0);
+    all[0] = 0;
+    T_EQ_INT(tr_elf_open(&e, fd, read_at, NULL, 0), 0);
+    T_EQ_INT(tr_elf_has_interp(&e), 1);
+    T_EQ_INT(tr_elf_needed(&e, collect, all), 0);
+    T_CHECK(strstr(all, "libc.so.6") != NULL);
+    close(fd);
+}
+
 int main(void)
 {
     T_RUN(test_hash);
     T_RUN(test_strmap);
     T_RUN(test_errors);
     T_RUN(test_redact);
+    T_RUN(test_elf);
     return T_DONE();
 }
