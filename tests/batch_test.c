@@ -65,8 +65,8 @@ static void test_round_trip(void)
         tr_rec r;
         int64_t step = -1;
         T_EQ_INT(seq, 256 + 64 * (uint64_t)n);
-        T_EQ_INT(tr_rec_decode(body, rl, &r), 0);
-        T_EQ_INT(tr_rec_get_i64(&r, TR_F_STEP, &step), 0);
+        T_OK(tr_rec_decode(body, rl, &r));
+        T_OK(tr_rec_get_i64(&r, TR_F_STEP, &step));
         T_EQ_INT(step, n);
         n++;
     }

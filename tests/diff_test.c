@@ -33,8 +33,8 @@ static void add_run(char id[33], enum diff_what what)
     tr_fingerprint fp = {1, changed ? 2 : 1, 100, changed ? 9 : 5};
     tr_hash_target t;
     snprintf(full, sizeof full, "%s%060d", hash, 0);
-    T_ASSERT(tr_store_hash_target(store, "/d/train.csv", &fp, &t) == 0);
-    T_EQ_INT(tr_store_set_content_hash(store, t.version, full), 0);
+    T_ASSERT_OK(tr_store_hash_target(store, "/d/train.csv", &fp, &t));
+    T_OK(tr_store_set_content_hash(store, t.version, full));
 }
 
 static int write_file(const char *path, const char *text)
@@ -126,6 +126,51 @@ static void test_ranking(void)
     free(out);
 }
 
+/* tr_store_diff_json folds changes of one kind by directory from TR_FOLD_MIN files: TR_FOLD_MIN
+ * changed inputs of one directory are one change, one fewer in another stay single. */
+static void test_folding(void)
+{
+    char a[33], b[33], *id[2] = {a, b}, p[64];
+    for (int r = 0; r < 2; r++) {
+        lr c;
+        snprintf(id[r], 33, "%08x000000000000000000000000", ++nrun);
+        lr_begin(&c, store, id[r], "h1");
+        lr_start(&c, "fold", "1");
+        for (int i = 0; i < 2 * TR_FOLD_MIN - 1; i++) {
+            snprintf(p, sizeof p, i < TR_FOLD_MIN ? "/f/many/m%d" : "/f/few/f%d", i);
+            lr_file(&c, p, "input", 1, (uint64_t)(5000 + 100 * r + i), 10, 5);
+        }
+        lr_end(&c, 0);
+    }
+    cJSON *doc = NULL;
+    T_OK(tr_store_diff_json(store, id[0], id[1], 0, &doc));
+    cJSON *ch = cJSON_GetObjectItemCaseSensitive(doc, "changes");
+    T_EQ_INT(cJSON_GetArraySize(ch), TR_FOLD_MIN);
+    int folded = 0, single = 0;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, ch)
+    {
+        const char *name = field(c, "name");
+        const cJSON *files = cJSON_GetObjectItemCaseSensitive(c, "files");
+        T_EQ_STR(field(c, "kind"), "changed");
+        if (files) {
+            folded++;
+            T_EQ_STR(name, "/f/many/");
+            T_EQ_INT(cJSON_GetNumberValue(files), TR_FOLD_MIN);
+            T_CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(c, "a")));
+        } else {
+            single++;
+            T_CHECK(name && !strncmp(name, "/f/few/f", 8));
+        }
+    }
+    T_EQ_INT(folded, 1);
+    T_EQ_INT(single, TR_FOLD_MIN - 1);
+    cJSON_Delete(doc);
+    T_ERR(tr_store_diff_json(store, id[0], "ffffffff000000000000000000000000", 0, &doc),
+          TRAIL_ENOTFOUND);
+    T_CHECK(doc == NULL);
+}
+
 /* The real launcher: two runs of sdk_client reading a file whose content changed in between. */
 static void test_end_to_end(void)
 {
@@ -164,13 +209,14 @@ int main(void)
     snprintf(dir, sizeof dir, "%s", tproc_sandbox());
     snprintf(db, sizeof db, "%s/diff.db", dir);
     char err[512];
-    T_ASSERT(tr_store_open(db, TR_STORE_CREATE, &store, err, sizeof err) == 0);
+    T_ASSERT_OK(tr_store_open(db, TR_STORE_CREATE, &store, err, sizeof err));
     T_RUN(test_param);
     T_RUN(test_input_content);
     T_RUN(test_env);
     T_RUN(test_dependency);
     T_RUN(test_same_bytes_is_no_change);
     T_RUN(test_ranking);
+    T_RUN(test_folding);
     T_RUN(test_end_to_end);
     tr_store_close(store);
     char cmd[300];

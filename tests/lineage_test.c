@@ -303,6 +303,42 @@ static void test_node_local(void)
     tr_store_close(s);
 }
 
+/* The view the commands show: TR_FOLD_MIN files of one directory become one node (one fewer
+ * stay), system files go; with files and all, every file stays. */
+static void test_view(void)
+{
+    tr_store *s = fresh("view.db");
+    lr w;
+    char p[64], label[64];
+    lr_begin(&w, s, RP, "h1");
+    lr_start(&w, "writer", NULL);
+    lr_file(&w, "/usr/lib/libx.so", "input", 1, 50, 10, 1);
+    for (int i = 0; i < 2 * TR_FOLD_MIN - 1; i++) {
+        snprintf(p, sizeof p, i < TR_FOLD_MIN ? "/g/many/m%d" : "/g/few/f%d", i);
+        lr_file(&w, p, "output", 1, (uint64_t)(100 + i), 10, 1);
+    }
+    lr_end(&w, 0);
+    tr_lineage_view_opts o = {0};
+    cJSON *doc = NULL, *e;
+    T_OK(tr_store_lineage_view(s, RP, 0, &o, &doc));
+    snprintf(label, sizeof label, "/g/many/ (%d files)", TR_FOLD_MIN);
+    T_CHECK(has(doc, "id", "dir:/g/many/") && has(doc, "label", label));
+    T_CHECK(!has(doc, "path", "/g/many/m0") && has(doc, "path", "/g/few/f8"));
+    T_CHECK(!has(doc, "path", "/usr/lib/libx.so"));
+    T_EQ_INT(count(doc, "file"), TR_FOLD_MIN);
+    int to_dir = 0;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(doc, "edges")) to_dir +=
+        jstr(e, "to") && !strcmp(jstr(e, "to"), "dir:/g/many/");
+    T_EQ_INT(to_dir, 1); /* the writes of one directory: one edge */
+    cJSON_Delete(doc);
+    o.files = o.all = 1;
+    T_OK(tr_store_lineage_view(s, RP, 0, &o, &doc));
+    T_EQ_INT(count(doc, "file"), 2 * TR_FOLD_MIN);
+    T_CHECK(has(doc, "path", "/usr/lib/libx.so") && has(doc, "path", "/g/many/m0"));
+    cJSON_Delete(doc);
+    tr_store_close(s);
+}
+
 /* A store written by schema v1 opens, migrates, and its files keep their events. */
 static void test_migrate_v1(void)
 {
@@ -361,6 +397,7 @@ int main(void)
     T_RUN(test_depth);
     T_RUN(test_node_local);
     T_RUN(test_migrate_v1);
+    T_RUN(test_view);
     if (!tassert_failures) {
         char cmd[128];
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -111,25 +111,25 @@ static void scenario(void)
 /* Ingests the scenario's records into run `run`, each on its own stream, in `order`. */
 static void ingest(tr_store *s, const char *run, const int *order)
 {
-    T_EQ_INT(tr_store_begin(s), 0);
+    T_OK(tr_store_begin(s));
     for (int i = 0; i < nrec; i++) {
         tr_rec r;
-        T_ASSERT(tr_rec_decode(recs[order[i]].buf, recs[order[i]].len, &r) == 0);
+        T_ASSERT_OK(tr_rec_decode(recs[order[i]].buf, recs[order[i]].len, &r));
         tr_stream st;
         memset(&st, 0, sizeof st);
         snprintf(st.id, sizeof st.id, "%.8s%024d", run, order[i]);
         snprintf(st.run_id, sizeof st.run_id, "%s", run);
         snprintf(st.host, sizeof st.host, "h1");
         st.pid = 200;
-        T_EQ_INT(tr_store_ingest(s, &st, 0, &r), 0);
+        T_OK(tr_store_ingest(s, &st, 0, &r));
     }
-    T_EQ_INT(tr_store_commit(s), 0);
+    T_OK(tr_store_commit(s));
 }
 
 static cJSON *procs_of(tr_store *s, const char *run)
 {
     cJSON *doc = NULL;
-    T_EQ_INT(tr_store_run_json(s, run, &doc), 0);
+    T_OK(tr_store_run_json(s, run, &doc));
     T_ASSERT(doc);
     cJSON *out = cJSON_CreateObject();
     cJSON_AddItemToObject(out, "processes",
@@ -196,7 +196,7 @@ static void test_any_order(void)
 {
     tr_store *s = NULL;
     char err[512];
-    T_ASSERT(tr_store_open(path_of("order.db"), TR_STORE_CREATE, &s, err, sizeof err) == 0);
+    T_ASSERT_OK(tr_store_open(path_of("order.db"), TR_STORE_CREATE, &s, err, sizeof err));
     scenario();
     int order[NREC];
     for (int i = 0; i < nrec; i++)
@@ -255,10 +255,10 @@ static void test_migrate_v2(void)
 
     tr_store *s = NULL;
     char err[512];
-    T_ASSERT(tr_store_open(p, 0, &s, err, sizeof err) == 0);
+    T_ASSERT_OK(tr_store_open(p, 0, &s, err, sizeof err));
     T_EQ_INT(tr_store_schema_version(s), 3);
     cJSON *doc = NULL;
-    T_EQ_INT(tr_store_run_json(s, RV, &doc), 0);
+    T_OK(tr_store_run_json(s, RV, &doc));
     const cJSON *ps = item(doc, "processes");
     T_ASSERT(cJSON_GetArraySize(ps) == 3);
     const cJSON *a = cJSON_GetArrayItem(ps, 0), *b = cJSON_GetArrayItem(ps, 1);

@@ -13,7 +13,7 @@ static void build(const char *dir)
 {
     char p[256], err[512];
     snprintf(p, sizeof p, "%s/where.db", dir);
-    T_ASSERT(tr_store_open(p, TR_STORE_CREATE, &store, err, sizeof err) == 0);
+    T_ASSERT_OK(tr_store_open(p, TR_STORE_CREATE, &store, err, sizeof err));
     static const struct {
         const char *id, *name, *lr, *in, *out;
         double loss;
