@@ -37,18 +37,18 @@ test-asan: deps
 # gcc Release (the Debian package: prefix /usr, multiarch libdir) and clang, warnings as errors;
 # each installs into a temporary prefix and runs SDK clients against it (install_test), the
 # Release one also from its unpacked .deb.
+test-builds: WERROR = ON
 test-builds: package
-	@cd $(BUILD)-release && TRAIL_DEB=$$(ls $(CURDIR)/$(BUILD)-release/trail_*.deb) \
-		ctest --output-on-failure -R '^install_test$$'
-	@CC=clang cmake -S . -B $(BUILD)-clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTRAIL_WERROR=ON >/dev/null
+	@cd $(BUILD)-release && TRAIL_DEB=$$(ls $$PWD/trail_*.deb) ctest --output-on-failure -R '^install_test$$'
+	@CC=clang cmake -S . -B $(BUILD)-clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTRAIL_WERROR=$(WERROR) >/dev/null
 	@cmake --build $(BUILD)-clang -j$(JOBS)
 	@cd $(BUILD)-clang && ctest --output-on-failure -R '^install_test$$'
 
-# The Debian package: $(BUILD)-release/trail_VERSION_ARCH.deb (`dpkg -i` it, or `apt install ./...`).
+# The Debian package: $(BUILD)-release/trail_VERSION_ARCH.deb (`sudo apt install ./...` it).
 package: deps
-	@cmake -S . -B $(BUILD)-release -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr -DTRAIL_WERROR=ON >/dev/null
+	@cmake -S . -B $(BUILD)-release -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr -DTRAIL_WERROR=$(WERROR) >/dev/null
 	@cmake --build $(BUILD)-release -j$(JOBS)
-	@cd $(BUILD)-release && rm -f trail_*.deb && cpack -G DEB >/dev/null && ls $(CURDIR)/$(BUILD)-release/trail_*.deb
+	@cd $(BUILD)-release && rm -f trail_*.deb && cpack -G DEB >/dev/null && ls $$PWD/trail_*.deb
 
 bench: build
 	@bash scripts/deps.sh bench
