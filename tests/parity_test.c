@@ -206,10 +206,8 @@ int main(void)
              getenv("TRAIL_LIB") ? getenv("TRAIL_LIB") : "build/lib");
     if (access(lib, R_OK) != 0 ||
         TPROC(NULL, NULL, "/usr/bin/python3", "-c", "import numpy") != 0 ||
-        TPROC(NULL, NULL, "git", "--version") != 0) {
-        printf("SKIP: parity_test needs %s, /usr/bin/python3 with numpy, and git\n", lib);
-        return 77;
-    }
+        TPROC(NULL, NULL, "git", "--version") != 0)
+        T_SKIP_TEST("parity_test needs %s, /usr/bin/python3 with numpy, and git", lib);
     tnet_asan_preload_ok();
     setenv("TRAIL_PRELOAD", lib, 1);
     snprintf(base, sizeof base, "%s", tproc_sandbox());
