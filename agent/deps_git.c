@@ -6,7 +6,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,25 +22,15 @@
 
 extern char **environ;
 
-/* snprintf that reports truncation (-1), so a cut path is never used. */
-__attribute__((format(printf, 3, 4))) static int fmt(char *out, size_t n, const char *f, ...)
-{
-    va_list ap;
-    va_start(ap, f);
-    int w = vsnprintf(out, n, f, ap);
-    va_end(ap);
-    return w < 0 || (size_t)w >= n ? -1 : 0;
-}
-
 int tr_deps_git_root(const char *dir, char *root, size_t n)
 {
     char d[PATH_MAX], probe[PATH_MAX + 8];
     struct stat sb;
-    if (fmt(d, sizeof d, "%s", dir) != 0 || d[0] != '/') return -1;
+    if (tr_fmt(d, sizeof d, "%s", dir) != 0 || d[0] != '/') return -1;
     for (;;) {
-        fmt(probe, sizeof probe, "%s/.git", strcmp(d, "/") ? d : "");
+        tr_fmt(probe, sizeof probe, "%s/.git", strcmp(d, "/") ? d : "");
         if (lstat(probe, &sb) == 0 && (S_ISDIR(sb.st_mode) || S_ISREG(sb.st_mode))) {
-            fmt(root, n, "%s", d);
+            tr_fmt(root, n, "%s", d);
             return 0;
         }
         char *slash = strrchr(d, '/');
@@ -71,25 +60,25 @@ static int git_dirs(const char *root, char *gitdir, char *common, size_t n)
 {
     char dotgit[PATH_MAX + 8], line[PATH_MAX], cd[PATH_MAX + 16];
     struct stat sb;
-    fmt(dotgit, sizeof dotgit, "%s/.git", root);
+    tr_fmt(dotgit, sizeof dotgit, "%s/.git", root);
     if (stat(dotgit, &sb) != 0) return -1;
     if (S_ISDIR(sb.st_mode)) {
-        fmt(gitdir, n, "%s", dotgit);
+        tr_fmt(gitdir, n, "%s", dotgit);
     } else {
         if (read_line(dotgit, line, sizeof line) != 0 || strncmp(line, "gitdir: ", 8)) return -1;
         if (line[8] == '/')
-            fmt(gitdir, n, "%s", line + 8);
+            tr_fmt(gitdir, n, "%s", line + 8);
         else
-            fmt(gitdir, n, "%s/%s", root, line + 8);
+            tr_fmt(gitdir, n, "%s/%s", root, line + 8);
     }
-    fmt(cd, sizeof cd, "%s/commondir", gitdir);
+    tr_fmt(cd, sizeof cd, "%s/commondir", gitdir);
     if (read_line(cd, line, sizeof line) == 0) {
         if (line[0] == '/')
-            fmt(common, n, "%s", line);
+            tr_fmt(common, n, "%s", line);
         else
-            fmt(common, n, "%s/%s", gitdir, line);
+            tr_fmt(common, n, "%s/%s", gitdir, line);
     } else {
-        fmt(common, n, "%s", gitdir);
+        tr_fmt(common, n, "%s", gitdir);
     }
     return 0;
 }
@@ -101,14 +90,14 @@ static int resolve_ref(const char *gitdir, const char *common, const char *ref, 
     /* per-worktree refs (HEAD-like, refs/bisect ...) live in gitdir, branches in common */
     const char *dirs[2] = {common, gitdir};
     for (int i = 0; i < 2; i++) {
-        fmt(path, sizeof path, "%s/%s", dirs[i], ref);
+        tr_fmt(path, sizeof path, "%s/%s", dirs[i], ref);
         if (read_line(path, line, sizeof line) == 0 && strncmp(line, "ref: ", 5) != 0 &&
             strlen(line) >= 40) {
-            fmt(oid, n, "%s", line);
+            tr_fmt(oid, n, "%s", line);
             return 0;
         }
     }
-    fmt(path, sizeof path, "%s/packed-refs", common);
+    tr_fmt(path, sizeof path, "%s/packed-refs", common);
     FILE *f = fopen(path, "re");
     int rc = -1;
     size_t rl = strlen(ref);
@@ -118,7 +107,7 @@ static int resolve_ref(const char *gitdir, const char *common, const char *ref, 
         if (line[0] == '#' || line[0] == '^' || !sp || strlen(sp + 1) != rl ||
             memcmp(sp + 1, ref, rl))
             continue;
-        fmt(oid, n, "%.*s", (int)(sp - line), line);
+        tr_fmt(oid, n, "%.*s", (int)(sp - line), line);
         rc = 0;
     }
     if (f) fclose(f);
@@ -129,16 +118,16 @@ static int read_head(const char *root, tr_gitinfo *g)
 {
     char gitdir[PATH_MAX], common[PATH_MAX], path[PATH_MAX + 8], head[PATH_MAX];
     if (git_dirs(root, gitdir, common, sizeof gitdir) != 0) return -1;
-    fmt(path, sizeof path, "%s/HEAD", gitdir);
+    tr_fmt(path, sizeof path, "%s/HEAD", gitdir);
     if (read_line(path, head, sizeof head) != 0) return -1;
     g->commit[0] = 0;
     if (strncmp(head, "ref: ", 5) != 0) { /* detached */
-        fmt(g->commit, sizeof g->commit, "%s", head);
-        fmt(g->branch, sizeof g->branch, "HEAD");
+        tr_fmt(g->commit, sizeof g->commit, "%s", head);
+        tr_fmt(g->branch, sizeof g->branch, "HEAD");
         return 0;
     }
     const char *ref = head + 5;
-    fmt(g->branch, sizeof g->branch, "%s", strncmp(ref, "refs/heads/", 11) ? ref : ref + 11);
+    tr_fmt(g->branch, sizeof g->branch, "%s", strncmp(ref, "refs/heads/", 11) ? ref : ref + 11);
     if (resolve_ref(gitdir, common, ref, g->commit, sizeof g->commit) != 0)
         g->commit[0] = 0; /* an unborn branch: no commit yet */
     return 0;
@@ -277,7 +266,7 @@ static void parse_status(tr_gitinfo *g, const char *buf, size_t len)
 int tr_deps_git_read(const char *root, tr_gitinfo *g)
 {
     memset(g, 0, sizeof *g);
-    fmt(g->root, sizeof g->root, "%s", root);
+    tr_fmt(g->root, sizeof g->root, "%s", root);
     if (read_head(root, g) != 0) return -1;
     char *out;
     size_t len;

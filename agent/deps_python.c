@@ -3,7 +3,6 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,16 +11,6 @@
 #include "deps.h"
 #include "strmap.h"
 #include "util.h"
-
-/* snprintf that reports truncation (-1), so a cut path is never used. */
-__attribute__((format(printf, 3, 4))) static int fmt(char *out, size_t n, const char *f, ...)
-{
-    va_list ap;
-    va_start(ap, f);
-    int w = vsnprintf(out, n, f, ap);
-    va_end(ap);
-    return w < 0 || (size_t)w >= n ? -1 : 0;
-}
 
 typedef struct pydist {
     char *name, *version, *meta;
@@ -139,7 +128,7 @@ static void read_subs(pydist *d)
     size_t ml = strlen(d->meta);
     int dist = ml > 10 && !strcmp(d->meta + ml - 10, ".dist-info");
     d->subs_read = 1;
-    fmt(file, sizeof file, "%s/%s", d->meta, dist ? "RECORD" : "installed-files.txt");
+    tr_fmt(file, sizeof file, "%s/%s", d->meta, dist ? "RECORD" : "installed-files.txt");
     FILE *f = fopen(file, "re");
     while (f && fgets(line, sizeof line, f)) {
         const char *p = line;
@@ -198,7 +187,7 @@ static void scan_entry(pysite *s, const char *name)
     int egg = n > 9 && !strcmp(name + n - 9, ".egg-info");
     if (!dist && !egg) return;
     char path[PATH_MAX], file[PATH_MAX + 32];
-    fmt(path, sizeof path, "%s/%s", s->dir, name);
+    tr_fmt(path, sizeof path, "%s/%s", s->dir, name);
     struct stat sb;
     if (stat(path, &sb) != 0) return;
     pydist *g = realloc(s->d, (s->n + 1) * sizeof *g), *d;
@@ -206,9 +195,9 @@ static void scan_entry(pysite *s, const char *name)
     s->d = g;
     d = memset(&s->d[s->n], 0, sizeof *d);
     if (S_ISDIR(sb.st_mode))
-        fmt(file, sizeof file, "%s/%s", path, dist ? "METADATA" : "PKG-INFO");
+        tr_fmt(file, sizeof file, "%s/%s", path, dist ? "METADATA" : "PKG-INFO");
     else
-        fmt(file, sizeof file, "%s", path); /* an egg-info file is PKG-INFO itself */
+        tr_fmt(file, sizeof file, "%s", path); /* an egg-info file is PKG-INFO itself */
     if (read_meta(d, file) != 0 || !(d->meta = strdup(path))) {
         free(d->name);
         free(d->version);
@@ -216,10 +205,10 @@ static void scan_entry(pysite *s, const char *name)
     }
     s->n++;
     if (!S_ISDIR(sb.st_mode)) return;
-    fmt(file, sizeof file, "%s/top_level.txt", path);
+    tr_fmt(file, sizeof file, "%s/top_level.txt", path);
     read_tops(d, file, 0);
     if (d->ntops == 0 && dist) {
-        fmt(file, sizeof file, "%s/RECORD", path);
+        tr_fmt(file, sizeof file, "%s/RECORD", path);
         read_tops(d, file, 1);
     }
 }
@@ -271,7 +260,7 @@ static void read_files(pysite *s)
         const char *meta = s->d[i].meta;
         size_t ml = strlen(meta);
         int dist = ml > 10 && !strcmp(meta + ml - 10, ".dist-info");
-        fmt(file, sizeof file, "%s/%s", meta, dist ? "RECORD" : "installed-files.txt");
+        tr_fmt(file, sizeof file, "%s/%s", meta, dist ? "RECORD" : "installed-files.txt");
         FILE *f = fopen(file, "re");
         while (f && fgets(line, sizeof line, f)) {
             const char *q = line;
@@ -369,17 +358,17 @@ int tr_deps_py_lookup(tr_pysites *p, const char *path_in, tr_pydist *out)
 static int short_version(const char *base, const char *prefix, char *xy, size_t n)
 {
     if (strlen(base) > 7 && isdigit((unsigned char)base[6])) {
-        fmt(xy, n, "%s", base + 6);
+        tr_fmt(xy, n, "%s", base + 6);
         return strchr(xy, '.') ? 0 : -1;
     }
     char lib[PATH_MAX];
-    fmt(lib, sizeof lib, "%s/lib", prefix);
+    tr_fmt(lib, sizeof lib, "%s/lib", prefix);
     DIR *dh = opendir(lib);
     struct dirent *de;
     int rc = -1;
     while (dh && rc && (de = readdir(dh)))
         if (!strncmp(de->d_name, "python3.", 8) && isdigit((unsigned char)de->d_name[8])) {
-            fmt(xy, n, "%s", de->d_name + 6);
+            tr_fmt(xy, n, "%s", de->d_name + 6);
             rc = 0;
         }
     if (dh) closedir(dh);
@@ -394,23 +383,23 @@ int tr_deps_py_interpreter(const char *exe, const char *dpkg_version, char *ver,
     if (dpkg_version && *dpkg_version) { /* "1:3.11.2-6+deb12u5" -> "3.11.2" */
         const char *v = strchr(dpkg_version, ':') ? strchr(dpkg_version, ':') + 1 : dpkg_version;
         const char *dash = strrchr(v, '-');
-        fmt(ver, n, "%.*s", (int)(dash ? (size_t)(dash - v) : strlen(v)), v);
+        tr_fmt(ver, n, "%.*s", (int)(dash ? (size_t)(dash - v) : strlen(v)), v);
         return 1;
     }
     char prefix[PATH_MAX], xy[32], file[PATH_MAX + 64], line[256];
-    fmt(prefix, sizeof prefix, "%s", exe);
+    tr_fmt(prefix, sizeof prefix, "%s", exe);
     for (int up = 0; up < 2; up++)
         *(strrchr(prefix, '/') ? strrchr(prefix, '/') : prefix) = 0;
     if (short_version(base, prefix, xy, sizeof xy) != 0) {
-        fmt(ver, n, "unknown");
+        tr_fmt(ver, n, "unknown");
         return 1;
     }
-    fmt(file, sizeof file, "%s/include/python%s/patchlevel.h", prefix, xy);
+    tr_fmt(file, sizeof file, "%s/include/python%s/patchlevel.h", prefix, xy);
     FILE *f = fopen(file, "re");
     while (f && fgets(line, sizeof line, f)) {
         const char *q = strstr(line, "#define PY_VERSION ");
         if (q && (q = strchr(q, '"'))) {
-            fmt(ver, n, "%.*s", (int)strcspn(q + 1, "\"+"), q + 1);
+            tr_fmt(ver, n, "%.*s", (int)strcspn(q + 1, "\"+"), q + 1);
             fclose(f);
             return 1;
         }
@@ -420,9 +409,9 @@ int tr_deps_py_interpreter(const char *exe, const char *dpkg_version, char *ver,
     for (const char *c = prefix; (c = strstr(c, xy)); c++)
         if ((c == prefix || c[-1] == '/' || c[-1] == '-') && c[strlen(xy)] == '.' &&
             isdigit((unsigned char)c[strlen(xy) + 1])) {
-            fmt(ver, n, "%.*s", (int)strspn(c, "0123456789."), c);
+            tr_fmt(ver, n, "%.*s", (int)strspn(c, "0123456789."), c);
             return 1;
         }
-    fmt(ver, n, "%s", xy);
+    tr_fmt(ver, n, "%s", xy);
     return 1;
 }

@@ -8,21 +8,19 @@
 
 #include "agent.h"
 #include "elfread.h"
+#include "util.h"
+
+static int executable(const char *path)
+{
+    return access(path, X_OK) == 0;
+}
 
 /* The command's path as execvp would find it. */
 static int resolve_cmd(const char *cmd, char *out, size_t n)
 {
-    if (strchr(cmd, '/')) return snprintf(out, n, "%s", cmd) < (int)n ? 0 : -1;
+    if (strchr(cmd, '/')) return tr_fmt(out, n, "%s", cmd) ? -1 : 0;
     const char *path = getenv("PATH");
-    if (!path) path = "/usr/local/bin:/usr/bin:/bin";
-    while (*path) {
-        size_t l = strcspn(path, ":");
-        int w = l ? snprintf(out, n, "%.*s/%s", (int)l, path, cmd) : snprintf(out, n, "%s", cmd);
-        if (w > 0 && (size_t)w < n && access(out, X_OK) == 0) return 0;
-        path += l;
-        if (*path) path++;
-    }
-    return -1;
+    return tr_path_search(cmd, path ? path : "/usr/local/bin:/usr/bin:/bin", executable, out, n);
 }
 
 static long read_at(int fd, void *buf, size_t n, uint64_t off)

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,6 +136,27 @@ uint64_t tr_hash64_str(uint64_t h, const char *s)
     for (const unsigned char *c = (const unsigned char *)s; *c; c++)
         h = (h ^ *c) * 0x100000001b3ull;
     return h;
+}
+
+int tr_fmt(char *out, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(out, n, fmt, ap);
+    va_end(ap);
+    return w < 0 || (size_t)w >= n ? TRAIL_ETOOBIG : 0;
+}
+
+int tr_path_search(const char *file, const char *path, int (*ok)(const char *), char *out, size_t n)
+{
+    while (path && *path) {
+        size_t l = strcspn(path, ":");
+        int w = l ? snprintf(out, n, "%.*s/%s", (int)l, path, file) : snprintf(out, n, "%s", file);
+        if (w > 0 && (size_t)w < n && ok(out)) return 0;
+        path += l;
+        if (*path) path++;
+    }
+    return -1;
 }
 
 int tr_path_join(char *buf, size_t n, const char *a, const char *b)

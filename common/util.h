@@ -37,6 +37,13 @@ uint64_t tr_hash64(const void *p, size_t n);
 uint64_t tr_hash64_more(uint64_t h, const void *p, size_t n);
 /* The same over a NUL-terminated string (no strlen pass first). */
 uint64_t tr_hash64_str(uint64_t h, const char *s);
+/* snprintf that reports truncation: 0, or TRAIL_ETOOBIG when out was too small (a cut path is
+ * never used). */
+int tr_fmt(char *out, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The first dir/file over the ':'-separated dirs of path (an empty entry: the current
+ * directory) for which ok(candidate) is 1, as execvp searches PATH; 0 with it in out, or -1. */
+int tr_path_search(const char *file, const char *path, int (*ok)(const char *), char *out,
+                   size_t n);
 /* Whole-file write, created with the given mode; 0 or TRAIL_EIO. */
 int tr_write_file(const char *path, const char *data, size_t len, mode_t mode);
 /* Reads a small file into buf (NUL-terminated); returns length or TRAIL_EIO. */

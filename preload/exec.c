@@ -13,6 +13,7 @@
 #include "client.h"
 #include "elfread.h"
 #include "shim.h"
+#include "util.h"
 
 extern char **environ;
 
@@ -142,18 +143,10 @@ void shim_env_release(shim_envbuf *b)
 
 /* ---- will the new image load us? ---- */
 
-static int find_in_path(const char *file, char *out, size_t n)
+/* access(X_OK) by raw syscall. */
+static int executable(const char *path)
 {
-    const char *path = getenv("PATH");
-    if (!path) path = "/bin:/usr/bin";
-    while (*path) {
-        size_t l = strcspn(path, ":");
-        int w = l ? snprintf(out, n, "%.*s/%s", (int)l, path, file) : snprintf(out, n, "%s", file);
-        if (w > 0 && (size_t)w < n && SYS4(SYS_faccessat, AT_FDCWD, out, X_OK, 0) == 0) return 0;
-        path += l;
-        if (*path) path++;
-    }
-    return -1;
+    return SYS4(SYS_faccessat, AT_FDCWD, path, X_OK, 0) == 0;
 }
 
 /* pread by raw syscall: reading the target never enters our wrappers. */
@@ -202,7 +195,9 @@ const char *shim_not_interposable(const char *path, int dirfd, int search_path)
     san_rt[0] = 0;
     if (!path || !*path) return NULL;
     if (search_path && !strchr(path, '/')) {
-        if (find_in_path(path, found, sizeof found) != 0) return NULL;
+        const char *dirs = getenv("PATH");
+        if (tr_path_search(path, dirs ? dirs : "/bin:/usr/bin", executable, found, sizeof found))
+            return NULL;
         path = found;
     }
     return check_file(dirfd, path, 0);

@@ -23,6 +23,31 @@ static void test_hash(void)
     T_CHECK(tr_hash64_str(TR_HASH64_INIT, "") == TR_HASH64_INIT);
 }
 
+static int named_sh(const char *p)
+{
+    size_t l = strlen(p);
+    return l >= 3 && !strcmp(p + l - 3, "/sh");
+}
+
+static int never(const char *p)
+{
+    (void)p;
+    return 0;
+}
+
+static void test_fmt_and_search(void)
+{
+    char b[8];
+    T_EQ_INT(tr_fmt(b, sizeof b, "%s", "1234567"), 0);
+    T_EQ_STR(b, "1234567");
+    T_EQ_INT(tr_fmt(b, sizeof b, "%s", "12345678"), TRAIL_ETOOBIG);
+    char out[64];
+    T_EQ_INT(tr_path_search("sh", "/nowhere::/bin", named_sh, out, sizeof out), 0);
+    T_EQ_STR(out, "/nowhere/sh"); /* the first candidate ok() accepts */
+    T_EQ_INT(tr_path_search("x", "/a:/b", never, out, sizeof out), -1);
+    T_EQ_INT(tr_path_search("x", "", never, out, sizeof out), -1);
+}
+
 static void test_strmap(void)
 {
     tr_strmap *m = tr_strmap_new();
@@ -272,6 +297,7 @@ int main(void)
 {
     T_RUN(test_hash);
     T_RUN(test_strmap);
+    T_RUN(test_fmt_and_search);
     T_RUN(test_errors);
     T_RUN(test_redact);
     T_RUN(test_elf);
