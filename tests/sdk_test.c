@@ -70,7 +70,7 @@ static counts read_spool(const char *run_id)
     char dir[512];
     snprintf(dir, sizeof dir, "%s/%s", root, run_id);
     tr_spool_reader *r;
-    T_ASSERT(tr_spool_reader_open(dir, &r) == 0);
+    T_ASSERT_OK(tr_spool_reader_open(dir, &r));
     while (tr_spool_reader_poll(r, count_cb, &c, 0) > 0) {
     }
     tr_spool_reader_close(r);
@@ -79,28 +79,28 @@ static counts read_spool(const char *run_id)
 
 static void test_validation(void)
 {
-    T_EQ_INT(trail_log_param("", "v"), TRAIL_EKEY);
-    T_EQ_INT(trail_log_param(NULL, "v"), TRAIL_EKEY);
-    T_EQ_INT(trail_log_param("bad\nkey", "v"), TRAIL_EKEY);
-    T_EQ_INT(trail_log_param("bad;key", "v"), TRAIL_EKEY);
+    T_ERR(trail_log_param("", "v"), TRAIL_EKEY);
+    T_ERR(trail_log_param(NULL, "v"), TRAIL_EKEY);
+    T_ERR(trail_log_param("bad\nkey", "v"), TRAIL_EKEY);
+    T_ERR(trail_log_param("bad;key", "v"), TRAIL_EKEY);
     char longkey[300];
     memset(longkey, 'k', sizeof longkey - 1);
     longkey[sizeof longkey - 1] = 0;
-    T_EQ_INT(trail_log_metric(longkey, 1, 0), TRAIL_EKEY);
+    T_ERR(trail_log_metric(longkey, 1, 0), TRAIL_EKEY);
     longkey[TRAIL_KEY_MAX] = 0;
-    T_EQ_INT(trail_log_metric(longkey, 1, 0), 0); /* exactly 250 is fine */
-    T_EQ_INT(trail_log_param("k", NULL), TRAIL_EVALUE);
+    T_OK(trail_log_metric(longkey, 1, 0)); /* exactly 250 is fine */
+    T_ERR(trail_log_param("k", NULL), TRAIL_EVALUE);
     char *big = malloc(TRAIL_VALUE_MAX + 2);
     memset(big, 'v', TRAIL_VALUE_MAX + 1);
     big[TRAIL_VALUE_MAX + 1] = 0;
-    T_EQ_INT(trail_log_param("k", big), TRAIL_ETOOBIG);
+    T_ERR(trail_log_param("k", big), TRAIL_ETOOBIG);
     big[TRAIL_VALUE_MAX] = 0;
-    T_EQ_INT(trail_log_param("big", big), 0);
+    T_OK(trail_log_param("big", big));
     free(big);
-    T_EQ_INT(trail_log_param("a.b-c_d/e f:g", "ok"), 0);
-    T_EQ_INT(trail_end_run(7), TRAIL_EINVAL);
-    T_EQ_INT(trail_log_input("/definitely/not/here"), TRAIL_ENOTFOUND);
-    T_EQ_INT(trail_log_input(NULL), TRAIL_EINVAL);
+    T_OK(trail_log_param("a.b-c_d/e f:g", "ok"));
+    T_ERR(trail_end_run(7), TRAIL_EINVAL);
+    T_ERR(trail_log_input("/definitely/not/here"), TRAIL_ENOTFOUND);
+    T_ERR(trail_log_input(NULL), TRAIL_EINVAL);
     T_CHECK(strstr(trail_strerror(TRAIL_EKEY), "key") != NULL);
     T_CHECK(strcmp(trail_strerror(-999), "unknown error") == 0);
 }
@@ -140,19 +140,19 @@ static void test_threads_and_spool(void)
         pthread_create(&th[i], NULL, hammer, (void *)i);
     for (int i = 0; i < 8; i++)
         pthread_join(th[i], NULL);
-    T_EQ_INT(trail_log_metric("special", NAN, 0), 0);
-    T_EQ_INT(trail_log_metric("special", INFINITY, 1), 0);
-    T_EQ_INT(trail_set_tag("t", "v"), 0);
+    T_OK(trail_log_metric("special", NAN, 0));
+    T_OK(trail_log_metric("special", INFINITY, 1));
+    T_OK(trail_set_tag("t", "v"));
     char path[512];
     snprintf(path, sizeof path, "%s/data.bin", root);
     FILE *f = fopen(path, "w");
     fputs("hello", f);
     fclose(f);
-    T_EQ_INT(trail_log_input(path), 0);
-    T_EQ_INT(trail_log_output("relative-output.bin"), 0); /* may not exist yet: still recorded */
-    T_EQ_INT(trail_flush(), 0);
-    T_EQ_INT(trail_start_run("x", "y"), TRAIL_EACTIVE);
-    T_EQ_INT(trail_end_run(TRAIL_STATUS_FINISHED), 0);
+    T_OK(trail_log_input(path));
+    T_OK(trail_log_output("relative-output.bin")); /* may not exist yet: still recorded */
+    T_OK(trail_flush());
+    T_ERR(trail_start_run("x", "y"), TRAIL_EACTIVE);
+    T_OK(trail_end_run(TRAIL_STATUS_FINISHED));
 
     counts c = read_spool(run_id);
     for (int t = 0; t < 8; t++)
@@ -173,9 +173,9 @@ static void test_threads_and_spool(void)
     T_EQ_INT(st.st_mode & 0777, 0700);
 
     /* after end_run a new call starts a new run */
-    T_EQ_INT(trail_start_run("exp", "second"), 0);
+    T_OK(trail_start_run("exp", "second"));
     T_CHECK(trail_run_id() && strcmp(trail_run_id(), run_id) != 0);
-    T_EQ_INT(trail_end_run(TRAIL_STATUS_FAILED), 0);
+    T_OK(trail_end_run(TRAIL_STATUS_FAILED));
 }
 
 /* Number of system calls `sdk_client metrics n` makes, counted by strace -f -c. */
