@@ -20,7 +20,6 @@ typedef struct ing {
     const char *run; /* run id of the record (not NUL-terminated) */
     size_t runlen;
     int64_t pid;     /* TR_F_PID, else the stream's pid */
-    const char *key; /* artifact key of the FILE record being stored */
 } ing;
 
 static int has_int(const tr_rec *r, uint16_t id, int64_t *v)
@@ -238,30 +237,6 @@ static int on_env(ing *c)
     return tr_stmt_done(&q);
 }
 
-/* Looks up a row id with `get`, inserting with `add` when missing; bind(c, q, arg) binds the
- * same parameters on both statements. */
-static int get_or_add(ing *c, enum tr_stmt_id get, enum tr_stmt_id add,
-                      void (*bind)(ing *, tr_stmt *, int64_t), int64_t arg, int64_t *id)
-{
-    tr_stmt q;
-    int found, rc;
-    *id = 0;
-    if ((rc = tr_stmt_begin(&q, c->s, get))) return rc;
-    bind(c, &q, arg);
-    if ((rc = tr_stmt_row_int(&q, &found, id)) || found) return rc;
-    if ((rc = tr_stmt_begin(&q, c->s, add))) return rc;
-    bind(c, &q, arg);
-    if ((rc = tr_stmt_done(&q))) return rc;
-    *id = sqlite3_last_insert_rowid(c->s->db);
-    return 0;
-}
-
-static void bind_artifact(ing *c, tr_stmt *q, int64_t unused)
-{
-    (void)unused;
-    tr_bind_cstr(q, 1, c->key);
-}
-
 /* The record's path as an artifact key (host-qualified when node-local); 0 or SKIP. */
 static int key_of(ing *c, uint16_t id, char *out, size_t n)
 {
@@ -278,13 +253,20 @@ static const char *run_id(const ing *c, char *buf, size_t n)
     return buf;
 }
 
-static void bind_version(ing *c, tr_stmt *q, int64_t artifact)
+/* The version's artifact and the record's fingerprint fields (NULL when absent). */
+typedef struct file_version {
+    int64_t artifact;
+    const tr_rec *rec;
+} file_version;
+
+static void bind_version(tr_stmt *q, const void *arg)
 {
-    tr_bind_int(q, 1, artifact);
-    tr_bind_field_int(q, 2, c->rec, TR_F_DEV);
-    tr_bind_field_int(q, 3, c->rec, TR_F_INO);
-    tr_bind_field_int(q, 4, c->rec, TR_F_SIZE);
-    tr_bind_field_int(q, 5, c->rec, TR_F_MTIME_NS);
+    const file_version *v = arg;
+    tr_bind_int(q, 1, v->artifact);
+    tr_bind_field_int(q, 2, v->rec, TR_F_DEV);
+    tr_bind_field_int(q, 3, v->rec, TR_F_INO);
+    tr_bind_field_int(q, 4, v->rec, TR_F_SIZE);
+    tr_bind_field_int(q, 5, v->rec, TR_F_MTIME_NS);
 }
 
 static int on_file(ing *c)
@@ -295,7 +277,6 @@ static int on_file(ing *c)
     char key[TR_LINEAGE_KEY_MAX], run[80];
     if (!has_str(c->rec, TR_F_PATH, &path, &pathlen) || pathlen == 0) return SKIP;
     if (key_of(c, TR_F_PATH, key, sizeof key)) return SKIP;
-    c->key = key;
     if (!has_str(c->rec, TR_F_ROLE, &role, &rolelen) ||
         !((rolelen == 5 && !memcmp(role, "input", 5)) ||
           (rolelen == 6 && !memcmp(role, "output", 6)) ||
@@ -308,11 +289,10 @@ static int on_file(ing *c)
     }
     has_int(c->rec, TR_F_MMAP, &mmap);
     int rc = ensure_run(c);
-    if (rc ||
-        (rc = get_or_add(c, TR_STMT_ARTIFACT_GET, TR_STMT_ARTIFACT_ADD, bind_artifact, 0,
-                         &artifact)) ||
-        (rc = get_or_add(c, TR_STMT_LN_VERSION_FIND, TR_STMT_VERSION_ADD, bind_version, artifact,
-                         &version)))
+    if (rc || (rc = tr_lineage_artifact(c->s, key, &artifact))) return rc;
+    file_version fv = {artifact, c->rec};
+    if ((rc = tr_stmt_get_or_add(c->s, TR_STMT_LN_VERSION_FIND, TR_STMT_VERSION_ADD, bind_version,
+                                 &fv, &version)))
         return rc;
     tr_stmt q;
     if ((rc = begin_stmt(c, &q, TR_STMT_EVENT, 1))) return rc;

@@ -79,36 +79,33 @@ static void bind_fp(tr_stmt *q, int first, const tr_fingerprint *fp)
     tr_bind_int(q, first + 3, fp->mtime_ns);
 }
 
-/* The artifact id of key, added when missing. */
-static int artifact(tr_store *s, const char *key, int64_t *id)
+static void bind_key(tr_stmt *q, const void *key)
 {
-    tr_stmt q;
-    int found, rc;
-    if ((rc = tr_stmt_begin(&q, s, TR_STMT_ARTIFACT_GET))) return rc;
-    tr_bind_cstr(&q, 1, key);
-    if ((rc = tr_stmt_row_int(&q, &found, id)) || found) return rc;
-    if ((rc = tr_stmt_begin(&q, s, TR_STMT_ARTIFACT_ADD))) return rc;
-    tr_bind_cstr(&q, 1, key);
-    if ((rc = tr_stmt_done(&q))) return rc;
-    *id = sqlite3_last_insert_rowid(s->db);
-    return 0;
+    tr_bind_cstr(q, 1, key);
+}
+
+int tr_lineage_artifact(tr_store *s, const char *key, int64_t *id)
+{
+    return tr_stmt_get_or_add(s, TR_STMT_ARTIFACT_GET, TR_STMT_ARTIFACT_ADD, bind_key, key, id);
+}
+
+typedef struct art_fp {
+    int64_t art;
+    const tr_fingerprint *fp;
+} art_fp;
+
+static void bind_art_fp(tr_stmt *q, const void *arg)
+{
+    const art_fp *a = arg;
+    tr_bind_int(q, 1, a->art);
+    bind_fp(q, 2, a->fp);
 }
 
 /* The version of artifact with fingerprint fp (dev ignored), added when missing. */
 static int version(tr_store *s, int64_t art, const tr_fingerprint *fp, int64_t *id)
 {
-    tr_stmt q;
-    int found, rc;
-    if ((rc = tr_stmt_begin(&q, s, TR_STMT_LN_VERSION_FIND))) return rc;
-    tr_bind_int(&q, 1, art);
-    bind_fp(&q, 2, fp);
-    if ((rc = tr_stmt_row_int(&q, &found, id)) || found) return rc;
-    if ((rc = tr_stmt_begin(&q, s, TR_STMT_VERSION_ADD))) return rc;
-    tr_bind_int(&q, 1, art);
-    bind_fp(&q, 2, fp);
-    if ((rc = tr_stmt_done(&q))) return rc;
-    *id = sqlite3_last_insert_rowid(s->db);
-    return 0;
+    art_fp a = {art, fp};
+    return tr_stmt_get_or_add(s, TR_STMT_LN_VERSION_FIND, TR_STMT_VERSION_ADD, bind_art_fp, &a, id);
 }
 
 /* What lineage needs of a version row. */
@@ -170,7 +167,8 @@ static int carry(tr_store *s, const char *run, int64_t pid, int64_t src, const c
     int rc = vget(s, src, &v), found;
     if (rc) return rc;
     if (!fp && !v.has_fp) return 0; /* nothing to match a later read by */
-    if ((rc = artifact(s, key2, &art)) || (rc = version(s, art, fp ? fp : &v.fp, &dst))) return rc;
+    if ((rc = tr_lineage_artifact(s, key2, &art)) || (rc = version(s, art, fp ? fp : &v.fp, &dst)))
+        return rc;
     if (dst == src) return 0;
     tr_stmt q;
     if ((rc = tr_stmt_begin(&q, s, TR_STMT_LN_SET_ORIGIN))) return rc;
@@ -225,7 +223,7 @@ int tr_lineage_fileop(tr_store *s, const char *run, int64_t pid, const char *op,
     if (!strcmp(op, "truncate")) {
         int64_t art, ver;
         if (!fp) return 0;
-        if ((rc = artifact(s, key, &art)) || (rc = version(s, art, fp, &ver))) return rc;
+        if ((rc = tr_lineage_artifact(s, key, &art)) || (rc = version(s, art, fp, &ver))) return rc;
         tr_stmt q;
         if ((rc = tr_stmt_begin(&q, s, TR_STMT_EVENT))) return rc;
         tr_bind_cstr(&q, 1, run);

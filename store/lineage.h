@@ -13,6 +13,9 @@
 /* tr_store_artifact_key for a path that is not NUL-terminated. */
 int tr_lineage_key(const char *path, size_t n, const char *host, char *out, size_t outlen);
 
+/* The artifact id of key, added when missing; 0 or TRAIL_E*. */
+int tr_lineage_artifact(tr_store *s, const char *key, int64_t *id);
+
 /* A FILE event of run on version (artifact key) was stored: applies the renames, links and
  * unlinks of the same path that the run made after start_ns and that were stored first. */
 int tr_lineage_after_file(tr_store *s, const char *run, int64_t pid, const char *key,

@@ -83,8 +83,9 @@ static int finish(q *c, int rc)
     return c->oom ? tr_store_fail(c->s, TRAIL_ENOMEM, "out of memory") : 0;
 }
 
-/* {key: value} from a two-column (key, value) statement: params and tags. */
-static int key_values(q *c, cJSON *run, const char *name, enum tr_stmt_id id)
+/* {key: value} from a (key, value[, special]) statement: params and tags (text values), the last
+ * metrics (metric values). */
+static int key_values(q *c, cJSON *run, const char *name, enum tr_stmt_id id, int metrics)
 {
     cJSON *obj = tr_json_chk(cJSON_AddObjectToObject(run, name), &c->oom);
     tr_stmt st;
@@ -92,19 +93,9 @@ static int key_values(q *c, cJSON *run, const char *name, enum tr_stmt_id id)
     if (rc) return rc;
     while ((rc = tr_stmt_row(&st)) == 1)
         tr_json_add(obj, (const char *)sqlite3_column_text(st.st, TR_COL_KV_KEY),
-                    tr_json_col_text(st.st, TR_COL_KV_VALUE), &c->oom);
-    return finish(c, rc);
-}
-
-static int last_metrics(q *c, cJSON *run)
-{
-    cJSON *obj = tr_json_chk(cJSON_AddObjectToObject(run, "metrics"), &c->oom);
-    tr_stmt st;
-    int rc = run_stmt(c, &st, TR_STMT_Q_METRICS_LAST);
-    if (rc) return rc;
-    while ((rc = tr_stmt_row(&st)) == 1)
-        tr_json_add(obj, (const char *)sqlite3_column_text(st.st, TR_COL_KV_KEY),
-                    metric_json(st.st, TR_COL_KV_VALUE, TR_COL_KV_SPECIAL), &c->oom);
+                    metrics ? metric_json(st.st, TR_COL_KV_VALUE, TR_COL_KV_SPECIAL)
+                            : tr_json_col_text(st.st, TR_COL_KV_VALUE),
+                    &c->oom);
     return finish(c, rc);
 }
 
@@ -228,8 +219,9 @@ int tr_store_run_json_ex(tr_store *s, const char *run_id, int flags, cJSON **out
     cJSON *run = cJSON_CreateObject(), *tail = NULL;
     if (!run) return tr_store_fail(s, TRAIL_ENOMEM, "out of memory");
     int rc = run_row(&c, run, &tail);
-    if (rc || (rc = key_values(&c, run, "params", TR_STMT_Q_PARAMS)) ||
-        (rc = last_metrics(&c, run)) || (rc = key_values(&c, run, "tags", TR_STMT_Q_TAGS)) ||
+    if (rc || (rc = key_values(&c, run, "params", TR_STMT_Q_PARAMS, 0)) ||
+        (rc = key_values(&c, run, "metrics", TR_STMT_Q_METRICS_LAST, 1)) ||
+        (rc = key_values(&c, run, "tags", TR_STMT_Q_TAGS, 0)) ||
         (rc = files(&c, run, "inputs", "input")) || (rc = files(&c, run, "outputs", "output")) ||
         (rc = tr_procs_json(s, run_id, run)) || (rc = env(&c, run)) ||
         (rc = tr_deps_json(s, run_id, run)))

@@ -202,6 +202,22 @@ int tr_stmt_row_int(tr_stmt *q, int *found, int64_t *out)
     return 0;
 }
 
+int tr_stmt_get_or_add(tr_store *s, enum tr_stmt_id get, enum tr_stmt_id add,
+                       void (*bind)(tr_stmt *q, const void *arg), const void *arg, int64_t *id)
+{
+    tr_stmt q;
+    int found, rc;
+    *id = 0;
+    if ((rc = tr_stmt_begin(&q, s, get))) return rc;
+    bind(&q, arg);
+    if ((rc = tr_stmt_row_int(&q, &found, id)) || found) return rc;
+    if ((rc = tr_stmt_begin(&q, s, add))) return rc;
+    bind(&q, arg);
+    if ((rc = tr_stmt_done(&q))) return rc;
+    *id = sqlite3_last_insert_rowid(s->db);
+    return 0;
+}
+
 void tr_json_add(cJSON *parent, const char *key, cJSON *item, int *oom)
 {
     int ok = item && parent &&

@@ -63,6 +63,10 @@ int tr_stmt_row(tr_stmt *q);
 /* One-row lookup: *found, and column 0 into *out (may be NULL) when found; reset after. */
 int tr_stmt_row_int(tr_stmt *q, int *found, int64_t *out);
 void tr_stmt_reset(tr_stmt *q);
+/* A row id looked up with `get`, inserted with `add` when missing; bind(q, arg) binds the same
+ * parameters on both statements. 0 with *id, or TRAIL_E*. */
+int tr_stmt_get_or_add(tr_store *s, enum tr_stmt_id get, enum tr_stmt_id add,
+                       void (*bind)(tr_stmt *q, const void *arg), const void *arg, int64_t *id);
 /* ---- JSON helpers (store.c) for the store's documents: cJSON reports allocation failure as a
  * NULL item; these remember it in *oom, and the document is then given up as TRAIL_ENOMEM. ---- */
 struct cJSON;
