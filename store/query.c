@@ -116,21 +116,18 @@ static int files(q *c, cJSON *run, const char *name, const char *role)
             (const char *)sqlite3_column_text(st, TR_COL_FILE_PATH), host, sizeof host);
         tr_json_add(f, "path", cJSON_CreateString(path ? path : ""), &c->oom);
         if (host[0]) tr_json_add(f, "host", cJSON_CreateString(host), &c->oom);
-        if (sqlite3_column_type(st, TR_COL_FILE_HASH) != SQLITE_NULL) {
-            tr_json_add(f, "version", tr_json_col_text(st, TR_COL_FILE_HASH), &c->oom);
-        } else if (sqlite3_column_type(st, TR_COL_FILE_DEV) == SQLITE_NULL &&
-                   sqlite3_column_type(st, TR_COL_FILE_INO) == SQLITE_NULL &&
-                   sqlite3_column_type(st, TR_COL_FILE_SIZE) == SQLITE_NULL &&
-                   sqlite3_column_type(st, TR_COL_FILE_MTIME_NS) == SQLITE_NULL) {
-            tr_json_add(f, "version", cJSON_CreateNull(), &c->oom); /* no fingerprint was taken */
-        } else {
-            char v[17];
-            tr_store_version_id((uint64_t)sqlite3_column_int64(st, TR_COL_FILE_DEV),
-                                (uint64_t)sqlite3_column_int64(st, TR_COL_FILE_INO),
-                                sqlite3_column_int64(st, TR_COL_FILE_SIZE),
-                                sqlite3_column_int64(st, TR_COL_FILE_MTIME_NS), v);
-            tr_json_add(f, "version", cJSON_CreateString(v), &c->oom);
-        }
+        /* the content hash, else the fingerprint's id; null when no fingerprint was taken */
+        int has_fp = 0;
+        for (int i = TR_COL_FILE_DEV; i <= TR_COL_FILE_MTIME_NS; i++)
+            has_fp |= sqlite3_column_type(st, i) != SQLITE_NULL;
+        tr_fingerprint fp = {(uint64_t)sqlite3_column_int64(st, TR_COL_FILE_DEV),
+                             (uint64_t)sqlite3_column_int64(st, TR_COL_FILE_INO),
+                             sqlite3_column_int64(st, TR_COL_FILE_SIZE),
+                             sqlite3_column_int64(st, TR_COL_FILE_MTIME_NS)};
+        char v[80];
+        tr_store_version_string((const char *)sqlite3_column_text(st, TR_COL_FILE_HASH), has_fp,
+                                &fp, v, sizeof v);
+        tr_json_add(f, "version", v[0] ? cJSON_CreateString(v) : cJSON_CreateNull(), &c->oom);
         tr_json_add(f, "bytes",
                     cJSON_CreateNumber((double)sqlite3_column_int64(st, TR_COL_FILE_BYTES)),
                     &c->oom);
