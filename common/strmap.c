@@ -55,7 +55,14 @@ void tr_strmap_free(tr_strmap *m)
 void tr_strmap_clear(tr_strmap *m)
 {
     if (!m) return;
+    chunk *keep = m->chunks; /* the newest (largest used) chunk is reused */
+    if (keep) {
+        m->chunks = keep->next;
+        keep->next = NULL;
+        keep->used = 0;
+    }
     free_chunks(m);
+    m->chunks = keep;
     m->ne = 0;
     if (m->tab) memset(m->tab, 0, m->tcap * sizeof *m->tab);
 }

@@ -20,7 +20,8 @@ typedef struct tr_strmap tr_strmap;
 /* NULL out of memory. */
 tr_strmap *tr_strmap_new(void);
 void tr_strmap_free(tr_strmap *m);
-/* Removes every entry; keeps the table for reuse. Strings from the map are invalid after. */
+/* Removes every entry; keeps the table and one chunk of key memory for reuse. Keys and strings
+ * from the map are invalid after. */
 void tr_strmap_clear(tr_strmap *m);
 size_t tr_strmap_size(const tr_strmap *m);
 
