@@ -108,33 +108,42 @@ int tr_redact_name(const tr_redact *r, const char *name, size_t n)
     return 0;
 }
 
-/* scheme://user:password@host: the offset of the password, or -1. Only the authority (up to
- * '/', '?', '#' or white space) is looked at. */
-static long url_password(const char *v, size_t n, size_t i)
+/* Each matcher looks at v[i] in the whole of v[0..n) and returns the end of the secret it finds
+ * there (0: none), its start in *s. */
+
+/* scheme://user:password@host: the password. Only the authority (up to '/', '?', '#' or white
+ * space) is looked at. i is at the ':' of "://". */
+static size_t url_password(const char *v, size_t n, size_t i, size_t *s)
 {
-    size_t a = i + 3, colon = 0, e = a;
+    size_t colon = 0, e = i + 3;
     while (e < n && !strchr("/?# \t\n,;\"'", v[e]) && v[e] != '@')
         if (v[e++] == ':' && !colon) colon = e;
-    if (e >= n || v[e] != '@' || !colon || colon == e) return -1;
-    return (long)colon;
+    if (e >= n || v[e] != '@' || !colon || colon == e) return 0;
+    *s = colon;
+    return e;
 }
 
-/* key=value with a secret key: the offset of the value, or -1. i is at the '='. */
-static long pair_value(const char *v, size_t n, size_t i)
+/* key=value with a secret key: the value. i is at the '='. */
+static size_t pair_value(const char *v, size_t n, size_t i, size_t *s)
 {
     size_t k = i;
     while (k > 0 && (is_alnum((unsigned char)v[k - 1]) || v[k - 1] == '_' || v[k - 1] == '-'))
         k--;
-    if (k == i || i + 1 >= n || strchr(" ;&,", v[i + 1])) return -1; /* no key or no value */
-    if (k > 0 && !strchr(" \t;&?,\"'", v[k - 1])) return -1;         /* inside another word */
+    if (k == i || i + 1 >= n || strchr(" ;&,", v[i + 1])) return 0; /* no key or no value */
+    if (k > 0 && !strchr(" \t;&?,\"'", v[k - 1])) return 0;         /* inside another word */
     for (size_t w = 0; w < sizeof value_keys / sizeof value_keys[0]; w++)
-        if (strlen(value_keys[w]) == i - k && !strncasecmp(v + k, value_keys[w], i - k))
-            return (long)i + 1;
-    return -1;
+        if (strlen(value_keys[w]) == i - k && !strncasecmp(v + k, value_keys[w], i - k)) {
+            size_t e = i + 1;
+            while (e < n && !strchr(" \t\n;&,\"'", v[e]))
+                e++;
+            *s = i + 1;
+            return e;
+        }
+    return 0;
 }
 
 /* A JWT at i: three dot-separated base64url parts, the first one "eyJ...". */
-static int jwt_at(const char *v, size_t n, size_t i)
+static size_t jwt_at(const char *v, size_t n, size_t i)
 {
     if (n - i < 3 || memcmp(v + i, "eyJ", 3)) return 0;
     size_t p = i;
@@ -145,10 +154,10 @@ static int jwt_at(const char *v, size_t n, size_t i)
         if (p - s < 8) return 0;
         if (part < 2 && (p >= n || v[p++] != '.')) return 0;
     }
-    return 1;
+    return p;
 }
 
-static int token_at(const char *v, size_t n, size_t i)
+static size_t token_at(const char *v, size_t n, size_t i)
 {
     for (size_t t = 0; t < sizeof token_formats / sizeof token_formats[0]; t++) {
         size_t pl = strlen(token_formats[t].prefix), k = i + pl;
@@ -157,36 +166,67 @@ static int token_at(const char *v, size_t n, size_t i)
             k++;
         size_t body = k - i - pl;
         if (body >= token_formats[t].min && (!token_formats[t].max || body == token_formats[t].max))
-            return 1;
+            return k;
     }
     return jwt_at(v, n, i);
 }
 
-int tr_redact_value(const tr_redact *r, const char *v, size_t n, size_t *at)
+/* The first secret of v[0..n) that starts at or after from: 1 with [*s, *e), else 0. */
+static int find(const tr_redact *r, const char *v, size_t n, size_t from, size_t *s, size_t *e)
 {
     if (!r->defaults) return 0;
-    for (size_t i = 0; i < n; i++) {
-        long hit = -1;
+    for (size_t i = from; i < n; i++) {
+        size_t end = 0;
+        *s = i;
         if (v[i] == ':' && i + 3 <= n && v[i + 1] == '/' && v[i + 2] == '/')
-            hit = url_password(v, n, i);
+            end = url_password(v, n, i, s);
         else if (v[i] == '=')
-            hit = pair_value(v, n, i);
-        else if ((i == 0 || !is_alnum((unsigned char)v[i - 1])) && token_at(v, n, i))
-            hit = (long)i;
-        else if (v[i] == '-' && n - i >= 11 && !memcmp(v + i, "-----BEGIN ", 11) &&
-                 contains(v + i, n - i, "PRIVATE KEY-----", 16))
-            hit = (long)i;
-        if (hit >= 0) {
-            if (at) *at = (size_t)hit;
+            end = pair_value(v, n, i, s);
+        else if (i == 0 || !is_alnum((unsigned char)v[i - 1]))
+            end = token_at(v, n, i);
+        if (!end && v[i] == '-' && n - i >= 11 && !memcmp(v + i, "-----BEGIN ", 11) &&
+            contains(v + i, n - i, "PRIVATE KEY-----", 16))
+            end = n; /* a PEM private key: the rest */
+        if (end) {
+            *e = end;
             return 1;
         }
     }
     return 0;
 }
 
+int tr_redact_value(const tr_redact *r, const char *v, size_t n, size_t *at, size_t *len)
+{
+    size_t s, e;
+    if (!find(r, v, n, 0, &s, &e)) return 0;
+    if (at) *at = s;
+    if (len) *len = e - s;
+    return 1;
+}
+
+size_t tr_redact_copy(const tr_redact *r, const char *v, size_t n, char *out, size_t outn)
+{
+    static const char mark[] = "[redacted]";
+    size_t o = 0, p = 0, s, e;
+    if (!outn) return 0;
+    while (p < n) {
+        int hit = find(r, v, n, p, &s, &e);
+        if (!hit) s = e = n;
+        for (; p < s && o + 1 < outn; p++)
+            out[o++] = v[p];
+        for (size_t k = 0; hit && k < sizeof mark - 1 && o + 1 < outn; k++)
+            out[o++] = mark[k];
+        if (o + 1 >= outn) break;
+        p = e;
+    }
+    out[o] = 0;
+    return o;
+}
+
 int tr_redact_env(const tr_redact *r, const char *entry)
 {
     size_t nn = strcspn(entry, "=");
     if (tr_redact_name(r, entry, nn)) return 1;
-    return entry[nn] == '=' && tr_redact_value(r, entry + nn + 1, strlen(entry + nn + 1), NULL);
+    return entry[nn] == '=' &&
+           tr_redact_value(r, entry + nn + 1, strlen(entry + nn + 1), NULL, NULL);
 }

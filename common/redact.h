@@ -23,9 +23,14 @@ typedef struct tr_redact {
 void tr_redact_init(tr_redact *r, const char *extra);
 /* 1 when a variable named name[0..n) is secret by its name. */
 int tr_redact_name(const tr_redact *r, const char *name, size_t n);
-/* 1 when v[0..n) holds a secret by the value rules (r->defaults); *at (may be NULL) gets the
- * offset where the secret part begins. */
-int tr_redact_value(const tr_redact *r, const char *v, size_t n, size_t *at);
+/* 1 when v[0..n) holds a secret by the value rules (r->defaults); the first one is
+ * v[*at .. *at + *len) (at, len may be NULL): the password of a URL, the value of a pair, the
+ * whole token, a PEM key to the end. */
+int tr_redact_value(const tr_redact *r, const char *v, size_t n, size_t *at, size_t *len);
+/* v[0..n) into out (NUL-terminated, cut to outn - 1 bytes) with every secret the value rules
+ * find replaced by "[redacted]": for command-line arguments, where the rest stays readable
+ * ("postgres://me:[redacted]@db/x"). Returns the length written. */
+size_t tr_redact_copy(const tr_redact *r, const char *v, size_t n, char *out, size_t outn);
 /* 1 when the environment entry "NAME=VALUE" (or a bare NAME) is secret by name or value. */
 int tr_redact_env(const tr_redact *r, const char *entry);
 

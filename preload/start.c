@@ -17,14 +17,29 @@
 static char host[256];
 char **shim_argv;
 
+/* An argument with the secrets the value rules find (URL passwords, connection-string
+ * passwords, tokens) replaced by "[redacted]" before it is encoded: they never leave. */
+static void enc_arg(tr_enc *e, const tr_redact *r, const char *a, size_t l)
+{
+    if (!tr_redact_value(r, a, l, NULL, NULL)) {
+        tr_enc_str_trunc(e, TR_F_ARGV, a, l, 1024);
+        return;
+    }
+    size_t cap = l + 256 < TR_REC_MAX_SIZE ? l + 256 : TR_REC_MAX_SIZE;
+    char clean[cap];
+    tr_enc_str_trunc(e, TR_F_ARGV, clean, tr_redact_copy(r, a, l, clean, cap), 1024);
+}
+
 void shim_emit_proc_start(pid_t pid, pid_t ppid, const char *kind, const char *note,
                           const char *exe, char *const *argv)
 {
+    tr_redact r;
+    tr_redact_init(&r, shim_g.redact);
     if (!host[0]) tr_hostname(host, sizeof host);
     size_t need = 1024 + strlen(shim_g.exe) + (note ? strlen(note) : 0);
     int argc = 0;
     for (; argv && argv[argc]; argc++)
-        need += strlen(argv[argc]) + 8;
+        need += strlen(argv[argc]) + 32; /* a redacted secret can be longer */
     need += 4096; /* cwd */
     if (need > TR_REC_MAX_SIZE) need = TR_REC_MAX_SIZE;
     uint8_t buf[need];
@@ -37,7 +52,7 @@ void shim_emit_proc_start(pid_t pid, pid_t ppid, const char *kind, const char *n
     tr_enc_str(&e, TR_F_KIND, kind);
     int k = 0;
     for (; k < argc && k < ARGV_FIELDS - 1; k++)
-        tr_enc_str_trunc(&e, TR_F_ARGV, argv[k], strlen(argv[k]), 1024);
+        enc_arg(&e, &r, argv[k], strlen(argv[k]));
     if (k < argc) { /* the rest in one field, space-separated */
         size_t rest = 0;
         for (int i = k; i < argc; i++)
@@ -52,7 +67,7 @@ void shim_emit_proc_start(pid_t pid, pid_t ppid, const char *kind, const char *n
             memcpy(joined + o, argv[i], l);
             o += l;
         }
-        tr_enc_str_trunc(&e, TR_F_ARGV, joined, o, 1024);
+        enc_arg(&e, &r, joined, o);
     }
     if (shim_resolve(AT_FDCWD, ".", cwd, sizeof cwd) >= 0) tr_enc_str(&e, TR_F_CWD, cwd);
     tr_enc_str(&e, TR_F_EXE, exe);

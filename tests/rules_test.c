@@ -136,7 +136,7 @@ static void test_errors(void)
 static int secret_value(const char *v)
 {
     tr_redact r = {1, {NULL, NULL}};
-    return tr_redact_value(&r, v, strlen(v), NULL);
+    return tr_redact_value(&r, v, strlen(v), NULL, NULL);
 }
 
 static void test_redact(void)
@@ -193,7 +193,24 @@ static void test_redact(void)
     T_CHECK(!secret_value(""));
     size_t at = 0;
     const char *u = "https://me:secret@host/";
-    T_CHECK(tr_redact_value(&r, u, strlen(u), &at) && !strncmp(u + at, "secret@", 7));
+    size_t len = 0;
+    T_CHECK(tr_redact_value(&r, u, strlen(u), &at, &len) && at == 11 && len == 6);
+
+    /* arguments keep what is not secret */
+    char out[128];
+    const char *a = "--db=postgres://me:pw@db/x?password=p2&sslmode=require";
+    T_EQ_INT(tr_redact_copy(&r, a, strlen(a), out, sizeof out), strlen(out));
+    T_EQ_STR(out, "--db=postgres://me:[redacted]@db/x?password=[redacted]&sslmode=require");
+    a = "--token ghp_abcdefghijklmnopqrstuvwxyz0123456789 --epochs=3";
+    tr_redact_copy(&r, a, strlen(a), out, sizeof out);
+    T_EQ_STR(out, "--token [redacted] --epochs=3");
+    a = "train.py";
+    tr_redact_copy(&r, a, strlen(a), out, sizeof out);
+    T_EQ_STR(out, "train.py");
+    tr_redact_copy(&r, u, strlen(u), out, 16); /* cut to the buffer */
+    T_EQ_STR(out, "https://me:[red");
+    tr_redact_copy(&off, u, strlen(u), out, sizeof out);
+    T_EQ_STR(out, u);
 }
 
 static long read_at(int fd, void *buf, size_t n, uint64_t off)
