@@ -9,14 +9,6 @@
 #include "trail.h"
 #include "util.h"
 
-/* The common rule (redact.c), with `trail run --redact LIST` as one more list of names. */
-int tr_env_is_secret(const char *entry, const char *extra)
-{
-    tr_redact r;
-    tr_redact_init(&r, extra);
-    return tr_redact_env(&r, entry);
-}
-
 int tr_env_record(char **envp, const char *extra, int64_t pid)
 {
     int rc = 0;
