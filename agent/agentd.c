@@ -61,6 +61,9 @@ static int parse(const char *cmd, int argc, char **argv, agent_opts *o)
     o->timeout_s = 30;
     int rc = tr_opt_parse(&tr_agent_cmd, argc, argv, o, NULL);
     if (rc) return rc;
+    const char *env_collector = getenv("TRAIL_COLLECTOR");
+    if (!o->link.url && !o->store && env_collector && *env_collector)
+        o->link.url = env_collector;
     if (!o->link.url == !o->store)
         return tr_opt_error(&tr_agent_cmd, "one of --collector URL or --store PATH is required");
     return 0;

@@ -20,7 +20,7 @@ typedef struct tr_link_opts {
 /* "--collector URL --token-file F --tls-ca F" as entries of an option table (common/opts.h)
  * for the option struct T whose tr_link_opts field is F. */
 #define TR_LINK_OPTS(T, F)                                                                         \
-    TR_VALUE("collector", "URL", T, F.url, "send to traild: tcp://, tls+tcp://, ipc://, a port"),  \
+    TR_VALUE("collector", "URL", T, F.url, "traild (URL,URL: fail over; $TRAIL_COLLECTOR)"),           \
         TR_VALUE("token-file", "F", T, F.token_file, "the collector's token ($TRAIL_TOKEN_FILE)"), \
         TR_VALUE("tls-ca", "F", T, F.tls_ca, "CA of a tls+tcp:// collector ($TRAIL_TLS_CA)")
 /* The collector sink (link.c): loads the token (which must be private), sets up TLS and starts

@@ -22,6 +22,8 @@
 #define BACKOFF_MIN_NS (100 * 1000000LL)
 #define BACKOFF_MAX_NS (2000 * 1000000LL)
 #define REDIAL_NS (5000 * 1000000LL)
+#define FAILOVER_NS (1000 * 1000000LL) /* with several collectors: move on after this */
+#define MAX_URLS 8
 #define MIN_BATCH_BYTES (TR_BATCH_HDR_SIZE + TR_BATCH_HOST_MAX + TR_BATCH_REC_HDR + TR_REC_MAX_SIZE)
 
 /* One nng socket generation and its connection count (pipe callbacks point here). */
@@ -32,11 +34,14 @@ typedef struct sockref {
 
 typedef struct tr_link {
     tr_sink base;
-    char url[1024];
+    char url[1024];            /* the collector dialed now: urls[cur] */
+    char urls[MAX_URLS][1024]; /* --collector URL[,URL...]: the first that answers is used */
+    nng_tls_config *tlsv[MAX_URLS];
+    int nurls, cur;
     sockref *sref; /* the current socket's connection count */
     nng_socket sock;
     nng_dialer dialer;
-    nng_tls_config *tls;
+    nng_tls_config *tls; /* tlsv[cur] */
     uint8_t key[4096];
     size_t keylen;
     int timeout_ms;
@@ -157,18 +162,29 @@ static int dial(tr_link *l)
 
 /* nng 1.5's dialer can stop redialing after a peer closes connections in quick succession
  * (and a half-open connection never answers): after REDIAL_NS without a connection, or
- * after repeated timeouts, start over with a new socket. Nothing is in flight here. */
+ * after repeated timeouts, start over with a new socket. With several collectors, the next
+ * one is dialed instead, after FAILOVER_NS or one timeout: a dead collector is left quickly.
+ * Nothing is in flight here; a batch whose ack was lost is sent again to the next one, and
+ * (stream, seq) keeps it stored once. */
 static void heal(tr_link *l)
 {
     int64_t now = tr_mono_ns();
+    int many = l->nurls > 1;
     if (link_connected(l))
         l->down_since_ns = 0;
     else if (!l->down_since_ns)
         l->down_since_ns = now;
-    if ((!l->down_since_ns || now - l->down_since_ns < REDIAL_NS) && l->timeouts < 2) return;
+    if ((!l->down_since_ns || now - l->down_since_ns < (many ? FAILOVER_NS : REDIAL_NS)) &&
+        l->timeouts < (many ? 1 : 2))
+        return;
     if (l->sref) close_bounded(l->sref, 0);
     l->sref = NULL;
     l->timeouts = 0;
+    if (many) {
+        l->cur = (l->cur + 1) % l->nurls;
+        memcpy(l->url, l->urls[l->cur], sizeof l->url);
+        l->tls = l->tlsv[l->cur];
+    }
     if (dial(l) != 0) l->down_since_ns = now; /* try again later */
 }
 
@@ -240,20 +256,37 @@ int tr_sink_link_open(tr_sink **out, const tr_link_opts *o, char *err, size_t er
     l->max_bytes = TR_BATCH_SEND_BYTES;
     l->max_records = TR_BATCH_SEND_RECORDS;
     l->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 10000;
-    if (!o->url || tr_batch_normalize_url(o->url, l->url, sizeof l->url) != 0) {
-        snprintf(err, errlen,
-                 "bad collector URL '%s': use tcp://HOST:PORT, tls+tcp://HOST:PORT, "
-                 "ipc:///PATH or a port",
-                 o->url ? o->url : "");
-        goto fail;
-    }
     const char *tf = o->token_file ? o->token_file : getenv("TRAIL_TOKEN_FILE");
     if (tf && *tf && (rc = tr_batch_load_token(tf, l->key, sizeof l->key, &l->keylen, err, errlen)))
         goto fail;
-    if (!strncmp(l->url, "tls+", 4)) {
-        const char *ca = o->tls_ca ? o->tls_ca : getenv("TRAIL_TLS_CA");
-        if ((rc = setup_tls(l, ca, err, errlen))) goto fail;
+    const char *ca = o->tls_ca ? o->tls_ca : getenv("TRAIL_TLS_CA");
+    for (const char *u = o->url ? o->url : ""; l->nurls == 0 || *u;) {
+        size_t n = strcspn(u, ",");
+        char one[1024];
+        snprintf(one, sizeof one, "%.*s", (int)n, u);
+        if (l->nurls == MAX_URLS || tr_batch_normalize_url(one, l->url, sizeof l->url) != 0) {
+            snprintf(err, errlen,
+                     l->nurls == MAX_URLS
+                         ? "too many collectors in '%s' (at most 8)"
+                         : "bad collector URL '%s': use tcp://HOST:PORT, tls+tcp://HOST:PORT, "
+                           "ipc:///PATH or a port (several: URL,URL)",
+                     l->nurls == MAX_URLS ? o->url : one);
+            rc = TRAIL_EINVAL;
+            goto fail;
+        }
+        l->tls = NULL;
+        if (!strncmp(l->url, "tls+", 4) && (rc = setup_tls(l, ca, err, errlen))) {
+            if (l->tls) nng_tls_config_free(l->tls);
+            l->tls = NULL;
+            goto fail;
+        }
+        memcpy(l->urls[l->nurls], l->url, sizeof l->url);
+        l->tlsv[l->nurls++] = l->tls;
+        u += n;
+        if (*u == ',') u++;
     }
+    memcpy(l->url, l->urls[0], sizeof l->url);
+    l->tls = l->tlsv[0];
     if ((rv = dial(l)) != 0) {
         snprintf(err, errlen, "cannot dial %s: %s", l->url, nng_strerror(rv));
         rc = TRAIL_EINVAL;
@@ -261,7 +294,7 @@ int tr_sink_link_open(tr_sink **out, const tr_link_opts *o, char *err, size_t er
     }
     srand((unsigned)(tr_now_ns() ^ getpid()));
     l->base.vt = &link_vt;
-    snprintf(l->base.name, sizeof l->base.name, "%s", l->url);
+    snprintf(l->base.name, sizeof l->base.name, "%s", o->url);
     l->base.leftover = "`trail agent` or `trail sync --collector URL`";
     *out = &l->base;
     return 0;
@@ -276,7 +309,8 @@ static void link_close(tr_sink *s)
     tr_link *l = (tr_link *)s;
     if (!l) return;
     if (l->sref) close_bounded(l->sref, 2000);
-    if (l->tls) nng_tls_config_free(l->tls);
+    for (int i = 0; i < l->nurls; i++)
+        if (l->tlsv[i]) nng_tls_config_free(l->tlsv[i]);
     memset(l->key, 0, sizeof l->key);
     free(l->buf);
     free(l);

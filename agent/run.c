@@ -97,6 +97,9 @@ static int parse(int argc, char **argv, run_opts *o)
             return tr_opt_error(&tr_run_cmd, "--%s needs KEY=VALUE, got '%s'",
                                 k < o->nparams ? "param" : "tag", v);
     }
+    const char *env_collector = getenv("TRAIL_COLLECTOR"); /* URL[,URL...], unless --store */
+    if (!o->link.url && !o->store && env_collector && *env_collector)
+        o->link.url = env_collector;
     o->collector = o->link.url;
     if (o->collector && o->store)
         return tr_opt_error(&tr_run_cmd, "--store and --collector exclude each other");
