@@ -38,6 +38,7 @@ extern "C" {
 #define TRAIL_ETIMEDOUT (-20)  /* timed out */
 #define TRAIL_ECLOSED (-21)    /* closed */
 #define TRAIL_ENOTSUP (-22)    /* not supported */
+#define TRAIL_EPARAM (-23)     /* param already logged with another value */
 
 /* The one table of error codes: X(NAME, value, text) for each TRAIL_E<NAME> above (the library
  * checks at build time that every macro has its value here). trail_strerror() and
@@ -66,7 +67,8 @@ extern "C" {
     X(AUTH, -19, "authentication failed")                                                          \
     X(TIMEDOUT, -20, "timed out")                                                                  \
     X(CLOSED, -21, "closed")                                                                       \
-    X(NOTSUP, -22, "not supported")
+    X(NOTSUP, -22, "not supported")                                                                \
+    X(PARAM, -23, "param already logged with another value")
 
 /* Final status given to trail_end_run. */
 #define TRAIL_STATUS_FINISHED 0
@@ -83,6 +85,9 @@ extern "C" {
 TRAIL_API int trail_start_run(const char *experiment, const char *name);
 /* End the run started by trail_start_run (or the implicit one) with a TRAIL_STATUS_*. */
 TRAIL_API int trail_end_run(int status);
+/* Params are immutable: logging a key again with the same value is fine, another value fails
+ * with TRAIL_EPARAM (trail_last_error names the first value). Under `trail run`, each
+ * --param K=V of the command line counts as logged. */
 TRAIL_API int trail_log_param(const char *key, const char *value);
 /* NaN and +-Inf are legal values; the timestamp is taken here. */
 TRAIL_API int trail_log_metric(const char *key, double value, int64_t step);
@@ -100,6 +105,9 @@ TRAIL_API const char *trail_strerror(int err);
 /* The name of a code: "TRAIL_ENOTFOUND", "TRAIL_OK" for 0, "unknown error" otherwise; never
  * NULL. */
 TRAIL_API const char *trail_err_name(int err);
+/* The detail of the last call of this thread that failed ("param 'lr' already logged as
+ * '0.1'"), or "" when it had none; never NULL. */
+TRAIL_API const char *trail_last_error(void);
 
 #ifdef __cplusplus
 }
