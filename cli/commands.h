@@ -8,6 +8,8 @@ extern const tr_opt_cmd tr_runs_cmd, tr_show_cmd, tr_metrics_cmd; /* query.c */
 extern const tr_opt_cmd tr_lineage_cmd;                           /* lineage_cmd.c */
 extern const tr_opt_cmd tr_diff_cmd;                              /* diff.c */
 extern const tr_opt_cmd tr_sync_cmd, tr_help_cmd;                 /* main.c */
+extern const tr_opt_cmd tr_rm_cmd, tr_gc_cmd, tr_forget_cmd;      /* manage.c */
+extern const tr_opt_cmd tr_tag_cmd, tr_rename_cmd, tr_close_cmd;  /* manage.c */
 extern const tr_opt_cmd tr_run_cmd;                               /* agent/run.c */
 extern const tr_opt_cmd tr_agent_cmd;                             /* agent/agentd.c */
 

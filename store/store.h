@@ -204,4 +204,32 @@ int tr_fold_plan(tr_fold *f, int n, const char *const *names, const char *const 
 int tr_fold_at(const tr_fold *f, int i);
 void tr_fold_free(tr_fold *f);
 
+/* ---- Managing what is stored (store/manage.c) ---- */
+
+/* What a change removed (with dry_run: would remove; nothing is written then). */
+typedef struct tr_manage_report {
+    int64_t runs, rows, versions, artifacts;
+} tr_manage_report;
+/* Removes runs (full ids) and every row of theirs (any table with a run_id column), then the
+ * file versions and artifacts no other run refers to; deleted pages are zeroed. */
+int tr_store_rm_runs(tr_store *s, const char *const *ids, int n, int dry_run,
+                     tr_manage_report *rep);
+/* Runs that ended (or started, when they never ended) before before_ns and are not running,
+ * whose status is in the comma-separated list (NULL or "": any), oldest first; at most max. */
+int tr_store_gc_select(tr_store *s, int64_t before_ns, const char *statuses, char (*ids)[33],
+                       int max, int *n);
+/* Every record of one file (key as tr_store_artifact_key gives it; path the plain path for
+ * dependency rows, may be NULL): its versions, reads, writes and operations. Each run that
+ * knew it keeps the tag trail.forgotten (a count, never the path). rep->runs: runs noted. */
+int tr_store_forget(tr_store *s, const char *key, const char *path, int dry_run,
+                    tr_manage_report *rep);
+int tr_store_rename_run(tr_store *s, const char *run_id, const char *name);
+/* Sets the status of a run still running or lost (any run with force), its end now_ns unless
+ * it has one; was gets the status it had. */
+int tr_store_close_run(tr_store *s, const char *run_id, const char *status, int64_t now_ns,
+                       int force, char *was, size_t wn);
+/* Rewrites the file without free pages (VACUUM) and truncates the WAL, so removed data is gone
+ * from disk; *before / *after: bytes of the store file and its WAL. */
+int tr_store_reclaim(tr_store *s, int64_t *before, int64_t *after);
+
 #endif

@@ -1,0 +1,206 @@
+/* manage.c - changing what is stored: removing runs, forgetting a path, renaming and closing
+ * runs, and reclaiming the space (secure delete, VACUUM, the WAL truncated). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "manage_sql.h"
+#include "store_int.h"
+#include "trail.h"
+
+/* These run rarely, once per command: statements are prepared where they are used. */
+
+/* Runs sql with up to two bound texts (NULL: none); rows changed, or TRAIL_E*. */
+static long run_sql(tr_store *s, const char *sql, const char *a, const char *b, const char *what)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK && a) rc = sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK && b) rc = sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) return tr_store_sqlerr(s, rc, what);
+    return sqlite3_changes(s->db);
+}
+
+/* Every table with a run_id (or argv) column, by the schema's own names, so tables added later
+ * are covered without a change here (identifiers are quoted; values are always bound). */
+static int tables_with(tr_store *s, const char *sql, char names[][64], int max)
+{
+    sqlite3_stmt *st = NULL;
+    int n = 0, rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        rc = SQLITE_OK;
+        const char *t = (const char *)sqlite3_column_text(st, 0);
+        if (n < max && t && strlen(t) < 64 && !strchr(t, '"')) snprintf(names[n++], 64, "%s", t);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? n : tr_store_sqlerr(s, rc, "listing tables");
+}
+
+/* Versions nothing refers to any more, repeatedly, then artifacts left without versions. */
+static int drop_orphans(tr_store *s, tr_manage_report *rep)
+{
+    long v;
+    do {
+        if ((v = run_sql(s, TR_SQL_M_ORPHAN_VERSIONS, NULL, NULL, "removing versions")) < 0)
+            return (int)v;
+        rep->versions += v;
+    } while (v > 0);
+    long a = run_sql(s, TR_SQL_M_ORPHAN_ARTIFACTS, NULL, NULL, "removing artifacts");
+    if (a < 0) return (int)a;
+    rep->artifacts += a;
+    return 0;
+}
+
+/* Commits, or with dry_run (or after an error) rolls back what was counted. */
+static int finish(tr_store *s, int rc, int dry_run)
+{
+    if (rc || dry_run) {
+        tr_store_rollback(s);
+        return rc;
+    }
+    return tr_store_commit(s);
+}
+
+int tr_store_rm_runs(tr_store *s, const char *const *ids, int n, int dry_run, tr_manage_report *rep)
+{
+    char tables[64][64], sql[160];
+    memset(rep, 0, sizeof *rep);
+    int nt = tables_with(s, TR_SQL_M_RUN_TABLES, tables, 64), rc;
+    if (nt < 0) return nt;
+    if ((rc = tr_store_begin(s))) return rc;
+    long ch = run_sql(s, TR_SQL_M_SECURE_DELETE, NULL, NULL, "secure delete"); /* zeroed pages */
+    for (int i = 0; i < n && ch >= 0; i++) {
+        for (int t = 0; t < nt && ch >= 0; t++) {
+            snprintf(sql, sizeof sql, TR_SQL_M_DELETE_RUN_ROWS_FMT, tables[t]);
+            if ((ch = run_sql(s, sql, ids[i], NULL, "removing a run's rows")) >= 0) rep->rows += ch;
+        }
+        if (ch >= 0 && (ch = run_sql(s, TR_SQL_M_DELETE_RUN, ids[i], NULL, "removing a run")) >= 0)
+            rep->runs += ch;
+    }
+    rc = ch < 0 ? (int)ch : drop_orphans(s, rep);
+    return finish(s, rc, dry_run);
+}
+
+/* 1 when status is one of the comma-separated list (an empty list: every status). */
+static int status_in(const char *status, const char *list)
+{
+    if (!list || !*list) return 1;
+    size_t l = strlen(status);
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n == l && !strncmp(p, status, n)) return 1;
+        p += n + (p[n] == ',');
+    }
+    return 0;
+}
+
+int tr_store_gc_select(tr_store *s, int64_t before_ns, const char *statuses, char (*ids)[33],
+                       int max, int *n)
+{
+    sqlite3_stmt *st = NULL;
+    *n = 0;
+    int rc = sqlite3_prepare_v2(s->db, TR_SQL_M_GC_CANDIDATES, -1, &st, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 1, before_ns);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        rc = SQLITE_OK;
+        const char *id = (const char *)sqlite3_column_text(st, 0);
+        const char *status = (const char *)sqlite3_column_text(st, 1);
+        if (id && strlen(id) <= 32 && status_in(status ? status : "", statuses) && *n < max)
+            snprintf(ids[(*n)++], 33, "%s", id);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : tr_store_sqlerr(s, rc, "selecting runs");
+}
+
+int tr_store_forget(tr_store *s, const char *key, const char *path, int dry_run,
+                    tr_manage_report *rep)
+{
+    static const char *const steps[] = {TR_SQL_M_FORGET_NOTE,     TR_SQL_M_FORGET_EVENTS,
+                                        TR_SQL_M_FORGET_ORIGINS,  TR_SQL_M_FORGET_VERSIONS,
+                                        TR_SQL_M_FORGET_FILE_OPS, TR_SQL_M_FORGET_ARTIFACT};
+    memset(rep, 0, sizeof *rep);
+    int rc = tr_store_begin(s);
+    if (rc) return rc;
+    long ch = run_sql(s, TR_SQL_M_SECURE_DELETE, NULL, NULL, "secure delete");
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0] && ch >= 0; i++) {
+        if ((ch = run_sql(s, steps[i], key, NULL, "forgetting a path")) < 0) break;
+        if (i == 0)
+            rep->runs = ch; /* the runs noted: they knew the path */
+        else if (i == 3)
+            rep->versions = ch;
+        else if (i == 5)
+            rep->artifacts = ch;
+        else
+            rep->rows += ch;
+    }
+    /* the path as a dependency of a run, and in the agent's package cache */
+    for (int i = 0; i < 2 && ch >= 0 && path; i++)
+        if ((ch = run_sql(s, i ? TR_SQL_M_FORGET_DEP_CACHE : TR_SQL_M_FORGET_DEPS, path, NULL,
+                          "forgetting a path")) >= 0)
+            rep->rows += ch;
+    /* command lines that named it, whole or by its file name */
+    char tables[16][64], sql[200];
+    const char *base = path ? strrchr(path, '/') : NULL;
+    const char *names[2] = {path, base && strlen(base + 1) >= 3 ? base + 1 : NULL};
+    int nt = ch < 0 ? 0 : tables_with(s, TR_SQL_M_ARGV_TABLES, tables, 16);
+    if (nt < 0) ch = nt;
+    for (int t = 0; t < nt && ch >= 0; t++)
+        for (int k = 0; k < 2 && ch >= 0; k++) {
+            if (!names[k]) continue;
+            snprintf(sql, sizeof sql, TR_SQL_M_SCRUB_ARGV_FMT, tables[t]);
+            if ((ch = run_sql(s, sql, names[k], NULL, "forgetting a path")) >= 0) rep->rows += ch;
+        }
+    return finish(s, ch < 0 ? (int)ch : 0, dry_run);
+}
+
+int tr_store_rename_run(tr_store *s, const char *run_id, const char *name)
+{
+    long ch = run_sql(s, TR_SQL_M_RENAME, name, run_id, "renaming a run");
+    if (ch < 0) return (int)ch;
+    return ch ? 0 : tr_store_fail(s, TRAIL_ENOTFOUND, "no run %s", run_id);
+}
+
+int tr_store_close_run(tr_store *s, const char *run_id, const char *status, int64_t now_ns,
+                       int force, char *was, size_t wn)
+{
+    sqlite3_stmt *st = NULL;
+    int open = -1, rc = sqlite3_prepare_v2(s->db, TR_SQL_M_RUN_OPEN, -1, &st, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        open = sqlite3_column_int(st, 0);
+        snprintf(was, wn, "%s", (const char *)sqlite3_column_text(st, 1));
+        rc = SQLITE_DONE;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return tr_store_sqlerr(s, rc, "reading a run");
+    if (open < 0) return tr_store_fail(s, TRAIL_ENOTFOUND, "no run %s", run_id);
+    if (!open && !force)
+        return tr_store_fail(s, TRAIL_EINVAL, "run %s has ended (%s); --force closes it anyway",
+                             run_id, was);
+    rc = sqlite3_prepare_v2(s->db, TR_SQL_M_CLOSE, -1, &st, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 2, now_ns);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 3, run_id, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : tr_store_sqlerr(s, rc, "closing a run");
+}
+
+static int64_t file_bytes(const char *path, const char *suffix)
+{
+    char p[4200];
+    struct stat sb;
+    snprintf(p, sizeof p, "%s%s", path, suffix);
+    return stat(p, &sb) == 0 ? (int64_t)sb.st_size : 0;
+}
+
+int tr_store_reclaim(tr_store *s, int64_t *before, int64_t *after)
+{
+    *before = file_bytes(s->path, "") + file_bytes(s->path, "-wal");
+    int rc = sqlite3_exec(s->db, TR_SQL_M_RECLAIM, NULL, NULL, NULL);
+    *after = file_bytes(s->path, "") + file_bytes(s->path, "-wal");
+    return rc == SQLITE_OK ? 0 : tr_store_sqlerr(s, rc, "reclaiming space (VACUUM)");
+}
