@@ -280,7 +280,8 @@ int main(void)
     connect_client();
     T_RUN(test_hostile_messages);
     T_RUN(test_wrong_token_agent);
-    nng_close(sock);
+    /* the client socket is not closed: nng 1.5's nng_close can block for good after the peer
+     * dropped connections mid-send (seen here: the test hung in it under load) */
     kill(d, SIGTERM);
     T_EQ_INT(tnet_wait(d), 0);
     T_RUN(test_tls_round_trip);
