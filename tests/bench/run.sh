@@ -11,6 +11,10 @@ export BENCH_BUILD=$BUILD BENCH_REPS=${BENCH_REPS:-5} BENCH_N=${BENCH_N:-100000}
 for f in "$BUILD/tests/io_micro" "$BUILD/bin/trail" "$BUILD/lib/libtrail_preload.so"; do
     [ -e "$f" ] || { echo "bench: $f missing (build first)" >&2; exit 1; }
 done
+# the Python package's per-call cost (log_metric through ctypes)
+if [ -x /usr/bin/python3 ]; then
+    /usr/bin/python3 "$(dirname "$0")/py_sdk.py" "$BUILD" || echo "bench: py_sdk.py failed" >&2
+fi
 exec python3 - <<'EOF'
 import os, platform, re, shutil, statistics, subprocess, sys, tempfile, time
 
