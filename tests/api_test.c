@@ -1,0 +1,483 @@
+/* api_test.c - the HTTP API and page of a real traild on loopback: every /api endpoint, paging,
+ * downsampling of a 1 000 000-point metric, bad parameters, and the bearer token on and off. */
+#include <cjson/cJSON.h>
+#include <math.h>
+
+#include "record.h"
+#include "store.h"
+#include "tassert.h"
+#include "tnet.h"
+
+#define TRAIL (char *)tproc_bin("trail")
+#define CLIENT (char *)tproc_test_bin("sdk_client")
+#define NRUNS 250       /* seeded runs of experiments e1/e2: three pages of 100 */
+#define NPOINTS 1000000 /* points of the run "big" */
+#define T0 1795846439123456789LL
+
+static const char *sandbox;
+static char db[600], dlog[600], feat_key[4200];
+static int port;
+
+/* ---- seeding through the store library: the records an agent delivers ---- */
+
+typedef struct rb {
+    uint8_t buf[4096];
+    tr_enc e;
+    tr_rec rec;
+} rb;
+
+static rb *begin(rb *r, int type, int64_t t)
+{
+    tr_enc_init(&r->e, r->buf, sizeof r->buf, (uint8_t)type, t);
+    return r;
+}
+
+static void put(tr_store *s, const tr_stream *st, uint64_t seq, rb *r)
+{
+    long n = tr_enc_finish(&r->e);
+    T_ASSERT(n > 0);
+    T_ASSERT_OK(tr_rec_decode(r->buf, (size_t)n, &r->rec));
+    T_ASSERT(tr_store_ingest(s, st, seq, &r->rec) >= 0);
+}
+
+static void metric(tr_store *s, const tr_stream *st, uint64_t seq, const char *key, int64_t step,
+                   double v, int64_t t)
+{
+    rb r;
+    begin(&r, TR_REC_METRIC, t);
+    tr_enc_str(&r.e, TR_F_KEY, key);
+    tr_enc_i64(&r.e, TR_F_STEP, step);
+    tr_enc_f64(&r.e, TR_F_NUM, v);
+    put(s, st, seq, &r);
+}
+
+/* The value of point i of "wave": a slow sine, its minimum -5 at step 333333 and its maximum 7
+ * at 777777 (neither the first nor the last point). */
+static double wave(int64_t i)
+{
+    return i == 333333 ? -5.0 : i == 777777 ? 7.0 : sin((double)i / 1000.0);
+}
+
+static void seed_run(tr_store *s, int i, const char *name, int npoints)
+{
+    char run[33], sid[33], v[32];
+    snprintf(run, sizeof run, "%032x", 0x1000 + i);
+    snprintf(sid, sizeof sid, "%032x", 0x900000 + i);
+    tr_stream st;
+    memset(&st, 0, sizeof st);
+    snprintf(st.id, sizeof st.id, "%s", sid);
+    snprintf(st.run_id, sizeof st.run_id, "%s", run);
+    st.pid = 100;
+    snprintf(st.host, sizeof st.host, "h1");
+    int64_t t = T0 + (int64_t)i * 1000000000LL;
+    uint64_t seq = 1;
+    rb r;
+    begin(&r, TR_REC_RUN_START, t);
+    tr_enc_str(&r.e, TR_F_RUN_ID, run);
+    tr_enc_str(&r.e, TR_F_EXPERIMENT, i % 2 ? "e2" : "e1");
+    tr_enc_str(&r.e, TR_F_NAME, name);
+    tr_enc_str(&r.e, TR_F_ARGV, "train.py");
+    tr_enc_str(&r.e, TR_F_HOST, "h1");
+    put(s, &st, seq++, &r);
+    begin(&r, TR_REC_PARAM, t + 1);
+    tr_enc_str(&r.e, TR_F_KEY, "lr");
+    snprintf(v, sizeof v, "%g", (double)i / 1000.0); /* 0.001 .. 0.25: text order is not numeric */
+    tr_enc_str(&r.e, TR_F_VALUE, v);
+    put(s, &st, seq++, &r);
+    if (npoints) {
+        for (int64_t k = 0; k < npoints; k++)
+            metric(s, &st, seq++, "wave", k, wave(k), t + 2 + k);
+    } else {
+        metric(s, &st, seq++, "loss", 0, 1.0 / (i + 1), t + 2);
+    }
+    begin(&r, TR_REC_RUN_END, t + 500000000LL);
+    tr_enc_str(&r.e, TR_F_RUN_ID, run);
+    tr_enc_str(&r.e, TR_F_STATUS, "finished");
+    tr_enc_i64(&r.e, TR_F_EXIT_CODE, 0);
+    put(s, &st, seq++, &r);
+}
+
+static void seed(void)
+{
+    tr_store *s;
+    char err[600];
+    T_ASSERT_OK(tr_store_open(db, TR_STORE_CREATE, &s, err, sizeof err));
+    T_ASSERT_OK(tr_store_begin(s));
+    for (int i = 1; i <= NRUNS; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "r%d", i);
+        seed_run(s, i, name, 0);
+    }
+    seed_run(s, NRUNS + 1, "big", NPOINTS);
+    T_ASSERT_OK(tr_store_commit(s));
+    tr_store_close(s);
+    /* lineage, files and logs from real runs: prep writes feat.csv, train reads it */
+    char cmd[2000];
+    snprintf(cmd, sizeof cmd,
+             "cd %s && echo 'a,b' > data.csv && cat data.csv > feat.csv && echo oops >&2", sandbox);
+    T_EQ_INT(TPROC(NULL, NULL, TRAIL, "run", "--name", "prep", "--", "sh", "-c", cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s/feat.csv", sandbox);
+    T_EQ_INT(TPROC(NULL, NULL, TRAIL, "run", "--name", "train", "--param", "lr=0.5", "--", CLIENT,
+                   "input", cmd, "metrics", "10", "exit", "0"),
+             0);
+    char *out = NULL;
+    T_EQ_INT(TPROC(&out, NULL, TRAIL, "show", cmd, "--json"), 0);
+    cJSON *f = cJSON_Parse(out ? out : "");
+    const char *key = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "key"));
+    T_ASSERT(key);
+    snprintf(feat_key, sizeof feat_key, "%s", key);
+    cJSON_Delete(f);
+    free(out);
+}
+
+/* ---- requests ---- */
+
+/* GET path: the status, the JSON body parsed into *doc (NULL when not JSON). */
+static int get(const char *token, cJSON **doc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int get(const char *token, cJSON **doc, const char *fmt, ...)
+{
+    char path[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(path, sizeof path, fmt, ap);
+    va_end(ap);
+    char *body = NULL;
+    int st = tnet_http_get_auth(port, path, token, &body);
+    if (doc) *doc = body ? cJSON_Parse(body) : NULL;
+    free(body);
+    return st;
+}
+
+static cJSON *item(const cJSON *o, const char *k)
+{
+    return cJSON_GetObjectItemCaseSensitive(o, k);
+}
+
+static const char *str(const cJSON *o, const char *k)
+{
+    return cJSON_GetStringValue(item(o, k));
+}
+
+/* 400 (or want) with an {"error": text} body. */
+static void bad(int want, const char *path)
+{
+    cJSON *d = NULL;
+    int st = get(NULL, &d, "%s", path);
+    if (st != want) T_FAIL("%s: status %d, expected %d", path, st, want);
+    if (!str(d, "error") || !*str(d, "error")) T_FAIL("%s: no error message", path);
+    cJSON_Delete(d);
+}
+
+static pid_t start_traild(const char *token_file)
+{
+    port = tnet_free_port();
+    char hp[32], lu[64];
+    snprintf(hp, sizeof hp, "127.0.0.1:%d", port);
+    snprintf(lu, sizeof lu, "tcp://127.0.0.1:%d", tnet_free_port());
+    return token_file
+               ? TNET_TRAILD(dlog, "--listen", lu, "--store", db, "--http", hp, "--token-file",
+                             (char *)token_file)
+               : TNET_TRAILD(dlog, "--listen", lu, "--store", db, "--http", hp, "--http-no-auth");
+}
+
+static void stop(pid_t d)
+{
+    kill(d, SIGTERM);
+    tnet_wait(d);
+}
+
+/* ---- cases ---- */
+
+static void test_health_and_experiments(void)
+{
+    cJSON *d;
+    T_EQ_INT(get(NULL, &d, "/api/health"), 200);
+    T_EQ_STR(str(d, "status"), "ok");
+    T_EQ_INT((int)cJSON_GetNumberValue(item(d, "runs")), NRUNS + 3);
+    T_CHECK(cJSON_IsFalse(item(d, "auth")));
+    cJSON_Delete(d);
+    T_EQ_INT(get(NULL, &d, "/api/experiments"), 200);
+    int e1 = -1, e2 = -1;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, item(d, "experiments"))
+    {
+        const char *n = str(e, "name");
+        int runs = (int)cJSON_GetNumberValue(item(e, "runs"));
+        if (n && !strcmp(n, "e1")) e1 = runs;
+        if (n && !strcmp(n, "e2")) e2 = runs;
+    }
+    T_EQ_INT(e1, NRUNS / 2);     /* r2, r4 .. r250 */
+    T_EQ_INT(e2, NRUNS / 2 + 1); /* r1, r3 .. r249 and big (251) */
+    cJSON_Delete(d);
+}
+
+static void test_runs_paging(void)
+{
+    cJSON *d;
+    char token[64] = "";
+    int seen = 0, pages = 0, dup = 0, files = 0;
+    static char ids[NRUNS + 8][33];
+    do {
+        T_ASSERT(get(NULL, &d, "/api/runs%s%s", *token ? "?page_token=" : "", token) == 200);
+        const cJSON *r;
+        cJSON_ArrayForEach(r, item(d, "runs"))
+        {
+            for (int i = 0; i < seen; i++)
+                dup += !strcmp(ids[i], str(r, "id"));
+            if (seen < NRUNS + 8) snprintf(ids[seen++], 33, "%s", str(r, "id"));
+            files += item(r, "inputs") != NULL || item(r, "outputs") != NULL;
+        }
+        T_EQ_INT((int)cJSON_GetNumberValue(item(d, "total")), NRUNS + 3);
+        if (pages == 0) T_EQ_INT(cJSON_GetArraySize(item(d, "runs")), 100);
+        const char *next = str(d, "next_page_token");
+        snprintf(token, sizeof token, "%s", next ? next : "");
+        T_CHECK(next || cJSON_IsNull(item(d, "next_page_token")));
+        cJSON_Delete(d);
+        pages++;
+    } while (*token && pages < 10);
+    T_EQ_INT(pages, 3);
+    T_EQ_INT(seen, NRUNS + 3);
+    T_EQ_INT(dup, 0);
+    T_EQ_INT(files, 0);
+    /* limit, and newest first by default: big is the latest seeded, after prep and train */
+    T_EQ_INT(get(NULL, &d, "/api/runs?limit=7&experiment=e1"), 200);
+    T_EQ_INT(cJSON_GetArraySize(item(d, "runs")), 7);
+    T_EQ_INT((int)cJSON_GetNumberValue(item(d, "total")), NRUNS / 2);
+    const cJSON *r;
+    cJSON_ArrayForEach(r, item(d, "runs")) T_EQ_STR(str(r, "experiment"), "e1");
+    cJSON_Delete(d);
+}
+
+static void test_runs_where_and_order(void)
+{
+    cJSON *d;
+    /* lr > 0.2: r201 .. r250, big (0.251) and train (0.5) */
+    T_EQ_INT(get(NULL, &d, "/api/runs?where=params.lr%%20%%3E%%200.2&limit=1000"), 200);
+    T_EQ_INT((int)cJSON_GetNumberValue(item(d, "total")), NRUNS - 200 + 2);
+    T_EQ_INT(cJSON_GetArraySize(item(d, "runs")), NRUNS - 200 + 2);
+    cJSON_Delete(d);
+    /* numeric order of a param, ascending: r1 (0.001), r2 ... */
+    T_EQ_INT(get(NULL, &d,
+                 "/api/runs?order_by=params.lr%%20asc&limit=3&where=experiment%%20"
+                 "in%%20('e1','e2')"),
+             200);
+    const char *want[] = {"r1", "r2", "r3"};
+    for (int i = 0; i < 3; i++)
+        T_EQ_STR(str(cJSON_GetArrayItem(item(d, "runs"), i), "name"), want[i]);
+    char next[64];
+    snprintf(next, sizeof next, "%s", str(d, "next_page_token") ? str(d, "next_page_token") : "");
+    cJSON_Delete(d);
+    T_EQ_INT(get(NULL, &d,
+                 "/api/runs?order_by=params.lr%%20asc&limit=3&page_token=%s&where="
+                 "experiment%%20in%%20('e1','e2')",
+                 next),
+             200);
+    T_EQ_STR(str(cJSON_GetArrayItem(item(d, "runs"), 0), "name"), "r4");
+    cJSON_Delete(d);
+    T_EQ_INT(get(NULL, &d, "/api/runs?order_by=-metrics.loss&limit=1"), 200);
+    T_EQ_STR(str(cJSON_GetArrayItem(item(d, "runs"), 0), "name"), "r1"); /* loss 1/2 */
+    cJSON_Delete(d);
+}
+
+static void test_run_and_metrics(void)
+{
+    cJSON *d;
+    T_EQ_INT(get(NULL, &d, "/api/runs/train"), 200);
+    T_EQ_STR(str(item(d, "params"), "lr"), "0.5");
+    T_CHECK(cJSON_GetArraySize(item(d, "inputs")) >= 1); /* the run page has the file lists */
+    cJSON_Delete(d);
+    T_EQ_INT(get(NULL, &d, "/api/runs/train/metrics"), 200);
+    T_EQ_INT(cJSON_GetArraySize(item(item(d, "metrics"), "m")), 10);
+    cJSON_Delete(d);
+
+    /* 1 000 000 points answer max_points=1000 with at most 1000, the true min, max and last */
+    T_EQ_INT(get(NULL, &d, "/api/runs/big/metrics?keys=wave&max_points=1000"), 200);
+    const cJSON *pts = item(item(d, "metrics"), "wave"), *p;
+    int n = cJSON_GetArraySize(pts), ordered = 1;
+    double lo = INFINITY, hi = -INFINITY, prev = -1, last = -1;
+    cJSON_ArrayForEach(p, pts)
+    {
+        double v = cJSON_GetNumberValue(item(p, "value")),
+               s = cJSON_GetNumberValue(item(p, "step"));
+        lo = fmin(lo, v), hi = fmax(hi, v);
+        ordered &= s > prev;
+        prev = last = s;
+    }
+    T_CHECK(n > 900 && n <= 1000);
+    T_CHECK(lo == -5.0 && hi == 7.0);
+    T_CHECK(last == NPOINTS - 1);
+    T_CHECK(ordered);
+    T_EQ_INT((int)cJSON_GetNumberValue(item(item(item(d, "series"), "wave"), "total")), NPOINTS);
+    T_CHECK(cJSON_IsTrue(item(item(item(d, "series"), "wave"), "downsampled")));
+    cJSON_Delete(d);
+    /* a step range at full resolution */
+    T_EQ_INT(get(NULL, &d, "/api/runs/big/metrics?keys=wave&start_step=500000&end_step=500099"),
+             200);
+    pts = item(item(d, "metrics"), "wave");
+    T_EQ_INT(cJSON_GetArraySize(pts), 100);
+    int k = 500000, exact = 1;
+    /* cJSON prints 15 significant digits when they read back within DBL_EPSILON */
+    cJSON_ArrayForEach(p, pts) exact &=
+        cJSON_GetNumberValue(item(p, "step")) == k++ &&
+        fabs(cJSON_GetNumberValue(item(p, "value")) - wave(k - 1)) < 1e-12;
+    T_CHECK(exact);
+    T_CHECK(cJSON_IsFalse(item(item(item(d, "series"), "wave"), "downsampled")));
+    cJSON_Delete(d);
+}
+
+static void test_logs(void)
+{
+    cJSON *d;
+    T_EQ_INT(get(NULL, &d, "/api/runs/prep/logs?stream=stderr&tail=5"), 200);
+    T_CHECK(str(d, "text") && strstr(str(d, "text"), "oops"));
+    cJSON_Delete(d);
+}
+
+static void test_lineage_diff_files(void)
+{
+    cJSON *d;
+    T_EQ_INT(get(NULL, &d, "/api/lineage?target=prep"), 200);
+    T_CHECK(cJSON_GetArraySize(item(d, "nodes")) >= 4); /* data.csv -> prep -> feat.csv -> train */
+    T_CHECK(cJSON_GetArraySize(item(d, "edges")) >= 3);
+    cJSON_Delete(d);
+    T_EQ_INT(get(NULL, &d, "/api/lineage?target=prep&direction=up"), 200);
+    const cJSON *n;
+    int runs = 0;
+    cJSON_ArrayForEach(n, item(d, "nodes")) runs += !strcmp(str(n, "kind"), "run");
+    T_EQ_INT(runs, 1); /* train is downstream */
+    cJSON_Delete(d);
+    T_EQ_INT(get(NULL, &d, "/api/lineage?target=%s", feat_key), 200);
+    T_CHECK(str(d, "root") && strstr(str(d, "root"), "feat.csv"));
+    cJSON_Delete(d);
+    T_EQ_INT(get(NULL, &d, "/api/files?path=%s", feat_key), 200);
+    T_EQ_INT(cJSON_GetArraySize(item(d, "versions")), 1);
+    cJSON_Delete(d);
+    T_EQ_INT(get(NULL, &d, "/api/diff?a=r1&b=r2"), 200);
+    const cJSON *c;
+    int lr = 0;
+    cJSON_ArrayForEach(c, item(d, "changes")) lr +=
+        !strcmp(str(c, "name"), "lr") && !strcmp(str(c, "kind"), "changed");
+    T_EQ_INT(lr, 1);
+    cJSON_Delete(d);
+}
+
+static void test_bad_parameters(void)
+{
+    cJSON *d;
+    T_EQ_INT(get(NULL, &d, "/api/runs?where=params.lr%%20%%3E"), 400);
+    T_CHECK(str(d, "error") && strstr(str(d, "error"), "column"));
+    T_CHECK(cJSON_GetNumberValue(item(d, "column")) > 0);
+    cJSON_Delete(d);
+    bad(400, "/api/runs?limit=0");
+    bad(400, "/api/runs?limit=abc");
+    bad(400, "/api/runs?order_by=nonsense");
+    bad(400, "/api/runs?page_token=zz");
+    bad(400, "/api/runs/big/metrics?max_points=-1");
+    bad(400, "/api/runs/big/metrics?start_step=x");
+    bad(400, "/api/runs/prep/logs?stream=stdin");
+    bad(400, "/api/lineage");
+    bad(400, "/api/lineage?target=prep&direction=sideways");
+    bad(400, "/api/diff?a=r1");
+    bad(400, "/api/files");
+    bad(404, "/api/runs/no-such-run");
+    bad(404, "/api/runs/no-such-run/metrics");
+    bad(404, "/api/lineage?target=no-such-run");
+    bad(404, "/api/diff?a=r1&b=no-such-run");
+    bad(404, "/api/files?path=/no/such/file");
+    bad(404, "/api/nothing");
+}
+
+static void test_page(void)
+{
+    char *body = NULL;
+    T_EQ_INT(tnet_http_get_auth(port, "/", NULL, &body), 200);
+    T_CHECK(body && strstr(body, "/ui/app.js"));
+    free(body);
+    T_EQ_INT(tnet_http_get_auth(port, "/runs/r1", NULL, &body), 200);
+    T_CHECK(body && strstr(body, "<main id=\"app\""));
+    free(body);
+    T_EQ_INT(tnet_http_get_auth(port, "/compare?runs=r1,r2", NULL, &body), 200);
+    free(body);
+    T_EQ_INT(tnet_http_get_auth(port, "/ui/chart.js", NULL, &body), 200);
+    T_CHECK(body && strstr(body, "export function drawChart"));
+    free(body);
+    T_EQ_INT(tnet_http_get_auth(port, "/ui/missing.js", NULL, &body), 404);
+    free(body);
+}
+
+static void test_token(void)
+{
+    char tf[700];
+    snprintf(tf, sizeof tf, "%s/token", sandbox);
+    tnet_token(tf, "s3cret-token-for-the-api", 0600);
+    pid_t d = start_traild(tf);
+    T_ASSERT(d > 0);
+    cJSON *doc;
+    T_EQ_INT(get(NULL, &doc, "/api/runs?limit=1"), 401);
+    T_CHECK(str(doc, "error") != NULL);
+    cJSON_Delete(doc);
+    T_EQ_INT(get("wrong", NULL, "/api/runs/r1"), 401);
+    T_EQ_INT(get("s3cret-token-for-the-api", &doc, "/api/runs?limit=1"), 200);
+    T_EQ_INT(cJSON_GetArraySize(item(doc, "runs")), 1);
+    cJSON_Delete(doc);
+    T_EQ_INT(get("s3cret-token-for-the-api", &doc, "/api/health"), 200);
+    T_CHECK(cJSON_IsTrue(item(doc, "auth")));
+    cJSON_Delete(doc);
+    char *body = NULL;
+    T_EQ_INT(tnet_http_get_auth(port, "/", NULL, &body), 200); /* the page holds no data */
+    free(body);
+    stop(d);
+}
+
+/* trail ui: the same page and API over the embedded store, behind the token in its URL. */
+static void test_trail_ui(void)
+{
+    char log[700], *out = NULL, tok[64] = "";
+    snprintf(log, sizeof log, "%s/ui.log", sandbox);
+    pid_t u = TNET_SPAWN(log, TRAIL, "ui", "--store", db);
+    T_ASSERT(u > 0);
+    T_CHECK(tnet_wait_log(log, "?token=", 1));
+    out = tnet_slurp(log);
+    const char *p = out ? strstr(out, "http://127.0.0.1:") : NULL,
+               *t = p ? strstr(p, "?token=") : NULL;
+    T_ASSERT(p && t);
+    port = atoi(p + strlen("http://127.0.0.1:"));
+    sscanf(t + 7, "%63[0-9a-f]", tok);
+    free(out);
+    T_EQ_INT((int)strlen(tok), 32);
+    T_EQ_INT(get(NULL, NULL, "/api/runs?limit=1"), 401);
+    cJSON *d;
+    T_EQ_INT(get(tok, &d, "/api/runs/big/metrics?keys=wave&max_points=101"), 200);
+    T_CHECK(cJSON_GetArraySize(item(item(d, "metrics"), "wave")) <= 101);
+    cJSON_Delete(d);
+    char *body = NULL;
+    T_EQ_INT(tnet_http_get_auth(port, "/lineage?target=prep", NULL, &body), 200);
+    T_CHECK(body && strstr(body, "/ui/app.js"));
+    free(body);
+    kill(u, SIGINT);
+    T_EQ_INT(tnet_wait(u), 0);
+}
+
+int main(void)
+{
+    tnet_asan_preload_ok();
+    sandbox = tproc_sandbox();
+    snprintf(db, sizeof db, "%s", getenv("TRAIL_STORE"));
+    snprintf(dlog, sizeof dlog, "%s/traild.log", sandbox);
+    seed();
+    pid_t d = start_traild(NULL);
+    T_ASSERT(d > 0);
+    T_RUN(test_health_and_experiments);
+    T_RUN(test_runs_paging);
+    T_RUN(test_runs_where_and_order);
+    T_RUN(test_run_and_metrics);
+    T_RUN(test_logs);
+    T_RUN(test_lineage_diff_files);
+    T_RUN(test_bad_parameters);
+    T_RUN(test_page);
+    stop(d);
+    T_RUN(test_token);
+    T_RUN(test_trail_ui);
+    return T_DONE();
+}
