@@ -10,6 +10,7 @@ extern const tr_opt_cmd tr_diff_cmd;                              /* diff.c */
 extern const tr_opt_cmd tr_sync_cmd, tr_help_cmd;                 /* main.c */
 extern const tr_opt_cmd tr_rm_cmd, tr_gc_cmd, tr_forget_cmd;      /* manage.c */
 extern const tr_opt_cmd tr_tag_cmd, tr_rename_cmd, tr_close_cmd;  /* manage.c */
+extern const tr_opt_cmd tr_export_cmd;                            /* export.c */
 extern const tr_opt_cmd tr_run_cmd;                               /* agent/run.c */
 extern const tr_opt_cmd tr_agent_cmd;                             /* agent/agentd.c */
 

@@ -22,6 +22,7 @@ static const cli_cmd cmds[] = {
     {&tr_rm_cmd, tr_cmd_rm},           {&tr_gc_cmd, tr_cmd_gc},
     {&tr_forget_cmd, tr_cmd_forget},   {&tr_tag_cmd, tr_cmd_tag},
     {&tr_rename_cmd, tr_cmd_rename},   {&tr_close_cmd, tr_cmd_close},
+    {&tr_export_cmd, tr_cmd_export},
     {&tr_help_cmd, tr_cmd_help},
 };
 #define NCMDS ((int)(sizeof cmds / sizeof cmds[0]))

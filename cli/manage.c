@@ -1,6 +1,5 @@
 /* manage.c - `trail rm`, `gc`, `forget`, `tag`, `rename`, `close`: changing what the store holds,
  * each saying what it changed (or, with --dry-run, would change). */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,43 +164,13 @@ int tr_cmd_rm(int argc, char **argv)
     return ex;
 }
 
-/* "90d", "12h", "30m", "45s", "2w" in nanoseconds; -1 when malformed. */
-static int64_t parse_age(const char *s)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || v < 0) return -1;
-    double unit = 1;
-    switch (tolower((unsigned char)*end)) {
-    case 'w':
-        unit = 7 * 86400;
-        break;
-    case 'd':
-        unit = 86400;
-        break;
-    case 'h':
-        unit = 3600;
-        break;
-    case 'm':
-        unit = 60;
-        break;
-    case 's':
-    case 0:
-        break;
-    default:
-        return -1;
-    }
-    if (*end && end[1]) return -1;
-    return (int64_t)(v * unit * 1e9);
-}
-
 int tr_cmd_gc(int argc, char **argv)
 {
     manage_opts o;
     int ex;
     tr_store *st = begin(&tr_gc_cmd, argc, argv, &o, NULL, &ex);
     if (!st) return ex;
-    int64_t age = o.older ? parse_age(o.older) : -1;
+    int64_t age = o.older ? tr_parse_duration_ns(o.older) : -1;
     if (age < 0) {
         if (o.older)
             tr_opt_error(&tr_gc_cmd, "--older-than '%s': use a number and d, h, m, s or w",

@@ -247,3 +247,22 @@ long tr_read_file(const char *path, char *buf, size_t n)
     buf[off] = 0;
     return (long)off;
 }
+
+int64_t tr_parse_duration_ns(const char *s)
+{
+    char *end;
+    double v = s ? strtod(s, &end) : -1;
+    if (!s || end == s || v < 0) return -1;
+    double unit = 1;
+    switch (*end) {
+    case 'w': unit = 7 * 86400; break;
+    case 'd': unit = 86400; break;
+    case 'h': unit = 3600; break;
+    case 'm': unit = 60; break;
+    case 's':
+    case 0: break;
+    default: return -1;
+    }
+    if (*end && end[1]) return -1;
+    return (int64_t)(v * unit * 1e9);
+}

@@ -44,6 +44,9 @@ int tr_fmt(char *out, size_t n, const char *fmt, ...) __attribute__((format(prin
  * directory) for which ok(candidate) is 1, as execvp searches PATH; 0 with it in out, or -1. */
 int tr_path_search(const char *file, const char *path, int (*ok)(const char *), char *out,
                    size_t n);
+/* A duration such as "90d", "12h", "30m", "45s", "2w" or a plain number of seconds, in ns;
+ * -1 when malformed. */
+int64_t tr_parse_duration_ns(const char *s);
 /* Whole-file write, created with the given mode; 0 or TRAIL_EIO. */
 int tr_write_file(const char *path, const char *data, size_t len, mode_t mode);
 /* Reads a small file into buf (NUL-terminated); returns length or TRAIL_EIO. */

@@ -232,4 +232,15 @@ int tr_store_close_run(tr_store *s, const char *run_id, const char *status, int6
  * from disk; *before / *after: bytes of the store file and its WAL. */
 int tr_store_reclaim(tr_store *s, int64_t *before, int64_t *after);
 
+/* ---- OpenLineage (store/openlineage.c) ---- */
+
+/* The run's RunEvents (spec 2-0-2) as a JSON array: START (its inputs) and COMPLETE, FAIL or
+ * ABORT (inputs, outputs, errorMessage) for the run, then START and end for each process as a
+ * child run (parent facet). Env files are left out of the datasets unless all_files. runIds
+ * are UUIDv7 made from the start time and the trail id: the same on every export. */
+int tr_store_openlineage_json(tr_store *s, const char *run_id, int all_files,
+                              struct cJSON **out);
+/* A UUIDv7 for ms since the epoch, its other bits a hash of seed and salt (deterministic). */
+void tr_store_uuid7(int64_t ms, const char *seed, uint64_t salt, char out[37]);
+
 #endif
