@@ -3,8 +3,6 @@
 #include <cjson/cJSON.h>
 #include <math.h>
 
-#include "record.h"
-#include "store.h"
 #include "tassert.h"
 #include "tnet.h"
 
@@ -12,105 +10,24 @@
 #define CLIENT (char *)tproc_test_bin("sdk_client")
 #define NRUNS 250       /* seeded runs of experiments e1/e2: three pages of 100 */
 #define NPOINTS 1000000 /* points of the run "big" */
-#define T0 1795846439123456789LL
 
 static const char *sandbox;
 static char db[600], dlog[600], feat_key[4200];
 static int port;
 
-/* ---- seeding through the store library: the records an agent delivers ---- */
-
-typedef struct rb {
-    uint8_t buf[4096];
-    tr_enc e;
-    tr_rec rec;
-} rb;
-
-static rb *begin(rb *r, int type, int64_t t)
-{
-    tr_enc_init(&r->e, r->buf, sizeof r->buf, (uint8_t)type, t);
-    return r;
-}
-
-static void put(tr_store *s, const tr_stream *st, uint64_t seq, rb *r)
-{
-    long n = tr_enc_finish(&r->e);
-    T_ASSERT(n > 0);
-    T_ASSERT_OK(tr_rec_decode(r->buf, (size_t)n, &r->rec));
-    T_ASSERT(tr_store_ingest(s, st, seq, &r->rec) >= 0);
-}
-
-static void metric(tr_store *s, const tr_stream *st, uint64_t seq, const char *key, int64_t step,
-                   double v, int64_t t)
-{
-    rb r;
-    begin(&r, TR_REC_METRIC, t);
-    tr_enc_str(&r.e, TR_F_KEY, key);
-    tr_enc_i64(&r.e, TR_F_STEP, step);
-    tr_enc_f64(&r.e, TR_F_NUM, v);
-    put(s, st, seq, &r);
-}
-
-/* The value of point i of "wave": a slow sine, its minimum -5 at step 333333 and its maximum 7
- * at 777777 (neither the first nor the last point). */
+/* The value of point i of "wave" as tests/ui_seed.c logs it. */
 static double wave(int64_t i)
 {
     return i == 333333 ? -5.0 : i == 777777 ? 7.0 : sin((double)i / 1000.0);
 }
 
-static void seed_run(tr_store *s, int i, const char *name, int npoints)
-{
-    char run[33], sid[33], v[32];
-    snprintf(run, sizeof run, "%032x", 0x1000 + i);
-    snprintf(sid, sizeof sid, "%032x", 0x900000 + i);
-    tr_stream st;
-    memset(&st, 0, sizeof st);
-    snprintf(st.id, sizeof st.id, "%s", sid);
-    snprintf(st.run_id, sizeof st.run_id, "%s", run);
-    st.pid = 100;
-    snprintf(st.host, sizeof st.host, "h1");
-    int64_t t = T0 + (int64_t)i * 1000000000LL;
-    uint64_t seq = 1;
-    rb r;
-    begin(&r, TR_REC_RUN_START, t);
-    tr_enc_str(&r.e, TR_F_RUN_ID, run);
-    tr_enc_str(&r.e, TR_F_EXPERIMENT, i % 2 ? "e2" : "e1");
-    tr_enc_str(&r.e, TR_F_NAME, name);
-    tr_enc_str(&r.e, TR_F_ARGV, "train.py");
-    tr_enc_str(&r.e, TR_F_HOST, "h1");
-    put(s, &st, seq++, &r);
-    begin(&r, TR_REC_PARAM, t + 1);
-    tr_enc_str(&r.e, TR_F_KEY, "lr");
-    snprintf(v, sizeof v, "%g", (double)i / 1000.0); /* 0.001 .. 0.25: text order is not numeric */
-    tr_enc_str(&r.e, TR_F_VALUE, v);
-    put(s, &st, seq++, &r);
-    if (npoints) {
-        for (int64_t k = 0; k < npoints; k++)
-            metric(s, &st, seq++, "wave", k, wave(k), t + 2 + k);
-    } else {
-        metric(s, &st, seq++, "loss", 0, 1.0 / (i + 1), t + 2);
-    }
-    begin(&r, TR_REC_RUN_END, t + 500000000LL);
-    tr_enc_str(&r.e, TR_F_RUN_ID, run);
-    tr_enc_str(&r.e, TR_F_STATUS, "finished");
-    tr_enc_i64(&r.e, TR_F_EXIT_CODE, 0);
-    put(s, &st, seq++, &r);
-}
-
 static void seed(void)
 {
-    tr_store *s;
-    char err[600];
-    T_ASSERT_OK(tr_store_open(db, TR_STORE_CREATE, &s, err, sizeof err));
-    T_ASSERT_OK(tr_store_begin(s));
-    for (int i = 1; i <= NRUNS; i++) {
-        char name[32];
-        snprintf(name, sizeof name, "r%d", i);
-        seed_run(s, i, name, 0);
-    }
-    seed_run(s, NRUNS + 1, "big", NPOINTS);
-    T_ASSERT_OK(tr_store_commit(s));
-    tr_store_close(s);
+    /* r1..r250 and big (1 000 000 points) through the store library (tests/ui_seed.c) */
+    char runs[16], points[16];
+    snprintf(runs, sizeof runs, "%d", NRUNS);
+    snprintf(points, sizeof points, "%d", NPOINTS);
+    T_ASSERT(TPROC(NULL, NULL, (char *)tproc_test_bin("ui_seed"), db, runs, points) == 0);
     /* lineage, files and logs from real runs: prep writes feat.csv, train reads it */
     char cmd[2000];
     snprintf(cmd, sizeof cmd,
