@@ -238,20 +238,28 @@ int tr_batch_load_token(const char *path, uint8_t *key, size_t cap, size_t *len,
 {
     struct stat st;
     *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    /* A symlink (mounted secrets are links) is followed and its target judged; O_NONBLOCK
+     * keeps a FIFO from blocking the open, and anything not a regular file is refused. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0 || fstat(fd, &st) != 0) {
         snprintf(err, errlen, "cannot read token file %s: %s", path, strerror(errno));
         if (fd >= 0) close(fd);
         return TRAIL_EIO;
     }
-    if (!S_ISREG(st.st_mode) || (st.st_mode & 077)) {
+    if (!S_ISREG(st.st_mode) || (st.st_mode & 077) ||
+        (st.st_uid != geteuid() && st.st_uid != 0)) {
+        const char *what = !S_ISREG(st.st_mode) ? "not a regular file"
+                           : (st.st_mode & 077) ? "readable by others"
+                                                : "owned by another user";
         snprintf(err, errlen,
-                 "token file %s is %s (mode %04o): it must be private, e.g. chmod 600 %s", path,
-                 S_ISREG(st.st_mode) ? "readable by others" : "not a regular file",
-                 (unsigned)(st.st_mode & 07777), path);
+                 "token file %s is %s (mode %04o, owner uid %u): it must be a private file of "
+                 "yours, e.g. chmod 600 %s",
+                 path, what, (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid, path);
         close(fd);
         return TRAIL_EAUTH;
     }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     ssize_t n = read(fd, key, cap);
     char extra;
     int more = n == (ssize_t)cap && read(fd, &extra, 1) == 1;

@@ -136,7 +136,9 @@ size_t tr_batch_reply_encode(uint8_t *buf, size_t cap, const tr_batch_reply *r, 
 /* Parses a reply; 0 or TRAIL_EPROTO / TRAIL_EVERSION. */
 int tr_batch_reply_parse(const uint8_t *buf, size_t len, tr_batch_reply *out);
 /* Reads the shared token from path: a regular file that group and others cannot access
- * (mode & 077 == 0), trailing whitespace removed, 1..cap bytes. 0, or TRAIL_E* with one
+ * (mode & 077 == 0), owned by the caller or root; a symlink is followed and its target
+ * judged; a FIFO, device or directory is refused without blocking. Trailing whitespace
+ * removed, 1..cap bytes. 0, or TRAIL_E* with one
  * line in err naming the file and the fix. */
 int tr_batch_load_token(const char *path, uint8_t *key, size_t cap, size_t *len, char *err,
                         size_t errlen);

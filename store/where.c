@@ -322,7 +322,21 @@ static int parse_cmp(parser *p)
 
 static int parse_or(parser *p);
 
+static int parse_unary_in(parser *p);
+
+/* Bounds the recursion: nesting deeper than MAX_DEPTH is refused with the column. */
 static int parse_unary(parser *p)
+{
+    if ((tr_where_kw(p, "not") || p->t == T_LP) && p->depth >= MAX_DEPTH)
+        return tr_where_fail(p, p->pos, "nested too deeply (more than %d parentheses or NOTs)",
+                             MAX_DEPTH);
+    p->depth++;
+    int rc = parse_unary_in(p);
+    p->depth--;
+    return rc;
+}
+
+static int parse_unary_in(parser *p)
 {
     if (tr_where_kw(p, "not")) {
         tr_where_next(p);

@@ -8,6 +8,7 @@
 
 #define FIRST_PARAM 3
 #define MAX_PARAMS 200
+#define MAX_DEPTH 32 /* nested parentheses and NOTs: deeper is an error, not a deep stack */
 
 typedef struct wparam {
     int is_num;
@@ -33,6 +34,7 @@ typedef struct parser {
     tr_where *w;
     tr_where_error *err;
     int failed, oom;
+    int depth; /* parentheses and NOTs open around the current token */
 } parser;
 
 /* Records the first error (1-based column col + 1) and returns -1. */

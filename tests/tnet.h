@@ -170,8 +170,9 @@ static inline pid_t tnet_traild(const char *log, char *const extra[])
 
 #define TNET_TRAILD(log, ...) tnet_traild(log, (char *const[]){__VA_ARGS__, NULL})
 
-/* GET path from 127.0.0.1:port; returns the HTTP status, body in *body (malloc'd). */
-static inline int tnet_http_get(int port, const char *path, char **body)
+/* GET path from 127.0.0.1:port with "Authorization: Bearer token" unless token is NULL;
+ * returns the HTTP status, body in *body (malloc'd). */
+static inline int tnet_http_get_auth(int port, const char *path, const char *token, char **body)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in a = {0};
@@ -183,9 +184,11 @@ static inline int tnet_http_get(int port, const char *path, char **body)
         close(fd);
         return -1;
     }
-    char req[512];
+    char req[1024], auth[600] = "";
+    if (token) snprintf(auth, sizeof auth, "Authorization: Bearer %s\r\n", token);
     int n = snprintf(req, sizeof req,
-                     "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
+                     "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%sConnection: close\r\n\r\n", path,
+                     auth);
     if (write(fd, req, (size_t)n) != n) {
         close(fd);
         return -1;
@@ -210,6 +213,11 @@ static inline int tnet_http_get(int port, const char *path, char **body)
     *body = strdup(sep ? sep + 4 : "");
     free(b.data);
     return status;
+}
+
+static inline int tnet_http_get(int port, const char *path, char **body)
+{
+    return tnet_http_get_auth(port, path, NULL, body);
 }
 
 #endif
