@@ -5,6 +5,10 @@ pkgs=(build-essential cmake pkg-config libnng-dev libsqlite3-dev libunwind-dev l
       libmbedtls-dev
       sqlite3 strace clang clang-format python3 git openssl
       python3-torch python3-numpy)
+# The browser test of the web page (tests/browser): Node.js and npm for playwright-core (pinned in
+# tests/browser/package-lock.json, installed by the test into the build directory), and Debian's
+# chromium, which it drives headless (no browser download).
+pkgs+=(nodejs npm chromium chromium-driver)
 # `deps.sh bench` adds the baselines the benchmarks compare against.
 if [ "${1:-}" = "bench" ]; then pkgs+=(reprozip hyperfine); fi
 missing=()
