@@ -133,16 +133,30 @@ const seriesOf = (points, xKind) => {
                           typeof p.value === 'number' ? p.value : NaN]).filter(p => Number.isFinite(p[0]));
 };
 
+// Exponential moving average (weight a on the past; 0: the points as they are), debiased at the
+// start as TensorBoard does.
+const ema = (pts, a) => {
+  if (!a) return pts;
+  let m = 0, n = 0;
+  return pts.map(([x, y]) => {
+    if (!Number.isFinite(y)) return [x, y];
+    m = a * m + (1 - a) * y; n++;
+    return [x, m / (1 - Math.pow(a, n))];
+  });
+};
+
 // A panel of charts for keys of docs ([{label, metrics: {key: points}}]): one chart a key,
 // every doc a series in it; x axis, log scale chosen above.
 function chartPanel(el, title, keys, docs) {
   el.innerHTML = `<h2>${h(title)}</h2><div class="toolbar">
       <label>x <select class="xk"><option value="step">step</option><option value="time">time</option><option value="rel">relative time</option></select></label>
-      <label><input type="checkbox" class="log"> log scale</label></div>
+      <label><input type="checkbox" class="log"> log scale</label>
+      <label>smoothing <input type="range" class="smooth" min="0" max="0.99" step="0.01" value="0" aria-label="smoothing"></label></div>
       <div class="keys">${keys.map((k, i) => `<label><input type="checkbox" value="${h(k)}" ${i < 6 ? 'checked' : ''}>${h(k)}</label>`).join('')}</div>
       <div class="grid2 charts"></div>`;
   const draw = () => {
     const xKind = el.querySelector('.xk').value, log = el.querySelector('.log').checked;
+    const smooth = Number(el.querySelector('.smooth').value);
     const box = el.querySelector('.charts');
     box.innerHTML = '';
     for (const inp of el.querySelectorAll('.keys input:checked')) {
@@ -151,7 +165,7 @@ function chartPanel(el, title, keys, docs) {
       c.innerHTML = `<b>${h(k)}</b><div class="chartbox" data-key="${h(k)}"></div>`;
       box.append(c);
       drawChart(c.querySelector('.chartbox'),
-                docs.map(d => ({label: d.label, points: seriesOf(d.metrics[k] || [], xKind)})), {xKind, log});
+                docs.map(d => ({label: d.label, points: ema(seriesOf(d.metrics[k] || [], xKind), smooth)})), {xKind, log});
     }
   };
   el.addEventListener('change', draw);
