@@ -202,27 +202,74 @@ const char *tr_rec_type_name(int type)
 {
     static const char *names[] = {"?",   "run_start", "run_end", "proc_start", "proc_end",
                                   "param", "metric",  "tag",     "env",        "file",
-                                  "dep",   "fileop",  "crash",   "run_meta", "hash", "dep_info"};
+                                  "dep",   "fileop",  "crash",   "run_meta", "hash", "dep_info", "console",
+                                  "dropped"};
+    if (type == TR_REC_FILE_OPEN) return "file_open";
+    if (type == TR_REC_FILE_SETTLE) return "file_settle";
     if (type > 0 && type < (int)(sizeof names / sizeof names[0])) return names[type];
     return "unknown";
 }
 
-/* CRC-32C, reflected polynomial 0x82F63B78; the table is built before main by a constructor. */
+/* CRC-32C, reflected polynomial 0x82F63B78: the CPU's crc32 instruction where it has one
+ * (SSE4.2; ~6 ns for a 64-byte record against ~130 ns by table), else a table. The one
+ * implementation of the library, the agent and the shim: nothing is set up by a constructor
+ * (the shim can record from other libraries' constructors, before any of its own ran); the
+ * first call picks the way, and tr_crc32c_init lets a caller pick it early. */
 static uint32_t crc_table[256];
+static int crc_mode; /* 0 not chosen yet, 1 table, 2 instruction; written once, same value */
 
-__attribute__((constructor)) static void crc_init(void)
+static void crc_table_init(void)
 {
     for (uint32_t i = 0; i < 256; i++) {
         uint32_t c = i;
         for (int k = 0; k < 8; k++) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-        crc_table[i] = c;
+        __atomic_store_n(&crc_table[i], c, __ATOMIC_RELAXED);
     }
+}
+
+static uint32_t crc_sw(const uint8_t *p, size_t len)
+{
+    uint32_t c = 0xFFFFFFFFu;
+    while (len--) c = __atomic_load_n(&crc_table[(c ^ *p++) & 0xFF], __ATOMIC_RELAXED) ^ (c >> 8);
+    return c ^ 0xFFFFFFFFu;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("sse4.2"))) static uint32_t crc_hw(const uint8_t *p, size_t len)
+{
+    uint64_t c = 0xFFFFFFFFu;
+    for (; len >= 8; p += 8, len -= 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        c = __builtin_ia32_crc32di(c, v);
+    }
+    uint32_t c32 = (uint32_t)c;
+    for (; len; p++, len--)
+        c32 = __builtin_ia32_crc32qi(c32, *p);
+    return c32 ^ 0xFFFFFFFFu;
+}
+#endif
+
+void tr_crc32c_init(void)
+{
+    int mode = 1;
+#if defined(__x86_64__)
+    __builtin_cpu_init(); /* may run before the library's constructors */
+    if (__builtin_cpu_supports("sse4.2")) mode = 2;
+#endif
+    if (mode == 1) crc_table_init(); /* racing first callers write the same values */
+    __atomic_store_n(&crc_mode, mode, __ATOMIC_RELEASE);
 }
 
 uint32_t tr_crc32c(const void *buf, size_t len)
 {
-    const uint8_t *p = buf;
-    uint32_t c = 0xFFFFFFFFu;
-    while (len--) c = crc_table[(c ^ *p++) & 0xFF] ^ (c >> 8);
-    return c ^ 0xFFFFFFFFu;
+    int mode = __atomic_load_n(&crc_mode, __ATOMIC_ACQUIRE);
+    if (mode == 0) {
+        tr_crc32c_init();
+        mode = __atomic_load_n(&crc_mode, __ATOMIC_ACQUIRE);
+    }
+#if defined(__x86_64__)
+    if (mode == 2) return crc_hw(buf, len);
+#endif
+    return crc_sw(buf, len);
 }

@@ -39,6 +39,10 @@ enum tr_rec_type {
     TR_REC_RUN_META = 13,  /* RUN_ID EXPERIMENT NAME: set only when the run has none yet */
     TR_REC_HASH = 14,      /* agent: PATH KIND VALUE + fingerprint of the bytes hashed */
     TR_REC_DEP_INFO = 15,  /* agent: OP PATH [KIND] PACKAGE VERSION ORIGIN */
+    TR_REC_CONSOLE = 16,   /* launcher: STREAM DATA OFFSET [CUT]: a chunk of CMD's stdout/stderr */
+    TR_REC_DROPPED = 17,   /* COUNT [PID] [ERROR]: records a writer lost (spool full, budget) */
+    TR_REC_FILE_OPEN = 18,   /* shim: PATH FLAGS SEQ [fingerprint at open]: settled by FILE */
+    TR_REC_FILE_SETTLE = 19, /* agent: a FILE_OPEN never settled (its process was killed) */
     TR_REC_TYPE_MAX = 63
 };
 
@@ -53,6 +57,13 @@ enum tr_rec_type {
  *    MTIME_NS taken at open for inputs and at close for outputs.
  *  - DEP: PATH KIND ("so" loaded at start, "dlopen", "exe") PID.
  *  - FILEOP: OP PATH [PATH2] PID (+ fingerprint of the result when known).
+ *  - FILE_OPEN: PATH FLAGS SEQ START_NS [KIND "inherited"] [fingerprint at open of a readable
+ *    file] [OPEN_SIZE of a writer opened without O_TRUNC], at open; the FILE of its last close
+ *    carries OPEN_SEQ = that SEQ and settles it. FILE and FILEOP carry SEQ: with time_ns the
+ *    order of one process's events, whatever order its segments are read in.
+ *  - FILE_SETTLE (agent): PATH FLAGS PID OPEN_SEQ ROLE START_NS ENDED "killed" BYTES_*, for a
+ *    FILE_OPEN of a process that ended without a FILE for it: inputs with the fingerprint at
+ *    open, outputs with one the agent took after the process was gone.
  *  - CRASH: PID SIGNAL BACKTRACE.
  *  - ENV: KEY [VALUE] [REDACTED=1] [PID] (PID 0 or absent: the run's launch environment).
  * Enrichment, appended by the agent to a stream of its own (SOURCE "agent") after the records
@@ -61,7 +72,12 @@ enum tr_rec_type {
  *    bytes hashed; stored on the version of PATH with that fingerprint (dev ignored).
  *  - DEP_INFO: OP "resolve" (PATH a dependency the shim recorded) or "add" (a run-level
  *    dependency: KIND python|interpreter|git), PACKAGE VERSION ORIGIN (dpkg|python|git|path).
- *  - TAG with SOURCE "agent": derived run tags (git.commit, git.branch, git.dirty). */
+ *  - TAG with SOURCE "agent": derived run tags (git.commit, git.branch, git.dirty).
+ * Console (launcher, in its own spool stream):
+ *  - CONSOLE: STREAM DATA OFFSET [CUT]; OFFSET counts every byte CMD wrote to the stream, so
+ *    CUT > 0 marks the bytes left out between the kept head and tail (TRAIL_CONSOLE_CAP).
+ *  - METRIC with SOURCE "console" (parsed from the console; dropped for a key the SDK logs) or
+ *    "system" (sampled process tree and GPUs, keys system/...); absent SOURCE: the SDK. */
 
 enum tr_field_kind { TR_K_U64 = 1, TR_K_I64 = 2, TR_K_F64 = 3, TR_K_STR = 4, TR_K_BYTES = 5 };
 
@@ -81,7 +97,7 @@ enum tr_field_id {
     TR_F_VALUE = 13,      /* STR */
     TR_F_NUM = 14,        /* F64 (NaN, +-Inf allowed) */
     TR_F_STEP = 15,       /* I64 */
-    TR_F_STATUS = 16,     /* STR: running|finished|failed|killed|crashed */
+    TR_F_STATUS = 16,     /* STR: running|finished|failed|killed|crashed (lost: store-side) */
     TR_F_EXIT_CODE = 17,  /* I64 */
     TR_F_SIGNAL = 18,     /* I64 (0 = none) */
     TR_F_PATH = 19,       /* STR, absolute */
@@ -109,6 +125,21 @@ enum tr_field_id {
     TR_F_PACKAGE = 41,    /* STR: package or distribution a dependency resolved to */
     TR_F_VERSION = 42,    /* STR: its version */
     TR_F_ORIGIN = 43,     /* STR: where the resolution came from: dpkg|python|git|path */
+    TR_F_STREAM = 44,     /* STR: console stream: stdout|stderr */
+    TR_F_DATA = 45,       /* STR: raw console bytes (any bytes, not text) */
+    TR_F_OFFSET = 46,     /* I64: offset of a console chunk's first byte in its stream */
+    TR_F_CUT = 47,        /* I64: console bytes left out just before this chunk (over the cap) */
+    TR_F_COUNT = 48,      /* I64: DROPPED: records lost since the writer's last DROPPED */
+    TR_F_ERROR = 49,      /* I64: DROPPED: the TRAIL_E* code of the last loss */
+    TR_F_TRUNCATED = 50,  /* I64: RUN_START/PROC_START: bytes cut from its fields to fit a frame */
+    TR_F_LAUNCHER_PID = 60,   /* I64: RUN_START: pid of the `trail run` that launched it */
+    TR_F_LAUNCHER_START = 61, /* I64: its start time, clock ticks since boot (/proc stat 22) */
+    TR_F_BOOT_ID = 62,        /* STR: RUN_START: /proc/sys/kernel/random/boot_id */
+    TR_F_ROOT_START = 63,     /* I64: RUN_START: start time (ticks) of the root process PID */
+    TR_F_SEQ = 52,        /* I64: per-process order of FILE_OPEN, FILE and FILEOP records */
+    TR_F_OPEN_SEQ = 53,   /* I64: FILE/FILE_SETTLE: the SEQ of the FILE_OPEN it settles */
+    TR_F_ENDED = 54,      /* STR: FILE_SETTLE: how the description ended: "killed" */
+    TR_F_OPEN_SIZE = 55,  /* I64: FILE_OPEN/FILE_SETTLE: size at open of a file opened to write */
     TR_F_FIELD_MAX = 0xffff
 };
 
@@ -193,5 +224,7 @@ static inline uint64_t tr_get_u64(const uint8_t *p)
 
 /* CRC-32C (Castagnoli) of a buffer, used by spool frames and batches. */
 uint32_t tr_crc32c(const void *buf, size_t len);
+/* Chooses tr_crc32c's way now (the instruction or the table) instead of at its first call. */
+void tr_crc32c_init(void);
 
 #endif

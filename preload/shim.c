@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "record.h"
 #include "trail.h"
 
 shim_global shim_g = {.exit_code = -1};
@@ -21,7 +22,6 @@ SHIM_TLS shim_tls_t shim_t;
 volatile uint32_t *shim_fork_page;
 
 static SHIM_TLS int resolving;
-void shim_crc_ready(void);
 
 void *shim_dlsym(const char *name)
 {
@@ -394,7 +394,7 @@ void shim_init(int argc, char **argv, char **envp)
         return;
     SHIM_ENTER();
     int errno_saved = errno;
-    shim_crc_ready();
+    tr_crc32c_init(); /* common/record.c: the crc32 instruction where the CPU has it */
     if (!config_ok()) {
         __atomic_store_n(&shim_g.state, SHIM_OFF, __ATOMIC_RELEASE);
         SHIM_LEAVE();
