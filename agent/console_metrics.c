@@ -534,7 +534,8 @@ static void parse_rules(cm *c, const char *s, const tr_cm_rules *rules)
 int tr_cm_parse(const char *line, size_t n, const tr_cm_rules *rules, tr_cm_line *out)
 {
     char buf[TR_CM_LINE_MAX + 1];
-    memset(out, 0, sizeof *out);
+    out->npoints = out->has_step = 0; /* points past npoints are never read */
+    out->step = 0;
     if (!line || n > TR_CM_LINE_MAX) return 0;
     size_t len = clean(line, n, buf);
     buf[len] = 0;

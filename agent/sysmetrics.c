@@ -130,7 +130,8 @@ void tr_sys_open(tr_sysmetrics *m, pid_t root, double interval_s)
     m->gpu = nvml_open();
 }
 
-/* /proc/PID/stat: ppid, utime + stime (ticks) and rss (pages); 0 or -1. */
+/* /proc/PID/stat: ppid, utime + stime (ticks) and rss (pages); 0, or -1 (also for a zombie:
+ * it holds no memory, and its time is its parent's to collect). */
 static int read_stat(pid_t pid, pid_t *ppid, int64_t *cpu, int64_t *rss)
 {
     char path[64], buf[1024];
@@ -150,6 +151,7 @@ static int read_stat(pid_t pid, pid_t *ppid, int64_t *cpu, int64_t *rss)
                " %*s %*s %*s %lld",
                &state, &f4, &ut, &st, &rs) != 5)
         return -1;
+    if (state == 'Z' || state == 'X') return -1;
     *ppid = (pid_t)f4;
     *cpu = ut + st;
     *rss = rs;

@@ -90,8 +90,8 @@ static const char *const nothing[] = {
     "Processed 100 files in 3.2 seconds",
     "x=3 y=4",
     "Traceback (most recent call last):",
-    "  File \"/usr/lib/python3.11/site-packages/torch/nn/modules/module.py\", line 1501, in "
-    "_call_impl",
+    ("  File \"/usr/lib/python3.11/site-packages/torch/nn/modules/module.py\", line 1501, in "
+     "_call_impl"),
     "ValueError: expected 3 channels, got 4",
     "CUDA Version: 12.1  Driver Version: 535.104.05",
     "GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-5a3c)",
