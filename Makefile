@@ -50,9 +50,11 @@ package: deps
 	@cmake --build $(BUILD)-release -j$(JOBS)
 	@cd $(BUILD)-release && rm -f trail_*.deb && cpack -G DEB >/dev/null && ls $$PWD/trail_*.deb
 
+# The benchmark suite (tests/bench/run.sh): BENCH_QUICK=1 for minutes; the table goes to
+# stdout and BENCH_OUT (BENCHMARKS.md holds the latest one).
 bench: build
 	@bash scripts/deps.sh bench
-	@bash tests/bench/run.sh $(BUILD)
+	@BENCH_CMD="make bench$(if $(BENCH_QUICK), BENCH_QUICK=$(BENCH_QUICK))" bash tests/bench/run.sh $(BUILD)
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

@@ -1,0 +1,494 @@
+"""suite.py - `make bench`: every workload of the performance issue beside its baseline.
+
+Each workload runs its variants interleaved (bare, trail, bare, trail, ...) BENCH_REPS times
+(at least 5) in this one invocation and prints median, min and max of each variant and the
+ratio of the medians to the baseline; the table is also written as Markdown (BENCH_OUT). Sizes
+come from BENCH_QUICK=1 (minutes) or the full set (the issue's sizes). The generated 1M-run
+store is cached under the build directory between runs (rebuilt when gen_store is newer).
+"""
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+BUILD = os.environ["BENCH_BUILD"]
+SRC = os.environ["BENCH_SRC"]
+QUICK = os.environ.get("BENCH_QUICK", "0") == "1"
+REPS = max(5, int(os.environ.get("BENCH_REPS", "5")))
+# BENCH_ONLY=programs,io_micro,ingest,sdk,queries,shim_rss: a subset of the workloads
+ONLY = [w for w in os.environ.get("BENCH_ONLY", "").split(",") if w]
+OUT = os.environ.get("BENCH_OUT", "")
+TRACERS = os.environ.get("BENCH_TRACERS", "0") == "1"
+
+SIZES = {  # quick, full
+    "ingest": (100_000, 1_000_000),
+    "io_n": (20_000, 100_000),
+    "sdk_calls": (200_000, 1_000_000),
+    "store_runs": (30_000, 1_000_000),
+    "store_events": (300_000, 10_000_000),
+    "true_n": (200, 200),
+    "py_n": (20, 20),
+}
+def size(k):
+    return SIZES[k][0 if QUICK else 1]
+
+def tool(*p):
+    return os.path.join(BUILD, *p)
+
+TRAIL, TRAILD = tool("bin", "trail"), tool("bin", "traild")
+SHIM, LIBTRAIL = tool("lib", "libtrail_preload.so"), tool("lib", "libtrail.so.0")
+IO_MICRO, GEN_STORE = tool("tests", "io_micro"), tool("tests", "gen_store")
+RAW_SQLITE, SDK_BENCH = tool("tests", "raw_sqlite"), tool("tests", "sdk_bench")
+HERE = os.path.join(SRC, "tests", "bench")
+# Debian's python3 (its torch, numpy): the interpreter on PATH may be another one
+PY = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else "python3"
+TMP = tempfile.mkdtemp(prefix="trail-bench-")
+ROWS = []  # (workload, variant, unit, values, baseline median or None, note)
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def env_for(tag):
+    """A clean environment with its own store and spool root."""
+    e = dict(os.environ)
+    for k in list(e):
+        if k.startswith("TRAIL_") or k == "LD_PRELOAD":
+            del e[k]
+    d = os.path.join(TMP, tag)
+    os.makedirs(d, exist_ok=True)
+    e.update(TRAIL_STORE=os.path.join(d, "store.db"), TRAIL_SPOOL_ROOT=os.path.join(d, "spool"),
+             TRAIL_SPOOL_BUDGET_MB="100000")
+    return e
+
+
+def run(argv, env=None, cwd=None, check=True):
+    """Wall seconds, child cpu seconds, max RSS (KiB) of the command and its stdout."""
+    t0 = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as fo, tempfile.TemporaryFile("w+") as fe:
+        p = subprocess.Popen(argv, env=env, cwd=cwd, stdout=fo, stderr=fe)
+        _, status, ru = os.wait4(p.pid, 0)
+        wall = time.perf_counter() - t0
+        fo.seek(0)
+        fe.seek(0)
+        out, err = fo.read(), fe.read()
+    rc = os.waitstatus_to_exitcode(status)
+    if check and rc != 0:
+        raise RuntimeError("%s failed (%d): %s" % (" ".join(argv), rc, err[-500:]))
+    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss, out
+
+
+def field(out, name):
+    for tok in out.split():
+        if tok.startswith(name + "="):
+            return float(tok.split("=", 1)[1])
+    raise RuntimeError("no %s= in %r" % (name, out[-200:]))
+
+
+def interleave(name, variants, unit, baseline=None, note="", higher_better=False):
+    """variants: [(label, fn() -> value)], run round-robin REPS times."""
+    vals = {label: [] for label, _ in variants}
+    for r in range(REPS):
+        for label, fn in variants:
+            vals[label].append(fn())
+        log("%s rep %d/%d: %s" % (name, r + 1, REPS, "  ".join(
+            "%s %.4g" % (k, v[-1]) for k, v in vals.items())))
+    base = statistics.median(vals[baseline]) if baseline else None
+    for label, _ in variants:
+        ROWS.append((name, label, unit, vals[label], base if label != baseline else None, note,
+                     higher_better))
+
+
+def record(name, label, unit, values, note=""):
+    ROWS.append((name, label, unit, values, None, note, False))
+
+
+# ---- programs under trail run, against the same command bare ----
+
+def wall_of(argv, tag, cwd=None, prep=None):
+    def fn():
+        if prep:
+            prep()
+        e = env_for(tag)
+        shutil.rmtree(e["TRAIL_SPOOL_ROOT"], ignore_errors=True)
+        return run(argv, env=e, cwd=cwd)[0]
+    return fn
+
+
+def bench_programs():
+    torch_job = os.path.join(HERE, "torch_job.py")
+    interleave("pytorch (2 DataLoader workers, 3 epochs)",
+               [("bare", wall_of([PY, torch_job], "torch-bare")),
+                ("trail run", wall_of([TRAIL, "run", "--", PY, torch_job], "torch-trail"))],
+               "s wall", "bare")
+    loop = "i=0; while [ $i -lt %d ]; do /bin/true; i=$((i+1)); done" % size("true_n")
+    interleave("process start (%d x /bin/true from sh)" % size("true_n"),
+               [("bare", wall_of(["sh", "-c", loop], "true-bare")),
+                ("trail run", wall_of([TRAIL, "run", "--", "sh", "-c", loop], "true-trail"))],
+               "s wall", "bare")
+    py = "i=0; while [ $i -lt %d ]; do %s -c pass; i=$((i+1)); done" % (size("py_n"), PY)
+    interleave("python3 -c pass x %d" % size("py_n"),
+               [("bare", wall_of(["sh", "-c", py], "py-bare")),
+                ("trail run", wall_of([TRAIL, "run", "--", "sh", "-c", py], "py-trail"))],
+               "s wall", "bare")
+    # exec_heavy: make of 20 small C files
+    proj = os.path.join(TMP, "exec_heavy")
+    os.makedirs(proj, exist_ok=True)
+    for i in range(20):
+        with open(os.path.join(proj, "f%02d.c" % i), "w") as f:
+            f.write("int f%02d(int x) { return x * %d + 1; }\n" % (i, i))
+    with open(os.path.join(proj, "main.c"), "w") as f:
+        f.write("int main(void) { return 0; }\n")
+    with open(os.path.join(proj, "Makefile"), "w") as f:
+        objs = " ".join("f%02d.o" % i for i in range(20))
+        f.write("prog: main.o %s\n\tcc -o prog main.o %s\n%%.o: %%.c\n\tcc -O0 -c $< -o $@\n"
+                % (objs, objs))
+    clean = lambda: [os.remove(os.path.join(proj, x)) for x in os.listdir(proj)
+                     if x.endswith(".o") or x == "prog"]
+    interleave("exec_heavy (make of 20 C files)",
+               [("bare", wall_of(["make", "-s", "-j1"], "make-bare", cwd=proj, prep=clean)),
+                ("trail run", wall_of([TRAIL, "run", "--", "make", "-s", "-j1"], "make-trail",
+                                      cwd=proj, prep=clean))],
+               "s wall", "bare")
+    ml = os.path.join(HERE, "ml_job.py")
+    interleave("numpy/sklearn job",
+               [("bare", wall_of([PY, ml], "ml-bare")),
+                ("trail run", wall_of([TRAIL, "run", "--", PY, ml], "ml-trail"))],
+               "s wall", "bare",
+               note="sklearn when installed, else the numpy-only fallback (ml_job.py says which)")
+
+
+def bench_io_micro():
+    n = size("io_n")
+    data = os.path.join(TMP, "io-data")
+    run([IO_MICRO, "setup", data])
+    cmd = [IO_MICRO, "run", data, str(n)]
+    last = {}
+
+    def variant(label, argv, tag, shim=False):
+        def fn():
+            e = env_for(tag)
+            shutil.rmtree(e["TRAIL_SPOOL_ROOT"], ignore_errors=True)
+            if shim:
+                e.update(LD_PRELOAD=SHIM, TRAIL_RUN_ID="0" * 32,
+                         TRAIL_SPOOL=os.path.join(TMP, tag, "shim-spool"))
+                shutil.rmtree(e["TRAIL_SPOOL"], ignore_errors=True)
+            wall, _, _, out = run(argv, env=e)
+            last.setdefault(label, []).append(field(out, "loop_s") / n * 1e6)
+            return wall
+        return fn
+    vs = [("bare", variant("bare", cmd, "io-bare")),
+          ("shim only", variant("shim only", cmd, "io-shim", shim=True)),
+          ("trail run", variant("trail run", [TRAIL, "run", "--"] + cmd, "io-trail"))]
+    if TRACERS and shutil.which("strace"):
+        vs.append(("strace -f", variant("strace -f", ["strace", "-f", "-o", "/dev/null"] + cmd,
+                                        "io-strace")))
+    interleave("io_micro %d x open/read/close, wall" % n, vs, "s wall", "bare")
+    base = statistics.median(last["bare"])
+    for label, vals in last.items():
+        ROWS.append(("io_micro, the program's own loop", label, "us/iter", vals,
+                     None if label == "bare" else base, "", False))
+
+
+# ---- ingest: trail sync (embedded) and traild, against raw SQLite ----
+
+def make_metric_spool(root, n):
+    e = env_for("mk")
+    e["TRAIL_SPOOL_ROOT"] = root
+    run([SDK_BENCH, "metric", str(n), "1"], env=e)
+
+
+def make_file_spool(root, n):
+    data = os.path.join(TMP, "io-data")
+    if not os.path.isdir(data):
+        run([IO_MICRO, "setup", data])
+    e = env_for("mkf")
+    run_id = "f" * 32
+    e.update(LD_PRELOAD=SHIM, TRAIL_RUN_ID=run_id, TRAIL_SPOOL=os.path.join(root, run_id))
+    run([IO_MICRO, "run", data, str(n)], env=e)
+
+
+def sync_rate(spool0, n, tag):
+    def fn():
+        d = os.path.join(TMP, tag)
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+        spool = os.path.join(d, "spool")
+        shutil.copytree(spool0, spool)
+        e = env_for(tag)
+        wall = run([TRAIL, "sync", "--spool-root", spool, "--store", os.path.join(d, "s.db")],
+                   env=e)[0]
+        return n / wall / 1000
+    return fn
+
+
+def raw_rate(shape, n):
+    def fn():
+        out = run([RAW_SQLITE, os.path.join(TMP, "raw.db"), shape, str(n)])[3]
+        return field(out, "rows_per_s") / 1000
+    return fn
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def traild_rate(spools, n, tag, rss):
+    """n records spread over len(spools) agents (trail sync --collector) into one traild."""
+    def fn():
+        d = os.path.join(TMP, tag)
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d, mode=0o700)
+        port = free_port()
+        e = env_for(tag)
+        td = subprocess.Popen([TRAILD, "--listen", "tcp://127.0.0.1:%d" % port, "--store",
+                               os.path.join(d, "s.db")], env=e, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+        for _ in range(500):
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.1).close()
+                break
+            except OSError:
+                time.sleep(0.02)
+        roots = []
+        for i, s0 in enumerate(spools):
+            r = os.path.join(d, "spool%d" % i)
+            shutil.copytree(s0, r)
+            roots.append(r)
+        t0 = time.perf_counter()
+        ps = [subprocess.Popen([TRAIL, "sync", "--spool-root", r, "--collector",
+                                "tcp://127.0.0.1:%d" % port, "--timeout", "600"], env=e,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for r in roots]
+        for p in ps:
+            _, err = p.communicate()
+            if p.returncode != 0:
+                td.kill()
+                raise RuntimeError("trail sync --collector failed: %s" % err[-300:])
+        wall = time.perf_counter() - t0
+        try:
+            with open("/proc/%d/status" % td.pid) as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        rss.append(int(line.split()[1]) / 1024)
+        except OSError:
+            pass
+        td.send_signal(signal.SIGTERM)
+        td.wait()
+        return n / wall / 1000
+    return fn
+
+
+def bench_ingest():
+    n = size("ingest")
+    mspool = os.path.join(TMP, "metric-spool")
+    make_metric_spool(mspool, n)
+    interleave("ingest %d metric records (trail sync, embedded)" % n,
+               [("raw SQLite", raw_rate("metric", n)),
+                ("trail sync", sync_rate(mspool, n, "sync-m"))],
+               "k rows/s", "raw SQLite", higher_better=True,
+               note="raw: tests/bench/raw_sqlite.c, metrics table and index, one prepared "
+                    "statement, 5000 rows per transaction, WAL, synchronous=FULL")
+    fn_ = size("io_n")
+    fspool = os.path.join(TMP, "file-spool")
+    make_file_spool(fspool, fn_)
+    interleave("ingest %d file records (io_micro spool, trail sync)" % fn_,
+               [("raw SQLite", raw_rate("file", fn_)),
+                ("trail sync", sync_rate(fspool, fn_, "sync-f"))],
+               "k rows/s", "raw SQLite", higher_better=True,
+               note="raw: the events table with the store's two indexes")
+    parts = []
+    for i in range(8):
+        p = os.path.join(TMP, "agent-spool%d" % i)
+        make_metric_spool(p, n // 8)
+        parts.append(p)
+    rss1, rss8 = [], []
+    interleave("traild over tcp, %d metric records" % n,
+               [("1 agent", traild_rate([mspool], n, "td1", rss1)),
+                ("8 agents", traild_rate(parts, n // 8 * 8, "td8", rss8))],
+               "k rows/s", "1 agent", higher_better=True)
+    if rss8:
+        record("traild RSS while 8 agents send at once (overload)", "traild VmHWM", "MiB", rss8)
+
+
+# ---- the SDK call ----
+
+def bench_sdk():
+    calls = size("sdk_calls")
+
+    def c(mode, threads, disable=False):
+        def fn():
+            e = env_for("sdk")
+            shutil.rmtree(e["TRAIL_SPOOL_ROOT"], ignore_errors=True)
+            if disable:
+                e["TRAIL_DISABLE"] = "1"
+            return field(run([SDK_BENCH, mode, str(calls // threads), str(threads)], env=e)[3],
+                         "ns_per_call")
+        return fn
+    interleave("SDK from C, %d calls" % calls,
+               [("fprintf same line", c("fprintf", 1)),
+                ("TRAIL_DISABLE=1", c("metric", 1, True)),
+                ("trail_log_metric 1 thread", c("metric", 1)),
+                ("trail_log_metric 4 threads", c("metric", 4))],
+               "ns/call", "fprintf same line",
+               note="4 threads: wall time per call of each thread (calls/4 each)")
+    # Python: tests/bench/py_sdk.py (the package's own benchmark), once per repetition
+    script = os.path.join(HERE, "py_sdk.py")
+    if not os.path.isfile(os.path.join(SRC, "sdk", "python", "trail", "__init__.py")) or \
+            not os.path.isfile(script):
+        return
+    pats = [("trail.log_metric(key, v)", r"log_metric\(key, v\) ([0-9.]+)"),
+            ("trail.log_metric(key, v, step)", r"log_metric\(key, v, step\) ([0-9.]+)"),
+            ("bare ctypes trail_log_metric", r"bare ctypes trail_log_metric ([0-9.]+)"),
+            ("empty Python loop", r"empty loop ([0-9.]+)")]
+    got = {label: [] for label, _ in pats}
+    n = calls // 10
+    for r in range(REPS):
+        e = env_for("pysdk")
+        e.update(BENCH_REPS="5", BENCH_N=str(n))
+        out = run([PY, script, BUILD], env=e)[3]
+        for label, pat in pats:
+            m = re.search(pat, out)
+            if not m:
+                raise RuntimeError("py_sdk.py: no %s in %r" % (label, out))
+            got[label].append(float(m.group(1)))
+        log("SDK from Python rep %d/%d: %s" % (r + 1, REPS, out.strip()))
+    for label, _ in pats:
+        record("SDK from Python, %d calls (tests/bench/py_sdk.py)" % n, label, "ns/call",
+               got[label])
+
+
+# ---- queries on the generated store ----
+
+def bench_queries():
+    runs, events = size("store_runs"), size("store_events")
+    cache = os.path.join(BUILD, "bench-store-%d-%d.db" % (runs, events))
+    if not os.path.exists(cache) or os.path.getmtime(cache) < os.path.getmtime(GEN_STORE):
+        log("generating %s (cached for later runs)..." % cache)
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(cache + suffix):
+                os.remove(cache + suffix)
+        t0 = time.perf_counter()
+        run([GEN_STORE, "--store", cache + ".tmp", "--runs", str(runs), "--events", str(events)])
+        os.rename(cache + ".tmp", cache)
+        for suffix in ("-wal", "-shm"):
+            if os.path.exists(cache + ".tmp" + suffix):
+                os.remove(cache + ".tmp" + suffix)
+        record("gen_store (%d runs, %d file events)" % (runs, events), "generation", "s",
+               [time.perf_counter() - t0])
+    os.chmod(cache, 0o600)
+    e = env_for("q")
+    e["TRAIL_STORE"] = cache
+    p = runs // 3 // 2  # a pipeline in the middle of the store
+    train = "%016x%016x" % (p * 3 + 1, 0x7A11)
+    evaluate = "%016x%016x" % (p * 3 + 2, 0x7A11)
+    prepare_run = "%016x%016x" % (p * 3, 0x7A11)
+    q = {
+        "lineage up depth 10 (an evaluate run)": [TRAIL, "lineage", "--up", "--depth", "10",
+                                                  evaluate],
+        "lineage down depth 10 (a data run)": [TRAIL, "lineage", "--down", "--depth", "10",
+                                               prepare_run],
+        "runs --where (two predicates)": [TRAIL, "runs", "--where",
+                                          "params.seed = '21' and metrics.loss < 0.5"],
+        "runs (first page)": [TRAIL, "runs"],
+        "runs --json (first page)": [TRAIL, "runs", "--json"],
+        "diff two runs": [TRAIL, "diff", train, evaluate],
+        "show a run": [TRAIL, "show", train],
+    }
+    rss = {k: [] for k in q}
+
+    rss_file = os.path.join(TMP, "q.rss")
+
+    def query(k):
+        def fn():  # GNU time's child: the query's own max RSS, not a forked Python's
+            wall = run(["/usr/bin/time", "-o", rss_file, "-f", "maxrss_kb=%M"] + q[k], env=e)[0]
+            with open(rss_file) as f:
+                rss[k].append(field(f.read(), "maxrss_kb") / 1024)
+            return wall * 1000
+        return fn
+    interleave("queries on the %d-run store" % runs, [(k, query(k)) for k in q], "ms")
+    for k in q:
+        record("queries on the %d-run store, max RSS" % runs, k, "MiB", rss[k])
+
+
+def bench_shim_rss():
+    def maxrss(shim):
+        def fn():
+            e = env_for("rss")
+            if shim:
+                e.update(LD_PRELOAD=SHIM, TRAIL_RUN_ID="0" * 32,
+                         TRAIL_SPOOL=os.path.join(TMP, "rss", "shim-spool"))
+            # GNU time's own child: the max RSS of /bin/true itself, not of a forked Python
+            out = subprocess.run(["/usr/bin/time", "-f", "maxrss_kb=%M", "/bin/true"], env=e,
+                                 stderr=subprocess.PIPE, text=True, check=True).stderr
+            return field(out, "maxrss_kb") / 1024
+        return fn
+    interleave("shim RSS per process (/bin/true)", [("bare", maxrss(False)),
+                                                    ("shim", maxrss(True))], "MiB max RSS", "bare")
+
+
+def fmt(v):
+    return "%.3g" % v if abs(v) < 1000 else "%.0f" % v
+
+
+def table():
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    cmd = os.environ.get("BENCH_CMD", "make bench")
+    lines = ["Date: %s UTC; machine: %s, %d cores, %s; command: `%s`%s; %d interleaved "
+             "repetitions per workload." % (time.strftime("%Y-%m-%d %H:%M", time.gmtime()), cpu,
+                                            os.cpu_count(), platform.platform(), cmd,
+                                            " (BENCH_QUICK=1 sizes)" if QUICK else "", REPS), "",
+             "| workload | variant | unit | median | min | max | ratio |",
+             "|---|---|---|---:|---:|---:|---:|"]
+    notes = []
+    for name, label, unit, vals, base, note, hb in ROWS:
+        med = statistics.median(vals)
+        ratio = "" if base is None or base == 0 else "%.2fx" % (med / base)
+        lines.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+            name, label, unit, fmt(med), fmt(min(vals)), fmt(max(vals)), ratio))
+        if note and (name, note) not in notes:
+            notes.append((name, note))
+    lines.append("")
+    for name, note in notes:
+        lines.append("- %s: %s" % (name, note))
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    for f in (TRAIL, TRAILD, SHIM, IO_MICRO, GEN_STORE, RAW_SQLITE, SDK_BENCH):
+        if not os.path.exists(f):
+            sys.exit("bench: %s missing (build first)" % f)
+    try:
+        for fn in (bench_programs, bench_io_micro, bench_ingest, bench_sdk, bench_queries,
+                   bench_shim_rss):
+            if ONLY and fn.__name__[len("bench_"):] not in ONLY:
+                continue
+            fn()
+    finally:
+        shutil.rmtree(TMP, ignore_errors=True)
+    t = table()
+    print(t)
+    if OUT:
+        with open(OUT, "w") as f:
+            f.write(t)
+
+
+if __name__ == "__main__":
+    main()
