@@ -24,6 +24,7 @@ struct tr_store {
     int64_t skipped; /* records of unknown types or without required fields */
     char err[512];
     sqlite3_stmt *stmt[TR_STMT_COUNT];
+    struct tr_ingest_cache *ic; /* ingest's per-transaction bookkeeping (ingest_cache.c) */
 };
 
 /* The prepared statement id, prepared on first use; NULL on error (message in s->err). */
@@ -94,5 +95,25 @@ int tr_store_code(int sqlite_rc);
  * or TRAIL_E*. host is the stream's (node-local paths), run NUL-terminated. */
 int tr_store_ingest_hash(tr_store *s, const char *host, const tr_rec *rec);
 int tr_store_ingest_dep_info(tr_store *s, const char *run, const tr_rec *rec);
+
+/* ---- Ingest's per-transaction bookkeeping (ingest_cache.c): stream marks written once at
+ * commit, runs known to exist, artifact ids; all forgotten when the transaction ends. ---- */
+typedef struct tr_ingest_cache tr_ingest_cache;
+/* A stream's mark as this transaction sees it (-1 when it has none). */
+int tr_ingest_stream_hwm(tr_store *s, const char *stream_id, int64_t *hwm);
+/* Record seq (time_ns) of st was ingested: the mark moves to seq, written at commit unless
+ * `written` (the caller upserted the stream's row with this record itself). 0 or TRAIL_E*. */
+int tr_ingest_stream_mark(tr_store *s, const tr_stream *st, int64_t seq, int64_t time_ns,
+                          int written);
+/* Writes the marks of the streams ingested into (before commit): 0 or TRAIL_E*. */
+int tr_ingest_cache_flush(tr_store *s);
+/* Forgets everything (commit done, or rollback); free at close. */
+void tr_ingest_cache_forget(tr_store *s);
+void tr_ingest_cache_free(tr_store *s);
+/* Whether run[0..n) has a row (seen in this transaction); note that it has one. */
+int tr_ingest_run_known(tr_store *s, const char *run, size_t n);
+void tr_ingest_run_seen(tr_store *s, const char *run, size_t n);
+/* The artifact id of key (tr_lineage_artifact, remembered). */
+int tr_ingest_artifact(tr_store *s, const char *key, int64_t *id);
 
 #endif

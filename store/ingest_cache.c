@@ -1,0 +1,201 @@
+/* ingest_cache.c - ingest's per-transaction bookkeeping: stream marks, known runs, artifacts. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lineage.h"
+#include "store_int.h"
+#include "strmap.h"
+#include "trail.h"
+
+/* Within one transaction a stream's high-water mark, first and last record times live here and
+ * are written once at commit (one upsert per stream instead of one per record); runs whose row
+ * exists and artifact ids already looked up are remembered so that each costs one statement
+ * per transaction. Ingest never deletes a run or an artifact (versions it may: lineage_order.c
+ * drops unused ones, so they are not cached), so what this transaction saw stays right until
+ * it ends; a rollback may undo rows the cache names, so it forgets everything. */
+typedef struct stream_ent {
+    char id[sizeof(((tr_stream *)0)->id)];
+    char run_id[sizeof(((tr_stream *)0)->run_id)];
+    char host[sizeof(((tr_stream *)0)->host)];
+    int64_t pid, hwm, first_ns, last_ns;
+    int dirty; /* a record was ingested in this transaction: its row is written at commit */
+} stream_ent;
+
+struct tr_ingest_cache {
+    tr_strmap *streams; /* stream id -> index in ent (the map's own entry number) */
+    stream_ent *ent;
+    size_t cap;
+    long last;       /* the last stream used (records of one stream come in runs), or -1 */
+    tr_strmap *runs; /* run ids whose row exists */
+    tr_strmap *ids;  /* 'a' + artifact key -> row id */
+};
+
+static tr_ingest_cache *cache(tr_store *s)
+{
+    if (s->ic) return s->ic;
+    tr_ingest_cache *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->last = -1;
+    if (!(c->streams = tr_strmap_new()) || !(c->runs = tr_strmap_new()) ||
+        !(c->ids = tr_strmap_new())) {
+        tr_strmap_free(c->streams);
+        tr_strmap_free(c->runs);
+        free(c);
+        return NULL;
+    }
+    return s->ic = c;
+}
+
+void tr_ingest_cache_free(tr_store *s)
+{
+    tr_ingest_cache *c = s->ic;
+    if (!c) return;
+    tr_strmap_free(c->streams);
+    tr_strmap_free(c->runs);
+    tr_strmap_free(c->ids);
+    free(c->ent);
+    free(c);
+    s->ic = NULL;
+}
+
+void tr_ingest_cache_forget(tr_store *s)
+{
+    tr_ingest_cache *c = s->ic;
+    if (!c) return;
+    tr_strmap_clear(c->streams);
+    tr_strmap_clear(c->runs);
+    tr_strmap_clear(c->ids);
+    c->last = -1;
+}
+
+/* The stored mark of a stream not yet seen in this transaction: -1 when it has none. */
+static int stored_hwm(tr_store *s, const char *stream_id, int64_t *hwm)
+{
+    tr_stmt q;
+    int found, rc = tr_stmt_begin(&q, s, TR_STMT_STREAM_HWM);
+    if (rc) return rc;
+    tr_bind_cstr(&q, 1, stream_id);
+    rc = tr_stmt_row_int(&q, &found, hwm);
+    if (!found) *hwm = -1;
+    return rc;
+}
+
+static stream_ent *find_stream(tr_ingest_cache *c, const char *id)
+{
+    if (c->last >= 0 && !strcmp(c->ent[c->last].id, id)) return &c->ent[c->last];
+    long i = tr_strmap_find(c->streams, id, strlen(id));
+    if (i < 0) return NULL;
+    c->last = i;
+    return &c->ent[i];
+}
+
+int tr_ingest_stream_hwm(tr_store *s, const char *stream_id, int64_t *hwm)
+{
+    tr_ingest_cache *c = s->in_tx ? s->ic : NULL;
+    stream_ent *e = c ? find_stream(c, stream_id) : NULL;
+    if (e) {
+        *hwm = e->hwm;
+        return 0;
+    }
+    return stored_hwm(s, stream_id, hwm);
+}
+
+int tr_ingest_stream_mark(tr_store *s, const tr_stream *st, int64_t seq, int64_t time_ns,
+                          int written)
+{
+    tr_ingest_cache *c = cache(s);
+    if (!c) return tr_store_fail(s, TRAIL_ENOMEM, "out of memory");
+    stream_ent *e = find_stream(c, st->id);
+    if (!e) {
+        size_t n = tr_strmap_size(c->streams);
+        if (n == c->cap) {
+            size_t cap = c->cap ? c->cap * 2 : 16;
+            stream_ent *ent = realloc(c->ent, cap * sizeof *ent);
+            if (!ent) return tr_store_fail(s, TRAIL_ENOMEM, "out of memory");
+            c->ent = ent;
+            c->cap = cap;
+        }
+        long i = tr_strmap_add(c->streams, st->id, strlen(st->id), (tr_mapval){.i = 0}, NULL);
+        if (i < 0) return tr_store_fail(s, TRAIL_ENOMEM, "out of memory");
+        e = &c->ent[i];
+        memset(e, 0, sizeof *e);
+        memcpy(e->id, st->id, sizeof e->id);
+        memcpy(e->run_id, st->run_id, sizeof e->run_id);
+        memcpy(e->host, st->host, sizeof e->host);
+        e->id[sizeof e->id - 1] = e->run_id[sizeof e->run_id - 1] = e->host[sizeof e->host - 1] = 0;
+        e->pid = st->pid;
+        c->last = i;
+    }
+    if (written && !e->dirty) { /* its row holds this record already */
+        e->hwm = seq;
+        return 0;
+    }
+    if (!e->dirty || time_ns < e->first_ns) e->first_ns = time_ns;
+    if (!e->dirty || time_ns > e->last_ns) e->last_ns = time_ns;
+    e->hwm = seq;
+    e->dirty = 1;
+    return 0;
+}
+
+int tr_ingest_cache_flush(tr_store *s)
+{
+    tr_ingest_cache *c = s->ic;
+    if (!c) return 0;
+    size_t n = tr_strmap_size(c->streams);
+    for (size_t i = 0; i < n; i++) {
+        stream_ent *e = &c->ent[i];
+        if (!e->dirty) continue;
+        /* The upsert widens [first_ns, last_ns] to take in its time: once with each end. */
+        for (int k = 0; k < 2; k++) {
+            tr_stmt q;
+            int rc = tr_stmt_begin(&q, s, TR_STMT_STREAM_UPSERT);
+            if (rc) return rc;
+            tr_bind_cstr(&q, 1, e->id);
+            tr_bind_cstr(&q, 2, e->run_id);
+            tr_bind_int(&q, 3, e->pid);
+            tr_bind_cstr(&q, 4, e->host);
+            tr_bind_int(&q, 5, e->hwm);
+            tr_bind_int(&q, 6, k ? e->last_ns : e->first_ns);
+            if ((rc = tr_stmt_done(&q))) return rc;
+            if (e->first_ns == e->last_ns) break;
+        }
+        e->dirty = 0;
+    }
+    return 0;
+}
+
+int tr_ingest_run_known(tr_store *s, const char *run, size_t n)
+{
+    return s->ic && tr_strmap_find(s->ic->runs, run, n) >= 0;
+}
+
+void tr_ingest_run_seen(tr_store *s, const char *run, size_t n)
+{
+    tr_ingest_cache *c = cache(s);
+    if (c) tr_strmap_add(c->runs, run, n, (tr_mapval){.i = 0}, NULL); /* a miss costs a lookup */
+}
+
+/* The map key of an artifact path: 'a' + key. */
+static size_t artifact_key(char *buf, size_t cap, const char *key)
+{
+    size_t n = strlen(key);
+    if (n + 1 > cap) return 0;
+    buf[0] = 'a';
+    memcpy(buf + 1, key, n);
+    return n + 1;
+}
+
+int tr_ingest_artifact(tr_store *s, const char *key, int64_t *id)
+{
+    char k[TR_LINEAGE_KEY_MAX + 2];
+    size_t n = artifact_key(k, sizeof k, key);
+    tr_mapval v;
+    if (n && s->ic && tr_strmap_get(s->ic->ids, k, n, &v)) {
+        *id = v.i;
+        return 0;
+    }
+    int rc = tr_lineage_artifact(s, key, id);
+    tr_ingest_cache *c = rc || !n ? NULL : cache(s);
+    if (c) tr_strmap_set(c->ids, k, n, (tr_mapval){.i = *id});
+    return rc;
+}
