@@ -15,7 +15,7 @@ typedef struct cm {
     size_t n;
     tr_cm_line *out;
     int step_rank; /* rank of the step field found (0 none): global_step 4, step 3, iter 2 ... */
-    int metricish; /* a key that names a metric (loss, acc, ...) was seen */
+    int metricish; /* keys naming metrics seen: 1 a setting too (lr), 2 a result (loss, acc) */
 } cm;
 
 /* Keys that are never metrics: identifiers, versions, times, ranks and sizes of the setup. */
@@ -100,21 +100,23 @@ static int is_blacklisted(const char *k)
     return n > 3 && !strcasecmp(k + n - 3, "_id");
 }
 
-/* A key with a part (split at _ / . -) that is a metric word, or containing loss/acc. */
+/* A key with a part (split at _ / . -) that is a metric word, or containing loss/acc: 2, or
+ * 1 for a learning rate (a metric in a log line, a setting in a printed configuration). */
 static int is_metricish(const char *k)
 {
+    if (!strcasecmp(k, "lr") || !strcasecmp(k, "learning_rate")) return 1;
     char low[TR_CM_KEY_MAX];
     size_t n = 0;
     for (; k[n] && n < sizeof low - 1; n++)
         low[n] = (char)tolower((unsigned char)k[n]);
     low[n] = 0;
-    if (strstr(low, "loss") || strstr(low, "acc")) return 1;
+    if (strstr(low, "loss") || strstr(low, "acc")) return 2;
     for (size_t i = 0; i < sizeof metric_words / sizeof metric_words[0]; i++)
-        if (!strcmp(low, metric_words[i])) return 1;
+        if (!strcmp(low, metric_words[i])) return 2;
     for (char *p = low; *p;) {
         size_t l = strcspn(p, "_/.-");
         for (size_t i = 0; i < sizeof metric_words / sizeof metric_words[0]; i++)
-            if (strlen(metric_words[i]) == l && !strncmp(p, metric_words[i], l)) return 1;
+            if (strlen(metric_words[i]) == l && !strncmp(p, metric_words[i], l)) return 2;
         p += l;
         if (*p) p++;
     }
@@ -196,7 +198,7 @@ static void add(cm *c, const char *key, double v, int integer)
     if (is_blacklisted(key) || c->out->npoints >= TR_CM_MAX_POINTS) return;
     for (int i = 0; i < c->out->npoints; i++)
         if (!strcmp(c->out->p[i].key, key)) return; /* the first of a repeated key */
-    if (is_metricish(key)) c->metricish = 1;
+    c->metricish |= is_metricish(key);
     tr_cm_point *p = &c->out->p[c->out->npoints++];
     snprintf(p->key, sizeof p->key, "%s", key);
     p->value = v;
@@ -542,18 +544,25 @@ int tr_cm_parse(const char *line, size_t n, const tr_cm_rules *rules, tr_cm_line
     cm c = {.s = buf, .n = len, .out = out};
     if (rules && rules->n) {
         parse_rules(&c, buf, rules);
-        c.metricish = out->npoints > 0; /* the user's own patterns are metrics by definition */
+        c.metricish = out->npoints > 0 ? 2 : 0; /* the user's own patterns name metrics */
     }
     size_t a = skip_blank(buf, len, 0), b = len;
     while (b > a && (buf[b - 1] == ' ' || buf[b - 1] == '\t'))
         b--;
+    size_t id = a;
+    while (id < b && (isalnum((unsigned char)buf[id]) || buf[id] == '_' || buf[id] == '.'))
+        id++;
     if (b - a >= 2 && buf[a] == '{' && buf[b - 1] == '}') {
+        /* a dict of settings ({'lr': 0.1, 'epochs': 10}) is not one of results */
         cm d = c;
         d.s = buf + a;
         d.n = b - a;
+        d.metricish = 0;
         parse_dict(&d);
-        c.metricish |= d.metricish;
+        c.metricish |= d.metricish & 2;
         c.step_rank = d.step_rank;
+    } else if (id > a && id < b && buf[id] == '(' && !isdigit((unsigned char)buf[a])) {
+        /* an object's repr, Namespace(lr=0.1, epochs=10): settings, not results */
     } else {
         parse_text(&c);
     }

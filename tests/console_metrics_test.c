@@ -89,6 +89,9 @@ static const char *const nothing[] = {
     "{'name': 'resnet', 'layers': 50}",
     "Processed 100 files in 3.2 seconds",
     "x=3 y=4",
+    "Namespace(lr=0.001, batch_size=32, epochs=10, seed=42)",
+    "TrainingArguments(learning_rate=5e-05, num_train_epochs=3, loss_type=None)",
+    "{'lr': 0.001, 'batch_size': 32, 'epochs': 10}",
     "Traceback (most recent call last):",
     ("  File \"/usr/lib/python3.11/site-packages/torch/nn/modules/module.py\", line 1501, in "
      "_call_impl"),
