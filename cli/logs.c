@@ -46,6 +46,7 @@ typedef struct sink {
     size_t len, cap;
     int keep; /* collect for --tail instead of printing */
     int oom;
+    int chunks; /* how many were read */
 } sink;
 
 static void put(sink *k, const void *d, size_t n)
@@ -73,6 +74,7 @@ static int on_chunk(void *arg, const char *stream, int64_t offset, int64_t cut, 
 {
     (void)offset;
     sink *k = arg;
+    k->chunks++;
     if (cut > 0) {
         char mark[96];
         int l = snprintf(mark, sizeof mark, "\n[trail: %lld bytes of %s cut]\n", (long long)cut,
@@ -136,6 +138,7 @@ int tr_cmd_logs(int argc, char **argv)
     int64_t after = 0;
     rc = tr_store_console_read(st, id, stream, &after, on_chunk, &k);
     if (k.keep && !k.oom) print_tail(&k, o.tail);
+    int seen = k.chunks;
     free(k.buf);
     k = (sink){0};
     fflush(stdout);
@@ -148,6 +151,9 @@ int tr_cmd_logs(int argc, char **argv)
         rc = tr_store_console_read(st, id, stream, &after, on_chunk, &k);
         fflush(stdout);
     }
+    if (rc == 0 && !seen && !k.chunks)
+        tr_agent_err("run %.8s kept no %s (--no-console, or nothing written)", id,
+                     stream ? stream : "console output");
     if (rc < 0) {
         tr_agent_err("%s", tr_store_errmsg(st));
         ex = 1;
