@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "shim.h"
 
 /* Fixed memory ceiling: nothing here grows. Slots are handed out lowest-first so a program
@@ -30,7 +31,7 @@ enum {
 
 typedef struct fingerprint {
     uint64_t dev, ino;
-    int64_t size, mtime_ns;
+    int64_t size, mtime_ns, ctime_ns;
     uint32_t mode;
 } fingerprint;
 
@@ -43,7 +44,9 @@ typedef struct slot {
     uint16_t pathlen;
     uint64_t rd, wr;
     int64_t start_ns;
-    void *stream; /* the stdio stream of fopen'd files, flushed before the exit record */
+    int64_t oseq;      /* SEQ of the FILE_OPEN record, 0: none was written */
+    int64_t open_size; /* size at open of a writer, -1 unknown */
+    void *stream;      /* the stdio stream of fopen'd files, flushed before the exit record */
     fingerprint fp, cfp;
     char path[SHORT_PATH];
 } slot;
@@ -52,6 +55,12 @@ static slot slots[NSLOTS];
 static uint64_t slot_used[NSLOTS / 64];
 static uint16_t fd2slot[FD_MAX]; /* slot index + 1; 0: not tracked */
 static int hi_fd = -1;
+static int64_t seq_next; /* per-image order of FILE_OPEN, FILE and FILEOP records */
+
+int64_t shim_seq(void)
+{
+    return __atomic_add_fetch(&seq_next, 1, __ATOMIC_RELAXED);
+}
 static char longpath[NLONG][4096];
 static uint64_t long_used;
 
@@ -61,6 +70,7 @@ static void fp_from(fingerprint *f, const struct stat *st)
     f->ino = (uint64_t)st->st_ino;
     f->size = (int64_t)st->st_size;
     f->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
+    f->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000LL + st->st_ctim.tv_nsec;
     f->mode = st->st_mode;
 }
 
@@ -138,14 +148,19 @@ static void slot_emit(slot *s)
     }
     int changed = (s->bits & B_OPENFP) && (s->bits & B_CLOSEFP) &&
                   (s->fp.size != s->cfp.size || s->fp.mtime_ns != s->cfp.mtime_ns);
-    /* created (O_EXCL) or emptied (O_TRUNC) by this image is a write even without bytes */
-    int made = (s->flags & O_TRUNC) || ((s->flags & O_CREAT) && (s->flags & O_EXCL));
+    /* created (O_EXCL) or emptied (O_TRUNC) by this image is a write even without bytes; so is
+     * an O_CREAT open that found an empty file whose inode changed just then (sqlite's -wal,
+     * ld's output): the file system's clock is coarse, 10 ms of it */
+    int fresh = (s->flags & O_CREAT) && (s->bits & B_OPENFP) && s->fp.size == 0 &&
+                s->start_ns - s->fp.ctime_ns < 10000000LL;
+    int made = (s->flags & O_TRUNC) || ((s->flags & O_CREAT) && (s->flags & O_EXCL)) || fresh;
     int wrote = wr > 0 || (s->bits & B_TRUNCATED) || changed ||
                 (made && !(s->bits & (B_INHERITED | B_REPORTED)));
     if ((s->bits & (B_INHERITED | B_REPORTED)) && rd == 0 && !wrote) return;
-    /* an input's version is the one it had at open; an output's the one it has at close */
+    /* an input's version is the one it had at open; an output's the one it has at close. What
+     * a read-write open read of a file it created or emptied, the run wrote: not an input */
     int input = !writable || (acc == O_RDWR && !wrote);
-    const char *role = input ? "input" : (acc == O_RDWR && rd) ? "inout" : "output";
+    const char *role = input ? "input" : (acc == O_RDWR && rd && !made) ? "inout" : "output";
     const fingerprint *f =
         input ? ((s->bits & B_OPENFP) ? &s->fp : NULL) : ((s->bits & B_CLOSEFP) ? &s->cfp : NULL);
     if (f && !S_ISREG(f->mode)) return; /* a fifo or device opened for writing */
@@ -161,6 +176,8 @@ static void slot_emit(slot *s)
     if (wr) tr_enc_u64(&e, TR_F_BYTES_WRITTEN, wr);
     if (s->bits & B_MMAP) tr_enc_i64(&e, TR_F_MMAP, 1);
     tr_enc_i64(&e, TR_F_START_NS, s->start_ns);
+    tr_enc_i64(&e, TR_F_SEQ, shim_seq());
+    if (s->oseq) tr_enc_i64(&e, TR_F_OPEN_SEQ, s->oseq);
     if (f) {
         tr_enc_u64(&e, TR_F_DEV, f->dev);
         tr_enc_u64(&e, TR_F_INO, f->ino);
@@ -219,8 +236,38 @@ void shim_fd_closing(int fd)
     shim_fd_close_end(shim_fd_close_begin(fd, 0));
 }
 
+/* FILE_OPEN: written when tracking starts, so that a description of a process killed before
+ * its close (SIGKILL, an unhandled SIGTERM) is still known; the FILE of its close settles it.
+ * An append to the mapped segment, no system call. */
+static void slot_emit_open(slot *s, int64_t open_size)
+{
+    uint8_t buf[4096 + 256];
+    tr_enc e;
+    s->oseq = shim_seq();
+    tr_enc_init(&e, buf, sizeof buf, TR_REC_FILE_OPEN, s->start_ns);
+    tr_enc_strn(&e, TR_F_PATH, slot_path(s), s->pathlen);
+    tr_enc_i64(&e, TR_F_FLAGS, s->flags);
+    tr_enc_i64(&e, TR_F_SEQ, s->oseq);
+    tr_enc_i64(&e, TR_F_START_NS, s->start_ns);
+    if (s->bits & B_OPENFP) {
+        tr_enc_u64(&e, TR_F_DEV, s->fp.dev);
+        tr_enc_u64(&e, TR_F_INO, s->fp.ino);
+        tr_enc_i64(&e, TR_F_SIZE, s->fp.size);
+        tr_enc_i64(&e, TR_F_MTIME_NS, s->fp.mtime_ns);
+    }
+    if (open_size >= 0) tr_enc_i64(&e, TR_F_OPEN_SIZE, open_size);
+    if (s->bits & B_ADOPTED) tr_enc_str(&e, TR_F_KIND, "inherited");
+    if (tr_enc_finish(&e) > 0) {
+        SHIM_ENTER();
+        if (tr_client_emit(e.buf, e.len) != 0) s->oseq = 0; /* not written: nothing to settle */
+        SHIM_LEAVE();
+    } else {
+        s->oseq = 0;
+    }
+}
+
 static void track(int fd, const char *abs, int len, int flags, const struct stat *st, int bits,
-                  void *fp)
+                  void *fp, int64_t open_size)
 {
     int idx = slot_alloc();
     if (idx < 0) {
@@ -246,6 +293,10 @@ static void track(int fd, const char *abs, int len, int flags, const struct stat
         fp_from(&s->fp, st);
         s->bits |= B_OPENFP;
     }
+    s->oseq = 0;
+    int writable = (flags & O_ACCMODE) != O_RDONLY;
+    s->open_size = !writable ? -1 : (flags & O_TRUNC) ? 0 : st ? (int64_t)st->st_size : open_size;
+    if (s->kind == SLOT_FILE && !(bits & B_ANON)) slot_emit_open(s, s->open_size);
     map_fd(fd, idx);
 }
 
@@ -265,7 +316,7 @@ void shim_fd_opened(int fd, int dirfd, const char *path, int flags, void *fp)
     }
     if (shim_excluded(abs, (size_t)len)) return;
     if ((flags & O_TMPFILE) == O_TMPFILE) { /* unnamed: the path is its directory, for now */
-        track(fd, abs, len, (flags & ~O_TMPFILE) | O_CREAT | O_EXCL, NULL, B_ANON, fp);
+        track(fd, abs, len, (flags & ~O_TMPFILE) | O_CREAT | O_EXCL, NULL, B_ANON, fp, 0);
         return;
     }
     struct stat st;
@@ -275,9 +326,13 @@ void shim_fd_opened(int fd, int dirfd, const char *path, int flags, void *fp)
         if (shim_fstat(fd, &st) != 0) return;
         if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) return;
         if ((flags & O_PATH) && !S_ISDIR(st.st_mode)) return;
-        track(fd, abs, len, flags, &st, 0, fp);
+        track(fd, abs, len, flags, &st, 0, fp, -1);
     } else {
-        track(fd, abs, len, flags, NULL, 0, fp);
+        /* a writer that keeps what was there (append logs): its size at open, so that bytes
+         * written by a process killed before its close can be told from the file's growth */
+        int64_t osz = -1;
+        if (!(flags & O_TRUNC) && shim_fstat(fd, &st) == 0) osz = (int64_t)st.st_size;
+        track(fd, abs, len, flags, NULL, 0, fp, osz);
     }
 }
 
@@ -403,6 +458,7 @@ void shim_fd_after_fork(void)
         if (!(slot_used[i / 64] & (1ull << (i % 64)))) continue;
         slot *s = &slots[i];
         s->rd = s->wr = 0;
+        s->oseq = 0; /* the parent's FILE_OPEN: its own close settles it */
         s->bits = (uint16_t)((s->bits | B_INHERITED) & ~(B_REPORTED | B_TRUNCATED));
     }
 }
@@ -468,7 +524,7 @@ void shim_fd_adopt_inherited(void)
                 outside |= shim_g.outside_dev[i] == (uint64_t)st.st_dev &&
                            shim_g.outside_ino[i] == (uint64_t)st.st_ino;
             if (outside) continue;
-            track(fd, path, (int)l, (int)fl, &st, B_ADOPTED, NULL);
+            track(fd, path, (int)l, (int)fl, &st, B_ADOPTED, NULL, -1);
         }
     }
     SYS1(SYS_close, dfd);

@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <unistd.h>
+#include <utime.h>
 
 #include "shim.h"
 
@@ -28,8 +30,10 @@ void shim_fileop(const char *op, int dirfd, const char *path, int dirfd2, const 
     if (la >= 0) tr_enc_strn(&e, TR_F_PATH, a, (size_t)la);
     if (lb >= 0) tr_enc_strn(&e, TR_F_PATH2, b, (size_t)lb);
     tr_enc_str(&e, TR_F_SOURCE, "shim");
+    tr_enc_i64(&e, TR_F_SEQ, shim_seq());
     /* the version the operation produced: the renamed/linked file, or the truncated one */
-    const char *result = lb >= 0 ? b : (!strcmp(op, "truncate") && la >= 0) ? a : NULL;
+    int same = !strcmp(op, "truncate") || !strcmp(op, "utime");
+    const char *result = lb >= 0 ? b : (same && la >= 0) ? a : NULL;
     struct stat st;
     if (result && shim_stat(result, &st, 1) == 0 && S_ISREG(st.st_mode))
         shim_enc_fingerprint(&e, &st);
@@ -163,6 +167,71 @@ SHIM_EXPORT int remove(const char *path)
     struct stat st;
     int isdir = shim_active() && shim_stat(path, &st, 1) == 0 && S_ISDIR(st.st_mode);
     return op_done(real_remove(path), isdir ? "rmdir" : "unlink", AT_FDCWD, path, AT_FDCWD, NULL);
+}
+
+/* Time changes (rsync sets a temporary's times before renaming it into place): FILEOP "utime"
+ * with the fingerprint they leave, a version the run made. */
+static int timed(int r, int dirfd, const char *path, int fd)
+{
+    if (r == 0 && shim_active()) {
+        int e = errno;
+        SHIM_ENTER();
+        shim_fileop("utime", dirfd, path, AT_FDCWD, NULL, fd, 0);
+        SHIM_LEAVE();
+        errno = e;
+    }
+    return r;
+}
+
+REAL_DECL(int, utimensat, (int, const char *, const struct timespec[2], int));
+REAL_DECL(int, futimens, (int, const struct timespec[2]));
+REAL_DECL(int, utimes, (const char *, const struct timeval[2]));
+REAL_DECL(int, lutimes, (const char *, const struct timeval[2]));
+REAL_DECL(int, futimes, (int, const struct timeval[2]));
+REAL_DECL(int, futimesat, (int, const char *, const struct timeval[2]));
+REAL_DECL(int, utime, (const char *, const struct utimbuf *));
+
+/* A NULL path (the descriptor itself) is resolved through fd = dirfd. */
+SHIM_EXPORT int utimensat(int dirfd, const char *path, const struct timespec ts[2], int flags)
+{
+    MAP_OR_FAIL(utimensat);
+    return timed(real_utimensat(dirfd, path, ts, flags), dirfd, path, dirfd);
+}
+
+SHIM_EXPORT int futimens(int fd, const struct timespec ts[2])
+{
+    MAP_OR_FAIL(futimens);
+    return timed(real_futimens(fd, ts), AT_FDCWD, NULL, fd);
+}
+
+SHIM_EXPORT int utimes(const char *path, const struct timeval tv[2])
+{
+    MAP_OR_FAIL(utimes);
+    return timed(real_utimes(path, tv), AT_FDCWD, path, -1);
+}
+
+SHIM_EXPORT int lutimes(const char *path, const struct timeval tv[2])
+{
+    MAP_OR_FAIL(lutimes);
+    return timed(real_lutimes(path, tv), AT_FDCWD, path, -1);
+}
+
+SHIM_EXPORT int futimes(int fd, const struct timeval tv[2])
+{
+    MAP_OR_FAIL(futimes);
+    return timed(real_futimes(fd, tv), AT_FDCWD, NULL, fd);
+}
+
+SHIM_EXPORT int futimesat(int dirfd, const char *path, const struct timeval tv[2])
+{
+    MAP_OR_FAIL(futimesat);
+    return timed(real_futimesat(dirfd, path, tv), dirfd, path, dirfd);
+}
+
+SHIM_EXPORT int utime(const char *path, const struct utimbuf *b)
+{
+    MAP_OR_FAIL(utime);
+    return timed(real_utime(path, b), AT_FDCWD, path, -1);
 }
 
 static int cwd_changed(int r)

@@ -131,7 +131,9 @@ void shim_emit(tr_enc *e);
 void shim_enc_begin(tr_enc *e, uint8_t *buf, size_t cap, uint8_t type);
 void shim_enc_fingerprint(tr_enc *e, const struct stat *st);
 
-/* fdtable.c: one slot per open file description. */
+/* fdtable.c: one slot per open file description. shim_seq: the next number of this image's
+ * order of FILE_OPEN, FILE and FILEOP records (TR_F_SEQ). */
+int64_t shim_seq(void);
 enum { SLOT_FILE = 1, SLOT_DIR = 2 };
 void shim_fd_opened(int fd, int dirfd, const char *path, int flags, void *fp);
 void shim_fd_flush_stdio(void);
@@ -170,7 +172,6 @@ void shim_fileop(const char *op, int dirfd, const char *path, int dirfd2, const 
 void shim_emit_env(char **envp);
 uint64_t shim_env_hash(char *const *envp);
 void shim_deps_scan(const char *kind);
-int shim_is_secret(const char *name, size_t len);
 
 /* exit.c */
 void shim_image_end(const char *kind, int code, int sig);
