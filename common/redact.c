@@ -5,8 +5,22 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const name_words[] = {"TOKEN",      "SECRET", "PASSWORD", "PASSWD", "KEY",
-                                         "CREDENTIAL", "AUTH",   "COOKIE",   "SESSION"};
+static const char *const name_words[] = {"TOKEN",
+                                         "SECRET",
+                                         "PASSWORD",
+                                         "PASSWD",
+                                         "KEY",
+                                         "CREDENTIAL",
+                                         "AUTH",
+                                         "COOKIE",
+                                         "SESSION",
+                                         "WEBHOOK",
+                                         "PRIVATE",
+                                         "CONNECTION_STRING",
+                                         "CONNECTIONSTRING"};
+/* Name endings (MY_PASS, DB_PWD, SENTRY_DSN): as words inside a name they mean other things
+ * (PASSENGER, DSNAME); PWD and OLDPWD themselves are the shell's directories. */
+static const char *const name_ends[] = {"PASS", "PWD", "DSN"};
 
 /* Keys of key=value pairs inside a value (connection strings, query strings, libpq) whose
  * value is a secret: compared whole, case-insensitively. */
@@ -89,11 +103,22 @@ void tr_redact_init(tr_redact *r, const char *extra)
     r->lists[1] = extra;
 }
 
+static int ends_with(const char *s, size_t n, const char *w)
+{
+    size_t wn = strlen(w);
+    return n >= wn && strncasecmp(s + n - wn, w, wn) == 0;
+}
+
 int tr_redact_name(const tr_redact *r, const char *name, size_t n)
 {
-    if (r->defaults)
+    if (r->defaults) {
         for (size_t i = 0; i < sizeof name_words / sizeof name_words[0]; i++)
             if (contains(name, n, name_words[i], strlen(name_words[i]))) return 1;
+        int shell_dir =
+            (n == 3 && !strncmp(name, "PWD", 3)) || (n == 6 && !strncmp(name, "OLDPWD", 6));
+        for (size_t i = 0; i < sizeof name_ends / sizeof name_ends[0] && !shell_dir; i++)
+            if (ends_with(name, n, name_ends[i])) return 1;
+    }
     for (int l = 0; l < 2; l++)
         for (const char *p = r->lists[l]; p && *p;) {
             size_t pn = strcspn(p, ","), s = 0, e = pn;
@@ -121,6 +146,46 @@ static size_t url_password(const char *v, size_t n, size_t i, size_t *s)
     if (e >= n || v[e] != '@' || !colon || colon == e) return 0;
     *s = colon;
     return e;
+}
+
+/* Hosts (and path prefixes) of URLs that are secrets by themselves: webhook URLs carry their
+ * credential in the path, DSNs (Sentry) in a userinfo without password. */
+static const char *const webhook_prefixes[] = {
+    "hooks.slack.com/services/",    "hooks.slack.com/workflows/",  "discord.com/api/webhooks/",
+    "discordapp.com/api/webhooks/", "outlook.office.com/webhook/", "hooks.zapier.com/hooks/"};
+
+/* The end of the URL (or authority) that starts after "://" at a. */
+static size_t url_end(const char *v, size_t n, size_t a)
+{
+    while (a < n && !strchr(" \t\n\"'", v[a]))
+        a++;
+    return a;
+}
+
+/* A webhook URL (its path) or a DSN (user@...sentry.io: its user): i at the ':' of "://". */
+static size_t url_secret_part(const char *v, size_t n, size_t i, size_t *s)
+{
+    size_t a = i + 3;
+    for (size_t w = 0; w < sizeof webhook_prefixes / sizeof webhook_prefixes[0]; w++) {
+        size_t pl = strlen(webhook_prefixes[w]);
+        if (n - a > pl && !strncasecmp(v + a, webhook_prefixes[w], pl)) {
+            *s = a + pl;
+            return url_end(v, n, a + pl);
+        }
+    }
+    size_t at = a;
+    while (at < n && !strchr("/?#@ \t\n\"'", v[at]))
+        at++;
+    if (at >= n || v[at] != '@' || at == a) return 0;
+    size_t host = at + 1, he = host;
+    while (he < n && !strchr("/?#: \t\n\"'", v[he]))
+        he++;
+    if (ends_with(v + host, he - host, ".sentry.io") ||
+        contains(v + host, he - host, "sentry", 6)) {
+        *s = a;
+        return at;
+    }
+    return 0;
 }
 
 /* key=value with a secret key: the value. i is at the '='. */
@@ -178,9 +243,10 @@ static int find(const tr_redact *r, const char *v, size_t n, size_t from, size_t
     for (size_t i = from; i < n; i++) {
         size_t end = 0;
         *s = i;
-        if (v[i] == ':' && i + 3 <= n && v[i + 1] == '/' && v[i + 2] == '/')
+        if (v[i] == ':' && i + 3 <= n && v[i + 1] == '/' && v[i + 2] == '/') {
             end = url_password(v, n, i, s);
-        else if (v[i] == '=')
+            if (!end) end = url_secret_part(v, n, i, s);
+        } else if (v[i] == '=')
             end = pair_value(v, n, i, s);
         else if (i == 0 || !is_alnum((unsigned char)v[i - 1]))
             end = token_at(v, n, i);
@@ -219,6 +285,54 @@ size_t tr_redact_copy(const tr_redact *r, const char *v, size_t n, char *out, si
         if (o + 1 >= outn) break;
         p = e;
     }
+    out[o] = 0;
+    return o;
+}
+
+/* "--NAME" or "--NAME=...": 1 when NAME (dashes count as underscores do: neither is part of a
+ * word) is secret by the name rule; *nl gets the length of "--NAME". */
+static int secret_flag(const tr_redact *r, const char *a, size_t n, size_t *nl)
+{
+    if (n < 3 || a[0] != '-' || a[1] != '-' || a[2] == '-' || a[2] == '=') return 0;
+    size_t e = 2;
+    while (e < n && a[e] != '=')
+        e++;
+    *nl = e;
+    return tr_redact_name(r, a + 2, e - 2);
+}
+
+/* Another long flag after "--auth" is no value ("--no-auth --verbose"). */
+static int next_flag(const char *a, size_t n)
+{
+    return n > 2 && a[0] == '-' && a[1] == '-';
+}
+
+int tr_redact_arg(const tr_redact *r, const char *prev, const char *a, size_t n)
+{
+    size_t nl;
+    if (prev && secret_flag(r, prev, strlen(prev), &nl) && prev[nl] != '=' && !next_flag(a, n))
+        return 1;
+    if (secret_flag(r, a, n, &nl) && nl < n) return 1;
+    return tr_redact_value(r, a, n, NULL, NULL);
+}
+
+size_t tr_redact_arg_copy(const tr_redact *r, const char *prev, const char *a, size_t n, char *out,
+                          size_t outn)
+{
+    static const char mark[] = "[redacted]";
+    size_t nl, o = 0;
+    if (!outn) return 0;
+    if (prev && secret_flag(r, prev, strlen(prev), &nl) && prev[nl] != '=' && !next_flag(a, n)) {
+        n = 0; /* the value of "--password" given as the next argument: all of it */
+    } else if (secret_flag(r, a, n, &nl) && nl < n) {
+        for (; o < nl + 1 && o + 1 < outn; o++) /* "--password=" stays */
+            out[o] = a[o];
+        n = 0;
+    } else {
+        return tr_redact_copy(r, a, n, out, outn);
+    }
+    for (size_t k = 0; k < sizeof mark - 1 && o + 1 < outn; k++)
+        out[o++] = mark[k];
     out[o] = 0;
     return o;
 }

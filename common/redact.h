@@ -31,6 +31,16 @@ int tr_redact_value(const tr_redact *r, const char *v, size_t n, size_t *at, siz
  * find replaced by "[redacted]": for command-line arguments, where the rest stays readable
  * ("postgres://me:[redacted]@db/x"). Returns the length written. */
 size_t tr_redact_copy(const tr_redact *r, const char *v, size_t n, char *out, size_t outn);
+/* Command-line arguments, one rule with the environment's: a is secret when the argument
+ * before it (prev, may be NULL) is a long flag whose name is secret by tr_redact_name
+ * ("--password", "--api-key"), when a is "--NAME=VALUE" with such a name, or when a holds a
+ * secret by value. 1 when it does. */
+int tr_redact_arg(const tr_redact *r, const char *prev, const char *a, size_t n);
+/* a[0..n) into out as it may be recorded (NUL-terminated, cut to outn - 1 bytes): the value of a
+ * secret flag as "[redacted]" ("--password=[redacted]"), else as tr_redact_copy. Returns the
+ * length written. */
+size_t tr_redact_arg_copy(const tr_redact *r, const char *prev, const char *a, size_t n, char *out,
+                          size_t outn);
 /* 1 when the environment entry "NAME=VALUE" (or a bare NAME) is secret by name or value. */
 int tr_redact_env(const tr_redact *r, const char *entry);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "argv_rec.h"
 #include "redact.h"
 #include "shim.h"
 #include "util.h"
@@ -17,65 +18,38 @@
 static char host[256];
 char **shim_argv;
 
-/* An argument with the secrets the value rules find (URL passwords, connection-string
- * passwords, tokens) replaced by "[redacted]" before it is encoded: they never leave. */
-static void enc_arg(tr_enc *e, const tr_redact *r, const char *a, size_t l)
-{
-    if (!tr_redact_value(r, a, l, NULL, NULL)) {
-        tr_enc_str_trunc(e, TR_F_ARGV, a, l, 1024);
-        return;
-    }
-    size_t cap = l + 256 < TR_REC_MAX_SIZE ? l + 256 : TR_REC_MAX_SIZE;
-    char clean[cap];
-    tr_enc_str_trunc(e, TR_F_ARGV, clean, tr_redact_copy(r, a, l, clean, cap), 1024);
-}
-
+/* PROC_START always fits its frame: the small fields first, then exe, cwd and argv cut field by
+ * field (argv redacted by tr_redact_arg: "--password x", "--db=postgres://u:[redacted]@h"), and
+ * the bytes cut in a TRUNCATED marker; a huge command line never costs the record. */
 void shim_emit_proc_start(pid_t pid, pid_t ppid, const char *kind, const char *note,
                           const char *exe, char *const *argv)
 {
     tr_redact r;
     tr_redact_init(&r, shim_g.redact);
     if (!host[0]) tr_hostname(host, sizeof host);
-    size_t need = 1024 + strlen(shim_g.exe) + (note ? strlen(note) : 0);
-    int argc = 0;
-    for (; argv && argv[argc]; argc++)
-        need += strlen(argv[argc]) + 32; /* a redacted secret can be longer */
-    need += 4096; /* cwd */
+    size_t need = 1024 + (exe ? strlen(exe) : 0) + (note ? strlen(note) : 0);
+    for (int i = 0; argv && argv[i]; i++)
+        need += strlen(argv[i]) + 32; /* a redacted secret can be longer */
+    need += 4096;                     /* cwd */
     if (need > TR_REC_MAX_SIZE) need = TR_REC_MAX_SIZE;
     uint8_t buf[need];
-    char cwd[4096];
+    char cwd[4096], scratch[4096];
     tr_enc e;
     int64_t now = shim_now();
     tr_enc_init(&e, buf, need, TR_REC_PROC_START, now);
     tr_enc_i64(&e, TR_F_PID, pid);
     tr_enc_i64(&e, TR_F_PPID, ppid);
     tr_enc_str(&e, TR_F_KIND, kind);
-    int k = 0;
-    for (; k < argc && k < ARGV_FIELDS - 1; k++)
-        enc_arg(&e, &r, argv[k], strlen(argv[k]));
-    if (k < argc) { /* the rest in one field, space-separated */
-        size_t rest = 0;
-        for (int i = k; i < argc; i++)
-            rest += strlen(argv[i]) + 1;
-        if (rest > need / 2) rest = need / 2;
-        char joined[rest];
-        size_t o = 0;
-        for (int i = k; i < argc && o + 1 < rest; i++) {
-            size_t l = strlen(argv[i]);
-            if (o + l + 1 > rest) l = rest - o - 1;
-            if (o) joined[o++] = ' ';
-            memcpy(joined + o, argv[i], l);
-            o += l;
-        }
-        enc_arg(&e, &r, joined, o);
-    }
-    if (shim_resolve(AT_FDCWD, ".", cwd, sizeof cwd) >= 0) tr_enc_str(&e, TR_F_CWD, cwd);
-    tr_enc_str(&e, TR_F_EXE, exe);
     tr_enc_i64(&e, TR_F_UID, shim_g.uid);
     tr_enc_str(&e, TR_F_HOST, host);
     tr_enc_i64(&e, TR_F_START_NS, now);
     tr_enc_str(&e, TR_F_SOURCE, "shim");
-    if (note) tr_enc_str(&e, TR_F_NOTE, note);
+    uint64_t cut = tr_enc_str_fit(&e, TR_F_EXE, exe, 4096, 64);
+    if (shim_resolve(AT_FDCWD, ".", cwd, sizeof cwd) >= 0)
+        cut += tr_enc_str_fit(&e, TR_F_CWD, cwd, sizeof cwd, 64);
+    cut += tr_enc_argv(&e, &r, argv, ARGV_FIELDS, 64, scratch, sizeof scratch);
+    if (note) cut += tr_enc_str_fit(&e, TR_F_NOTE, note, 1024, 32);
+    if (cut) tr_enc_i64(&e, TR_F_TRUNCATED, (int64_t)cut);
     shim_emit(&e);
 }
 
