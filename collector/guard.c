@@ -118,8 +118,8 @@ void tr_guard_counts(tr_guard *g, uint64_t *refused, uint64_t *idle_closed, int 
     pthread_mutex_unlock(&g->mu);
 }
 
-/* nng 1.5 does not announce the removal (NNG_PIPE_EV_REM_POST) of every pipe closed while it
- * was being added: a slot closed a second ago whose pipe nng no longer knows is freed here. */
+/* A safety net: a slot closed over a second ago whose pipe nng no longer knows (its removal
+ * was never announced by NNG_PIPE_EV_REM_POST) is freed, so a lost event cannot leak a slot. */
 static void reclaim(tr_guard *g, int64_t now)
 {
     for (int i = 0; i < g->conf.max_conns; i++) {

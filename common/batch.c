@@ -246,8 +246,7 @@ int tr_batch_load_token(const char *path, uint8_t *key, size_t cap, size_t *len,
         if (fd >= 0) close(fd);
         return TRAIL_EIO;
     }
-    if (!S_ISREG(st.st_mode) || (st.st_mode & 077) ||
-        (st.st_uid != geteuid() && st.st_uid != 0)) {
+    if (!S_ISREG(st.st_mode) || (st.st_mode & 077) || (st.st_uid != geteuid() && st.st_uid != 0)) {
         const char *what = !S_ISREG(st.st_mode) ? "not a regular file"
                            : (st.st_mode & 077) ? "readable by others"
                                                 : "owned by another user";

@@ -186,9 +186,9 @@ static inline int tnet_http_get_auth(int port, const char *path, const char *tok
     }
     char req[1024], auth[600] = "";
     if (token) snprintf(auth, sizeof auth, "Authorization: Bearer %s\r\n", token);
-    int n = snprintf(req, sizeof req,
-                     "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%sConnection: close\r\n\r\n", path,
-                     auth);
+    int n =
+        snprintf(req, sizeof req,
+                 "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%sConnection: close\r\n\r\n", path, auth);
     if (write(fd, req, (size_t)n) != n) {
         close(fd);
         return -1;
