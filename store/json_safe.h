@@ -18,7 +18,8 @@ char *tr_utf8_repair(const char *s);
  * valid document. 0, or -1 when memory ran out (the document is left printable but may keep
  * an invalid string). */
 int tr_json_make_valid(struct cJSON *doc);
-/* tr_json_make_valid, then cJSON_Print (pretty) or cJSON_PrintUnformatted; free() the text. */
+/* tr_json_make_valid, then cJSON_Print (pretty) or cJSON_PrintUnformatted, with DEL and the C1
+ * controls (which cJSON leaves raw) written as \u escapes; free() the text. */
 char *tr_json_print_safe(struct cJSON *doc, int pretty);
 /* An integer that prints exactly: a cJSON number when |v| <= 2^53, else a raw decimal item
  * (cJSON_IsRaw; its text in valuestring). */
