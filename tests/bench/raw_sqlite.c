@@ -1,5 +1,6 @@
 /* raw_sqlite.c - the ingest baseline: the store's row shapes inserted with one prepared
  * statement, batched transactions, WAL and the store's synchronous setting. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
