@@ -86,8 +86,9 @@ static int is_dist_meta(const char *path)
 
 static int is_shared_object(const char *path)
 {
-    const char *b = base_of(path), *so = strstr(b, ".so");
-    return so && (so[3] == 0 || so[3] == '.');
+    for (const char *so = strstr(base_of(path), ".so"); so; so = strstr(so + 1, ".so"))
+        if (so[3] == 0 || so[3] == '.') return 1;
+    return 0;
 }
 
 /* /usr/share and /usr/local/share: the parts that hold the system's own files; the rest (word
@@ -95,10 +96,10 @@ static int is_shared_object(const char *path)
 static int system_share(const char *path)
 {
     static const char *const env_dirs[] = {
-        "locale/",          "zoneinfo/", "i18n/",    "terminfo/",       "fonts/",  "mime/",
-        "ca-certificates/", "X11/",      "misc/",    "icons/",          "themes/", "glib-2.0/",
-        "fontconfig/",      "doc/",      "python3/", "pyshared/",       "perl/",   "perl5/",
-        "lintian/",         "dpkg/",     "zsh/",     "bash-completion/"};
+        "locale/",          "zoneinfo/", "i18n/",    "terminfo/",        "fonts/",     "mime/",
+        "ca-certificates/", "X11/",      "misc/",    "icons/",           "themes/",    "glib-2.0/",
+        "fontconfig/",      "doc/",      "python3/", "pyshared/",        "perl/",      "perl5/",
+        "lintian/",         "dpkg/",     "zsh/",     "bash-completion/", "matplotlib/"};
     const char *rest = has_prefix(path, "/usr/share/")         ? path + 11
                        : has_prefix(path, "/usr/local/share/") ? path + 17
                                                                : NULL;
@@ -118,7 +119,9 @@ int tr_role_is_env(const char *path)
     const char *e = ext_of(path);
     if (!strcasecmp(e, "pyc") || !strcasecmp(e, "pyo") || strstr(path, "/__pycache__/")) return 1;
     if (is_dist_meta(path) || is_shared_object(path) || ext_in(path, env_exts)) return 1;
-    if (strstr(path, "/locale/")) return 1;
+    /* locale and time zone data; matplotlib's fonts and styles */
+    if (strstr(path, "/locale/") || strstr(path, "/zoneinfo/") || strstr(path, "/mpl-data/"))
+        return 1;
     if (site_dir_len(path)) /* a distribution's code is env; its other files may be data */
         return ext_in(path, src_exts) || ext_in(path, pkg_env_exts) ||
                !strncasecmp(base_of(path), "LICENSE", 7) || !strcmp(base_of(path), "RECORD");
