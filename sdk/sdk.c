@@ -9,8 +9,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "argv_rec.h"
 #include "client.h"
 #include "record.h"
+#include "strmap.h"
 #include "trail.h"
 #include "util.h"
 
@@ -22,6 +24,8 @@ static int joined;         /* the run belongs to `trail run` (TRAIL_RUN_ID in th
 static int owns_run;       /* this process started the run and must end it */
 static pid_t owner_pid;
 static int atexit_done;
+static tr_strmap *params;         /* key -> value of every param logged by this process */
+static __thread char last_err[512]; /* trail_last_error: the detail of this thread's last failure */
 
 static int key_ok(const char *key)
 {
@@ -49,19 +53,75 @@ static int emit(tr_enc *e)
     return tr_client_emit(e->buf, (size_t)n);
 }
 
+/* The command line, redacted and cut to fit as every producer records it (argv_rec.c). */
 static void read_cmdline(tr_enc *e)
 {
-    char buf[16384];
-    long n = tr_read_file("/proc/self/cmdline", buf, sizeof buf);
+    static char buf[16384], scratch[8192];
+    static char *argv[257];
+    long n = tr_read_file("/proc/self/cmdline", buf, sizeof buf - 1);
     if (n <= 0) return;
-    for (long i = 0; i < n;) {
-        size_t l = strnlen(buf + i, (size_t)(n - i));
-        tr_enc_str_trunc(e, TR_F_ARGV, buf + i, l, 1024);
-        i += (long)l + 1;
-    }
+    buf[n] = 0;
+    int k = 0;
+    for (long i = 0; i < n && k < 256; i += (long)strlen(buf + i) + 1)
+        argv[k++] = buf + i;
+    argv[k] = NULL;
+    tr_redact r;
+    tr_redact_init(&r, NULL);
+    uint64_t cut = tr_enc_argv(e, &r, argv, 40, 64, scratch, sizeof scratch);
+    if (cut) tr_enc_i64(e, TR_F_TRUNCATED, (int64_t)cut);
 }
 
 static int start_run_locked(const char *experiment, const char *name);
+
+/* The params `trail run --param K=V` logged (exported as TRAIL_PARAM_K=V): this process counts
+ * them as logged. Called with sdk_mu held. */
+static void seed_params_locked(void)
+{
+    extern char **environ;
+    for (char **e = environ; e && *e; e++) {
+        if (strncmp(*e, "TRAIL_PARAM_", 12)) continue;
+        const char *k = *e + 12, *eq = strchr(k, '=');
+        if (!eq || eq == k) continue;
+        if (!params && !(params = tr_strmap_new())) return;
+        const char *v = tr_strmap_strdup(params, eq + 1, strlen(eq + 1));
+        if (v) tr_strmap_add(params, k, (size_t)(eq - k), (tr_mapval){.s = v}, NULL);
+    }
+}
+
+/* 0 when key may be logged with value (first time: remembered), 1 when it was logged with
+ * this value already, TRAIL_EPARAM (detail in last_err) for another value. */
+static int param_claim(const char *key, const char *value)
+{
+    tr_mapval have;
+    int rc = 0;
+    pthread_mutex_lock(&sdk_mu);
+    if (!params && !(params = tr_strmap_new())) {
+        rc = TRAIL_ENOMEM;
+    } else if (tr_strmap_get(params, key, strlen(key), &have) && have.s) {
+        if (strcmp(have.s, value) == 0) {
+            rc = 1;
+        } else {
+            snprintf(last_err, sizeof last_err, "param '%s' already logged as '%.200s'", key,
+                     have.s);
+            rc = TRAIL_EPARAM;
+        }
+    } else {
+        const char *v = tr_strmap_strdup(params, value, strlen(value));
+        if (!v || tr_strmap_set(params, key, strlen(key), (tr_mapval){.s = v}) < 0)
+            rc = TRAIL_ENOMEM;
+    }
+    pthread_mutex_unlock(&sdk_mu);
+    return rc;
+}
+
+/* Forgets a claim whose record could not be written (the key may be logged again). */
+static void param_unclaim(const char *key)
+{
+    pthread_mutex_lock(&sdk_mu);
+    long i = params ? tr_strmap_find(params, key, strlen(key)) : -1;
+    if (i >= 0) tr_strmap_val(params, (size_t)i)->s = NULL;
+    pthread_mutex_unlock(&sdk_mu);
+}
 
 static void at_exit(void)
 {
@@ -91,7 +151,10 @@ static int ensure_run_locked(int implicit)
             sdk_state = TRAIL_EDISABLED;
             return sdk_state;
         }
-        if (rc == 1) joined = 1;
+        if (rc == 1) {
+            joined = 1;
+            seed_params_locked();
+        }
         sdk_state = 1;
         if (!atexit_done) {
             atexit(at_exit);
@@ -201,12 +264,15 @@ static int log_kv(uint8_t type, const char *key, const char *value)
     if (!value_ok(value)) return value ? TRAIL_ETOOBIG : TRAIL_EVALUE;
     int rc = ready();
     if (rc) return rc;
+    if (type == TR_REC_PARAM && (rc = param_claim(key, value))) return rc < 0 ? rc : 0;
     uint8_t buf[SDK_BUF];
     tr_enc e;
     tr_enc_init(&e, buf, sizeof buf, type, tr_now_ns());
     tr_enc_str(&e, TR_F_KEY, key);
     tr_enc_str(&e, TR_F_VALUE, value);
-    return emit(&e);
+    rc = emit(&e);
+    if (rc && type == TR_REC_PARAM) param_unclaim(key);
+    return rc;
 }
 
 static int do_log_metric(const char *key, double value, int64_t step)
@@ -266,10 +332,12 @@ static const char *do_run_id(void)
     return tr_client_run_id();
 }
 
-/* Public entry points: the host program's errno is the same after every call. */
+/* Public entry points: the host program's errno is the same after every call; a call starts
+ * with no error detail. */
 #define KEEP_ERRNO(T, call)                                                                        \
     do {                                                                                           \
         int saved_ = errno;                                                                        \
+        last_err[0] = 0;                                                                           \
         T rc_ = call;                                                                              \
         errno = saved_;                                                                            \
         return rc_;                                                                                \
@@ -318,4 +386,9 @@ TRAIL_API int trail_flush(void)
 TRAIL_API const char *trail_run_id(void)
 {
     KEEP_ERRNO(const char *, do_run_id());
+}
+
+TRAIL_API const char *trail_last_error(void)
+{
+    return last_err;
 }
