@@ -40,6 +40,15 @@ long tr_enrich_flush(tr_enrich *e, struct tr_sink *sink);
 struct tr_enc;
 int tr_enrich_emit(tr_enrich *e, const char *run, struct tr_enc *enc);
 
+/* Files of killed processes (settle_files.c): FILE_OPEN records noted as delivered, settled by
+ * the FILE of their close or their image's PROC_END; at flush, those of a process that is gone
+ * become FILE_SETTLE records (ENDED "killed"). */
+typedef struct tr_settleq tr_settleq;
+tr_settleq *tr_settleq_new(void);
+void tr_settleq_free(tr_settleq *q);
+void tr_settleq_note(tr_settleq *q, const tr_seg_info *seg, const tr_rec *rec, const char *run);
+int tr_settleq_flush(tr_settleq *q, tr_enrich *e);
+
 /* Environment capture: appends ENV records for envp through the client, redacting secret
  * values. extra is a comma-separated list of more name patterns (may be NULL). */
 int tr_env_is_secret(const char *name, const char *extra);

@@ -69,6 +69,10 @@ static int on_record(void *ctx, const tr_seg_info *seg, uint64_t seq, const uint
         d->undecodable++; /* its crc matched, so a writer bug: skipped */
         return 0;
     }
+    if (rec.type == TR_REC_FILE_OPEN) { /* for the agent only: settled here (settle_files.c) */
+        tr_enrich_note(d->enrich, seg, &rec);
+        return 0;
+    }
     int rc = d->sink->vt->add(d->sink, seg, seq, body, len, &rec);
     if (rc < 0) {
         d->last_err = rc;

@@ -22,6 +22,7 @@ struct tr_enrich {
     char dir[4096];
     tr_hashq *hashq;
     tr_depq *depq;
+    tr_settleq *settleq;
     eout *out;
     size_t nout;
     uint64_t dropped; /* records that could not be written (out of memory, disk full) */
@@ -34,6 +35,7 @@ tr_enrich *tr_enrich_new(const char *spool_dir)
     snprintf(e->dir, sizeof e->dir, "%s", spool_dir);
     e->hashq = tr_hashq_new(); /* NULL: no hashing, nothing else changes */
     e->depq = tr_depq_new();   /* NULL: dependencies stay unresolved */
+    e->settleq = tr_settleq_new(); /* NULL: files of killed processes stay unknown */
     return e;
 }
 
@@ -42,6 +44,7 @@ void tr_enrich_free(tr_enrich *e)
     if (!e) return;
     tr_hashq_free(e->hashq);
     tr_depq_free(e->depq);
+    tr_settleq_free(e->settleq);
     for (size_t i = 0; i < e->nout; i++)
         free(e->out[i].buf);
     free(e->out);
@@ -62,6 +65,7 @@ void tr_enrich_note(tr_enrich *e, const tr_seg_info *seg, const tr_rec *rec)
     const char *r = run_of(rec, seg, run, sizeof run);
     tr_hashq_note(e->hashq, rec, r, seg->host);
     tr_depq_note(e->depq, rec, r);
+    tr_settleq_note(e->settleq, seg, rec, r);
 }
 
 void tr_enrich_discard(tr_enrich *e)
@@ -143,6 +147,8 @@ long tr_enrich_flush(tr_enrich *e, tr_sink *sink)
     if (!e) return 0;
     int rc = tr_hashq_flush(e->hashq, e, sink);
     int drc = tr_depq_flush(e->depq, e, sink);
+    int src = tr_settleq_flush(e->settleq, e);
+    if (!drc) drc = src;
     long total = 0;
     for (size_t i = 0; i < e->nout; i++) {
         eout *o = &e->out[i];

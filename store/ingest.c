@@ -289,7 +289,15 @@ static int on_file(ing *c)
     }
     has_int(c->rec, TR_F_MMAP, &mmap);
     int rc = ensure_run(c);
-    if (rc || (rc = tr_lineage_artifact(c->s, key, &artifact))) return rc;
+    if (rc) return rc;
+    /* the FILE of a close replaces the agent's settle of the same open; a settle comes once */
+    int64_t open_seq = 0, seq = 0;
+    int settle = c->rec->type == TR_REC_FILE_SETTLE;
+    if (has_int(c->rec, TR_F_OPEN_SEQ, &open_seq) && open_seq &&
+        (rc = tr_lineage_settle_check(c->s, run_id(c, run, sizeof run), c->pid, open_seq,
+                                      settle)))
+        return rc == 1 ? 0 : rc;
+    if ((rc = tr_lineage_artifact(c->s, key, &artifact))) return rc;
     file_version fv = {artifact, c->rec};
     if ((rc = tr_stmt_get_or_add(c->s, TR_STMT_LN_VERSION_FIND, TR_STMT_VERSION_ADD, bind_version,
                                  &fv, &version)))
@@ -307,6 +315,10 @@ static int on_file(ing *c)
     tr_bind_int(&q, 10, end_ns);
     tr_bind_field_str(&q, 11, c->rec, TR_F_SOURCE);
     if ((rc = tr_stmt_done(&q))) return rc;
+    has_int(c->rec, TR_F_SEQ, &seq);
+    if ((rc = tr_lineage_event_order(c->s, sqlite3_last_insert_rowid(c->s->db), seq, open_seq,
+                                     settle ? "killed" : NULL)))
+        return rc;
     if (!has_int(c->rec, TR_F_START_NS, &start_ns)) start_ns = end_ns;
     return tr_lineage_after_file(c->s, run_id(c, run, sizeof run), c->pid, key, version,
                                  role[0] == 'o' || (role[0] == 'i' && role[2] == 'o'), start_ns);
@@ -343,6 +355,8 @@ static int on_fileop(ing *c)
     tr_bind_cstr(&q, 5, k2 ? key2 : NULL);
     tr_bind_int(&q, 6, c->rec->time_ns);
     if ((rc = tr_stmt_done(&q))) return rc;
+    int64_t rowid = sqlite3_last_insert_rowid(c->s->db), seq = 0, acted = 0;
+    has_int(c->rec, TR_F_SEQ, &seq);
     tr_fingerprint fp;
     int has_fp = has_int(c->rec, TR_F_INO, &ino) && has_int(c->rec, TR_F_SIZE, &size) &&
                  has_int(c->rec, TR_F_MTIME_NS, &mtime);
@@ -351,8 +365,10 @@ static int on_fileop(ing *c)
         fp = (tr_fingerprint){(uint64_t)dev, (uint64_t)ino, size, mtime};
     }
     snprintf(opz, sizeof opz, "%.*s", (int)n, op);
-    return tr_lineage_fileop(c->s, run_id(c, run, sizeof run), c->pid, opz, k1 ? key : NULL,
-                             k2 ? key2 : NULL, has_fp ? &fp : NULL, c->rec->time_ns);
+    if ((rc = tr_lineage_fileop(c->s, run_id(c, run, sizeof run), c->pid, opz, k1 ? key : NULL,
+                                k2 ? key2 : NULL, has_fp ? &fp : NULL, c->rec->time_ns, &acted)))
+        return rc;
+    return tr_lineage_op_order(c->s, rowid, seq, acted);
 }
 
 /* The agent's enrichment (ingest_enrich.c), for a run already stored. */
@@ -390,6 +406,7 @@ static int apply(ing *c)
     case TR_REC_ENV:
         return on_env(c);
     case TR_REC_FILE:
+    case TR_REC_FILE_SETTLE: /* the agent's for an open of a killed process (settle_files.c) */
         return on_file(c);
     case TR_REC_DEP:
         return on_dep(c);

@@ -158,6 +158,8 @@ static int mark_removed(tr_store *s, int64_t ver, const char *run, const char *o
     return tr_stmt_done(&q);
 }
 
+static int supersede(tr_store *s, const char *run, int64_t ver);
+
 /* Carries version src to key2 as run's output (kind rename or link). */
 static int carry(tr_store *s, const char *run, int64_t pid, int64_t src, const char *key2,
                  const tr_fingerprint *fp, const char *kind, int64_t time_ns)
@@ -196,17 +198,53 @@ static int carry(tr_store *s, const char *run, int64_t pid, int64_t src, const c
     tr_bind_int(&q, 9, time_ns);
     tr_bind_int(&q, 10, time_ns);
     tr_bind_cstr(&q, 11, kind);
-    return tr_stmt_done(&q);
+    if ((rc = tr_stmt_done(&q))) return rc;
+    return supersede(s, run, dst); /* a file moved over one the run wrote before */
 }
 
-/* The version a FILEOP on key by run acts on, or 0. */
-static int current(tr_store *s, const char *key, const char *run, int64_t *ver)
+int tr_lineage_undo_carry(tr_store *s, const char *run, int64_t src, const char *key2,
+                          const char *kind)
+{
+    vinfo v;
+    int rc = vget(s, src, &v);
+    if (rc) return rc == TRAIL_ENOTFOUND ? 0 : rc;
+    int64_t dst[8];
+    int n = 0;
+    tr_stmt q;
+    if ((rc = tr_stmt_begin(&q, s, TR_STMT_LN_CARRIED))) return rc;
+    tr_bind_cstr(&q, 1, key2);
+    tr_bind_int(&q, 2, root_of(src, &v));
+    tr_bind_cstr(&q, 3, kind);
+    while (n < 8 && (rc = tr_stmt_row(&q)) == 1)
+        dst[n++] = sqlite3_column_int64(q.st, 0);
+    if (rc == 1) tr_stmt_reset(&q);
+    if (rc < 0) return rc;
+    for (int i = 0; i < n; i++) {
+        if ((rc = tr_stmt_begin(&q, s, TR_STMT_LN_CARRY_UNDO))) return rc;
+        tr_bind_int(&q, 1, dst[i]);
+        tr_bind_cstr(&q, 2, run);
+        tr_bind_cstr(&q, 3, kind);
+        if ((rc = tr_stmt_done(&q))) return rc;
+        if ((rc = tr_stmt_begin(&q, s, TR_STMT_LN_ORIGIN_CLEAR))) return rc;
+        tr_bind_int(&q, 1, dst[i]);
+        tr_bind_cstr(&q, 2, kind);
+        if ((rc = tr_stmt_done(&q))) return rc;
+        if ((rc = tr_stmt_begin(&q, s, TR_STMT_LN_VERSION_DROP))) return rc;
+        tr_bind_int(&q, 1, dst[i]);
+        if ((rc = tr_stmt_done(&q))) return rc;
+    }
+    return 0;
+}
+
+/* The version a FILEOP on key by run at time_ns acts on, or 0. */
+static int current(tr_store *s, const char *key, const char *run, int64_t time_ns, int64_t *ver)
 {
     tr_stmt q;
     int found, rc = tr_stmt_begin(&q, s, TR_STMT_LN_CURRENT);
     if (rc) return rc;
     tr_bind_cstr(&q, 1, key);
     tr_bind_cstr(&q, 2, run);
+    tr_bind_int(&q, 3, time_ns);
     *ver = 0;
     rc = tr_stmt_row_int(&q, &found, ver);
     if (!found) *ver = 0;
@@ -214,13 +252,15 @@ static int current(tr_store *s, const char *key, const char *run, int64_t *ver)
 }
 
 int tr_lineage_fileop(tr_store *s, const char *run, int64_t pid, const char *op, const char *key,
-                      const char *key2, const tr_fingerprint *fp, int64_t time_ns)
+                      const char *key2, const tr_fingerprint *fp, int64_t time_ns, int64_t *acted)
 {
     int64_t src = 0;
+    *acted = 0;
     int rename = !strcmp(op, "rename"), link = !strcmp(op, "link");
     int rc;
     if (!key) return 0;
-    if (!strcmp(op, "truncate")) {
+    /* a truncate, or a change of times (rsync's temporaries): a version the run made */
+    if (!strcmp(op, "truncate") || !strcmp(op, "utime")) {
         int64_t art, ver;
         if (!fp) return 0;
         if ((rc = tr_lineage_artifact(s, key, &art)) || (rc = version(s, art, fp, &ver))) return rc;
@@ -233,15 +273,45 @@ int tr_lineage_fileop(tr_store *s, const char *run, int64_t pid, const char *op,
         tr_bind_int(&q, 8, 0);
         tr_bind_int(&q, 9, time_ns);
         tr_bind_int(&q, 10, time_ns);
-        tr_bind_cstr(&q, 11, "truncate");
-        return tr_stmt_done(&q);
+        tr_bind_cstr(&q, 11, op);
+        if ((rc = tr_stmt_done(&q))) return rc;
+        *acted = ver;
+        return supersede(s, run, ver);
     }
     if (!rename && !link && strcmp(op, "unlink") != 0) return 0;
-    if ((rc = current(s, key, run, &src)) || !src) return rc;
+    if ((rc = current(s, key, run, time_ns, &src)) || !src) return rc;
+    *acted = src;
     if ((rename || link) && key2 && strcmp(key, key2) != 0 &&
         (rc = carry(s, run, pid, src, key2, fp, rename ? "rename" : "link", time_ns)))
         return rc;
     return link ? 0 : mark_removed(s, src, run, op);
+}
+
+static int unremove(tr_store *s, int64_t ver, const char *run, const char *op)
+{
+    tr_stmt q;
+    int rc = tr_stmt_begin(&q, s, TR_STMT_LN_UNREMOVE);
+    if (rc) return rc;
+    tr_bind_int(&q, 1, ver);
+    tr_bind_cstr(&q, 2, run);
+    tr_bind_cstr(&q, 3, op);
+    return tr_stmt_done(&q);
+}
+
+/* Versions of the path of ver that run wrote before its last write of the path. */
+static int supersede(tr_store *s, const char *run, int64_t ver)
+{
+    tr_stmt q;
+    int rc = tr_stmt_begin(&q, s, TR_STMT_LN_VERSION);
+    if (rc) return rc;
+    tr_bind_int(&q, 1, ver);
+    if ((rc = tr_stmt_row(&q)) <= 0) return rc;
+    int64_t art = sqlite3_column_int64(q.st, TR_COL_LNV_ARTIFACT);
+    tr_stmt_reset(&q);
+    if ((rc = tr_stmt_begin(&q, s, TR_STMT_LN_SUPERSEDE))) return rc;
+    tr_bind_cstr(&q, 1, run);
+    tr_bind_int(&q, 2, art);
+    return tr_stmt_done(&q);
 }
 
 int tr_lineage_after_file(tr_store *s, const char *run, int64_t pid, const char *key,
@@ -256,25 +326,46 @@ int tr_lineage_after_file(tr_store *s, const char *run, int64_t pid, const char 
     tr_bind_int(&q, 3, start_ns);
     /* Collect first: carrying runs other statements. */
     char ops[4][8], dst[4][TR_LINEAGE_KEY_MAX];
+    int64_t rowid[4], when[4], was[4];
     int n = 0;
     while (n < 4 && (rc = tr_stmt_row(&q)) == 1) {
         const char *op = (const char *)sqlite3_column_text(q.st, TR_COL_LNO_OP);
         const char *p2 = (const char *)sqlite3_column_text(q.st, TR_COL_LNO_PATH2);
         snprintf(ops[n], sizeof ops[n], "%s", op ? op : "");
         snprintf(dst[n], sizeof dst[n], "%s", p2 ? p2 : "");
+        rowid[n] = sqlite3_column_int64(q.st, TR_COL_LNO_ROWID);
+        when[n] = sqlite3_column_int64(q.st, TR_COL_LNO_TIME_NS);
+        was[n] = sqlite3_column_int64(q.st, TR_COL_LNO_VERSION);
         n++;
     }
     if (rc == 1) tr_stmt_reset(&q);
     if (rc < 0) return rc;
     for (int i = 0; i < n; i++) {
         int moved = !strcmp(ops[i], "rename") || !strcmp(ops[i], "link");
-        if (moved && dst[i][0] &&
-            (rc = carry(s, run, pid, version, dst[i], NULL, ops[i], start_ns)))
-            return rc;
+        int64_t now = 0;
+        if (was[i] == version) { /* already what it acted on */
+            if (!moved || strcmp(ops[i], "rename") == 0) break;
+            continue;
+        }
+        /* the op was stored first and acted on what was known then: by time, is this version
+         * the one the path held when it happened? */
+        if ((rc = current(s, key, run, when[i], &now))) return rc;
+        if (now == version) {
+            /* what it acted on was overwritten before: not the op's, the run's next write's */
+            if (was[i] && (rc = unremove(s, was[i], run, ops[i]))) return rc;
+            if (moved && dst[i][0] && was[i] &&
+                (rc = tr_lineage_undo_carry(s, run, was[i], dst[i], ops[i])))
+                return rc;
+            if (moved && dst[i][0] &&
+                (rc = carry(s, run, pid, version, dst[i], NULL, ops[i], when[i])))
+                return rc;
+            if ((rc = tr_lineage_op_acted(s, rowid[i], version))) return rc;
+        }
+        /* not current then: another write of the run came later and took its place */
         if (strcmp(ops[i], "link") != 0 && (rc = mark_removed(s, version, run, ops[i]))) return rc;
         if (!moved || strcmp(ops[i], "rename") == 0) break; /* the path no longer holds it */
     }
-    return 0;
+    return supersede(s, run, version);
 }
 
 /* ---- content hashes ---- */

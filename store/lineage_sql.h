@@ -41,6 +41,24 @@
     "  AND x.run_id = e.run_id AND x.role IN ('output', 'inout')))"                                \
     " SELECT k, id, min(d), pk, pid FROM walk GROUP BY k, id, pk, pid ORDER BY 3"
 
+/* Schema v5, the order of events (store/lineage_order.c): a FILE event carries its place in
+ * its process's order (seq) and the FILE_OPEN it settles (open_seq; ended = 'killed' when the
+ * agent settled it for a process that was killed); a file op its seq and the version it acted
+ * on, so that a version stored later can take its place when it was the current one. */
+#define TR_SQL_SCHEMA_V5                                                                           \
+    "ALTER TABLE events ADD COLUMN seq INTEGER;"                                                   \
+    "ALTER TABLE events ADD COLUMN open_seq INTEGER;"                                              \
+    "ALTER TABLE events ADD COLUMN ended TEXT;"                                                    \
+    "ALTER TABLE file_ops ADD COLUMN seq INTEGER;"                                                 \
+    "ALTER TABLE file_ops ADD COLUMN version_id INTEGER;"                                          \
+    "CREATE INDEX events_open ON events(run_id, pid, open_seq) WHERE open_seq IS NOT NULL;"
+
+/* The time a version was current by an event at or before ?3: an input's open, an output's
+ * close (or ?3 when it was still open then). */
+#define TR_LN_EV_TIME                                                                              \
+    "CASE WHEN e.role = 'input' THEN coalesce(e.start_ns, e.end_ns)"                               \
+    " ELSE min(coalesce(e.end_ns, e.start_ns), ?3) END"
+
 /* Prepared statements of the lineage module, part of the store's statement table. */
 #define TR_LINEAGE_STMTS(X)                                                                        \
     /* Versions match on (inode, size, mtime_ns) within one artifact, never on dev: a network      \
@@ -51,12 +69,47 @@
                   " v.removed_run, v.removed_op, v.origin_id, v.origin_kind, v.artifact_id"        \
                   " FROM artifact_versions v JOIN artifacts a ON a.id = v.artifact_id"             \
                   " WHERE v.id = ?1")                                                              \
-    /* The version a rename/unlink of PATH by run ?2 acts on: the latest this run wrote, else the  \
-     * latest known. */                                                                            \
+    /* The version a rename/unlink of PATH by run ?2 at time ?3 acts on: the one this run wrote    \
+     * last before then, else the latest known before then; by time, never by the order records    \
+     * were stored in. */                                                                          \
     X(LN_CURRENT,                                                                                  \
       "SELECT v.id FROM artifacts a JOIN artifact_versions v ON v.artifact_id = a.id"              \
-      " WHERE a.path = ?1 ORDER BY EXISTS (SELECT 1 FROM events e WHERE e.version_id = v.id"       \
-      " AND e.run_id = ?2 AND " TR_LN_PRODUCED ") DESC, v.id DESC LIMIT 1")                        \
+      " WHERE a.path = ?1 AND EXISTS (SELECT 1 FROM events e WHERE e.version_id = v.id"            \
+      " AND coalesce(e.start_ns, e.end_ns) <= ?3)"                                                 \
+      " ORDER BY EXISTS (SELECT 1 FROM events e WHERE e.version_id = v.id"                         \
+      " AND e.run_id = ?2 AND " TR_LN_PRODUCED " AND coalesce(e.start_ns, e.end_ns) <= ?3) DESC,"  \
+      " (SELECT max(" TR_LN_EV_TIME ") FROM events e WHERE e.version_id = v.id"                    \
+      " AND coalesce(e.start_ns, e.end_ns) <= ?3) DESC, v.id DESC LIMIT 1")                        \
+    /* Order of events (lineage_order.c). */                                                       \
+    X(LN_EVENT_ORDER, "UPDATE events SET seq = ?2, open_seq = ?3, ended = ?4 WHERE id = ?1")       \
+    X(LN_OPEN_EVENTS, "SELECT id, ended, version_id FROM events WHERE run_id = ?1 AND pid = ?2"    \
+                      " AND open_seq = ?3")                                                        \
+    X(LN_EVENT_DELETE, "DELETE FROM events WHERE id = ?1")                                         \
+    X(LN_VERSION_DROP,                                                                             \
+      "DELETE FROM artifact_versions WHERE id = ?1 AND content_hash IS NULL"                       \
+      " AND NOT EXISTS (SELECT 1 FROM events WHERE version_id = ?1)"                               \
+      " AND NOT EXISTS (SELECT 1 FROM artifact_versions o WHERE o.origin_id = ?1)"                 \
+      " AND NOT EXISTS (SELECT 1 FROM file_ops WHERE version_id = ?1)")                            \
+    X(LN_FILEOP_ACTED, "UPDATE file_ops SET seq = coalesce(?2, seq), version_id = ?3"              \
+                       " WHERE rowid = ?1")                                                        \
+    /* A run's versions of one path that a later write of the same run replaced are intermediate \
+     * (removed_op 'overwrite'): ?1 run, ?2 artifact, ?3 the version just written. */             \
+    X(LN_SUPERSEDE,                                                                                \
+      "WITH t(id, at) AS (SELECT e.version_id, max(coalesce(e.end_ns, e.start_ns)) FROM events e"  \
+      " JOIN artifact_versions w ON w.id = e.version_id WHERE w.artifact_id = ?2"                  \
+      " AND e.run_id = ?1 AND " TR_LN_PRODUCED " GROUP BY e.version_id)"                           \
+      " UPDATE artifact_versions SET removed_run = ?1, removed_op = 'overwrite'"                   \
+      " WHERE artifact_id = ?2 AND removed_run IS NULL AND id IN (SELECT id FROM t)"               \
+      " AND (SELECT at FROM t WHERE t.id = artifact_versions.id) <"                                \
+      " (SELECT max(at) FROM t)")                                                                  \
+    X(LN_UNREMOVE, "UPDATE artifact_versions SET removed_run = NULL, removed_op = NULL"            \
+                   " WHERE id = ?1 AND removed_run = ?2 AND removed_op = ?3")                      \
+    /* Undoing a carry made from a version that turned out not to be the current one. */          \
+    X(LN_CARRY_UNDO, "DELETE FROM events WHERE version_id = ?1 AND run_id = ?2 AND source = ?3")  \
+    X(LN_ORIGIN_CLEAR, "UPDATE artifact_versions SET origin_id = NULL, origin_kind = NULL"         \
+                       " WHERE id = ?1 AND origin_kind = ?2")                                      \
+    X(LN_CARRIED, "SELECT v.id FROM artifacts a JOIN artifact_versions v ON v.artifact_id = a.id"  \
+                  " WHERE a.path = ?1 AND v.origin_id = ?2 AND v.origin_kind = ?3")                \
     X(LN_SET_ORIGIN, "UPDATE artifact_versions SET origin_id = ?2, origin_kind = ?3"               \
                      " WHERE id = ?1 AND origin_id IS NULL AND id <> ?2")                          \
     X(LN_SET_REMOVED, "UPDATE artifact_versions SET removed_run = ?2, removed_op = ?3"             \
@@ -67,8 +120,9 @@
       "SELECT 1 FROM events e WHERE e.version_id = ?1 AND " TR_LN_PRODUCED " LIMIT 1")             \
     /* Renames/links/unlinks of PATH by a run at or after an open: a FILE record (written at the   \
      * last close) can arrive after the FILEOP that moved the file while it was still open. */     \
-    X(LN_LATER_OPS, "SELECT op, path2 FROM file_ops WHERE run_id = ?1 AND path = ?2"               \
-                    " AND time_ns >= ?3 AND op IN ('rename', 'link', 'unlink') ORDER BY time_ns")  \
+    X(LN_LATER_OPS, "SELECT op, path2, rowid, time_ns, version_id FROM file_ops"                   \
+                    " WHERE run_id = ?1 AND path = ?2 AND time_ns >= ?3"                           \
+                    " AND op IN ('rename', 'link', 'unlink') ORDER BY time_ns, seq")               \
     /* Content hashes. */                                                                          \
     X(LN_HASH_FIND,                                                                                \
       "SELECT v.id, v.dev, v.ino, v.size, v.mtime_ns, v.content_hash FROM artifacts a"             \
@@ -103,7 +157,8 @@
       " v.removed_op, v.origin_id, v.origin_kind, (SELECT min(e.start_ns) FROM events e"           \
       " WHERE e.version_id = v.id), (SELECT max(e.end_ns) FROM events e"                           \
       " WHERE e.version_id = v.id) FROM artifact_versions v WHERE v.artifact_id = ?1"              \
-      " ORDER BY v.id")                                                                            \
+      " ORDER BY (SELECT min(coalesce(e.end_ns, e.start_ns)) FROM events e"                        \
+      " WHERE e.version_id = v.id) NULLS LAST, v.id")                                              \
     X(LN_VERSION_EVENTS,                                                                           \
       "SELECT e.run_id, r.name, r.status, CASE WHEN e.role = 'input' THEN 'input'"                 \
       " ELSE 'output' END AS dir, group_concat(DISTINCT e.source), min(coalesce(e.start_ns, "      \
@@ -133,7 +188,15 @@ enum tr_ln_version_col {
     TR_COL_LNV_LAST_NS,       /* LN_VERSIONS: the last event's end */
 };
 /* LN_LATER_OPS */
-enum tr_ln_later_ops_col { TR_COL_LNO_OP, TR_COL_LNO_PATH2 };
+enum tr_ln_later_ops_col {
+    TR_COL_LNO_OP,
+    TR_COL_LNO_PATH2,
+    TR_COL_LNO_ROWID,
+    TR_COL_LNO_TIME_NS,
+    TR_COL_LNO_VERSION
+};
+/* LN_OPEN_EVENTS */
+enum tr_ln_open_events_col { TR_COL_LNOE_ID, TR_COL_LNOE_ENDED, TR_COL_LNOE_VERSION };
 /* LN_WALK_UP, LN_WALK_DOWN: the node's kind ('r'/'v') and id, its depth, the node it was
  * reached from (kind NULL at the start). */
 enum tr_ln_walk_col {

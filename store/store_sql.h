@@ -95,7 +95,8 @@
  * Append only: a released migration is never edited. */
 #define TR_SQL_MIGRATIONS                                                                          \
     {                                                                                              \
-        TR_SQL_SCHEMA_V1, TR_SQL_SCHEMA_V2, TR_SQL_SCHEMA_V3 /* procs_sql.h */                     \
+        TR_SQL_SCHEMA_V1, TR_SQL_SCHEMA_V2, TR_SQL_SCHEMA_V3 /* procs_sql.h */,                    \
+            TR_SQL_SCHEMA_V5 /* lineage_sql.h; V4 goes before it */                                \
     }
 
 /* Open-time checks. */
@@ -185,17 +186,30 @@
       " ORDER BY step DESC, time_ns DESC, rowid DESC LIMIT 1) ORDER BY k.key")                     \
     X(Q_METRICS_ALL, "SELECT key, step, value, special, time_ns FROM metrics WHERE run_id = ?1"    \
                      " ORDER BY key, step, time_ns, rowid")                                        \
-    /* ?3 = 0 hides the run's temporaries (written, then unlinked or renamed away by the run)  \
-     * and its reads of its own output; path is "host:/path" for node-local files. */            \
+    /* ?3 = 0 hides the run's temporaries (written, then unlinked or renamed away by the run, or \
+     * overwritten by its later write: an output's bytes are all the run wrote to the path) and  \
+     * its reads of its own output (an explicit SDK input stays; an SDK declaration's bytes count \
+     * only where the shim saw no bytes of the file); path is "host:/path" for                  \
+     * node-local files. */                                                                      \
     X(Q_FILES, "SELECT a.path, v.dev, v.ino, v.size, v.mtime_ns, v.content_hash,"                  \
-               " sum(CASE WHEN ?2 = 'input' THEN e.bytes_read ELSE e.bytes_written END),"         \
+               " CASE WHEN ?2 = 'output' AND NOT ?3 THEN (SELECT sum(x.bytes_written)"             \
+               " FROM events x JOIN artifact_versions w ON w.id = x.version_id"                    \
+               " WHERE x.run_id = ?1 AND w.artifact_id = v.artifact_id"                            \
+               " AND x.role IN ('output', 'inout') AND (x.source IS NOT 'sdk' OR NOT EXISTS"       \
+               " (SELECT 1 FROM events y JOIN artifact_versions u ON u.id = y.version_id"          \
+               " WHERE y.run_id = ?1 AND u.artifact_id = v.artifact_id AND y.source = 'shim'"      \
+               " AND y.role IN ('output', 'inout'))))"                                             \
+               " ELSE sum(CASE WHEN e.source = 'sdk' AND EXISTS (SELECT 1 FROM events y"           \
+               " WHERE y.version_id = v.id AND y.run_id = ?1 AND y.source = 'shim') THEN 0"        \
+               " WHEN ?2 = 'input' THEN e.bytes_read ELSE e.bytes_written END) END,"               \
                " v.removed_run IS ?1 FROM events e"                                                \
                " JOIN artifact_versions v ON v.id = e.version_id"                                  \
                " JOIN artifacts a ON a.id = v.artifact_id"                                         \
                " WHERE e.run_id = ?1 AND e.role IN (?2, 'inout') AND (?3 OR e.role = 'inout' OR"   \
-               " (?2 = 'output' AND v.removed_run IS NOT ?1) OR (?2 = 'input' AND NOT EXISTS"      \
+               " (?2 = 'output' AND v.removed_run IS NOT ?1) OR (?2 = 'input'"                     \
+               " AND (e.source = 'sdk' OR NOT EXISTS"                                              \
                " (SELECT 1 FROM events o WHERE o.version_id = v.id AND o.run_id = ?1"              \
-               " AND o.role IN ('output', 'inout'))))"                                             \
+               " AND o.role IN ('output', 'inout')))))"                                            \
                " GROUP BY v.id ORDER BY a.path, min(e.start_ns), v.id")                            \
     X(Q_ENV, "SELECT name, value, redacted FROM env WHERE run_id = ?1 ORDER BY pid, name")         \
     TR_LINEAGE_STMTS(X)                                                                            \

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "lineage_rec.h"
+#include "tschema.h"
 
 #define RP "11111111111111111111111111111111"
 #define RT "22222222222222222222222222222222"
@@ -378,7 +379,7 @@ static void test_migrate_v1(void)
         T_FAIL("%s", err);
         return;
     }
-    T_EQ_INT(tr_store_schema_version(s), 3);
+    T_EQ_INT(tr_store_schema_version(s), T_SCHEMA);
     cJSON *doc = lineage_of(s, "/old/file", TR_LINEAGE_UP, 0);
     T_CHECK(has(doc, "name", "old"));
     cJSON_Delete(doc);

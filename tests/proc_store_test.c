@@ -12,6 +12,7 @@
 #include "store.h"
 #include "store_sql.h"
 #include "tassert.h"
+#include "tschema.h"
 #include "trail.h"
 
 static char dir[256];
@@ -256,7 +257,7 @@ static void test_migrate_v2(void)
     tr_store *s = NULL;
     char err[512];
     T_ASSERT_OK(tr_store_open(p, 0, &s, err, sizeof err));
-    T_EQ_INT(tr_store_schema_version(s), 3);
+    T_EQ_INT(tr_store_schema_version(s), T_SCHEMA);
     cJSON *doc = NULL;
     T_OK(tr_store_run_json(s, RV, &doc));
     const cJSON *ps = item(doc, "processes");

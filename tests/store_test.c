@@ -13,6 +13,7 @@
 #include "record.h"
 #include "store.h"
 #include "tassert.h"
+#include "tschema.h"
 #include "trail.h"
 
 #define R1 "0123456789abcdef0123456789abcdef"
@@ -206,7 +207,7 @@ static void test_migrate_empty(void)
 {
     const char *p = path_of("sub/dir/t.db");
     tr_store *s = open_ok(p, TR_STORE_CREATE);
-    T_EQ_INT(tr_store_schema_version(s), 3);
+    T_EQ_INT(tr_store_schema_version(s), T_SCHEMA);
     T_EQ_STR(tr_store_path(s), p);
     tr_store_close(s);
     struct stat sb;
@@ -214,7 +215,7 @@ static void test_migrate_empty(void)
     T_EQ_INT(sb.st_mode & 0777, 0600);
     T_ASSERT(stat(path_of("sub/dir"), &sb) == 0);
     T_EQ_INT(sb.st_mode & 0777, 0700);
-    T_EQ_INT(raw_int(p, "PRAGMA user_version"), 3);
+    T_EQ_INT(raw_int(p, "PRAGMA user_version"), T_SCHEMA);
     T_EQ_INT(raw_int(p, "PRAGMA application_id"), 0x74726c31);
     T_EQ_INT(raw_int(p, "SELECT count(*) FROM sqlite_master WHERE name = 'runs'"), 1);
     T_EQ_INT(raw_int(p, "SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1);
@@ -223,7 +224,7 @@ static void test_migrate_empty(void)
     s = open_ok(p, TR_STORE_CREATE);
     tr_store_close(s);
     s = open_ok(p, TR_STORE_READONLY);
-    T_EQ_INT(tr_store_schema_version(s), 3);
+    T_EQ_INT(tr_store_schema_version(s), T_SCHEMA);
     T_ERR(tr_store_begin(s), TRAIL_EINVAL);
     tr_stream st = stream("11111111111111111111111111111111", R1, 1);
     T_CHECK(tr_store_ingest(s, &st, 0, fin(start(&recs[0], TR_REC_TAG, T0))) < 0);
@@ -238,7 +239,7 @@ static void test_migrate_empty(void)
           TRAIL_ENOTFOUND);
     s = open_ok(path_of("empty.db"), 0);
     tr_store_close(s);
-    T_EQ_INT(raw_int(path_of("empty.db"), "PRAGMA user_version"), 3);
+    T_EQ_INT(raw_int(path_of("empty.db"), "PRAGMA user_version"), T_SCHEMA);
 }
 
 static void test_open_errors(void)

@@ -1,0 +1,202 @@
+/* settle_files.c - files of killed processes: FILE_OPEN records no FILE settled, turned into
+ * FILE_SETTLE records once their process is gone (fingerprints of writers taken then). */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "record.h"
+#include "spool.h"
+#include "trail.h"
+#include "util.h"
+
+/* One FILE_OPEN waiting for the FILE of its close (or its image's PROC_END). */
+typedef struct sopen {
+    char stream[33], run[33];
+    int64_t pid, seq, flags, start_ns, open_size;
+    tr_fingerprint fp;
+    int has_fp;
+    char *path;
+} sopen;
+
+struct tr_settleq {
+    sopen *v;
+    size_t n, cap;
+};
+
+tr_settleq *tr_settleq_new(void)
+{
+    return calloc(1, sizeof(tr_settleq));
+}
+
+void tr_settleq_free(tr_settleq *q)
+{
+    if (!q) return;
+    for (size_t i = 0; i < q->n; i++)
+        free(q->v[i].path);
+    free(q->v);
+    free(q);
+}
+
+static void drop(tr_settleq *q, size_t i)
+{
+    free(q->v[i].path);
+    q->v[i] = q->v[--q->n];
+}
+
+/* Most recent first: a description is usually closed soon after it was opened. */
+static long find(const tr_settleq *q, const char *stream, int64_t seq)
+{
+    for (size_t i = q->n; i-- > 0;)
+        if (q->v[i].seq == seq && !strcmp(q->v[i].stream, stream)) return (long)i;
+    return -1;
+}
+
+static int get_i64(const tr_rec *rec, uint16_t id, int64_t *v)
+{
+    return tr_rec_get_i64(rec, id, v) == 0;
+}
+
+static void note_open(tr_settleq *q, const tr_seg_info *seg, const tr_rec *rec, const char *run)
+{
+    int64_t seq;
+    const char *p;
+    size_t n;
+    if (!get_i64(rec, TR_F_SEQ, &seq) || tr_rec_get_str(rec, TR_F_PATH, &p, &n) != 0 || !n) return;
+    if (find(q, seg->stream_id, seq) >= 0) return; /* delivered again after a failed batch */
+    if (q->n == q->cap) {
+        size_t cap = q->cap ? q->cap * 2 : 64;
+        sopen *g = realloc(q->v, cap * sizeof *g);
+        if (!g) return;
+        q->v = g;
+        q->cap = cap;
+    }
+    sopen *o = &q->v[q->n];
+    memset(o, 0, sizeof *o);
+    if (!(o->path = malloc(n + 1))) return;
+    memcpy(o->path, p, n);
+    o->path[n] = 0;
+    snprintf(o->stream, sizeof o->stream, "%s", seg->stream_id);
+    snprintf(o->run, sizeof o->run, "%s", run);
+    o->pid = seg->pid;
+    get_i64(rec, TR_F_PID, &o->pid);
+    o->seq = seq;
+    get_i64(rec, TR_F_FLAGS, &o->flags);
+    if (!get_i64(rec, TR_F_START_NS, &o->start_ns)) o->start_ns = rec->time_ns;
+    if (!get_i64(rec, TR_F_OPEN_SIZE, &o->open_size)) o->open_size = -1;
+    int64_t dev = 0, ino, size, mtime;
+    uint64_t udev;
+    if (tr_rec_get_u64(rec, TR_F_DEV, &udev) == 0) dev = (int64_t)udev;
+    uint64_t uino;
+    if (tr_rec_get_u64(rec, TR_F_INO, &uino) == 0 && get_i64(rec, TR_F_SIZE, &size) &&
+        get_i64(rec, TR_F_MTIME_NS, &mtime)) {
+        ino = (int64_t)uino;
+        o->fp = (tr_fingerprint){(uint64_t)dev, (uint64_t)ino, size, mtime};
+        o->has_fp = 1;
+    }
+    q->n++;
+}
+
+void tr_settleq_note(tr_settleq *q, const tr_seg_info *seg, const tr_rec *rec, const char *run)
+{
+    if (!q) return;
+    int64_t seq;
+    if (rec->type == TR_REC_FILE_OPEN) {
+        note_open(q, seg, rec, run);
+    } else if (rec->type == TR_REC_FILE && get_i64(rec, TR_F_OPEN_SEQ, &seq)) {
+        long i = find(q, seg->stream_id, seq);
+        if (i >= 0) drop(q, (size_t)i);
+    } else if (rec->type == TR_REC_PROC_END) {
+        /* every way an image ends on its own records its open files first (exit, exec, a
+         * crash): what is left of it was handed over to the next image, or was never open */
+        for (size_t i = q->n; i-- > 0;)
+            if (!strcmp(q->v[i].stream, seg->stream_id)) drop(q, i);
+    }
+}
+
+/* 1 when process pid no longer runs: gone, or a zombie waiting for its parent. */
+static int gone(int64_t pid)
+{
+    if (pid <= 0) return 0;
+    if (kill((pid_t)pid, 0) != 0) return errno == ESRCH;
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%lld/stat", (long long)pid);
+    long n = tr_read_file(path, buf, sizeof buf);
+    if (n <= 0) return 0;
+    const char *rp = strrchr(buf, ')');
+    return rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X');
+}
+
+/* The FILE_SETTLE of one open: an input keeps its fingerprint at open; a writer gets the one
+ * the path has now, and the growth since open as its bytes. */
+static int settle(tr_enrich *e, const sopen *o)
+{
+    uint8_t buf[4096 + 512];
+    tr_enc enc;
+    int64_t now = tr_now_ns();
+    int acc = (int)(o->flags & 3), writable = acc != 0; /* O_RDONLY is 0 */
+    struct stat sb;
+    int have = writable && stat(o->path, &sb) == 0 && S_ISREG(sb.st_mode);
+    if (writable && !have) return 0; /* removed before the end (a temporary): nothing left */
+    tr_fingerprint now_fp = {0};
+    if (have) {
+        now_fp = (tr_fingerprint){(uint64_t)sb.st_dev, (uint64_t)sb.st_ino, (int64_t)sb.st_size,
+                                  (int64_t)sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec};
+        /* opened read-write and left as it was: an input of its version at open */
+        if (acc == 2 && o->has_fp && o->fp.ino == now_fp.ino && o->fp.size == now_fp.size &&
+            o->fp.mtime_ns == now_fp.mtime_ns)
+            writable = 0;
+    }
+    if (!writable && acc == 0 && !o->has_fp) return 0; /* a directory or not a regular file */
+    const tr_fingerprint *f = writable ? &now_fp : o->has_fp ? &o->fp : NULL;
+    int64_t wrote = 0;
+    if (writable) {
+        wrote = now_fp.size - (o->open_size >= 0 ? o->open_size : 0);
+        if (wrote < 0) wrote = 0;
+    }
+    tr_enc_init(&enc, buf, sizeof buf, TR_REC_FILE_SETTLE, now);
+    tr_enc_str(&enc, TR_F_PATH, o->path);
+    tr_enc_i64(&enc, TR_F_FLAGS, o->flags);
+    tr_enc_i64(&enc, TR_F_PID, o->pid);
+    tr_enc_i64(&enc, TR_F_OPEN_SEQ, o->seq);
+    tr_enc_str(&enc, TR_F_ROLE, writable ? "output" : "input");
+    tr_enc_i64(&enc, TR_F_START_NS, o->start_ns);
+    tr_enc_i64(&enc, TR_F_END_NS, now);
+    tr_enc_str(&enc, TR_F_ENDED, "killed");
+    tr_enc_u64(&enc, TR_F_BYTES_READ, 0);
+    if (writable) tr_enc_u64(&enc, TR_F_BYTES_WRITTEN, (uint64_t)wrote);
+    if (f) {
+        tr_enc_u64(&enc, TR_F_DEV, f->dev);
+        tr_enc_u64(&enc, TR_F_INO, f->ino);
+        tr_enc_i64(&enc, TR_F_SIZE, f->size);
+        tr_enc_i64(&enc, TR_F_MTIME_NS, f->mtime_ns);
+    }
+    if (o->open_size >= 0) tr_enc_i64(&enc, TR_F_OPEN_SIZE, o->open_size);
+    tr_enc_str(&enc, TR_F_SOURCE, "agent");
+    return tr_enrich_emit(e, o->run, &enc);
+}
+
+int tr_settleq_flush(tr_settleq *q, tr_enrich *e)
+{
+    if (!q || q->n == 0) return 0;
+    int rc = 0;
+    /* one liveness check per process, not per open */
+    int64_t last_pid = -1;
+    int last_gone = 0;
+    for (size_t i = q->n; i-- > 0;) {
+        sopen *o = &q->v[i];
+        if (o->pid != last_pid) {
+            last_pid = o->pid;
+            last_gone = gone(o->pid);
+        }
+        if (!last_gone) continue;
+        int r = settle(e, o);
+        if (r && !rc) rc = r;
+        drop(q, i);
+    }
+    return rc;
+}
