@@ -125,9 +125,8 @@ void tr_sys_open(tr_sysmetrics *m, pid_t root, double interval_s)
     m->page = sysconf(_SC_PAGESIZE);
     if (m->ticks <= 0) m->ticks = 100;
     if (m->page <= 0) m->page = 4096;
-    m->next_ns = tr_now_ns(); /* the first sample at once */
-    m->last_ns = m->next_ns;
-    m->gpu = nvml_open();
+    m->last_ns = tr_now_ns();
+    m->next_ns = m->last_ns + m->interval_ns; /* a run shorter than one interval has none */
 }
 
 /* /proc/PID/stat: ppid, utime + stime (ticks) and rss (pages); 0, or -1 (also for a zombie:
@@ -257,7 +256,7 @@ static void sample(tr_sysmetrics *m, int64_t now)
             i++;
     if (procs == 0) return;
     double dt = (double)(now - m->last_ns) / 1e9;
-    if (m->step > 0 && dt > 0)
+    if (dt > 0) /* the first: what the tree used since it started, over the time since then */
         emit_point("system/cpu_percent", 100.0 * (double)dcpu / (double)m->ticks / dt, m->step,
                    now);
     emit_point("system/rss_bytes", (double)rss, m->step, now);
@@ -265,6 +264,7 @@ static void sample(tr_sysmetrics *m, int64_t now)
     emit_point("system/write_bytes", (double)m->wr_total, m->step, now);
     emit_point("system/open_fds", (double)fds, m->step, now);
     emit_point("system/processes", (double)procs, m->step, now);
+    if (m->step == 0) m->gpu = nvml_open(); /* or the run's one note saying why not */
     if (m->gpu) nvml_sample(m->gpu, m->step, now);
     m->last_ns = now;
     m->step++;

@@ -26,8 +26,8 @@ typedef struct tr_sysmetrics {
     struct tr_nvml *gpu; /* NULL: no GPU sampled (the run got one note saying why) */
 } tr_sysmetrics;
 
-/* Starts sampling root's tree every interval_s seconds (<= 0: never); the first sample is
- * taken at the first tick. */
+/* Starts sampling root's tree every interval_s seconds (<= 0: never), the first one interval
+ * after the start; GPUs (NVML) are looked for at the first sample. */
 void tr_sys_open(tr_sysmetrics *m, pid_t root, double interval_s);
 /* Samples when one is due. */
 void tr_sys_tick(tr_sysmetrics *m);

@@ -359,10 +359,8 @@ static void test_options(void)
     T_EQ_INT(TPROC(NULL, NULL, TRAIL, "run", "--name", "nomet", "--no-console-metrics",
                    "--metrics-regex", "reward was (?<reward>[0-9.]+)", "python3", (char *)py),
              0);
-    m = metrics_of("nomet", NULL); /* the system/... samples only */
-    T_CHECK(m && !cJSON_GetObjectItemCaseSensitive(m, "loss") &&
-            !cJSON_GetObjectItemCaseSensitive(m, "reward") &&
-            cJSON_GetObjectItemCaseSensitive(m, "system/rss_bytes"));
+    m = metrics_of("nomet", NULL); /* none: and a run shorter than 10 s has no system samples */
+    T_EQ_INT(cJSON_GetArraySize(m), 0);
     cJSON_Delete(m);
     T_EQ_INT(TPROC(NULL, NULL, TRAIL, "run", "--name", "regex", "--metrics-regex",
                    "reward was (?<reward>[0-9.]+)", "python3", (char *)py),
@@ -451,7 +449,8 @@ static void test_system(void)
     T_EQ_INT(TPROC(&out, NULL, TRAIL, "runs", "--limit", "1", "--system-metrics"), 0);
     T_CHECK(out && strstr(out, "system/"));
     free(out);
-    T_EQ_INT(TPROC(NULL, NULL, TRAIL, "run", "--name", "nosys", "--system-interval", "0", "true"),
+    T_EQ_INT(TPROC(NULL, NULL, TRAIL, "run", "--name", "nosys", "--system-interval", "0", "python3",
+                   "-c", "import time; time.sleep(1.5)"),
              0);
     m = metrics_of("nosys", NULL);
     T_EQ_INT(cJSON_GetArraySize(m), 0);
