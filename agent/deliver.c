@@ -74,10 +74,18 @@ static int on_record(void *ctx, const tr_seg_info *seg, uint64_t seq, const uint
         return 0;
     }
     int rc = d->sink->vt->add(d->sink, seg, seq, body, len, &rec);
+    if (rc == TR_SINK_REFUSED) { /* another owner's segment: left where it lies */
+        tr_spool_reader_refuse(d->reader, seg->path);
+        d->refused++;
+        return 0;
+    }
     if (rc < 0) {
         d->last_err = rc;
         return 1;
     }
+    int64_t lost;
+    if (rec.type == TR_REC_DROPPED && tr_rec_get_i64(&rec, TR_F_COUNT, &lost) == 0 && lost > 0)
+        d->batch_dropped += (uint64_t)lost;
     if (rc == 0) tr_enrich_note(d->enrich, seg, &rec);
     return rc;
 }
@@ -126,7 +134,8 @@ long tr_deliver_pump(tr_deliver *d, int64_t deadline_ns)
         return failed(d, rc);
     }
     d->last_err = 0;
-    uint64_t undecodable = d->undecodable;
+    d->batch_dropped = 0;
+    uint64_t undecodable = d->undecodable, refused = d->refused;
     long n = tr_spool_reader_poll(d->reader, on_record, d, 0);
     if (n < 0 || d->last_err) {
         rc = d->last_err ? d->last_err : (int)n;
@@ -135,7 +144,7 @@ long tr_deliver_pump(tr_deliver *d, int64_t deadline_ns)
                  st ? tr_store_errmsg(st) : trail_strerror(rc));
         return failed(d, rc);
     }
-    long sent = n - (long)(d->undecodable - undecodable);
+    long sent = n - (long)(d->undecodable - undecodable) - (long)(d->refused - refused);
     uint64_t stored = 0, dups = 0;
     if (sent > 0 && (rc = s->vt->commit(s, deadline_ns, &stored, &dups, d->last_msg,
                                         sizeof d->last_msg)) != 0)
@@ -144,6 +153,7 @@ long tr_deliver_pump(tr_deliver *d, int64_t deadline_ns)
     tr_spool_reader_commit(d->reader); /* only now may segments be removed */
     if (sent <= 0) return 0;
     d->acked += (uint64_t)sent;
+    d->dropped += d->batch_dropped;
     d->stored += stored;
     d->duplicates += dups;
     d->batches++;
@@ -166,6 +176,7 @@ int tr_deliver_drain(tr_deliver *d, int64_t deadline_ns, volatile int *stop)
 int tr_deliver_finish_run(tr_deliver *d, double drain_s, double live_s)
 {
     int64_t t0 = tr_mono_ns(), drain_dl = t0 + (int64_t)(drain_s * 1e9);
+    d->budget_check_ns = 0; /* the command ended: a budget note it left is said now */
     int64_t live_dl = t0 + (int64_t)(live_s * 1e9);
     for (;;) {
         int rc = tr_deliver_drain(d, drain_dl, NULL);

@@ -44,6 +44,8 @@ typedef struct tr_deliver {
     tr_sink *sink;
     struct tr_enrich *enrich;
     uint64_t acked, stored, duplicates, undecodable, batches;
+    uint64_t refused; /* segments the sink refused (another owner's): kept, not delivered */
+    uint64_t dropped, batch_dropped; /* records writers lost, by their DROPPED records */
     int64_t budget_check_ns; /* next look for the spool root's over-budget note */
     int last_err;            /* TRAIL_E* of the last failed attempt, 0 after a success */
     char last_msg[1400];     /* why it failed, one line */

@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "drops.h"
+#include "record.h"
 #include "spool.h"
 #include "trail.h"
 #include "util.h"
@@ -19,9 +21,9 @@
 /* Segments live in a small ring. The current one is published by index; a writer pins an
  * entry (writers++) and re-checks that it is still current before touching its mapping, so
  * a retired segment is unmapped only once nobody writes into it. Pin/re-check against
- * publish/scan is a store-load (Dekker) pattern, hence sequentially consistent atomics. A thread pins one slot at a
- * time, so a roll finds a free slot unless RING-1 threads sit preempted inside appends to
- * retired segments (8 slots were exhausted by 8 threads on 2 cores: records dropped with
+ * publish/scan is a store-load (Dekker) pattern, hence sequentially consistent atomics. A thread
+ * pins one slot at a time, so a roll finds a free slot unless RING-1 threads sit preempted inside
+ * appends to retired segments (8 slots were exhausted by 8 threads on 2 cores: records dropped with
  * TRAIL_ENOSPC). Untouched slots cost no memory. */
 #define RING 64
 
@@ -34,12 +36,15 @@ typedef struct slot {
 static struct {
     char run_id[33];
     char dir[4096];
-    uint32_t cap;
+    uint32_t cap;      /* the largest segment (TRAIL_SEGMENT_SIZE, else TR_SEG_DEFAULT_CAP) */
+    uint32_t next_cap; /* the next segment's size: TR_SEG_FIRST_CAP, doubling up to cap */
     int configured;
     slot ring[RING];
     int cur; /* index in ring, -1 when none */
     int lock;
     uint64_t dropped;
+    uint64_t reported; /* of those, the number a DROPPED record already carries */
+    int64_t failed_at; /* coarse monotonic second a new segment last failed, 0: none */
     int last_err;
     uint64_t budget;   /* TRAIL_SPOOL_BUDGET_MB in bytes, 0: none */
     int64_t budget_at; /* when the spool root was last measured (s) */
@@ -58,7 +63,8 @@ static __thread int in_slow; /* a signal handler arriving inside the slow path d
 static void lock(void)
 {
     while (__atomic_exchange_n(&G.lock, 1, __ATOMIC_ACQUIRE))
-        while (__atomic_load_n(&G.lock, __ATOMIC_RELAXED)) __builtin_ia32_pause();
+        while (__atomic_load_n(&G.lock, __ATOMIC_RELAXED))
+            __builtin_ia32_pause();
 }
 
 static void unlock(void)
@@ -97,7 +103,8 @@ static void after_fork(void)
         marker_pid = getpid();
     } else if (!__atomic_compare_exchange_n(fork_marker, &expect, 2, 0, __ATOMIC_ACQ_REL,
                                             __ATOMIC_ACQUIRE)) {
-        while (*fork_marker != 1) __builtin_ia32_pause();
+        while (*fork_marker != 1)
+            __builtin_ia32_pause();
         return;
     }
     for (int i = 0; i < RING; i++) {
@@ -107,6 +114,9 @@ static void after_fork(void)
     }
     G.cur = -1;
     G.lock = 0;
+    G.next_cap = 0; /* the child starts with a small segment of its own */
+    G.failed_at = 0;
+    G.dropped = G.reported = 0; /* the parent reports its own */
     __atomic_store_n(fork_marker, 1, __ATOMIC_RELEASE);
 }
 
@@ -141,20 +151,55 @@ static uint64_t spool_bytes(const char *root)
         struct dirent *f;
         struct stat st;
         while (rd && (f = readdir(rd)))
-            if (strstr(f->d_name, ".seg") &&
-                fstatat(fd, f->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+            if (strstr(f->d_name, ".seg") && fstatat(fd, f->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
                 total += (uint64_t)st.st_blocks * 512;
-        if (rd) closedir(rd);
-        else if (fd >= 0) close(fd);
+        if (rd)
+            closedir(rd);
+        else if (fd >= 0)
+            close(fd);
     }
     if (d) closedir(d);
     return total;
 }
 
+/* The size of the next segment: small first (most processes record a start and an end), twice
+ * the last one after that, never above the configured maximum. */
+static uint32_t next_cap(void)
+{
+    uint32_t max =
+        G.cap >= TR_SEG_MIN_CAP && G.cap <= TR_SEG_MAX_CAP ? G.cap & ~7u : TR_SEG_DEFAULT_CAP;
+    uint32_t c = G.next_cap ? G.next_cap : TR_SEG_FIRST_CAP;
+    return c < max ? c : max;
+}
+
+/* A second count that never reads 0, from the vDSO clock: no system call. */
+static int64_t coarse_sec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec + 1;
+}
+
+/* A DROPPED record for the records lost since the last one, into seg (lock held). It goes in
+ * with tr_seg_append, into the segment's reserve when the rest is full. */
+static void report_drops(tr_seg *seg)
+{
+    uint64_t n = __atomic_load_n(&G.dropped, __ATOMIC_RELAXED);
+    if (n <= G.reported || !seg->base) return;
+    uint8_t buf[128];
+    tr_enc e;
+    tr_enc_init(&e, buf, sizeof buf, TR_REC_DROPPED, tr_now_ns());
+    tr_enc_i64(&e, TR_F_COUNT, (int64_t)(n - G.reported));
+    tr_enc_i64(&e, TR_F_PID, (int64_t)getpid());
+    tr_enc_i64(&e, TR_F_ERROR, G.last_err);
+    long len = tr_enc_finish(&e);
+    if (len > 0 && tr_seg_append(seg, buf, (size_t)len) == 0) G.reported = n;
+}
+
 /* Spool disk budget (lock held): a new segment is refused while the run's spool root holds
  * more than TRAIL_SPOOL_BUDGET_MB; records are then dropped and counted, never waited for.
- * An over-budget verdict is kept for a second (no directory walk per dropped record). The first refusal
- * leaves <root>/over-budget for the agent to report: nothing is printed to the program. */
+ * An over-budget verdict is kept for a second (no directory walk per dropped record). The first
+ * refusal leaves <root>/over-budget for the agent to report: nothing is printed to the program. */
 static int over_budget(void)
 {
     struct timespec ts;
@@ -166,8 +211,7 @@ static int over_budget(void)
     snprintf(root, sizeof root, "%s", G.dir);
     char *slash = strrchr(root, '/');
     if (slash && slash != root) *slash = 0;
-    uint64_t need = G.cap >= TR_SEG_MIN_CAP && G.cap <= TR_SEG_MAX_CAP ? G.cap : TR_SEG_DEFAULT_CAP;
-    G.over = spool_bytes(root) + need > G.budget;
+    G.over = spool_bytes(root) + next_cap() > G.budget;
     if (!G.over) G.noted = 0; /* a later exhaustion is reported again */
     if (G.over && !G.noted && snprintf(note, sizeof note, "%s/over-budget", root) > 0) {
         int fd = open(note, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -183,24 +227,54 @@ static int over_budget(void)
 }
 
 /* Opens a new current segment (lock held). full_idx is the slot seen full, or -1. Returns 0
- * when it opened one, 1 when another thread already had, or a TRAIL_E* code. */
+ * when it opened one, 1 when another thread already had, or a TRAIL_E* code.
+ * After a failure (a full disk, the budget) the next attempt waits for the next second of the
+ * coarse clock: records dropped meanwhile cost no system call (issue 10: a full spool disk
+ * made every dropped metric pay ~12 of them, the program ran 2.8x slower). */
 static int roll(int full_idx)
 {
     if (__atomic_load_n(&G.cur, __ATOMIC_ACQUIRE) != full_idx) return 1; /* someone rolled */
     if (!G.configured) return TRAIL_ENORUN;
     reap_retired();
+    int64_t now = coarse_sec();
+    if (G.failed_at == now) return TRAIL_ENOSPC;
     int free_idx = -1;
     for (int i = 0; i < RING && free_idx < 0; i++)
         if (!G.ring[i].used) free_idx = i;
     if (free_idx < 0) return TRAIL_ENOSPC;
-    if (tr_mkdir_p(G.dir, 0700) != 0) return TRAIL_EIO;
-    if (over_budget()) return TRAIL_ENOSPC;
-    int rc = tr_seg_create(&G.ring[free_idx].seg, G.dir, G.run_id, G.cap);
-    if (rc) return rc;
+    uint32_t cap = next_cap();
+    int rc =
+        over_budget() ? TRAIL_ENOSPC : tr_seg_create(&G.ring[free_idx].seg, G.dir, G.run_id, cap);
+    /* the directory is made (0700, with its parents) only when it is missing: four system
+     * calls less for every process of a run whose directory exists */
+    if (rc == TRAIL_EIO && errno == ENOENT)
+        rc = tr_mkdir_p(G.dir, 0700) != 0
+                 ? TRAIL_EIO
+                 : tr_seg_create(&G.ring[free_idx].seg, G.dir, G.run_id, cap);
+    if (rc) {
+        G.failed_at = now;
+        /* A sealed segment is finished for readers, who remove it: unmapped now, so that its
+         * blocks are freed instead of held by a mapping of a deleted file. An open one keeps
+         * its reserve for this process's end record. */
+        if (full_idx >= 0 && __atomic_load_n(&G.ring[full_idx].seg.sealed, __ATOMIC_RELAXED)) {
+            __atomic_store_n(&G.cur, -1, __ATOMIC_SEQ_CST);
+            reap_retired();
+        }
+        return rc;
+    }
+    G.failed_at = 0;
+    G.next_cap = cap <= TR_SEG_MAX_CAP / 2 ? cap * 2 : cap;
+    report_drops(&G.ring[free_idx].seg); /* what was lost before this segment, first */
     /* writers is not reset: a thread that loaded a stale G.cur may be between its pin and
      * its re-check on this slot, and its unpin must not wrap the count */
     G.ring[free_idx].used = 1;
     __atomic_store_n(&G.cur, free_idx, __ATOMIC_SEQ_CST);
+    if (full_idx >= 0) {
+        /* the old segment ends here (after the frames already reserved in it) and is unmapped
+         * as soon as no thread is inside it: readers finish and remove it */
+        tr_seg_seal(&G.ring[full_idx].seg);
+        reap_retired();
+    }
     return 0;
 }
 
@@ -215,10 +289,19 @@ static int slow_path(int seen)
     return rc;
 }
 
+/* Records that must never be lost for lack of room: they may use a segment's reserve. */
+static int reserved_type(const void *body, size_t len)
+{
+    if (len < TR_REC_HDR_SIZE) return 0;
+    uint8_t t = ((const uint8_t *)body)[1];
+    return t == TR_REC_RUN_START || t == TR_REC_RUN_END || t == TR_REC_PROC_START ||
+           t == TR_REC_PROC_END || t == TR_REC_DROPPED;
+}
+
 int tr_client_emit(const void *body, size_t len)
 {
     int saved = errno;
-    int rc;
+    int rc, prio = reserved_type(body, len);
     if (forked()) after_fork();
     /* An attempt is spent only when this thread opened a segment itself and still lost it;
      * when another thread rolled first it made progress, so retry (within a hard bound):
@@ -237,7 +320,7 @@ int tr_client_emit(const void *body, size_t len)
             __atomic_sub_fetch(&s->writers, 1, __ATOMIC_RELEASE);
             continue;
         }
-        rc = tr_seg_append(&s->seg, body, len);
+        rc = prio ? tr_seg_append(&s->seg, body, len) : tr_seg_append_soft(&s->seg, body, len);
         __atomic_sub_fetch(&s->writers, 1, __ATOMIC_RELEASE);
         if (rc != TRAIL_ENOSPC) goto out;
         rc = slow_path(idx);
@@ -265,6 +348,8 @@ int tr_client_configure(const char *run_id, const char *spool_dir)
     if (G.configured && (strcmp(G.run_id, run_id) != 0 || strcmp(G.dir, spool_dir) != 0)) {
         __atomic_store_n(&G.cur, -1, __ATOMIC_SEQ_CST);
         reap_retired();
+        G.next_cap = 0;
+        G.failed_at = 0;
     }
     memcpy(G.run_id, run_id, TR_ID_LEN + 1);
     strcpy(G.dir, spool_dir);
@@ -288,6 +373,18 @@ int tr_client_from_env(void)
     return rc ? rc : 1;
 }
 
+int tr_client_prepare(void)
+{
+    if (forked()) after_fork();
+    if (in_slow) return TRAIL_EAGAIN;
+    in_slow = 1;
+    lock();
+    int rc = G.cur >= 0 ? 0 : roll(-1);
+    unlock();
+    in_slow = 0;
+    return rc < 0 ? rc : 0;
+}
+
 int tr_client_flush(void)
 {
     if (forked()) after_fork();
@@ -307,6 +404,18 @@ void tr_client_shutdown(void)
     if (in_slow) return;
     in_slow = 1;
     lock();
+    /* records lost (spool full) are counted in a DROPPED record: into the current segment's
+     * reserve, else into a new segment when one can be made now */
+    if (G.dropped > G.reported && G.configured) {
+        if (G.cur < 0) {
+            G.failed_at = 0;
+            roll(-1);
+        }
+        if (G.cur >= 0)
+            report_drops(&G.ring[G.cur].seg);
+        else if (tr_drops_add(G.dir, G.dropped - G.reported) == 0) /* no segment at all */
+            G.reported = G.dropped;
+    }
     __atomic_store_n(&G.cur, -1, __ATOMIC_SEQ_CST);
     for (int i = 0; i < RING; i++) {
         slot *s = &G.ring[i];
@@ -328,6 +437,8 @@ void tr_client_reset(void)
     lock();
     G.configured = 0;
     G.run_id[0] = 0;
+    G.next_cap = 0;
+    G.failed_at = 0;
     unlock();
 }
 

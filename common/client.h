@@ -16,14 +16,17 @@ int tr_client_from_env(void);
  * after fork, and when full). Async-signal-safe once a segment is open. */
 int tr_client_emit(const void *body, size_t len);
 int tr_client_flush(void);
+/* Opens this process's segment now instead of at its first record (the launcher, before CMD
+ * can fill the disk, so that the run's start and end have their reserved room). 0 or TRAIL_E*. */
+int tr_client_prepare(void);
 /* Marks this process's segments closed so readers can finish them (exit, exec). */
 void tr_client_shutdown(void);
 /* Forget the run: after this, emits fail with TRAIL_ENORUN until configured again. */
 void tr_client_reset(void);
 const char *tr_client_run_id(void); /* NULL when not configured */
 const char *tr_client_spool_dir(void);
-uint64_t tr_client_dropped(void);    /* records lost (spool full, re-entrancy, errors) */
+uint64_t tr_client_dropped(void); /* records lost (spool full, re-entrancy, errors) */
 int tr_client_last_error(void);
-int tr_env_disabled(void);           /* TRAIL_DISABLE set to 1/true/yes */
+int tr_env_disabled(void); /* TRAIL_DISABLE set to 1/true/yes */
 
 #endif

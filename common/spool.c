@@ -65,6 +65,10 @@ int tr_seg_create(tr_seg *seg, const char *dir, const char *run_id, uint32_t cap
         rc = TRAIL_EIO;
         goto fail;
     }
+    /* Pages are touched one by one as frames are appended: without this a first touch reads
+     * around (read_ahead_kb, 8 MiB on some disks) and zeroes pages nobody writes yet, the
+     * largest cost of starting a process under trail (issue 15). */
+    madvise(seg->base, cap, MADV_RANDOM);
     close(fd);
     fd = -1;
     seg->cap = cap;
@@ -94,8 +98,9 @@ fail:
     return rc;
 }
 
-/* Reserves size bytes; returns the frame offset or 0 when the segment is full. */
-static uint32_t reserve(tr_seg *seg, uint32_t size)
+/* Reserves size bytes ending at or before limit; returns the frame offset or 0 when they do
+ * not fit. Past the soft limit (soft) the segment stays open; past its end it is sealed. */
+static uint32_t reserve(tr_seg *seg, uint32_t size, uint32_t limit, int soft)
 {
     uint32_t *tailp = word_at(seg->base, TR_SEG_OFF_TAIL);
     for (;;) {
@@ -105,37 +110,66 @@ static uint32_t reserve(tr_seg *seg, uint32_t size)
         uint32_t *w = word_at(seg->base, t);
         uint32_t cur = __atomic_load_n(w, __ATOMIC_ACQUIRE);
         if (cur == 0) {
-            uint32_t want = (size <= seg->cap - t) ? (TR_FRAME_RESERVED | size) : TR_FRAME_END;
-            if (__atomic_compare_exchange_n(w, &cur, want, 0, __ATOMIC_ACQ_REL,
-                                            __ATOMIC_ACQUIRE)) {
-                if (want == TR_FRAME_END) return 0;
+            int fits = (uint64_t)t + size <= limit;
+            if (!fits && soft) return 0; /* the reserve stays for start and end records */
+            uint32_t want = fits ? (TR_FRAME_RESERVED | size) : TR_FRAME_END;
+            if (__atomic_compare_exchange_n(w, &cur, want, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+                if (want == TR_FRAME_END) {
+                    __atomic_store_n(&seg->sealed, 1, __ATOMIC_RELAXED);
+                    return 0;
+                }
                 uint32_t expect = t; /* a failed CAS overwrites its expected value */
                 __atomic_compare_exchange_n(tailp, &expect, t + size, 0, __ATOMIC_RELEASE,
                                             __ATOMIC_RELAXED);
                 return t;
             }
         }
-        if (cur & TR_FRAME_END) return 0;
+        if (cur == TR_FRAME_END) {
+            __atomic_store_n(&seg->sealed, 1, __ATOMIC_RELAXED);
+            return 0;
+        }
         uint32_t csz = cur & TR_FRAME_SIZE_MASK;
-        if (csz < TR_FRAME_HDR || (csz & 7)) return 0;
+        /* not a frame another writer reserved (bytes written over the mapping): stop here */
+        if (!(cur & (TR_FRAME_RESERVED | TR_FRAME_COMMITTED)) || (cur & TR_FRAME_END) ||
+            csz < TR_FRAME_HDR || (csz & 7) || csz > seg->cap - t)
+            return 0;
         /* Another writer reserved t but has not advanced the tail yet: help it. */
         __atomic_compare_exchange_n(tailp, &t, t + csz, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
     }
 }
 
-int tr_seg_append(tr_seg *seg, const void *body, size_t len)
+static int append(tr_seg *seg, const void *body, size_t len, int soft)
 {
     if (!seg->base) return TRAIL_ECLOSED;
     if (len < TR_REC_HDR_SIZE || len > TR_REC_MAX_SIZE) return TRAIL_ETOOBIG;
     uint32_t size = (uint32_t)((TR_FRAME_HDR + len + 7) & ~(size_t)7);
-    if (size > seg->cap - TR_SEG_HDR_SIZE) return TRAIL_ETOOBIG;
-    uint32_t off = reserve(seg, size);
+    uint32_t limit = soft ? seg->cap - TR_SEG_RESERVE : seg->cap;
+    if (size > seg->cap - TR_SEG_HDR_SIZE) return soft ? TRAIL_ENOSPC : TRAIL_ETOOBIG;
+    uint32_t off = reserve(seg, size, limit, soft);
     if (off == 0) return TRAIL_ENOSPC;
     uint8_t *f = seg->base + off;
     tr_put_u32(f + 4, tr_crc32c(body, len));
     memcpy(f + TR_FRAME_HDR, body, len);
     __atomic_store_n(word_at(seg->base, off), TR_FRAME_COMMITTED | size, __ATOMIC_RELEASE);
     return 0;
+}
+
+int tr_seg_append(tr_seg *seg, const void *body, size_t len)
+{
+    return append(seg, body, len, 0);
+}
+
+int tr_seg_append_soft(tr_seg *seg, const void *body, size_t len)
+{
+    return append(seg, body, len, 1);
+}
+
+void tr_seg_seal(tr_seg *seg)
+{
+    /* a frame larger than any segment: reserve() writes END at the tail, after every frame
+     * already reserved (and returns 0 at a damaged tail, which readers stop at anyway) */
+    if (seg->base && !__atomic_load_n(&seg->sealed, __ATOMIC_RELAXED))
+        reserve(seg, TR_FRAME_SIZE_MASK & ~7u, seg->cap, 0);
 }
 
 void tr_seg_close(tr_seg *seg)
@@ -175,6 +209,8 @@ typedef struct rseg {
 
 struct tr_spool_reader {
     char dir[4096];
+    char run[33];      /* the directory's name when it is a run id: the run of every record */
+    int64_t owner_uid; /* uid owning the directory: the only writer whose segments count */
     rseg *segs;
     int nsegs, capsegs;
     tr_spool_stats stats;
@@ -185,8 +221,41 @@ int tr_spool_reader_open(const char *dir, tr_spool_reader **out)
     tr_spool_reader *r = calloc(1, sizeof *r);
     if (!r) return TRAIL_ENOMEM;
     snprintf(r->dir, sizeof r->dir, "%s", dir);
+    struct stat st;
+    if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        free(r);
+        return TRAIL_EIO; /* a run directory is a directory, never a link to one */
+    }
+    r->owner_uid = st.st_uid;
+    const char *base = strrchr(r->dir, '/');
+    base = base ? base + 1 : r->dir;
+    if (tr_is_hex_id(base)) memcpy(r->run, base, TR_ID_LEN + 1);
     *out = r;
     return 0;
+}
+
+/* A segment joins the run only when its owner owns the run directory (or it is this reader's
+ * own, an agent's enrichment stream) and it names this directory's run: else it is refused,
+ * said once, kept on disk, never delivered. */
+static int refuse(tr_spool_reader *r, rseg *s, const struct stat *st, const uint8_t *h)
+{
+    const char *why = NULL;
+    char named[TR_ID_LEN + 1];
+    memcpy(named, h + TR_SEG_OFF_RUN, TR_ID_LEN);
+    named[TR_ID_LEN] = 0;
+    if (!S_ISREG(st->st_mode))
+        why = "not a regular file";
+    else if ((int64_t)st->st_uid != r->owner_uid && st->st_uid != geteuid())
+        why = "its owner does not own the run directory";
+    else if (r->run[0] && strcmp(named, r->run) != 0)
+        why = "it names another run";
+    if (!why) return 0;
+    fprintf(stderr,
+            "trail: refused segment %s (uid %lld; run directory of uid %lld): %s; not stored\n",
+            s->path, (long long)st->st_uid, (long long)r->owner_uid, why);
+    s->bad = s->eof = 1;
+    r->stats.refused++;
+    return 1;
 }
 
 void tr_spool_reader_close(tr_spool_reader *r)
@@ -237,10 +306,14 @@ static void load_segment(tr_spool_reader *r, const char *name)
         r->stats.corrupt++;
         return;
     }
+    if (refuse(r, s, &st, h)) {
+        close(fd);
+        return;
+    }
     s->cap = tr_get_u32(h + TR_SEG_OFF_CAP);
     s->pid = (int64_t)tr_get_u64(h + TR_SEG_OFF_PID);
     memcpy(s->stream_id, h + TR_SEG_OFF_STREAM, TR_ID_LEN);
-    memcpy(s->run_id, h + TR_SEG_OFF_RUN, TR_ID_LEN);
+    memcpy(s->run_id, r->run[0] ? (const uint8_t *)r->run : h + TR_SEG_OFF_RUN, TR_ID_LEN);
     memcpy(s->host, h + TR_SEG_OFF_HOST, 64);
     s->base = mmap(NULL, s->cap, PROT_READ, MAP_SHARED, fd, 0);
     close(fd);
@@ -272,7 +345,7 @@ static long read_segment(tr_spool_reader *r, rseg *s, tr_spool_cb cb, void *ctx,
                          int *stopped)
 {
     long n = 0;
-    tr_seg_info info = {s->path, s->stream_id, s->run_id, s->host, s->pid};
+    tr_seg_info info = {s->path, s->stream_id, s->run_id, s->host, s->pid, r->owner_uid};
     while (!s->eof && (max == 0 || n < max)) {
         if (s->pos + TR_FRAME_HDR > s->cap) {
             s->eof = 1;
@@ -287,12 +360,16 @@ static long read_segment(tr_spool_reader *r, rseg *s, tr_spool_cb cb, void *ctx,
             }
             break;
         }
-        if (w & TR_FRAME_END) {
+        if (w == TR_FRAME_END) { /* exactly the writer's marker: other bits are damage */
             s->eof = 1;
             break;
         }
         uint32_t size = w & TR_FRAME_SIZE_MASK;
-        if (size < TR_FRAME_HDR + TR_REC_HDR_SIZE || (size & 7) || size > s->cap - s->pos) {
+        if ((w & TR_FRAME_END) || size < TR_FRAME_HDR + TR_REC_HDR_SIZE || (size & 7) ||
+            size > s->cap - s->pos) {
+            /* Bytes that are no frame (0xff written ahead of the writer): a live writer is
+             * not past them yet or moves to a new segment there; wait until it is gone. */
+            if (!writer_gone(s)) break;
             r->stats.corrupt++; /* frame chain broken: keep the file for inspection */
             s->eof = 1;
             s->damaged = 1;
@@ -359,6 +436,16 @@ int tr_spool_reader_commit(tr_spool_reader *r)
     }
     r->nsegs = j;
     return 0;
+}
+
+void tr_spool_reader_refuse(tr_spool_reader *r, const char *path)
+{
+    for (int i = 0; i < r->nsegs; i++) {
+        rseg *s = &r->segs[i];
+        if (strcmp(s->path, path) || s->bad) continue;
+        s->bad = s->eof = 1; /* kept on disk, never read again by this reader */
+        r->stats.refused++;
+    }
 }
 
 void tr_spool_reader_rewind(tr_spool_reader *r)

@@ -20,6 +20,14 @@
 #define TR_SEG_HDR_SIZE 256
 #define TR_SEG_DEFAULT_CAP (8u << 20)
 #define TR_SEG_MIN_CAP (64u << 10)
+/* A process's first segment: the client starts small and doubles up to its maximum
+ * (TRAIL_SEGMENT_SIZE, else TR_SEG_DEFAULT_CAP), so a process that records little pays for
+ * little (issue 15: 64 KiB fallocated, not 8 MiB). */
+#define TR_SEG_FIRST_CAP (64u << 10)
+/* Bytes at the end of every segment that only tr_seg_append (start, end and drop-count records)
+ * may use: tr_seg_append_soft stops short of them, so the end of a process is always recorded
+ * in the segment that holds its start, even when no new segment can be made. */
+#define TR_SEG_RESERVE 2048u
 #define TR_SEG_MAX_CAP (1u << 30)
 #define TR_FRAME_HDR 8
 
@@ -45,6 +53,7 @@
 typedef struct tr_seg {
     uint8_t *base; /* mapping of the whole file */
     uint32_t cap;
+    int sealed; /* this writer saw (or wrote) the END marker */
     char stream_id[33];
     char path[4096];
 } tr_seg;
@@ -56,6 +65,14 @@ int tr_seg_create(tr_seg *seg, const char *dir, const char *run_id, uint32_t cap
 /* Appends one record body. 0, TRAIL_ENOSPC when the segment is full (it is then sealed and
  * the caller moves to a new one), TRAIL_ETOOBIG when the body can never fit. Thread-safe. */
 int tr_seg_append(tr_seg *seg, const void *body, size_t len);
+/* Like tr_seg_append but leaves the last TR_SEG_RESERVE bytes free, and a record that does not
+ * fit leaves the segment open (TRAIL_ENOSPC, not sealed): start and end records may still go
+ * in with tr_seg_append. TRAIL_ENOSPC also when the body is too large for this segment but
+ * would fit a larger one. */
+int tr_seg_append_soft(tr_seg *seg, const void *body, size_t len);
+/* Writes the END marker after the last frame: readers finish the segment once its frames are
+ * committed. For a writer that moves on to a new segment. */
+void tr_seg_seal(tr_seg *seg);
 /* Marks the segment closed by its writer (readers may finish it) and unmaps it. */
 void tr_seg_close(tr_seg *seg);
 /* Unmaps without marking closed (used in a forked child for its parent's segments). */
@@ -72,6 +89,7 @@ typedef struct tr_seg_info {
     const char *run_id;
     const char *host;
     int64_t pid;
+    int64_t uid; /* owner of the run directory: the segment's writer (spool.c refuse) */
 } tr_seg_info;
 
 /* Called once per committed record; seq is the frame's offset in its segment. A non-zero
@@ -80,10 +98,11 @@ typedef int (*tr_spool_cb)(void *ctx, const tr_seg_info *seg, uint64_t seq, cons
                            size_t len);
 
 typedef struct tr_spool_stats {
-    uint64_t records;     /* delivered to the callback */
-    uint64_t torn;        /* reserved by a writer that died before committing: skipped */
-    uint64_t corrupt;     /* frames failing size or crc checks: segment abandoned after them */
+    uint64_t records;       /* delivered to the callback */
+    uint64_t torn;          /* reserved by a writer that died before committing: skipped */
+    uint64_t corrupt;       /* frames failing size or crc checks: segment abandoned after them */
     uint64_t segments_done; /* segments finished and removed */
+    uint64_t refused;       /* segments of another uid or another run: kept, never read */
 } tr_spool_stats;
 
 int tr_spool_reader_open(const char *dir, tr_spool_reader **out);
@@ -94,6 +113,9 @@ long tr_spool_reader_poll(tr_spool_reader *r, tr_spool_cb cb, void *ctx, long ma
 /* The records delivered since the last commit are durably stored: remember the positions
  * and remove segments that are finished (closed, or their writer is gone) and fully read. */
 int tr_spool_reader_commit(tr_spool_reader *r);
+/* The destination refused the segment at path (store/owner.c): it is kept, never read again
+ * and never removed by this reader. */
+void tr_spool_reader_refuse(tr_spool_reader *r, const char *path);
 /* Storing failed: deliver the records since the last commit again on the next poll. */
 void tr_spool_reader_rewind(tr_spool_reader *r);
 /* Number of segments still open for reading (not finished or not yet removed). */
