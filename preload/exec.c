@@ -240,6 +240,15 @@ static int do_exec(int how, int dirfd, const char *path, char *const argv[], cha
         if (shim_resolve(dirfd, target, resolved, sizeof resolved) < 0)
             snprintf(resolved, sizeof resolved, "%s", target);
         shim_emit_proc_start(self, vchild ? shim_g.pid : shim_g.ppid, "exec", why, resolved, argv);
+        if (strchr(target, '/') && resolved[0] == '/') { /* a static executable: a dependency */
+            uint8_t db[4096 + 256];
+            tr_enc de;
+            shim_enc_begin(&de, db, sizeof db, TR_REC_DEP);
+            tr_enc_str(&de, TR_F_PATH, resolved);
+            tr_enc_str(&de, TR_F_KIND, "exe");
+            tr_enc_i64(&de, TR_F_PID, self);
+            shim_emit(&de);
+        }
     }
     if (!vchild) tr_client_shutdown();
     SHIM_LEAVE();

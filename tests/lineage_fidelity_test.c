@@ -292,12 +292,29 @@ static void test_busybox_static(void)
             "python3 -c 'open(\"bb-py.txt\", \"w\").write(\"x\")'\n",
             base);
     fclose(f);
-    char *out = NULL;
-    T_EQ_INT(SHU_TRAIL("busybox", &out, "/bin/busybox", "sh", script), 0);
+    char *out = NULL, cmd[600];
+    snprintf(cmd, sizeof cmd, "/bin/busybox sh %s", script); /* exec'd by an interposed sh */
+    T_EQ_INT(SHU_TRAIL("busybox", &out, "sh", "-c", cmd), 0);
     free(out);
     cJSON *run = shu_show("busybox");
     T_ASSERT(run);
     T_CHECK(shu_entry(run, "outputs", "bb-py.txt") != NULL);
+    /* the static executable is a dependency resolved to its package */
+    const cJSON *dep = shu_entry(run, "deps", "busybox");
+    T_ASSERT(dep);
+    const char *pkg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(dep, "package"));
+    T_CHECK(pkg && !strncmp(pkg, "busybox", 7));
+    /* and it is in the tree, marked as not captured, the parent of python's process */
+    const cJSON *p, *bbp = NULL, *py = NULL;
+    cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(run, "processes"))
+    {
+        const char *exe = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "exe"));
+        if (exe && shu_ends(exe, "busybox")) bbp = p;
+        if (exe && strstr(exe, "python3") && !py) py = p;
+    }
+    T_ASSERT(bbp && py);
+    T_CHECK(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(bbp, "note")) != NULL);
+    T_EQ_INT((long long)num(py, "ppid"), (long long)num(bbp, "pid"));
     cJSON_Delete(run);
 }
 
