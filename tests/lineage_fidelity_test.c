@@ -141,6 +141,60 @@ static void test_pool_terminate(void)
     cJSON_Delete(run);
 }
 
+/* Ground truth: the files `strace -f` shows a clean build opening for writing that exist when it
+ * is done (relative names are the build directory's). Each must be an output of the run. */
+static void strace_outputs_are_outputs(const char *runname)
+{
+    char cmd[1024], log[512];
+    snprintf(log, sizeof log, "%s/mk.strace", base);
+    snprintf(cmd, sizeof cmd,
+             "cd %s/mk && rm -f *.o app && strace -f -qq -e trace=open,openat,creat -o %s"
+             " make -s >/dev/null 2>&1",
+             base, log);
+    if (system(cmd) != 0) T_FAIL("strace make failed");
+    FILE *f = fopen(log, "r");
+    T_ASSERT(f);
+    cJSON *run = shu_show(runname);
+    T_ASSERT(run);
+    char line[8192], seen[8192] = "";
+    int checked = 0;
+    while (fgets(line, sizeof line, f)) {
+        char *q = strchr(line, '"'), *e = q ? strchr(q + 1, '"') : NULL;
+        if (!q || !e || strstr(e, "= -1") ||
+            (!strstr(e, "O_WRONLY") && !strstr(e, "O_RDWR") && !strstr(line, "creat(")))
+            continue;
+        *e = 0;
+        char path[4200];
+        if (q[1] == '/')
+            snprintf(path, sizeof path, "%s", q + 1);
+        else
+            snprintf(path, sizeof path, "%s/mk/%s", base, q + 1);
+        if (strncmp(path, base, strlen(base)) != 0 || file_size(path) < 0) continue;
+        const char *name = path + strlen(base) + 1; /* "mk/main.o" */
+        checked++;
+        if (!shu_entry(run, "outputs", name)) T_FAIL("strace: %s written, not an output", name);
+        if (strlen(seen) + strlen(name) + 3 < sizeof seen) {
+            strcat(seen, "|");
+            strcat(seen, name);
+            strcat(seen, "|");
+        }
+    }
+    fclose(f);
+    T_CHECK(checked >= 3); /* main.o, lib.o, app */
+    /* and no false output: every output of the build directory is one strace saw written */
+    const cJSON *o;
+    cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(run, "outputs"))
+    {
+        const char *p = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "path"));
+        const char *mk = p ? strstr(p, "/mk/") : NULL;
+        char key[600];
+        if (!mk) continue;
+        snprintf(key, sizeof key, "|%s|", mk + 1);
+        if (!strstr(seen, key)) T_FAIL("output %s: strace saw no write", p);
+    }
+    cJSON_Delete(run);
+}
+
 /* make + gcc: the driver makes /tmp/cc*.s with mkstemps, cc1 rewrites it, as reads it, the
  * driver unlinks it. Several runs: never an output, and the build's own products are never its
  * inputs. */
@@ -172,6 +226,7 @@ static void test_make_temporaries(void)
         T_CHECK(shu_entry(run, "inputs", "mk/main.c") != NULL);
         cJSON_Delete(run);
     }
+    if (have("strace")) strace_outputs_are_outputs("make-3");
 }
 
 /* rsync -a writes a temporary, sets its times, and renames it: no false input. */
