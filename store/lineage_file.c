@@ -110,6 +110,8 @@ static int version_events(tr_store *s, int64_t ver, cJSON *v, int *oom)
         tr_json_add(e, "opens", cJSON_CreateNumber(sqlite3_column_int(st, TR_COL_LNE_OPENS)), oom);
         int bytes = input ? TR_COL_LNE_BYTES_READ : TR_COL_LNE_BYTES_WRITTEN;
         tr_json_add(e, "bytes", cJSON_CreateNumber((double)sqlite3_column_int64(st, bytes)), oom);
+        if (sqlite3_column_type(st, TR_COL_LNE_ENDED) != SQLITE_NULL) /* its process was killed */
+            tr_json_add(e, "ended", tr_json_col_text(st, TR_COL_LNE_ENDED), oom);
     }
     return rc;
 }

@@ -163,7 +163,7 @@
       "SELECT e.run_id, r.name, r.status, CASE WHEN e.role = 'input' THEN 'input'"                 \
       " ELSE 'output' END AS dir, group_concat(DISTINCT e.source), min(coalesce(e.start_ns, "      \
       "e.end_ns)),"                                                                                \
-      " count(*), sum(e.bytes_read), sum(e.bytes_written) FROM events e JOIN runs r"               \
+      " count(*), sum(e.bytes_read), sum(e.bytes_written), max(e.ended) FROM events e JOIN runs r" \
       " ON r.id = e.run_id WHERE e.version_id = ?1 GROUP BY e.run_id, dir"                         \
       " ORDER BY min(coalesce(e.end_ns, e.start_ns)), e.run_id")                                   \
     X(LN_PATHS_UNDER, "SELECT path FROM artifacts WHERE path > ?1 AND path < ?2 ORDER BY path"     \
@@ -226,6 +226,7 @@ enum tr_ln_version_events_col {
     TR_COL_LNE_OPENS,
     TR_COL_LNE_BYTES_READ,
     TR_COL_LNE_BYTES_WRITTEN,
+    TR_COL_LNE_ENDED, /* 'killed' when the agent settled an open of a killed process */
 };
 
 #endif

@@ -98,6 +98,11 @@ static void killed_by(const char *sig)
     if (out) T_EQ_INT((long long)num(out, "bytes"), file_size(log));
     T_CHECK(killed_events(name) >= 2);
     cJSON_Delete(run);
+    /* `trail show PATH` says how the writer ended */
+    char *text = NULL;
+    T_EQ_INT(TPROC(&text, NULL, (char *)tproc_bin("trail"), "show", log, "--json"), 0);
+    T_CHECK(text && strstr(text, "\"ended\":") && strstr(text, "\"killed\""));
+    free(text);
 }
 
 static void test_timeout_term(void)
