@@ -8,7 +8,10 @@ pkgs=(build-essential cmake pkg-config libnng-dev libsqlite3-dev libunwind-dev l
 # The browser test of the web page (tests/browser): Node.js and npm for playwright-core (pinned in
 # tests/browser/package-lock.json, installed by the test into the build directory), and Debian's
 # chromium, which it drives headless (no browser download).
-pkgs+=(nodejs npm chromium chromium-driver)
+# A Node.js that ships its own npm (NodeSource's nodejs) conflicts with Debian's npm package:
+# npm is wanted only when no npm command exists.
+pkgs+=(nodejs chromium chromium-driver)
+if ! command -v npm >/dev/null 2>&1; then pkgs+=(npm); fi
 # `deps.sh bench` adds the baselines the benchmarks compare against.
 if [ "${1:-}" = "bench" ]; then pkgs+=(reprozip hyperfine); fi
 missing=()
