@@ -50,8 +50,8 @@ void tr_settleq_note(tr_settleq *q, const tr_seg_info *seg, const tr_rec *rec, c
 int tr_settleq_flush(tr_settleq *q, tr_enrich *e);
 
 /* Environment capture: appends ENV records for envp through the client, redacting secret
- * values. extra is a comma-separated list of more name patterns (may be NULL). */
-int tr_env_is_secret(const char *name, const char *extra);
+ * values by the common rule (redact.c). extra is a comma-separated list of more name patterns
+ * (`trail run --redact`, may be NULL). */
 int tr_env_record(char **envp, const char *extra, int64_t pid);
 
 /* Content hashes (hash.c): SHA-256 of files under the budget ($TRAIL_HASH_BUDGET bytes, K/M/G
@@ -89,5 +89,13 @@ int tr_depq_flush(tr_depq *q, tr_enrich *e, struct tr_sink *sink);
 /* When CMD (found as execvp would) links a sanitizer runtime (libasan, libtsan, libhwasan),
  * copies its soname: it must come first in LD_PRELOAD, before the capture shim. 0 or -1. */
 int tr_sanitizer_runtime(const char *cmd, char *out, size_t n);
+
+/* Liveness (liveness.c): a process's start time in clock ticks since boot (/proc/PID/stat
+ * field 22; -1 when it is gone), this boot's id, and settling the runs of this host whose
+ * launcher and processes are all gone (store/settle.c; spool_root NULL: the default root).
+ * tr_agent_settle returns the number of runs settled or TRAIL_E*. */
+int64_t tr_proc_start_ticks(int64_t pid);
+int tr_boot_id(char *buf, size_t n);
+int tr_agent_settle(tr_store *st, const char *spool_root);
 
 #endif

@@ -13,6 +13,7 @@
 
 #include "agent.h"
 #include "deliver.h"
+#include "drops.h"
 #include "opts.h"
 #include "trail.h"
 #include "util.h"
@@ -20,6 +21,7 @@
 #define MAX_RUNS 4096
 #define SCAN_NS (500 * 1000000LL)
 #define IDLE_REMOVE_NS (5 * 1000000000LL) /* an empty run directory is removed after this */
+#define SETTLE_NS (5 * 1000000000LL)      /* `trail agent` settles dead launchers' runs */
 
 static volatile int stop_flag;
 
@@ -90,6 +92,8 @@ static void remove_run_dir(const char *dir)
     unlink(p);
     tr_path_join(p, sizeof p, dir, TR_STORE_MARK);
     unlink(p);
+    tr_path_join(p, sizeof p, dir, TR_DROPS_FILE); /* drops.h: the launcher took its count */
+    unlink(p);
     rmdir(dir);
 }
 
@@ -134,6 +138,24 @@ static tr_sink *open_sink(const char *cmd, const tr_deliver_req *req)
     return s;
 }
 
+/* Ends the runs of this host whose launcher died (liveness.c): after delivery, so that what
+ * they left is stored first. A store sink only; a failure leaves them for the next time. */
+static void settle(tr_sink *sink, const char *root)
+{
+    tr_store *st = tr_sink_store(sink);
+    int n = st ? tr_agent_settle(st, root) : 0;
+    if (n > 0) fprintf(stderr, "trail: %d run(s) whose launcher is gone settled\n", n);
+}
+
+/* The store at --store (else the default) when it exists: runs to settle with nothing to
+ * deliver. NULL when there is none. */
+static tr_sink *open_existing(const char *opt)
+{
+    char path[4096];
+    tr_agent_store_path(opt, path, sizeof path);
+    return access(path, F_OK) == 0 ? tr_sink_store_open(path, 0) : NULL;
+}
+
 /* `trail sync` counts what it did and what it left. */
 typedef struct sync_tally {
     uint64_t total;
@@ -172,6 +194,9 @@ int tr_agent_sync(const tr_deliver_req *req)
     if (!dp) {
         if (errno == ENOENT) {
             fprintf(stderr, "trail sync: nothing to deliver (%s does not exist)\n", root);
+            tr_sink *store = req->link.url ? NULL : open_existing(req->store);
+            settle(store, root);
+            tr_sink_close(store);
             return 0;
         }
         tr_agent_err("sync: cannot read %s: %s", root, strerror(errno));
@@ -212,6 +237,7 @@ int tr_agent_sync(const tr_deliver_req *req)
             char path[4096];
             tr_agent_store_path(want, path, sizeof path);
             if (store && strcmp(path, store_path)) {
+                settle(store, root);
                 tr_sink_close(store);
                 store = NULL;
             }
@@ -226,6 +252,8 @@ int tr_agent_sync(const tr_deliver_req *req)
     }
     closedir(dp);
     tr_sink_close(link);
+    if (!link && !store && !stop_flag) store = open_existing(req->store);
+    settle(store, root);
     tr_sink_close(store);
     fprintf(stderr, "trail sync: delivered %llu record(s) from %d run(s)",
             (unsigned long long)t.total, t.runs);
@@ -322,7 +350,7 @@ int tr_cmd_agent(int argc, char **argv)
     install_stop_handlers();
     fprintf(stderr, "trail agent: delivering %s to %s\n", root, sink->name);
     int n = 0, was_up = -1, is_link = !tr_sink_store(sink);
-    int64_t next_scan = 0;
+    int64_t next_scan = 0, next_settle = 0;
     uint64_t total = 0;
     while (!stop_flag) {
         int64_t now = tr_mono_ns();
@@ -330,12 +358,18 @@ int tr_cmd_agent(int argc, char **argv)
             scan(root, sink, runs, &n);
             next_scan = now + SCAN_NS;
         }
+
         int up = is_link ? tr_sink_link_connected(sink) : 1;
         if (up != was_up && was_up >= 0)
             fprintf(stderr, "trail agent: collector %s %s\n", sink->name,
                     up ? "connected" : "unreachable; records wait in the spool");
         was_up = up;
-        if (!agent_round(runs, &n, now, &total)) {
+        int progressed = agent_round(runs, &n, now, &total);
+        if (!progressed && now >= next_settle) { /* idle: what dead launchers left is stored */
+            settle(sink, root);
+            next_settle = now + SETTLE_NS;
+        }
+        if (!progressed) {
             struct timespec ts = {0, 100 * 1000000L};
             nanosleep(&ts, NULL);
         }

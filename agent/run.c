@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,10 +15,15 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "argv_rec.h"
 #include "client.h"
+#include "console_pump.h"
 #include "deliver.h"
+#include "drops.h"
 #include "opts.h"
 #include "record.h"
+#include "settle.h"
+#include "sysmetrics.h"
 #include "trail.h"
 #include "util.h"
 
@@ -35,10 +41,16 @@ typedef struct run_opts {
     tr_link_opts link;   /* --collector URL [--token-file F] [--tls-ca F] */
     int no_capture;      /* --no-capture: do not preload the shim */
     char **cmd;
-    const char *drain_arg; /* --drain-timeout as given */
+    const char *drain_arg;              /* --drain-timeout as given */
+    int no_console, no_console_metrics; /* console.c: keep CMD's output, read metrics off it */
+    const char *metrics_re[TR_CM_MAX_RULES];
+    int nmetrics_re;
+    const char *system_arg; /* --system-interval as given */
+    double system_s;        /* sysmetrics.c: seconds between samples, 0 off */
 } run_opts;
 
 static volatile pid_t child_pid;
+static tr_console con; /* console.c: CMD's stdout and stderr; its --metrics-regex patterns */
 static volatile sig_atomic_t got_signal;
 
 static const tr_opt run_opts_table[] = {
@@ -53,6 +65,13 @@ static const tr_opt run_opts_table[] = {
     TR_LIST("tag", "K=V", run_opts, tags, ntags, "a tag"),
     TR_VALUE("redact", "PATTERN,...", run_opts, redact, "more environment names to redact"),
     TR_FLAG("no-capture", run_opts, no_capture, "do not preload the capture shim"),
+    TR_FLAG("no-console", run_opts, no_console, "do not keep CMD's stdout and stderr"),
+    TR_FLAG("no-console-metrics", run_opts, no_console_metrics,
+            "do not read metrics off CMD's output"),
+    TR_LIST("metrics-regex", "RE", run_opts, metrics_re, nmetrics_re,
+            "metrics by RE: named groups key and value, or NAME"),
+    TR_VALUE("system-interval", "S", run_opts, system_arg,
+             "sample CPU, memory, I/O, GPUs every S s (10; 0: off)"),
     TR_OPT_END};
 
 const tr_opt_cmd tr_run_cmd = {
@@ -91,6 +110,10 @@ static int parse(int argc, char **argv, run_opts *o)
     if (rc) return rc;
     if (o->drain_arg && tr_opt_double(&tr_run_cmd, "--drain-timeout", o->drain_arg, 0, &o->drain_s))
         return -1;
+    o->system_s = 10;
+    if (o->system_arg &&
+        tr_opt_double(&tr_run_cmd, "--system-interval", o->system_arg, 0, &o->system_s))
+        return -1;
     for (int k = 0; k < o->nparams + o->ntags; k++) {
         const char *v = k < o->nparams ? o->params[k] : o->tags[k - o->nparams];
         if (!strchr(v, '=') || v[0] == '=')
@@ -104,6 +127,14 @@ static int parse(int argc, char **argv, run_opts *o)
     if (o->collector && o->store)
         return tr_opt_error(&tr_run_cmd, "--store and --collector exclude each other");
     o->cmd = args.argv;
+    /* last: nothing after it fails, so the compiled patterns are freed by the run */
+    for (int i = 0; i < o->nmetrics_re; i++) {
+        char err[512];
+        if (tr_cm_rules_add(&con.rules, o->metrics_re[i], err, sizeof err) != 0) {
+            tr_cm_rules_free(&con.rules);
+            return tr_opt_error(&tr_run_cmd, "--metrics-regex: %s", err);
+        }
+    }
     return 0;
 }
 
@@ -113,15 +144,37 @@ static int emit(tr_enc *e)
     return n < 0 ? (int)n : tr_client_emit(e->buf, (size_t)n);
 }
 
+/* A --param or --tag: a value too large for a record is cut (TRUNCATED says by how much, and
+ * so does one line on stderr), never dropped. */
 static void emit_kv(uint8_t type, const char *kv)
 {
-    uint8_t buf[16384];
+    static uint8_t buf[TR_REC_MAX_SIZE];
     tr_enc e;
     const char *eq = strchr(kv, '=');
+    size_t kl = (size_t)(eq - kv) < 1024 ? (size_t)(eq - kv) : 1024;
     tr_enc_init(&e, buf, sizeof buf, type, tr_now_ns());
-    tr_enc_strn(&e, TR_F_KEY, kv, (size_t)(eq - kv));
-    tr_enc_str_trunc(&e, TR_F_VALUE, eq + 1, strlen(eq + 1), 0);
+    tr_enc_strn(&e, TR_F_KEY, kv, kl);
+    uint64_t cut = (size_t)(eq - kv) - kl;
+    cut += tr_enc_str_fit(&e, TR_F_VALUE, eq + 1, TR_REC_MAX_SIZE, 32);
+    if (cut) {
+        tr_enc_i64(&e, TR_F_TRUNCATED, (int64_t)cut);
+        tr_agent_err("--%s %.*s...: value cut by %llu bytes to fit a record",
+                     type == TR_REC_PARAM ? "param" : "tag", (int)(kl < 64 ? kl : 64), kv,
+                     (unsigned long long)cut);
+    }
     emit(&e);
+}
+
+/* Who launched the run and when, so a later delivery on this host can tell a launcher that
+ * died from one still running (liveness.c, store/settle.c). */
+static void enc_launcher(tr_enc *e, pid_t root)
+{
+    char boot[64];
+    int64_t self = tr_proc_start_ticks(getpid()), child = tr_proc_start_ticks(root);
+    tr_enc_i64(e, TR_F_LAUNCHER_PID, getpid());
+    if (self >= 0) tr_enc_i64(e, TR_F_LAUNCHER_START, self);
+    if (child >= 0) tr_enc_i64(e, TR_F_ROOT_START, child);
+    if (tr_boot_id(boot, sizeof boot) == 0) tr_enc_str(e, TR_F_BOOT_ID, boot);
 }
 
 static void emit_start(const run_opts *o, const char *run_id, pid_t pid, int64_t t0)
@@ -133,34 +186,44 @@ static void emit_start(const run_opts *o, const char *run_id, pid_t pid, int64_t
     tr_enc_str(&e, TR_F_RUN_ID, run_id);
     tr_enc_str(&e, TR_F_SOURCE, "cli");
     tr_enc_str(&e, TR_F_STATUS, "running");
-    tr_enc_str(&e, TR_F_EXPERIMENT, o->experiment);
-    tr_enc_str(&e, TR_F_NAME, o->name);
+    /* always fits its frame (a 100 KB --name, 9000 arguments): fields cut, never the record */
+    uint64_t cut = tr_enc_str_fit(&e, TR_F_EXPERIMENT, o->experiment, 4096, 0);
+    cut += tr_enc_str_fit(&e, TR_F_NAME, o->name, 4096, 0);
     if (getcwd(cwd, sizeof cwd)) tr_enc_str(&e, TR_F_CWD, cwd);
     tr_hostname(host, sizeof host);
     tr_username(user, sizeof user);
     tr_enc_str(&e, TR_F_HOST, host);
     tr_enc_str(&e, TR_F_USER, user);
     tr_enc_i64(&e, TR_F_PID, pid);
-    for (char **a = o->cmd; *a; a++)
-        tr_enc_str_trunc(&e, TR_F_ARGV, *a, strlen(*a), 256);
+    enc_launcher(&e, pid);
+    static char scratch[16384];
+    tr_redact r;
+    tr_redact_init(&r, o->redact);
+    cut += tr_enc_argv(&e, &r, o->cmd, 40, 64, scratch, sizeof scratch);
+    if (cut) tr_enc_i64(&e, TR_F_TRUNCATED, (int64_t)cut);
+    emit(&e);
+}
+
+/* The one rule (store/settle.c) a settled run's status follows too. */
+/* Records lost by CMD's processes that could not make a segment to count them in (the disk was
+ * already full when they started): their total, as a DROPPED record of the launcher's. */
+static void emit_dropped(const char *spool_dir)
+{
+    uint64_t n = tr_drops_take(spool_dir);
+    if (!n) return;
+    uint8_t buf[256];
+    tr_enc e;
+    tr_enc_init(&e, buf, sizeof buf, TR_REC_DROPPED, tr_now_ns());
+    tr_enc_i64(&e, TR_F_COUNT, (int64_t)n);
+    tr_enc_str(&e, TR_F_SOURCE, "cli");
+    tr_enc_str(&e, TR_F_NOTE, "processes that could not open a spool segment");
     emit(&e);
 }
 
 static const char *status_of(int wstatus)
 {
-    if (WIFEXITED(wstatus)) return WEXITSTATUS(wstatus) == 0 ? "finished" : "failed";
-    switch (WTERMSIG(wstatus)) {
-    case SIGSEGV:
-    case SIGBUS:
-    case SIGABRT:
-    case SIGILL:
-    case SIGFPE:
-    case SIGSYS:
-    case SIGTRAP:
-        return "crashed";
-    default:
-        return "killed";
-    }
+    return WIFEXITED(wstatus) ? tr_store_end_status(WEXITSTATUS(wstatus), 0)
+                              : tr_store_end_status(0, WTERMSIG(wstatus));
 }
 
 static void enc_rusage(tr_enc *e, const struct rusage *ru)
@@ -358,10 +421,15 @@ static void free_child_env(char **env)
     free(env);
 }
 
-static void sleep_ns(int64_t ns)
+/* path made absolute without needing it to exist (the store may not yet). */
+static void absolute_path(const char *path, char *out, size_t n)
 {
-    struct timespec ts = {ns / 1000000000LL, ns % 1000000000LL};
-    nanosleep(&ts, NULL); /* a signal cuts it short, which is what we want */
+    char cwd[4096];
+    if (realpath(path, out)) return;
+    if (path[0] == '/' || !getcwd(cwd, sizeof cwd))
+        snprintf(out, n, "%s", path);
+    else if (tr_path_join(out, n, cwd, path) != 0)
+        snprintf(out, n, "%s", path);
 }
 
 int tr_cmd_run(int argc, char **argv)
@@ -379,7 +447,8 @@ int tr_cmd_run(int argc, char **argv)
             tr_agent_err("run: %s", err);
             return TR_EXIT_USAGE;
         }
-    } else if (!(sink = tr_sink_store_open(o.store, TR_STORE_CREATE))) {
+    } else if (!(sink = tr_sink_store_open_lazy(o.store, TR_STORE_CREATE, 1))) {
+        /* the store is opened once CMD runs: nothing about it keeps CMD from starting */
         return TR_EXIT_USAGE;
     }
     tr_random_hex(run_id, 16);
@@ -392,8 +461,7 @@ int tr_cmd_run(int argc, char **argv)
     }
     /* Leftovers (a writer that outlives CMD) are delivered later by `trail sync` to here. */
     char dest[4300], abs_store[4200];
-    if (!o.collector && !realpath(sink->name, abs_store))
-        snprintf(abs_store, sizeof abs_store, "%s", sink->name);
+    if (!o.collector) absolute_path(sink->name, abs_store, sizeof abs_store);
     tr_path_join(dest, sizeof dest, spool_dir, o.collector ? TR_COLLECTOR_MARK : TR_STORE_MARK);
     if (o.collector)
         tr_write_file(dest, o.collector, strlen(o.collector), 0600);
@@ -413,6 +481,12 @@ int tr_cmd_run(int argc, char **argv)
         return TR_EXIT_USAGE;
     }
     if (budget[0]) setenv("TRAIL_SPOOL_BUDGET_MB", budget, 1); /* CMD's processes keep it */
+    /* our segment now, before CMD can fill the disk: the run's start and end have its reserve */
+    int spool_rc = tr_client_prepare();
+    if (!spool_rc) spool_rc = tr_drops_create(spool_dir); /* for processes with no segment */
+    if (spool_rc)
+        tr_agent_err("cannot write to the spool %s (%s): the command runs, but is not recorded",
+                     spool_dir, trail_strerror(spool_rc));
     char preload[4096];
     const char *pl = NULL;
     if (!o.no_capture && !tr_env_disabled()) {
@@ -429,7 +503,11 @@ int tr_cmd_run(int argc, char **argv)
         return TR_EXIT_USAGE;
     }
 
-    struct sigaction sa = {0}, old[4];
+    /* CMD's output through a pty or pipes, shown, kept and read for metrics (console.c) */
+    static tr_sysmetrics sys;
+    if (tr_console_open(&con, !o.no_console, !o.no_console_metrics) != 0)
+        tr_agent_err("cannot keep the console (%s); CMD writes to ours", strerror(errno));
+    struct sigaction sa = {0}, old[4], old_pipe;
     const int fwd[4] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
     sa.sa_sigaction = forward;
     sa.sa_flags = SA_SIGINFO;
@@ -447,6 +525,7 @@ int tr_cmd_run(int argc, char **argv)
         for (int i = 0; i < 4; i++)
             sigaction(fwd[i], &old[i], NULL);
         close(errpipe[0]);
+        tr_console_child(&con);
         execvpe(o.cmd[0], o.cmd, env);
         int e = errno;
         ssize_t w = write(errpipe[1], &e, sizeof e);
@@ -455,6 +534,11 @@ int tr_cmd_run(int argc, char **argv)
     }
     child_pid = pid;
     close(errpipe[1]);
+    tr_console_started(&con, pid);
+    /* a closed stdout of ours stops the copy to it (console.c), it does not kill trail */
+    struct sigaction ign = {0};
+    ign.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &ign, &old_pipe);
     int exec_errno = 0;
     if (read(errpipe[0], &exec_errno, sizeof exec_errno) != (ssize_t)sizeof exec_errno)
         exec_errno = 0;
@@ -467,6 +551,7 @@ int tr_cmd_run(int argc, char **argv)
         emit_kv(TR_REC_TAG, o.tags[i]);
     tr_env_record(env, o.redact, 0);
     if (exec_errno) tr_agent_err("cannot run '%s': %s", o.cmd[0], strerror(exec_errno));
+    tr_sys_open(&sys, exec_errno ? 0 : pid, o.system_s);
 
     int wstatus = 0, reported = 0;
     struct rusage ru;
@@ -481,28 +566,53 @@ int tr_cmd_run(int argc, char **argv)
         long n = tr_deliver_pump(&dl, 0);
         if (n < 0 && n != TRAIL_EAGAIN && !reported++)
             tr_agent_err("%s (will retry)", dl.last_msg);
-        if (n <= 0) sleep_ns(POLL_NS);
+        struct pollfd pfd[2];
+        int np = tr_console_pollfds(&con, pfd);
+        /* waits like the sleep it replaces; a signal cuts it short */
+        if (poll(pfd, (nfds_t)np, n <= 0 ? (int)(POLL_NS / 1000000) : 0) > 0)
+            tr_console_ready(&con, pfd, np);
+        tr_sys_tick(&sys);
     }
+    tr_console_finish(&con); /* what is still in flight, then the kept tail */
+    tr_sys_close(&sys);
+    tr_cm_rules_free(&con.rules);
     child_pid = 0;
     if (!exec_errno && pl) emit_reaped(pid, wstatus, &ru);
+    emit_dropped(spool_dir);
     emit_end(run_id, wstatus, &ru, exec_errno);
     tr_client_shutdown(); /* closes our own segment */
 
     /* Drain: everything committed now (and its enrichment), then wait briefly for writers
      * still alive (processes CMD left behind); what they write later waits for `trail sync`
-     * or `trail agent`. */
-    tr_deliver_finish_run(&dl, o.drain_s, o.live_grace_s);
+     * or `trail agent`. A store that cannot be opened is said in one line. */
+    char why[4400];
+    if (!o.collector &&
+        tr_sink_store_attach(sink, tr_mono_ns() + (int64_t)(o.drain_s * 1e9), why, sizeof why))
+        tr_agent_err("%s; the run's records wait in %s for `trail sync`", why, spool_dir);
+    else
+        tr_deliver_finish_run(&dl, o.drain_s, o.live_grace_s);
     if (dl.undecodable)
         tr_agent_err("%llu undecodable record(s) skipped", (unsigned long long)dl.undecodable);
+    tr_spool_stats ss;
+    tr_spool_reader_stats(dl.reader, &ss);
+    if (dl.dropped)
+        tr_agent_err("%llu record(s) of this run were dropped: the spool %s was full or over its "
+                     "budget (trail show counts them)",
+                     (unsigned long long)dl.dropped, spool_dir);
+    if (ss.torn || ss.corrupt)
+        tr_agent_err("%llu damaged spool frame(s) skipped", (unsigned long long)(ss.torn + ss.corrupt));
     int left = tr_deliver_pending(&dl);
     tr_deliver_close(&dl);
     tr_sink_close(sink);
     if (left == 0) {
         unlink(dest);
+        char drops[4300];
+        if (tr_path_join(drops, sizeof drops, spool_dir, TR_DROPS_FILE) == 0) unlink(drops);
         rmdir(spool_dir);
     }
     for (int i = 0; i < 4; i++)
         sigaction(fwd[i], &old[i], NULL);
+    sigaction(SIGPIPE, &old_pipe, NULL);
     free_child_env(env);
     if (exec_errno) return exec_errno == ENOENT ? 127 : 126;
     if (WIFEXITED(wstatus)) return WEXITSTATUS(wstatus);

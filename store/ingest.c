@@ -4,7 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "console.h"
 #include "lineage.h"
+#include "params.h"
+#include "owner.h"
 #include "procs.h"
 #include "store_int.h"
 #include "trail.h"
@@ -78,13 +81,16 @@ static char *argv_json(const tr_rec *r, int *oom)
 
 static const char *run_id(const ing *c, char *buf, size_t n);
 
+/* The run's row exists: one statement per run and transaction (ingest_cache.c). */
 static int ensure_run(ing *c)
 {
+    if (tr_ingest_run_known(c->s, c->run, c->runlen)) return 0;
     tr_stmt q;
     int rc = tr_stmt_begin(&q, c->s, TR_STMT_RUN_ENSURE);
     if (rc) return rc;
     tr_bind_text(&q, 1, c->run, c->runlen);
-    return tr_stmt_done(&q);
+    if ((rc = tr_stmt_done(&q)) == 0) tr_ingest_run_seen(c->s, c->run, c->runlen);
+    return rc;
 }
 
 /* Starts statement id with the common leading (run_id[, pid]) bound; 0 or TRAIL_ESTORE. */
@@ -118,7 +124,15 @@ static int on_run_start(ing *c)
     tr_bind_field_str(&q, 10, c->rec, TR_F_SOURCE);
     rc = tr_stmt_done(&q);
     free(argv);
-    return rc;
+    int64_t lpid;
+    if (rc || !has_int(c->rec, TR_F_LAUNCHER_PID, &lpid)) return rc;
+    /* how a later delivery tells whether the launcher still lives (settle.c) */
+    if ((rc = begin_stmt(c, &q, TR_STMT_RUN_LAUNCHER, 0))) return rc;
+    tr_bind_int(&q, 2, lpid);
+    tr_bind_field_int(&q, 3, c->rec, TR_F_LAUNCHER_START);
+    tr_bind_field_int(&q, 4, c->rec, TR_F_ROOT_START);
+    tr_bind_field_str(&q, 5, c->rec, TR_F_BOOT_ID);
+    return tr_stmt_done(&q);
 }
 
 static int on_run_meta(ing *c)
@@ -175,17 +189,36 @@ static int on_proc_event(ing *c)
     return rc ? rc : tr_procs_event(c->s, run_id(c, run, sizeof run), c->pid, c->rec);
 }
 
-/* PARAM and TAG: KEY [VALUE], a later record replaces the value. */
+/* PARAM and TAG: KEY [VALUE]; a later TAG replaces the value, a param keeps its first value
+ * (params.c counts a different later one as a conflict). */
 static int on_key_value(ing *c, enum tr_stmt_id id)
 {
-    const char *key;
-    size_t keylen;
+    const char *key, *val = NULL;
+    size_t keylen, vallen = 0;
     if (!has_str(c->rec, TR_F_KEY, &key, &keylen)) return SKIP;
     int rc = ensure_run(c);
+    if (!rc && id == TR_STMT_PARAM) {
+        has_str(c->rec, TR_F_VALUE, &val, &vallen);
+        rc = tr_store_param_check(c->s, c->run, c->runlen, key, keylen, val, vallen);
+        if (rc == 1) return 0;
+    }
     tr_stmt q;
     if (rc || (rc = begin_stmt(c, &q, id, 0))) return rc;
     tr_bind_text(&q, 2, key, keylen);
     tr_bind_field_str(&q, 3, c->rec, TR_F_VALUE);
+    return tr_stmt_done(&q);
+}
+
+/* DROPPED: records a writer lost (spool full); the run keeps their total (tag trail.dropped,
+ * the run document's "dropped"). Replays are harmless: a record is ingested once. */
+static int on_dropped(ing *c)
+{
+    int64_t n;
+    if (!has_int(c->rec, TR_F_COUNT, &n) || n <= 0) return SKIP;
+    int rc = ensure_run(c);
+    tr_stmt q;
+    if (rc || (rc = begin_stmt(c, &q, TR_STMT_DROPPED_ADD, 0))) return rc;
+    tr_bind_int(&q, 2, n);
     return tr_stmt_done(&q);
 }
 
@@ -198,9 +231,17 @@ static int on_metric(ing *c)
     if (!has_str(c->rec, TR_F_KEY, &key, &keylen) || tr_rec_get_f64(c->rec, TR_F_NUM, &v) != 0)
         return SKIP;
     has_int(c->rec, TR_F_STEP, &step);
-    int rc = ensure_run(c);
+    const char *src = NULL;
+    size_t srclen = 0;
+    int drop, rc = ensure_run(c);
+    has_str(c->rec, TR_F_SOURCE, &src, &srclen);
+    /* console points of a key logged otherwise are dropped (console.c) */
+    if (rc ||
+        (rc = tr_store_metric_source(c->s, c->run, c->runlen, key, keylen, src, srclen, &drop)))
+        return rc;
+    if (drop) return 0;
     tr_stmt q;
-    if (rc || (rc = begin_stmt(c, &q, TR_STMT_METRIC, 0))) return rc;
+    if ((rc = begin_stmt(c, &q, TR_STMT_METRIC, 0))) return rc;
     /* SQLite turns a NaN REAL into NULL: `special` keeps what the value was. */
     int special = isnan(v) ? 1 : isinf(v) ? (v > 0 ? 2 : 3) : 0;
     tr_bind_text(&q, 2, key, keylen);
@@ -213,6 +254,7 @@ static int on_metric(ing *c)
     tr_bind_int(&q, 6, c->rec->time_ns);
     tr_bind_cstr(&q, 7, c->st->id);
     tr_bind_int(&q, 8, c->seq);
+    tr_bind_text(&q, 9, src, srclen);
     return tr_stmt_done(&q);
 }
 
@@ -297,7 +339,7 @@ static int on_file(ing *c)
         (rc = tr_lineage_settle_check(c->s, run_id(c, run, sizeof run), c->pid, open_seq,
                                       settle)))
         return rc == 1 ? 0 : rc;
-    if ((rc = tr_lineage_artifact(c->s, key, &artifact))) return rc;
+    if ((rc = tr_ingest_artifact(c->s, key, &artifact))) return rc;
     file_version fv = {artifact, c->rec};
     if ((rc = tr_stmt_get_or_add(c->s, TR_STMT_LN_VERSION_FIND, TR_STMT_VERSION_ADD, bind_version,
                                  &fv, &version)))
@@ -403,6 +445,8 @@ static int apply(ing *c)
         return on_key_value(c, TR_STMT_TAG);
     case TR_REC_METRIC:
         return on_metric(c);
+    case TR_REC_DROPPED:
+        return on_dropped(c);
     case TR_REC_ENV:
         return on_env(c);
     case TR_REC_FILE:
@@ -415,6 +459,11 @@ static int apply(ing *c)
     case TR_REC_HASH:
     case TR_REC_DEP_INFO:
         return on_enrich(c);
+    case TR_REC_CONSOLE: {
+        int rc = ensure_run(c);
+        if (!rc) rc = tr_store_ingest_console(c->s, c->run, c->runlen, c->rec);
+        return rc == 1 ? SKIP : rc;
+    }
     default:
         return SKIP; /* a newer producer's type: counted and skipped */
     }
@@ -423,20 +472,14 @@ static int apply(ing *c)
 int tr_store_stream_hwm(tr_store *s, const char *stream_id, int64_t *hwm)
 {
     if (!s || !stream_id || !hwm) return TRAIL_EINVAL;
-    tr_stmt q;
-    int found, rc = tr_stmt_begin(&q, s, TR_STMT_STREAM_HWM);
-    if (rc) return rc;
-    tr_bind_cstr(&q, 1, stream_id);
-    rc = tr_stmt_row_int(&q, &found, hwm);
-    if (!found) *hwm = -1;
-    return rc;
+    return tr_ingest_stream_hwm(s, stream_id, hwm); /* this transaction's marks included */
 }
 
 /* Ingest inside an open transaction. */
 static int ingest_tx(tr_store *s, const tr_stream *stream, int64_t seq, const tr_rec *rec)
 {
     int64_t hwm;
-    int rc = tr_store_stream_hwm(s, stream->id, &hwm);
+    int rc = tr_ingest_stream_hwm(s, stream->id, &hwm); /* ingest_cache.c: once per batch */
     if (rc) return rc;
     if (seq <= hwm) return 1;
 
@@ -449,13 +492,26 @@ static int ingest_tx(tr_store *s, const tr_stream *stream, int64_t seq, const tr
         const char *p;
         size_t n;
         if (has_str(rec, TR_F_RUN_ID, &p, &n) && n > 0) {
-            c.run = p;
-            c.runlen = n;
+            /* a stream's records belong to its run: one naming another run is refused */
+            if (c.runlen && (n != c.runlen || memcmp(p, c.run, n))) c.runlen = 0;
+            if (!stream->run_id[0]) {
+                c.run = p;
+                c.runlen = n;
+            }
         }
+    }
+    /* a new stream joins its run only as the run's owner, from the run's host (owner.c) */
+    if (c.runlen && hwm < 0 && (rc = tr_store_stream_admit(s, stream, c.run, c.runlen)) != 0) {
+        if (rc < 0) return rc;
+        s->skipped++;
+        return TR_INGEST_REFUSED;
     }
     rc = c.runlen ? apply(&c) : SKIP; /* a record of no run cannot be stored anywhere */
     if (rc < 0) return rc;
     if (rc == SKIP) s->skipped++;
+    /* A known stream's row is written once per transaction, at commit (ingest_cache.c); a new
+     * one's now, for owner.c's claims on it. */
+    if (hwm >= 0) return tr_ingest_stream_mark(s, stream, seq, rec->time_ns, 0);
 
     tr_stmt q;
     if ((rc = tr_stmt_begin(&q, s, TR_STMT_STREAM_UPSERT))) return rc;
@@ -465,7 +521,8 @@ static int ingest_tx(tr_store *s, const tr_stream *stream, int64_t seq, const tr
     tr_bind_cstr(&q, 4, stream->host);
     tr_bind_int(&q, 5, seq);
     tr_bind_int(&q, 6, rec->time_ns);
-    return tr_stmt_done(&q);
+    if ((rc = tr_stmt_done(&q)) || (rc = tr_store_stream_agent(s, stream))) return rc;
+    return tr_ingest_stream_mark(s, stream, seq, rec->time_ns, 1);
 }
 
 int tr_store_ingest(tr_store *s, const tr_stream *st, uint64_t seq, const tr_rec *rec)

@@ -13,6 +13,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "exposure.h"
+#include "json_safe.h"
 #include "store_int.h"
 #include "trail.h"
 #include "util.h"
@@ -244,7 +246,7 @@ cJSON *tr_json_col_text(sqlite3_stmt *st, int i)
 cJSON *tr_json_col_int(sqlite3_stmt *st, int i)
 {
     if (sqlite3_column_type(st, i) == SQLITE_NULL) return cJSON_CreateNull();
-    return cJSON_CreateNumber((double)sqlite3_column_int64(st, i));
+    return tr_json_int(sqlite3_column_int64(st, i)); /* exact past 2^53 (json_safe.c) */
 }
 
 cJSON *tr_json_time(int64_t ns)
@@ -328,7 +330,7 @@ static int busy_timeout_ms(void)
 }
 
 /* Tells a trail store (any version) from an empty file and from someone else's database. */
-static int check_identity(tr_store *s, int *fresh)
+static int check_identity(tr_store *s, int *fresh, int64_t *version)
 {
     int64_t probe, app, ver, tables;
     int rc;
@@ -339,6 +341,7 @@ static int check_identity(tr_store *s, int *fresh)
         (rc = query_int(s, TR_SQL_USER_TABLES, &tables)))
         return rc;
     *fresh = 0;
+    *version = ver;
     if (app == TR_STORE_APP_ID || (app == 0 && tables == 0)) {
         if (ver > SCHEMA_VERSION)
             return tr_store_fail(s, TRAIL_EVERSION,
@@ -360,20 +363,32 @@ static int check_identity(tr_store *s, int *fresh)
                          (uint64_t)app & 0xffffffffu);
 }
 
-/* Applies the next missing migration in its own transaction; *done when none is missing. */
-static int migrate_step(tr_store *s, int *done)
+/* Reads the identity in one read transaction: the four values come from one state of the file,
+ * never from both sides of another process's migration. */
+static int read_identity(tr_store *s, int *fresh, int64_t *ver)
 {
+    int rc = exec(s, TR_SQL_BEGIN_READ, "reading the schema");
+    if (rc) return rc;
+    rc = check_identity(s, fresh, ver);
+    if (!sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, TR_SQL_COMMIT, NULL, NULL, NULL);
+    return rc;
+}
+
+/* Identity check and every missing migration in one write transaction: a store is seen either
+ * before or after a migration, and two processes never migrate the same file. */
+static int migrate(tr_store *s)
+{
+    int fresh;
     int64_t ver;
     char sql[64];
     int rc = exec(s, TR_SQL_BEGIN, "starting a migration");
     if (rc) return rc;
-    if ((rc = query_int(s, TR_SQL_USER_VERSION, &ver))) goto fail;
-    if (ver >= SCHEMA_VERSION) {
-        *done = 1;
-    } else {
-        if ((rc = exec(s, migrations[ver], "migrating the schema"))) goto fail;
+    if ((rc = check_identity(s, &fresh, &ver))) goto fail;
+    for (int64_t v = ver; v < SCHEMA_VERSION; v++)
+        if ((rc = exec(s, migrations[v], "migrating the schema"))) goto fail;
+    if (ver < SCHEMA_VERSION) {
         if (ver == 0 && (rc = exec(s, TR_SQL_SET_APP_ID, "migrating the schema"))) goto fail;
-        snprintf(sql, sizeof sql, TR_SQL_SET_USER_VERSION_FMT, (int)ver + 1);
+        snprintf(sql, sizeof sql, TR_SQL_SET_USER_VERSION_FMT, SCHEMA_VERSION);
         if ((rc = exec(s, sql, "migrating the schema"))) goto fail;
     }
     if ((rc = exec(s, TR_SQL_COMMIT, "committing a migration"))) goto fail;
@@ -383,28 +398,21 @@ fail:
     return rc;
 }
 
-static int migrate(tr_store *s)
-{
-    int done = 0, rc = 0;
-    while (!done && rc == 0)
-        rc = migrate_step(s, &done);
-    return rc;
-}
-
 static int open_db(tr_store *s)
 {
     int ro = s->flags & TR_STORE_READONLY;
-    int oflags = (ro ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_EXRESCODE;
+    /* NOMUTEX: a handle is used by one thread at a time (store.h), SQLite's own locks are waste. */
+    int oflags = (ro ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_EXRESCODE |
+                 SQLITE_OPEN_NOMUTEX;
     int rc = sqlite3_open_v2(s->path, &s->db, oflags, NULL);
     if (rc != SQLITE_OK) return tr_store_sqlerr(s, rc, "cannot open");
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_busy_timeout(s->db, busy_timeout_ms());
 
     int fresh;
-    if ((rc = check_identity(s, &fresh))) return rc;
+    int64_t ver;
+    if ((rc = read_identity(s, &fresh, &ver))) return rc;
     if (ro) {
-        int64_t ver;
-        if ((rc = query_int(s, TR_SQL_USER_VERSION, &ver))) return rc;
         if (fresh) return tr_store_fail(s, TRAIL_ENOTFOUND, "empty (no trail schema yet)");
         if (ver < SCHEMA_VERSION)
             return tr_store_fail(s, TRAIL_EVERSION,
@@ -417,7 +425,19 @@ static int open_db(tr_store *s)
     if ((rc = exec(s, TR_SQL_WAL, "enabling WAL")) ||
         (rc = exec(s, TR_SQL_RW_PRAGMAS, "setting pragmas")))
         return rc;
-    return migrate(s);
+    return migrate(s); /* also proves the store writable now: a locked one is EBUSY here */
+}
+
+/* One line on stderr, once a process, when others can read the store or write its directory
+ * (traild refuses such a store; exposure.c). */
+static void warn_exposed(const char *path)
+{
+    static int warned;
+    char why[PATH_MAX * 2 + 200];
+    if (__atomic_load_n(&warned, __ATOMIC_RELAXED) || !tr_store_exposed(path, why, sizeof why))
+        return;
+    if (__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED)) return;
+    fprintf(stderr, "trail: warning: %s\n", why);
 }
 
 int tr_store_open(const char *path, int flags, tr_store **out, char *err, size_t errlen)
@@ -437,6 +457,7 @@ int tr_store_open(const char *path, int flags, tr_store **out, char *err, size_t
     }
     s->flags = flags;
     int rc = prepare_file(s);
+    if (rc == 0) warn_exposed(s->path);
     if (rc == 0) rc = open_db(s);
     if (rc) {
         if (err && errlen) snprintf(err, errlen, "%s", s->err);
@@ -451,6 +472,7 @@ int tr_store_open(const char *path, int flags, tr_store **out, char *err, size_t
 void tr_store_close(tr_store *s)
 {
     if (!s) return;
+    tr_ingest_cache_free(s);
     for (int i = 0; i < TR_STMT_COUNT; i++)
         sqlite3_finalize(s->stmt[i]);
     if (s->db && !sqlite3_get_autocommit(s->db))
@@ -499,6 +521,7 @@ int tr_store_rollback(tr_store *s)
     if (!s->in_tx) return 0;
     s->in_tx = 0;
     s->tx_broken = 0;
+    tr_ingest_cache_forget(s); /* its marks and ids may name rows rolled back */
     /* A failed statement (disk full, I/O error) may have rolled back already. */
     if (sqlite3_get_autocommit(s->db)) return 0;
     return exec(s, TR_SQL_ROLLBACK, "rolling back");
@@ -515,7 +538,8 @@ int tr_store_commit(tr_store *s)
         memcpy(s->err, keep, sizeof keep);
         return rc;
     }
-    int rc = exec(s, TR_SQL_COMMIT, "committing");
+    int rc = tr_ingest_cache_flush(s);
+    if (rc == 0) rc = exec(s, TR_SQL_COMMIT, "committing");
     if (rc) {
         /* Leave no half-open transaction behind: the caller re-ingests (ingest is idempotent). */
         char keep[sizeof s->err];
@@ -525,6 +549,7 @@ int tr_store_commit(tr_store *s)
         return rc;
     }
     s->in_tx = 0;
+    tr_ingest_cache_forget(s);
     return 0;
 }
 

@@ -20,6 +20,13 @@ typedef struct tr_stream {
     char run_id[33];
     int64_t pid;
     char host[256];
+    /* Who delivered it (store/owner.c): the uid owning the spool directory it was read from
+     * (has_uid), and for traild the agent's host and token fingerprint ("" when unknown). A
+     * run takes the owner and agent host of its first stream; other streams are refused. */
+    int has_uid;
+    int64_t uid;
+    char agent_host[256];
+    char agent_token[24];
 } tr_stream;
 
 #define TR_STORE_CREATE 0x1   /* create the file (and its directory, 0700) if missing */
@@ -44,10 +51,13 @@ int tr_store_rollback(tr_store *s);
 /* Highest seq stored for a stream, or -1 when the stream is unknown. */
 int tr_store_stream_hwm(tr_store *s, const char *stream_id, int64_t *hwm);
 /* Stores one record (inside a transaction or alone). Returns 0 when stored, 1 when
- * (stream, seq) was already stored (nothing changes), or a negative TRAIL_E* code.
+ * (stream, seq) was already stored (nothing changes), TR_INGEST_REFUSED when its stream may
+ * not join the run (another owner uid or agent host than the run's: nothing stored,
+ * tr_store_errmsg says why), or a negative TRAIL_E* code.
  * Records of unknown types are counted and skipped (return 0). After a negative return inside
  * tr_store_begin .. commit, the batch is spoiled: commit rolls it back and fails. */
 int tr_store_ingest(tr_store *s, const tr_stream *st, uint64_t seq, const tr_rec *rec);
+#define TR_INGEST_REFUSED 2
 
 /* RUN is a full id, a unique id prefix, or a run name (the latest run of that name).
  * Writes the 32-char id. TRAIL_ENOTFOUND or TRAIL_EAMBIGUOUS otherwise. */
@@ -68,7 +78,16 @@ int tr_store_metrics_json(tr_store *s, const char *run_id, struct cJSON **out);
 /* tr_store_run_json with flags: TR_RUN_ALL_FILES keeps the run's temporaries (files it wrote
  * and removed) in outputs and its reads of its own output in inputs, marked "temporary". */
 #define TR_RUN_ALL_FILES 0x1
+/* TR_RUN_NO_FILES leaves the inputs and outputs lists out (listings: `trail runs`). */
+#define TR_RUN_NO_FILES 0x2
 int tr_store_run_json_ex(tr_store *s, const char *run_id, int flags, struct cJSON **out);
+/* The runs of f, newest first, one document at a time: fn(arg, run) gets each (it may keep it,
+ * setting the pointer to NULL; else it is freed after the call), so memory does not grow with
+ * the store. flags as tr_store_run_json_ex. A nonzero return of fn stops the listing and is
+ * returned. *more (may be NULL): how many runs past f->limit there are, -1 when there are some
+ * but counting them would mean running a --where filter over the whole store, else 0. */
+int tr_store_runs_each(tr_store *s, const tr_runs_filter *f, int flags,
+                       int (*fn)(void *arg, struct cJSON **run), void *arg, int64_t *more);
 
 /* ---- Lineage (collector/lineage.c, lineage_graph.c) ---- */
 
@@ -203,6 +222,56 @@ int tr_fold_plan(tr_fold *f, int n, const char *const *names, const char *const 
 /* The group entry i folds into (one of TR_FOLD_MIN or more entries), or -1: it stays. */
 int tr_fold_at(const tr_fold *f, int i);
 void tr_fold_free(tr_fold *f);
+
+/* ---- Views for the HTTP API and the web page (page.c, series.c, console_view.c) ---- */
+
+#define TR_PAGE_DEFAULT 100 /* runs per page unless asked */
+#define TR_PAGE_MAX 1000
+/* One page of the runs listing. order_by: "KEY", "KEY asc", "KEY desc" or "-KEY" (descending)
+ * with KEY one of started (the default, descending), ended, duration, name, id, status,
+ * experiment, exit_code, host, user, params.K, tags.K, metrics.K (the last value); a key sorts
+ * as a number when it reads as one, runs without it last. page_token: the next_page_token of the
+ * page before (NULL: the first page). */
+typedef struct tr_runs_page {
+    const char *experiment;       /* NULL = all */
+    const struct tr_where *where; /* NULL = all */
+    const char *order_by;
+    int limit; /* 1..TR_PAGE_MAX; 0 = TR_PAGE_DEFAULT */
+    const char *page_token;
+} tr_runs_page;
+/* {"runs":[run documents without inputs, outputs, env, processes, deps],"next_page_token":
+ * string|null,"total":N (runs matching),"offset","limit"}. TRAIL_EINVAL (message in the store)
+ * for a bad order_by, page_token or limit. */
+int tr_store_runs_page_json(tr_store *s, const tr_runs_page *p, struct cJSON **out);
+/* {"experiments":[{"name" (null: runs without one),"runs","running","failed","latest"}]},
+ * latest started first. */
+int tr_store_experiments_json(tr_store *s, struct cJSON **out);
+
+#define TR_SERIES_DEFAULT 1000 /* points per key unless asked */
+#define TR_SERIES_MAX 1000000
+/* Which points of a run's metrics: steps step_min..step_max (has_min/has_max: bounded), at most
+ * max_points per key (0: TR_SERIES_DEFAULT). */
+typedef struct tr_series_opts {
+    int max_points;
+    int has_min, has_max;
+    int64_t step_min, step_max;
+} tr_series_opts;
+/* {"run","max_points","metrics":{KEY:[{"step","value","time","source"}]} (the shape of
+ * tr_store_metrics_json), "series":{KEY:{"total":points in the range,"downsampled":bool}}} for
+ * keys[0..nkeys) (keys NULL: every key of the run; an unknown key gives []). A key with more
+ * points in the range than max_points is downsampled: the points but the last fall into
+ * (max_points - 1) / 2 buckets of equal count, each giving its minimum and maximum point in the
+ * order logged (one when they are the same; its first point when it holds no finite value),
+ * and the last point follows. So at most max_points points, with the true minimum and maximum of
+ * the range and its last point. A step range holding at most max_points points comes at full
+ * resolution. */
+int tr_store_series_json(tr_store *s, const char *run_id, const char *const *keys, int nkeys,
+                         const tr_series_opts *o, struct cJSON **out);
+/* The last `lines` lines kept of one console stream (at most TR_CONSOLE_API_BYTES):
+ * {"run","stream","text","cut":bool (earlier output left out)}; text "" when none was kept. */
+#define TR_CONSOLE_API_BYTES (1 << 20)
+int tr_store_console_lines_json(tr_store *s, const char *run_id, const char *stream, int lines,
+                                struct cJSON **out);
 
 /* ---- Managing what is stored (store/manage.c) ---- */
 

@@ -2,9 +2,11 @@
 #ifndef TR_STORE_SQL_H
 #define TR_STORE_SQL_H
 
+#include "console_sql.h"
 #include "deps_sql.h"
 #include "lineage_sql.h"
 #include "procs_sql.h"
+#include "settle_sql.h"
 
 /* PRAGMA application_id of a trail store: "trl1". */
 #define TR_STORE_APP_ID 0x74726c31
@@ -91,12 +93,15 @@
     "CREATE INDEX events_run ON events(run_id, role, version_id);"                                 \
     "CREATE INDEX file_ops_run_path ON file_ops(run_id, path, time_ns);"
 
-/* Migration i (1-based) brings user_version from i-1 to i; each runs in its own transaction.
+/* Migration i (1-based) brings user_version from i-1 to i; the identity check and every
+ * missing migration run in one transaction (store.c migrate).
  * Append only: a released migration is never edited. */
 #define TR_SQL_MIGRATIONS                                                                          \
     {                                                                                              \
         TR_SQL_SCHEMA_V1, TR_SQL_SCHEMA_V2, TR_SQL_SCHEMA_V3 /* procs_sql.h */,                    \
-            TR_SQL_SCHEMA_V5 /* lineage_sql.h; V4 goes before it */                                \
+            TR_SQL_SCHEMA_V4 /* console_sql.h */,                                               \
+            TR_SQL_SCHEMA_V5 /* lineage_sql.h */,                                               \
+            TR_SQL_SCHEMA_V6 /* settle_sql.h */                                                  \
     }
 
 /* Open-time checks. */
@@ -112,6 +117,7 @@
 #define TR_SQL_RW_PRAGMAS "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
 #define TR_SQL_RO_PRAGMAS "PRAGMA foreign_keys = ON; PRAGMA query_only = ON;"
 #define TR_SQL_BEGIN "BEGIN IMMEDIATE"
+#define TR_SQL_BEGIN_READ "BEGIN" /* a read transaction: one snapshot */
 #define TR_SQL_COMMIT "COMMIT"
 #define TR_SQL_ROLLBACK "ROLLBACK"
 
@@ -142,10 +148,14 @@
       " stime_us = coalesce(?7, stime_us), maxrss_kb = coalesce(?8, maxrss_kb) WHERE id = ?1")     \
     X(PARAM, "INSERT INTO params (run_id, key, value) VALUES (?1, ?2, ?3)"                         \
              " ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value")                    \
-    X(METRIC, "INSERT INTO metrics (run_id, key, step, value, special, time_ns, stream_id, seq)"   \
-              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")                                          \
+    X(METRIC, "INSERT INTO metrics (run_id, key, step, value, special, time_ns, stream_id, seq,"   \
+              " source) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")                              \
     X(TAG, "INSERT INTO tags (run_id, key, value) VALUES (?1, ?2, ?3)"                             \
            " ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value")                      \
+    /* DROPPED records: the counts of records a run's writers lost add up in one tag */           \
+    X(DROPPED_ADD, "INSERT INTO tags (run_id, key, value) VALUES (?1, 'trail.dropped', ?2)"        \
+                   " ON CONFLICT (run_id, key) DO UPDATE"                                          \
+                   " SET value = CAST(value AS INTEGER) + CAST(excluded.value AS INTEGER)")        \
     X(ENV, "INSERT INTO env (run_id, pid, name, value, redacted) VALUES (?1, ?2, ?3, ?4, ?5)"      \
            " ON CONFLICT (run_id, pid, name) DO UPDATE SET value = excluded.value,"                \
            " redacted = excluded.redacted")                                                        \
@@ -184,7 +194,8 @@
       " SELECT k.key, m.value, m.special FROM k JOIN metrics m ON m.rowid = (SELECT rowid"         \
       " FROM metrics WHERE run_id = ?1 AND key = k.key"                                            \
       " ORDER BY step DESC, time_ns DESC, rowid DESC LIMIT 1) ORDER BY k.key")                     \
-    X(Q_METRICS_ALL, "SELECT key, step, value, special, time_ns FROM metrics WHERE run_id = ?1"    \
+    X(Q_METRICS_ALL, "SELECT key, step, value, special, time_ns, source FROM metrics"              \
+                     " WHERE run_id = ?1"                                                          \
                      " ORDER BY key, step, time_ns, rowid")                                        \
     /* ?3 = 0 hides the run's temporaries (written, then unlinked or renamed away by the run, or \
      * overwritten by its later write: an output's bytes are all the run wrote to the path) and  \
@@ -214,7 +225,9 @@
     X(Q_ENV, "SELECT name, value, redacted FROM env WHERE run_id = ?1 ORDER BY pid, name")         \
     TR_LINEAGE_STMTS(X)                                                                            \
     TR_PROCS_STMTS(X)                                                                              \
-    TR_DEPS_STMTS(X)
+    TR_DEPS_STMTS(X)                                                                               \
+    TR_SETTLE_STMTS(X)                                                                             \
+    TR_CONSOLE_STMTS(X)
 
 /* Columns by name: Q_RUN (in the run document's order) ... */
 enum tr_q_run_col {
@@ -244,7 +257,8 @@ enum tr_q_metrics_col {
     TR_COL_MET_STEP,
     TR_COL_MET_VALUE,
     TR_COL_MET_SPECIAL,
-    TR_COL_MET_TIME_NS
+    TR_COL_MET_TIME_NS,
+    TR_COL_MET_SOURCE
 };
 /* ... Q_FILES ... */
 enum tr_q_files_col {

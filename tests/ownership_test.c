@@ -1,0 +1,130 @@
+/* ownership_test.c - records belong to who wrote them: another uid writing into a run (the
+ * attack of issue 10) has nothing stored, the run stays intact, and the refusal is logged. */
+#include <grp.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "tassert.h"
+#include "trust_util.h"
+
+#define B_UID 65534 /* nobody */
+#define B_DIR "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0"
+
+static const char *sandbox;
+static char store[512], spool[512], victim[40];
+
+/* As uid B: makes dir (unless it exists) and runs the SDK client there, claiming run. */
+static int as_b(const char *run, const char *dir, char *const args[])
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (setgroups(0, NULL) != 0 || setgid(B_UID) != 0 || setuid(B_UID) != 0) _exit(90);
+        mkdir(dir, 0700);
+        setenv("TRAIL_RUN_ID", run, 1);
+        setenv("TRAIL_SPOOL", dir, 1);
+        char *argv[32];
+        int k = 0;
+        argv[k++] = (char *)tproc_test_bin("sdk_client");
+        for (int i = 0; args[i] && k < 31; i++)
+            argv[k++] = args[i];
+        argv[k] = NULL;
+        int fd = open("/dev/null", O_WRONLY);
+        dup2(fd, 1);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    return tu_wait(pid);
+}
+
+static long long q(const char *fmt)
+{
+    char sql[1024];
+    snprintf(sql, sizeof sql, fmt, victim, victim, victim);
+    return tu_sql_int(store, sql);
+}
+
+static int count_of(const char *text, const char *needle)
+{
+    int n = 0;
+    for (const char *p = text; p && (p = strstr(p, needle)); p++)
+        n++;
+    return n;
+}
+
+static void test_another_uid_cannot_write_into_a_run(void)
+{
+    /* A (root here) records a run; its spool directory is gone once it is delivered */
+    T_EQ_INT(TPROC(NULL, NULL, (char *)tproc_bin("trail"), "run", "--name", "victim", "--param",
+                   "n=1000", "--", (char *)tproc_test_bin("sdk_client"), "metrics", "50"),
+             0);
+    tu_sql_text(store, "SELECT id FROM runs WHERE name = 'victim'", victim, sizeof victim);
+    T_ASSERT(strlen(victim) == 32);
+    char dir[700];
+
+    /* 1. the issue's attack: B's own directory, A's run id in TRAIL_RUN_ID */
+    snprintf(dir, sizeof dir, "%s/%s", spool, B_DIR);
+    T_EQ_INT(
+        as_b(victim, dir,
+             (char *[]){"param", "n", "500", "param", "lr", "FORGED", "metrics", "1000", NULL}),
+        0);
+    /* 2. B makes a directory named by A's run id, now that A's is gone */
+    snprintf(dir, sizeof dir, "%s/%s", spool, victim);
+    T_EQ_INT(as_b(victim, dir, (char *[]){"param", "n", "501", "metrics", "30", NULL}), 0);
+    /* 3. a run directory another uid can write into (mode 0777): B's segment inside it */
+    char open_dir[700], own[40] = "c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0";
+    snprintf(open_dir, sizeof open_dir, "%s/%s", spool, own);
+    T_ASSERT(mkdir(open_dir, 0777) == 0 && chmod(open_dir, 0777) == 0);
+    T_EQ_INT(as_b(own, open_dir, (char *[]){"param", "lr", "FORGED", "metrics", "20", NULL}), 0);
+
+    char *err = NULL;
+    T_EQ_INT(TPROC(NULL, &err, (char *)tproc_bin("trail"), "sync", "--spool-root", spool), 0);
+    /* nothing of B's is stored anywhere; A's run is as A left it */
+    T_EQ_INT(tu_sql_int(store, "SELECT count(*) FROM params WHERE value IN ('FORGED', '500', "
+                               "'501')"),
+             0);
+    T_EQ_INT(q("SELECT count(*) FROM params WHERE run_id = '%s' AND key = 'n' AND value = "
+               "'1000'"),
+             1);
+    T_EQ_INT(q("SELECT count(*) FROM metrics WHERE run_id = '%s' AND key = 'm'"), 50);
+    T_EQ_INT(q("SELECT count(*) FROM runs WHERE id = '%s' AND status = 'finished'"), 1);
+    T_EQ_INT(tu_sql_int(store, "SELECT count(*) FROM metrics WHERE key = 'm' AND run_id <> "
+                               "(SELECT id FROM runs WHERE name = 'victim')"),
+             0);
+    T_EQ_INT(tu_sql_int(store, "SELECT count(*) FROM streams WHERE uid = 65534"), 0);
+    T_EQ_INT(q("SELECT count(*) FROM streams WHERE run_id = '%s' AND uid = 0"),
+             q("SELECT count(*) FROM streams WHERE run_id = '%s'"));
+    /* each refusal is said in one line naming uid B and the segment, which stays on disk */
+    int lines = count_of(err, "refused segment");
+    T_CHECK(lines >= 3); /* one per segment: the SDK may have written more than one */
+    T_EQ_INT(count_of(err, "refused segment "), count_of(err, "(uid 65534"));
+    T_CHECK(strstr(err, B_DIR) && strstr(err, own) && strstr(err, victim));
+    if (lines < 3) fprintf(stderr, "sync said: %s\n", err);
+    free(err);
+    char cmd[2000];
+    snprintf(cmd, sizeof cmd, "ls %s/%s/*.seg %s/%s/*.seg %s/*.seg >/dev/null", spool, B_DIR, spool,
+             victim, open_dir);
+    T_EQ_INT(TPROC(NULL, NULL, "sh", "-c", cmd), 0);
+}
+
+int main(void)
+{
+    if (geteuid() != 0) T_SKIP_TEST("needs root, to write as another uid (%d)", B_UID);
+    sandbox = tproc_sandbox();
+    snprintf(store, sizeof store, "%s", getenv("TRAIL_STORE"));
+    snprintf(spool, sizeof spool, "%s", getenv("TRAIL_SPOOL_ROOT"));
+    /* a node's shared spool root: anyone may make a directory in it */
+    T_ASSERT(chmod(sandbox, 0755) == 0);
+    T_ASSERT(mkdir(spool, 0700) == 0 && chmod(spool, 01777) == 0);
+    char sdk[4096];
+    snprintf(sdk, sizeof sdk, "%s", tproc_test_bin("sdk_client"));
+    pid_t probe = fork();
+    if (probe == 0) {
+        if (setgid(B_UID) != 0 || setuid(B_UID) != 0) _exit(1);
+        _exit(access(sdk, X_OK) == 0 ? 0 : 1);
+    }
+    if (tu_wait(probe) != 0) T_SKIP_TEST("uid %d cannot run %s", B_UID, sdk);
+    T_RUN(test_another_uid_cannot_write_into_a_run);
+    if (!tassert_failures)
+        tproc_run((char *const[]){"rm", "-rf", (char *)sandbox, NULL}, NULL, NULL);
+    return T_DONE();
+}

@@ -1,0 +1,159 @@
+/* settle_test.c - every run ends: kill -9 of `trail run` (alone, or with its job) is settled by
+ * the next `trail sync` or `trail run` on the store, from the root's recorded end or `lost`. */
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+#include "tassert.h"
+#include "trust_util.h"
+
+static const char *sandbox;
+static char store[512], spool[512];
+
+static long long q_int(const char *fmt, const char *name)
+{
+    char sql[1024];
+    snprintf(sql, sizeof sql, fmt, name);
+    return tu_sql_int(store, sql);
+}
+
+static void status_of(const char *name, char *out, size_t n)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql, "SELECT status FROM runs WHERE name = '%s'", name);
+    tu_sql_text(store, sql, out, n);
+}
+
+/* Waits (bounded polling) until the run NAME is stored with at least points metric points. */
+static int wait_stored(const char *name, int points)
+{
+    for (int i = 0; i < 3000; i++) {
+        if (q_int("SELECT count(*) FROM metrics m JOIN runs r ON r.id = m.run_id"
+                  " WHERE r.name = '%s' AND m.key = 'm'",
+                  name) >= points)
+            return 1;
+        tu_nap_ms(10);
+    }
+    return 0;
+}
+
+/* Reaps every orphan reparented to this test (a subreaper); the last one's status. */
+static int reap_orphans(void)
+{
+    int st = -1, s;
+    while (waitpid(-1, &s, 0) > 0)
+        st = WIFEXITED(s) ? WEXITSTATUS(s) : 128 + WTERMSIG(s);
+    return st;
+}
+
+static int sync_store(void)
+{
+    return TPROC(NULL, NULL, (char *)tproc_bin("trail"), "sync", "--spool-root", spool);
+}
+
+static void test_launcher_killed_job_finishes(void)
+{
+    char st[32];
+    pid_t trail =
+        tu_spawn((char *const[]){(char *)tproc_bin("trail"), "run", "--name", "orphan", "--",
+                                 (char *)tproc_test_bin("sdk_client"), "metrics", "100", "sleep",
+                                 "1500", "metrics", "100", "exit", "0", NULL},
+                 NULL, 0);
+    T_ASSERT(wait_stored("orphan", 100));
+    kill(trail, SIGKILL);
+    T_EQ_INT(tu_wait(trail), 128 + SIGKILL);
+    T_EQ_INT(reap_orphans(), 0); /* the job finished by itself, exit 0 */
+    status_of("orphan", st, sizeof st);
+    T_EQ_STR(st, "running"); /* nobody recorded the run's end */
+    T_EQ_INT(sync_store(), 0);
+    status_of("orphan", st, sizeof st);
+    T_EQ_STR(st, "finished"); /* its root process's recorded end */
+    T_EQ_INT(q_int("SELECT exit_code FROM runs WHERE name = '%s'", "orphan"), 0);
+    T_EQ_INT(q_int("SELECT count(*) FROM metrics m JOIN runs r ON r.id = m.run_id"
+                   " WHERE r.name = '%s' AND m.key = 'm'",
+                   "orphan"),
+             200);
+    T_EQ_INT(q_int("SELECT ended_ns >= started_ns FROM runs WHERE name = '%s'", "orphan"), 1);
+}
+
+/* kill -9 of the launcher and its job together: their process group. */
+static void kill_all(const char *name)
+{
+    pid_t trail = tu_spawn((char *const[]){(char *)tproc_bin("trail"), "run", "--name",
+                                           (char *)name, "--", (char *)tproc_test_bin("sdk_client"),
+                                           "metrics", "50", "sleep", "600000", NULL},
+                           NULL, 1);
+    T_ASSERT(wait_stored(name, 50));
+    /* alive: a delivery in between leaves it running */
+    T_EQ_INT(sync_store(), 0);
+    char st[32];
+    status_of(name, st, sizeof st);
+    T_EQ_STR(st, "running");
+    kill(-trail, SIGKILL);
+    T_EQ_INT(tu_wait(trail), 128 + SIGKILL);
+    reap_orphans();
+}
+
+static void check_lost(const char *name)
+{
+    char st[32];
+    status_of(name, st, sizeof st);
+    T_EQ_STR(st, "lost");
+    /* ended at the time of its last record */
+    T_EQ_INT(q_int("SELECT ended_ns IS NOT NULL AND ended_ns = (SELECT max(last_ns) FROM streams"
+                   " WHERE run_id = runs.id) FROM runs WHERE name = '%s'",
+                   name),
+             1);
+}
+
+static void test_launcher_and_job_killed_is_lost(void)
+{
+    kill_all("gone");
+    T_EQ_INT(sync_store(), 0);
+    check_lost("gone");
+}
+
+static void test_next_trail_run_settles(void)
+{
+    kill_all("gone2");
+    T_EQ_INT(TPROC(NULL, NULL, (char *)tproc_bin("trail"), "run", "--", "true"), 0);
+    check_lost("gone2");
+    /* nothing is shown running that is not */
+    T_EQ_INT(tu_sql_int(store, "SELECT count(*) FROM runs WHERE status = 'running'"), 0);
+    char *out = NULL;
+    T_EQ_INT(TPROC(&out, NULL, (char *)tproc_bin("trail"), "runs"), 0);
+    T_CHECK(out && !strstr(out, "running") && strstr(out, "lost"));
+    free(out);
+}
+
+static void test_trail_agent_settles(void)
+{
+    kill_all("gone3");
+    pid_t agent = tu_spawn((char *const[]){(char *)tproc_bin("trail"), "agent", "--store", store,
+                                           "--spool-root", spool, NULL},
+                           NULL, 0);
+    char st[32] = "";
+    for (int i = 0; i < 3000 && strcmp(st, "lost"); i++) {
+        tu_nap_ms(10);
+        status_of("gone3", st, sizeof st);
+    }
+    kill(agent, SIGTERM);
+    T_EQ_INT(tu_wait(agent), 0);
+    check_lost("gone3");
+}
+
+int main(void)
+{
+    sandbox = tproc_sandbox();
+    snprintf(store, sizeof store, "%s", getenv("TRAIL_STORE"));
+    snprintf(spool, sizeof spool, "%s", getenv("TRAIL_SPOOL_ROOT"));
+    /* the job of a killed `trail run` becomes our child: the test knows when it ended */
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) T_SKIP_TEST("no PR_SET_CHILD_SUBREAPER");
+    T_RUN(test_launcher_killed_job_finishes);
+    T_RUN(test_launcher_and_job_killed_is_lost);
+    T_RUN(test_next_trail_run_settles);
+    T_RUN(test_trail_agent_settles);
+    if (!tassert_failures)
+        tproc_run((char *const[]){"rm", "-rf", (char *)sandbox, NULL}, NULL, NULL);
+    return T_DONE();
+}
