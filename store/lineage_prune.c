@@ -5,18 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "roles.h"
 #include "store.h"
 #include "trail.h"
 
+/* The environment's files by role (roles.c), not by path prefix: a data set shipped under /usr
+ * is data and stays. */
 int tr_store_is_system_path(const char *path)
 {
-    static const char *const sys[] = {"/usr/", "/lib/",  "/lib64/",     "/lib32/",
-                                      "/bin/", "/sbin/", "/etc/",       "/proc/",
-                                      "/sys/", "/dev/",  "/var/cache/", "/var/lib/"};
-    if (!path || !strncmp(path, "/dev/shm/", 9)) return 0;
-    for (size_t i = 0; i < sizeof sys / sizeof sys[0]; i++)
-        if (!strncmp(path, sys[i], strlen(sys[i]))) return 1;
-    return 0;
+    return tr_role_is_env(path);
 }
 
 /* The string member k of o, or NULL. */
@@ -54,7 +51,7 @@ static void drop_loose_edges(cJSON *nodes, cJSON *edges)
     }
 }
 
-/* Drops temporaries and system files (unless all), the edges that touch them, then what is no
+/* Drops temporaries and env files (roles.c; unless all), the edges that touch them, then what is no
  * longer connected to the root. */
 static void prune(cJSON *doc, int all)
 {
@@ -65,8 +62,7 @@ static void prune(cJSON *doc, int all)
     for (n = nodes ? nodes->child : NULL; n && !all; n = next) {
         next = n->next;
         if ((root && is(n, "id", root)) || !is(n, "kind", "file")) continue;
-        if (has_flag(n, "temporary") ||
-            (!str(n, "host") && tr_store_is_system_path(str(n, "path"))))
+        if (has_flag(n, "temporary") || tr_role_is_env(str(n, "path")))
             cJSON_Delete(cJSON_DetachItemViaPointer(nodes, n));
     }
     drop_loose_edges(nodes, edges);

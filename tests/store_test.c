@@ -329,7 +329,8 @@ static void test_idempotent(void)
 
     long long before[NTABLES], after[NTABLES];
     count_rows(p, before);
-    static const long long want[NTABLES] = {1, 2, 1, 4, 1, 2, 1, 3, 3, 4, 1, 1};
+    /* tags: k, and the refused second lr as trail.param_conflicts and trail.param_conflict.lr */
+    static const long long want[NTABLES] = {1, 2, 1, 4, 3, 2, 1, 3, 3, 4, 1, 1};
     for (int i = 0; i < NTABLES; i++)
         if (before[i] != want[i]) T_FAIL("%s: %lld rows, want %lld", tables[i], before[i], want[i]);
 
@@ -567,7 +568,10 @@ static void test_run_json(void)
     T_EQ_STR(cJSON_GetStringValue(item(run, "started_at")), "2026-11-28T06:13:59.123456Z");
     T_EQ_STR(cJSON_GetStringValue(item(run, "ended_at")), "2026-11-28T06:14:01.623456Z");
     T_CHECK(item(run, "duration_s")->valuedouble == 2.5);
-    T_EQ_STR(cJSON_GetStringValue(item(item(run, "params"), "lr")), "0.2");
+    /* params are immutable: the first value stays, the later one is counted as a conflict */
+    T_EQ_STR(cJSON_GetStringValue(item(item(run, "params"), "lr")), "0.1");
+    T_EQ_STR(cJSON_GetStringValue(item(item(run, "tags"), "trail.param_conflicts")), "1");
+    T_EQ_STR(cJSON_GetStringValue(item(item(run, "tags"), "trail.param_conflict.lr")), "0.2");
     T_CHECK(item(item(run, "metrics"), "loss")->valuedouble == 0.25); /* step tie: latest */
     T_CHECK(item(item(run, "metrics"), "acc")->valuedouble == 0.9);
     T_EQ_STR(cJSON_GetStringValue(item(item(run, "tags"), "k")), "v");
