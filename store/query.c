@@ -8,7 +8,10 @@
 
 #include <cjson/cJSON.h>
 
+#include "console.h"
 #include "procs.h"
+#include "runs_sql.h"
+#include "roles.h"
 #include "store_int.h"
 #include "trail.h"
 #include "util.h"
@@ -216,13 +219,28 @@ int tr_store_run_json_ex(tr_store *s, const char *run_id, int flags, cJSON **out
     cJSON *run = cJSON_CreateObject(), *tail = NULL;
     if (!run) return tr_store_fail(s, TRAIL_ENOMEM, "out of memory");
     int rc = run_row(&c, run, &tail);
+    /* a failed run's last stderr lines: its traceback (console.c) */
+    const char *status = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(run, "status"));
+    if (!rc && status && (!strcmp(status, "failed") || !strcmp(status, "crashed")))
+        rc = tr_store_console_tail_json(s, run_id, run, &c.oom);
     if (rc || (rc = key_values(&c, run, "params", TR_STMT_Q_PARAMS, 0)) ||
         (rc = key_values(&c, run, "metrics", TR_STMT_Q_METRICS_LAST, 1)) ||
         (rc = key_values(&c, run, "tags", TR_STMT_Q_TAGS, 0)) ||
-        (rc = files(&c, run, "inputs", "input")) || (rc = files(&c, run, "outputs", "output")) ||
+        (!(flags & TR_RUN_NO_FILES) && ((rc = files(&c, run, "inputs", "input")) ||
+                                        (rc = files(&c, run, "outputs", "output")))) ||
         (rc = tr_procs_json(s, run_id, run)) || (rc = env(&c, run)) ||
         (rc = tr_deps_json(s, run_id, run)))
         goto fail;
+    if ((rc = tr_roles_annotate(run))) { /* each file's role, env inputs' group (roles.c) */
+        rc = tr_store_fail(s, rc, "out of memory");
+        goto fail;
+    }
+    /* records its writers lost: 0, or the total of its DROPPED records */
+    const cJSON *dropped = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(run, "tags"), "trail.dropped");
+    tr_json_add(run, "dropped",
+                cJSON_CreateNumber(cJSON_IsString(dropped) ? strtod(dropped->valuestring, NULL) : 0),
+                &c.oom);
     /* Move created_by and resources from tail to the end of the document. */
     while (tail && tail->child) {
         cJSON *item = cJSON_DetachItemViaPointer(tail, tail->child);
@@ -244,55 +262,89 @@ fail:
     return rc;
 }
 
+/* The number of runs f selects without a --where filter; 0 or TRAIL_E*. */
+static int runs_count(tr_store *s, const tr_runs_filter *f, int64_t *n)
+{
+    /* Prepared per listing (like a --where filter): one statement each time. */
+    tr_stmt q = {s, NULL, SQLITE_OK};
+    int rc = sqlite3_prepare_v2(s->db, f->experiment ? TR_SQL_RUNS_COUNT_EXP : TR_SQL_RUNS_COUNT,
+                                -1, &q.st, NULL);
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(q.st);
+        return tr_store_sqlerr(s, rc, "counting runs");
+    }
+    if (f->experiment) tr_bind_cstr(&q, 1, f->experiment);
+    int found;
+    rc = tr_stmt_row_int(&q, &found, n);
+    sqlite3_finalize(q.st);
+    return rc;
+}
+
+int tr_store_runs_each(tr_store *s, const tr_runs_filter *f, int flags,
+                       int (*fn)(void *arg, cJSON **run), void *arg, int64_t *more)
+{
+    if (!s || !fn) return TRAIL_EINVAL;
+    tr_runs_filter none = {0};
+    if (!f) f = &none;
+    if (more) *more = 0;
+    /* A --where filter is its own statement (its text varies); values are bound, never
+     * spliced. One row past the limit says whether there are more. The id statement stays
+     * open while each document is built by others (one read snapshot for the listing). */
+    tr_stmt q = {s, NULL, SQLITE_OK};
+    q.st = f->where ? tr_where_prepare(s, f->where) : tr_store_stmt(s, TR_STMT_Q_RUNS);
+    if (!q.st) return TRAIL_ESTORE;
+    if (f->experiment) tr_bind_cstr(&q, 1, f->experiment);
+    tr_bind_int(&q, 2, f->limit > 0 ? (int64_t)f->limit + 1 : -1);
+    int64_t n = 0;
+    int rc;
+    while ((rc = tr_stmt_row(&q)) == 1) {
+        if (f->limit > 0 && n == f->limit) { /* the one past the limit */
+            tr_stmt_reset(&q);
+            rc = 0;
+            if (more) *more = -1;
+            break;
+        }
+        char id[33];
+        snprintf(id, sizeof id, "%s",
+                 (const char *)sqlite3_column_text(q.st, TR_COL_RUN_LOOKUP_ID));
+        cJSON *run = NULL;
+        if ((rc = tr_store_run_json_ex(s, id, flags, &run)) == 0) rc = fn(arg, &run);
+        cJSON_Delete(run);
+        n++;
+        if (rc) {
+            tr_stmt_reset(&q);
+            break;
+        }
+    }
+    if (f->where) sqlite3_finalize(q.st);
+    if (rc == 0 && more && *more && !f->where) {
+        int64_t total;
+        if ((rc = runs_count(s, f, &total)) == 0) *more = total > n ? total - n : 1;
+    }
+    return rc;
+}
+
+static int collect(void *arg, cJSON **run)
+{
+    if (!cJSON_AddItemToArray(arg, *run)) return TRAIL_ENOMEM;
+    *run = NULL;
+    return 0;
+}
+
 int tr_store_runs_json(tr_store *s, const tr_runs_filter *f, cJSON **out)
 {
     if (!s || !out) return TRAIL_EINVAL;
     *out = NULL;
-    /* A --where filter is its own statement (its text varies); values are bound, never
-     * spliced. */
-    tr_stmt q = {s, NULL, SQLITE_OK};
-    q.st = f && f->where ? tr_where_prepare(s, f->where) : tr_store_stmt(s, TR_STMT_Q_RUNS);
-    if (!q.st) return TRAIL_ESTORE;
-    if (f && f->experiment) tr_bind_cstr(&q, 1, f->experiment);
-    tr_bind_int(&q, 2, f && f->limit > 0 ? f->limit : -1);
-
-    /* Collect the ids first: building each document runs other statements. */
-    char(*ids)[33] = NULL;
-    size_t n = 0, cap = 0;
-    cJSON *arr = NULL;
-    int rc;
-    while ((rc = tr_stmt_row(&q)) == 1) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            void *grown = realloc(ids, cap * sizeof *ids);
-            if (!grown) {
-                tr_stmt_reset(&q);
-                rc = tr_store_fail(s, TRAIL_ENOMEM, "out of memory");
-                break;
-            }
-            ids = grown;
-        }
-        snprintf(ids[n++], sizeof ids[0], "%s",
-                 (const char *)sqlite3_column_text(q.st, TR_COL_RUN_LOOKUP_ID));
+    cJSON *arr = cJSON_CreateArray();
+    if (!arr) return tr_store_fail(s, TRAIL_ENOMEM, "out of memory");
+    int rc = tr_store_runs_each(s, f, 0, collect, arr, NULL);
+    if (rc == TRAIL_ENOMEM) rc = tr_store_fail(s, TRAIL_ENOMEM, "out of memory");
+    if (rc) {
+        cJSON_Delete(arr);
+        return rc;
     }
-    if (f && f->where) sqlite3_finalize(q.st);
-    if (rc) goto fail;
-    if (!(arr = cJSON_CreateArray())) {
-        rc = tr_store_fail(s, TRAIL_ENOMEM, "out of memory");
-        goto fail;
-    }
-    for (size_t i = 0; i < n; i++) {
-        cJSON *run;
-        if ((rc = tr_store_run_json(s, ids[i], &run))) goto fail;
-        cJSON_AddItemToArray(arr, run);
-    }
-    free(ids);
     *out = arr;
     return 0;
-fail:
-    free(ids);
-    cJSON_Delete(arr);
-    return rc;
 }
 
 int tr_store_metrics_json(tr_store *s, const char *run_id, cJSON **out)
@@ -323,6 +375,8 @@ int tr_store_metrics_json(tr_store *s, const char *run_id, cJSON **out)
         tr_json_add(p, "step", tr_json_col_int(st, TR_COL_MET_STEP), &c.oom);
         tr_json_add(p, "value", metric_json(st, TR_COL_MET_VALUE, TR_COL_MET_SPECIAL), &c.oom);
         tr_json_add(p, "time", tr_json_col_time(st, TR_COL_MET_TIME_NS), &c.oom);
+        const char *src = (const char *)sqlite3_column_text(st, TR_COL_MET_SOURCE);
+        tr_json_add(p, "source", cJSON_CreateString(src ? src : "sdk"), &c.oom);
         tr_json_add(series, NULL, p, &c.oom);
     }
     if ((rc = finish(&c, rc))) {
