@@ -1,4 +1,4 @@
-/* http.c - traild's HTTP endpoints: GET /health and a read-only JSON API over the store. */
+/* http.c - traild's HTTP endpoints: GET /health, and the API and page of api.c. */
 #include <cjson/cJSON.h>
 #include <nng/nng.h>
 #include <nng/supplemental/http/http.h>
@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "json_safe.h"
+#include "api.h"
 #include "server.h"
 #include "trail.h"
 #include "util.h"
@@ -14,16 +17,15 @@
 struct tr_http {
     nng_http_server *server;
     tr_srv *srv;
-    char store_path[4096];
-    tr_store *ro; /* opened on first API call */
-    pthread_mutex_t mu;
+    tr_api *api; /* /api and the page (api.c) */
     int64_t started_ns;
 };
 
-static void respond(nng_aio *aio, uint16_t status, cJSON *doc)
+static void respond_hdr(nng_aio *aio, uint16_t status, cJSON *doc, const char *hname,
+                        const char *hval)
 {
     nng_http_res *res = NULL;
-    char *text = doc ? cJSON_PrintUnformatted(doc) : NULL;
+    char *text = doc ? tr_json_print_safe(doc, 0) : NULL;
     if (nng_http_res_alloc(&res) != 0) {
         free(text);
         nng_aio_finish(aio, NNG_ENOMEM);
@@ -32,6 +34,7 @@ static void respond(nng_aio *aio, uint16_t status, cJSON *doc)
     nng_http_res_set_status(res, status);
     nng_http_res_set_header(res, "Content-Type", "application/json");
     nng_http_res_set_header(res, "Cache-Control", "no-store");
+    if (hname) nng_http_res_set_header(res, hname, hval);
     if (text)
         nng_http_res_copy_data(res, text, strlen(text));
     else
@@ -41,11 +44,9 @@ static void respond(nng_aio *aio, uint16_t status, cJSON *doc)
     nng_aio_finish(aio, 0);
 }
 
-static cJSON *error_doc(const char *msg)
+static void respond(nng_aio *aio, uint16_t status, cJSON *doc)
 {
-    cJSON *d = cJSON_CreateObject();
-    cJSON_AddStringToObject(d, "error", msg);
-    return d;
+    respond_hdr(aio, status, doc, NULL, NULL);
 }
 
 static tr_http *handler_ctx(nng_aio *aio)
@@ -73,47 +74,6 @@ static void health_cb(nng_aio *aio)
     cJSON_Delete(d);
 }
 
-/* /api/runs and /api/runs/ID (ID: full id, unique prefix or run name). */
-static void api_cb(nng_aio *aio)
-{
-    tr_http *h = handler_ctx(aio);
-    nng_http_req *req = nng_aio_get_input(aio, 0);
-    char uri[1024];
-    snprintf(uri, sizeof uri, "%s", nng_http_req_get_uri(req));
-    uri[strcspn(uri, "?#")] = 0;
-    const char *ref = uri + strlen("/api/runs");
-    while (*ref == '/')
-        ref++;
-    cJSON *doc = NULL;
-    int status = 200, rc = 0;
-    pthread_mutex_lock(&h->mu);
-    if (!h->ro) {
-        char err[4400];
-        rc = tr_store_open(h->store_path, TR_STORE_READONLY, &h->ro, err, sizeof err);
-        if (rc) tr_srv_log("error", "http: %s", err);
-    }
-    if (!rc && !*ref) {
-        tr_runs_filter f;
-        memset(&f, 0, sizeof f);
-        f.limit = 1000;
-        rc = tr_store_runs_json(h->ro, &f, &doc);
-    } else if (!rc) {
-        char id[33];
-        rc = tr_store_resolve_run(h->ro, ref, id);
-        if (!rc) rc = tr_store_run_json(h->ro, id, &doc);
-    }
-    pthread_mutex_unlock(&h->mu);
-    if (rc == TRAIL_ENOTFOUND || rc == TRAIL_EAMBIGUOUS) {
-        status = rc == TRAIL_ENOTFOUND ? 404 : 409;
-        doc = error_doc(rc == TRAIL_ENOTFOUND ? "no such run" : "ambiguous run reference");
-    } else if (rc) {
-        status = 500;
-        doc = error_doc("store error");
-    }
-    respond(aio, (uint16_t)status, doc);
-    cJSON_Delete(doc);
-}
-
 static int add_handler(tr_http *h, const char *path, void (*cb)(nng_aio *), int tree)
 {
     nng_http_handler *hd;
@@ -139,23 +99,21 @@ static void http_url(const char *addr, char *out, size_t n)
         snprintf(out, n, "http://%s", addr);
 }
 
-int tr_http_start(tr_http **out, const char *addr, const char *store_path, tr_srv *srv, char *err,
-                  size_t errlen)
+int tr_http_start(tr_http **out, const char *addr, const char *store_path, tr_srv *srv,
+                  const uint8_t *token, size_t token_len, char *err, size_t errlen)
 {
     char url[512];
     nng_url *u = NULL;
     *out = NULL;
     tr_http *h = calloc(1, sizeof *h);
     if (!h) return TRAIL_ENOMEM;
-    pthread_mutex_init(&h->mu, NULL);
     h->srv = srv;
     h->started_ns = tr_mono_ns();
-    snprintf(h->store_path, sizeof h->store_path, "%s", store_path);
     http_url(addr, url, sizeof url);
     int rv = nng_url_parse(&u, url);
     if (rv == 0) rv = nng_http_server_hold(&h->server, u);
     if (rv == 0) rv = add_handler(h, "/health", health_cb, 0);
-    if (rv == 0) rv = add_handler(h, "/api/runs", api_cb, 1);
+    if (rv == 0) rv = tr_api_register(h->server, store_path, token, token_len, &h->api);
     if (rv == 0) rv = nng_http_server_start(h->server);
     if (u) nng_url_free(u);
     if (rv != 0) {
@@ -167,7 +125,8 @@ int tr_http_start(tr_http **out, const char *addr, const char *store_path, tr_sr
     unsigned port = 0;
     if (nng_http_server_get_addr(h->server, &sa) == 0 && sa.s_family == NNG_AF_INET)
         port = ((sa.s_in.sa_port & 0xff) << 8) | (sa.s_in.sa_port >> 8);
-    tr_srv_log("info", "http on %s (port %u): GET /health, /api/runs, /api/runs/ID", url, port);
+    tr_srv_log("info", "http on %s (port %u): GET /health, /api/..., the page at / (%s)", url,
+               port, token_len ? "bearer token required" : "no authentication");
     *out = h;
     return 0;
 }
@@ -179,7 +138,6 @@ void tr_http_stop(tr_http *h)
         nng_http_server_stop(h->server);
         nng_http_server_release(h->server);
     }
-    tr_store_close(h->ro);
-    pthread_mutex_destroy(&h->mu);
+    tr_api_free(h->api);
     free(h);
 }

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "batch.h"
+#include "guard.h"
 #include "trail.h"
 #include "util.h"
 
@@ -38,10 +39,12 @@ struct tr_srv {
     tr_srv_conf conf;
     uint8_t token[TR_SRV_TOKEN_MAX];
     size_t token_len;
+    char token_fp[24]; /* the token's fingerprint, stored with each stream ("" without one) */
     nng_socket sock;
     nng_listener lst[TR_SRV_MAX_LISTEN];
     int nlst;
     nng_tls_config *tls;
+    tr_guard *guard;
     work *works;
     int nworks;
     tr_store *store;
@@ -95,21 +98,56 @@ static void pipe_addr(nng_pipe p, char *buf, size_t n)
     }
 }
 
+/* One line per refused connection, at most LOG_BURST a second (a flood is summed up). */
+static void refused(tr_srv *s, const char *addr, int why)
+{
+    static int64_t window;
+    static int lines, suppressed;
+    int64_t sec = tr_mono_ns() / 1000000000LL;
+    int say = 0, before = 0;
+    pthread_mutex_lock(&s->mu);
+    if (sec != window) {
+        before = suppressed;
+        window = sec;
+        lines = suppressed = 0;
+    }
+    if (lines < LOG_BURST) {
+        lines++;
+        say = 1;
+    } else {
+        suppressed++;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (before) tr_srv_log("warn", "%d more refused or closed connection(s) not logged", before);
+    (void)addr;
+    if (say)
+        tr_srv_log("warn", "%s",
+                   why == TR_GUARD_BUSY
+                       ? "refused a connection: --max-pending connections have not delivered a "
+                         "valid batch yet"
+                       : "refused a connection: --max-connections agents are connected");
+}
+
 static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
     tr_srv *s = arg;
     char addr[64];
     int id = nng_pipe_id(p), slot = (unsigned)id % PEERS;
     pipe_addr(p, addr, sizeof addr);
+    if (ev == NNG_PIPE_EV_ADD_PRE) {
+        int why = tr_guard_admit(s->guard, p);
+        if (why) refused(s, addr, why);
+        return;
+    }
+    if (ev == NNG_PIPE_EV_ADD_POST ? !tr_guard_posted(s->guard, p) : !tr_guard_remove(s->guard, p))
+        return; /* refused at ADD_PRE: neither a connection nor a disconnection */
     pthread_mutex_lock(&s->mu);
     if (ev == NNG_PIPE_EV_ADD_POST) {
         s->c.connects++;
-        s->c.connections++;
         s->peers[slot].id = id;
         memcpy(s->peers[slot].addr, addr, sizeof addr);
     } else {
         s->c.disconnects++;
-        if (s->c.connections > 0) s->c.connections--;
         if (s->peers[slot].id == id) memcpy(addr, s->peers[slot].addr, sizeof addr);
         s->peers[slot].id = 0;
     }
@@ -194,6 +232,7 @@ static void check_and_queue(work *w)
             return reject(w, TR_BATCH_EAUTH, "authentication failed (wrong token?)");
     }
     if (st != TR_BATCH_OK) return reject(w, st, why);
+    tr_guard_authed(s->guard, nng_msg_get_pipe(w->msg)); /* no longer under the idle timeout */
     if (__atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE))
         return reject(w, TR_BATCH_ESHUTDOWN, "the collector is stopping; retry later");
     pthread_mutex_lock(&s->mu);
@@ -239,6 +278,11 @@ static int ingest_batch(tr_srv *s, work *w)
     memcpy(st.run_id, w->batch.hdr.run_id, sizeof st.run_id);
     snprintf(st.host, sizeof st.host, "%s", w->batch.hdr.host);
     st.pid = w->batch.hdr.pid;
+    /* which agent delivered it: its host, and the token it proved it holds; a run takes
+     * streams only from the host whose agent delivered its first (store/owner.c) */
+    snprintf(st.agent_host, sizeof st.agent_host, "%s",
+             w->batch.hdr.host[0] ? w->batch.hdr.host : "?");
+    snprintf(st.agent_token, sizeof st.agent_token, "%s", s->token_fp);
     w->reply.stored = w->reply.duplicates = 0;
     size_t pos = 0, len;
     uint64_t seq;
@@ -248,6 +292,7 @@ static int ingest_batch(tr_srv *s, work *w)
         if (tr_rec_decode(body, len, &rec) != 0) return TRAIL_ECORRUPT; /* parse checked it */
         int rc = tr_store_ingest(s->store, &st, seq, &rec);
         if (rc < 0) return rc;
+        if (rc == TR_INGEST_REFUSED) return TRAIL_EAUTH; /* not this run's host: reason kept */
         if (rc == 1)
             w->reply.duplicates++;
         else
@@ -269,6 +314,19 @@ static int commit_list(tr_srv *s, work *list, int single)
     return tr_store_commit(s->store);
 }
 
+/* A one-way fingerprint of the token (HMAC-SHA256 keyed by it over a fixed text, 8 bytes in
+ * hex): names which token an agent held without storing anything that lets one rebuild it. */
+static void token_fingerprint(tr_srv *s)
+{
+    static const uint8_t text[48] = "trail token fingerprint, version 1 .............";
+    uint8_t mac[TR_BATCH_MAC_LEN];
+    s->token_fp[0] = 0;
+    if (!s->token_len || tr_batch_mac(s->token, s->token_len, text, sizeof text, NULL, 0, mac))
+        return;
+    for (int i = 0; i < 8; i++)
+        snprintf(s->token_fp + 2 * i, 3, "%02x", mac[i]);
+}
+
 static void finish(tr_srv *s, work *w, int rc)
 {
     memset(w->reply.msg, 0, sizeof w->reply.msg);
@@ -283,7 +341,10 @@ static void finish(tr_srv *s, work *w, int rc)
     } else {
         w->reply.status = TR_BATCH_ESTORE;
         w->reply.stored = w->reply.duplicates = 0;
-        snprintf(w->reply.msg, sizeof w->reply.msg, "store error: retry later");
+        if (rc == TRAIL_EAUTH) /* refused: the agent is told why (the records stay with it) */
+            snprintf(w->reply.msg, sizeof w->reply.msg, "refused: %s", tr_store_errmsg(s->store));
+        else
+            snprintf(w->reply.msg, sizeof w->reply.msg, "store error: retry later");
         pthread_mutex_lock(&s->mu);
         s->c.store_errors++;
         pthread_mutex_unlock(&s->mu);
@@ -380,6 +441,12 @@ static int setup_tls(tr_srv *s, char *err, size_t errlen)
     return 0;
 }
 
+size_t tr_srv_hard_max(size_t max_bytes)
+{
+    size_t floor = 2 * (size_t)TR_BATCH_SEND_BYTES;
+    return (max_bytes > floor ? max_bytes : floor) + 64 * 1024;
+}
+
 int tr_srv_start(tr_srv **out, const tr_srv_conf *c, tr_store *store, char *err, size_t errlen)
 {
     *out = NULL;
@@ -395,6 +462,7 @@ int tr_srv_start(tr_srv **out, const tr_srv_conf *c, tr_store *store, char *err,
     if (!s->conf.max_records) s->conf.max_records = TR_BATCH_MAX_RECORDS;
     if (c->token_len) memcpy(s->token, c->token, c->token_len);
     s->token_len = c->token_len;
+    token_fingerprint(s);
     s->store = store;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
@@ -405,12 +473,19 @@ int tr_srv_start(tr_srv **out, const tr_srv_conf *c, tr_store *store, char *err,
         free(s);
         return TRAIL_EIO;
     }
-    /* Messages up to twice the limit (at least 4x what agents send, so a collector with a
-     * low limit still answers them and they adapt) are read and answered with a reason;
-     * beyond that nng drops the connection before buffering the message. */
-    size_t hard = s->conf.max_bytes * 2;
-    if (hard < 4 * (size_t)TR_BATCH_SEND_BYTES) hard = 4 * (size_t)TR_BATCH_SEND_BYTES;
-    nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, hard);
+    /* Messages up to the limit plus 64 KiB (at least twice what agents send, so a collector
+     * with a low limit still answers them and they adapt) are read and answered with a
+     * reason; nng drops a connection that announces a larger one before buffering it. */
+    nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, tr_srv_hard_max(s->conf.max_bytes));
+    tr_guard_conf gc = {s->conf.max_conns, s->conf.max_unauth,
+                        s->conf.idle_s == 0 ? TR_GUARD_DEFAULT_IDLE_S : s->conf.idle_s};
+    if (tr_guard_start(&s->guard, &gc) != 0) {
+        snprintf(err, errlen, "out of memory");
+        nng_close(s->sock);
+        free(s);
+        return TRAIL_ENOMEM;
+    }
+    nng_pipe_notify(s->sock, NNG_PIPE_EV_ADD_PRE, pipe_cb, s);
     nng_pipe_notify(s->sock, NNG_PIPE_EV_ADD_POST, pipe_cb, s);
     nng_pipe_notify(s->sock, NNG_PIPE_EV_REM_POST, pipe_cb, s);
     if (pthread_create(&s->worker, NULL, worker_main, s) != 0) goto fail;
@@ -449,7 +524,8 @@ fail:
  * time. The helper's state is leaked on purpose when it does not finish: nng may still use it. */
 typedef struct closer {
     nng_socket sock;
-    int done;
+    nng_listener lst[TR_SRV_MAX_LISTEN]; /* nlst > 0: close these instead of the socket */
+    int nlst, done;
     pthread_mutex_t mu;
     pthread_cond_t cv;
 } closer;
@@ -457,7 +533,9 @@ typedef struct closer {
 static void *closer_main(void *arg)
 {
     closer *c = arg;
-    nng_close(c->sock);
+    for (int i = 0; i < c->nlst; i++)
+        nng_listener_close(c->lst[i]); /* can block like nng_close (TLS peers) */
+    if (!c->nlst) nng_close(c->sock);
     pthread_mutex_lock(&c->mu);
     c->done = 1;
     pthread_cond_signal(&c->cv);
@@ -465,25 +543,30 @@ static void *closer_main(void *arg)
     return NULL;
 }
 
-/* 1 when the socket closed within ms milliseconds. */
-static int close_bounded(nng_socket sock, int ms)
+/* 1 when the socket (or, with srv, its listeners) closed within ms milliseconds. */
+static int close_bounded_in(nng_socket sock, tr_srv *srv, int ms)
 {
     closer *c = calloc(1, sizeof *c);
     pthread_t t;
     pthread_attr_t a;
     if (!c) {
-        nng_close(sock);
+        for (int i = 0; srv && i < srv->nlst; i++)
+            nng_listener_close(srv->lst[i]);
+        if (!srv) nng_close(sock);
         return 1;
     }
     c->sock = sock;
+    if (srv) { /* copied: the helper may outlive srv */
+        memcpy(c->lst, srv->lst, sizeof c->lst);
+        c->nlst = srv->nlst;
+    }
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
     pthread_attr_init(&a);
     pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
     if (pthread_create(&t, &a, closer_main, c) != 0) {
         pthread_attr_destroy(&a);
-        nng_close(sock);
-        c->done = 1;
+        closer_main(c); /* no thread: close here, unbounded */
     } else {
         pthread_attr_destroy(&a);
         struct timespec dl;
@@ -508,12 +591,16 @@ static int close_bounded(nng_socket sock, int ms)
     return done;
 }
 
+static int close_bounded(nng_socket sock, int ms)
+{
+    return close_bounded_in(sock, NULL, ms);
+}
+
 void tr_srv_stop(tr_srv *s, tr_srv_counters *final)
 {
     if (!s) return;
     __atomic_store_n(&s->stopping, 1, __ATOMIC_RELEASE);
-    for (int i = 0; i < s->nlst; i++)
-        nng_listener_close(s->lst[i]);
+    close_bounded_in(s->sock, s, 2000); /* stop accepting; a stuck close is left behind */
     pthread_mutex_lock(&s->mu);
     while (s->worker_started && (s->qhead || s->busy))
         pthread_cond_wait(&s->idle, &s->mu);
@@ -550,6 +637,7 @@ void tr_srv_stop(tr_srv *s, tr_srv_counters *final)
         return;
     }
     if (s->tls) nng_tls_config_free(s->tls);
+    tr_guard_stop(s->guard);
     free(s->works);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
@@ -563,4 +651,6 @@ void tr_srv_get_counters(tr_srv *s, tr_srv_counters *out)
     pthread_mutex_lock(&s->mu);
     *out = s->c;
     pthread_mutex_unlock(&s->mu);
+    tr_guard_counts(s->guard, &out->refused_conns, &out->idle_closed, &out->pending,
+                    &out->connections);
 }

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "batch.h"
+#include "exposure.h"
 #include "opts.h"
 #include "server.h"
 #include "trail.h"
@@ -23,7 +24,8 @@ typedef struct opts {
     const char *listen[TR_SRV_MAX_LISTEN]; /* as given; normalised into conf.listen */
     int nlisten;
     const char *max_message, *max_records, *contexts, *stats_interval;
-    int version, man;
+    const char *max_conns, *max_pending, *idle_timeout;
+    int version, man, http_no_auth;
 } opts;
 
 static const tr_opt traild_opts[] = {
@@ -42,6 +44,8 @@ static const tr_opt traild_opts[] = {
      .off = offsetof(opts, store),
      .flags = TR_OPT_REQUIRED},
     TR_VALUE("http", "ADDR", opts, http, "serve /health, /api/runs, /api/runs/ID on [HOST:]PORT"),
+    TR_FLAG("http-no-auth", opts, http_no_auth,
+            "serve the API with no token (single-user machines)"),
     TR_VALUE("token-file", "F", opts, token_file,
              "secret agents prove with HMAC-SHA256 (mode 0600/0400)"),
     TR_VALUE("tls-cert", "F", opts, conf.tls_cert, "PEM certificate for tls+tcp:// listeners"),
@@ -49,6 +53,11 @@ static const tr_opt traild_opts[] = {
     TR_VALUE("max-message", "BYTES", opts, max_message, "larger batches are refused with a reason"),
     TR_VALUE("max-records", "N", opts, max_records, "batches of more records are refused too"),
     TR_VALUE("contexts", "N", opts, contexts, "batches received at once (default 16)"),
+    TR_VALUE("max-connections", "N", opts, max_conns, "agents connected at once (default 256)"),
+    TR_VALUE("max-pending", "N", opts, max_pending,
+             "of them not yet proven by a valid batch (default 16)"),
+    TR_VALUE("idle-timeout", "SECS", opts, idle_timeout,
+             "close one without a valid batch after (30; 0 never)"),
     TR_VALUE("stats-interval", "SECS", opts, stats_interval,
              "how often counters are logged (default 10)"),
     TR_FLAG("version", opts, version, "print the version and exit"),
@@ -59,7 +68,7 @@ static const tr_opt traild_opts[] = {
      .flags = TR_OPT_HIDDEN},
     TR_OPT_END};
 
-static char traild_details[1024];
+static char traild_details[2048];
 
 static const tr_opt_cmd traild_cmd = {
     .name = "traild",
@@ -78,7 +87,13 @@ static int parse(int argc, char **argv, opts *o)
              "--token-file defaults to $TRAIL_TOKEN_FILE; it is needed unless every listener\n"
              "is loopback or ipc://.\n"
              "--max-message defaults to %u bytes, --max-records to %u records;\n"
-             "the connection stays up after a refusal.\n"
+             "the connection stays up after a refusal; one that announces a message over\n"
+             "--max-message + 64 KiB (at least 2 MiB + 64 KiB) is closed before it is read.\n"
+             "A connection counts as pending until it delivers a batch that passes the\n"
+             "token check; past --max-pending or --max-connections a new one is refused\n"
+             "(the agent retries). With --http, every /api request needs\n"
+             "'Authorization: Bearer TOKEN' (the --token-file secret; /health is open);\n"
+             "without a token traild refuses --http unless --http-no-auth is given.\n"
              "SIGUSR1 logs the counters now. SIGTERM/SIGINT: stop accepting, commit and\n"
              "acknowledge what was received, exit 0.\n",
              TR_BATCH_MAX_BYTES, TR_BATCH_MAX_RECORDS);
@@ -116,6 +131,19 @@ static int parse(int argc, char **argv, opts *o)
     if (o->contexts) {
         if (tr_opt_long(&traild_cmd, "--contexts", o->contexts, 1, 1024, &n)) return -1;
         o->conf.contexts = (int)n;
+    }
+    if (o->max_conns) {
+        if (tr_opt_long(&traild_cmd, "--max-connections", o->max_conns, 1, 65536, &n)) return -1;
+        o->conf.max_conns = (int)n;
+    }
+    if (o->max_pending) {
+        if (tr_opt_long(&traild_cmd, "--max-pending", o->max_pending, 1, 65536, &n)) return -1;
+        o->conf.max_unauth = (int)n;
+    }
+    if (o->idle_timeout) {
+        double t = 0;
+        if (tr_opt_double(&traild_cmd, "--idle-timeout", o->idle_timeout, 0, &t)) return -1;
+        o->conf.idle_s = t > 0 ? t : -1; /* 0 given: never */
     }
     if (o->stats_interval &&
         tr_opt_double(&traild_cmd, "--stats-interval", o->stats_interval, 0, &d))
@@ -167,10 +195,12 @@ static void log_counters(tr_srv *srv, const char *why, int64_t *last_ns, uint64_
     double rate = dt > 0 ? (double)(c.records - *last_rec) / dt : 0;
     tr_srv_log("info",
                "%s: records=%llu records_per_s=%.1f batches=%llu rejected=%llu "
-               "duplicates=%llu queue=%d connections=%d store_errors=%llu",
+               "duplicates=%llu queue=%d connections=%d pending=%d refused_connections=%llu "
+               "idle_closed=%llu store_errors=%llu",
                why, (unsigned long long)c.records, rate, (unsigned long long)c.batches,
                (unsigned long long)c.rejected, (unsigned long long)c.duplicates, c.queue,
-               c.connections, (unsigned long long)c.store_errors);
+               c.connections, c.pending, (unsigned long long)c.refused_conns,
+               (unsigned long long)c.idle_closed, (unsigned long long)c.store_errors);
     *last_ns = now;
     *last_rec = c.records;
 }
@@ -189,9 +219,22 @@ int main(int argc, char **argv)
         }
         o.conf.token = token;
     }
+    if (o.http && !o.conf.token && !o.http_no_auth) {
+        fprintf(stderr,
+                "traild: --http serves the store to anyone who can reach %s: give --token-file F "
+                "(clients send 'Authorization: Bearer TOKEN'), or --http-no-auth on a "
+                "single-user machine; refusing to start\n",
+                o.http);
+        return EXIT_USAGE;
+    }
     if (check_private("store", o.store) != 0 ||
         (o.conf.tls_key && check_private("TLS key", o.conf.tls_key) != 0))
         return EXIT_USAGE;
+    char why[8400];
+    if (tr_store_exposed(o.store, why, sizeof why)) {
+        fprintf(stderr, "traild: %s; refusing to start\n", why);
+        return EXIT_USAGE;
+    }
     for (int i = 0; i < o.conf.nlisten && !o.conf.token; i++) {
         if (local_only(o.conf.listen[i])) continue;
         fprintf(stderr,
@@ -227,7 +270,8 @@ int main(int argc, char **argv)
         tr_store_close(store);
         return EXIT_USAGE;
     }
-    if (o.http && tr_http_start(&http, o.http, o.store, srv, err, sizeof err) != 0) {
+    if (o.http && tr_http_start(&http, o.http, o.store, srv, o.http_no_auth ? NULL : o.conf.token,
+                                o.http_no_auth ? 0 : o.conf.token_len, err, sizeof err) != 0) {
         fprintf(stderr, "traild: %s\n", err);
         tr_srv_stop(srv, NULL);
         tr_store_close(store);

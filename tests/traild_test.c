@@ -152,7 +152,8 @@ static void test_concurrent_runs_and_http(void)
     int hport = tnet_free_port();
     char hp[16];
     snprintf(hp, sizeof hp, "%d", hport);
-    pid_t d = TNET_TRAILD(dlog, "--listen", (char *)url, "--store", (char *)db, "--http", hp);
+    pid_t d = TNET_TRAILD(dlog, "--listen", (char *)url, "--store", (char *)db, "--http", hp,
+                          "--http-no-auth");
     T_ASSERT(d > 0);
     pid_t runs[8];
     char names[8][16];
@@ -173,7 +174,7 @@ static void test_concurrent_runs_and_http(void)
     T_CHECK(body && strstr(body, "\"status\":\"ok\"") && strstr(body, "\"records\":"));
     free(body);
     T_EQ_INT(tnet_http_get(hport, "/api/runs", &body), 200);
-    T_CHECK(body && body[0] == '[' && strstr(body, "\"par7\""));
+    T_CHECK(body && strstr(body, "{\"runs\":[") == body && strstr(body, "\"par7\"")); /* a page */
     free(body);
     T_EQ_INT(tnet_http_get(hport, "/api/runs/par3", &body), 200);
     T_CHECK(body && strstr(body, "\"name\":\"par3\"") && strstr(body, "\"status\":\"finished\""));
