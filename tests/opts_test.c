@@ -154,13 +154,16 @@ static void stop_at_command(void)
 {
     topts o;
     tr_opt_args a;
-    T_EQ_INT(PARSE(&stop_cmd, &o, &a, "--verbose", "--", "sh", "-c", "--json", "--"), 0);
+    /* the positionals point into argv: it must outlive them (not a literal in T_EQ_INT's block) */
+    char *cmdline[] = {"cmd", "--verbose", "--", "sh", "-c", "--json", "--", NULL};
+    T_EQ_INT(parse_v(&stop_cmd, &o, &a, cmdline), 0);
     T_EQ_INT(o.verbose, 1);
     T_EQ_INT(a.argc, 4);
     T_EQ_STR(a.argv[0], "sh");
     T_EQ_STR(a.argv[3], "--");
     T_CHECK(a.argv[4] == NULL); /* argv's own NULL */
-    T_EQ_INT(PARSE(&stop_cmd, &o, &a, "--json", "prog", "--verbose"), 0);
+    char *cmdline2[] = {"cmd", "--json", "prog", "--verbose", NULL};
+    T_EQ_INT(parse_v(&stop_cmd, &o, &a, cmdline2), 0);
     T_EQ_STR(o.format, "json");
     T_EQ_INT(o.verbose, 0);
     T_EQ_INT(a.argc, 2);

@@ -228,8 +228,10 @@ SHU_FN long long shu_sql(const char *fmt, ...)
     sqlite3 *db;
     sqlite3_stmt *s = NULL;
     long long n = -1;
-    if (sqlite3_open_v2(getenv("TRAIL_STORE"), &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+    if (sqlite3_open_v2(getenv("TRAIL_STORE"), &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        sqlite3_close(db); /* a failed open still holds a handle */
         return -1;
+    }
     if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
         n = sqlite3_column_int64(s, 0);
     else
