@@ -4,14 +4,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_safe.h"
 #include "cli.h"
 #include "trail.h"
 #include "jsonfmt.h"
+#include "textout.h"
 #include "commands.h"
 
 static void print_value(const char *v)
 {
-    printf("%s", v ? v : "-");
+    printf("%s", tr_esc(v ? v : "-"));
 }
 
 static const cJSON *item(const cJSON *o, const char *k)
@@ -23,8 +25,9 @@ static const cJSON *item(const cJSON *o, const char *k)
 static void print_text(const cJSON *doc)
 {
     const cJSON *a = item(doc, "a"), *b = item(doc, "b");
-    printf("diff  %s (%.8s)  ->  %s (%.8s)\n", tr_jstr(a, "name") ? tr_jstr(a, "name") : "-",
-           tr_jstr(a, "id"), tr_jstr(b, "name") ? tr_jstr(b, "name") : "-", tr_jstr(b, "id"));
+    printf("diff  %s (%.8s)  ->  %s (%.8s)\n",
+           tr_esc(tr_jstr(a, "name") ? tr_jstr(a, "name") : "-"), tr_esc(tr_jstr(a, "id")),
+           tr_esc(tr_jstr(b, "name") ? tr_jstr(b, "name") : "-"), tr_esc(tr_jstr(b, "id")));
     const cJSON *changes = item(doc, "changes"), *c;
     if (cJSON_GetArraySize(changes) == 0) {
         printf("\nno differences in inputs, code, command, params, deps, env, exit, metrics or "
@@ -45,14 +48,15 @@ static void print_text(const cJSON *doc)
         char mark = kind[0] == 'c' ? '~' : kind[0] == 'a' ? '+' : '-';
         const cJSON *files = item(c, "files");
         if (files) {
-            printf("  %c %s (%.0f files %s)\n", mark, tr_jstr(c, "name"), files->valuedouble, kind);
+            printf("  %c %s (%.0f files %s)\n", mark, tr_esc(tr_jstr(c, "name")),
+                   files->valuedouble, kind);
             continue;
         }
-        printf("  %c %-28s ", mark, tr_jstr(c, "name"));
+        printf("  %c %-28s ", mark, tr_esc(tr_jstr(c, "name")));
         int file = !strcmp(sect, "inputs") || !strcmp(sect, "outputs");
         if (kind[0] == 'c') {
             if (file)
-                printf("%.12s -> %.12s", tr_jstr(c, "a"), tr_jstr(c, "b"));
+                printf("%.12s -> %.12s", tr_esc(tr_jstr(c, "a")), tr_esc(tr_jstr(c, "b")));
             else {
                 print_value(tr_jstr(c, "a"));
                 printf(" -> ");
@@ -61,7 +65,7 @@ static void print_text(const cJSON *doc)
         } else {
             const char *v = tr_jstr(c, kind[0] == 'a' ? "b" : "a");
             if (file)
-                printf("%.12s", v ? v : "");
+                printf("%.12s", tr_esc(v ? v : ""));
             else
                 print_value(v);
         }
@@ -118,7 +122,7 @@ int tr_cmd_diff(int argc, char **argv)
         ex = 1;
     }
     if (!ex && json) {
-        char *s = cJSON_Print(doc);
+        char *s = tr_json_print_safe(doc, 1);
         if (s) puts(s);
         free(s);
     } else if (!ex) {

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "json_safe.h"
+#include "textout.h"
 #include "cli.h"
 #include "trail.h"
 #include "util.h"
@@ -24,8 +26,7 @@ static const tr_opt lineage_opts[] = {
     TR_ALIAS("json", lopts, format, "json", "same as --format json"),
     TR_FLAG("files", lopts, files, "every file on its own (not folded by directory)"),
     TR_FLAG("all", lopts, all, "temporaries and system files too"),
-    TR_VALUE("store", "PATH", lopts, store,
-             "the store (default: $TRAIL_STORE, ./.trail/trail.db)"),
+    TR_VALUE("store", "PATH", lopts, store, "the store (default: $TRAIL_STORE, ./.trail/trail.db)"),
     TR_OPT_END};
 
 const tr_opt_cmd tr_lineage_cmd = {
@@ -100,12 +101,12 @@ static void text_node(const cJSON *n)
 {
     if (!strcmp(tr_jstr(n, "kind"), "run")) {
         const char *st = tr_jstr(n, "status");
-        printf("run %s%s%s", tr_jstr(n, "label"), st ? "  " : "", st ? st : "");
+        printf("run %s%s%s", tr_esc(tr_jstr(n, "label")), st ? "  " : "", st ? tr_esc(st) : "");
         return;
     }
     const char *v = tr_jstr(n, "version");
-    printf("%s", rel(tr_jstr(n, "label")));
-    if (v && *v) printf("  @%.12s", v);
+    printf("%s", tr_esc(rel(tr_jstr(n, "label"))));
+    if (v && *v) printf("  @%.12s", tr_esc(v));
 }
 
 /* Prints the tree below node id: up follows edges backwards (writers, inputs), down forwards. */
@@ -173,16 +174,17 @@ static void render_json(cJSON *doc)
     }
     edges = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(doc, "edges"), 1);
     cJSON_AddItemToObject(out, "edges", edges ? edges : cJSON_CreateArray());
-    char *s = cJSON_Print(out);
+    char *s = tr_json_print_safe(out, 1);
     if (s) puts(s);
     free(s);
     cJSON_Delete(out);
 }
 
-/* Writes s with the characters of a double-quoted DOT/Mermaid string escaped. */
+/* Writes s with the characters of a double-quoted DOT/Mermaid string escaped (control
+ * characters first, by tr_esc). */
 static void quoted(const char *s, int mermaid)
 {
-    for (; s && *s; s++) {
+    for (s = tr_esc(s); s && *s; s++) {
         if (*s == '"')
             fputs(mermaid ? "#quot;" : "\\\"", stdout);
         else if (*s == '\\' && !mermaid)
@@ -230,9 +232,9 @@ static void render_graph(cJSON *doc, int mermaid)
     {
         int a = index_of(nodes, tr_jstr(e, "from")), b = index_of(nodes, tr_jstr(e, "to"));
         if (mermaid)
-            printf("  n%d -->|%s| n%d\n", a, tr_jstr(e, "kind"), b);
+            printf("  n%d -->|%s| n%d\n", a, tr_esc(tr_jstr(e, "kind")), b);
         else
-            printf("  n%d -> n%d [label=\"%s\"];\n", a, b, tr_jstr(e, "kind"));
+            printf("  n%d -> n%d [label=\"%s\"];\n", a, b, tr_esc(tr_jstr(e, "kind")));
     }
     if (!mermaid) puts("}");
 }

@@ -8,6 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "json_safe.h"
+#include "textout.h"
 #include "cli.h"
 #include "trail.h"
 #include "where.h"
@@ -16,8 +18,11 @@
 
 typedef struct qopts {
     const char *store, *experiment, *run, *where, *format, *limit;
-    int all, files;
+    int all, files, full;
+    int system; /* runs: the system/... metrics too (sampled by trail run, not the program's) */
 } qopts;
+
+#define RUNS_PAGE 50 /* `trail runs` without --limit or --all */
 
 #define STORE_OPT                                                                                  \
     TR_VALUE("store", "PATH", qopts, store, "the store (default: $TRAIL_STORE, ./.trail/trail.db)")
@@ -26,7 +31,10 @@ typedef struct qopts {
 static const tr_opt runs_opts[] = {
     TR_VALUE("where", "EXPR", qopts, where, "only the runs EXPR holds for (see below)"),
     TR_VALUE("experiment", "E", qopts, experiment, "only the runs of experiment E"),
-    TR_VALUE("limit", "N", qopts, limit, "at most N runs, newest first"),
+    TR_VALUE("limit", "N", qopts, limit, "at most N runs, newest first (default 50)"),
+    TR_FLAG("all", qopts, all, "every run (no limit)"),
+    TR_FLAG("full", qopts, full, "with --json: each run's inputs and outputs too"),
+    TR_FLAG("system-metrics", qopts, system, "show system/... metrics (CPU, memory, GPU) too"),
     TR_FORMAT("text|json|csv", qopts, format),
     TR_ALIAS("json", qopts, format, "json", "same as --format json"),
     TR_ALIAS("csv", qopts, format, "csv", "same as --format csv"),
@@ -44,7 +52,12 @@ const tr_opt_cmd tr_runs_cmd = {
         "fields: metrics.KEY, params.KEY, tags.KEY, env.NAME, input, output, id, name,\n"
         "experiment, status, exit_code, signal, host, user, cwd;\n"
         "operators: = != < <= > >= like ilike, in (...), not like, not in (...).\n"
-        "Quote a KEY with backticks: metrics.`val loss`.\n"};
+        "Quote a KEY with backticks: metrics.`val loss`.\n"
+        "The newest 50 runs are listed unless --limit N or --all says otherwise; how\n"
+        "many more there are is said after them (on stderr with --json and --csv).\n"
+        "--json streams one run at a time (memory stays flat whatever the store's\n"
+        "size) and leaves each run's inputs and outputs out unless --full is given;\n"
+        "--csv holds the listed runs in memory (its columns are all of their keys).\n"};
 
 static const tr_opt show_opts[] = {
     TR_FORMAT("text|json", qopts, format),
@@ -95,7 +108,7 @@ static int qparse(const tr_opt_cmd *cmd, int argc, char **argv, qopts *o)
 
 static int print_json(cJSON *doc)
 {
-    char *s = cJSON_Print(doc);
+    char *s = tr_json_print_safe(doc, 1); /* valid JSON whatever bytes names hold */
     if (!s) return 1;
     puts(s);
     free(s);
@@ -140,6 +153,7 @@ static tr_store *open_q(const qopts *o)
 
 static void csv_field(const char *s)
 {
+    s = tr_esc(s); /* no control characters in a cell either */
     if (!strpbrk(s, ",\"\n\r")) {
         fputs(s, stdout);
         return;
@@ -164,8 +178,14 @@ static void csv_value(const cJSON *v)
     }
 }
 
+/* system/... metrics are the launcher's samples: columns only when asked (--system-metrics). */
+static int hidden_metric(const char *key, int system)
+{
+    return !system && !strncmp(key, "system/", 7);
+}
+
 /* The keys of one section (params, metrics) over every run, in order of first appearance. */
-static cJSON *section_keys(const cJSON *runs, const char *section)
+static cJSON *section_keys(const cJSON *runs, const char *section, int system)
 {
     cJSON *keys = cJSON_CreateObject();
     const cJSON *r, *kv;
@@ -173,7 +193,8 @@ static cJSON *section_keys(const cJSON *runs, const char *section)
     {
         cJSON_ArrayForEach(kv, cJSON_GetObjectItemCaseSensitive(r, section))
         {
-            if (!cJSON_GetObjectItemCaseSensitive(keys, kv->string))
+            if (!cJSON_GetObjectItemCaseSensitive(keys, kv->string) &&
+                !hidden_metric(kv->string, system))
                 cJSON_AddTrueToObject(keys, kv->string);
         }
     }
@@ -181,12 +202,12 @@ static cJSON *section_keys(const cJSON *runs, const char *section)
 }
 
 /* `trail runs --format csv`: one row per run, a column per param and per metric (last value). */
-static void runs_csv(const cJSON *runs)
+static void runs_csv(const cJSON *runs, int system)
 {
     static const char *const cols[] = {"id",         "name",     "experiment", "status",
                                        "exit_code",  "started_at", "ended_at", "duration_s"};
     static const char *const sections[] = {"params", "metrics"};
-    cJSON *keys[2] = {section_keys(runs, "params"), section_keys(runs, "metrics")};
+    cJSON *keys[2] = {section_keys(runs, "params", 1), section_keys(runs, "metrics", system)};
     const cJSON *r, *k;
     for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++)
         printf("%s%s", i ? "," : "", cols[i]);
@@ -218,13 +239,70 @@ static void runs_csv(const cJSON *runs)
     cJSON_Delete(keys[1]);
 }
 
+/* One run of a listing, as the format wants it. */
+typedef struct runs_out {
+    const char *format;
+    int system;
+    long n;
+    cJSON *keep; /* csv: the listed runs (its columns need all of them) */
+} runs_out;
+
+static void runs_text_row(const cJSON *r, int system)
+{
+        char started[32], dur[32], metrics[256] = "";
+        tr_fmt_short_time(tr_jstr(r, "started_at"), started, sizeof started);
+        fmt_duration(tr_jnum(r, "duration_s", -1), dur, sizeof dur);
+        const cJSON *m;
+        int k = 0;
+        size_t off = 0;
+        cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(r, "metrics"))
+        {
+            char v[64];
+            if (hidden_metric(m->string, system)) continue;
+            fmt_value(m, v, sizeof v);
+            if (k++ == 4) {
+                snprintf(metrics + off, sizeof metrics - off, " ...");
+                break;
+            }
+            int w = snprintf(metrics + off, sizeof metrics - off, "%s%s=%s", k > 1 ? " " : "",
+                             tr_esc(m->string), tr_esc(v));
+            if (w < 0 || (size_t)w >= sizeof metrics - off) break;
+            off += (size_t)w;
+        }
+        const char *name = tr_jstr(r, "name");
+        printf("%-8.8s  %-20.20s  %-8s  %-19s  %8s  %s\n", tr_esc(tr_jstr(r, "id")),
+               tr_esc(name ? name : "-"), tr_esc(tr_jstr(r, "status")), started, dur, metrics);
+}
+
+static int runs_one(void *arg, cJSON **run)
+{
+    runs_out *o = arg;
+    if (!strcmp(o->format, "json")) {
+        char *s = tr_json_print_safe(*run, 1); /* valid JSON whatever bytes names hold */
+        if (!s) return TRAIL_ENOMEM;
+        printf("%s%s", o->n ? ",\n" : "[\n", s);
+        free(s);
+    } else if (!strcmp(o->format, "csv")) {
+        if (!cJSON_AddItemToArray(o->keep, *run)) return TRAIL_ENOMEM;
+        *run = NULL;
+    } else {
+        if (o->n == 0)
+            printf("%-8s  %-20s  %-8s  %-19s  %8s  %s\n", "ID", "NAME", "STATUS", "STARTED",
+                   "DURATION", "METRICS");
+        runs_text_row(*run, o->system);
+    }
+    o->n++;
+    return 0;
+}
+
 int tr_cmd_runs(int argc, char **argv)
 {
     qopts o;
-    long limit = 0;
+    long limit = RUNS_PAGE;
     int prc = qparse(&tr_runs_cmd, argc, argv, &o);
     if (!prc && o.limit) prc = tr_opt_long(&tr_runs_cmd, "--limit", o.limit, 0, 1L << 30, &limit);
     if (prc) return TR_OPT_EXIT(prc);
+    if (o.all) limit = 0;
     tr_where *where = NULL;
     tr_where_error werr;
     if (o.where && tr_where_compile(o.where, &where, &werr) != 0) {
@@ -238,52 +316,34 @@ int tr_cmd_runs(int argc, char **argv)
         tr_where_free(where);
         return TR_EXIT_USAGE;
     }
+    int json = !strcmp(o.format, "json"), csv = !strcmp(o.format, "csv");
+    runs_out out = {o.format, o.system, 0, csv ? cJSON_CreateArray() : NULL};
     tr_runs_filter f = {o.experiment, (int)limit, where};
-    cJSON *runs = NULL;
-    int rc = tr_store_runs_json(st, &f, &runs);
+    int64_t more = 0;
+    /* One run at a time (store/query.c); the file lists only for --json --full. */
+    int rc = csv && !out.keep ? TRAIL_ENOMEM
+                              : tr_store_runs_each(st, &f, json && o.full ? 0 : TR_RUN_NO_FILES,
+                                                   runs_one, &out, &more);
     tr_where_free(where);
+    if (json && out.n) printf("\n]\n");
     if (rc) {
-        tr_agent_err("%s", tr_store_errmsg(st));
+        tr_agent_err("%s", rc == TRAIL_ENOMEM ? "out of memory" : tr_store_errmsg(st));
+        cJSON_Delete(out.keep);
         tr_store_close(st);
         return 1;
     }
-    if (!strcmp(o.format, "json")) {
-        print_json(runs);
-    } else if (!strcmp(o.format, "csv")) {
-        runs_csv(runs);
-    } else if (cJSON_GetArraySize(runs) == 0) {
-        printf("no runs%s in %s\n", o.where ? " match" : "", tr_store_path(st));
-    } else {
-        printf("%-8s  %-20s  %-8s  %-19s  %8s  %s\n", "ID", "NAME", "STATUS", "STARTED", "DURATION",
-               "METRICS");
-        const cJSON *r;
-        cJSON_ArrayForEach(r, runs)
-        {
-            char started[32], dur[32], metrics[256] = "";
-            tr_fmt_short_time(tr_jstr(r, "started_at"), started, sizeof started);
-            fmt_duration(tr_jnum(r, "duration_s", -1), dur, sizeof dur);
-            const cJSON *m;
-            int k = 0;
-            size_t off = 0;
-            cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(r, "metrics"))
-            {
-                char v[64];
-                fmt_value(m, v, sizeof v);
-                if (k++ == 4) {
-                    snprintf(metrics + off, sizeof metrics - off, " ...");
-                    break;
-                }
-                int w = snprintf(metrics + off, sizeof metrics - off, "%s%s=%s", k > 1 ? " " : "",
-                                 m->string, v);
-                if (w < 0 || (size_t)w >= sizeof metrics - off) break;
-                off += (size_t)w;
-            }
-            const char *name = tr_jstr(r, "name");
-            printf("%-8.8s  %-20.20s  %-8s  %-19s  %8s  %s\n", tr_jstr(r, "id"), name ? name : "-",
-                   tr_jstr(r, "status"), started, dur, metrics);
-        }
+    if (json && out.n == 0) printf("[]\n");
+    if (csv) runs_csv(out.keep, o.system);
+    if (!json && !csv && out.n == 0)
+        printf("no runs%s in %s\n", o.where ? " match" : "", tr_esc(tr_store_path(st)));
+    if (more) {
+        char n[32] = "";
+        if (more > 0) snprintf(n, sizeof n, "%lld ", (long long)more);
+        fprintf(
+            json || csv ? stderr : stdout, "%s%smore run%s%s (--limit N or --all to list them)\n",
+            json || csv ? "trail runs: " : "", n, more == 1 ? "" : "s", o.where ? " match" : "");
     }
-    cJSON_Delete(runs);
+    cJSON_Delete(out.keep);
     tr_store_close(st);
     return 0;
 }
@@ -306,10 +366,10 @@ static void show_text(const cJSON *r, int flags)
 {
     char dur[32];
     const char *s;
-    printf("run        %s\n", tr_jstr(r, "id"));
-    printf("name       %s\n", (s = tr_jstr(r, "name")) ? s : "-");
-    printf("experiment %s\n", (s = tr_jstr(r, "experiment")) ? s : "-");
-    printf("status     %s", tr_jstr(r, "status"));
+    printf("run        %s\n", tr_esc(tr_jstr(r, "id")));
+    printf("name       %s\n", tr_esc((s = tr_jstr(r, "name")) ? s : "-"));
+    printf("experiment %s\n", tr_esc((s = tr_jstr(r, "experiment")) ? s : "-"));
+    printf("status     %s", tr_esc(tr_jstr(r, "status")));
     const cJSON *ec = cJSON_GetObjectItemCaseSensitive(r, "exit_code");
     const cJSON *sg = cJSON_GetObjectItemCaseSensitive(r, "signal");
     if (cJSON_IsNumber(ec)) printf(" (exit %d)", ec->valueint);
@@ -318,10 +378,10 @@ static void show_text(const cJSON *r, int flags)
     printf("\ncommand   ");
     const cJSON *a;
     cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(r, "argv"))
-        printf(" %s", cJSON_IsString(a) ? a->valuestring : "?");
-    printf("\ncwd        %s\n", (s = tr_jstr(r, "cwd")) ? s : "-");
-    printf("host       %s   user %s   pid %.0f\n", (s = tr_jstr(r, "host")) ? s : "-",
-           tr_jstr(r, "user") ? tr_jstr(r, "user") : "-", tr_jnum(r, "pid", 0));
+        printf(" %s", tr_esc(cJSON_IsString(a) ? a->valuestring : "?"));
+    printf("\ncwd        %s\n", tr_esc((s = tr_jstr(r, "cwd")) ? s : "-"));
+    printf("host       %s   user %s   pid %.0f\n", tr_esc((s = tr_jstr(r, "host")) ? s : "-"),
+           tr_esc(tr_jstr(r, "user") ? tr_jstr(r, "user") : "-"), tr_jnum(r, "pid", 0));
     fmt_duration(tr_jnum(r, "duration_s", -1), dur, sizeof dur);
     printf("started    %s\nended      %s\nduration   %s\n",
            tr_jstr(r, "started_at") ? tr_jstr(r, "started_at") : "-",
@@ -330,6 +390,9 @@ static void show_text(const cJSON *r, int flags)
     if (res)
         printf("resources  user %.2fs  sys %.2fs  max rss %.0f KiB\n", tr_jnum(res, "utime_s", 0),
                tr_jnum(res, "stime_s", 0), tr_jnum(res, "maxrss_kb", 0));
+    if (tr_jnum(r, "dropped", 0) > 0)
+        printf("dropped    %.0f records (the spool was full or over its budget)\n",
+               tr_jnum(r, "dropped", 0));
     const char *sections[] = {"params", "metrics", "tags"};
     for (int i = 0; i < 3; i++) {
         const cJSON *obj = cJSON_GetObjectItemCaseSensitive(r, sections[i]), *kv;
@@ -339,7 +402,7 @@ static void show_text(const cJSON *r, int flags)
         {
             char v[256];
             fmt_value(kv, v, sizeof v);
-            printf("  %-24s %s\n", kv->string, v);
+            printf("  %-24s %s\n", tr_esc(kv->string), tr_esc(v));
         }
     }
     tr_show_run_sections(r, flags);
@@ -423,12 +486,14 @@ int tr_cmd_metrics(int argc, char **argv)
                     fmt_exact(val->valuedouble, v, sizeof v);
                 else
                     fmt_value(val, v, sizeof v);
+                char sbuf[32];
+                const char *step = tr_json_int_text(pt, "step", "0", sbuf, sizeof sbuf); /* exact */
                 if (csv) {
                     csv_field(series->string);
-                    printf(",%.0f,%s,%s\n", tr_jnum(pt, "step", 0), v, tr_jstr(pt, "time"));
+                    printf(",%s,%s,%s\n", step, tr_esc(v), tr_jstr(pt, "time"));
                 } else {
                     if (cJSON_IsNumber(val)) snprintf(v, sizeof v, "%.8g", val->valuedouble);
-                    printf("%-24s %10.0f %16s  %s\n", series->string, tr_jnum(pt, "step", 0), v,
+                    printf("%-24s %10s %16s  %s\n", tr_esc(series->string), step, tr_esc(v),
                            tr_jstr(pt, "time"));
                 }
             }

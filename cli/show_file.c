@@ -5,9 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_safe.h"
 #include "cli.h"
 #include "trail.h"
 #include "jsonfmt.h"
+#include "textout.h"
 
 static void runs_line(const char *what, const cJSON *list)
 {
@@ -21,11 +23,11 @@ static void runs_line(const char *what, const cJSON *list)
     {
         char t[32];
         const char *name = tr_jstr(e, "name"), *how = tr_jstr(e, "how");
-        printf("    %-11s %-20s %.8s  %-8s %s", first ? what : "", name ? name : "-",
-               tr_jstr(e, "run"), tr_jstr(e, "status") ? tr_jstr(e, "status") : "-",
+        printf("    %-11s %-20s %.8s  %-8s %s", first ? what : "", tr_esc(name ? name : "-"),
+               tr_esc(tr_jstr(e, "run")), tr_esc(tr_jstr(e, "status") ? tr_jstr(e, "status") : "-"),
                tr_fmt_short_time(tr_jstr(e, "time"), t, sizeof t));
         if (tr_jnum(e, "opens", -1) > 1) printf("  (%.0f opens)", tr_jnum(e, "opens", -1));
-        if (how && strcmp(how, "shim") && strcmp(how, "sdk")) printf("  (%s)", how);
+        if (how && strcmp(how, "shim") && strcmp(how, "sdk")) printf("  (%s)", tr_esc(how));
         printf("\n");
         first = 0;
     }
@@ -36,8 +38,9 @@ static void show_text(const cJSON *doc)
     const cJSON *vers = cJSON_GetObjectItemCaseSensitive(doc, "versions"), *v;
     const char *host = tr_jstr(doc, "host");
     int n = cJSON_GetArraySize(vers);
-    printf("file       %s%s%s\n", host ? host : "", host ? ":" : "", tr_jstr(doc, "path"));
-    if (host) printf("           (node-local: recorded on host %s)\n", host);
+    printf("file       %s%s%s\n", host ? tr_esc(host) : "", host ? ":" : "",
+           tr_esc(tr_jstr(doc, "path")));
+    if (host) printf("           (node-local: recorded on host %s)\n", tr_esc(host));
     printf("versions   %d (latest v%d)\n", n, n);
     for (int i = n - 1; i >= 0; i--) {
         v = cJSON_GetArrayItem(vers, i);
@@ -48,9 +51,9 @@ static void show_text(const cJSON *doc)
         else
             snprintf(size, sizeof size, "-");
         printf("\nv%.0f  %-16.16s  %10s  modified %s%s\n", tr_jnum(v, "n", -1),
-               ver && *ver ? ver : "-", size, tr_fmt_short_time(tr_jstr(v, "mtime"), t, sizeof t),
-               i == n - 1 ? "  [latest]" : "");
-        if (hash) printf("    sha256      %s\n", hash);
+               tr_esc(ver && *ver ? ver : "-"), size,
+               tr_fmt_short_time(tr_jstr(v, "mtime"), t, sizeof t), i == n - 1 ? "  [latest]" : "");
+        if (hash) printf("    sha256      %s\n", tr_esc(hash));
         const cJSON *o = cJSON_GetObjectItemCaseSensitive(v, "origin");
         if (o) {
             const char *k = tr_jstr(o, "kind");
@@ -61,13 +64,14 @@ static void show_text(const cJSON *doc)
                 printf("    %-11s v%.0f\n", what, tr_jnum(o, "n", -1));
             else
                 printf("    %-11s %s\n", what,
-                       tr_jstr(o, "path") ? tr_jstr(o, "path") : "another path");
+                       tr_esc(tr_jstr(o, "path") ? tr_jstr(o, "path") : "another path"));
         }
         runs_line("written by", cJSON_GetObjectItemCaseSensitive(v, "written_by"));
         runs_line("read by", cJSON_GetObjectItemCaseSensitive(v, "read_by"));
         const cJSON *r = cJSON_GetObjectItemCaseSensitive(v, "removed");
         if (r)
-            printf("    %-11s by run %.8s (%s)\n", "removed", tr_jstr(r, "run"), tr_jstr(r, "op"));
+            printf("    %-11s by run %.8s (%s)\n", "removed", tr_esc(tr_jstr(r, "run")),
+                   tr_esc(tr_jstr(r, "op")));
     }
 }
 
@@ -85,7 +89,7 @@ int tr_show_path(const char *store_opt, const char *path, int json)
     }
     if (!ex) {
         if (json) {
-            char *s = cJSON_Print(doc);
+            char *s = tr_json_print_safe(doc, 1);
             if (s) puts(s);
             free(s);
         } else {

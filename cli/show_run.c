@@ -7,21 +7,25 @@
 
 #include "cli.h"
 #include "jsonfmt.h"
+#include "show_inputs.h"
+#include "textout.h"
 
 static const cJSON *item(const cJSON *o, const char *k)
 {
     return cJSON_GetObjectItemCaseSensitive(o, k);
 }
 
+/* Every string printed here goes through tr_esc (textout.c): no control characters. */
 static const char *or_dash(const char *s)
 {
-    return s ? s : "-";
+    return tr_esc(s ? s : "-");
 }
 
 static void file_name(const cJSON *f, char *buf, size_t n)
 {
     const char *host = tr_jstr(f, "host");
-    snprintf(buf, n, "%s%s%s", host ? host : "", host ? ":" : "", or_dash(tr_jstr(f, "path")));
+    snprintf(buf, n, "%s%s%s", host ? tr_esc(host) : "", host ? ":" : "",
+             or_dash(tr_jstr(f, "path")));
 }
 
 /* Files, one line each, or one line for a directory holding TR_FOLD_MIN or more of them. */
@@ -72,7 +76,7 @@ static void show_files(const char *title, const cJSON *arr, int every)
 static const char *base(const char *p)
 {
     const char *s = p ? strrchr(p, '/') : NULL;
-    return s ? s + 1 : p ? p : "?";
+    return tr_esc(s ? s + 1 : p ? p : "?");
 }
 
 static const cJSON *find_proc(const cJSON *procs, double pid, const cJSON *parent)
@@ -86,11 +90,19 @@ static const cJSON *find_proc(const cJSON *procs, double pid, const cJSON *paren
     return NULL;
 }
 
+/* One line of l bytes at p, indented, control characters escaped. */
+static void print_line(int indent, const char *p, size_t l)
+{
+    char *line = strndup(p, l);
+    printf("%*s%s\n", indent, "", line ? tr_esc(line) : "?");
+    free(line);
+}
+
 static void print_backtrace(const char *bt, int indent)
 {
     while (bt && *bt) {
         size_t l = strcspn(bt, "\n");
-        printf("%*s%.*s\n", indent, "", (int)l, bt);
+        print_line(indent, bt, l);
         bt += l + (bt[l] == '\n');
     }
 }
@@ -175,7 +187,8 @@ static int show_debian(const cJSON *deps)
         for (e = deps->child; e && e != d && !earlier; e = e->next)
             earlier = from_dpkg(e) && !strcmp(tr_jstr(e, "package"), pkg);
         if (earlier) continue;
-        printf("  %-10s %s=%s  (", shown++ ? "" : "debian", pkg, or_dash(tr_jstr(d, "version")));
+        printf("  %-10s %s=%s  (", shown++ ? "" : "debian", tr_esc(pkg),
+               or_dash(tr_jstr(d, "version")));
         int k = 0;
         cJSON_ArrayForEach(e, deps)
         {
@@ -190,10 +203,10 @@ static int show_debian(const cJSON *deps)
 /* A Python distribution, with the shared objects it installed that processes loaded. */
 static void show_dist(const cJSON *deps, const cJSON *d, const char *label)
 {
-    const char *pkg = or_dash(tr_jstr(d, "package"));
+    const char *pkg = tr_jstr(d, "package") ? tr_jstr(d, "package") : "-";
     const cJSON *e;
     int k = 0;
-    printf("  %-10s %s=%s", label, pkg, or_dash(tr_jstr(d, "version")));
+    printf("  %-10s %s=%s", label, tr_esc(pkg), or_dash(tr_jstr(d, "version")));
     cJSON_ArrayForEach(e, deps)
     {
         const char *src = tr_jstr(e, "source"), *p2 = tr_jstr(e, "package"),
@@ -244,7 +257,7 @@ static void show_crash(const cJSON *r)
     double sig = tr_jnum(c, "signal", 0);
     printf("\ncrash: process %.0f, signal %.0f (%s)", tr_jnum(c, "pid", 0), sig,
            sig > 0 ? strsignal((int)sig) : "?");
-    if (tr_jstr(c, "note")) printf(", %s", tr_jstr(c, "note"));
+    if (tr_jstr(c, "note")) printf(", %s", tr_esc(tr_jstr(c, "note")));
     printf("\n");
     if (tr_jstr(c, "backtrace"))
         print_backtrace(tr_jstr(c, "backtrace"), 2);
@@ -252,19 +265,33 @@ static void show_crash(const cJSON *r)
         printf("  (no backtrace: libunwind missing or the unwinder failed)\n");
 }
 
+/* A failed run's last lines of stderr (its traceback), as the store cleaned them. */
+static void show_stderr_tail(const cJSON *r)
+{
+    const char *t = tr_jstr(r, "stderr_tail");
+    if (!t || !*t) return;
+    printf("\nstderr (last lines; all of it: trail logs --stderr):\n");
+    for (const char *p = t; *p;) {
+        size_t l = strcspn(p, "\n");
+        print_line(2, p, l);
+        p += l + (p[l] == '\n');
+    }
+}
+
 void tr_show_run_sections(const cJSON *r, int flags)
 {
     int every = flags & (TR_SHOW_ALL | TR_SHOW_FILES);
-    show_files("inputs", item(r, "inputs"), every);
+    tr_show_inputs(item(r, "inputs"), every, show_files); /* data, code, env groups */
     show_files("outputs", item(r, "outputs"), every);
     const cJSON *c = item(r, "crash");
     show_procs(r, cJSON_IsObject(c) ? tr_jnum(c, "pid", -1) : -1);
     show_crash(r);
+    show_stderr_tail(r);
     const cJSON *env = item(r, "env"), *e;
     if (cJSON_GetArraySize(env) > 0) {
         printf("\nenvironment (%d variables):\n", cJSON_GetArraySize(env));
         cJSON_ArrayForEach(e, env)
-            printf("  %s=%s\n", e->string, cJSON_IsString(e) ? e->valuestring : "");
+            printf("  %s=%s\n", tr_esc(e->string), tr_esc(cJSON_IsString(e) ? e->valuestring : ""));
     }
     show_deps(r);
 }
