@@ -335,9 +335,12 @@ static int on_file(ing *c)
     /* the FILE of a close replaces the agent's settle of the same open; a settle comes once */
     int64_t open_seq = 0, seq = 0;
     int settle = c->rec->type == TR_REC_FILE_SETTLE;
+    has_int(c->rec, TR_F_END_NS, &end_ns);
+    has_int(c->rec, TR_F_SEQ, &seq);
+    if (!has_int(c->rec, TR_F_START_NS, &start_ns)) start_ns = end_ns;
     if (has_int(c->rec, TR_F_OPEN_SEQ, &open_seq) && open_seq &&
         (rc = tr_lineage_settle_check(c->s, run_id(c, run, sizeof run), c->pid, open_seq,
-                                      settle)))
+                                      settle, start_ns)))
         return rc == 1 ? 0 : rc;
     if ((rc = tr_ingest_artifact(c->s, key, &artifact))) return rc;
     file_version fv = {artifact, c->rec};
@@ -353,15 +356,13 @@ static int on_file(ing *c)
     tr_bind_field_int(&q, 7, c->rec, TR_F_BYTES_WRITTEN);
     tr_bind_int(&q, 8, mmap != 0);
     tr_bind_field_int(&q, 9, c->rec, TR_F_START_NS);
-    has_int(c->rec, TR_F_END_NS, &end_ns);
     tr_bind_int(&q, 10, end_ns);
     tr_bind_field_str(&q, 11, c->rec, TR_F_SOURCE);
     if ((rc = tr_stmt_done(&q))) return rc;
-    has_int(c->rec, TR_F_SEQ, &seq);
-    if ((rc = tr_lineage_event_order(c->s, sqlite3_last_insert_rowid(c->s->db), seq, open_seq,
-                                     settle ? "killed" : NULL)))
+    /* a settled open keeps what ties it to its open; a close needs no second statement */
+    if (settle && (rc = tr_lineage_event_order(c->s, sqlite3_last_insert_rowid(c->s->db), seq,
+                                               open_seq, "killed")))
         return rc;
-    if (!has_int(c->rec, TR_F_START_NS, &start_ns)) start_ns = end_ns;
     return tr_lineage_after_file(c->s, run_id(c, run, sizeof run), c->pid, key, version,
                                  role[0] == 'o' || (role[0] == 'i' && role[2] == 'o'), start_ns);
 }

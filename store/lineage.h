@@ -33,7 +33,7 @@ int tr_lineage_fileop(tr_store *s, const char *run, int64_t pid, const char *op,
  * skipped (a settle for an open whose FILE is stored), else 0 after removing what a FILE
  * replaces (the agent's settle of the same open); TRAIL_E* on failure. */
 int tr_lineage_settle_check(tr_store *s, const char *run, int64_t pid, int64_t open_seq,
-                            int settle);
+                            int settle, int64_t start_ns);
 /* The event just inserted gets its order: seq, open_seq (0: none), ended (NULL: closed). */
 int tr_lineage_event_order(tr_store *s, int64_t event, int64_t seq, int64_t open_seq,
                            const char *ended);

@@ -2,29 +2,34 @@
 #include "lineage.h"
 #include "trail.h"
 
-int tr_lineage_settle_check(tr_store *s, const char *run, int64_t pid, int64_t open_seq, int settle)
+int tr_lineage_settle_check(tr_store *s, const char *run, int64_t pid, int64_t open_seq, int settle,
+                            int64_t start_ns)
 {
     tr_stmt q;
-    int rc = tr_stmt_begin(&q, s, TR_STMT_LN_OPEN_EVENTS);
-    if (rc) return rc;
+    int rc, found;
+    if (settle) { /* the FILE of that open's close was stored: nothing to settle */
+        if ((rc = tr_stmt_begin(&q, s, TR_STMT_LN_OPEN_CLOSED))) return rc;
+        tr_bind_cstr(&q, 1, run);
+        tr_bind_int(&q, 2, pid);
+        tr_bind_int(&q, 3, start_ns);
+        if ((rc = tr_stmt_row_int(&q, &found, NULL)) || found) return rc ? rc : 1;
+    }
+    if ((rc = tr_stmt_begin(&q, s, TR_STMT_LN_OPEN_EVENTS))) return rc;
     tr_bind_cstr(&q, 1, run);
     tr_bind_int(&q, 2, pid);
     tr_bind_int(&q, 3, open_seq);
     /* collect first: deleting runs other statements */
     int64_t killed[8], kver[8];
-    int nk = 0, closed = 0;
-    while ((rc = tr_stmt_row(&q)) == 1) {
-        const char *ended = (const char *)sqlite3_column_text(q.st, TR_COL_LNOE_ENDED);
-        if (!ended) {
-            closed = 1;
-        } else if (nk < 8) {
+    int nk = 0;
+    while ((rc = tr_stmt_row(&q)) == 1)
+        if (nk < 8) {
             kver[nk] = sqlite3_column_int64(q.st, TR_COL_LNOE_VERSION);
             killed[nk++] = sqlite3_column_int64(q.st, TR_COL_LNOE_ID);
         }
-    }
+    if (rc == 1) tr_stmt_reset(&q);
     if (rc < 0) return rc;
     /* a settle is only for an open nothing else settled: once is enough */
-    if (settle) return closed || nk ? 1 : 0;
+    if (settle) return nk ? 1 : 0;
     /* the FILE of the close is the truth: the agent settled this open too early */
     for (int i = 0; i < nk; i++) {
         if ((rc = tr_stmt_begin(&q, s, TR_STMT_LN_EVENT_DELETE))) return rc;

@@ -41,17 +41,17 @@
     "  AND x.run_id = e.run_id AND x.role IN ('output', 'inout')))"                                \
     " SELECT k, id, min(d), pk, pid FROM walk GROUP BY k, id, pk, pid ORDER BY 3"
 
-/* Schema v5, the order of events (store/lineage_order.c): a FILE event carries its place in
- * its process's order (seq) and the FILE_OPEN it settles (open_seq; ended = 'killed' when the
- * agent settled it for a process that was killed); a file op its seq and the version it acted
- * on, so that a version stored later can take its place when it was the current one. */
+/* Schema v5, the order of events (store/lineage_order.c): an event the agent settled for an
+ * open of a killed process carries ended = 'killed' and the open's seq (open_seq; seq is kept
+ * for the order of events, unset for now); a file op its seq and the version it acted on, so
+ * that a version stored later can take its place when it was the current one. */
 #define TR_SQL_SCHEMA_V5                                                                           \
     "ALTER TABLE events ADD COLUMN seq INTEGER;"                                                   \
     "ALTER TABLE events ADD COLUMN open_seq INTEGER;"                                              \
     "ALTER TABLE events ADD COLUMN ended TEXT;"                                                    \
     "ALTER TABLE file_ops ADD COLUMN seq INTEGER;"                                                 \
     "ALTER TABLE file_ops ADD COLUMN version_id INTEGER;"                                          \
-    "CREATE INDEX events_open ON events(run_id, pid, open_seq) WHERE open_seq IS NOT NULL;"
+    "CREATE INDEX events_killed ON events(run_id, pid, open_seq) WHERE ended IS NOT NULL;"
 
 /* The time a version was current by an event at or before ?3: an input's open, an output's
  * close (or ?3 when it was still open then). */
@@ -82,8 +82,12 @@
       " AND coalesce(e.start_ns, e.end_ns) <= ?3) DESC, v.id DESC LIMIT 1")                        \
     /* Order of events (lineage_order.c). */                                                       \
     X(LN_EVENT_ORDER, "UPDATE events SET seq = ?2, open_seq = ?3, ended = ?4 WHERE id = ?1")       \
+    /* the agent's settles of an open (a small partial index: only killed processes' events) */   \
     X(LN_OPEN_EVENTS, "SELECT id, ended, version_id FROM events WHERE run_id = ?1 AND pid = ?2"    \
-                      " AND open_seq = ?3")                                                        \
+                      " AND open_seq = ?3 AND ended IS NOT NULL")                                  \
+    /* the close of the open a settle is for: same process, same open time (rare: a scan) */       \
+    X(LN_OPEN_CLOSED, "SELECT 1 FROM events WHERE run_id = ?1 AND pid = ?2 AND start_ns = ?3"      \
+                      " AND ended IS NULL AND source = 'shim' LIMIT 1")                            \
     X(LN_EVENT_DELETE, "DELETE FROM events WHERE id = ?1")                                         \
     X(LN_VERSION_DROP,                                                                             \
       "DELETE FROM artifact_versions WHERE id = ?1 AND content_hash IS NULL"                       \
