@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include "tassert.h"
+#include "tnet.h"
 #include "trust_util.h"
 
 #define B_UID 65534 /* nobody */
@@ -106,6 +107,47 @@ static void test_another_uid_cannot_write_into_a_run(void)
     T_EQ_INT(TPROC(NULL, NULL, "sh", "-c", cmd), 0);
 }
 
+/* traild takes a run's streams only from the host whose agent delivered its first: another
+ * host (a UTS namespace with its own host name) naming the run is refused with a reason. */
+static void test_traild_refuses_another_host(void)
+{
+    char db[600], log[600], url[64], r1[600], r2[600], id[40], dir[700], script[3000];
+    snprintf(db, sizeof db, "%s/traild.db", sandbox);
+    snprintf(log, sizeof log, "%s/traild.log", sandbox);
+    snprintf(r1, sizeof r1, "%s/host-spool", sandbox);
+    snprintf(r2, sizeof r2, "%s/evil-spool", sandbox);
+    snprintf(url, sizeof url, "tcp://127.0.0.1:%d", tnet_free_port());
+    if (TPROC(NULL, NULL, "unshare", "--uts", "true") != 0) T_SKIP("no UTS namespaces here");
+    pid_t d = TNET_TRAILD(log, "--listen", url, "--store", db);
+    T_ASSERT(d > 0);
+    setenv("TRAIL_SPOOL_ROOT", r1, 1);
+    T_EQ_INT(TPROC(NULL, NULL, (char *)tproc_bin("trail"), "run", "--name", "hostrun",
+                   "--collector", url, "--", (char *)tproc_test_bin("sdk_client"), "metrics", "20"),
+             0);
+    tu_sql_text(db, "SELECT id FROM runs WHERE name = 'hostrun'", id, sizeof id);
+    T_ASSERT(strlen(id) == 32);
+    T_EQ_INT(tu_sql_int(db, "SELECT count(*) FROM streams WHERE agent_host IS NOT NULL AND"
+                            " agent_host = (SELECT agent_host FROM runs WHERE name = 'hostrun')"),
+             tu_sql_int(db, "SELECT count(*) FROM streams"));
+    snprintf(dir, sizeof dir, "%s/%s", r2, id);
+    snprintf(script, sizeof script,
+             "hostname evil-host && mkdir -p '%s' && TRAIL_RUN_ID=%s TRAIL_SPOOL='%s' '%s' "
+             "param lr FORGED metrics 30 && exec '%s' sync --collector '%s' --spool-root '%s' "
+             "--timeout 2",
+             dir, id, dir, tproc_test_bin("sdk_client"), tproc_bin("trail"), url, r2);
+    char *err = NULL;
+    T_CHECK(TPROC(NULL, &err, "unshare", "--uts", "sh", "-c", script) != 0); /* not delivered */
+    T_CHECK(err && strstr(err, "refused") && strstr(err, "evil-host"));
+    if (!err || !strstr(err, "refused")) fprintf(stderr, "sync said: %s\n", err ? err : "");
+    free(err);
+    T_CHECK(tnet_log_count(log, "refused") > 0);
+    T_EQ_INT(tu_sql_int(db, "SELECT count(*) FROM params WHERE value = 'FORGED'"), 0);
+    T_EQ_INT(tu_sql_int(db, "SELECT count(*) FROM metrics WHERE key = 'm'"), 20);
+    T_EQ_INT(tu_sql_int(db, "SELECT count(*) FROM streams WHERE agent_host = 'evil-host'"), 0);
+    kill(d, SIGTERM);
+    tnet_wait(d);
+}
+
 int main(void)
 {
     if (geteuid() != 0) T_SKIP_TEST("needs root, to write as another uid (%d)", B_UID);
@@ -124,6 +166,7 @@ int main(void)
     }
     if (tu_wait(probe) != 0) T_SKIP_TEST("uid %d cannot run %s", B_UID, sdk);
     T_RUN(test_another_uid_cannot_write_into_a_run);
+    T_RUN(test_traild_refuses_another_host);
     if (!tassert_failures)
         tproc_run((char *const[]){"rm", "-rf", (char *)sandbox, NULL}, NULL, NULL);
     return T_DONE();
