@@ -8,8 +8,12 @@
  * cut counts the bytes left out just before the chunk (over the cap: head and tail kept).
  * metrics.source: "console" (parsed from the console), "system" (sampled by the launcher),
  * NULL or "sdk" (logged by the program). metric_sdk_keys: the keys a run logged other than
- * from the console; console points of such a key are dropped (never doubled). */
+ * from the console; console points of such a key are dropped (never doubled). A partial
+ * older store may lack metrics: it is created first, so the migration never needs it. */
 #define TR_SQL_SCHEMA_V4                                                                           \
+    "CREATE TABLE IF NOT EXISTS metrics (run_id TEXT NOT NULL, key TEXT NOT NULL,"                 \
+    " step INTEGER NOT NULL DEFAULT 0, value REAL, special INTEGER NOT NULL DEFAULT 0,"            \
+    " time_ns INTEGER, stream_id TEXT, seq INTEGER);"                                              \
     "CREATE TABLE console ("                                                                       \
     " run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"                                 \
     " stream TEXT NOT NULL CHECK (stream IN ('stdout', 'stderr')), offset INTEGER NOT NULL,"       \
