@@ -171,6 +171,7 @@ static void test_unwritable_store(void)
 int main(void)
 {
     sandbox = tproc_sandbox();
+    tnet_asan_preload_ok(); /* under TRAIL_SANITIZE the shim joins ASan programs */
     signal(SIGPIPE, SIG_IGN);
     T_RUN(test_32_runs_into_a_fresh_store);
     T_RUN(test_locked_store);

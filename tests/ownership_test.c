@@ -152,6 +152,7 @@ int main(void)
 {
     if (geteuid() != 0) T_SKIP_TEST("needs root, to write as another uid (%d)", B_UID);
     sandbox = tproc_sandbox();
+    tnet_asan_preload_ok(); /* under TRAIL_SANITIZE the shim joins ASan programs */
     snprintf(store, sizeof store, "%s", getenv("TRAIL_STORE"));
     snprintf(spool, sizeof spool, "%s", getenv("TRAIL_SPOOL_ROOT"));
     /* a node's shared spool root: anyone may make a directory in it */

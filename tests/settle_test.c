@@ -145,6 +145,7 @@ static void test_trail_agent_settles(void)
 int main(void)
 {
     sandbox = tproc_sandbox();
+    tnet_asan_preload_ok(); /* under TRAIL_SANITIZE the shim joins ASan programs */
     snprintf(store, sizeof store, "%s", getenv("TRAIL_STORE"));
     snprintf(spool, sizeof spool, "%s", getenv("TRAIL_SPOOL_ROOT"));
     /* the job of a killed `trail run` becomes our child: the test knows when it ended */
