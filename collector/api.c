@@ -20,8 +20,8 @@
 
 struct tr_api {
     char store_path[4096];
-    tr_store *ro; /* opened on the first request */
-    uint8_t token[256];
+    tr_store *ro;        /* opened on the first request */
+    uint8_t token[4096]; /* TR_SRV_TOKEN_MAX: the whole token is compared, never a prefix */
     size_t token_len;
     pthread_mutex_t mu;
 };
@@ -480,7 +480,10 @@ int tr_api_register(nng_http_server *srv, const char *store_path, const uint8_t 
     *out = NULL;
     tr_api *a = calloc(1, sizeof *a);
     if (!a) return NNG_ENOMEM;
-    if (token_len > sizeof a->token) token_len = sizeof a->token;
+    if (token_len > sizeof a->token) {
+        free(a);
+        return NNG_EINVAL; /* longer than any token file traild loads */
+    }
     if (token_len) memcpy(a->token, token, token_len);
     a->token_len = token_len;
     snprintf(a->store_path, sizeof a->store_path, "%s", store_path);
