@@ -24,6 +24,7 @@ int tr_cmd_rename(int argc, char **argv);
 int tr_cmd_close(int argc, char **argv);
 /* `trail export openlineage` (export.c). */
 int tr_cmd_export(int argc, char **argv);
+int tr_cmd_logs(int argc, char **argv); /* logs.c */
 /* `trail show PATH`: a file's versions, writers and readers (lineage_cmd.c). */
 int tr_show_path(const char *store_opt, const char *path, int json);
 /* Resolves PATH[@VERSION] (relative to the cwd, node-local paths as this host's) to a version

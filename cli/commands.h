@@ -7,12 +7,16 @@
 extern const tr_opt_cmd tr_runs_cmd, tr_show_cmd, tr_metrics_cmd; /* query.c */
 extern const tr_opt_cmd tr_lineage_cmd;                           /* lineage_cmd.c */
 extern const tr_opt_cmd tr_diff_cmd;                              /* diff.c */
+extern const tr_opt_cmd tr_logs_cmd;                              /* logs.c */
 extern const tr_opt_cmd tr_sync_cmd, tr_help_cmd;                 /* main.c */
 extern const tr_opt_cmd tr_rm_cmd, tr_gc_cmd, tr_forget_cmd;      /* manage.c */
 extern const tr_opt_cmd tr_tag_cmd, tr_rename_cmd, tr_close_cmd;  /* manage.c */
 extern const tr_opt_cmd tr_export_cmd;                            /* export.c */
 extern const tr_opt_cmd tr_run_cmd;                               /* agent/run.c */
 extern const tr_opt_cmd tr_agent_cmd;                             /* agent/agentd.c */
+extern const tr_opt_cmd tr_ui_cmd;                                /* ui.c */
+/* `trail ui` (ui.c). */
+int tr_cmd_ui(int argc, char **argv);
 
 /* `trail help [COMMAND]`, `trail help --man COMMAND`, `trail help --man-dir DIR` (help.c). */
 int tr_cmd_help(int argc, char **argv);
