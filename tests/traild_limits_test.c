@@ -12,6 +12,11 @@
 #define SECRET "correct horse battery staple"
 #define NFLOOD 500
 #define RSS_BOUND_KB (128 * 1024) /* documented in docs/collector.md and BENCHMARKS.md */
+#if defined(__SANITIZE_ADDRESS__)
+#define RSS_MEANINGFUL 0 /* ASan's shadow memory and quarantine: RSS says nothing about traild */
+#else
+#define RSS_MEANINGFUL 1
+#endif
 
 static const char *sandbox;
 static char token[600], dlog[600];
@@ -161,18 +166,18 @@ static void test_half_open_flood(void)
     printf("traild RSS: start %ld KiB, peak %ld KiB under %d half-sent connections "
            "(bound %d KiB); %d refused\n",
            base, peak, NFLOOD, RSS_BOUND_KB, refused);
-    T_CHECK(peak < RSS_BOUND_KB);
+    T_CHECK(!RSS_MEANINGFUL || peak < RSS_BOUND_KB);
     T_CHECK(refused >= NFLOOD - 16); /* --max-pending 16: the rest were refused */
     for (int i = 0; i < NFLOOD; i++)
         if (fds[i] >= 0) close(fds[i]);
     long after = rss_kb(d);
-    for (int i = 0; i < 200 && after > base + 16 * 1024; i++) {
+    for (int i = 0; RSS_MEANINGFUL && i < 200 && after > base + 16 * 1024; i++) {
         tnet_sleep_ms(50);
         after = rss_kb(d);
     }
     printf("traild RSS after the connections closed: %ld KiB\n", after);
     T_EQ_INT(counter(dlog, d, "pending"), 0);
-    T_CHECK(after <= base + 16 * 1024);
+    T_CHECK(!RSS_MEANINGFUL || after <= base + 16 * 1024);
     T_EQ_INT(TPROC(NULL, NULL, TRAIL, "run", "--name", "after", "--collector", url, "--", CLIENT,
                    "metrics", "5000"),
              0);
