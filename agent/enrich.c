@@ -33,8 +33,8 @@ tr_enrich *tr_enrich_new(const char *spool_dir)
     tr_enrich *e = calloc(1, sizeof *e);
     if (!e) return NULL;
     snprintf(e->dir, sizeof e->dir, "%s", spool_dir);
-    e->hashq = tr_hashq_new(); /* NULL: no hashing, nothing else changes */
-    e->depq = tr_depq_new();   /* NULL: dependencies stay unresolved */
+    e->hashq = tr_hashq_new();     /* NULL: no hashing, nothing else changes */
+    e->depq = tr_depq_new();       /* NULL: dependencies stay unresolved */
     e->settleq = tr_settleq_new(); /* NULL: files of killed processes stay unknown */
     return e;
 }

@@ -22,7 +22,7 @@ typedef struct ing {
     int64_t seq;
     const char *run; /* run id of the record (not NUL-terminated) */
     size_t runlen;
-    int64_t pid;     /* TR_F_PID, else the stream's pid */
+    int64_t pid; /* TR_F_PID, else the stream's pid */
 } ing;
 
 static int has_int(const tr_rec *r, uint16_t id, int64_t *v)
@@ -339,8 +339,8 @@ static int on_file(ing *c)
     has_int(c->rec, TR_F_SEQ, &seq);
     if (!has_int(c->rec, TR_F_START_NS, &start_ns)) start_ns = end_ns;
     if (has_int(c->rec, TR_F_OPEN_SEQ, &open_seq) && open_seq &&
-        (rc = tr_lineage_settle_check(c->s, run_id(c, run, sizeof run), c->pid, open_seq,
-                                      settle, start_ns)))
+        (rc = tr_lineage_settle_check(c->s, run_id(c, run, sizeof run), c->pid, open_seq, settle,
+                                      start_ns)))
         return rc == 1 ? 0 : rc;
     if ((rc = tr_ingest_artifact(c->s, key, &artifact))) return rc;
     file_version fv = {artifact, c->rec};

@@ -25,15 +25,14 @@ int tr_lineage_after_file(tr_store *s, const char *run, int64_t pid, const char 
  * output of run, with fp when the record has the result's fingerprint); a rename or unlink
  * marks the version removed by run; a truncate with fp makes a new version. */
 int tr_lineage_fileop(tr_store *s, const char *run, int64_t pid, const char *op, const char *key,
-                      const char *key2, const tr_fingerprint *fp, int64_t time_ns,
-                      int64_t *acted);
+                      const char *key2, const tr_fingerprint *fp, int64_t time_ns, int64_t *acted);
 
 /* lineage_order.c: the order of events. */
 /* A FILE or FILE_SETTLE of (run, pid) settling open_seq is about to be stored: 1 when it must be
  * skipped (a settle for an open whose FILE is stored), else 0 after removing what a FILE
  * replaces (the agent's settle of the same open); TRAIL_E* on failure. */
-int tr_lineage_settle_check(tr_store *s, const char *run, int64_t pid, int64_t open_seq,
-                            int settle, int64_t start_ns);
+int tr_lineage_settle_check(tr_store *s, const char *run, int64_t pid, int64_t open_seq, int settle,
+                            int64_t start_ns);
 /* The event just inserted gets its order: seq, open_seq (0: none), ended (NULL: closed). */
 int tr_lineage_event_order(tr_store *s, int64_t event, int64_t seq, int64_t open_seq,
                            const char *ended);
@@ -43,6 +42,5 @@ int tr_lineage_op_acted(tr_store *s, int64_t rowid, int64_t version);
 /* Undoes the carry of version src to key2 by run (kind rename|link). */
 int tr_lineage_undo_carry(tr_store *s, const char *run, int64_t src, const char *key2,
                           const char *kind);
-
 
 #endif

@@ -82,7 +82,7 @@
       " AND coalesce(e.start_ns, e.end_ns) <= ?3) DESC, v.id DESC LIMIT 1")                        \
     /* Order of events (lineage_order.c). */                                                       \
     X(LN_EVENT_ORDER, "UPDATE events SET seq = ?2, open_seq = ?3, ended = ?4 WHERE id = ?1")       \
-    /* the agent's settles of an open (a small partial index: only killed processes' events) */   \
+    /* the agent's settles of an open (a small partial index: only killed processes' events) */    \
     X(LN_OPEN_EVENTS, "SELECT id, ended, version_id FROM events WHERE run_id = ?1 AND pid = ?2"    \
                       " AND open_seq = ?3 AND ended IS NOT NULL")                                  \
     /* the close of the open a settle is for: same process, same open time (rare: a scan) */       \
@@ -96,8 +96,8 @@
       " AND NOT EXISTS (SELECT 1 FROM file_ops WHERE version_id = ?1)")                            \
     X(LN_FILEOP_ACTED, "UPDATE file_ops SET seq = coalesce(?2, seq), version_id = ?3"              \
                        " WHERE rowid = ?1")                                                        \
-    /* A run's versions of one path that a later write of the same run replaced are intermediate \
-     * (removed_op 'overwrite'): ?1 run, ?2 artifact, ?3 the version just written. */             \
+    /* A run's versions of one path that a later write of the same run replaced are intermediate   \
+     * (removed_op 'overwrite'): ?1 run, ?2 artifact, ?3 the version just written. */              \
     X(LN_SUPERSEDE,                                                                                \
       "WITH t(id, at) AS (SELECT e.version_id, max(coalesce(e.end_ns, e.start_ns)) FROM events e"  \
       " JOIN artifact_versions w ON w.id = e.version_id WHERE w.artifact_id = ?2"                  \
@@ -108,8 +108,8 @@
       " (SELECT max(at) FROM t)")                                                                  \
     X(LN_UNREMOVE, "UPDATE artifact_versions SET removed_run = NULL, removed_op = NULL"            \
                    " WHERE id = ?1 AND removed_run = ?2 AND removed_op = ?3")                      \
-    /* Undoing a carry made from a version that turned out not to be the current one. */          \
-    X(LN_CARRY_UNDO, "DELETE FROM events WHERE version_id = ?1 AND run_id = ?2 AND source = ?3")  \
+    /* Undoing a carry made from a version that turned out not to be the current one. */           \
+    X(LN_CARRY_UNDO, "DELETE FROM events WHERE version_id = ?1 AND run_id = ?2 AND source = ?3")   \
     X(LN_ORIGIN_CLEAR, "UPDATE artifact_versions SET origin_id = NULL, origin_kind = NULL"         \
                        " WHERE id = ?1 AND origin_kind = ?2")                                      \
     X(LN_CARRIED, "SELECT v.id FROM artifacts a JOIN artifact_versions v ON v.artifact_id = a.id"  \
