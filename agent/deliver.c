@@ -146,10 +146,10 @@ long tr_deliver_pump(tr_deliver *d, int64_t deadline_ns)
     }
     long sent = n - (long)(d->undecodable - undecodable) - (long)(d->refused - refused);
     uint64_t stored = 0, dups = 0;
-    if (sent > 0 && (rc = s->vt->commit(s, deadline_ns, &stored, &dups, d->last_msg,
-                                        sizeof d->last_msg)) != 0)
+    if (sent > 0 &&
+        (rc = s->vt->commit(s, deadline_ns, &stored, &dups, d->last_msg, sizeof d->last_msg)) != 0)
         return failed(d, rc);
-    if (sent <= 0) s->vt->abort(s); /* nothing in the batch (or only undecodable records) */
+    if (sent <= 0) s->vt->abort(s);    /* nothing in the batch (or only undecodable records) */
     tr_spool_reader_commit(d->reader); /* only now may segments be removed */
     if (sent <= 0) return 0;
     d->acked += (uint64_t)sent;

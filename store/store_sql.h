@@ -99,9 +99,8 @@
 #define TR_SQL_MIGRATIONS                                                                          \
     {                                                                                              \
         TR_SQL_SCHEMA_V1, TR_SQL_SCHEMA_V2, TR_SQL_SCHEMA_V3 /* procs_sql.h */,                    \
-            TR_SQL_SCHEMA_V4 /* console_sql.h */,                                               \
-            TR_SQL_SCHEMA_V5 /* lineage_sql.h */,                                               \
-            TR_SQL_SCHEMA_V6 /* settle_sql.h */                                                  \
+            TR_SQL_SCHEMA_V4 /* console_sql.h */, TR_SQL_SCHEMA_V5 /* lineage_sql.h */,            \
+            TR_SQL_SCHEMA_V6 /* settle_sql.h */                                                    \
     }
 
 /* Open-time checks. */
@@ -152,7 +151,7 @@
               " source) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")                              \
     X(TAG, "INSERT INTO tags (run_id, key, value) VALUES (?1, ?2, ?3)"                             \
            " ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value")                      \
-    /* DROPPED records: the counts of records a run's writers lost add up in one tag */           \
+    /* DROPPED records: the counts of records a run's writers lost add up in one tag */            \
     X(DROPPED_ADD, "INSERT INTO tags (run_id, key, value) VALUES (?1, 'trail.dropped', ?2)"        \
                    " ON CONFLICT (run_id, key) DO UPDATE"                                          \
                    " SET value = CAST(value AS INTEGER) + CAST(excluded.value AS INTEGER)")        \
@@ -197,11 +196,11 @@
     X(Q_METRICS_ALL, "SELECT key, step, value, special, time_ns, source FROM metrics"              \
                      " WHERE run_id = ?1"                                                          \
                      " ORDER BY key, step, time_ns, rowid")                                        \
-    /* ?3 = 0 hides the run's temporaries (written, then unlinked or renamed away by the run, or \
-     * overwritten by its later write: an output's bytes are all the run wrote to the path) and  \
-     * its reads of its own output (an explicit SDK input stays; an SDK declaration's bytes count \
-     * only where the shim saw no bytes of the file); path is "host:/path" for                  \
-     * node-local files. */                                                                      \
+    /* ?3 = 0 hides the run's temporaries (written, then unlinked or renamed away by the run, or   \
+     * overwritten by its later write: an output's bytes are all the run wrote to the path) and    \
+     * its reads of its own output (an explicit SDK input stays; an SDK declaration's bytes count  \
+     * only where the shim saw no bytes of the file); path is "host:/path" for                     \
+     * node-local files. */                                                                        \
     X(Q_FILES, "SELECT a.path, v.dev, v.ino, v.size, v.mtime_ns, v.content_hash,"                  \
                " CASE WHEN ?2 = 'output' AND NOT ?3 THEN (SELECT sum(x.bytes_written)"             \
                " FROM events x JOIN artifact_versions w ON w.id = x.version_id"                    \
