@@ -4,7 +4,8 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config libnng-dev libsqlite3-dev libunwind-dev libcjson-dev
       libmbedtls-dev
       sqlite3 strace clang clang-format python3 git openssl
-      python3-torch python3-numpy)
+      python3-torch python3-numpy
+      rsync busybox-static python3-sklearn)
 # The browser test of the web page (tests/browser): Node.js and npm for playwright-core (pinned in
 # tests/browser/package-lock.json, installed by the test into the build directory), and Debian's
 # chromium, which it drives headless (no browser download).
