@@ -1,6 +1,7 @@
 /* shim_torch_test.c - PyTorch DataLoader workers under `trail run`: files read in workers. */
 /* PyTorch DataLoader(num_workers=2) under `trail run`: the files read inside the forked worker
- * processes are recorded and attributed to those workers. SKIP without torch. */
+ * processes are recorded and attributed to those workers, and the loss the loop prints each
+ * epoch becomes a metric at the epoch's step. SKIP without torch. */
 #include "shim_util.h"
 
 int main(void)
@@ -18,6 +19,23 @@ int main(void)
     T_EQ_INT(SHU_TRAIL("torch", &out, "/usr/bin/python3", script, data, model, "64", "2"), 0);
     T_CHECK(out && strstr(out, "epoch 2 loss="));
     free(out);
+
+    /* the unmodified loop's printed losses are metrics: one point an epoch, at the epoch */
+    char *mj = NULL;
+    T_EQ_INT(TPROC(&mj, NULL, (char *)tproc_bin("trail"), "metrics", "torch", "--json"), 0);
+    cJSON *m = mj ? cJSON_Parse(mj) : NULL, *pt;
+    const cJSON *loss = cJSON_GetObjectItemCaseSensitive(m, "loss");
+    T_EQ_INT(cJSON_GetArraySize(loss), 3);
+    int epoch = 0;
+    cJSON_ArrayForEach(pt, loss)
+    {
+        T_EQ_INT(cJSON_GetObjectItemCaseSensitive(pt, "step")->valuedouble, epoch);
+        T_CHECK(cJSON_GetObjectItemCaseSensitive(pt, "value")->valuedouble > 0);
+        epoch++;
+    }
+    T_CHECK(!cJSON_GetObjectItemCaseSensitive(m, "device"));
+    cJSON_Delete(m);
+    free(mj);
 
     cJSON *run = shu_show("torch");
     T_ASSERT(run != NULL);
