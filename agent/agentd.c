@@ -64,8 +64,7 @@ static int parse(const char *cmd, int argc, char **argv, agent_opts *o)
     int rc = tr_opt_parse(&tr_agent_cmd, argc, argv, o, NULL);
     if (rc) return rc;
     const char *env_collector = getenv("TRAIL_COLLECTOR");
-    if (!o->link.url && !o->store && env_collector && *env_collector)
-        o->link.url = env_collector;
+    if (!o->link.url && !o->store && env_collector && *env_collector) o->link.url = env_collector;
     if (!o->link.url == !o->store)
         return tr_opt_error(&tr_agent_cmd, "one of --collector URL or --store PATH is required");
     return 0;
@@ -262,12 +261,11 @@ int tr_agent_sync(const tr_deliver_req *req)
     if (t.busy) fprintf(stderr, "; %d run(s) being delivered by another agent", t.busy);
     if (t.local) fprintf(stderr, "; %d run(s) bound to a local store (use `trail sync`)", t.local);
     if (t.remote)
-        fprintf(stderr, "; %d run(s) wait for a collector (trail sync --collector URL)",
-                t.remote);
+        fprintf(stderr, "; %d run(s) wait for a collector (trail sync --collector URL)", t.remote);
     fputc('\n', stderr);
     if (t.failed)
-        tr_agent_err("sync: %d run(s) not fully delivered, records stay in the spool: %s",
-                     t.failed, t.last_msg[0] ? t.last_msg : "error");
+        tr_agent_err("sync: %d run(s) not fully delivered, records stay in the spool: %s", t.failed,
+                     t.last_msg[0] ? t.last_msg : "error");
     return t.failed ? 1 : 0;
 }
 

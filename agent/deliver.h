@@ -20,7 +20,7 @@ typedef struct tr_link_opts {
 /* "--collector URL --token-file F --tls-ca F" as entries of an option table (common/opts.h)
  * for the option struct T whose tr_link_opts field is F. */
 #define TR_LINK_OPTS(T, F)                                                                         \
-    TR_VALUE("collector", "URL", T, F.url, "traild (URL,URL: fail over; $TRAIL_COLLECTOR)"),           \
+    TR_VALUE("collector", "URL", T, F.url, "traild (URL,URL: fail over; $TRAIL_COLLECTOR)"),       \
         TR_VALUE("token-file", "F", T, F.token_file, "the collector's token ($TRAIL_TOKEN_FILE)"), \
         TR_VALUE("tls-ca", "F", T, F.tls_ca, "CA of a tls+tcp:// collector ($TRAIL_TLS_CA)")
 /* The collector sink (link.c): loads the token (which must be private), sets up TLS and starts
@@ -46,9 +46,9 @@ typedef struct tr_deliver {
     uint64_t acked, stored, duplicates, undecodable, batches;
     uint64_t refused; /* segments the sink refused (another owner's): kept, not delivered */
     uint64_t dropped, batch_dropped; /* records writers lost, by their DROPPED records */
-    int64_t budget_check_ns; /* next look for the spool root's over-budget note */
-    int last_err;            /* TRAIL_E* of the last failed attempt, 0 after a success */
-    char last_msg[1400];     /* why it failed, one line */
+    int64_t budget_check_ns;         /* next look for the spool root's over-budget note */
+    int last_err;                    /* TRAIL_E* of the last failed attempt, 0 after a success */
+    char last_msg[1400];             /* why it failed, one line */
 } tr_deliver;
 
 /* TRAIL_EBUSY when another process delivers this directory. */
@@ -74,10 +74,10 @@ int tr_deliver_live_writers(tr_deliver *d);
 /* What `trail sync` and `trail agent` deliver, and where: into the store at `store` (or each
  * run's own), or to the collector at link.url. */
 typedef struct tr_deliver_req {
-    const char *store;  /* --store PATH */
-    tr_link_opts link;  /* --collector URL [--token-file F] [--tls-ca F] */
-    const char *root;   /* --spool-root DIR (NULL: the node's spool root) */
-    double timeout_s;   /* sync: how long to keep trying (0: 30 s) */
+    const char *store; /* --store PATH */
+    tr_link_opts link; /* --collector URL [--token-file F] [--tls-ca F] */
+    const char *root;  /* --spool-root DIR (NULL: the node's spool root) */
+    double timeout_s;  /* sync: how long to keep trying (0: 30 s) */
 } tr_deliver_req;
 
 /* Delivers every run directory under the spool root once (agentd.c), with one line saying

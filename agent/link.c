@@ -336,7 +336,6 @@ int tr_sink_link_wait(tr_sink *s, int64_t deadline_ns, volatile int *stop)
     return 1;
 }
 
-
 /* Sink: records of one stream go into the batch until a limit is reached. */
 static int link_add(tr_sink *s, const tr_seg_info *seg, uint64_t seq, const uint8_t *body,
                     size_t len, const tr_rec *rec)
@@ -404,8 +403,8 @@ static void link_abort(tr_sink *s)
 }
 
 /* Sends the batch and waits for its acknowledgement, which traild gives after its commit. */
-static int link_commit(tr_sink *s, int64_t deadline_ns, uint64_t *stored, uint64_t *dups,
-                       char *why, size_t n)
+static int link_commit(tr_sink *s, int64_t deadline_ns, uint64_t *stored, uint64_t *dups, char *why,
+                       size_t n)
 {
     tr_link *l = (tr_link *)s;
     if (l->enc.nrec == 0) return 0;

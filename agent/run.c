@@ -121,8 +121,7 @@ static int parse(int argc, char **argv, run_opts *o)
                                 k < o->nparams ? "param" : "tag", v);
     }
     const char *env_collector = getenv("TRAIL_COLLECTOR"); /* URL[,URL...], unless --store */
-    if (!o->link.url && !o->store && env_collector && *env_collector)
-        o->link.url = env_collector;
+    if (!o->link.url && !o->store && env_collector && *env_collector) o->link.url = env_collector;
     o->collector = o->link.url;
     if (o->collector && o->store)
         return tr_opt_error(&tr_run_cmd, "--store and --collector exclude each other");
@@ -474,8 +473,7 @@ int tr_cmd_run(int argc, char **argv)
     if (bv) snprintf(budget, sizeof budget, "%s", bv);
     unsetenv("TRAIL_SPOOL_BUDGET_MB");
     tr_deliver dl;
-    if (tr_deliver_open(&dl, spool_dir, sink) != 0 ||
-        tr_client_configure(run_id, spool_dir) != 0) {
+    if (tr_deliver_open(&dl, spool_dir, sink) != 0 || tr_client_configure(run_id, spool_dir) != 0) {
         tr_agent_err("cannot set up the spool in %s", spool_dir);
         tr_sink_close(sink);
         return TR_EXIT_USAGE;
@@ -564,8 +562,7 @@ int tr_cmd_run(int argc, char **argv)
             break;
         }
         long n = tr_deliver_pump(&dl, 0);
-        if (n < 0 && n != TRAIL_EAGAIN && !reported++)
-            tr_agent_err("%s (will retry)", dl.last_msg);
+        if (n < 0 && n != TRAIL_EAGAIN && !reported++) tr_agent_err("%s (will retry)", dl.last_msg);
         struct pollfd pfd[2];
         int np = tr_console_pollfds(&con, pfd);
         /* waits like the sleep it replaces; a signal cuts it short */
@@ -600,7 +597,8 @@ int tr_cmd_run(int argc, char **argv)
                      "budget (trail show counts them)",
                      (unsigned long long)dl.dropped, spool_dir);
     if (ss.torn || ss.corrupt)
-        tr_agent_err("%llu damaged spool frame(s) skipped", (unsigned long long)(ss.torn + ss.corrupt));
+        tr_agent_err("%llu damaged spool frame(s) skipped",
+                     (unsigned long long)(ss.torn + ss.corrupt));
     int left = tr_deliver_pending(&dl);
     tr_deliver_close(&dl);
     tr_sink_close(sink);

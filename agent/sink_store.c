@@ -10,7 +10,7 @@
 #include "trail.h"
 #include "util.h"
 
-#define STORE_BATCH 5000 /* records per transaction */
+#define STORE_BATCH 5000           /* records per transaction */
 #define RETRY_NS (250 * 1000000LL) /* a lazy sink tries to open its store this often */
 
 typedef struct store_sink {

@@ -19,9 +19,12 @@ void tr_agent_err(const char *fmt, ...)
 void tr_agent_store_path(const char *opt, char *buf, size_t n)
 {
     const char *env = getenv("TRAIL_STORE");
-    if (opt && *opt) snprintf(buf, n, "%s", opt);
-    else if (env && *env) snprintf(buf, n, "%s", env);
-    else snprintf(buf, n, ".trail/trail.db");
+    if (opt && *opt)
+        snprintf(buf, n, "%s", opt);
+    else if (env && *env)
+        snprintf(buf, n, "%s", env);
+    else
+        snprintf(buf, n, ".trail/trail.db");
 }
 
 tr_store *tr_agent_open_store(const char *opt, int flags)

@@ -17,14 +17,13 @@ typedef struct cli_cmd {
 static const cli_cmd cmds[] = {
     {&tr_run_cmd, tr_cmd_run},         {&tr_runs_cmd, tr_cmd_runs},
     {&tr_show_cmd, tr_cmd_show},       {&tr_metrics_cmd, tr_cmd_metrics},
-    {&tr_lineage_cmd, tr_cmd_lineage}, {&tr_diff_cmd, tr_cmd_diff}, {&tr_logs_cmd, tr_cmd_logs},
-    {&tr_sync_cmd, tr_cmd_sync},       {&tr_agent_cmd, tr_cmd_agent},
-    {&tr_rm_cmd, tr_cmd_rm},           {&tr_gc_cmd, tr_cmd_gc},
-    {&tr_forget_cmd, tr_cmd_forget},   {&tr_tag_cmd, tr_cmd_tag},
-    {&tr_rename_cmd, tr_cmd_rename},   {&tr_close_cmd, tr_cmd_close},
-    {&tr_export_cmd, tr_cmd_export},
-    {&tr_ui_cmd, tr_cmd_ui},
-    {&tr_help_cmd, tr_cmd_help},
+    {&tr_lineage_cmd, tr_cmd_lineage}, {&tr_diff_cmd, tr_cmd_diff},
+    {&tr_logs_cmd, tr_cmd_logs},       {&tr_sync_cmd, tr_cmd_sync},
+    {&tr_agent_cmd, tr_cmd_agent},     {&tr_rm_cmd, tr_cmd_rm},
+    {&tr_gc_cmd, tr_cmd_gc},           {&tr_forget_cmd, tr_cmd_forget},
+    {&tr_tag_cmd, tr_cmd_tag},         {&tr_rename_cmd, tr_cmd_rename},
+    {&tr_close_cmd, tr_cmd_close},     {&tr_export_cmd, tr_cmd_export},
+    {&tr_ui_cmd, tr_cmd_ui},           {&tr_help_cmd, tr_cmd_help},
 };
 #define NCMDS ((int)(sizeof cmds / sizeof cmds[0]))
 

@@ -47,7 +47,8 @@ int tr_cmd_sync(int argc, char **argv)
         return TR_EXIT_USAGE;
     }
     tr_deliver_req req = {.store = so.store, .root = so.root};
-    req.link = (tr_link_opts){.url = so.collector, .token_file = so.token_file, .tls_ca = so.tls_ca};
+    req.link =
+        (tr_link_opts){.url = so.collector, .token_file = so.token_file, .tls_ca = so.tls_ca};
     if (!so.collector && (so.token_file || so.tls_ca || so.timeout)) {
         tr_opt_error(&tr_sync_cmd, "--token-file, --tls-ca and --timeout need --collector");
         return TR_EXIT_USAGE;

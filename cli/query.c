@@ -45,19 +45,18 @@ const tr_opt_cmd tr_runs_cmd = {
     .name = "trail runs",
     .summary = "List the runs of a store, newest first",
     .opts = runs_opts,
-    .details =
-        "EXPR: conditions joined by and, or, not and parentheses, e.g.\n"
-        "  metrics.loss < 0.2 and params.lr = '0.01' and\n"
-        "  (status = 'finished' or input = 'data/train.csv')\n"
-        "fields: metrics.KEY, params.KEY, tags.KEY, env.NAME, input, output, id, name,\n"
-        "experiment, status, exit_code, signal, host, user, cwd;\n"
-        "operators: = != < <= > >= like ilike, in (...), not like, not in (...).\n"
-        "Quote a KEY with backticks: metrics.`val loss`.\n"
-        "The newest 50 runs are listed unless --limit N or --all says otherwise; how\n"
-        "many more there are is said after them (on stderr with --json and --csv).\n"
-        "--json streams one run at a time (memory stays flat whatever the store's\n"
-        "size) and leaves each run's inputs and outputs out unless --full is given;\n"
-        "--csv holds the listed runs in memory (its columns are all of their keys).\n"};
+    .details = "EXPR: conditions joined by and, or, not and parentheses, e.g.\n"
+               "  metrics.loss < 0.2 and params.lr = '0.01' and\n"
+               "  (status = 'finished' or input = 'data/train.csv')\n"
+               "fields: metrics.KEY, params.KEY, tags.KEY, env.NAME, input, output, id, name,\n"
+               "experiment, status, exit_code, signal, host, user, cwd;\n"
+               "operators: = != < <= > >= like ilike, in (...), not like, not in (...).\n"
+               "Quote a KEY with backticks: metrics.`val loss`.\n"
+               "The newest 50 runs are listed unless --limit N or --all says otherwise; how\n"
+               "many more there are is said after them (on stderr with --json and --csv).\n"
+               "--json streams one run at a time (memory stays flat whatever the store's\n"
+               "size) and leaves each run's inputs and outputs out unless --full is given;\n"
+               "--csv holds the listed runs in memory (its columns are all of their keys).\n"};
 
 static const tr_opt show_opts[] = {
     TR_FORMAT("text|json", qopts, format),
@@ -80,19 +79,16 @@ const tr_opt_cmd tr_show_cmd = {
 static const tr_opt metrics_opts[] = {
     TR_FORMAT("text|json|csv", qopts, format),
     TR_ALIAS("json", qopts, format, "json", "same as --format json"),
-    TR_ALIAS("csv", qopts, format, "csv", "same as --format csv"),
-    STORE_OPT,
-    TR_OPT_END};
+    TR_ALIAS("csv", qopts, format, "csv", "same as --format csv"), STORE_OPT, TR_OPT_END};
 
-const tr_opt_cmd tr_metrics_cmd = {
-    .name = "trail metrics",
-    .args = "RUN",
-    .summary = "The full metric history of a run",
-    .opts = metrics_opts,
-    .min_args = 1,
-    .max_args = 1,
-    .missing = "which run? (an id, id prefix or name)",
-    .args_help = RUN_HELP};
+const tr_opt_cmd tr_metrics_cmd = {.name = "trail metrics",
+                                   .args = "RUN",
+                                   .summary = "The full metric history of a run",
+                                   .opts = metrics_opts,
+                                   .min_args = 1,
+                                   .max_args = 1,
+                                   .missing = "which run? (an id, id prefix or name)",
+                                   .args_help = RUN_HELP};
 
 /* Parses a query command's options into o; 0, or tr_opt_parse's result. */
 static int qparse(const tr_opt_cmd *cmd, int argc, char **argv, qopts *o)
@@ -204,8 +200,8 @@ static cJSON *section_keys(const cJSON *runs, const char *section, int system)
 /* `trail runs --format csv`: one row per run, a column per param and per metric (last value). */
 static void runs_csv(const cJSON *runs, int system)
 {
-    static const char *const cols[] = {"id",         "name",     "experiment", "status",
-                                       "exit_code",  "started_at", "ended_at", "duration_s"};
+    static const char *const cols[] = {"id",        "name",       "experiment", "status",
+                                       "exit_code", "started_at", "ended_at",   "duration_s"};
     static const char *const sections[] = {"params", "metrics"};
     cJSON *keys[2] = {section_keys(runs, "params", 1), section_keys(runs, "metrics", system)};
     const cJSON *r, *k;
@@ -249,29 +245,29 @@ typedef struct runs_out {
 
 static void runs_text_row(const cJSON *r, int system)
 {
-        char started[32], dur[32], metrics[256] = "";
-        tr_fmt_short_time(tr_jstr(r, "started_at"), started, sizeof started);
-        fmt_duration(tr_jnum(r, "duration_s", -1), dur, sizeof dur);
-        const cJSON *m;
-        int k = 0;
-        size_t off = 0;
-        cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(r, "metrics"))
-        {
-            char v[64];
-            if (hidden_metric(m->string, system)) continue;
-            fmt_value(m, v, sizeof v);
-            if (k++ == 4) {
-                snprintf(metrics + off, sizeof metrics - off, " ...");
-                break;
-            }
-            int w = snprintf(metrics + off, sizeof metrics - off, "%s%s=%s", k > 1 ? " " : "",
-                             tr_esc(m->string), tr_esc(v));
-            if (w < 0 || (size_t)w >= sizeof metrics - off) break;
-            off += (size_t)w;
+    char started[32], dur[32], metrics[256] = "";
+    tr_fmt_short_time(tr_jstr(r, "started_at"), started, sizeof started);
+    fmt_duration(tr_jnum(r, "duration_s", -1), dur, sizeof dur);
+    const cJSON *m;
+    int k = 0;
+    size_t off = 0;
+    cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(r, "metrics"))
+    {
+        char v[64];
+        if (hidden_metric(m->string, system)) continue;
+        fmt_value(m, v, sizeof v);
+        if (k++ == 4) {
+            snprintf(metrics + off, sizeof metrics - off, " ...");
+            break;
         }
-        const char *name = tr_jstr(r, "name");
-        printf("%-8.8s  %-20.20s  %-8s  %-19s  %8s  %s\n", tr_esc(tr_jstr(r, "id")),
-               tr_esc(name ? name : "-"), tr_esc(tr_jstr(r, "status")), started, dur, metrics);
+        int w = snprintf(metrics + off, sizeof metrics - off, "%s%s=%s", k > 1 ? " " : "",
+                         tr_esc(m->string), tr_esc(v));
+        if (w < 0 || (size_t)w >= sizeof metrics - off) break;
+        off += (size_t)w;
+    }
+    const char *name = tr_jstr(r, "name");
+    printf("%-8.8s  %-20.20s  %-8s  %-19s  %8s  %s\n", tr_esc(tr_jstr(r, "id")),
+           tr_esc(name ? name : "-"), tr_esc(tr_jstr(r, "status")), started, dur, metrics);
 }
 
 static int runs_one(void *arg, cJSON **run)

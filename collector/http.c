@@ -125,8 +125,8 @@ int tr_http_start(tr_http **out, const char *addr, const char *store_path, tr_sr
     unsigned port = 0;
     if (nng_http_server_get_addr(h->server, &sa) == 0 && sa.s_family == NNG_AF_INET)
         port = ((sa.s_in.sa_port & 0xff) << 8) | (sa.s_in.sa_port >> 8);
-    tr_srv_log("info", "http on %s (port %u): GET /health, /api/..., the page at / (%s)", url,
-               port, token_len ? "bearer token required" : "no authentication");
+    tr_srv_log("info", "http on %s (port %u): GET /health, /api/..., the page at / (%s)", url, port,
+               token_len ? "bearer token required" : "no authentication");
     *out = h;
     return 0;
 }

@@ -200,10 +200,10 @@ int tr_rec_copy_str(const tr_rec *r, uint16_t id, char *dst, size_t dstlen)
 
 const char *tr_rec_type_name(int type)
 {
-    static const char *names[] = {"?",   "run_start", "run_end", "proc_start", "proc_end",
-                                  "param", "metric",  "tag",     "env",        "file",
-                                  "dep",   "fileop",  "crash",   "run_meta", "hash", "dep_info", "console",
-                                  "dropped"};
+    static const char *names[] = {"?",        "run_start", "run_end", "proc_start", "proc_end",
+                                  "param",    "metric",    "tag",     "env",        "file",
+                                  "dep",      "fileop",    "crash",   "run_meta",   "hash",
+                                  "dep_info", "console",   "dropped"};
     if (type == TR_REC_FILE_OPEN) return "file_open";
     if (type == TR_REC_FILE_SETTLE) return "file_settle";
     if (type > 0 && type < (int)(sizeof names / sizeof names[0])) return names[type];
@@ -222,7 +222,8 @@ static void crc_table_init(void)
 {
     for (uint32_t i = 0; i < 256; i++) {
         uint32_t c = i;
-        for (int k = 0; k < 8; k++) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+        for (int k = 0; k < 8; k++)
+            c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
         __atomic_store_n(&crc_table[i], c, __ATOMIC_RELAXED);
     }
 }
@@ -230,7 +231,8 @@ static void crc_table_init(void)
 static uint32_t crc_sw(const uint8_t *p, size_t len)
 {
     uint32_t c = 0xFFFFFFFFu;
-    while (len--) c = __atomic_load_n(&crc_table[(c ^ *p++) & 0xFF], __ATOMIC_RELAXED) ^ (c >> 8);
+    while (len--)
+        c = __atomic_load_n(&crc_table[(c ^ *p++) & 0xFF], __ATOMIC_RELAXED) ^ (c >> 8);
     return c ^ 0xFFFFFFFFu;
 }
 

@@ -41,7 +41,7 @@ enum tr_rec_type {
     TR_REC_DEP_INFO = 15,  /* agent: OP PATH [KIND] PACKAGE VERSION ORIGIN */
     TR_REC_CONSOLE = 16,   /* launcher: STREAM DATA OFFSET [CUT]: a chunk of CMD's stdout/stderr */
     TR_REC_DROPPED = 17,   /* COUNT [PID] [ERROR]: records a writer lost (spool full, budget) */
-    TR_REC_FILE_OPEN = 18,   /* shim: PATH FLAGS SEQ [fingerprint at open]: settled by FILE */
+    TR_REC_FILE_OPEN = 18, /* shim: PATH FLAGS SEQ [fingerprint at open]: settled by FILE */
     TR_REC_FILE_SETTLE = 19, /* agent: a FILE_OPEN never settled (its process was killed) */
     TR_REC_TYPE_MAX = 63
 };
@@ -82,64 +82,64 @@ enum tr_rec_type {
 enum tr_field_kind { TR_K_U64 = 1, TR_K_I64 = 2, TR_K_F64 = 3, TR_K_STR = 4, TR_K_BYTES = 5 };
 
 enum tr_field_id {
-    TR_F_RUN_ID = 1,      /* STR, 32 hex characters */
-    TR_F_EXPERIMENT = 2,  /* STR */
-    TR_F_NAME = 3,        /* STR */
-    TR_F_ARGV = 4,        /* STR, repeated: one field per argument, in order */
-    TR_F_CWD = 5,         /* STR */
-    TR_F_HOST = 6,        /* STR */
-    TR_F_USER = 7,        /* STR */
-    TR_F_PID = 8,         /* I64 */
-    TR_F_PPID = 9,        /* I64 */
-    TR_F_EXE = 10,        /* STR */
-    TR_F_UID = 11,        /* I64 */
-    TR_F_KEY = 12,        /* STR */
-    TR_F_VALUE = 13,      /* STR */
-    TR_F_NUM = 14,        /* F64 (NaN, +-Inf allowed) */
-    TR_F_STEP = 15,       /* I64 */
-    TR_F_STATUS = 16,     /* STR: running|finished|failed|killed|crashed (lost: store-side) */
-    TR_F_EXIT_CODE = 17,  /* I64 */
-    TR_F_SIGNAL = 18,     /* I64 (0 = none) */
-    TR_F_PATH = 19,       /* STR, absolute */
-    TR_F_PATH2 = 20,      /* STR, second path (rename target, link name) */
-    TR_F_FLAGS = 21,      /* I64: open(2) flags */
-    TR_F_ROLE = 22,       /* STR: input|output|inout (declared by SDK or derived by shim) */
-    TR_F_BYTES_READ = 23, /* U64 */
+    TR_F_RUN_ID = 1,         /* STR, 32 hex characters */
+    TR_F_EXPERIMENT = 2,     /* STR */
+    TR_F_NAME = 3,           /* STR */
+    TR_F_ARGV = 4,           /* STR, repeated: one field per argument, in order */
+    TR_F_CWD = 5,            /* STR */
+    TR_F_HOST = 6,           /* STR */
+    TR_F_USER = 7,           /* STR */
+    TR_F_PID = 8,            /* I64 */
+    TR_F_PPID = 9,           /* I64 */
+    TR_F_EXE = 10,           /* STR */
+    TR_F_UID = 11,           /* I64 */
+    TR_F_KEY = 12,           /* STR */
+    TR_F_VALUE = 13,         /* STR */
+    TR_F_NUM = 14,           /* F64 (NaN, +-Inf allowed) */
+    TR_F_STEP = 15,          /* I64 */
+    TR_F_STATUS = 16,        /* STR: running|finished|failed|killed|crashed (lost: store-side) */
+    TR_F_EXIT_CODE = 17,     /* I64 */
+    TR_F_SIGNAL = 18,        /* I64 (0 = none) */
+    TR_F_PATH = 19,          /* STR, absolute */
+    TR_F_PATH2 = 20,         /* STR, second path (rename target, link name) */
+    TR_F_FLAGS = 21,         /* I64: open(2) flags */
+    TR_F_ROLE = 22,          /* STR: input|output|inout (declared by SDK or derived by shim) */
+    TR_F_BYTES_READ = 23,    /* U64 */
     TR_F_BYTES_WRITTEN = 24, /* U64 */
-    TR_F_DEV = 25,        /* U64 */
-    TR_F_INO = 26,        /* U64 */
-    TR_F_SIZE = 27,       /* I64 */
-    TR_F_MTIME_NS = 28,   /* I64 */
-    TR_F_REDACTED = 29,   /* I64: 1 when the value was withheld */
-    TR_F_UTIME_US = 30,   /* I64: user CPU time */
-    TR_F_STIME_US = 31,   /* I64: system CPU time */
-    TR_F_MAXRSS_KB = 32,  /* I64 */
-    TR_F_BACKTRACE = 33,  /* STR */
-    TR_F_OP = 34,         /* STR: rename|link|symlink|unlink|truncate */
-    TR_F_KIND = 35,       /* STR: free-form sub-kind (dep: so|dlopen|exe) */
-    TR_F_MMAP = 36,       /* I64: 1 when the file was mapped */
-    TR_F_START_NS = 37,   /* I64: time an interval began (file open time) */
-    TR_F_END_NS = 38,     /* I64 */
-    TR_F_SOURCE = 39,     /* STR: who produced a record: cli|sdk|shim|agent */
-    TR_F_NOTE = 40,       /* STR: diagnostic text */
-    TR_F_PACKAGE = 41,    /* STR: package or distribution a dependency resolved to */
-    TR_F_VERSION = 42,    /* STR: its version */
-    TR_F_ORIGIN = 43,     /* STR: where the resolution came from: dpkg|python|git|path */
-    TR_F_STREAM = 44,     /* STR: console stream: stdout|stderr */
-    TR_F_DATA = 45,       /* STR: raw console bytes (any bytes, not text) */
-    TR_F_OFFSET = 46,     /* I64: offset of a console chunk's first byte in its stream */
-    TR_F_CUT = 47,        /* I64: console bytes left out just before this chunk (over the cap) */
-    TR_F_COUNT = 48,      /* I64: DROPPED: records lost since the writer's last DROPPED */
-    TR_F_ERROR = 49,      /* I64: DROPPED: the TRAIL_E* code of the last loss */
-    TR_F_TRUNCATED = 50,  /* I64: RUN_START/PROC_START: bytes cut from its fields to fit a frame */
+    TR_F_DEV = 25,           /* U64 */
+    TR_F_INO = 26,           /* U64 */
+    TR_F_SIZE = 27,          /* I64 */
+    TR_F_MTIME_NS = 28,      /* I64 */
+    TR_F_REDACTED = 29,      /* I64: 1 when the value was withheld */
+    TR_F_UTIME_US = 30,      /* I64: user CPU time */
+    TR_F_STIME_US = 31,      /* I64: system CPU time */
+    TR_F_MAXRSS_KB = 32,     /* I64 */
+    TR_F_BACKTRACE = 33,     /* STR */
+    TR_F_OP = 34,            /* STR: rename|link|symlink|unlink|truncate */
+    TR_F_KIND = 35,          /* STR: free-form sub-kind (dep: so|dlopen|exe) */
+    TR_F_MMAP = 36,          /* I64: 1 when the file was mapped */
+    TR_F_START_NS = 37,      /* I64: time an interval began (file open time) */
+    TR_F_END_NS = 38,        /* I64 */
+    TR_F_SOURCE = 39,        /* STR: who produced a record: cli|sdk|shim|agent */
+    TR_F_NOTE = 40,          /* STR: diagnostic text */
+    TR_F_PACKAGE = 41,       /* STR: package or distribution a dependency resolved to */
+    TR_F_VERSION = 42,       /* STR: its version */
+    TR_F_ORIGIN = 43,        /* STR: where the resolution came from: dpkg|python|git|path */
+    TR_F_STREAM = 44,        /* STR: console stream: stdout|stderr */
+    TR_F_DATA = 45,          /* STR: raw console bytes (any bytes, not text) */
+    TR_F_OFFSET = 46,        /* I64: offset of a console chunk's first byte in its stream */
+    TR_F_CUT = 47,           /* I64: console bytes left out just before this chunk (over the cap) */
+    TR_F_COUNT = 48,         /* I64: DROPPED: records lost since the writer's last DROPPED */
+    TR_F_ERROR = 49,         /* I64: DROPPED: the TRAIL_E* code of the last loss */
+    TR_F_TRUNCATED = 50, /* I64: RUN_START/PROC_START: bytes cut from its fields to fit a frame */
     TR_F_LAUNCHER_PID = 60,   /* I64: RUN_START: pid of the `trail run` that launched it */
     TR_F_LAUNCHER_START = 61, /* I64: its start time, clock ticks since boot (/proc stat 22) */
     TR_F_BOOT_ID = 62,        /* STR: RUN_START: /proc/sys/kernel/random/boot_id */
     TR_F_ROOT_START = 63,     /* I64: RUN_START: start time (ticks) of the root process PID */
-    TR_F_SEQ = 52,        /* I64: per-process order of FILE_OPEN, FILE and FILEOP records */
-    TR_F_OPEN_SEQ = 53,   /* I64: FILE/FILE_SETTLE: the SEQ of the FILE_OPEN it settles */
-    TR_F_ENDED = 54,      /* STR: FILE_SETTLE: how the description ended: "killed" */
-    TR_F_OPEN_SIZE = 55,  /* I64: FILE_OPEN/FILE_SETTLE: size at open of a file opened to write */
+    TR_F_SEQ = 52,            /* I64: per-process order of FILE_OPEN, FILE and FILEOP records */
+    TR_F_OPEN_SEQ = 53,       /* I64: FILE/FILE_SETTLE: the SEQ of the FILE_OPEN it settles */
+    TR_F_ENDED = 54,          /* STR: FILE_SETTLE: how the description ended: "killed" */
+    TR_F_OPEN_SIZE = 55, /* I64: FILE_OPEN/FILE_SETTLE: size at open of a file opened to write */
     TR_F_FIELD_MAX = 0xffff
 };
 
@@ -203,11 +203,13 @@ static inline void tr_put_u16(uint8_t *p, uint16_t v)
 }
 static inline void tr_put_u32(uint8_t *p, uint32_t v)
 {
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
 }
 static inline void tr_put_u64(uint8_t *p, uint64_t v)
 {
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
 }
 static inline uint16_t tr_get_u16(const uint8_t *p)
 {

@@ -255,13 +255,23 @@ int64_t tr_parse_duration_ns(const char *s)
     if (!s || end == s || v < 0) return -1;
     double unit = 1;
     switch (*end) {
-    case 'w': unit = 7 * 86400; break;
-    case 'd': unit = 86400; break;
-    case 'h': unit = 3600; break;
-    case 'm': unit = 60; break;
+    case 'w':
+        unit = 7 * 86400;
+        break;
+    case 'd':
+        unit = 86400;
+        break;
+    case 'h':
+        unit = 3600;
+        break;
+    case 'm':
+        unit = 60;
+        break;
     case 's':
-    case 0: break;
-    default: return -1;
+    case 0:
+        break;
+    default:
+        return -1;
     }
     if (*end && end[1]) return -1;
     return (int64_t)(v * unit * 1e9);

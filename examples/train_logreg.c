@@ -68,7 +68,8 @@ int main(int argc, char **argv)
 
     /* Data: labels from a hidden weight vector, features with Gaussian noise. */
     double truth[DIM + 1];
-    for (int j = 0; j <= DIM; j++) truth[j] = gaussian();
+    for (int j = 0; j <= DIM; j++)
+        truth[j] = gaussian();
     double(*x)[DIM] = malloc(sizeof(double[DIM]) * (size_t)n);
     int *y = malloc(sizeof(int) * (size_t)n);
     if (!x || !y) return 1;
@@ -87,17 +88,21 @@ int main(int argc, char **argv)
         double grad[DIM + 1] = {0}, loss = 0;
         for (int i = 0; i < ntrain; i++) {
             double z = w[DIM];
-            for (int j = 0; j < DIM; j++) z += w[j] * x[i][j];
+            for (int j = 0; j < DIM; j++)
+                z += w[j] * x[i][j];
             double p = 1.0 / (1.0 + exp(-z));
             loss -= y[i] ? log(p + 1e-12) : log(1 - p + 1e-12);
-            for (int j = 0; j < DIM; j++) grad[j] += (p - y[i]) * x[i][j];
+            for (int j = 0; j < DIM; j++)
+                grad[j] += (p - y[i]) * x[i][j];
             grad[DIM] += p - y[i];
         }
-        for (int j = 0; j <= DIM; j++) w[j] -= lr * grad[j] / ntrain;
+        for (int j = 0; j <= DIM; j++)
+            w[j] -= lr * grad[j] / ntrain;
         int correct = 0;
         for (int i = ntrain; i < n; i++) {
             double z = w[DIM];
-            for (int j = 0; j < DIM; j++) z += w[j] * x[i][j];
+            for (int j = 0; j < DIM; j++)
+                z += w[j] * x[i][j];
             correct += (z > 0) == y[i];
         }
         check(trail_log_metric("loss", loss / ntrain, epoch), "log_metric");
@@ -110,7 +115,8 @@ int main(int argc, char **argv)
         return 1;
     }
     fprintf(f, "# logistic regression, %d features + bias\n", DIM);
-    for (int j = 0; j <= DIM; j++) fprintf(f, "%.17g\n", w[j]);
+    for (int j = 0; j <= DIM; j++)
+        fprintf(f, "%.17g\n", w[j]);
     if (fclose(f) != 0) return 1;
     check(trail_log_output(out), "log_output");
     printf("trained %d epochs on %d samples; model written to %s\n", epochs, ntrain, out);

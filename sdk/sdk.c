@@ -19,12 +19,12 @@
 #define SDK_BUF 8192 /* every SDK record fits: key <= 250, value <= 6000 */
 
 static pthread_mutex_t sdk_mu = PTHREAD_MUTEX_INITIALIZER;
-static int sdk_state;      /* 0 = not initialised, 1 = ready, TRAIL_EDISABLED */
-static int joined;         /* the run belongs to `trail run` (TRAIL_RUN_ID in the environment) */
-static int owns_run;       /* this process started the run and must end it */
+static int sdk_state; /* 0 = not initialised, 1 = ready, TRAIL_EDISABLED */
+static int joined;    /* the run belongs to `trail run` (TRAIL_RUN_ID in the environment) */
+static int owns_run;  /* this process started the run and must end it */
 static pid_t owner_pid;
 static int atexit_done;
-static tr_strmap *params;         /* key -> value of every param logged by this process */
+static tr_strmap *params;           /* key -> value of every param logged by this process */
 static __thread char last_err[512]; /* trail_last_error: the detail of this thread's last failure */
 
 static int key_ok(const char *key)
@@ -183,7 +183,8 @@ static int start_run_locked(const char *experiment, const char *name)
     tr_enc_init(&e, buf, sizeof buf, TR_REC_RUN_START, tr_now_ns());
     tr_enc_str(&e, TR_F_RUN_ID, run_id);
     tr_enc_str(&e, TR_F_SOURCE, "sdk");
-    if (experiment && *experiment) tr_enc_str_trunc(&e, TR_F_EXPERIMENT, experiment, strlen(experiment), 0);
+    if (experiment && *experiment)
+        tr_enc_str_trunc(&e, TR_F_EXPERIMENT, experiment, strlen(experiment), 0);
     if (name && *name) tr_enc_str_trunc(&e, TR_F_NAME, name, strlen(name), 0);
     if (getcwd(cwd, sizeof cwd)) tr_enc_str(&e, TR_F_CWD, cwd);
     tr_hostname(host, sizeof host);
@@ -318,7 +319,6 @@ static int log_file(const char *path, const char *role)
     }
     return emit(&e);
 }
-
 
 static int do_flush(void)
 {

@@ -25,7 +25,8 @@ int tr_store_ingest_hash(tr_store *s, const char *host, const tr_rec *rec)
 {
     char path[4096], key[4608], kind[16], hex[80];
     int64_t ino, size, mtime, dev = 0;
-    if (!str_field(rec, TR_F_PATH, path, sizeof path) || !str_field(rec, TR_F_VALUE, hex, sizeof hex) ||
+    if (!str_field(rec, TR_F_PATH, path, sizeof path) ||
+        !str_field(rec, TR_F_VALUE, hex, sizeof hex) ||
         !str_field(rec, TR_F_KIND, kind, sizeof kind) || strcmp(kind, "sha256") != 0 ||
         !is_digest(hex) || tr_rec_get_i64(rec, TR_F_INO, &ino) != 0 ||
         tr_rec_get_i64(rec, TR_F_SIZE, &size) != 0 ||

@@ -238,9 +238,10 @@ int tr_store_run_json_ex(tr_store *s, const char *run_id, int flags, cJSON **out
     /* records its writers lost: 0, or the total of its DROPPED records */
     const cJSON *dropped = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(run, "tags"), "trail.dropped");
-    tr_json_add(run, "dropped",
-                cJSON_CreateNumber(cJSON_IsString(dropped) ? strtod(dropped->valuestring, NULL) : 0),
-                &c.oom);
+    tr_json_add(
+        run, "dropped",
+        cJSON_CreateNumber(cJSON_IsString(dropped) ? strtod(dropped->valuestring, NULL) : 0),
+        &c.oom);
     /* Move created_by and resources from tail to the end of the document. */
     while (tail && tail->child) {
         cJSON *item = cJSON_DetachItemViaPointer(tail, tail->child);

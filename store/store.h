@@ -307,8 +307,7 @@ int tr_store_reclaim(tr_store *s, int64_t *before, int64_t *after);
  * ABORT (inputs, outputs, errorMessage) for the run, then START and end for each process as a
  * child run (parent facet). Env files are left out of the datasets unless all_files. runIds
  * are UUIDv7 made from the start time and the trail id: the same on every export. */
-int tr_store_openlineage_json(tr_store *s, const char *run_id, int all_files,
-                              struct cJSON **out);
+int tr_store_openlineage_json(tr_store *s, const char *run_id, int all_files, struct cJSON **out);
 /* A UUIDv7 for ms since the epoch, its other bits a hash of seed and salt (deterministic). */
 void tr_store_uuid7(int64_t ms, const char *seed, uint64_t salt, char out[37]);
 

@@ -25,7 +25,8 @@ static cJSON *trail_json(int *status, char *const argv[])
     return doc;
 }
 
-#define TJSON(status, ...) trail_json(status, (char *const[]){(char *)tproc_bin("trail"), __VA_ARGS__, NULL})
+#define TJSON(status, ...)                                                                         \
+    trail_json(status, (char *const[]){(char *)tproc_bin("trail"), __VA_ARGS__, NULL})
 
 static const char *jstr(const cJSON *o, const char *k)
 {
@@ -60,7 +61,8 @@ static int run_client(char *const extra[])
     char *argv[64];
     int k = 0;
     argv[k++] = (char *)tproc_bin("trail");
-    for (int i = 0; extra[i]; i++) argv[k++] = extra[i];
+    for (int i = 0; extra[i]; i++)
+        argv[k++] = extra[i];
     argv[k] = NULL;
     char *err = NULL;
     int st = tproc_run(argv, NULL, &err);
@@ -74,8 +76,8 @@ static int run_client(char *const extra[])
 
 static void test_params_metrics_exactly_once(void)
 {
-    int st = TRUN("run", "--name", "first", "--param", "lr=0.01", "--", CLIENT, "param", "p1",
-                  "v1", "metrics", "1000", "tag", "team", "ml", "exit", "0");
+    int st = TRUN("run", "--name", "first", "--param", "lr=0.01", "--", CLIENT, "param", "p1", "v1",
+                  "metrics", "1000", "tag", "team", "ml", "exit", "0");
     T_EQ_INT(st, 0);
     cJSON *run = TJSON(&st, "show", "first", "--json");
     T_EQ_INT(st, 0);
@@ -101,8 +103,7 @@ static void test_params_metrics_exactly_once(void)
     const cJSON *pt;
     cJSON_ArrayForEach(pt, series)
     {
-        if (jnum(pt, "step") != i || jnum(pt, "value") != i * 0.5 || !jstr(pt, "time"))
-            ordered = 0;
+        if (jnum(pt, "step") != i || jnum(pt, "value") != i * 0.5 || !jstr(pt, "time")) ordered = 0;
         i++;
     }
     T_CHECK(ordered);
@@ -115,7 +116,8 @@ static void test_params_metrics_exactly_once(void)
     st = TPROC(&out, NULL, (char *)tproc_bin("trail"), "metrics", "first", "--csv");
     T_EQ_INT(st, 0);
     int lines = 0;
-    for (char *p = out; p && *p; p++) lines += *p == '\n';
+    for (char *p = out; p && *p; p++)
+        lines += *p == '\n';
     T_EQ_INT(lines, 1001);
     T_CHECK(out && strncmp(out, "key,step,value,time\n", 20) == 0);
     free(out);
@@ -387,7 +389,8 @@ static void test_resolution_and_errors(void)
     char bad[600];
     snprintf(bad, sizeof bad, "%s/corrupt.db", sandbox);
     FILE *f = fopen(bad, "wb");
-    for (int i = 0; i < 8192; i++) fputc((i * 7919) & 0xff, f);
+    for (int i = 0; i < 8192; i++)
+        fputc((i * 7919) & 0xff, f);
     fclose(f);
     err = NULL;
     T_EQ_INT(TPROC(NULL, &err, (char *)tproc_bin("trail"), "runs", "--store", bad), 2);

@@ -28,7 +28,8 @@ static void *thread_main(void *arg)
     job *j = arg;
     char key[32];
     snprintf(key, sizeof key, "t%d", j->id);
-    for (int i = 0; i < j->n; i++) check(trail_log_metric(key, i, i), "log_metric");
+    for (int i = 0; i < j->n; i++)
+        check(trail_log_metric(key, i, i), "log_metric");
     return NULL;
 }
 
@@ -50,7 +51,8 @@ int main(int argc, char **argv)
             i += 2;
         } else if (!strcmp(a, "metrics") && i + 1 < argc) {
             int n = atoi(argv[++i]);
-            for (int k = 0; k < n; k++) check(trail_log_metric("m", k * 0.5, k), "log_metric");
+            for (int k = 0; k < n; k++)
+                check(trail_log_metric("m", k * 0.5, k), "log_metric");
         } else if (!strcmp(a, "threads") && i + 2 < argc) {
             int t = atoi(argv[i + 1]), n = atoi(argv[i + 2]);
             i += 2;
@@ -60,7 +62,8 @@ int main(int argc, char **argv)
                 jobs[k] = (job){k, n};
                 pthread_create(&th[k], NULL, thread_main, &jobs[k]);
             }
-            for (int k = 0; k < t && k < 64; k++) pthread_join(th[k], NULL);
+            for (int k = 0; k < t && k < 64; k++)
+                pthread_join(th[k], NULL);
         } else if (!strcmp(a, "special")) {
             check(trail_log_metric("special", NAN, 0), "nan");
             check(trail_log_metric("special", INFINITY, 1), "inf");

@@ -46,7 +46,7 @@ __attribute__((unused)) static char tassert_skip_reason[512];
     do {                                                                                           \
         const char *_a = (a), *_b = (b);                                                           \
         if (!_a || !_b || strcmp(_a, _b) != 0)                                                     \
-            T_FAIL("%s == %s: \"%s\" != \"%s\"", #a, #b, _a ? _a : "(null)", _b ? _b : "(null)");   \
+            T_FAIL("%s == %s: \"%s\" != \"%s\"", #a, #b, _a ? _a : "(null)", _b ? _b : "(null)");  \
     } while (0)
 /* rc must be 0; otherwise the failure names the expression, the code and its text. */
 #define T_OK(rc)                                                                                   \

@@ -71,10 +71,14 @@ static int tproc_run(char *const argv[], char **out, char **err)
     int st = 0;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
     }
-    if (out) *out = bo.data;
-    else free(bo.data);
-    if (err) *err = be.data;
-    else free(be.data);
+    if (out)
+        *out = bo.data;
+    else
+        free(bo.data);
+    if (err)
+        *err = be.data;
+    else
+        free(be.data);
     if (WIFEXITED(st)) return WEXITSTATUS(st);
     return 128 + WTERMSIG(st);
 }
