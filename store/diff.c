@@ -35,8 +35,9 @@ static char *text(const cJSON *v)
     if (!v) return NULL;
     if (cJSON_IsString(v)) return strdup(v->valuestring);
     if (cJSON_IsNumber(v)) {
-        char buf[64];
-        snprintf(buf, sizeof buf, "%.17g", v->valuedouble);
+        char buf[64]; /* the shortest text that reads back as the same double */
+        snprintf(buf, sizeof buf, "%.15g", v->valuedouble);
+        if (strtod(buf, NULL) != v->valuedouble) snprintf(buf, sizeof buf, "%.17g", v->valuedouble);
         return strdup(buf);
     }
     return cJSON_PrintUnformatted(v);
