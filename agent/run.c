@@ -431,6 +431,18 @@ static void absolute_path(const char *path, char *out, size_t n)
         snprintf(out, n, "%s", path);
 }
 
+/* trail cannot record (no spool directory, no way to set one up): CMD still runs, as itself,
+ * with trail's reason in one line. Only what the program would do bare can stop it. */
+static int run_unrecorded(const run_opts *o, const char *why)
+{
+    tr_agent_err("%s: the command runs unrecorded", why);
+    fflush(stderr);
+    execvp(o->cmd[0], o->cmd);
+    int e = errno;
+    tr_agent_err("cannot run '%s': %s", o->cmd[0], strerror(e));
+    return e == ENOENT ? 127 : 126;
+}
+
 int tr_cmd_run(int argc, char **argv)
 {
     run_opts o;
@@ -454,9 +466,11 @@ int tr_cmd_run(int argc, char **argv)
     tr_spool_root(root, sizeof root);
     tr_path_join(spool_dir, sizeof spool_dir, root, run_id);
     if (tr_mkdir_p(spool_dir, 0700) != 0) {
-        tr_agent_err("cannot create spool directory %s: %s", spool_dir, strerror(errno));
+        char why[4400];
+        snprintf(why, sizeof why, "cannot create spool directory %s: %s", spool_dir,
+                 strerror(errno));
         tr_sink_close(sink);
-        return TR_EXIT_USAGE;
+        return run_unrecorded(&o, why);
     }
     /* Leftovers (a writer that outlives CMD) are delivered later by `trail sync` to here. */
     char dest[4300], abs_store[4200];
@@ -473,10 +487,19 @@ int tr_cmd_run(int argc, char **argv)
     if (bv) snprintf(budget, sizeof budget, "%s", bv);
     unsetenv("TRAIL_SPOOL_BUDGET_MB");
     tr_deliver dl;
-    if (tr_deliver_open(&dl, spool_dir, sink) != 0 || tr_client_configure(run_id, spool_dir) != 0) {
-        tr_agent_err("cannot set up the spool in %s", spool_dir);
+    if (tr_deliver_open(&dl, spool_dir, sink) != 0) {
+        char why[4400];
+        snprintf(why, sizeof why, "cannot set up the spool in %s", spool_dir);
         tr_sink_close(sink);
-        return TR_EXIT_USAGE;
+        rmdir(spool_dir);
+        return run_unrecorded(&o, why);
+    }
+    if (tr_client_configure(run_id, spool_dir) != 0) {
+        char why[4400];
+        snprintf(why, sizeof why, "cannot set up the spool in %s", spool_dir);
+        tr_deliver_close(&dl);
+        tr_sink_close(sink);
+        return run_unrecorded(&o, why);
     }
     if (budget[0]) setenv("TRAIL_SPOOL_BUDGET_MB", budget, 1); /* CMD's processes keep it */
     /* our segment now, before CMD can fill the disk: the run's start and end have its reserve */
@@ -497,8 +520,9 @@ int tr_cmd_run(int argc, char **argv)
     char **env = child_env(run_id, spool_dir, &o, pl);
     int errpipe[2];
     if (!env || pipe2(errpipe, O_CLOEXEC) != 0) {
-        tr_agent_err("out of resources starting the command");
-        return TR_EXIT_USAGE;
+        tr_deliver_close(&dl);
+        tr_sink_close(sink);
+        return run_unrecorded(&o, "out of resources starting the command");
     }
 
     /* CMD's output through a pty or pipes, shown, kept and read for metrics (console.c) */
@@ -516,8 +540,13 @@ int tr_cmd_run(int argc, char **argv)
     int64_t t0 = tr_now_ns();
     pid_t pid = fork();
     if (pid < 0) {
-        tr_agent_err("fork: %s", strerror(errno));
-        return TR_EXIT_USAGE;
+        char why[256];
+        snprintf(why, sizeof why, "fork: %s", strerror(errno));
+        for (int i = 0; i < 4; i++)
+            sigaction(fwd[i], &old[i], NULL);
+        tr_deliver_close(&dl);
+        tr_sink_close(sink);
+        return run_unrecorded(&o, why);
     }
     if (pid == 0) {
         for (int i = 0; i < 4; i++)

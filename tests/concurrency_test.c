@@ -168,6 +168,36 @@ static void test_unwritable_store(void)
     check_runs_anyway(store, "unwritable", spool);
 }
 
+/* No spool directory can be made (its root is a file): CMD still runs as itself, with its own
+ * output, exit status and environment, and one line says it is not recorded. */
+static void test_no_spool_dir(void)
+{
+    char file[512], mark[600], script[700];
+    snprintf(file, sizeof file, "%s/spool-is-a-file", sandbox);
+    FILE *f = fopen(file, "w");
+    T_ASSERT(f);
+    fclose(f);
+    snprintf(mark, sizeof mark, "%s/nospool.ran", sandbox);
+    snprintf(script, sizeof script, "echo out; echo \"$X_KEEP\" > '%s'; exit 5", mark);
+    setenv("TRAIL_SPOOL_ROOT", file, 1);
+    setenv("X_KEEP", "kept", 1);
+    char *out = NULL, *err = NULL;
+    int rc = TPROC(&out, &err, (char *)tproc_bin("trail"), "run", "--", "sh", "-c", script);
+    unsetenv("X_KEEP");
+    T_EQ_INT(rc, 5);
+    T_CHECK(out && !strcmp(out, "out\n"));
+    char *ran = slurp(mark);
+    T_CHECK(ran && !strcmp(ran, "kept\n"));
+    T_EQ_INT(lines_with(err, "unrecorded"), 1);
+    T_EQ_INT(lines_with(err, "trail"), 1);
+    if (lines_with(err, "unrecorded") != 1) fprintf(stderr, "stderr was: %s\n", err);
+    /* a command that does not exist fails as it would bare */
+    free(out);
+    free(err);
+    T_EQ_INT(TPROC(NULL, NULL, (char *)tproc_bin("trail"), "run", "--", "no-such-cmd-xyz"), 127);
+    free(ran);
+}
+
 int main(void)
 {
     sandbox = tproc_sandbox();
@@ -177,6 +207,7 @@ int main(void)
     T_RUN(test_locked_store);
     T_RUN(test_corrupt_store);
     T_RUN(test_unwritable_store);
+    T_RUN(test_no_spool_dir);
     if (!tassert_failures)
         tproc_run((char *const[]){"rm", "-rf", (char *)sandbox, NULL}, NULL, NULL);
     return T_DONE();
