@@ -64,7 +64,13 @@ static void show_files(const char *title, const cJSON *arr, int every)
         const char *v = tr_jstr(f, "version");
         int temp = cJSON_IsTrue(item(f, "temporary"));
         file_name(f, name, sizeof name);
-        printf("  %-50s %10.0f bytes  %.16s%s\n", name, tr_jnum(f, "bytes", 0), v ? v : "",
+        /* an output the run wrote more than once: the last version, and how it got there */
+        double writes = tr_jnum(f, "writes", 0), versions = tr_jnum(f, "versions", 0);
+        char made[64] = "";
+        if (writes > 1 || versions > 1)
+            snprintf(made, sizeof made, "  (%.0f write%s, %.0f version%s)", writes,
+                     writes == 1 ? "" : "s", versions, versions == 1 ? "" : "s");
+        printf("  %-50s %10.0f bytes  %.16s%s%s\n", name, tr_jnum(f, "bytes", 0), v ? v : "", made,
                temp ? "  (temporary)" : "");
     }
     tr_fold_free(&fold);

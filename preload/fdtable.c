@@ -132,6 +132,41 @@ static void map_fd(int fd, int idx)
     }
 }
 
+static int fp_same(const fingerprint *a, const fingerprint *b)
+{
+    return a->ino == b->ino && a->size == b->size && a->mtime_ns == b->mtime_ns;
+}
+
+/* One FILE record of a description: its role, the fingerprint of that role's version and the
+ * bytes moved in that role. */
+static void emit_file(slot *s, const char *role, const fingerprint *f, uint64_t rd, uint64_t wr)
+{
+    if (f && !S_ISREG(f->mode)) return; /* a fifo or device opened for writing */
+    uint8_t buf[4096 + 512];
+    tr_enc e;
+    shim_enc_begin(&e, buf, sizeof buf, TR_REC_FILE);
+    tr_enc_strn(&e, TR_F_PATH, slot_path(s), s->pathlen);
+    tr_enc_i64(&e, TR_F_FLAGS, s->flags);
+    /* the store derives the role from the byte counts; say it only where that would differ */
+    const char *derived = wr ? (rd ? "inout" : "output") : "input";
+    if (strcmp(role, derived) != 0) tr_enc_str(&e, TR_F_ROLE, role);
+    tr_enc_u64(&e, TR_F_BYTES_READ, rd);
+    if (wr) tr_enc_u64(&e, TR_F_BYTES_WRITTEN, wr);
+    if (s->bits & B_MMAP) tr_enc_i64(&e, TR_F_MMAP, 1);
+    tr_enc_i64(&e, TR_F_START_NS, s->start_ns);
+    tr_enc_i64(&e, TR_F_SEQ, shim_seq());
+    if (s->oseq) tr_enc_i64(&e, TR_F_OPEN_SEQ, s->oseq);
+    if (f) {
+        tr_enc_u64(&e, TR_F_DEV, f->dev);
+        tr_enc_u64(&e, TR_F_INO, f->ino);
+        tr_enc_i64(&e, TR_F_SIZE, f->size);
+        tr_enc_i64(&e, TR_F_MTIME_NS, f->mtime_ns);
+    }
+    if (s->bits & B_ADOPTED) tr_enc_str(&e, TR_F_KIND, "inherited");
+    tr_enc_str(&e, TR_F_SOURCE, "shim");
+    shim_emit(&e);
+}
+
 /* Emits the FILE record of a description whose last reference in this image goes away. */
 static void slot_emit(slot *s)
 {
@@ -157,36 +192,20 @@ static void slot_emit(slot *s)
     int wrote = wr > 0 || (s->bits & B_TRUNCATED) || changed ||
                 (made && !(s->bits & (B_INHERITED | B_REPORTED)));
     if ((s->bits & (B_INHERITED | B_REPORTED)) && rd == 0 && !wrote) return;
-    /* an input's version is the one it had at open; an output's the one it has at close. What
-     * a read-write open read of a file it created or emptied, the run wrote: not an input */
+    /* an input's version is the one it had at open; an output's the one it has at close */
     int input = !writable || (acc == O_RDWR && !wrote);
-    const char *role = input ? "input" : (acc == O_RDWR && rd && !made) ? "inout" : "output";
-    const fingerprint *f =
-        input ? ((s->bits & B_OPENFP) ? &s->fp : NULL) : ((s->bits & B_CLOSEFP) ? &s->cfp : NULL);
-    if (f && !S_ISREG(f->mode)) return; /* a fifo or device opened for writing */
-    uint8_t buf[4096 + 512];
-    tr_enc e;
-    shim_enc_begin(&e, buf, sizeof buf, TR_REC_FILE);
-    tr_enc_strn(&e, TR_F_PATH, slot_path(s), s->pathlen);
-    tr_enc_i64(&e, TR_F_FLAGS, s->flags);
-    /* the store derives the role from the byte counts; say it only where that would differ */
-    const char *derived = wr ? (rd ? "inout" : "output") : "input";
-    if (strcmp(role, derived) != 0) tr_enc_str(&e, TR_F_ROLE, role);
-    tr_enc_u64(&e, TR_F_BYTES_READ, rd);
-    if (wr) tr_enc_u64(&e, TR_F_BYTES_WRITTEN, wr);
-    if (s->bits & B_MMAP) tr_enc_i64(&e, TR_F_MMAP, 1);
-    tr_enc_i64(&e, TR_F_START_NS, s->start_ns);
-    tr_enc_i64(&e, TR_F_SEQ, shim_seq());
-    if (s->oseq) tr_enc_i64(&e, TR_F_OPEN_SEQ, s->oseq);
-    if (f) {
-        tr_enc_u64(&e, TR_F_DEV, f->dev);
-        tr_enc_u64(&e, TR_F_INO, f->ino);
-        tr_enc_i64(&e, TR_F_SIZE, f->size);
-        tr_enc_i64(&e, TR_F_MTIME_NS, f->mtime_ns);
+    const fingerprint *ofp = (s->bits & B_OPENFP) ? &s->fp : NULL;
+    const fingerprint *cfp = (s->bits & B_CLOSEFP) ? &s->cfp : NULL;
+    if (input) {
+        emit_file(s, "input", ofp, rd, 0);
+        return;
     }
-    if (s->bits & B_ADOPTED) tr_enc_str(&e, TR_F_KIND, "inherited");
-    tr_enc_str(&e, TR_F_SOURCE, "shim");
-    shim_emit(&e);
+    /* read and written: what it read at open is the version it had then (an input, unless the
+     * run wrote that version itself: the store keeps such reads internal); what it left, the
+     * output. What a read-write open read of a file it created or emptied, it wrote itself. */
+    if (acc == O_RDWR && rd && !made && ofp && !(cfp && fp_same(ofp, cfp)))
+        emit_file(s, "input", ofp, rd, 0);
+    emit_file(s, "output", cfp, 0, wr);
 }
 
 /* Takes what a record needs while the fd is still open: the fingerprint of a writer. */

@@ -6,6 +6,7 @@
 /* Producers of a version: runs with an output (or inout) event on it. "Own" checks keep reads
  * of a run's own output intra-run, so they never become a run-graph edge. */
 #define TR_LN_PRODUCED "e.role IN ('output', 'inout')"
+#define TR_LN_PRODUCED_O "o.role IN ('output', 'inout')"
 
 /* Walk rows: (k, id, d, pk, pid): node kind 'r' (run id) or 'v' (version id), its depth in
  * edges from the start, and the node it was reached from. Each term reads walk once
@@ -163,12 +164,15 @@
       " WHERE e.version_id = v.id) FROM artifact_versions v WHERE v.artifact_id = ?1"              \
       " ORDER BY (SELECT min(coalesce(e.end_ns, e.start_ns)) FROM events e"                        \
       " WHERE e.version_id = v.id) NULLS LAST, v.id")                                              \
+    /* Who read and wrote a version; a run's read of a version it wrote itself is internal. */     \
     X(LN_VERSION_EVENTS,                                                                           \
       "SELECT e.run_id, r.name, r.status, CASE WHEN e.role = 'input' THEN 'input'"                 \
       " ELSE 'output' END AS dir, group_concat(DISTINCT e.source), min(coalesce(e.start_ns, "      \
       "e.end_ns)),"                                                                                \
       " count(*), sum(e.bytes_read), sum(e.bytes_written), max(e.ended) FROM events e JOIN runs r" \
-      " ON r.id = e.run_id WHERE e.version_id = ?1 GROUP BY e.run_id, dir"                         \
+      " ON r.id = e.run_id WHERE e.version_id = ?1 AND (e.role <> 'input' OR e.source = 'sdk'"     \
+      " OR NOT EXISTS (SELECT 1 FROM events o WHERE o.version_id = ?1 AND o.run_id = e.run_id"     \
+      " AND " TR_LN_PRODUCED_O ")) GROUP BY e.run_id, dir"                                         \
       " ORDER BY min(coalesce(e.end_ns, e.start_ns)), e.run_id")                                   \
     X(LN_PATHS_UNDER, "SELECT path FROM artifacts WHERE path > ?1 AND path < ?2 ORDER BY path"     \
                       " LIMIT 20")

@@ -134,6 +134,10 @@ static int files(q *c, cJSON *run, const char *name, const char *role)
         tr_json_add(f, "bytes",
                     cJSON_CreateNumber((double)sqlite3_column_int64(st, TR_COL_FILE_BYTES)),
                     &c->oom);
+        if (sqlite3_column_type(st, TR_COL_FILE_WRITES) != SQLITE_NULL) {
+            tr_json_add(f, "writes", tr_json_col_int(st, TR_COL_FILE_WRITES), &c->oom);
+            tr_json_add(f, "versions", tr_json_col_int(st, TR_COL_FILE_VERSIONS), &c->oom);
+        }
         if ((c->flags & TR_RUN_ALL_FILES) && sqlite3_column_int(st, TR_COL_FILE_TEMPORARY))
             tr_json_add(f, "temporary", cJSON_CreateTrue(), &c->oom);
         tr_json_add(arr, NULL, f, &c->oom);

@@ -200,7 +200,10 @@
      * overwritten by its later write: an output's bytes are all the run wrote to the path) and    \
      * its reads of its own output (an explicit SDK input stays; an SDK declaration's bytes count  \
      * only where the shim saw no bytes of the file); path is "host:/path" for                     \
-     * node-local files. */                                                                        \
+     * node-local files. An 'inout' event (stores before the shim split them) is the version the   \
+     * run left: an output, never an input. An output also says how many times the run wrote the   \
+     * path (writes: descriptions that wrote it, an SDK declaration only where the shim saw none)  \
+     * and how many versions of it the run made. */                                                \
     X(Q_FILES, "SELECT a.path, v.dev, v.ino, v.size, v.mtime_ns, v.content_hash,"                  \
                " CASE WHEN ?2 = 'output' AND NOT ?3 THEN (SELECT sum(x.bytes_written)"             \
                " FROM events x JOIN artifact_versions w ON w.id = x.version_id"                    \
@@ -212,11 +215,19 @@
                " ELSE sum(CASE WHEN e.source = 'sdk' AND EXISTS (SELECT 1 FROM events y"           \
                " WHERE y.version_id = v.id AND y.run_id = ?1 AND y.source = 'shim') THEN 0"        \
                " WHEN ?2 = 'input' THEN e.bytes_read ELSE e.bytes_written END) END,"               \
-               " v.removed_run IS ?1 FROM events e"                                                \
+               " v.removed_run IS ?1,"                                                             \
+               " CASE WHEN ?2 = 'output' THEN (SELECT coalesce(nullif(sum(x.source IS NOT 'sdk')," \
+               " 0), count(*)) FROM events x JOIN artifact_versions w ON w.id = x.version_id"      \
+               " WHERE x.run_id = ?1 AND w.artifact_id = v.artifact_id"                            \
+               " AND x.role IN ('output', 'inout')) END,"                                          \
+               " CASE WHEN ?2 = 'output' THEN (SELECT count(DISTINCT x.version_id)"                \
+               " FROM events x JOIN artifact_versions w ON w.id = x.version_id"                    \
+               " WHERE x.run_id = ?1 AND w.artifact_id = v.artifact_id"                            \
+               " AND x.role IN ('output', 'inout')) END FROM events e"                             \
                " JOIN artifact_versions v ON v.id = e.version_id"                                  \
                " JOIN artifacts a ON a.id = v.artifact_id"                                         \
-               " WHERE e.run_id = ?1 AND e.role IN (?2, 'inout') AND (?3 OR e.role = 'inout' OR"   \
-               " (?2 = 'output' AND v.removed_run IS NOT ?1) OR (?2 = 'input'"                     \
+               " WHERE e.run_id = ?1 AND (e.role = ?2 OR (?2 = 'output' AND e.role = 'inout'))"    \
+               " AND (?3 OR (?2 = 'output' AND v.removed_run IS NOT ?1) OR (?2 = 'input'"          \
                " AND (e.source = 'sdk' OR NOT EXISTS"                                              \
                " (SELECT 1 FROM events o WHERE o.version_id = v.id AND o.run_id = ?1"              \
                " AND o.role IN ('output', 'inout')))))"                                            \
@@ -269,6 +280,8 @@ enum tr_q_files_col {
     TR_COL_FILE_HASH,
     TR_COL_FILE_BYTES,
     TR_COL_FILE_TEMPORARY,
+    TR_COL_FILE_WRITES,
+    TR_COL_FILE_VERSIONS,
 };
 /* ... Q_ENV; the run-id lookups (Q_RUN_EXACT, Q_RUN_PREFIX, Q_RUN_NAME, Q_RUNS) give the id. */
 enum tr_q_env_col { TR_COL_ENV_NAME, TR_COL_ENV_VALUE, TR_COL_ENV_REDACTED };

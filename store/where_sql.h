@@ -22,7 +22,13 @@
 #define TR_WHERE_FILE_OPEN                                                                         \
     "EXISTS (SELECT 1 FROM events e JOIN artifact_versions fv ON fv.id = e.version_id"             \
     " JOIN artifacts a ON a.id = fv.artifact_id WHERE e.run_id = runs.id AND e.role IN %s AND ("
-#define TR_WHERE_ROLES_IN "('input', 'inout')"
+/* An input is a read of a version the run did not write itself, or an explicit SDK input (as
+ * `trail show` lists them); an
+ * 'inout' event is the version the run left: an output. */
+#define TR_WHERE_ROLES_IN                                                                          \
+    "('input') AND (e.source = 'sdk' OR NOT EXISTS (SELECT 1 FROM events o"                        \
+    " WHERE o.version_id = e.version_id AND o.run_id = runs.id AND o.role IN ('output', "          \
+    "'inout')))"
 #define TR_WHERE_ROLES_OUT "('output', 'inout')"
 /* A path equals ?N, or ends with it at a component boundary ('/') or after a host (':'). */
 #define TR_WHERE_PATH_EQ                                                                           \

@@ -5,3 +5,6 @@ trail_test(lineage_order_test SOURCES lineage_order_test.c LIBS trail_store PkgC
 trail_test(lineage_fidelity_test SOURCES lineage_fidelity_test.c
   LIBS trail_core PkgConfig::CJSON PkgConfig::SQLITE3 LABELS integration)
 add_dependencies(lineage_fidelity_test trail trail_preload sdk_client)
+trail_test(lineage_inout_test SOURCES lineage_inout_test.c
+  LIBS trail_core PkgConfig::CJSON PkgConfig::SQLITE3 LABELS integration)
+add_dependencies(lineage_inout_test trail trail_preload)
