@@ -1,0 +1,97 @@
+/* mlflow_search.c - MLflow's runs search over the store: experiments, lifecycle stages, a
+ * --where filter, one sort key and offset paging; the runs as MLflow Run documents. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "mlflow.h"
+#include "mlflow_sql.h"
+#include "store_int.h"
+#include "trail.h"
+#include "where_int.h"
+
+/* The statement of q, its parameters bound; NULL on error (message in the store). */
+static sqlite3_stmt *prepare(tr_store *s, const tr_mlf_search *q)
+{
+    int np = q->where ? q->where->np : 0, keyp = FIRST_PARAM + np;
+    const char *cond = q->where ? tr_where_sql(q->where) : "1", *dir = q->desc ? "DESC" : "ASC";
+    char expr[256];
+    if (q->order_kind)
+        snprintf(expr, sizeof expr,
+                 q->order_kind == 'p'   ? TR_MLF_KEY_PARAM
+                 : q->order_kind == 't' ? TR_MLF_KEY_TAG
+                                        : TR_MLF_KEY_METRIC,
+                 keyp);
+    else
+        snprintf(expr, sizeof expr, "%s", q->order_sql ? q->order_sql : "started_ns");
+    size_t n = strlen(TR_MLF_SEARCH_FMT) + strlen(expr) + strlen(cond) + 64;
+    char *sql = malloc(n);
+    if (!sql) {
+        tr_store_fail(s, TRAIL_ENOMEM, "out of memory");
+        return NULL;
+    }
+    snprintf(sql, n, TR_MLF_SEARCH_FMT, expr, cond, dir, dir, dir, keyp + 1, keyp + 2);
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    free(sql);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, q->exp_ids, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 2, q->stages, -1, SQLITE_STATIC);
+    for (int i = 0; i < np && rc == SQLITE_OK; i++)
+        rc = q->where->p[i].is_num
+                 ? sqlite3_bind_double(st, FIRST_PARAM + i, q->where->p[i].num)
+                 : sqlite3_bind_text(st, FIRST_PARAM + i, q->where->p[i].text, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK && q->order_kind)
+        rc = sqlite3_bind_text(st, keyp, q->order_key, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int(st, keyp + 1, q->limit + 1);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, keyp + 2, q->offset);
+    if (rc != SQLITE_OK) {
+        tr_store_sqlerr(s, rc, "preparing the runs search");
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    return st;
+}
+
+int tr_mlf_search_json(tr_store *s, const tr_mlf_search *q, cJSON **out)
+{
+    *out = NULL;
+    if (q->limit < 1) return tr_store_fail(s, TRAIL_EINVAL, "max_results must be positive");
+    int rc = tr_mlf_exp_sync(s);
+    if (rc) return rc;
+    sqlite3_stmt *st = prepare(s, q);
+    if (!st) return TRAIL_ESTORE;
+    char(*ids)[33] = calloc((size_t)q->limit + 1, sizeof *ids);
+    int got = 0;
+    if (!ids) {
+        sqlite3_finalize(st);
+        return tr_store_fail(s, TRAIL_ENOMEM, "out of memory");
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && got <= q->limit)
+        snprintf(ids[got++], sizeof ids[0], "%s", (const char *)sqlite3_column_text(st, 0));
+    rc = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : tr_store_sqlerr(s, rc, "searching runs");
+    sqlite3_finalize(st);
+    int oom = 0;
+    cJSON *doc = tr_json_chk(cJSON_CreateObject(), &oom);
+    cJSON *runs = doc ? cJSON_AddArrayToObject(doc, "runs") : NULL;
+    if (!runs) oom = 1;
+    for (int i = 0; !rc && !oom && i < got && i < q->limit; i++) {
+        cJSON *run = NULL;
+        if (!(rc = tr_mlf_run_json(s, ids[i], 0, &run))) tr_json_add(runs, NULL, run, &oom);
+    }
+    free(ids);
+    if (!rc && !oom && got > q->limit) {
+        char next[32];
+        snprintf(next, sizeof next, "%" PRId64, q->offset + q->limit);
+        tr_json_add(doc, "next_page_token", cJSON_CreateString(next), &oom);
+    }
+    if (!rc && oom) rc = tr_store_fail(s, TRAIL_ENOMEM, "out of memory");
+    if (rc) {
+        cJSON_Delete(doc);
+        return rc;
+    }
+    *out = doc;
+    return 0;
+}
