@@ -48,20 +48,23 @@ static void refused(int status, const char *code, const char *method, const char
     cJSON_Delete(d);
 }
 
+/* A new run of experiment exp_id; each starts a second after the one before. */
 static char *run_create(const char *exp_id, const char *name, const char *extra_tags)
 {
+    static long long start = 1700000000000LL;
     char body[2048];
+    start += 1000;
     snprintf(body, sizeof body,
-             "{\"experiment_id\":\"%s\",\"run_name\":\"%s\",\"start_time\":1700000000000,"
+             "{\"experiment_id\":\"%s\",\"run_name\":\"%s\",\"start_time\":%lld,"
              "\"tags\":[{\"key\":\"mlflow.user\",\"value\":\"ana\"}%s]}",
-             exp_id, name, extra_tags ? extra_tags : "");
+             exp_id, name, start, extra_tags ? extra_tags : "");
     cJSON *d = ok("POST", API "/runs/create", body);
     const cJSON *info = tml_get(tml_get(d, "run"), "info");
     T_EQ_STR(tml_str(info, "status"), "RUNNING");
     T_EQ_STR(tml_str(info, "run_name"), name);
     T_EQ_STR(tml_str(info, "experiment_id"), exp_id);
     T_EQ_STR(tml_str(info, "lifecycle_stage"), "active");
-    T_EQ_INT((long long)cJSON_GetNumberValue(tml_get(info, "start_time")), 1700000000000LL);
+    T_EQ_INT((long long)cJSON_GetNumberValue(tml_get(info, "start_time")), start);
     char *id = strdup(tml_str(info, "run_id") ? tml_str(info, "run_id") : "");
     T_EQ_INT(strlen(id), 32);
     T_EQ_STR(tml_str(info, "run_uuid"), id);
