@@ -94,8 +94,14 @@ int tr_sanitizer_runtime(const char *cmd, char *out, size_t n);
  * field 22; -1 when it is gone), this boot's id, and settling the runs of this host whose
  * launcher and processes are all gone (store/settle.c; spool_root NULL: the default root).
  * tr_agent_settle returns the number of runs settled or TRAIL_E*. */
-int64_t tr_proc_start_ticks(int64_t pid);
-int tr_boot_id(char *buf, size_t n);
 int tr_agent_settle(tr_store *st, const char *spool_root);
+/* After a run directory is delivered: when its launcher note names a launcher and root process
+ * that are both gone (and no writer is left), a RUN_SETTLE record of the agent's goes through
+ * the directory's sink, so a store or a collector ends the run by the same rule
+ * (store/settle.c), and the note is removed. 1 when settled (the directory may go), 0 when
+ * there is nothing to settle or it failed (tried again next time), TRAIL_EBUSY while the
+ * launcher lives (the directory stays). */
+struct tr_deliver;
+int tr_agent_settle_dir(struct tr_deliver *d, int64_t deadline_ns);
 
 #endif

@@ -14,14 +14,16 @@
 #include "agent.h"
 #include "deliver.h"
 #include "drops.h"
+#include "launcher.h"
 #include "opts.h"
 #include "trail.h"
 #include "util.h"
 
 #define MAX_RUNS 4096
 #define SCAN_NS (500 * 1000000LL)
-#define IDLE_REMOVE_NS (5 * 1000000000LL) /* an empty run directory is removed after this */
-#define SETTLE_NS (5 * 1000000000LL)      /* `trail agent` settles dead launchers' runs */
+#define IDLE_REMOVE_NS (5 * 1000000000LL)      /* an empty run directory is removed after this */
+#define SETTLE_NS (5 * 1000000000LL)           /* `trail agent` settles dead launchers' runs */
+#define SETTLE_DEADLINE_NS (10 * 1000000000LL) /* delivering one RUN_SETTLE record */
 
 static volatile int stop_flag;
 
@@ -93,6 +95,8 @@ static void remove_run_dir(const char *dir)
     unlink(p);
     tr_path_join(p, sizeof p, dir, TR_DROPS_FILE); /* drops.h: the launcher took its count */
     unlink(p);
+    tr_path_join(p, sizeof p, dir, TR_LAUNCHER_FILE); /* launcher.h: its run was settled */
+    unlink(p);
     rmdir(dir);
 }
 
@@ -158,7 +162,7 @@ static tr_sink *open_existing(const char *opt)
 /* `trail sync` counts what it did and what it left. */
 typedef struct sync_tally {
     uint64_t total;
-    int runs, failed, busy, local, remote, writing;
+    int runs, failed, busy, local, remote, writing, settled;
     char last_msg[1400];
 } sync_tally;
 
@@ -179,10 +183,13 @@ static void sync_dir(const char *dir, tr_sink *sink, int64_t deadline, sync_tall
         t->failed++;
         snprintf(t->last_msg, sizeof t->last_msg, "%s", d.last_msg);
     }
+    /* a run whose launcher died: ended through the sink (a collector too), then let go */
+    int settled = rc == 0 ? tr_agent_settle_dir(&d, deadline) : 0;
+    t->settled += settled == 1;
     int left = tr_deliver_pending(&d);
     t->writing += tr_deliver_live_writers(&d);
     tr_deliver_close(&d);
-    if (left == 0) remove_run_dir(dir);
+    if (left == 0 && settled != TRAIL_EBUSY) remove_run_dir(dir);
 }
 
 int tr_agent_sync(const tr_deliver_req *req)
@@ -257,6 +264,7 @@ int tr_agent_sync(const tr_deliver_req *req)
     fprintf(stderr, "trail sync: delivered %llu record(s) from %d run(s)",
             (unsigned long long)t.total, t.runs);
     if (req->link.url) fprintf(stderr, " to %s", req->link.url);
+    if (t.settled) fprintf(stderr, "; %d run(s) whose launcher is gone ended", t.settled);
     if (t.writing) fprintf(stderr, "; %d process(es) still writing", t.writing);
     if (t.busy) fprintf(stderr, "; %d run(s) being delivered by another agent", t.busy);
     if (t.local) fprintf(stderr, "; %d run(s) bound to a local store (use `trail sync`)", t.local);
@@ -319,6 +327,15 @@ static int agent_round(run_entry *runs, int *n, int64_t now, uint64_t *total)
                    tr_deliver_live_writers(&r->d) == 0) {
             if (!r->idle_since) r->idle_since = now;
             if (now - r->idle_since < IDLE_REMOVE_NS) continue;
+            /* its launcher died: the run is ended through the sink; a live one keeps it */
+            int settled = tr_agent_settle_dir(&r->d, now + SETTLE_DEADLINE_NS);
+            if (settled == TRAIL_EBUSY) {
+                r->idle_since = now;
+                continue;
+            }
+            if (settled == 1)
+                fprintf(stderr, "trail agent: run %s: launcher gone, ended\n", r->name);
+            if (tr_deliver_pending(&r->d) > 0) continue;
             if (r->d.acked)
                 fprintf(stderr, "trail agent: run %s: delivered %llu record(s)\n", r->name,
                         (unsigned long long)r->d.acked);

@@ -113,6 +113,35 @@ static void report_budget(tr_deliver *d)
     unlink(note);
 }
 
+const char *tr_deliver_run(const tr_deliver *d)
+{
+    const char *run = strrchr(d->dir, '/');
+    run = run ? run + 1 : d->dir;
+    return tr_is_hex_id(run) ? run : NULL;
+}
+
+/* Damaged frames the reader skipped since the last report become a DROPPED record of the
+ * agent's in the run (DAMAGED), so the count is stored with the run whatever the sink; the
+ * run is the directory's. 1 when a record was queued for enrichment's flush. */
+static int note_damaged(tr_deliver *d)
+{
+    tr_spool_stats ss;
+    tr_spool_reader_stats(d->reader, &ss);
+    uint64_t bad = ss.torn + ss.corrupt;
+    if (bad <= d->damaged_sent || !d->enrich) return 0;
+    const char *run = tr_deliver_run(d);
+    if (!run) return 0;
+    uint8_t buf[256];
+    tr_enc e;
+    tr_enc_init(&e, buf, sizeof buf, TR_REC_DROPPED, tr_now_ns());
+    tr_enc_i64(&e, TR_F_DAMAGED, (int64_t)(bad - d->damaged_sent));
+    tr_enc_str(&e, TR_F_SOURCE, "agent");
+    tr_enc_str(&e, TR_F_NOTE, "damaged spool frames skipped");
+    if (tr_enrich_emit(d->enrich, run, &e) != 0) return 0;
+    d->damaged_sent = bad;
+    return 1;
+}
+
 /* The batch failed: nothing of it counts, it is read again. */
 static long failed(tr_deliver *d, int rc)
 {
@@ -151,7 +180,12 @@ long tr_deliver_pump(tr_deliver *d, int64_t deadline_ns)
         return failed(d, rc);
     if (sent <= 0) s->vt->abort(s);    /* nothing in the batch (or only undecodable records) */
     tr_spool_reader_commit(d->reader); /* only now may segments be removed */
-    if (sent <= 0) return 0;
+    int damaged = note_damaged(d);
+    if (sent <= 0) {
+        /* the count goes out by the next pump: not "nothing waiting" yet */
+        if (damaged && tr_enrich_flush(d->enrich, s) > 0) return TRAIL_EAGAIN;
+        return 0;
+    }
     d->acked += (uint64_t)sent;
     d->dropped += d->batch_dropped;
     d->stored += stored;

@@ -46,11 +46,14 @@ typedef struct tr_deliver {
     uint64_t acked, stored, duplicates, undecodable, batches;
     uint64_t refused; /* segments the sink refused (another owner's): kept, not delivered */
     uint64_t dropped, batch_dropped; /* records writers lost, by their DROPPED records */
+    uint64_t damaged_sent;           /* damaged frames already reported as a DROPPED record */
     int64_t budget_check_ns;         /* next look for the spool root's over-budget note */
     int last_err;                    /* TRAIL_E* of the last failed attempt, 0 after a success */
     char last_msg[1400];             /* why it failed, one line */
 } tr_deliver;
 
+/* The run id the directory is named by (a run's records belong to it), NULL if it is none. */
+const char *tr_deliver_run(const tr_deliver *d);
 /* TRAIL_EBUSY when another process delivers this directory. */
 int tr_deliver_open(tr_deliver *d, const char *dir, tr_sink *sink);
 void tr_deliver_close(tr_deliver *d);

@@ -1,52 +1,19 @@
-/* liveness.c - is a run's launcher (or its process tree) alive on this host; settling runs. */
+/* liveness.c - is a run's launcher (or its process tree) alive on this host; settling runs:
+ * in the store directly, or by a RUN_SETTLE record any sink (a collector too) applies. */
 #include <dirent.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include "agent.h"
+#include "deliver.h"
+#include "launcher.h"
+#include "record.h"
 #include "settle.h"
 #include "spool.h"
 #include "trail.h"
 #include "util.h"
-
-int64_t tr_proc_start_ticks(int64_t pid)
-{
-    char path[64], buf[1024];
-    if (pid <= 0) return -1;
-    snprintf(path, sizeof path, "/proc/%lld/stat", (long long)pid);
-    long n = tr_read_file(path, buf, sizeof buf);
-    if (n <= 0) return -1;
-    /* the name in parentheses may hold anything: fields are counted after its last ')' */
-    char *p = strrchr(buf, ')');
-    if (!p) return -1;
-    p++;
-    unsigned long long start = 0;
-    /* after ')': state(3) ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime
-     * stime cutime cstime priority nice threads itrealvalue starttime(22) */
-    if (sscanf(p,
-               " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-               &start) != 1)
-        return -1;
-    return (int64_t)start;
-}
-
-int tr_boot_id(char *buf, size_t n)
-{
-    long l = tr_read_file("/proc/sys/kernel/random/boot_id", buf, n);
-    if (l <= 0) {
-        if (n) buf[0] = 0;
-        return TRAIL_EIO;
-    }
-    buf[strcspn(buf, "\n")] = 0;
-    return 0;
-}
-
-/* pid runs the process that started at ticks (a reused pid started at another time). */
-static int same_process(int64_t pid, int64_t ticks)
-{
-    return ticks >= 0 && pid > 0 && tr_proc_start_ticks(pid) == ticks;
-}
 
 /* A process writes the run's spool directory still. */
 static int spool_live(const char *root, const char *run)
@@ -70,8 +37,8 @@ static int alive(void *ctx, const tr_settle_run *run)
     if (tr_boot_id(boot, sizeof boot) != 0) return -1;
     if (run->boot_id[0] && strcmp(run->boot_id, boot)) return 0;
     if (!run->boot_id[0] || run->launcher_start < 0) return -1; /* no way to tell */
-    if (same_process(run->launcher_pid, run->launcher_start)) return 1;
-    if (same_process(run->pid, run->root_start)) return 1;
+    if (tr_same_process(run->launcher_pid, run->launcher_start)) return 1;
+    if (tr_same_process(run->pid, run->root_start)) return 1;
     return spool_live(ctx, run->id);
 }
 
@@ -85,4 +52,29 @@ int tr_agent_settle(tr_store *st, const char *spool_root)
     }
     tr_hostname(host, sizeof host);
     return tr_store_settle(st, host, alive, (void *)spool_root);
+}
+
+int tr_agent_settle_dir(tr_deliver *d, int64_t deadline_ns)
+{
+    tr_launcher l;
+    if (!d->enrich || tr_deliver_pending(d) > 0 || tr_deliver_live_writers(d) > 0) return 0;
+    if (tr_launcher_read(d->dir, &l) != 0) return 0; /* ended normally, or not ours to judge */
+    int live = tr_launcher_alive(&l);
+    if (live) return live > 0 ? TRAIL_EBUSY : 0; /* alive, or no way to tell: left as it is */
+    /* a store sink settles by itself after delivery (tr_agent_settle): no record needed */
+    if (tr_sink_store(d->sink)) return 1;
+    const char *run = tr_deliver_run(d);
+    if (!run) return 0;
+    uint8_t buf[512];
+    tr_enc e;
+    tr_enc_init(&e, buf, sizeof buf, TR_REC_RUN_SETTLE, tr_now_ns());
+    tr_enc_str(&e, TR_F_RUN_ID, run);
+    tr_enc_str(&e, TR_F_SOURCE, "agent");
+    tr_enc_str(&e, TR_F_NOTE, "launcher and root process gone");
+    if (tr_enrich_emit(d->enrich, run, &e) != 0 || tr_enrich_flush(d->enrich, d->sink) < 0)
+        return 0;
+    if (tr_deliver_drain(d, deadline_ns, NULL) != 0 || tr_deliver_pending(d) > 0) return 0;
+    char note[4300];
+    if (tr_path_join(note, sizeof note, d->dir, TR_LAUNCHER_FILE) == 0) unlink(note);
+    return 1;
 }

@@ -20,6 +20,7 @@
 #include "console_pump.h"
 #include "deliver.h"
 #include "drops.h"
+#include "launcher.h"
 #include "opts.h"
 #include "record.h"
 #include "settle.h"
@@ -166,17 +167,16 @@ static void emit_kv(uint8_t type, const char *kv)
 
 /* Who launched the run and when, so a later delivery on this host can tell a launcher that
  * died from one still running (liveness.c, store/settle.c). */
-static void enc_launcher(tr_enc *e, pid_t root)
+static void enc_launcher(tr_enc *e, const tr_launcher *l)
 {
-    char boot[64];
-    int64_t self = tr_proc_start_ticks(getpid()), child = tr_proc_start_ticks(root);
-    tr_enc_i64(e, TR_F_LAUNCHER_PID, getpid());
-    if (self >= 0) tr_enc_i64(e, TR_F_LAUNCHER_START, self);
-    if (child >= 0) tr_enc_i64(e, TR_F_ROOT_START, child);
-    if (tr_boot_id(boot, sizeof boot) == 0) tr_enc_str(e, TR_F_BOOT_ID, boot);
+    tr_enc_i64(e, TR_F_LAUNCHER_PID, l->pid);
+    if (l->start >= 0) tr_enc_i64(e, TR_F_LAUNCHER_START, l->start);
+    if (l->root_start >= 0) tr_enc_i64(e, TR_F_ROOT_START, l->root_start);
+    if (l->boot_id[0]) tr_enc_str(e, TR_F_BOOT_ID, l->boot_id);
 }
 
-static void emit_start(const run_opts *o, const char *run_id, pid_t pid, int64_t t0)
+static void emit_start(const run_opts *o, const char *run_id, pid_t pid, int64_t t0,
+                       const tr_launcher *l)
 {
     static uint8_t buf[TR_REC_MAX_SIZE];
     char cwd[4096] = "", host[256], user[256];
@@ -194,7 +194,7 @@ static void emit_start(const run_opts *o, const char *run_id, pid_t pid, int64_t
     tr_enc_str(&e, TR_F_HOST, host);
     tr_enc_str(&e, TR_F_USER, user);
     tr_enc_i64(&e, TR_F_PID, pid);
-    enc_launcher(&e, pid);
+    enc_launcher(&e, l);
     static char scratch[16384];
     tr_redact r;
     tr_redact_init(&r, o->redact);
@@ -571,7 +571,12 @@ int tr_cmd_run(int argc, char **argv)
         exec_errno = 0;
     close(errpipe[0]);
 
-    emit_start(&o, run_id, pid, t0);
+    /* who launched the run, in its spool directory too: should this process die, the next
+     * delivery ends the run through whatever sink it has (liveness.c) */
+    tr_launcher self;
+    tr_launcher_self(&self, getpid(), pid);
+    if (!spool_rc) tr_launcher_write(spool_dir, &self);
+    emit_start(&o, run_id, pid, t0, &self);
     for (int i = 0; i < o.nparams; i++)
         emit_kv(TR_REC_PARAM, o.params[i]);
     for (int i = 0; i < o.ntags; i++)
@@ -607,6 +612,8 @@ int tr_cmd_run(int argc, char **argv)
     emit_dropped(spool_dir);
     emit_end(run_id, wstatus, &ru, exec_errno);
     tr_client_shutdown(); /* closes our own segment */
+    char note[4300];      /* the run's end is recorded: nothing for a later delivery to settle */
+    if (tr_path_join(note, sizeof note, spool_dir, TR_LAUNCHER_FILE) == 0) unlink(note);
 
     /* Drain: everything committed now (and its enrichment), then wait briefly for writers
      * still alive (processes CMD left behind); what they write later waits for `trail sync`

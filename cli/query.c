@@ -389,6 +389,9 @@ static void show_text(const cJSON *r, int flags)
     if (tr_jnum(r, "dropped", 0) > 0)
         printf("dropped    %.0f records (the spool was full or over its budget)\n",
                tr_jnum(r, "dropped", 0));
+    if (tr_jnum(r, "damaged", 0) > 0)
+        printf("damaged    %.0f spool frames skipped (written over, or a writer died mid-record)\n",
+               tr_jnum(r, "damaged", 0));
     const char *sections[] = {"params", "metrics", "tags"};
     for (int i = 0; i < 3; i++) {
         const cJSON *obj = cJSON_GetObjectItemCaseSensitive(r, sections[i]), *kv;

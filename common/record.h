@@ -43,6 +43,7 @@ enum tr_rec_type {
     TR_REC_DROPPED = 17,   /* COUNT [PID] [ERROR]: records a writer lost (spool full, budget) */
     TR_REC_FILE_OPEN = 18, /* shim: PATH FLAGS SEQ [fingerprint at open]: settled by FILE */
     TR_REC_FILE_SETTLE = 19, /* agent: a FILE_OPEN never settled (its process was killed) */
+    TR_REC_RUN_SETTLE = 20,  /* agent: RUN_ID: the run's launcher and root are gone: end it */
     TR_REC_TYPE_MAX = 63
 };
 
@@ -140,6 +141,7 @@ enum tr_field_id {
     TR_F_OPEN_SEQ = 53,       /* I64: FILE/FILE_SETTLE: the SEQ of the FILE_OPEN it settles */
     TR_F_ENDED = 54,          /* STR: FILE_SETTLE: how the description ended: "killed" */
     TR_F_OPEN_SIZE = 55, /* I64: FILE_OPEN/FILE_SETTLE: size at open of a file opened to write */
+    TR_F_DAMAGED = 64,   /* I64: DROPPED: damaged spool frames the agent had to skip */
     TR_F_FIELD_MAX = 0xffff
 };
 

@@ -11,6 +11,7 @@
 
 #include "argv_rec.h"
 #include "client.h"
+#include "launcher.h"
 #include "record.h"
 #include "strmap.h"
 #include "trail.h"
@@ -123,6 +124,15 @@ static void param_unclaim(const char *key)
     pthread_mutex_unlock(&sdk_mu);
 }
 
+/* The run this process started has its end recorded: no launcher note for the agent to act on
+ * (common/launcher.h). */
+static void drop_launcher_note(void)
+{
+    char note[4300];
+    const char *dir = tr_client_spool_dir();
+    if (dir && tr_path_join(note, sizeof note, dir, TR_LAUNCHER_FILE) == 0) unlink(note);
+}
+
 static void at_exit(void)
 {
     pthread_mutex_lock(&sdk_mu);
@@ -134,7 +144,7 @@ static void at_exit(void)
         tr_enc_str(&e, TR_F_STATUS, "finished");
         tr_enc_i64(&e, TR_F_EXIT_CODE, 0);
         tr_enc_str(&e, TR_F_SOURCE, "sdk");
-        emit(&e);
+        if (emit(&e) == 0) drop_launcher_note();
         owns_run = 0;
     }
     pthread_mutex_unlock(&sdk_mu);
@@ -193,8 +203,18 @@ static int start_run_locked(const char *experiment, const char *name)
     tr_enc_str(&e, TR_F_USER, user);
     tr_enc_i64(&e, TR_F_PID, getpid());
     tr_enc_str(&e, TR_F_STATUS, "running");
+    /* this process is the run's launcher and root: should it die without ending the run, the
+     * next `trail sync` or `trail agent` on this host ends it (store/settle.c) */
+    tr_launcher self;
+    tr_launcher_self(&self, getpid(), getpid());
+    tr_enc_i64(&e, TR_F_LAUNCHER_PID, self.pid);
+    if (self.start >= 0) tr_enc_i64(&e, TR_F_LAUNCHER_START, self.start);
+    if (self.start >= 0) tr_enc_i64(&e, TR_F_ROOT_START, self.start);
+    if (self.boot_id[0]) tr_enc_str(&e, TR_F_BOOT_ID, self.boot_id);
     read_cmdline(&e);
-    return emit(&e);
+    rc = emit(&e);
+    if (rc == 0) tr_launcher_write(dir, &self); /* the segment made the directory */
+    return rc;
 }
 
 static int do_start_run(const char *experiment, const char *name)
@@ -242,6 +262,7 @@ static int do_end_run(int status)
             tr_enc_str(&e, TR_F_STATUS, names[status]);
             tr_enc_str(&e, TR_F_SOURCE, "sdk");
             rc = emit(&e);
+            if (rc == 0) drop_launcher_note();
             owns_run = 0;
             tr_client_reset();
         }

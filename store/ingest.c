@@ -9,6 +9,7 @@
 #include "params.h"
 #include "owner.h"
 #include "procs.h"
+#include "settle.h"
 #include "store_int.h"
 #include "trail.h"
 
@@ -209,16 +210,21 @@ static int on_key_value(ing *c, enum tr_stmt_id id)
     return tr_stmt_done(&q);
 }
 
-/* DROPPED: records a writer lost (spool full); the run keeps their total (tag trail.dropped,
- * the run document's "dropped"). Replays are harmless: a record is ingested once. */
+/* DROPPED: records a writer lost (spool full) and damaged frames the agent skipped; the run
+ * keeps their totals (the run document's "dropped" and "damaged"). A record is ingested once. */
 static int on_dropped(ing *c)
 {
-    int64_t n;
-    if (!has_int(c->rec, TR_F_COUNT, &n) || n <= 0) return SKIP;
+    int64_t n = 0, bad = 0;
+    has_int(c->rec, TR_F_COUNT, &n);
+    has_int(c->rec, TR_F_DAMAGED, &bad);
+    if (n < 0) n = 0;
+    if (bad < 0) bad = 0;
+    if (!n && !bad) return SKIP;
     int rc = ensure_run(c);
     tr_stmt q;
     if (rc || (rc = begin_stmt(c, &q, TR_STMT_DROPPED_ADD, 0))) return rc;
     tr_bind_int(&q, 2, n);
+    tr_bind_int(&q, 3, bad);
     return tr_stmt_done(&q);
 }
 
@@ -460,6 +466,10 @@ static int apply(ing *c)
     case TR_REC_HASH:
     case TR_REC_DEP_INFO:
         return on_enrich(c);
+    case TR_REC_RUN_SETTLE: { /* the agent on the run's host found its launcher gone */
+        int rc = tr_store_settle_run(c->s, c->run, c->runlen, c->st->id);
+        return rc == 1 ? 0 : rc == 0 ? SKIP : rc;
+    }
     case TR_REC_CONSOLE: {
         int rc = ensure_run(c);
         if (!rc) rc = tr_store_ingest_console(c->s, c->run, c->runlen, c->rec);

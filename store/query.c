@@ -196,6 +196,9 @@ static int run_row(q *c, cJSON *run, cJSON **tail)
 
     /* Built now, attached by the caller after the other sections. */
     *tail = cJSON_CreateObject();
+    /* records its writers lost (their DROPPED records' total) and damaged frames skipped */
+    tr_json_add(*tail, "dropped", tr_json_col_int(st, TR_COL_RUN_DROPPED), &c->oom);
+    tr_json_add(*tail, "damaged", tr_json_col_int(st, TR_COL_RUN_DAMAGED), &c->oom);
     tr_json_add(*tail, "created_by", tr_json_col_text(st, TR_COL_RUN_CREATED_BY), &c->oom);
     cJSON *res = cJSON_CreateObject();
     for (int i = TR_COL_RUN_UTIME_US; i <= TR_COL_RUN_STIME_US; i++)
@@ -239,13 +242,6 @@ int tr_store_run_json_ex(tr_store *s, const char *run_id, int flags, cJSON **out
         rc = tr_store_fail(s, rc, "out of memory");
         goto fail;
     }
-    /* records its writers lost: 0, or the total of its DROPPED records */
-    const cJSON *dropped = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(run, "tags"), "trail.dropped");
-    tr_json_add(
-        run, "dropped",
-        cJSON_CreateNumber(cJSON_IsString(dropped) ? strtod(dropped->valuestring, NULL) : 0),
-        &c.oom);
     /* Move created_by and resources from tail to the end of the document. */
     while (tail && tail->child) {
         cJSON *item = cJSON_DetachItemViaPointer(tail, tail->child);

@@ -71,8 +71,9 @@ static int candidates(tr_store *s, const char *host, cand **out, int *n)
     return rc < 0 ? rc : 0;
 }
 
-/* Settles one run; 1 when its row changed. */
-static int settle_one(tr_store *s, const cand *c)
+/* Settles one run; 1 when its row changed. The run's last record is its lost time, but not
+ * one of stream not_stream (a RUN_SETTLE's, whose time is the agent's). */
+static int settle_one(tr_store *s, const cand *c, const char *not_stream)
 {
     tr_stmt q;
     int rc = tr_stmt_begin(&q, s, TR_STMT_SETTLE_ROOT_END);
@@ -95,6 +96,10 @@ static int settle_one(tr_store *s, const cand *c)
         int found;
         if ((rc = tr_stmt_begin(&q, s, TR_STMT_SETTLE_LAST_NS)) != 0) return rc;
         tr_bind_cstr(&q, 1, c->r.id);
+        if (not_stream)
+            tr_bind_cstr(&q, 2, not_stream);
+        else
+            tr_bind_null(&q, 2);
         if ((rc = tr_stmt_row_int(&q, &found, &ended)) != 0) return rc;
     }
     if ((rc = tr_stmt_begin(&q, s, TR_STMT_SETTLE_UPDATE)) != 0) return rc;
@@ -126,7 +131,7 @@ int tr_store_settle(tr_store *s, const char *host, tr_settle_alive_fn alive, voi
     rc = candidates(s, host, &c, &n);
     for (int i = 0; rc == 0 && i < n; i++) {
         if (!c[i].lost && alive(ctx, &c[i].r) != 0) continue; /* alive, or cannot tell */
-        int one = settle_one(s, &c[i]);
+        int one = settle_one(s, &c[i], NULL);
         if (one < 0)
             rc = one;
         else
@@ -143,4 +148,20 @@ int tr_store_settle(tr_store *s, const char *host, tr_settle_alive_fn alive, voi
         return rc;
     }
     return settled;
+}
+
+int tr_store_settle_run(tr_store *s, const char *run, size_t runlen, const char *stream_id)
+{
+    cand c;
+    tr_stmt q;
+    memset(&c, 0, sizeof c);
+    if (!s || !run || !runlen || runlen >= sizeof c.r.id) return TRAIL_EINVAL;
+    memcpy(c.r.id, run, runlen);
+    int rc = tr_stmt_begin(&q, s, TR_STMT_SETTLE_RUN_ROW);
+    if (rc) return rc;
+    tr_bind_cstr(&q, 1, c.r.id);
+    if ((rc = tr_stmt_row(&q)) <= 0) return rc; /* no such run, or settled already */
+    c.r.pid = col_or(q.st, TR_SETTLE_ROW_C_PID, -1);
+    tr_stmt_reset(&q);
+    return settle_one(s, &c, stream_id);
 }

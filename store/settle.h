@@ -29,6 +29,12 @@ typedef int (*tr_settle_alive_fn)(void *ctx, const tr_settle_run *run);
  * transaction; returns the number of runs whose row changed, or TRAIL_E*. */
 int tr_store_settle(tr_store *s, const char *host, tr_settle_alive_fn alive, void *ctx);
 
+/* A RUN_SETTLE record: the agent on the run's host judged its launcher and root process gone
+ * (agent/liveness.c), so the run is settled by the rule above, inside the caller's ingest
+ * transaction; the time of its last record excludes stream_id's (the agent's). 1 when the
+ * run's row changed, 0 when there was nothing to settle (no such run, or already ended). */
+int tr_store_settle_run(tr_store *s, const char *run, size_t runlen, const char *stream_id);
+
 /* The status a process end means: finished (exit 0), failed, crashed (a fault signal), killed. */
 const char *tr_store_end_status(int64_t exit_code, int64_t signal);
 

@@ -33,7 +33,14 @@
                          " AND launcher_pid IS NOT NULL ORDER BY rowid")                           \
     X(SETTLE_ROOT_END, "SELECT exit_code, signal, ended_ns FROM processes WHERE run_id = ?1"       \
                        " AND pid = ?2 AND ended_ns IS NOT NULL")                                   \
-    X(SETTLE_LAST_NS, "SELECT max(last_ns) FROM streams WHERE run_id = ?1")                        \
+    /* the time of the run's last record: the stream of a RUN_SETTLE (?2) is not the run's */      \
+    X(SETTLE_LAST_NS, "SELECT max(last_ns) FROM streams WHERE run_id = ?1 AND id IS NOT ?2")       \
+    /* a RUN_SETTLE record's run, when it is not settled yet */                                    \
+    X(SETTLE_RUN_ROW, "SELECT status, pid FROM runs WHERE id = ?1"                                 \
+                      " AND status IN ('running', 'lost')")                                        \
+    /* DROPPED records: the counts of records a run's writers lost, and of damaged spool frames    \
+     * the agent skipped, add up in the run's row */                                               \
+    X(DROPPED_ADD, "UPDATE runs SET dropped = dropped + ?2, damaged = damaged + ?3 WHERE id = ?1") \
     X(SETTLE_UPDATE,                                                                               \
       "UPDATE runs SET status = ?2, exit_code = coalesce(?3, exit_code),"                          \
       " signal = coalesce(?4, signal), ended_ns = coalesce(?5, ended_ns)"                          \
@@ -47,6 +54,21 @@
     X(STREAM_AGENT, "UPDATE streams SET uid = ?2, agent_host = ?3, agent_token = ?4 WHERE id = "   \
                     "?1")
 
+/* Schema v8: records lost by a run's writers and damaged frames skipped, as columns of the run
+ * (a tag, trail.dropped, could be overwritten by `trail tag`); the old tag's total moves in. */
+#define TR_SQL_SCHEMA_V8                                                                           \
+    "ALTER TABLE runs ADD COLUMN dropped INTEGER NOT NULL DEFAULT 0;"                              \
+    "ALTER TABLE runs ADD COLUMN damaged INTEGER NOT NULL DEFAULT 0;" /* a partial older store may \
+                                                                         lack tags: v1's           \
+                                                                         definition, so the move   \
+                                                                         below always runs */      \
+    "CREATE TABLE IF NOT EXISTS tags ("                                                            \
+    " run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, key TEXT NOT NULL, value TEXT,"  \
+    " PRIMARY KEY (run_id, key));"                                                                 \
+    "UPDATE runs SET dropped = coalesce((SELECT CAST(value AS INTEGER) FROM tags t"                \
+    " WHERE t.run_id = runs.id AND t.key = 'trail.dropped'), 0);"                                  \
+    "DELETE FROM tags WHERE key = 'trail.dropped';"
+
 /* Column indexes. */
 enum {
     TR_SETTLE_C_ID,
@@ -58,6 +80,7 @@ enum {
     TR_SETTLE_C_BOOT
 };
 enum { TR_ROOT_END_C_EXIT, TR_ROOT_END_C_SIGNAL, TR_ROOT_END_C_ENDED };
+enum { TR_SETTLE_ROW_C_STATUS, TR_SETTLE_ROW_C_PID };
 enum { TR_OWNER_C_UID, TR_OWNER_C_AGENT_HOST };
 
 #endif

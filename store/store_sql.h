@@ -101,7 +101,8 @@
     {                                                                                              \
         TR_SQL_SCHEMA_V1, TR_SQL_SCHEMA_V2, TR_SQL_SCHEMA_V3 /* procs_sql.h */,                    \
             TR_SQL_SCHEMA_V4 /* console_sql.h */, TR_SQL_SCHEMA_V5 /* lineage_sql.h */,            \
-            TR_SQL_SCHEMA_V6 /* settle_sql.h */, TR_SQL_SCHEMA_V7 /* mlflow_sql.h */               \
+            TR_SQL_SCHEMA_V6 /* settle_sql.h */, TR_SQL_SCHEMA_V7 /* mlflow_sql.h */,              \
+            TR_SQL_SCHEMA_V8 /* settle_sql.h */                                                    \
     }
 
 /* Open-time checks. */
@@ -152,10 +153,6 @@
               " source) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")                              \
     X(TAG, "INSERT INTO tags (run_id, key, value) VALUES (?1, ?2, ?3)"                             \
            " ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value")                      \
-    /* DROPPED records: the counts of records a run's writers lost add up in one tag */            \
-    X(DROPPED_ADD, "INSERT INTO tags (run_id, key, value) VALUES (?1, 'trail.dropped', ?2)"        \
-                   " ON CONFLICT (run_id, key) DO UPDATE"                                          \
-                   " SET value = CAST(value AS INTEGER) + CAST(excluded.value AS INTEGER)")        \
     X(ENV, "INSERT INTO env (run_id, pid, name, value, redacted) VALUES (?1, ?2, ?3, ?4, ?5)"      \
            " ON CONFLICT (run_id, pid, name) DO UPDATE SET value = excluded.value,"                \
            " redacted = excluded.redacted")                                                        \
@@ -178,9 +175,9 @@
     X(Q_RUN_NAME,                                                                                  \
       "SELECT id FROM runs WHERE name = ?1 ORDER BY started_ns DESC NULLS LAST, rowid DESC"        \
       " LIMIT 1")                                                                                  \
-    X(Q_RUN,                                                                                       \
-      "SELECT id, name, experiment, status, exit_code, signal, argv, cwd, host, user, pid,"        \
-      " started_ns, ended_ns, utime_us, stime_us, maxrss_kb, created_by FROM runs WHERE id = ?1")  \
+    X(Q_RUN, "SELECT id, name, experiment, status, exit_code, signal, argv, cwd, host, user, pid," \
+             " started_ns, ended_ns, utime_us, stime_us, maxrss_kb, created_by, dropped, damaged"  \
+             " FROM runs WHERE id = ?1")                                                           \
     X(Q_RUNS, "SELECT id FROM runs WHERE (?1 IS NULL OR experiment = ?1)"                          \
               " ORDER BY started_ns DESC NULLS LAST, rowid DESC LIMIT ?2")                         \
     X(Q_PARAMS, "SELECT key, value FROM params WHERE run_id = ?1 ORDER BY key")                    \
@@ -260,6 +257,8 @@ enum tr_q_run_col {
     TR_COL_RUN_STIME_US,
     TR_COL_RUN_MAXRSS_KB,
     TR_COL_RUN_CREATED_BY,
+    TR_COL_RUN_DROPPED,
+    TR_COL_RUN_DAMAGED,
 };
 /* ... Q_PARAMS, Q_TAGS, Q_METRICS_LAST (key, value[, special]) ... */
 enum tr_q_kv_col { TR_COL_KV_KEY, TR_COL_KV_VALUE, TR_COL_KV_SPECIAL };

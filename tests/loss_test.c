@@ -374,6 +374,97 @@ static void garbage_at(long at, int damaged)
     tr_client_reset();
 }
 
+/* Damaged frames are not only counted by the reader: `trail sync` stores their number with the
+ * run (runs.damaged, the run document's "damaged", a `damaged` line in `trail show`). */
+static void test_damaged_frames_stored(void)
+{
+    static const char run[] = "fedcba9876543210fedcba9876543210";
+    char root[400], spool[500], store[400];
+    snprintf(root, sizeof root, "%s/spool-damaged", sandbox);
+    snprintf(spool, sizeof spool, "%s/%s", root, run);
+    snprintf(store, sizeof store, "%s/damaged.db", sandbox);
+    T_ASSERT_OK(tr_client_configure(run, spool));
+    uint8_t buf[4096];
+    for (int i = 0; i < 400; i++) {
+        long n = mkrec(buf, sizeof buf, TR_REC_METRIC, i, 200);
+        T_OK(tr_client_emit(buf, (size_t)n));
+        if (i == 0) { /* 0xff ahead of the writer, where its 41st frame goes */
+            char cmd[1200];
+            snprintf(cmd, sizeof cmd,
+                     "f=$(ls %s/*.seg) && printf '\\377%%.0s' $(seq 64) | dd of=$f bs=1 "
+                     "seek=%d conv=notrunc 2>/dev/null",
+                     spool, 256 + 40 * 248);
+            T_ASSERT(system(cmd) == 0);
+        }
+    }
+    tr_client_shutdown();
+    tr_client_reset();
+    T_EQ_INT(tproc_run((char *const[]){(char *)tproc_bin("trail"), "sync", "--spool-root", root,
+                                       "--store", store, NULL},
+                       NULL, NULL),
+             0);
+    cJSON *doc = show_json(store, run);
+    T_ASSERT(doc);
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(doc, "damaged");
+    T_CHECK(cJSON_IsNumber(d) && d->valuedouble == 1);
+    const cJSON *metrics = cJSON_GetObjectItemCaseSensitive(doc, "metrics");
+    T_CHECK(cJSON_IsObject(metrics));
+    cJSON_Delete(doc);
+    char *out = NULL;
+    T_EQ_INT(tproc_run((char *const[]){(char *)tproc_bin("trail"), "show", "--store", store,
+                                       (char *)run, NULL},
+                       &out, NULL),
+             0);
+    T_CHECK(out && strstr(out, "damaged    1 spool frames skipped"));
+    free(out);
+    /* a later sync counts nothing twice */
+    T_EQ_INT(tproc_run((char *const[]){(char *)tproc_bin("trail"), "sync", "--spool-root", root,
+                                       "--store", store, NULL},
+                       NULL, NULL),
+             0);
+    doc = show_json(store, run);
+    T_CHECK(doc && cJSON_GetObjectItemCaseSensitive(doc, "damaged")->valuedouble == 1);
+    cJSON_Delete(doc);
+}
+
+/* A v7 store kept the drop total as the tag trail.dropped: migration 8 moves it into the run's
+ * row (where `trail tag` cannot overwrite it) and removes the tag. */
+static void test_dropped_tag_migrates(void)
+{
+    static const char run[] = "abcdefabcdefabcdefabcdefabcdef12";
+    char store[400], sql[1024];
+    snprintf(store, sizeof store, "%s/migrate-dropped.db", sandbox);
+    T_EQ_INT(tproc_run((char *const[]){(char *)tproc_bin("trail"), "run", "--store", store, "--",
+                                       "true", NULL},
+                       NULL, NULL),
+             0);
+    sqlite3 *db;
+    T_ASSERT(sqlite3_open(store, &db) == SQLITE_OK);
+    snprintf(sql, sizeof sql,
+             "ALTER TABLE runs DROP COLUMN dropped; ALTER TABLE runs DROP COLUMN damaged;"
+             "INSERT INTO runs (id, name) VALUES ('%s', 'old');"
+             "INSERT INTO tags VALUES ('%s', 'trail.dropped', '1234');"
+             "PRAGMA user_version = 7;",
+             run, run);
+    char *msg = NULL;
+    T_CHECK(sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK);
+    if (msg) T_FAIL("%s", msg);
+    sqlite3_free(msg);
+    sqlite3_close(db);
+    /* the next read-write open (a run into it) upgrades it */
+    T_EQ_INT(tproc_run((char *const[]){(char *)tproc_bin("trail"), "run", "--store", store, "--",
+                                       "true", NULL},
+                       NULL, NULL),
+             0);
+    cJSON *doc = show_json(store, run);
+    T_ASSERT(doc);
+    T_CHECK(cJSON_GetObjectItemCaseSensitive(doc, "dropped")->valuedouble == 1234);
+    T_CHECK(!cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "tags"),
+                                              "trail.dropped"));
+    cJSON_Delete(doc);
+    T_EQ_INT(sql_count(store, "SELECT count(*) FROM tags WHERE key = 'trail.dropped'"), 0);
+}
+
 static void test_garbage_ahead_of_writer(void)
 {
     /* frames of these records are 248 bytes, from offset 256 */
@@ -461,6 +552,8 @@ int main(int argc, char **argv)
     T_RUN(test_start_end_reserved);
     T_RUN(test_retired_segments_unmapped);
     T_RUN(test_garbage_ahead_of_writer);
+    T_RUN(test_damaged_frames_stored);
+    T_RUN(test_dropped_tag_migrates);
     T_RUN(test_drops_cost_no_syscalls);
     T_RUN(test_full_spool_disk);
     T_RUN(test_no_segment_at_all);

@@ -142,6 +142,117 @@ static void test_trail_agent_settles(void)
     check_lost("gone3");
 }
 
+/* An SDK run started outside `trail run` has no launcher but its own process: killed, the next
+ * `trail sync` ends it `lost`; alive, a sync leaves it running. */
+static void test_sdk_run_killed_is_lost(void)
+{
+    setenv("TRAIL_RUN_NAME", "sdkgone", 1);
+    pid_t job = tu_spawn((char *const[]){(char *)tproc_test_bin("sdk_client"), "metrics", "40",
+                                         "sleep", "600000", NULL},
+                         NULL, 0);
+    unsetenv("TRAIL_RUN_NAME");
+    /* its records are in the spool once it sleeps: a sync stores them, the run stays running */
+    char st[32] = "";
+    for (int i = 0; i < 300 && q_int("SELECT count(*) FROM runs WHERE name = '%s'", "sdkgone") == 0;
+         i++) {
+        tu_nap_ms(20);
+        T_EQ_INT(sync_store(), 0);
+    }
+    T_ASSERT(wait_stored("sdkgone", 40));
+    status_of("sdkgone", st, sizeof st);
+    T_EQ_STR(st, "running");
+    kill(job, SIGKILL);
+    T_EQ_INT(tu_wait(job), 128 + SIGKILL);
+    T_EQ_INT(sync_store(), 0);
+    check_lost("sdkgone");
+    /* one that ends its run normally is not touched: finished, whatever a later sync sees */
+    setenv("TRAIL_RUN_NAME", "sdkok", 1);
+    T_EQ_INT(TPROC(NULL, NULL, (char *)tproc_test_bin("sdk_client"), "metrics", "5"), 0);
+    unsetenv("TRAIL_RUN_NAME");
+    T_EQ_INT(sync_store(), 0);
+    T_EQ_INT(sync_store(), 0);
+    status_of("sdkok", st, sizeof st);
+    T_EQ_STR(st, "finished");
+}
+
+/* Runs delivered to traild are settled in traild's store: the agent on the run's host judges
+ * the launcher gone and sends a RUN_SETTLE record; traild applies the same rule. */
+static void test_collector_runs_settle(void)
+{
+    char db[600], log[600], url[64], root[600], st[32] = "";
+    snprintf(db, sizeof db, "%s/traild.db", sandbox);
+    snprintf(log, sizeof log, "%s/traild.log", sandbox);
+    snprintf(root, sizeof root, "%s/spool-collector", sandbox);
+    snprintf(url, sizeof url, "tcp://127.0.0.1:%d", tnet_free_port());
+    pid_t d = TNET_TRAILD(log, "--listen", url, "--store", db);
+    T_ASSERT(d > 0);
+    setenv("TRAIL_SPOOL_ROOT", root, 1);
+    /* the launcher alone killed; its job finishes by itself, exit 3 */
+    pid_t trail =
+        tu_spawn((char *const[]){(char *)tproc_bin("trail"), "run", "--collector", url, "--name",
+                                 "c-orphan", "--", (char *)tproc_test_bin("sdk_client"), "metrics",
+                                 "30", "sleep", "1500", "metrics", "30", "exit", "3", NULL},
+                 NULL, 0);
+    /* the launcher and its job killed together */
+    pid_t both =
+        tu_spawn((char *const[]){(char *)tproc_bin("trail"), "run", "--collector", url, "--name",
+                                 "c-gone", "--", (char *)tproc_test_bin("sdk_client"), "metrics",
+                                 "30", "sleep", "600000", NULL},
+                 NULL, 1);
+    for (int i = 0;
+         i < 3000 && (tnet_points(db, "c-orphan", 0) < 30 || tnet_points(db, "c-gone", 0) < 30);
+         i++)
+        tu_nap_ms(10);
+    T_ASSERT(tnet_points(db, "c-orphan", 0) >= 30 && tnet_points(db, "c-gone", 0) >= 30);
+    kill(trail, SIGKILL);
+    T_EQ_INT(tu_wait(trail), 128 + SIGKILL);
+    kill(-both, SIGKILL);
+    T_EQ_INT(tu_wait(both), 128 + SIGKILL);
+    /* the two jobs, reparented to this test (traild is our child too: not waited for) */
+    int codes = 0, reaped = 0;
+    for (int i = 0; i < 3000 && reaped < 2; i++) {
+        int ws;
+        pid_t w = waitpid(-1, &ws, WNOHANG);
+        if (w == d) T_FAIL("traild exited");
+        if (w > 0) {
+            reaped++;
+            codes += WIFEXITED(ws) && WEXITSTATUS(ws) == 3;
+        } else {
+            tu_nap_ms(10);
+        }
+    }
+    T_EQ_INT(reaped, 2);
+    T_EQ_INT(codes, 1); /* the orphan finished by itself, exit 3 */
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT status FROM runs WHERE name = 'c-gone'");
+    tu_sql_text(db, sql, st, sizeof st);
+    T_EQ_STR(st, "running"); /* nobody recorded either end */
+    char *err = NULL;
+    T_EQ_INT(TPROC(NULL, &err, (char *)tproc_bin("trail"), "sync", "--collector", url,
+                   "--spool-root", root),
+             0);
+    T_CHECK(err && strstr(err, "2 run(s) whose launcher is gone ended"));
+    if (!err || !strstr(err, "launcher is gone")) fprintf(stderr, "sync said: %s\n", err);
+    free(err);
+    tu_sql_text(db, "SELECT status FROM runs WHERE name = 'c-orphan'", st, sizeof st);
+    T_EQ_STR(st, "failed"); /* its root process's recorded end: exit 3 */
+    T_EQ_INT(tu_sql_int(db, "SELECT exit_code FROM runs WHERE name = 'c-orphan'"), 3);
+    T_EQ_INT(tnet_points(db, "c-orphan", 0), 60);
+    tu_sql_text(db, "SELECT status FROM runs WHERE name = 'c-gone'", st, sizeof st);
+    T_EQ_STR(st, "lost");
+    /* ended at its last record (not at the agent's RUN_SETTLE) */
+    T_EQ_INT(tu_sql_int(db, "SELECT ended_ns IS NOT NULL AND ended_ns < (SELECT max(last_ns) FROM"
+                            " streams WHERE run_id = runs.id) FROM runs WHERE name = 'c-gone'"),
+             1);
+    T_EQ_INT(tu_sql_int(db, "SELECT count(*) FROM runs WHERE status = 'running'"), 0);
+    /* the spool is left empty: nothing for the next sync to repeat */
+    T_EQ_INT(TPROC(NULL, NULL, "sh", "-c", "test -z \"$(ls -A \"$0\")\"", root), 0);
+    unsetenv("TRAIL_SPOOL_ROOT");
+    setenv("TRAIL_SPOOL_ROOT", spool, 1);
+    kill(d, SIGTERM);
+    tnet_wait(d);
+}
+
 int main(void)
 {
     sandbox = tproc_sandbox();
@@ -154,6 +265,8 @@ int main(void)
     T_RUN(test_launcher_and_job_killed_is_lost);
     T_RUN(test_next_trail_run_settles);
     T_RUN(test_trail_agent_settles);
+    T_RUN(test_sdk_run_killed_is_lost);
+    T_RUN(test_collector_runs_settle);
     if (!tassert_failures)
         tproc_run((char *const[]){"rm", "-rf", (char *)sandbox, NULL}, NULL, NULL);
     return T_DONE();
