@@ -16,22 +16,25 @@
 /* Run attributes a page can be sorted by: the name given, its SQL expression. */
 static const struct {
     const char *name, *sql;
-} attrs[] = {{"started", "started_ns"},
-             {"ended", "ended_ns"},
-             {"duration", "(ended_ns - started_ns)"},
-             {"name", "name"},
-             {"id", "id"},
-             {"status", "status"},
-             {"experiment", "experiment"},
-             {"exit_code", "exit_code"},
-             {"host", "host"},
-             {"user", "user"}};
+    int num; /* always a number or NULL: sorted by TR_PAGE_RUNS_NUM_FMT */
+} attrs[] = {{"started", "started_ns", 1},
+             {"ended", "ended_ns", 1},
+             {"duration", "(ended_ns - started_ns)", 1},
+             {"name", "name", 0},
+             {"id", "id", 0},
+             {"status", "status", 0},
+             {"experiment", "experiment", 0},
+             {"exit_code", "exit_code", 1},
+             {"host", "host", 0},
+             {"user", "user", 0}};
 
 /* The sort: expression into expr, the key name of params./tags./metrics. into *key (NULL for an
- * attribute), direction into *desc. TRAIL_EINVAL for an unknown key. */
+ * attribute), direction into *desc, whether it is always a number into *num. TRAIL_EINVAL for an
+ * unknown key. */
 static int parse_order(tr_store *s, const char *order, int keyparam, char *expr, size_t n,
-                       char *key, size_t kn, int *desc)
+                       char *key, size_t kn, int *desc, int *num)
 {
+    *num = 0;
     char buf[512];
     snprintf(buf, sizeof buf, "%s", order && *order ? order : "started desc");
     char *k = buf;
@@ -66,6 +69,7 @@ static int parse_order(tr_store *s, const char *order, int keyparam, char *expr,
     for (size_t i = 0; i < sizeof attrs / sizeof attrs[0]; i++)
         if (!strcmp(k, attrs[i].name)) {
             snprintf(expr, n, "%s", attrs[i].sql);
+            *num = attrs[i].num;
             return 0;
         }
     return tr_store_fail(s, TRAIL_EINVAL,
@@ -140,18 +144,23 @@ int tr_store_runs_page_json(tr_store *s, const tr_runs_page *p, cJSON **out)
     int limit = p->limit ? p->limit : TR_PAGE_DEFAULT;
     if (limit < 1 || limit > TR_PAGE_MAX)
         return tr_store_fail(s, TRAIL_EINVAL, "limit must be 1 to %d", TR_PAGE_MAX);
-    int np = p->where ? p->where->np : 0, keyparam = FIRST_PARAM + np, desc, rc;
+    int np = p->where ? p->where->np : 0, keyparam = FIRST_PARAM + np, desc, num, rc;
     char expr[256], key[512];
     int64_t offset, total;
-    if ((rc = parse_order(s, p->order_by, keyparam, expr, sizeof expr, key, sizeof key, &desc)) ||
+    if ((rc = parse_order(s, p->order_by, keyparam, expr, sizeof expr, key, sizeof key, &desc,
+                          &num)) ||
         (rc = parse_token(s, p->page_token, &offset)))
         return rc;
     const char *cond = p->where ? tr_where_sql(p->where) : "1", *dir = desc ? "DESC" : "ASC";
     if ((rc = count_runs(s, p, cond, &total))) return rc;
-    size_t n = strlen(TR_PAGE_RUNS_FMT) + strlen(expr) + strlen(cond) + 32;
+    size_t n = strlen(TR_PAGE_RUNS_FMT) + 2 * strlen(expr) + strlen(cond) + 32;
     char *sql = malloc(n);
     if (!sql) return tr_store_fail(s, TRAIL_ENOMEM, "out of memory");
-    snprintf(sql, n, TR_PAGE_RUNS_FMT, expr, cond, dir, dir, dir, keyparam + 1);
+    if (num)
+        snprintf(sql, n, TR_PAGE_RUNS_NUM_FMT, expr, cond, expr, dir, dir, keyparam + 1);
+    else
+        snprintf(sql, n, TR_PAGE_RUNS_FMT, expr, cond, *key ? "LIMIT -1" : "", dir, dir, dir,
+                 keyparam + 1);
     sqlite3_stmt *st = prepare(s, sql, p);
     free(sql);
     if (!st) return TRAIL_ESTORE;
@@ -182,6 +191,9 @@ int tr_store_runs_page_json(tr_store *s, const tr_runs_page *p, cJSON **out)
         snprintf(next, sizeof next, "o%" PRId64, offset + limit);
         tr_json_add(doc, "next_page_token",
                     got > limit ? cJSON_CreateString(next) : cJSON_CreateNull(), &oom);
+        snprintf(next, sizeof next, "o%" PRId64, offset > limit ? offset - limit : 0);
+        tr_json_add(doc, "prev_page_token", offset ? cJSON_CreateString(next) : cJSON_CreateNull(),
+                    &oom);
         tr_json_add(doc, "total", cJSON_CreateNumber((double)total), &oom);
         tr_json_add(doc, "offset", cJSON_CreateNumber((double)offset), &oom);
         tr_json_add(doc, "limit", cJSON_CreateNumber(limit), &oom);

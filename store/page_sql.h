@@ -4,13 +4,22 @@
 
 /* The paged runs listing. ?1 experiment (NULL = any), ?2 limit; the --where condition's
  * parameters from ?3 on, then the sort key's name and the offset (the offset's number is the
- * %d). %s in order: the sort expression, the condition, the direction three times. The key sorts
- * as a number when it reads as one, else as text; runs without it come last. */
+ * %d). %s in order: the sort expression, the condition, "LIMIT -1" or "", the direction three
+ * times. The key sorts as a number when it reads as one, else as text; runs without it come
+ * last. With "LIMIT -1" the key is computed once a run in the inner query (SQLite does not
+ * flatten it, which would evaluate a params/metrics subquery once for each use in ORDER BY). */
 #define TR_PAGE_RUNS_FMT                                                                           \
-    "SELECT id, %s AS k FROM runs WHERE (?1 IS NULL OR experiment = ?1) AND (%s)"                  \
+    "SELECT id, k FROM (SELECT id, rowid AS rid, %s AS k FROM runs"                                \
+    " WHERE (?1 IS NULL OR experiment = ?1) AND (%s) %s)"                                          \
     " ORDER BY k IS NULL, CASE WHEN typeof(k) IN ('integer', 'real')"                              \
     " OR (k <> '' AND k NOT GLOB '*[^0-9eE.+-]*') THEN CAST(k AS REAL) END %s, k %s,"              \
-    " rowid %s LIMIT ?2 OFFSET ?%d"
+    " rid %s LIMIT ?2 OFFSET ?%d"
+/* The same for a key that is always a number or NULL (started, ended, exit_code, duration): the
+ * same order, written so that an indexed column (runs_started) gives the page without sorting
+ * every run. %s: the expression, the condition, the expression, the direction twice. */
+#define TR_PAGE_RUNS_NUM_FMT                                                                       \
+    "SELECT id, %s AS k FROM runs WHERE (?1 IS NULL OR experiment = ?1) AND (%s)"                  \
+    " ORDER BY %s %s NULLS LAST, rowid %s LIMIT ?2 OFFSET ?%d"
 #define TR_PAGE_COUNT_FMT "SELECT count(*) FROM runs WHERE (?1 IS NULL OR experiment = ?1) AND (%s)"
 /* Sort expressions of params.KEY, tags.KEY and metrics.KEY; %d is the key's parameter. */
 #define TR_PAGE_KEY_PARAM "(SELECT p.value FROM params p WHERE p.run_id = runs.id AND p.key = ?%d)"

@@ -240,7 +240,8 @@ typedef struct tr_runs_page {
     const char *page_token;
 } tr_runs_page;
 /* {"runs":[run documents without inputs, outputs, env, processes, deps],"next_page_token":
- * string|null,"total":N (runs matching),"offset","limit"}. TRAIL_EINVAL (message in the store)
+ * string|null,"prev_page_token":string|null (the page before; null on the first),"total":N
+ * (runs matching),"offset","limit"}. TRAIL_EINVAL (message in the store)
  * for a bad order_by, page_token or limit. */
 int tr_store_runs_page_json(tr_store *s, const tr_runs_page *p, struct cJSON **out);
 /* {"experiments":[{"name" (null: runs without one),"runs","running","failed","latest"}]},

@@ -197,6 +197,50 @@ static void test_runs_where_and_order(void)
     cJSON_Delete(d);
 }
 
+/* The number-valued keys (started, ended, duration, exit_code) take the indexed path: every run
+ * once, in order, runs without the key last, the same runs as the general path (name) gives;
+ * prev_page_token leads back to the page before. */
+static void test_runs_order_numeric(void)
+{
+    static const char *const keys[] = {"started%20asc", "started%20desc", "ended", "-duration",
+                                       "exit_code%20asc"};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        cJSON *d;
+        char url[128];
+        snprintf(url, sizeof url, "/api/runs?limit=1000&order_by=%s", keys[k]);
+        T_ASSERT(get(NULL, &d, "%s", url) == 200);
+        const cJSON *r;
+        int n = 0, ordered = 1, gone = 0, asc = !strstr(keys[k], "desc") && keys[k][0] != '-';
+        const char *field = !strncmp(keys[k], "started", 7) ? "started_at"
+                            : !strncmp(keys[k], "ended", 5) ? "ended_at"
+                                                            : NULL;
+        char prev[64] = "";
+        cJSON_ArrayForEach(r, item(d, "runs"))
+        {
+            n++;
+            const char *v = field ? str(r, field) : NULL;
+            if (field) ordered &= !(gone && v); /* runs without the key come last */
+            gone |= field && !v;
+            if (v && *prev) ordered &= asc ? strcmp(prev, v) <= 0 : strcmp(prev, v) >= 0;
+            if (v) snprintf(prev, sizeof prev, "%s", v);
+        }
+        T_EQ_INT(n, NRUNS + 3);
+        T_CHECK(ordered);
+        cJSON_Delete(d);
+    }
+    cJSON *a, *b, *c;
+    T_ASSERT(get(NULL, &a, "/api/runs?limit=5") == 200);
+    T_CHECK(cJSON_IsNull(item(a, "prev_page_token")));
+    T_ASSERT(get(NULL, &b, "/api/runs?limit=5&page_token=%s", str(a, "next_page_token")) == 200);
+    T_EQ_STR(str(b, "prev_page_token"), "o0");
+    T_ASSERT(get(NULL, &c, "/api/runs?limit=5&page_token=%s", str(b, "prev_page_token")) == 200);
+    T_EQ_STR(str(cJSON_GetArrayItem(item(c, "runs"), 0), "id"),
+             str(cJSON_GetArrayItem(item(a, "runs"), 0), "id"));
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+    cJSON_Delete(c);
+}
+
 static void test_run_and_metrics(void)
 {
     cJSON *d;
@@ -388,6 +432,7 @@ int main(void)
     T_RUN(test_health_and_experiments);
     T_RUN(test_runs_paging);
     T_RUN(test_runs_where_and_order);
+    T_RUN(test_runs_order_numeric);
     T_RUN(test_run_and_metrics);
     T_RUN(test_logs);
     T_RUN(test_lineage_diff_files);

@@ -55,7 +55,7 @@ export function drawChart(el, series, opts = {}) {
       x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, v); y1 = Math.max(y1, v);
       count++;
     }
-  const W = Math.max(el.clientWidth || 600, 300), H = opts.height || 260;
+  const W = Math.max(el.clientWidth || 600, 240), H = opts.height || 260;
   const dpr = window.devicePixelRatio || 1;
   canvas.width = W * dpr; canvas.height = H * dpr;
   canvas.style.width = W + 'px'; canvas.style.height = H + 'px';
@@ -102,10 +102,8 @@ export function drawChart(el, series, opts = {}) {
     }
   });
   const snapshot = g.getImageData(0, 0, canvas.width, canvas.height);
-  canvas.addEventListener('mouseleave', () => { tip.hidden = true; g.putImageData(snapshot, 0, 0); });
-  canvas.addEventListener('mousemove', ev => {
-    const r = canvas.getBoundingClientRect(), mx = ev.clientX - r.left;
-    if (mx < L || mx > L + pw) return;
+  // The values nearest x (canvas pixels) in every series, under a cursor line.
+  const showAt = mx => {
     const xv = x0 + ((mx - L) / pw) * (x1 - x0);
     g.putImageData(snapshot, 0, 0);
     g.strokeStyle = '#999'; g.beginPath(); g.moveTo(mx, T); g.lineTo(mx, T + ph); g.stroke();
@@ -121,8 +119,31 @@ export function drawChart(el, series, opts = {}) {
     });
     tip.innerHTML = rows.join('');
     tip.hidden = false;
-    tip.style.left = Math.min(mx + 12, W - 200) + 'px';
+    tip.style.left = Math.max(0, Math.min(mx + 12, W - 200)) + 'px';
     tip.style.top = T + 'px';
+  };
+  const hide = () => { tip.hidden = true; g.putImageData(snapshot, 0, 0); };
+  canvas.addEventListener('mouseleave', hide);
+  canvas.addEventListener('mousemove', ev => {
+    const mx = ev.clientX - canvas.getBoundingClientRect().left;
+    if (mx >= L && mx <= L + pw) showAt(mx);
+  });
+  // From the keyboard: focus the chart, then arrows move the cursor (Home/End: the ends).
+  let kx = L;
+  canvas.tabIndex = 0;
+  canvas.setAttribute('role', 'img');
+  canvas.setAttribute('aria-label', `chart of ${opts.title || 'a metric'}: ${series.map(s => s.label).join(', ')}; ` +
+                                    'arrow keys show values');
+  canvas.addEventListener('blur', hide);
+  canvas.addEventListener('keydown', ev => {
+    const step = ev.shiftKey ? pw / 10 : pw / 100;
+    if (ev.key === 'ArrowRight') kx = Math.min(L + pw, kx + step);
+    else if (ev.key === 'ArrowLeft') kx = Math.max(L, kx - step);
+    else if (ev.key === 'Home') kx = L;
+    else if (ev.key === 'End') kx = L + pw;
+    else return;
+    ev.preventDefault();
+    showAt(kx);
   });
 }
 

@@ -1,48 +1,49 @@
-// views.js - the page's views: runs table, run, compare, lineage graph, file.
-import {api, navigate, showError} from './app.js';
-import {drawChart, escapeHtml as h} from './chart.js';
+// views.js - the page's views: runs table, compare (side by side, overlaid charts, parallel
+// coordinates), lineage graph, file. The run page is runview.js.
+import {api, navigate} from './app.js';
 import {drawGraph} from './graph.js';
+import {drawParcoords, pickAxes} from './parcoords.js';
+import {chartPanel, dur, enc, fileHref, fmtTime, fmtVal, h, runLink, status} from './panels.js';
 
-const enc = encodeURIComponent;
-const status = s => `<span class="status ${h(s)}">${h(s)}</span>`;
-const runLink = r => `<a href="/runs/${enc(r.id)}">${h(r.name || r.id.slice(0, 8))}</a>`;
-const fileHref = (path, host) => `/files?path=${enc(host ? host + ':' + path : path)}`;
-const fmtTime = t => (t ? t.replace('T', ' ').slice(0, 19) : '');
-const fmtVal = v => (typeof v === 'number' ? String(+v.toPrecision(6)) : v === null || v === undefined ? '' : String(v));
-const dur = s => (s === null || s === undefined ? '' : s < 60 ? s.toFixed(1) + 's' : s < 3600 ? (s / 60).toFixed(1) + 'm' : (s / 3600).toFixed(1) + 'h');
-
-function kvTable(obj, title) {
-  const keys = Object.keys(obj || {});
-  if (!keys.length) return `<h2>${title}</h2><p class="muted">none</p>`;
-  return `<h2>${title}</h2><table><tbody>` +
-         keys.map(k => `<tr><th>${h(k)}</th><td>${h(fmtVal(obj[k]))}</td></tr>`).join('') + '</tbody></table>';
-}
+export {run} from './runview.js';
 
 // ---- runs table ----
 
+const DEFAULT_ORDER = 'started desc';
+const RUN_COLS = [['name', 'name'], ['status', 'status'], ['experiment', 'experiment'], ['started', 'started'],
+                  ['duration', 'duration']];
+
+// A --where error at its column: the expression with a caret under the place.
+function whereError(e, where) {
+  const col = Number(e.doc && e.doc.column);
+  const caret = col >= 1 ? `<pre class="caret" aria-hidden="true">${h(where)}\n${' '.repeat(Math.min(col - 1, where.length))}^</pre>` : '';
+  return `<div class="error" id="where-error" role="alert">${h(e.message)}${caret}</div>`;
+}
+
 export async function runs(el, q) {
   const state = {where: q.get('where') || '', experiment: q.get('experiment') || '',
-                 order_by: q.get('order_by') || 'started desc', page_token: q.get('page_token') || '',
-                 cols: (q.get('cols') || '').split(',').filter(Boolean)};
+                 order_by: q.get('order_by') || DEFAULT_ORDER, page_token: q.get('page_token') || '',
+                 cols: q.has('cols') ? q.get('cols').split(',').filter(Boolean) : null}; // null: the first 8 keys
   const exps = await api('/experiments');
   el.innerHTML = `<h1>Runs</h1>
-    <form class="toolbar" id="filter">
-      <input id="where" aria-label="filter" placeholder="filter: params.lr > 0.01 and status = 'finished'" value="${h(state.where)}">
+    <form class="toolbar" id="filter" role="search">
+      <input id="where" aria-label="filter (the --where language)" placeholder="filter: params.lr > 0.01 and status = 'finished'" value="${h(state.where)}" spellcheck="false">
       <select id="exp" aria-label="experiment"><option value="">all experiments</option>${
         exps.experiments.filter(e => e.name).map(e => `<option ${e.name === state.experiment ? 'selected' : ''}>${h(e.name)}</option>`).join('')}</select>
       <button>Filter</button>
       <button type="button" id="compare" disabled>Compare selected</button>
-      <details><summary>Columns</summary><div class="keys" id="cols"></div></details>
+      <details id="colchooser"><summary>Columns</summary><fieldset class="keys"><legend>param and metric columns</legend><div id="cols"></div>
+        <label>add <input id="addcol" size="18" placeholder="params.K or metrics.K" aria-label="add a column (params.K, metrics.K, tags.K)"></label></fieldset></details>
     </form>
-    <div id="err"></div><div class="scroll"><table id="runs"></table></div>
+    <div id="err"></div><div class="scroll"><table id="runs" aria-live="polite"></table></div>
     <p class="toolbar"><button id="prev">Previous</button><button id="next">Next</button><span id="count" class="muted"></span></p>`;
   const selected = new Set();
-  let timer = null, alive = true, tokens = [];
+  let timer = null, alive = true, last = null;
   const setUrl = () => {
     const u = new URLSearchParams();
     for (const k of ['where', 'experiment', 'page_token']) if (state[k]) u.set(k, state[k]);
-    if (state.order_by !== 'started desc') u.set('order_by', state.order_by);
-    if (state.cols.length) u.set('cols', state.cols.join(','));
+    if (state.order_by !== DEFAULT_ORDER) u.set('order_by', state.order_by);
+    if (state.cols) u.set('cols', state.cols.join(','));
     history.replaceState(null, '', '/' + (u.toString() ? '?' + u : ''));
   };
   async function load() {
@@ -51,73 +52,84 @@ export async function runs(el, q) {
     try {
       doc = await api('/runs', {where: state.where, experiment: state.experiment, order_by: state.order_by,
                                 page_token: state.page_token, limit: 100});
+      if (!alive) return;
       el.querySelector('#err').innerHTML = '';
     } catch (e) {
-      if (e.status === 400) {
-        el.querySelector('#err').innerHTML = `<div class="error" id="where-error">${h(e.message)}</div>`;
+      if (alive && e.status === 400) {
+        el.querySelector('#err').innerHTML = whereError(e, /^where:/.test(e.message) ? state.where : '');
         return;
       }
       throw e;
     }
-    if (!alive) return;
     render(doc);
+    // live refresh while a run of the page is running
     if (doc.runs.some(r => r.status === 'running')) timer = setTimeout(() => load().catch(() => {}), 3000);
   }
   function render(doc) {
-    const pk = new Set(), mk = new Set();
-    for (const r of doc.runs) {
-      Object.keys(r.params || {}).forEach(k => pk.add('params.' + k));
-      Object.keys(r.metrics || {}).filter(k => !k.startsWith('system/')).forEach(k => mk.add('metrics.' + k));
-    }
-    const avail = [...pk, ...mk];
-    if (!state.cols.length) state.cols = avail.slice(0, 8);
-    el.querySelector('#cols').innerHTML = avail.map(c =>
-      `<label><input type="checkbox" value="${h(c)}" ${state.cols.includes(c) ? 'checked' : ''}>${h(c)}</label>`).join('');
-    const cols = [['', null], ['name', 'name'], ['status', 'status'], ['experiment', 'experiment'],
-                  ['started', 'started'], ['duration', 'duration'],
-                  ...state.cols.map(c => [c, c])];
+    last = doc;
+    const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.sort : null;
+    const avail = new Set();
+    for (const kind of ['params', 'metrics'])
+      for (const r of doc.runs)
+        Object.keys(r[kind] || {}).filter(k => !k.startsWith('system/')).forEach(k => avail.add(kind + '.' + k));
+    const cols = state.cols || [...avail].slice(0, 8);
+    for (const c of cols) avail.add(c);
+    el.querySelector('#cols').innerHTML = [...avail].map(c =>
+      `<label><input type="checkbox" value="${h(c)}" ${cols.includes(c) ? 'checked' : ''}>${h(c)}</label>`).join('');
     const [okey, odir] = state.order_by.split(' ');
-    const head = cols.map(([label, key]) => key
-      ? `<th><button data-sort="${h(key)}">${h(label)}${okey === key ? (odir === 'desc' ? ' ▼' : ' ▲') : ''}</button></th>`
-      : '<th><span class="muted">✓</span></th>').join('');
+    const head = '<th scope="col"><span class="muted" title="select to compare">✓</span></th>' +
+      [...RUN_COLS, ...cols.map(c => [c, c])].map(([label, key]) => {
+        const on = okey === key, sort = on ? (odir === 'asc' ? 'ascending' : 'descending') : 'none';
+        return `<th scope="col" aria-sort="${sort}" class="${key.includes('.') ? 'num' : ''}"><button data-sort="${h(key)}" title="sort by ${h(key)}">${
+          h(label)}${on ? (odir === 'asc' ? ' ▲' : ' ▼') : ''}</button></th>`;
+      }).join('');
     const cell = (r, c) => {
-      const [kind, ...rest] = c.split('.'), k = rest.join('.');
-      const v = kind === 'params' ? (r.params || {})[k] : (r.metrics || {})[k];
-      return `<td class="${kind === 'metrics' ? 'num' : ''}">${h(fmtVal(v))}</td>`;
+      const dot = c.indexOf('.'), kind = c.slice(0, dot), k = c.slice(dot + 1);
+      const v = (r[kind] || {})[k];
+      return `<td class="${typeof v === 'number' ? 'num' : ''}">${h(fmtVal(v))}</td>`;
     };
     el.querySelector('#runs').innerHTML = `<thead><tr>${head}</tr></thead><tbody>` + doc.runs.map(r =>
-      `<tr data-run="${h(r.id)}"><td><input type="checkbox" aria-label="select ${h(r.name || r.id)}" value="${h(r.id)}" ${selected.has(r.id) ? 'checked' : ''}></td>
+      `<tr data-run="${h(r.id)}" class="st-${h(r.status)}"><td><input type="checkbox" aria-label="select ${h(r.name || r.id)}" value="${h(r.id)}" ${selected.has(r.id) ? 'checked' : ''}></td>
        <td>${runLink(r)}</td><td>${status(r.status)}</td><td>${h(r.experiment || '')}</td>
-       <td>${h(fmtTime(r.started_at))}</td><td class="num">${dur(r.duration_s)}</td>${state.cols.map(c => cell(r, c)).join('')}</tr>`).join('') + '</tbody>';
+       <td class="nowrap">${h(fmtTime(r.started_at))}</td><td class="num">${dur(r.duration_s)}</td>${cols.map(c => cell(r, c)).join('')}</tr>`).join('') +
+      (doc.runs.length ? '' : `<tr><td colspan="${6 + cols.length}" class="muted">no runs match</td></tr>`) + '</tbody>';
     el.querySelector('#count').textContent = doc.total ? `runs ${doc.offset + 1}–${doc.offset + doc.runs.length} of ${doc.total}` : 'no runs';
-    el.querySelector('#prev').disabled = !tokens.length;
+    if (focused) el.querySelector(`button[data-sort="${CSS.escape(focused)}"]`)?.focus(); // keyboard sorting keeps its place
+    el.querySelector('#prev').disabled = !doc.offset;
     el.querySelector('#next').disabled = !doc.next_page_token;
-    el.querySelector('#next').onclick = () => { tokens.push(state.page_token); state.page_token = doc.next_page_token; setUrl(); load(); };
   }
-  el.querySelector('#prev').onclick = () => { state.page_token = tokens.pop() || ''; setUrl(); load(); };
+  const page = token => { state.page_token = token || ''; setUrl(); load(); };
+  el.querySelector('#next').onclick = () => last && last.next_page_token && page(last.next_page_token);
+  el.querySelector('#prev').onclick = () => last && page(last.prev_page_token);
   el.querySelector('#filter').addEventListener('submit', ev => {
     ev.preventDefault();
     state.where = el.querySelector('#where').value.trim();
     state.experiment = el.querySelector('#exp').value;
-    state.page_token = ''; tokens = [];
-    setUrl(); load();
+    const add = el.querySelector('#addcol').value.trim();
+    if (add && /^(params|metrics|tags)\..+/.test(add)) {
+      state.cols = [...(state.cols || [...el.querySelectorAll('#cols input:checked')].map(i => i.value)).filter(c => c !== add), add];
+      el.querySelector('#addcol').value = '';
+    }
+    page('');
   });
+  el.querySelector('#exp').addEventListener('change', () => el.querySelector('#filter').requestSubmit());
   el.querySelector('#cols').addEventListener('change', () => {
     state.cols = [...el.querySelectorAll('#cols input:checked')].map(i => i.value);
-    setUrl(); load();
+    setUrl(); render(last);
   });
   el.querySelector('#runs').addEventListener('click', ev => {
     const b = ev.target.closest('button[data-sort]');
     if (b) {
       const [okey, odir] = state.order_by.split(' ');
-      state.order_by = b.dataset.sort + (okey === b.dataset.sort && odir === 'desc' ? ' asc' : ' desc');
-      state.page_token = ''; tokens = [];
-      setUrl(); load();
+      const key = b.dataset.sort, textual = ['name', 'status', 'experiment'].includes(key);
+      state.order_by = key + ' ' + (okey === key ? (odir === 'desc' ? 'asc' : 'desc') : textual ? 'asc' : 'desc');
+      page('');
     }
     const c = ev.target.closest('input[type=checkbox]');
     if (c) {
       if (c.checked) selected.add(c.value); else selected.delete(c.value);
       el.querySelector('#compare').disabled = selected.size < 2;
+      el.querySelector('#compare').textContent = `Compare selected (${selected.size})`;
     }
   });
   el.querySelector('#compare').onclick = () => navigate('/compare?runs=' + [...selected].map(enc).join(','));
@@ -125,150 +137,80 @@ export async function runs(el, q) {
   return () => { alive = false; clearTimeout(timer); };
 }
 
-// ---- charts ----
-
-const seriesOf = (points, xKind) => {
-  const t0 = points.length && points[0].time ? Date.parse(points[0].time) : 0;
-  return points.map(p => [xKind === 'step' ? p.step : xKind === 'time' ? Date.parse(p.time) : (Date.parse(p.time) - t0) / 1000,
-                          typeof p.value === 'number' ? p.value : NaN]).filter(p => Number.isFinite(p[0]));
-};
-
-// Exponential moving average (weight a on the past; 0: the points as they are), debiased at the
-// start as TensorBoard does.
-const ema = (pts, a) => {
-  if (!a) return pts;
-  let m = 0, n = 0;
-  return pts.map(([x, y]) => {
-    if (!Number.isFinite(y)) return [x, y];
-    m = a * m + (1 - a) * y; n++;
-    return [x, m / (1 - Math.pow(a, n))];
-  });
-};
-
-// A panel of charts for keys of docs ([{label, metrics: {key: points}}]): one chart a key,
-// every doc a series in it; x axis, log scale chosen above.
-function chartPanel(el, title, keys, docs) {
-  el.innerHTML = `<h2>${h(title)}</h2><div class="toolbar">
-      <label>x <select class="xk"><option value="step">step</option><option value="time">time</option><option value="rel">relative time</option></select></label>
-      <label><input type="checkbox" class="log"> log scale</label>
-      <label>smoothing <input type="range" class="smooth" min="0" max="0.99" step="0.01" value="0" aria-label="smoothing"></label></div>
-      <div class="keys">${keys.map((k, i) => `<label><input type="checkbox" value="${h(k)}" ${i < 6 ? 'checked' : ''}>${h(k)}</label>`).join('')}</div>
-      <div class="grid2 charts"></div>`;
-  const draw = () => {
-    const xKind = el.querySelector('.xk').value, log = el.querySelector('.log').checked;
-    const smooth = Number(el.querySelector('.smooth').value);
-    const box = el.querySelector('.charts');
-    box.innerHTML = '';
-    for (const inp of el.querySelectorAll('.keys input:checked')) {
-      const k = inp.value, c = document.createElement('div');
-      c.className = 'panel';
-      c.innerHTML = `<b>${h(k)}</b><div class="chartbox" data-key="${h(k)}"></div>`;
-      box.append(c);
-      drawChart(c.querySelector('.chartbox'),
-                docs.map(d => ({label: d.label, points: ema(seriesOf(d.metrics[k] || [], xKind), smooth)})), {xKind, log});
-    }
-  };
-  el.addEventListener('change', draw);
-  draw();
-}
-
-// ---- run page ----
-
-function procTree(procs) {
-  const kids = new Map(), pids = new Set(procs.map(p => p.pid));
-  for (const p of procs) {
-    const parent = pids.has(p.ppid) ? p.ppid : 0;
-    (kids.get(parent) || kids.set(parent, []).get(parent)).push(p);
-  }
-  const li = p => `<li><code>${h(p.pid)}</code> ${h((p.argv || []).join(' ') || p.exe || '')} ${status(p.status || '')}${
-    p.exit_code !== null && p.exit_code !== undefined ? ' exit ' + h(p.exit_code) : ''}${
-    p.backtrace ? `<pre>${h(p.backtrace)}</pre>` : ''}${kids.has(p.pid) ? `<ul class="tree">${kids.get(p.pid).map(li).join('')}</ul>` : ''}</li>`;
-  return `<ul class="tree">${(kids.get(0) || []).map(li).join('')}</ul>`;
-}
-
-function filesTable(list, title) {
-  if (!list || !list.length) return `<h2>${title}</h2><p class="muted">none</p>`;
-  return `<h2>${title}</h2><div class="scroll"><table><thead><tr><th>path</th><th>role</th><th>version</th><th>bytes</th></tr></thead><tbody>` +
-    list.map(f => `<tr><td><a href="${fileHref(f.path, f.host)}">${h(f.path)}</a>${f.host ? ` <span class="muted">on ${h(f.host)}</span>` : ''}</td>
-      <td>${h(f.role || '')}</td><td><code>${h((f.version || '').slice(0, 12))}</code></td><td class="num">${h(f.bytes ?? '')}</td></tr>`).join('') +
-    '</tbody></table></div>';
-}
-
-export async function run(el, ref) {
-  const r = await api('/runs/' + enc(ref));
-  const m = await api('/runs/' + enc(r.id) + '/metrics', {max_points: 1000});
-  el.innerHTML = `<h1>${h(r.name || r.id)} ${status(r.status)}</h1>
-    <dl class="kv"><dt>id</dt><dd><code>${h(r.id)}</code></dd><dt>experiment</dt><dd>${h(r.experiment || '')}</dd>
-      <dt>command</dt><dd><code>${h((r.argv || []).join(' '))}</code></dd><dt>directory</dt><dd>${h(r.cwd || '')}</dd>
-      <dt>host / user</dt><dd>${h(r.host || '')} / ${h(r.user || '')}</dd>
-      <dt>started</dt><dd>${h(fmtTime(r.started_at))}</dd><dt>ended</dt><dd>${h(fmtTime(r.ended_at))} (${dur(r.duration_s)})</dd>
-      <dt>exit</dt><dd>${h(r.exit_code ?? '')}${r.signal ? ' signal ' + h(r.signal) : ''}</dd></dl>
-    <p><a href="/lineage?target=${enc(r.id)}">lineage</a> · <a href="/compare?runs=${enc(r.id)}">compare…</a></p>
-    <div class="grid2"><div>${kvTable(r.params, 'Params')}</div><div>${kvTable(r.tags, 'Tags')}</div></div>
-    <div id="metrics" class="panel"></div><div id="system" class="panel"></div>
-    ${r.stderr_tail ? `<h2>Crash</h2><pre class="log">${h(r.stderr_tail)}</pre>` : ''}
-    <div id="logs"></div>
-    ${filesTable(r.inputs, 'Inputs')}${filesTable(r.outputs, 'Outputs')}
-    <h2>Processes</h2>${procTree(r.processes || [])}
-    <h2>Dependencies</h2><div class="scroll"><table><tbody>${(r.deps || []).map(d =>
-      `<tr><td>${h(d.package || d.path || '')}</td><td>${h(d.version || '')}</td><td>${h(d.kind || d.source || '')}</td></tr>`).join('') ||
-      '<tr><td class="muted">none</td></tr>'}</tbody></table></div>
-    <details><summary>Environment (${Object.keys(r.env || {}).length})</summary>${kvTable(r.env, 'Environment')}</details>`;
-  const keys = Object.keys(m.metrics);
-  const user = keys.filter(k => !k.startsWith('system/')), sys = keys.filter(k => k.startsWith('system/'));
-  const docs = [{label: r.name || r.id.slice(0, 8), metrics: m.metrics}];
-  if (user.length) chartPanel(el.querySelector('#metrics'), 'Metrics', user, docs);
-  else el.querySelector('#metrics').innerHTML = '<h2>Metrics</h2><p class="muted">none logged</p>';
-  if (sys.length) chartPanel(el.querySelector('#system'), 'System', sys, docs);
-  else el.querySelector('#system').remove();
-  let timer = null, alive = true;
-  const logs = async () => {
-    const box = el.querySelector('#logs');
-    try {
-      const [out, err] = await Promise.all([api(`/runs/${enc(r.id)}/logs`, {stream: 'stdout', tail: 500}),
-                                            api(`/runs/${enc(r.id)}/logs`, {stream: 'stderr', tail: 500})]);
-      if (!alive) return;
-      box.innerHTML = (out.text || err.text)
-        ? `<h2>Logs</h2><h3>stdout</h3><pre class="log">${h(out.text)}</pre><h3>stderr</h3><pre class="log">${h(err.text)}</pre>`
-        : '<h2>Logs</h2><p class="muted">no console output kept</p>';
-    } catch (e) { box.innerHTML = ''; showError(box, e); }
-    if (r.status === 'running' && alive) timer = setTimeout(logs, 3000);
-  };
-  await logs();
-  return () => { alive = false; clearTimeout(timer); };
-}
-
 // ---- compare ----
 
+const compareUrl = ids => '/compare?runs=' + ids.map(enc).join(',');
+
 export async function compare(el, refs) {
+  const picker = `<form class="toolbar" id="addrun"><input id="addref" aria-label="add a run (name or id)" placeholder="add a run: name or id">
+    <button>Add</button></form>`;
   if (refs.length < 2) {
-    el.innerHTML = '<h1>Compare</h1><p>Select two or more runs in the <a href="/">runs table</a>.</p>';
+    el.innerHTML = `<h1>Compare</h1><p>Select two or more runs in the <a href="/">runs table</a>, or add them here${
+      refs.length ? ` (have: ${refs.map(h).join(', ')})` : ''}.</p>${picker}`;
+    el.querySelector('#addrun').addEventListener('submit', ev => {
+      ev.preventDefault();
+      const v = el.querySelector('#addref').value.trim();
+      if (v) navigate(compareUrl([...refs, v]));
+    });
     return null;
   }
   const rs = await Promise.all(refs.map(r => api('/runs/' + enc(r))));
   const ms = await Promise.all(rs.map(r => api('/runs/' + enc(r.id) + '/metrics', {max_points: 1000})));
   const label = r => r.name || r.id.slice(0, 8);
+  const differs = (get, k) => new Set(rs.map(r => JSON.stringify((get(r) || {})[k] ?? null))).size > 1;
   const rows = (section, get) => {
     const keys = [...new Set(rs.flatMap(r => Object.keys(get(r) || {})))];
-    const differs = k => new Set(rs.map(r => JSON.stringify((get(r) || {})[k] ?? null))).size > 1;
-    keys.sort((a, b) => differs(b) - differs(a) || a.localeCompare(b));
-    return keys.map(k => `<tr class="${differs(k) ? 'diff' : ''}" data-key="${h(section + '.' + k)}"><th>${h(k)}</th>${
-      rs.map(r => `<td class="${differs(k) ? 'changed' : ''}">${h(fmtVal((get(r) || {})[k]))}</td>`).join('')}</tr>`).join('');
+    keys.sort((a, b) => differs(get, b) - differs(get, a) || a.localeCompare(b)); // differences first
+    return keys.map(k => `<tr class="${differs(get, k) ? 'diff' : ''}" data-key="${h(section + '.' + k)}"><th>${h(k)}</th>${
+      rs.map(r => `<td class="${differs(get, k) ? 'changed' : ''}">${h(fmtVal((get(r) || {})[k]))}</td>`).join('')}</tr>`).join('');
   };
-  const head = `<tr><th></th>${rs.map(r => `<th>${runLink(r)} ${status(r.status)}</th>`).join('')}</tr>`;
-  el.innerHTML = `<h1>Compare ${rs.length} runs</h1>
+  const head = `<tr><th></th>${rs.map((r, i) => `<th>${runLink(r)} ${status(r.status)} <button class="rm" data-i="${i}" aria-label="remove ${
+    h(label(r))} from the comparison" title="remove">×</button></th>`).join('')}</tr>`;
+  el.innerHTML = `<h1>Compare ${rs.length} runs</h1>${picker}
     <h2>Params</h2><div class="scroll"><table id="cmp-params"><thead>${head}</thead><tbody>${rows('params', r => r.params)}</tbody></table></div>
     <h2>Metrics (last values)</h2><div class="scroll"><table id="cmp-metrics"><thead>${head}</thead><tbody>${rows('metrics', r => r.metrics)}</tbody></table></div>
-    <div id="diff"></div><div id="charts" class="panel"></div>`;
+    <div id="diff"></div><div id="pc" class="panel" ${rs.length < 3 ? 'hidden' : ''}></div><div id="charts" class="panel"></div>`;
+  el.querySelector('#addrun').addEventListener('submit', ev => {
+    ev.preventDefault();
+    const v = el.querySelector('#addref').value.trim();
+    if (v) navigate(compareUrl([...rs.map(r => r.id), v]));
+  });
+  el.addEventListener('click', ev => {
+    const b = ev.target.closest('button.rm');
+    if (b) navigate(compareUrl(rs.filter((_, i) => i !== Number(b.dataset.i)).map(r => r.id)));
+  });
   const keys = [...new Set(ms.flatMap(m => Object.keys(m.metrics)))].filter(k => !k.startsWith('system/'));
+  if (rs.length >= 3) parallel(el.querySelector('#pc'), rs, label);
   if (keys.length) chartPanel(el.querySelector('#charts'), 'Metrics', keys, rs.map((r, i) => ({label: label(r), metrics: ms[i].metrics})));
   if (rs.length === 2) {
     const d = await api('/diff', {a: rs[0].id, b: rs[1].id});
     el.querySelector('#diff').innerHTML = `<h2>What differs (trail diff)</h2>${d.identical ? '<p>identical</p>' :
-      `<div class="scroll"><table><thead><tr><th>section</th><th>change</th><th>name</th><th>${h(label(rs[0]))}</th><th>${h(label(rs[1]))}</th></tr></thead><tbody>${
+      `<div class="scroll"><table id="cmp-diff"><thead><tr><th>section</th><th>change</th><th>name</th><th>${h(label(rs[0]))}</th><th>${h(label(rs[1]))}</th></tr></thead><tbody>${
       d.changes.map(c => `<tr><td>${h(c.section)}</td><td>${h(c.kind)}</td><td>${h(c.name)}</td><td>${h(fmtVal(c.a))}</td><td>${h(fmtVal(c.b))}</td></tr>`).join('')}</tbody></table></div>`}`;
   }
   return null;
+}
+
+// Parallel coordinates of three or more runs: params that differ, then the metrics' last values
+// (system/... left out); the axes can be chosen.
+function parallel(box, rs, label) {
+  const runs = rs.map(r => {
+    const values = {};
+    for (const [k, v] of Object.entries(r.params || {})) values['params.' + k] = v;
+    for (const [k, v] of Object.entries(r.metrics || {})) if (!k.startsWith('system/')) values['metrics.' + k] = v;
+    return {id: r.id, label: label(r), values};
+  });
+  const all = [...new Set(runs.flatMap(r => Object.keys(r.values)))];
+  const ordered = [...all.filter(k => k.startsWith('params.')).sort(), ...all.filter(k => k.startsWith('metrics.')).sort()];
+  const usable = pickAxes(runs, ordered, k => k.startsWith('metrics.'));
+  const chosen = new Set(usable.slice(0, 12));
+  box.innerHTML = `<h2>Parallel coordinates</h2><fieldset class="keys"><legend>axes</legend>${usable.map(k =>
+    `<label><input type="checkbox" value="${h(k)}" ${chosen.has(k) ? 'checked' : ''}>${h(k)}</label>`).join('')}</fieldset>
+    <div class="scroll" id="pcbox"></div>`;
+  const draw = () => drawParcoords(box.querySelector('#pcbox'), runs,
+    [...box.querySelectorAll('fieldset input:checked')].map(i => i.value), r => navigate('/runs/' + enc(r.id)));
+  box.querySelector('fieldset').addEventListener('change', draw);
+  draw();
 }
 
 // ---- lineage ----
