@@ -8,13 +8,14 @@
 #include "cli.h"
 #include "commands.h"
 #include "console.h"
+#include "json_safe.h"
 #include "trail.h"
 
 #define FOLLOW_POLL_MS 300
 
 typedef struct logs_opts {
     const char *store, *tail_arg, *run;
-    int out, err, follow;
+    int out, err, follow, raw;
     long tail; /* -1: everything */
 } logs_opts;
 
@@ -23,6 +24,7 @@ static const tr_opt logs_opts_table[] = {
     TR_FLAG("stderr", logs_opts, err, "only what CMD wrote to stderr"),
     TR_VALUE("tail", "N", logs_opts, tail_arg, "only the last N lines"),
     TR_FLAG("follow", logs_opts, follow, "keep printing what arrives until the run ends"),
+    TR_FLAG("raw", logs_opts, raw, "the bytes as written (escape sequences included)"),
     TR_VALUE("store", "PATH", logs_opts, store,
              "the store (default: $TRAIL_STORE, ./.trail/trail.db)"),
     TR_OPT_END};
@@ -36,9 +38,75 @@ const tr_opt_cmd tr_logs_cmd = {
     .max_args = 1,
     .missing = "which run? (an id, id prefix or name)",
     .args_help = "RUN is a full id, a unique id prefix, or a run name (the latest of that name).\n"
-                 "Both streams are printed in the order they were written, as written. Beyond\n"
-                 "the cap (TRAIL_CONSOLE_CAP, 16 MiB a stream) the head and tail are kept and a\n"
-                 "line [trail: N bytes of STREAM cut] marks the gap.\n"};
+                 "Both streams are printed in the order they were written. Control characters\n"
+                 "other than newline and tab (terminal escape sequences, a lone carriage return)\n"
+                 "and bytes that are not UTF-8 are shown escaped (\\x1b, \\r, \\xff), so a\n"
+                 "program's output cannot drive your terminal; --raw prints the bytes as written\n"
+                 "(for `less -R`, or a file). Beyond the cap (TRAIL_CONSOLE_CAP, 16 MiB a stream)\n"
+                 "the head and tail are kept and a line [trail: N bytes of STREAM cut] marks the\n"
+                 "gap.\n"};
+
+static int raw_out; /* --raw */
+
+/* Writes n bytes of console output as text: newline, tab and valid UTF-8 (but C1 controls) as
+ * they are, a CR before a newline dropped, other controls and stray bytes as \xHH / \r /
+ * \u00HH (one escaper's rule: cli/textout.c). A UTF-8 sequence cut by a chunk boundary waits
+ * in carry for the next chunk; end != 0 flushes it. */
+static void write_text(const unsigned char *d, size_t n, int end)
+{
+    static unsigned char carry[4];
+    static size_t ncarry;
+    if (raw_out) {
+        if (n) fwrite(d, 1, n, stdout);
+        return;
+    }
+    unsigned char tmp[8];
+    size_t i = 0;
+    while (ncarry && i < n) { /* complete the sequence held back */
+        carry[ncarry++] = d[i++];
+        size_t need = carry[0] >= 0xf0 ? 4 : carry[0] >= 0xe0 ? 3 : 2;
+        if (ncarry < need && i < n) continue;
+        if (ncarry < need) return;
+        memcpy(tmp, carry, ncarry);
+        size_t l = ncarry;
+        ncarry = 0;
+        write_text(tmp, l, 0);
+    }
+    for (; i < n;) {
+        size_t l = tr_utf8_seq(d + i, n - i);
+        unsigned char c = d[i];
+        if (!l && c >= 0xc2 && c <= 0xf4 && !end) { /* maybe cut by the chunk: does it fit? */
+            size_t need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2, have = n - i, ok = have < need;
+            for (size_t j = 1; ok && j < have; j++)
+                ok = (d[i + j] & 0xc0) == 0x80;
+            if (ok) {
+                memcpy(carry, d + i, have);
+                ncarry = have;
+                return;
+            }
+        }
+        if (l == 1 && (c == '\n' || c == '\t' || c >= 0x20) && c != 0x7f) {
+            putchar(c);
+        } else if (l == 1 && c == '\r' && i + 1 < n && d[i + 1] == '\n') {
+            /* CRLF: the line end alone */
+        } else if (l == 1 && c == '\r') {
+            fputs("\\r", stdout);
+        } else if (l == 2 && c == 0xc2 && d[i + 1] < 0xa0) {
+            printf("\\u%04x", (unsigned)d[i + 1]);
+        } else if (l > 1) {
+            fwrite(d + i, 1, l, stdout);
+        } else {
+            printf("\\x%02x", c);
+            l = 1;
+        }
+        i += l;
+    }
+    if (end && ncarry) {
+        for (size_t j = 0; j < ncarry; j++)
+            printf("\\x%02x", carry[j]);
+        ncarry = 0;
+    }
+}
 
 /* What has been read: the bytes (for --tail), or straight out. */
 typedef struct sink {
@@ -52,7 +120,7 @@ typedef struct sink {
 static void put(sink *k, const void *d, size_t n)
 {
     if (!k->keep) {
-        fwrite(d, 1, n, stdout);
+        write_text(d, n, 0);
         return;
     }
     if (k->len + n + 1 > k->cap) {
@@ -96,7 +164,7 @@ static void print_tail(const sink *k, long n)
         start--;
     }
     if (n == 0) start = end;
-    fwrite(k->buf + start, 1, end - start, stdout);
+    write_text((const unsigned char *)k->buf + start, end - start, 1);
 }
 
 static void sleep_ms(int ms)
@@ -118,6 +186,7 @@ int tr_cmd_logs(int argc, char **argv)
         rc = tr_opt_error(&tr_logs_cmd, "--stdout and --stderr exclude each other");
     if (rc) return TR_OPT_EXIT(rc);
     o.run = args.argv[0];
+    raw_out = o.raw;
     const char *stream = o.out ? "stdout" : o.err ? "stderr" : NULL;
     tr_store *st = tr_agent_open_store(o.store, TR_STORE_READONLY);
     if (!st) return TR_EXIT_USAGE;
@@ -151,6 +220,7 @@ int tr_cmd_logs(int argc, char **argv)
         rc = tr_store_console_read(st, id, stream, &after, on_chunk, &k);
         fflush(stdout);
     }
+    write_text(NULL, 0, 1); /* a sequence left cut at the very end */
     if (rc == 0 && !seen && !k.chunks)
         tr_agent_err("run %.8s kept no %s (--no-console, or nothing written)", id,
                      stream ? stream : "console output");

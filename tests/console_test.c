@@ -280,9 +280,41 @@ static void test_pty(void)
     T_CHECK(strstr(b.data, "to stderr\r\n") != NULL);
     char *logs = NULL;
     T_EQ_INT(TPROC(&logs, NULL, TRAIL, "logs", "--stdout", "tty"), 0);
+    T_EQ_STR(logs, "tty True True\n\\x1b[31mred\\x1b[0m loss=0.5\n"); /* shown, not obeyed */
+    free(logs);
+    T_EQ_INT(TPROC(&logs, NULL, TRAIL, "logs", "--raw", "--stdout", "tty"), 0);
     T_EQ_STR(logs, "tty True True\n\x1b[31mred\x1b[0m loss=0.5\n");
     free(logs);
     free(b.data);
+}
+
+/* What a program wrote cannot drive the reader's terminal: escape sequences, a lone CR, C1
+ * controls and stray bytes come out escaped; UTF-8, tabs and CRLF line ends as they are; --raw
+ * gives the bytes back exactly. */
+static void test_hostile_console(void)
+{
+    static const char bytes[] = "\x1b]0;owned\x07title\tok\r\nbar\rover\n\xc3\xa9t\xc3\xa9 \xff"
+                                "\xc2\x9b"
+                                "2J\n";
+    char path[600];
+    snprintf(path, sizeof path, "%s/hostile.bin", sandbox);
+    FILE *f = fopen(path, "wb");
+    T_ASSERT(f);
+    fwrite(bytes, 1, sizeof bytes - 1, f);
+    fclose(f);
+    T_EQ_INT(TPROC(NULL, NULL, TRAIL, "run", "--name", "hostile", "cat", path), 0);
+    char *logs = NULL;
+    T_EQ_INT(TPROC(&logs, NULL, TRAIL, "logs", "hostile"), 0);
+    T_EQ_STR(logs, "\\x1b]0;owned\\x07title\tok\nbar\\rover\n\xc3\xa9t\xc3\xa9 \\xff\\u009b"
+                   "2J\n");
+    free(logs);
+    T_EQ_INT(TPROC(&logs, NULL, TRAIL, "logs", "--tail", "1", "hostile"), 0);
+    T_EQ_STR(logs, "\xc3\xa9t\xc3\xa9 \\xff\\u009b"
+                   "2J\n");
+    free(logs);
+    T_EQ_INT(TPROC(&logs, NULL, TRAIL, "logs", "--raw", "hostile"), 0);
+    T_EQ_STR(logs, bytes);
+    free(logs);
 }
 
 /* trail in the foreground of a terminal (a pty the test makes its controlling terminal):
@@ -517,6 +549,7 @@ int main(void)
     T_RUN(test_forms);
     T_RUN(test_traceback);
     T_RUN(test_pty);
+    T_RUN(test_hostile_console);
     T_RUN(test_winch);
     T_RUN(test_options);
     T_RUN(test_sdk_wins);
