@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "ol_post.h"
 #include "commands.h"
 #include "trail.h"
 #include "util.h"
@@ -43,67 +44,6 @@ const tr_opt_cmd tr_export_cmd = {
     .details = "START and COMPLETE/FAIL/ABORT per run, and per process as child runs (the\n"
                "parent facet); files are datasets in the namespace file (file://HOST for\n"
                "node-local paths) with their version. Every run when no RUN is named.\n"};
-
-/* "http://host[:port]/path" split; 0 or -1. */
-static int split_url(const char *url, char *host, size_t hn, char *port, size_t pn, char *path,
-                     size_t an)
-{
-    if (strncmp(url, "http://", 7)) return -1;
-    const char *h = url + 7, *slash = strchr(h, '/'), *colon = strchr(h, ':');
-    size_t hl = slash ? (size_t)(slash - h) : strlen(h);
-    if (colon && (!slash || colon < slash)) {
-        snprintf(port, pn, "%.*s", (int)(hl - (size_t)(colon - h) - 1), colon + 1);
-        hl = (size_t)(colon - h);
-    } else {
-        snprintf(port, pn, "80");
-    }
-    if (hl == 0 || hl >= hn) return -1;
-    snprintf(host, hn, "%.*s", (int)hl, h);
-    snprintf(path, an, "%s", slash ? slash : "/");
-    return 0;
-}
-
-/* One POST; the HTTP status, or -1 when nothing came back. */
-static int http_post(const char *url, const char *body, char *why, size_t wn)
-{
-    char host[256], port[16], path[2048];
-    if (split_url(url, host, sizeof host, port, sizeof port, path, sizeof path) != 0) {
-        snprintf(why, wn, "not an http:// URL");
-        return -1;
-    }
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
-    int fd = -1, status = -1;
-    if (getaddrinfo(host, port, &hints, &ai) != 0 || !ai) {
-        snprintf(why, wn, "cannot resolve %s", host);
-        return -1;
-    }
-    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-        snprintf(why, wn, "cannot connect to %s:%s: %s", host, port, strerror(errno));
-        goto done;
-    }
-    char head[2600];
-    size_t bl = strlen(body);
-    int hl = snprintf(head, sizeof head,
-                      "POST %s HTTP/1.1\r\nHost: %s:%s\r\nContent-Type: application/json\r\n"
-                      "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-                      path, host, port, bl);
-    if (write(fd, head, (size_t)hl) != hl || write(fd, body, bl) != (ssize_t)bl) {
-        snprintf(why, wn, "sending to %s: %s", url, strerror(errno));
-        goto done;
-    }
-    char reply[512];
-    ssize_t n = read(fd, reply, sizeof reply - 1);
-    if (n > 0) {
-        reply[n] = 0;
-        if (sscanf(reply, "HTTP/%*s %d", &status) != 1) status = -1;
-    }
-    if (status < 0) snprintf(why, wn, "no HTTP reply from %s", url);
-done:
-    if (fd >= 0) close(fd);
-    freeaddrinfo(ai);
-    return status;
-}
 
 /* Start time of the export window in ns since the epoch (0: no window); -1 when unreadable. */
 static int64_t since_ns(const char *s)
@@ -162,6 +102,9 @@ int tr_cmd_export(int argc, char **argv)
                TR_EXIT_USAGE;
     if (o.out && o.url)
         return tr_opt_error(&tr_export_cmd, "--out and --url exclude each other"), TR_EXIT_USAGE;
+    if (o.url && tr_ol_url_ok(o.url))
+        return tr_opt_error(&tr_export_cmd, "--url '%s': an http://HOST[:PORT]/PATH URL", o.url),
+               TR_EXIT_USAGE;
     int64_t since = since_ns(o.since);
     if (since < 0)
         return tr_opt_error(&tr_export_cmd, "--since '%s': an age (7d) or a UTC time", o.since),
@@ -185,7 +128,7 @@ int tr_cmd_export(int argc, char **argv)
         cJSON_ArrayForEach(e, events)
         {
             char *text = cJSON_PrintUnformatted(e), why[300] = "";
-            int status = !text ? -1 : o.url ? http_post(o.url, text, why, sizeof why) : 200;
+            int status = !text ? -1 : o.url ? tr_ol_post(o.url, text, 10, why, sizeof why) : 200;
             if (text && !o.url) fprintf(f, "%s\n", text);
             if (text && !why[0] && (status < 200 || status > 299))
                 snprintf(why, sizeof why, "%s answered HTTP %d to an event", o.url, status);

@@ -10,6 +10,7 @@
 
 #include "batch.h"
 #include "exposure.h"
+#include "ol_emit.h"
 #include "opts.h"
 #include "server.h"
 #include "trail.h"
@@ -19,7 +20,7 @@
 
 typedef struct opts {
     tr_srv_conf conf;
-    const char *store, *http, *token_file;
+    const char *store, *http, *token_file, *openlineage_url;
     double stats_s;
     const char *listen[TR_SRV_MAX_LISTEN]; /* as given; normalised into conf.listen */
     int nlisten;
@@ -46,6 +47,8 @@ static const tr_opt traild_opts[] = {
     TR_VALUE("http", "ADDR", opts, http, "serve /health, /api/runs, /api/runs/ID on [HOST:]PORT"),
     TR_FLAG("http-no-auth", opts, http_no_auth,
             "serve the API with no token (single-user machines)"),
+    TR_VALUE("openlineage-url", "URL", opts, openlineage_url,
+             "POST OpenLineage RunEvents of runs that end to URL"),
     TR_VALUE("token-file", "F", opts, token_file,
              "secret agents prove with HMAC-SHA256 (mode 0600/0400)"),
     TR_VALUE("tls-cert", "F", opts, conf.tls_cert, "PEM certificate for tls+tcp:// listeners"),
@@ -68,7 +71,7 @@ static const tr_opt traild_opts[] = {
      .flags = TR_OPT_HIDDEN},
     TR_OPT_END};
 
-static char traild_details[2048];
+static char traild_details[3072];
 
 static const tr_opt_cmd traild_cmd = {
     .name = "traild",
@@ -94,6 +97,9 @@ static int parse(int argc, char **argv, opts *o)
              "(the agent retries). With --http, every /api request needs\n"
              "'Authorization: Bearer TOKEN' (the --token-file secret; /health is open);\n"
              "without a token traild refuses --http unless --http-no-auth is given.\n"
+             "--openlineage-url URL: each run that ends from then on is sent as OpenLineage\n"
+             "RunEvents (those of trail export openlineage), oldest first, retried until\n"
+             "answered 2xx; what waits is kept in the store across restarts.\n"
              "SIGUSR1 logs the counters now. SIGTERM/SIGINT: stop accepting, commit and\n"
              "acknowledge what was received, exit 0.\n",
              TR_BATCH_MAX_BYTES, TR_BATCH_MAX_RECORDS);
@@ -277,6 +283,15 @@ int main(int argc, char **argv)
         tr_store_close(store);
         return EXIT_USAGE;
     }
+    tr_ol_emit *ol = NULL;
+    if (o.openlineage_url &&
+        tr_ol_emit_start(&ol, o.openlineage_url, o.store, err, sizeof err) != 0) {
+        fprintf(stderr, "traild: %s\n", err);
+        tr_http_stop(http);
+        tr_srv_stop(srv, NULL);
+        tr_store_close(store);
+        return EXIT_USAGE;
+    }
     if (!o.conf.token)
         tr_srv_log("warn", "no --token-file: any agent that reaches a listener can write");
     for (int i = 0; i < o.conf.nlisten; i++)
@@ -308,6 +323,7 @@ int main(int argc, char **argv)
             next = tr_mono_ns() + (int64_t)(o.stats_s * 1e9);
         }
     }
+    tr_ol_emit_stop(ol);
     tr_http_stop(http);
     tr_srv_counters c;
     tr_srv_stop(srv, &c); /* the store worker ends here: every queued batch is committed */

@@ -6,6 +6,7 @@
 #include "deps_sql.h"
 #include "lineage_sql.h"
 #include "mlflow_sql.h"
+#include "outbox_sql.h"
 #include "procs_sql.h"
 #include "settle_sql.h"
 
@@ -102,7 +103,7 @@
         TR_SQL_SCHEMA_V1, TR_SQL_SCHEMA_V2, TR_SQL_SCHEMA_V3 /* procs_sql.h */,                    \
             TR_SQL_SCHEMA_V4 /* console_sql.h */, TR_SQL_SCHEMA_V5 /* lineage_sql.h */,            \
             TR_SQL_SCHEMA_V6 /* settle_sql.h */, TR_SQL_SCHEMA_V7 /* mlflow_sql.h */,              \
-            TR_SQL_SCHEMA_V8 /* settle_sql.h */                                                    \
+            TR_SQL_SCHEMA_V8 /* settle_sql.h */, TR_SQL_SCHEMA_V9 /* outbox_sql.h */               \
     }
 
 /* Open-time checks. */
@@ -236,7 +237,8 @@
     TR_DEPS_STMTS(X)                                                                               \
     TR_SETTLE_STMTS(X)                                                                             \
     TR_CONSOLE_STMTS(X)                                                                            \
-    TR_MLFLOW_STMTS(X)
+    TR_MLFLOW_STMTS(X)                                                                             \
+    TR_OUTBOX_STMTS(X)
 
 /* Columns by name: Q_RUN (in the run document's order) ... */
 enum tr_q_run_col {

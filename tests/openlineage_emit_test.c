@@ -1,0 +1,200 @@
+/* openlineage_emit_test.c - traild --openlineage-url: runs of `trail run --collector` that end are
+ * POSTed to an HTTP receiver on loopback as exactly the events `trail export openlineage` gives;
+ * with the receiver down (and answering 503) they wait in the store's outbox, survive a traild
+ * restart, and arrive once it is back, in order, none lost and none sent twice; runs that ended
+ * before the target was registered are not sent. */
+#include "tassert.h"
+#include "tnet.h"
+
+#define TRAIL (char *)tproc_bin("trail")
+
+static const char *sandbox;
+static char db[600], dlog[600], bodies[600], url[128], lu[64];
+static int rport;
+
+/* A receiver on 127.0.0.1:port: answers the first `fail` requests 503 (keeping nothing), then
+ * 200, appending each body as one line to bodies. */
+static pid_t receiver(int port, int fail)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    a.sin_port = htons((uint16_t)port);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    T_ASSERT(bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && listen(fd, 64) == 0);
+    pid_t pid = fork();
+    if (pid) {
+        close(fd);
+        return pid;
+    }
+    for (;;) {
+        int c = accept(fd, NULL, NULL);
+        if (c < 0) continue;
+        static char buf[1 << 20];
+        size_t got = 0;
+        long want = -1;
+        char *body = NULL;
+        for (ssize_t n;
+             got < sizeof buf - 1 && (n = read(c, buf + got, sizeof buf - 1 - got)) > 0;) {
+            got += (size_t)n;
+            buf[got] = 0;
+            char *cl = strcasestr(buf, "Content-Length:");
+            body = strstr(buf, "\r\n\r\n");
+            if (body && cl) want = atol(cl + 15);
+            if (body && want >= 0 && (long)(got - (size_t)(body + 4 - buf)) >= want) break;
+        }
+        int status = fail > 0 ? 503 : 200;
+        if (fail > 0) {
+            fail--;
+        } else if (body && want >= 0) {
+            FILE *f = fopen(bodies, "a");
+            fprintf(f, "%.*s\n", (int)want, body + 4);
+            fclose(f);
+        }
+        char reply[128];
+        int rl =
+            snprintf(reply, sizeof reply, "HTTP/1.1 %d X\r\nContent-Length: 0\r\n\r\n", status);
+        if (write(c, reply, (size_t)rl) < 0) {
+        }
+        close(c);
+    }
+}
+
+static void stop(pid_t p)
+{
+    kill(p, SIGKILL);
+    tnet_wait(p);
+}
+
+static pid_t start_traild(void)
+{
+    pid_t d = TNET_TRAILD(dlog, "--listen", lu, "--store", db, "--openlineage-url", url);
+    T_ASSERT(d > 0);
+    return d;
+}
+
+/* A run through traild: its id. */
+static void run(const char *name, char id[33])
+{
+    char *out = NULL;
+    T_EQ_INT(TPROC(NULL, NULL, TRAIL, "run", "--collector", lu, "--name", (char *)name, "--", "sh",
+                   "-c", "echo hi > /dev/null"),
+             0);
+    T_EQ_INT(TPROC(&out, NULL, TRAIL, "show", (char *)name, "--json"), 0);
+    char *p = out ? strstr(out, "\"id\":") : NULL;
+    T_ASSERT(p);
+    p = strchr(p + 5, '"');
+    snprintf(id, 33, "%.32s", p + 1);
+    free(out);
+}
+
+/* The events `trail export openlineage RUN` writes, one a line. */
+static char *exported(const char *id)
+{
+    char *out = NULL;
+    T_EQ_INT(TPROC(&out, NULL, TRAIL, "export", "openlineage", (char *)id), 0);
+    T_ASSERT(out && *out);
+    return out;
+}
+
+static long long outbox(void)
+{
+    return tnet_sql(db, "SELECT count(*) FROM openlineage_outbox");
+}
+
+/* Waits (bounded, not a timing assertion) until the receiver kept at least `len` bytes. */
+static char *wait_bodies(size_t len)
+{
+    for (int i = 0; i < 3000; i++) {
+        char *b = tnet_slurp(bodies);
+        if (b && strlen(b) >= len) return b;
+        free(b);
+        tnet_sleep_ms(10);
+    }
+    return tnet_slurp(bodies);
+}
+
+static void test_emit(void)
+{
+    char before[33], r1[33], r2[33], r3[33];
+    /* a run that ended before traild had the target: not sent */
+    T_EQ_INT(TPROC(NULL, NULL, TRAIL, "run", "--name", "before", "--", "true"), 0);
+    T_EQ_INT(TPROC(NULL, NULL, TRAIL, "run", "--name", "before2", "--", "true"), 0);
+    (void)before;
+    pid_t r = receiver(rport, 0), d = start_traild();
+    run("r1", r1);
+    char *want1 = exported(r1), *got = wait_bodies(strlen(want1));
+    T_EQ_STR(got, want1); /* every event of r1, in order, exactly what export gives */
+    free(got);
+    T_EQ_INT(outbox(), 0);
+
+    /* the receiver goes away: r2 and r3 wait in the outbox, across a traild restart */
+    stop(r);
+    run("r2", r2);
+    run("r3", r3);
+    T_CHECK(tnet_wait_log(dlog, "not delivered to", 1));
+    kill(d, SIGTERM);
+    T_EQ_INT(tnet_wait(d), 0);
+    T_EQ_INT(outbox(), 2);
+    d = start_traild();
+    T_CHECK(tnet_wait_log(dlog, "(2 waiting)", 1));
+    /* back, but answering 503 three times first: retried with backoff until 2xx */
+    r = receiver(rport, 3);
+    char *want2 = exported(r2), *want3 = exported(r3);
+    size_t total = strlen(want1) + strlen(want2) + strlen(want3);
+    got = wait_bodies(total);
+    T_EQ_INT(strlen(got), total);
+    T_CHECK(!strncmp(got, want1, strlen(want1)));                 /* r1 not sent again */
+    T_CHECK(!strncmp(got + strlen(want1), want2, strlen(want2))); /* then r2, then r3 */
+    T_CHECK(!strcmp(got + strlen(want1) + strlen(want2), want3));
+    free(got);
+    for (int i = 0; i < 3000 && outbox() != 0; i++)
+        tnet_sleep_ms(10);
+    T_EQ_INT(outbox(), 0);
+    T_CHECK(tnet_wait_log(dlog, "reachable again", 1));
+    /* a restart with nothing waiting sends nothing */
+    kill(d, SIGTERM);
+    T_EQ_INT(tnet_wait(d), 0);
+    d = start_traild();
+    T_CHECK(tnet_wait_log(dlog, "(0 waiting)", 1));
+    tnet_sleep_ms(200);
+    got = tnet_slurp(bodies);
+    T_EQ_INT(strlen(got), total);
+    free(got);
+    /* the runs of before the target: never sent */
+    char *b = exported("before");
+    got = tnet_slurp(bodies);
+    T_CHECK(!strstr(got, b));
+    free(got);
+    free(b);
+    free(want1);
+    free(want2);
+    free(want3);
+    kill(d, SIGTERM);
+    T_EQ_INT(tnet_wait(d), 0);
+    stop(r);
+}
+
+static void test_bad_url(void)
+{
+    char *err = NULL;
+    int st = TPROC(NULL, &err, (char *)tproc_bin("traild"), "--listen", lu, "--store", db,
+                   "--openlineage-url", "ftp://x/y");
+    T_EQ_INT(st, 2);
+    T_CHECK(err && strstr(err, "--openlineage-url"));
+    free(err);
+}
+
+int main(void)
+{
+    tnet_asan_preload_ok();
+    sandbox = tproc_sandbox();
+    snprintf(db, sizeof db, "%s", getenv("TRAIL_STORE"));
+    snprintf(dlog, sizeof dlog, "%s/traild.log", sandbox);
+    snprintf(bodies, sizeof bodies, "%s/received.ndjson", sandbox);
+    rport = tnet_free_port();
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/api/v1/lineage", rport);
+    snprintf(lu, sizeof lu, "tcp://127.0.0.1:%d", tnet_free_port());
+    T_RUN(test_emit);
+    T_RUN(test_bad_url);
+    return T_DONE();
+}
