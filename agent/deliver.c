@@ -182,8 +182,10 @@ long tr_deliver_pump(tr_deliver *d, int64_t deadline_ns)
     tr_spool_reader_commit(d->reader); /* only now may segments be removed */
     int damaged = note_damaged(d);
     if (sent <= 0) {
-        /* the count goes out by the next pump: not "nothing waiting" yet */
-        if (damaged && tr_enrich_flush(d->enrich, s) > 0) return TRAIL_EAGAIN;
+        /* enrichment made now goes out by the next pump: a count of damaged frames (not
+         * "nothing waiting" yet), the files of a process killed after the last batch */
+        long made = tr_enrich_flush(d->enrich, s);
+        if (damaged && made > 0) return TRAIL_EAGAIN;
         return 0;
     }
     d->acked += (uint64_t)sent;

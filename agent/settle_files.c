@@ -1,5 +1,6 @@
 /* settle_files.c - files of killed processes: FILE_OPEN records no FILE settled, turned into
- * FILE_SETTLE records once their process is gone (fingerprints of writers taken then). */
+ * FILE_SETTLE records once their process is gone (fingerprints of writers taken then, bytes from
+ * the process's counter file, common/fdctr.h, which the shim kept mapped). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "fdctr.h"
 #include "record.h"
 #include "spool.h"
 #include "trail.h"
@@ -23,9 +25,23 @@ typedef struct sopen {
     char *path;
 } sopen;
 
+/* A process's counter file: removed once the process is gone (it removes it itself when it
+ * ends on its own: its PROC_END of kind exit or signal). */
+typedef struct scnt {
+    char stream[33];
+    int64_t pid;
+    char *path;
+} scnt;
+
 struct tr_settleq {
     sopen *v;
     size_t n, cap;
+    scnt *c;
+    size_t nc, capc;
+    /* the counter file of the process being settled, read once */
+    int64_t cpid;
+    tr_fdctr *ctr;
+    size_t nctr;
 };
 
 tr_settleq *tr_settleq_new(void)
@@ -38,7 +54,11 @@ void tr_settleq_free(tr_settleq *q)
     if (!q) return;
     for (size_t i = 0; i < q->n; i++)
         free(q->v[i].path);
+    for (size_t i = 0; i < q->nc; i++)
+        free(q->c[i].path);
     free(q->v);
+    free(q->c);
+    free(q->ctr);
     free(q);
 }
 
@@ -59,6 +79,36 @@ static long find(const tr_settleq *q, const char *stream, int64_t seq)
 static int get_i64(const tr_rec *rec, uint16_t id, int64_t *v)
 {
     return tr_rec_get_i64(rec, id, v) == 0;
+}
+
+/* `<the segment's directory>/<pid>.cnt`, remembered once per stream. */
+static void note_counters(tr_settleq *q, const tr_seg_info *seg, int64_t pid)
+{
+    for (size_t i = q->nc; i-- > 0;)
+        if (!strcmp(q->c[i].stream, seg->stream_id)) return;
+    const char *slash = seg->path ? strrchr(seg->path, '/') : NULL;
+    if (!slash) return;
+    if (q->nc == q->capc) {
+        size_t cap = q->capc ? q->capc * 2 : 16;
+        scnt *g = realloc(q->c, cap * sizeof *g);
+        if (!g) return;
+        q->c = g;
+        q->capc = cap;
+    }
+    scnt *c = &q->c[q->nc];
+    size_t dl = (size_t)(slash - seg->path), n = dl + 32;
+    if (!(c->path = malloc(n))) return;
+    snprintf(c->path, n, "%.*s/%lld%s", (int)dl, seg->path, (long long)pid, TR_FDCTR_SUFFIX);
+    snprintf(c->stream, sizeof c->stream, "%s", seg->stream_id);
+    c->pid = pid;
+    q->nc++;
+}
+
+static const char *counters_of(const tr_settleq *q, int64_t pid)
+{
+    for (size_t i = q->nc; i-- > 0;)
+        if (q->c[i].pid == pid) return q->c[i].path;
+    return NULL;
 }
 
 static void note_open(tr_settleq *q, const tr_seg_info *seg, const tr_rec *rec, const char *run)
@@ -84,6 +134,7 @@ static void note_open(tr_settleq *q, const tr_seg_info *seg, const tr_rec *rec, 
     snprintf(o->run, sizeof o->run, "%s", run);
     o->pid = seg->pid;
     get_i64(rec, TR_F_PID, &o->pid);
+    note_counters(q, seg, o->pid);
     o->seq = seq;
     get_i64(rec, TR_F_FLAGS, &o->flags);
     if (!get_i64(rec, TR_F_START_NS, &o->start_ns)) o->start_ns = rec->time_ns;
@@ -113,9 +164,40 @@ void tr_settleq_note(tr_settleq *q, const tr_seg_info *seg, const tr_rec *rec, c
     } else if (rec->type == TR_REC_PROC_END) {
         /* every way an image ends on its own records its open files first (exit, exec, a
          * crash): what is left of it was handed over to the next image, or was never open */
+        int64_t pid = seg->pid; /* a forked child's end can come in its parent's stream */
+        get_i64(rec, TR_F_PID, &pid);
         for (size_t i = q->n; i-- > 0;)
-            if (!strcmp(q->v[i].stream, seg->stream_id)) drop(q, i);
+            if (q->v[i].pid == pid && !strcmp(q->v[i].stream, seg->stream_id)) drop(q, i);
+        const char *kind;
+        size_t kn;
+        int exec = tr_rec_get_str(rec, TR_F_KIND, &kind, &kn) == 0 && kn == 4 &&
+                   !memcmp(kind, "exec", 4); /* the next image makes its own counter file */
+        for (size_t i = q->nc; i-- > 0 && !exec;)
+            if (q->c[i].pid == pid && !strcmp(q->c[i].stream, seg->stream_id)) {
+                free(q->c[i].path);
+                q->c[i] = q->c[--q->nc];
+            }
     }
+}
+
+/* The counters of pid's open descriptions as its counter file has them (read once per process);
+ * the entry of the open seq made at start_ns, or NULL. */
+static const tr_fdctr *counters(tr_settleq *q, int64_t pid, int64_t seq, int64_t start_ns)
+{
+    if (q->cpid != pid) {
+        q->cpid = pid;
+        q->nctr = 0;
+        const char *path = counters_of(q, pid);
+        if (!q->ctr) q->ctr = malloc(TR_FDCTR_N * sizeof *q->ctr);
+        FILE *f = path && q->ctr ? fopen(path, "rb") : NULL;
+        if (f) {
+            q->nctr = fread(q->ctr, sizeof *q->ctr, TR_FDCTR_N, f);
+            fclose(f);
+        }
+    }
+    for (size_t i = 0; i < q->nctr; i++)
+        if (q->ctr[i].oseq == seq && q->ctr[i].start_ns == start_ns) return &q->ctr[i];
+    return NULL;
 }
 
 /* 1 when process pid no longer runs: gone, or a zombie waiting for its parent. */
@@ -133,7 +215,7 @@ static int gone(int64_t pid)
 
 /* The FILE_SETTLE of one open: an input keeps its fingerprint at open; a writer gets the one
  * the path has now, and the growth since open as its bytes. */
-static int settle(tr_enrich *e, const sopen *o)
+static int settle(tr_enrich *e, const sopen *o, const tr_fdctr *c)
 {
     uint8_t buf[4096 + 512];
     tr_enc enc;
@@ -154,7 +236,9 @@ static int settle(tr_enrich *e, const sopen *o)
     if (!writable && acc == 0 && !o->has_fp) return 0; /* a directory or not a regular file */
     const tr_fingerprint *f = writable ? &now_fp : o->has_fp ? &o->fp : NULL;
     int64_t wrote = 0;
-    if (writable) {
+    if (c) { /* what the process counted, up to its last call */
+        wrote = (int64_t)c->wr;
+    } else if (writable) { /* no counters: the growth since open */
         wrote = now_fp.size - (o->open_size >= 0 ? o->open_size : 0);
         if (wrote < 0) wrote = 0;
     }
@@ -167,7 +251,7 @@ static int settle(tr_enrich *e, const sopen *o)
     tr_enc_i64(&enc, TR_F_START_NS, o->start_ns);
     tr_enc_i64(&enc, TR_F_END_NS, now);
     tr_enc_str(&enc, TR_F_ENDED, "killed");
-    tr_enc_u64(&enc, TR_F_BYTES_READ, 0);
+    tr_enc_u64(&enc, TR_F_BYTES_READ, c ? c->rd : 0);
     if (writable) tr_enc_u64(&enc, TR_F_BYTES_WRITTEN, (uint64_t)wrote);
     if (f) {
         tr_enc_u64(&enc, TR_F_DEV, f->dev);
@@ -182,7 +266,7 @@ static int settle(tr_enrich *e, const sopen *o)
 
 int tr_settleq_flush(tr_settleq *q, tr_enrich *e)
 {
-    if (!q || q->n == 0) return 0;
+    if (!q || (q->n == 0 && q->nc == 0)) return 0;
     int rc = 0;
     /* one liveness check per process, not per open */
     int64_t last_pid = -1;
@@ -194,9 +278,17 @@ int tr_settleq_flush(tr_settleq *q, tr_enrich *e)
             last_gone = gone(o->pid);
         }
         if (!last_gone) continue;
-        int r = settle(e, o);
+        int r = settle(e, o, counters(q, o->pid, o->seq, o->start_ns));
         if (r && !rc) rc = r;
         drop(q, i);
     }
+    q->cpid = 0;
+    /* counter files of processes that are gone: every open of theirs is settled now */
+    for (size_t i = q->nc; i-- > 0;)
+        if (gone(q->c[i].pid)) {
+            unlink(q->c[i].path);
+            free(q->c[i].path);
+            q->c[i] = q->c[--q->nc];
+        }
     return rc;
 }

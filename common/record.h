@@ -61,7 +61,9 @@ enum tr_rec_type {
  *  - FILE_OPEN: PATH FLAGS SEQ START_NS [KIND "inherited"] [fingerprint at open of a readable
  *    file] [OPEN_SIZE of a writer opened without O_TRUNC], at open; the FILE of its last close
  *    carries OPEN_SEQ = that SEQ and settles it. FILE and FILEOP carry SEQ: with time_ns the
- *    order of one process's events, whatever order its segments are read in.
+ *    order of one process's events, whatever order its segments are read in. Repeated
+ *    read-only opens of one version by one image are one FILE_OPEN (at the second open) and one
+ *    FILE with OPENS = how many, END_NS = the last close, bytes of them all.
  *  - FILE_SETTLE (agent): PATH FLAGS PID OPEN_SEQ ROLE START_NS ENDED "killed" BYTES_*, for a
  *    FILE_OPEN of a process that ended without a FILE for it: inputs with the fingerprint at
  *    open, outputs with one the agent took after the process was gone.
@@ -142,6 +144,7 @@ enum tr_field_id {
     TR_F_ENDED = 54,          /* STR: FILE_SETTLE: how the description ended: "killed" */
     TR_F_OPEN_SIZE = 55, /* I64: FILE_OPEN/FILE_SETTLE: size at open of a file opened to write */
     TR_F_DAMAGED = 64,   /* I64: DROPPED: damaged spool frames the agent had to skip */
+    TR_F_OPENS = 56,     /* I64: FILE: read-only opens of one version it stands for (> 1) */
     TR_F_FIELD_MAX = 0xffff
 };
 

@@ -7,49 +7,7 @@
 #include <unistd.h>
 
 #include "client.h"
-#include "shim.h"
-
-/* Fixed memory ceiling: nothing here grows. Slots are handed out lowest-first so a program
- * that keeps few files open touches few pages. */
-#define FD_MAX 65536
-#define NSLOTS 4096
-#define SHORT_PATH 232
-#define NLONG 64
-
-enum {
-    B_INHERITED = 1 << 0, /* copy in a forked child: the parent reports it unless we use it */
-    B_ADOPTED = 1 << 1,   /* found open at image start (inherited across exec) */
-    B_REPORTED = 1 << 2,  /* a record was emitted at exec; only later bytes are new */
-    B_MMAP = 1 << 3,
-    B_TRUNCATED = 1 << 4, /* ftruncate'd: a write even without bytes */
-    B_CLOSEFP = 1 << 5,   /* cfp holds the fingerprint taken at the last close */
-    B_STATLATER = 1 << 6, /* stdio: fingerprint by path once fclose has flushed */
-    B_OPENFP = 1 << 7,    /* fp holds the fingerprint taken at open */
-    B_SURVIVE = 1 << 8,   /* scratch: an fd of it stays open across exec */
-    B_ANON = 1 << 9,      /* O_TMPFILE: no name (path holds its directory) until linkat */
-};
-
-typedef struct fingerprint {
-    uint64_t dev, ino;
-    int64_t size, mtime_ns, ctime_ns;
-    uint32_t mode;
-} fingerprint;
-
-typedef struct slot {
-    uint32_t refs;
-    int32_t flags;
-    uint16_t kind;
-    uint16_t bits;
-    int16_t longidx;
-    uint16_t pathlen;
-    uint64_t rd, wr;
-    int64_t start_ns;
-    int64_t oseq;      /* SEQ of the FILE_OPEN record, 0: none was written */
-    int64_t open_size; /* size at open of a writer, -1 unknown */
-    void *stream;      /* the stdio stream of fopen'd files, flushed before the exit record */
-    fingerprint fp, cfp;
-    char path[SHORT_PATH];
-} slot;
+#include "fdslot.h"
 
 static slot slots[NSLOTS];
 static uint64_t slot_used[NSLOTS / 64];
@@ -74,7 +32,7 @@ static void fp_from(fingerprint *f, const struct stat *st)
     f->mode = st->st_mode;
 }
 
-static const char *slot_path(const slot *s)
+const char *fd_slot_path(const slot *s)
 {
     return s->longidx >= 0 ? longpath[s->longidx] : s->path;
 }
@@ -132,51 +90,20 @@ static void map_fd(int fd, int idx)
     }
 }
 
-static int fp_same(const fingerprint *a, const fingerprint *b)
-{
-    return a->ino == b->ino && a->size == b->size && a->mtime_ns == b->mtime_ns;
-}
-
-/* One FILE record of a description: its role, the fingerprint of that role's version and the
- * bytes moved in that role. */
-static void emit_file(slot *s, const char *role, const fingerprint *f, uint64_t rd, uint64_t wr)
-{
-    if (f && !S_ISREG(f->mode)) return; /* a fifo or device opened for writing */
-    uint8_t buf[4096 + 512];
-    tr_enc e;
-    shim_enc_begin(&e, buf, sizeof buf, TR_REC_FILE);
-    tr_enc_strn(&e, TR_F_PATH, slot_path(s), s->pathlen);
-    tr_enc_i64(&e, TR_F_FLAGS, s->flags);
-    /* the store derives the role from the byte counts; say it only where that would differ */
-    const char *derived = wr ? (rd ? "inout" : "output") : "input";
-    if (strcmp(role, derived) != 0) tr_enc_str(&e, TR_F_ROLE, role);
-    tr_enc_u64(&e, TR_F_BYTES_READ, rd);
-    if (wr) tr_enc_u64(&e, TR_F_BYTES_WRITTEN, wr);
-    if (s->bits & B_MMAP) tr_enc_i64(&e, TR_F_MMAP, 1);
-    tr_enc_i64(&e, TR_F_START_NS, s->start_ns);
-    tr_enc_i64(&e, TR_F_SEQ, shim_seq());
-    if (s->oseq) tr_enc_i64(&e, TR_F_OPEN_SEQ, s->oseq);
-    if (f) {
-        tr_enc_u64(&e, TR_F_DEV, f->dev);
-        tr_enc_u64(&e, TR_F_INO, f->ino);
-        tr_enc_i64(&e, TR_F_SIZE, f->size);
-        tr_enc_i64(&e, TR_F_MTIME_NS, f->mtime_ns);
-    }
-    if (s->bits & B_ADOPTED) tr_enc_str(&e, TR_F_KIND, "inherited");
-    tr_enc_str(&e, TR_F_SOURCE, "shim");
-    shim_emit(&e);
-}
-
 /* Emits the FILE record of a description whose last reference in this image goes away. */
 static void slot_emit(slot *s)
 {
     if (s->kind != SLOT_FILE || (s->bits & B_ANON)) return; /* never named: nothing to say */
-    uint64_t rd = __atomic_load_n(&s->rd, __ATOMIC_RELAXED);
-    uint64_t wr = __atomic_load_n(&s->wr, __ATOMIC_RELAXED);
+    if (s->agg) { /* one of repeated opens: its aggregate says it */
+        fd_agg_leave(s);
+        return;
+    }
+    uint64_t rd = __atomic_load_n(&s->c->rd, __ATOMIC_RELAXED);
+    uint64_t wr = __atomic_load_n(&s->c->wr, __ATOMIC_RELAXED);
     int acc = s->flags & O_ACCMODE, writable = acc != O_RDONLY;
     if ((s->bits & B_STATLATER) && writable) {
         struct stat st;
-        if (shim_stat(slot_path(s), &st, 0) == 0) {
+        if (shim_stat(fd_slot_path(s), &st, 0) == 0) {
             fp_from(&s->cfp, &st);
             s->bits |= B_CLOSEFP;
         }
@@ -197,15 +124,19 @@ static void slot_emit(slot *s)
     const fingerprint *ofp = (s->bits & B_OPENFP) ? &s->fp : NULL;
     const fingerprint *cfp = (s->bits & B_CLOSEFP) ? &s->cfp : NULL;
     if (input) {
-        emit_file(s, "input", ofp, rd, 0);
+        fd_emit_file(s, "input", ofp, rd, 0, 0, 0);
+        s->c->oseq = 0; /* settled */
+        if (acc == O_RDONLY && ofp && !(s->bits & (B_ADOPTED | B_INHERITED | B_REPORTED)))
+            fd_agg_closed(s); /* opened again, it joins an aggregate */
         return;
     }
     /* read and written: what it read at open is the version it had then (an input, unless the
      * run wrote that version itself: the store keeps such reads internal); what it left, the
      * output. What a read-write open read of a file it created or emptied, it wrote itself. */
     if (acc == O_RDWR && rd && !made && ofp && !(cfp && fp_same(ofp, cfp)))
-        emit_file(s, "input", ofp, rd, 0);
-    emit_file(s, "output", cfp, 0, wr);
+        fd_emit_file(s, "input", ofp, rd, 0, 0, 0);
+    fd_emit_file(s, "output", cfp, 0, wr, 0, 0);
+    s->c->oseq = 0;
 }
 
 /* Takes what a record needs while the fd is still open: the fingerprint of a writer. */
@@ -255,37 +186,24 @@ void shim_fd_closing(int fd)
     shim_fd_close_end(shim_fd_close_begin(fd, 0));
 }
 
-/* FILE_OPEN: written when tracking starts, so that a description of a process killed before
- * its close (SIGKILL, an unhandled SIGTERM) is still known; the FILE of its close settles it.
- * An append to the mapped segment, no system call. */
-static void slot_emit_open(slot *s, int64_t open_size)
+/* The counters of slot idx: in the mapped file for a named file (so that they survive a kill),
+ * else private. Zeroed; the FILE_OPEN's seq and time name the entry once it is written. */
+static shim_ctr *ctr_for(int idx, int shared)
 {
-    uint8_t buf[4096 + 256];
-    tr_enc e;
-    s->oseq = shim_seq();
-    tr_enc_init(&e, buf, sizeof buf, TR_REC_FILE_OPEN, s->start_ns);
-    tr_enc_strn(&e, TR_F_PATH, slot_path(s), s->pathlen);
-    tr_enc_i64(&e, TR_F_FLAGS, s->flags);
-    tr_enc_i64(&e, TR_F_SEQ, s->oseq);
-    tr_enc_i64(&e, TR_F_START_NS, s->start_ns);
-    if (s->bits & B_OPENFP) {
-        tr_enc_u64(&e, TR_F_DEV, s->fp.dev);
-        tr_enc_u64(&e, TR_F_INO, s->fp.ino);
-        tr_enc_i64(&e, TR_F_SIZE, s->fp.size);
-        tr_enc_i64(&e, TR_F_MTIME_NS, s->fp.mtime_ns);
-    }
-    if (open_size >= 0) tr_enc_i64(&e, TR_F_OPEN_SIZE, open_size);
-    if (s->bits & B_ADOPTED) tr_enc_str(&e, TR_F_KIND, "inherited");
-    if (tr_enc_finish(&e) > 0) {
-        SHIM_ENTER();
-        if (tr_client_emit(e.buf, e.len) != 0) s->oseq = 0; /* not written: nothing to settle */
-        SHIM_LEAVE();
-    } else {
-        s->oseq = 0;
-    }
+    shim_ctr *c = shared ? shim_ctr_shared(idx) : NULL;
+    if (!c) c = shim_ctr_local(idx);
+    c->oseq = 0;
+    c->rd = c->wr = 0;
+    return c;
 }
 
-static void track(int fd, const char *abs, int len, int flags, const struct stat *st, int bits,
+static void ctr_name(shim_ctr *c, const slot *s)
+{
+    c->start_ns = s->start_ns;
+    __atomic_store_n(&c->oseq, s->oseq, __ATOMIC_RELEASE);
+}
+
+static void track(int fd, const char *abs, int len, int flags, const fingerprint *st, int bits,
                   void *fp, int64_t open_size)
 {
     int idx = slot_alloc();
@@ -301,21 +219,29 @@ static void track(int fd, const char *abs, int len, int flags, const struct stat
     }
     s->refs = 1;
     s->flags = flags;
-    s->kind = (st && S_ISDIR(st->st_mode)) ? SLOT_DIR : SLOT_FILE;
+    s->kind = (st && S_ISDIR(st->mode)) ? SLOT_DIR : SLOT_FILE;
     s->bits = (uint16_t)bits;
-    s->rd = s->wr = 0;
+    int named = s->kind == SLOT_FILE && !(bits & B_ANON);
+    s->c = ctr_for(idx, named);
+    s->agg = 0;
     s->start_ns = shim_now();
     s->stream = fp;
     static unsigned opens;
     if ((++opens & 1023) == 0) shim_deps_scan("dlopen"); /* also for processes killed later */
     if (st) {
-        fp_from(&s->fp, st);
+        s->fp = *st;
         s->bits |= B_OPENFP;
     }
     s->oseq = 0;
     int writable = (flags & O_ACCMODE) != O_RDONLY;
-    s->open_size = !writable ? -1 : (flags & O_TRUNC) ? 0 : st ? (int64_t)st->st_size : open_size;
-    if (s->kind == SLOT_FILE && !(bits & B_ANON)) slot_emit_open(s, s->open_size);
+    if (writable) fd_agg_changed(); /* a version read before may not be the one of now */
+    s->open_size = !writable ? -1 : (flags & O_TRUNC) ? 0 : st ? st->size : open_size;
+    /* a read-only open of a version this image opened before joins that one's aggregate */
+    int joined = named && !writable && !(bits & B_ADOPTED) && st && fd_agg_join(s);
+    if (named && !joined) {
+        s->oseq = fd_emit_open(s, s->open_size);
+        ctr_name(s->c, s);
+    }
     map_fd(fd, idx);
 }
 
@@ -339,13 +265,17 @@ void shim_fd_opened(int fd, int dirfd, const char *path, int flags, void *fp)
         return;
     }
     struct stat st;
+    fingerprint f;
     int acc = flags & O_ACCMODE;
-    if (acc != O_WRONLY) {
+    if (acc == O_RDONLY && fd_agg_known(abs, len, flags, &f)) {
+        track(fd, abs, len, flags, &f, B_KNOWN, fp, -1); /* opened again just now: no fstat */
+    } else if (acc != O_WRONLY) {
         /* the fingerprint of an input, taken at open: the one extra syscall per open */
         if (shim_fstat(fd, &st) != 0) return;
         if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) return;
         if ((flags & O_PATH) && !S_ISDIR(st.st_mode)) return;
-        track(fd, abs, len, flags, &st, 0, fp, -1);
+        fp_from(&f, &st);
+        track(fd, abs, len, flags, &f, 0, fp, -1);
     } else {
         /* a writer that keeps what was there (append logs): its size at open, so that bytes
          * written by a process killed before its close can be told from the file's growth */
@@ -371,7 +301,8 @@ void shim_fd_count(int fd, ssize_t n, int write)
     uint16_t v = fd2slot[fd];
     if (!v) return;
     slot *s = &slots[v - 1];
-    __atomic_add_fetch(write ? &s->wr : &s->rd, (uint64_t)n, __ATOMIC_RELAXED);
+    __atomic_add_fetch(write ? &s->c->wr : &s->c->rd, (uint64_t)n, __ATOMIC_RELAXED);
+    if (write) fd_agg_changed();
 }
 
 /* An O_TMPFILE file got a name (linkat): its record will carry that name. */
@@ -396,7 +327,8 @@ void shim_fd_count_stream(int fd, long n, int write)
     if (n <= 0 || (unsigned)fd >= FD_MAX) return;
     uint16_t v = fd2slot[fd];
     if (!v) return;
-    uint64_t *c = write ? &slots[v - 1].wr : &slots[v - 1].rd;
+    uint64_t *c = write ? &slots[v - 1].c->wr : &slots[v - 1].c->rd;
+    if (write) fd_agg_changed();
     __atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + (uint64_t)n, __ATOMIC_RELAXED);
 }
 
@@ -408,8 +340,14 @@ void shim_fd_mmap(int fd, int prot, int flags)
     __atomic_or_fetch(&slots[fd2slot[fd] - 1].bits, (uint16_t)B_MMAP, __ATOMIC_RELAXED);
 }
 
+void shim_fd_changed(void)
+{
+    fd_agg_changed();
+}
+
 void shim_fd_truncated(int fd)
 {
+    fd_agg_changed();
     if ((unsigned)fd >= FD_MAX || !fd2slot[fd]) return;
     __atomic_or_fetch(&slots[fd2slot[fd] - 1].bits, (uint16_t)B_TRUNCATED, __ATOMIC_RELAXED);
 }
@@ -419,7 +357,7 @@ int shim_fd_path(int fd, char *out, size_t n)
     if ((unsigned)fd >= FD_MAX || !fd2slot[fd]) return -1;
     const slot *s = &slots[fd2slot[fd] - 1];
     if ((size_t)s->pathlen + 1 > n) return -1;
-    memcpy(out, slot_path(s), (size_t)s->pathlen + 1);
+    memcpy(out, fd_slot_path(s), (size_t)s->pathlen + 1);
     return s->pathlen;
 }
 
@@ -476,10 +414,14 @@ void shim_fd_after_fork(void)
     for (int i = 0; i < NSLOTS; i++) {
         if (!(slot_used[i / 64] & (1ull << (i % 64)))) continue;
         slot *s = &slots[i];
-        s->rd = s->wr = 0;
+        /* the parent's counters and aggregates are the parent's: private ones from here */
+        s->c = ctr_for(i, 0);
+        s->agg = 0;
         s->oseq = 0; /* the parent's FILE_OPEN: its own close settles it */
         s->bits = (uint16_t)((s->bits | B_INHERITED) & ~(B_REPORTED | B_TRUNCATED));
     }
+    fd_agg_after_fork();
+    shim_ctr_after_fork();
 }
 
 void shim_fd_finish(int reason)
@@ -495,19 +437,29 @@ void shim_fd_finish(int reason)
         }
         slot_closing_fp(s, fd, 0);
     }
+    /* repeated opens: one record each, their open ones included */
+    fd_agg_flush_all(reason != 0);
     for (int i = 0; i < NSLOTS; i++) {
         if (!(slot_used[i / 64] & (1ull << (i % 64)))) continue;
         slot *s = &slots[i];
         int survive = s->bits & B_SURVIVE;
         s->bits &= (uint16_t)~B_SURVIVE;
-        if (reason == 1 && survive && s->rd == 0 && s->wr == 0)
+        if (s->agg) { /* said by its aggregate; one of its own from here */
+            s->agg = 0;
+            s->c = ctr_for(i, 0);
+            s->oseq = 0;
+            s->bits |= B_REPORTED;
+            continue;
+        }
+        if (reason == 1 && survive && s->c->rd == 0 && s->c->wr == 0)
             continue; /* handed over: the next image adopts and reports it */
         slot_emit(s);
         if (reason != 0) { /* exec may fail: later records carry only what is new */
-            s->rd = s->wr = 0;
+            s->c->rd = s->c->wr = 0;
             s->bits = (uint16_t)((s->bits | B_REPORTED) & ~(B_CLOSEFP | B_TRUNCATED));
         }
     }
+    shim_ctr_end(reason == 0);
 }
 
 /* At image start: descriptions inherited across exec (or from trail run) are ours now. */
@@ -543,7 +495,9 @@ void shim_fd_adopt_inherited(void)
                 outside |= shim_g.outside_dev[i] == (uint64_t)st.st_dev &&
                            shim_g.outside_ino[i] == (uint64_t)st.st_ino;
             if (outside) continue;
-            track(fd, path, (int)l, (int)fl, &st, B_ADOPTED, NULL, -1);
+            fingerprint f;
+            fp_from(&f, &st);
+            track(fd, path, (int)l, (int)fl, &f, B_ADOPTED, NULL, -1);
         }
     }
     SYS1(SYS_close, dfd);

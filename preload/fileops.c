@@ -17,6 +17,7 @@ void shim_fileop(const char *op, int dirfd, const char *path, int dirfd2, const 
                  int64_t size)
 {
     (void)size;
+    shim_fd_changed();
     char a[4096], b[4096];
     int la = path ? shim_resolve(dirfd, path, a, sizeof a) : shim_fd_path(fd, a, sizeof a);
     int lb = path2 ? shim_resolve(dirfd2, path2, b, sizeof b) : -1;

@@ -115,6 +115,8 @@ long shim_sys(long n, long a, long b, long c, long d, long e, long f);
 #define SYS3(n, a, b, c) shim_sys(n, (long)(a), (long)(b), (long)(c), 0, 0, 0)
 #define SYS4(n, a, b, c, d) shim_sys(n, (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
 #define SYS5(n, a, b, c, d, e) shim_sys(n, (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), 0)
+#define SYS6(n, a, b, c, d, e, f)                                                                  \
+    shim_sys(n, (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f))
 int shim_fstat(int fd, struct stat *st);
 int shim_stat(const char *path, struct stat *st, int nofollow);
 
@@ -153,6 +155,9 @@ void shim_fd_set_stream(int fd, void *fp);
 void shim_fd_named(int fd, const char *path, size_t len);
 void shim_fd_mmap(int fd, int prot, int flags);
 void shim_fd_truncated(int fd);
+/* This image changed a file (rename, unlink, link, utime...): versions read before are re-checked.
+ */
+void shim_fd_changed(void);
 /* Copies the tracked path of fd (a file or directory) into out; returns its length or -1. */
 int shim_fd_path(int fd, char *out, size_t n);
 void shim_fd_after_fork(void);
@@ -160,6 +165,14 @@ void shim_fd_after_fork(void);
  * image (descriptions surviving it are handed over), 2 exec into one that is not. */
 void shim_fd_finish(int reason);
 void shim_fd_adopt_inherited(void);
+
+/* counters.c: byte counters of open descriptions, in a file mapped shared (survives a kill). */
+#include "fdctr.h"
+typedef tr_fdctr shim_ctr;
+shim_ctr *shim_ctr_shared(int i); /* NULL: not mapped (no spool, another thread making it) */
+shim_ctr *shim_ctr_local(int i);
+void shim_ctr_end(int exiting);
+void shim_ctr_after_fork(void);
 
 /* start.c */
 void shim_emit_proc_start(pid_t pid, pid_t ppid, const char *kind, const char *note,

@@ -8,3 +8,6 @@ add_dependencies(lineage_fidelity_test trail trail_preload sdk_client)
 trail_test(lineage_inout_test SOURCES lineage_inout_test.c
   LIBS trail_core PkgConfig::CJSON PkgConfig::SQLITE3 LABELS integration)
 add_dependencies(lineage_inout_test trail trail_preload)
+trail_test(lineage_kill_test SOURCES lineage_kill_test.c
+  LIBS trail_core PkgConfig::CJSON PkgConfig::SQLITE3 LABELS integration)
+add_dependencies(lineage_kill_test trail trail_preload)
