@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "agent_keys.h"
 #include "batch.h"
 #include "guard.h"
 #include "trail.h"
@@ -31,7 +32,10 @@ typedef struct work {
     tr_batch batch;
     tr_batch_reply reply;
     uint8_t req_mac[TR_BATCH_MAC_LEN];
-    int rc; /* outcome of the store transaction */
+    const uint8_t *key; /* the token this batch is checked and answered with (NULL: none) */
+    size_t key_len;
+    const char *key_fp; /* its fingerprint, stored with the stream ("" without one) */
+    int rc;             /* outcome of the store transaction */
     struct work *next;
 } work;
 
@@ -161,8 +165,9 @@ static void send_reply(work *w)
 {
     tr_srv *s = w->srv;
     uint8_t buf[TR_BATCH_REPLY_HDR + TR_BATCH_MSG_MAX];
-    size_t len = tr_batch_reply_encode(buf, sizeof buf, &w->reply, s->token_len ? s->token : NULL,
-                                       s->token_len, w->req_mac);
+    (void)s;
+    size_t len = tr_batch_reply_encode(buf, sizeof buf, &w->reply, w->key_len ? w->key : NULL,
+                                       w->key_len, w->req_mac);
     nng_msg *m = NULL;
     if (w->msg) nng_msg_free(w->msg);
     w->msg = NULL;
@@ -220,16 +225,32 @@ static void check_and_queue(work *w)
     const char *why = "";
     tr_batch_limits lim = {s->conf.max_bytes, s->conf.max_records};
     memset(w->req_mac, 0, sizeof w->req_mac);
+    w->key = s->token_len ? s->token : NULL;
+    w->key_len = s->token_len;
+    w->key_fp = s->token_fp;
     if (len >= TR_BATCH_MAC_OFF + TR_BATCH_MAC_LEN)
         memcpy(w->req_mac, b + TR_BATCH_MAC_OFF, TR_BATCH_MAC_LEN);
     int st = tr_batch_parse(b, len, &lim, &w->batch, &why);
     if (st == TR_BATCH_EPROTO || st == TR_BATCH_EVERSION || st == TR_BATCH_ETOOBIG)
         return reject(w, st, why);
-    if (s->token_len) {
+    /* Which token proves this agent: its host's own (--agent-tokens), which makes the host it
+     * names proven, else the shared one. A host with a token of its own is never accepted
+     * under the shared one, so no holder of the shared token can speak for it. */
+    const tr_agent_key *ak = tr_agent_keys_find(s->conf.agents, w->batch.hdr.host);
+    if (ak) {
+        w->key = ak->key;
+        w->key_len = ak->len;
+        w->key_fp = ak->fp;
+    } else if (s->conf.agents && !s->token_len) {
+        return reject(w, TR_BATCH_ENOAUTH, "this host has no token in --agent-tokens");
+    }
+    if (w->key_len) {
         if (len < TR_BATCH_HDR_SIZE || !(tr_get_u16(b + 6) & TR_BATCH_F_MAC))
             return reject(w, TR_BATCH_ENOAUTH, "the collector requires a token");
-        if (!tr_batch_verify(s->token, s->token_len, b, len, NULL, 0))
-            return reject(w, TR_BATCH_EAUTH, "authentication failed (wrong token?)");
+        if (!tr_batch_verify(w->key, w->key_len, b, len, NULL, 0))
+            return reject(w, TR_BATCH_EAUTH,
+                          ak ? "authentication failed (not this host's token)"
+                             : "authentication failed (wrong token?)");
     }
     if (st != TR_BATCH_OK) return reject(w, st, why);
     tr_guard_authed(s->guard, nng_msg_get_pipe(w->msg)); /* no longer under the idle timeout */
@@ -282,7 +303,7 @@ static int ingest_batch(tr_srv *s, work *w)
      * streams only from the host whose agent delivered its first (store/owner.c) */
     snprintf(st.agent_host, sizeof st.agent_host, "%s",
              w->batch.hdr.host[0] ? w->batch.hdr.host : "?");
-    snprintf(st.agent_token, sizeof st.agent_token, "%s", s->token_fp);
+    snprintf(st.agent_token, sizeof st.agent_token, "%s", w->key_fp ? w->key_fp : "");
     w->reply.stored = w->reply.duplicates = 0;
     size_t pos = 0, len;
     uint64_t seq;
@@ -312,19 +333,6 @@ static int commit_list(tr_srv *s, work *list, int single)
         return rc;
     }
     return tr_store_commit(s->store);
-}
-
-/* A one-way fingerprint of the token (HMAC-SHA256 keyed by it over a fixed text, 8 bytes in
- * hex): names which token an agent held without storing anything that lets one rebuild it. */
-static void token_fingerprint(tr_srv *s)
-{
-    static const uint8_t text[48] = "trail token fingerprint, version 1 .............";
-    uint8_t mac[TR_BATCH_MAC_LEN];
-    s->token_fp[0] = 0;
-    if (!s->token_len || tr_batch_mac(s->token, s->token_len, text, sizeof text, NULL, 0, mac))
-        return;
-    for (int i = 0; i < 8; i++)
-        snprintf(s->token_fp + 2 * i, 3, "%02x", mac[i]);
 }
 
 static void finish(tr_srv *s, work *w, int rc)
@@ -462,7 +470,7 @@ int tr_srv_start(tr_srv **out, const tr_srv_conf *c, tr_store *store, char *err,
     if (!s->conf.max_records) s->conf.max_records = TR_BATCH_MAX_RECORDS;
     if (c->token_len) memcpy(s->token, c->token, c->token_len);
     s->token_len = c->token_len;
-    token_fingerprint(s);
+    tr_agent_key_fingerprint(s->token, s->token_len, s->token_fp);
     s->store = store;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);

@@ -15,8 +15,9 @@ typedef struct tr_srv_conf {
     int nlisten;
     const uint8_t *token; /* NULL: no authentication (warned at start) */
     size_t token_len;
-    const char *tls_cert, *tls_key; /* PEM files, needed for tls+tcp:// */
-    size_t max_bytes;               /* largest batch answered with a reason */
+    const struct tr_agent_keys *agents; /* --agent-tokens: hosts with a token of their own */
+    const char *tls_cert, *tls_key;     /* PEM files, needed for tls+tcp:// */
+    size_t max_bytes;                   /* largest batch answered with a reason */
     uint32_t max_records;
     int contexts;   /* requests served at once (nng contexts) */
     int max_conns;  /* connections at once (0: TR_GUARD_DEFAULT_CONNS) */

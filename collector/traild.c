@@ -13,6 +13,7 @@
 #include "ol_emit.h"
 #include "opts.h"
 #include "server.h"
+#include "agent_keys.h"
 #include "trail.h"
 #include "util.h"
 
@@ -20,7 +21,7 @@
 
 typedef struct opts {
     tr_srv_conf conf;
-    const char *store, *http, *token_file, *openlineage_url;
+    const char *store, *http, *token_file, *openlineage_url, *agent_tokens;
     double stats_s;
     const char *listen[TR_SRV_MAX_LISTEN]; /* as given; normalised into conf.listen */
     int nlisten;
@@ -51,6 +52,8 @@ static const tr_opt traild_opts[] = {
              "POST OpenLineage RunEvents of runs that end to URL"),
     TR_VALUE("token-file", "F", opts, token_file,
              "secret agents prove with HMAC-SHA256 (mode 0600/0400)"),
+    TR_VALUE("agent-tokens", "F", opts, agent_tokens,
+             "HOST SECRET lines: tokens proving hosts"),
     TR_VALUE("tls-cert", "F", opts, conf.tls_cert, "PEM certificate for tls+tcp:// listeners"),
     TR_VALUE("tls-key", "F", opts, conf.tls_key, "PEM key for tls+tcp:// listeners"),
     TR_VALUE("max-message", "BYTES", opts, max_message, "larger batches are refused with a reason"),
@@ -87,8 +90,13 @@ static int parse(int argc, char **argv, opts *o)
              "URL is tcp://HOST:PORT, tls+tcp://HOST:PORT, ipc:///PATH or a PORT. A bare PORT\n"
              "or tcp://:PORT binds 127.0.0.1 (tcp://0.0.0.0:PORT: every interface); so does\n"
              "a bare --http port.\n"
-             "--token-file defaults to $TRAIL_TOKEN_FILE; it is needed unless every listener\n"
-             "is loopback or ipc://.\n"
+             "--token-file defaults to $TRAIL_TOKEN_FILE; it (or --agent-tokens) is needed\n"
+             "unless every listener is loopback or ipc://. --agent-tokens F (private, like a\n"
+             "token file) gives hosts tokens of their own, one 'HOST SECRET' a line, SECRET\n"
+             "being what that host's agent has in its --token-file: a batch naming a listed\n"
+             "host is accepted only under its secret, so the host it names is proven and a\n"
+             "run's records come only from the host that started it; other hosts use the\n"
+             "shared --token-file, or are refused when there is none.\n"
              "--max-message defaults to %u bytes, --max-records to %u records;\n"
              "the connection stays up after a refusal; one that announces a message over\n"
              "--max-message + 64 KiB (at least 2 MiB + 64 KiB) is closed before it is read.\n"
@@ -211,6 +219,13 @@ static void log_counters(tr_srv *srv, const char *why, int64_t *last_ns, uint64_
     *last_rec = c.records;
 }
 
+/* A refusal to start once --agent-tokens was read: its secrets are wiped first. */
+static int usage_exit(tr_agent_keys *agents)
+{
+    tr_agent_keys_free(agents);
+    return EXIT_USAGE;
+}
+
 int main(int argc, char **argv)
 {
     opts o;
@@ -225,29 +240,38 @@ int main(int argc, char **argv)
         }
         o.conf.token = token;
     }
+    tr_agent_keys *agents = NULL;
+    if (o.agent_tokens) {
+        if (tr_agent_keys_load(o.agent_tokens, o.conf.token, o.conf.token_len, &agents, err,
+                               sizeof err) != 0) {
+            fprintf(stderr, "traild: %s; refusing to start\n", err);
+            return EXIT_USAGE;
+        }
+        o.conf.agents = agents;
+    }
     if (o.http && !o.conf.token && !o.http_no_auth) {
         fprintf(stderr,
                 "traild: --http serves the store to anyone who can reach %s: give --token-file F "
                 "(clients send 'Authorization: Bearer TOKEN'), or --http-no-auth on a "
                 "single-user machine; refusing to start\n",
                 o.http);
-        return EXIT_USAGE;
+        return usage_exit(agents);
     }
     if (check_private("store", o.store) != 0 ||
         (o.conf.tls_key && check_private("TLS key", o.conf.tls_key) != 0))
-        return EXIT_USAGE;
+        return usage_exit(agents);
     char why[8400];
     if (tr_store_exposed(o.store, why, sizeof why)) {
         fprintf(stderr, "traild: %s; refusing to start\n", why);
-        return EXIT_USAGE;
+        return usage_exit(agents);
     }
-    for (int i = 0; i < o.conf.nlisten && !o.conf.token; i++) {
+    for (int i = 0; i < o.conf.nlisten && !o.conf.token && !agents; i++) {
         if (local_only(o.conf.listen[i])) continue;
         fprintf(stderr,
                 "traild: %s accepts agents from other hosts, and remote ingest requires a token: "
                 "give --token-file F (or TRAIL_TOKEN_FILE); refusing to start\n",
                 o.conf.listen[i]);
-        return EXIT_USAGE;
+        return usage_exit(agents);
     }
 
     /* Signals are taken synchronously by the main thread; nng's threads inherit the mask. */
@@ -263,25 +287,25 @@ int main(int argc, char **argv)
     tr_store *store = NULL;
     if (tr_store_open(o.store, TR_STORE_CREATE, &store, err, sizeof err) != 0) {
         fprintf(stderr, "traild: %s\n", err);
-        return EXIT_USAGE;
+        return usage_exit(agents);
     }
     if (check_private("store", o.store) != 0) {
         tr_store_close(store);
-        return EXIT_USAGE;
+        return usage_exit(agents);
     }
     tr_srv *srv = NULL;
     tr_http *http = NULL;
     if (tr_srv_start(&srv, &o.conf, store, err, sizeof err) != 0) {
         fprintf(stderr, "traild: %s\n", err);
         tr_store_close(store);
-        return EXIT_USAGE;
+        return usage_exit(agents);
     }
     if (o.http && tr_http_start(&http, o.http, o.store, srv, o.http_no_auth ? NULL : o.conf.token,
                                 o.http_no_auth ? 0 : o.conf.token_len, err, sizeof err) != 0) {
         fprintf(stderr, "traild: %s\n", err);
         tr_srv_stop(srv, NULL);
         tr_store_close(store);
-        return EXIT_USAGE;
+        return usage_exit(agents);
     }
     tr_ol_emit *ol = NULL;
     if (o.openlineage_url &&
@@ -290,10 +314,14 @@ int main(int argc, char **argv)
         tr_http_stop(http);
         tr_srv_stop(srv, NULL);
         tr_store_close(store);
-        return EXIT_USAGE;
+        return usage_exit(agents);
     }
-    if (!o.conf.token)
+    if (!o.conf.token && !agents)
         tr_srv_log("warn", "no --token-file: any agent that reaches a listener can write");
+    if (agents)
+        tr_srv_log("info", "%d host(s) with a token of their own (--agent-tokens)%s",
+                   tr_agent_keys_count(agents),
+                   o.conf.token ? "; other hosts with the shared --token-file" : "; no other host");
     for (int i = 0; i < o.conf.nlisten; i++)
         if (!strncmp(o.conf.listen[i], "tcp://", 6) &&
             strncmp(o.conf.listen[i], "tcp://127.", 10) &&
@@ -303,7 +331,7 @@ int main(int argc, char **argv)
                        "not encrypted (use tls+tcp://)",
                        o.conf.listen[i]);
     tr_srv_log("info", "traild %s ready: store %s, %s", TRAIL_VERSION, tr_store_path(store),
-               o.conf.token ? "token required" : "no token");
+               o.conf.token || agents ? "token required" : "no token");
 
     int64_t last_ns = tr_mono_ns(), next = last_ns + (int64_t)(o.stats_s * 1e9);
     uint64_t last_rec = 0;
@@ -327,6 +355,7 @@ int main(int argc, char **argv)
     tr_http_stop(http);
     tr_srv_counters c;
     tr_srv_stop(srv, &c); /* the store worker ends here: every queued batch is committed */
+    tr_agent_keys_free(agents);
     tr_store_close(store);
     tr_srv_log("info", "stopped: records=%llu batches=%llu rejected=%llu duplicates=%llu",
                (unsigned long long)c.records, (unsigned long long)c.batches,

@@ -263,6 +263,85 @@ static void test_remote_needs_token(void)
     free(err);
 }
 
+/* One `trail run --collector` from a UTS namespace named host, with token file tok: its exit. */
+static int run_as_host(const char *host, const char *tok, const char *name, const char *curl,
+                       const char *root, char **err)
+{
+    char script[3000];
+    snprintf(script, sizeof script,
+             "hostname %s && TRAIL_SPOOL_ROOT='%s' exec '%s' run --name %s --collector '%s' "
+             "--token-file '%s' --drain-timeout 1 -- '%s' metrics 10",
+             host, root, TRAIL, name, curl, tok, CLIENT);
+    return TPROC(NULL, err, "unshare", "--uts", "sh", "-c", script);
+}
+
+/* --agent-tokens: each host proves its name with a secret of its own; a host that names
+ * another, or is not listed, is refused; the stream records which token delivered it. */
+static void test_agent_tokens(void)
+{
+    if (geteuid() != 0 || TPROC(NULL, NULL, "unshare", "--uts", "true") != 0)
+        T_SKIP("needs root and UTS namespaces (a host name per agent)");
+    char a[700], b[700], keys[700], store[700], log[700], curl[64], root[700], line[400];
+    snprintf(a, sizeof a, "%s/host-a.token", sandbox);
+    snprintf(b, sizeof b, "%s/host-b.token", sandbox);
+    snprintf(keys, sizeof keys, "%s/agents", sandbox);
+    snprintf(store, sizeof store, "%s/agents.db", sandbox);
+    snprintf(log, sizeof log, "%s/agents.log", sandbox);
+    snprintf(root, sizeof root, "%s/agents-spool", sandbox);
+    snprintf(curl, sizeof curl, "tcp://127.0.0.1:%d", tnet_free_port());
+    tnet_token(a, "host-a's own secret 0123456789", 0600);
+    tnet_token(b, "host-b's own secret 9876543210", 0600);
+    snprintf(line, sizeof line,
+             "# host secret\nhost-a host-a's own secret 0123456789\n\n"
+             "host-b\thost-b's own secret 9876543210\n");
+    tnet_token(keys, line, 0644);
+    char *err = NULL;
+    /* the file is a token file: private, or traild does not start */
+    T_EQ_INT(TPROC(NULL, &err, (char *)tproc_bin("traild"), "--listen", curl, "--store", store,
+                   "--agent-tokens", keys),
+             2);
+    T_CHECK(err && strstr(err, "readable by others"));
+    free(err);
+    T_ASSERT(chmod(keys, 0600) == 0);
+    unsetenv("TRAIL_TOKEN_FILE"); /* no shared token: only listed hosts */
+    pid_t d = TNET_TRAILD(log, "--listen", curl, "--store", store, "--agent-tokens", keys);
+    T_ASSERT(d > 0);
+    T_EQ_INT(run_as_host("host-a", a, "ra", curl, root, NULL), 0);
+    T_EQ_INT(tnet_points(store, "ra", 0), 10);
+    T_EQ_INT(tnet_sql(store, "SELECT count(*) FROM streams WHERE agent_host = 'host-a' AND"
+                             " length(agent_token) = 16"),
+             tnet_sql(store, "SELECT count(*) FROM streams"));
+    /* host-b's agent naming itself host-a (and host-a's agent naming itself host-b) */
+    err = NULL;
+    T_EQ_INT(run_as_host("host-a", b, "forged-a", curl, root, &err), 0); /* CMD ran */
+    T_CHECK(err && strstr(err, "stays in"));
+    free(err);
+    T_EQ_INT(run_as_host("host-b", a, "forged-b", curl, root, NULL), 0);
+    T_CHECK(tnet_log_count(log, "not this host's token") >= 2);
+    /* a host with no token of its own */
+    T_EQ_INT(run_as_host("host-c", a, "unlisted", curl, root, NULL), 0);
+    T_CHECK(tnet_log_count(log, "has no token in --agent-tokens") >= 1);
+    T_EQ_INT(tnet_sql(store, "SELECT count(*) FROM runs WHERE name IN ('forged-a', 'forged-b',"
+                             " 'unlisted')"),
+             0);
+    /* host-b with its own secret is welcome, and proven host-b */
+    T_EQ_INT(run_as_host("host-b", b, "rb", curl, root, NULL), 0);
+    T_EQ_INT(tnet_points(store, "rb", 0), 10);
+    T_EQ_INT(tnet_sql(store, "SELECT count(DISTINCT agent_token) FROM streams"), 2);
+    kill(d, SIGTERM);
+    T_EQ_INT(tnet_wait(d), 0);
+    /* one secret for two hosts is refused at start */
+    snprintf(line, sizeof line, "host-a same secret for both 01\nhost-b same secret for both 01\n");
+    tnet_token(keys, line, 0600);
+    err = NULL;
+    T_EQ_INT(TPROC(NULL, &err, (char *)tproc_bin("traild"), "--listen", curl, "--store", store,
+                   "--agent-tokens", keys),
+             2);
+    T_CHECK(err && strstr(err, "secret of another host"));
+    free(err);
+    setenv("TRAIL_TOKEN_FILE", token, 1);
+}
+
 int main(void)
 {
     sandbox = tproc_sandbox();
@@ -286,6 +365,7 @@ int main(void)
     T_EQ_INT(tnet_wait(d), 0);
     T_RUN(test_tls_round_trip);
     T_RUN(test_remote_needs_token);
+    T_RUN(test_agent_tokens);
     if (tassert_failures) {
         char *log = tnet_slurp(dlog);
         fprintf(stderr, "--- traild log ---\n%s", log ? log : "");
