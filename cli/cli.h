@@ -30,6 +30,9 @@ int tr_show_path(const char *store_opt, const char *path, int json);
 /* Resolves PATH[@VERSION] (relative to the cwd, node-local paths as this host's) to a version
  * and the artifact key found; prints the error and returns an exit status otherwise. */
 int tr_lineage_file_target(tr_store *st, const char *arg, int64_t *ver, char *key, size_t n);
+/* The artifact key of a path argument as this host would have recorded it (node-local paths
+ * host-qualified; "HOST:/path" stays as is), and the plain absolute path; 0 or -1. */
+int tr_lineage_arg_key(const char *arg, char *key, size_t n, char *plain, size_t pn);
 
 /* `trail show RUN` as text after its header (show_run.c): files grouped by directory unless
  * TR_SHOW_FILES (--files) or TR_SHOW_ALL (--all, temporaries included), the process tree, the

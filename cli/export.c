@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "ol_post.h"
+#include "http_client.h"
 #include "commands.h"
 #include "trail.h"
 #include "util.h"
@@ -102,7 +102,7 @@ int tr_cmd_export(int argc, char **argv)
                TR_EXIT_USAGE;
     if (o.out && o.url)
         return tr_opt_error(&tr_export_cmd, "--out and --url exclude each other"), TR_EXIT_USAGE;
-    if (o.url && tr_ol_url_ok(o.url))
+    if (o.url && tr_http_url_ok(o.url))
         return tr_opt_error(&tr_export_cmd, "--url '%s': an http://HOST[:PORT]/PATH URL", o.url),
                TR_EXIT_USAGE;
     int64_t since = since_ns(o.since);
@@ -128,7 +128,9 @@ int tr_cmd_export(int argc, char **argv)
         cJSON_ArrayForEach(e, events)
         {
             char *text = cJSON_PrintUnformatted(e), why[300] = "";
-            int status = !text ? -1 : o.url ? tr_ol_post(o.url, text, 10, why, sizeof why) : 200;
+            int status = !text   ? -1
+                         : o.url ? tr_http_post(o.url, NULL, text, 10, NULL, why, sizeof why)
+                                 : 200;
             if (text && !o.url) fprintf(f, "%s\n", text);
             if (text && !why[0] && (status < 200 || status > 299))
                 snprintf(why, sizeof why, "%s answered HTTP %d to an event", o.url, status);

@@ -42,8 +42,7 @@ const tr_opt_cmd tr_lineage_cmd = {
 
 /* ---- targets ---- */
 
-/* The key of a path argument as this host would have recorded it: "HOST:/path" stays as is. */
-static int arg_key(const char *arg, char *key, size_t n, char *plain, size_t pn)
+int tr_lineage_arg_key(const char *arg, char *key, size_t n, char *plain, size_t pn)
 {
     char cwd[4096], host[256];
     const char *colon = strchr(arg, ':'), *slash = strchr(arg, '/');
@@ -66,7 +65,7 @@ int tr_lineage_file_target(tr_store *st, const char *arg, int64_t *ver, char *ke
         path[at - arg] = 0;
         spec = at + 1;
     }
-    if (arg_key(path, k, sizeof k, plain, sizeof plain) != 0) {
+    if (tr_lineage_arg_key(path, k, sizeof k, plain, sizeof plain) != 0) {
         tr_agent_err("bad path '%s'", arg);
         return TR_EXIT_USAGE;
     }

@@ -1,5 +1,8 @@
 /* manage.c - `trail rm`, `gc`, `forget`, `tag`, `rename`, `close`: changing what the store holds,
- * each saying what it changed (or, with --dry-run, would change). */
+ * each saying what it changed (or, with --dry-run, would change). Each builds one request that
+ * store/manage_ops.c runs: on the embedded store, or on traild's with --store http://HOST:PORT
+ * (POST /api/manage, the bearer token from --token-file or $TRAIL_TOKEN_FILE). */
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,17 +10,22 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "batch.h"
+#include "http_client.h"
+#include "manage_ops.h"
 #include "trail.h"
 #include "util.h"
 
-#define MAX_RUNS 100000
-
 typedef struct manage_opts {
-    const char *store, *older, *status;
+    const char *store, *older, *status, *token_file;
     int dry_run, force;
 } manage_opts;
 
-#define STORE_OPT TR_VALUE("store", "PATH", manage_opts, store, "the store (default $TRAIL_STORE)")
+#define STORE_OPT                                                                                  \
+    TR_VALUE("store", "PATH|URL", manage_opts, store,                                              \
+             "the store ($TRAIL_STORE), or traild's http://HOST:PORT"),                            \
+        TR_VALUE("token-file", "F", manage_opts, token_file,                                       \
+                 "traild's token for http:// ($TRAIL_TOKEN_FILE)")
 #define DRY_OPT TR_FLAG("dry-run", manage_opts, dry_run, "say what would change, change nothing")
 
 static const tr_opt rm_opts[] = {STORE_OPT, DRY_OPT, TR_OPT_END};
@@ -33,7 +41,8 @@ static const tr_opt close_opts[] = {
     TR_OPT_END};
 
 static const char reclaim_note[] = "Removed data is overwritten and the file rewritten (VACUUM),\n"
-                                   "so it is gone from the store file and its WAL.\n";
+                                   "so it is gone from the store file and its WAL.\n"
+                                   "With --store http://HOST:PORT, traild does it to its store.\n";
 
 const tr_opt_cmd tr_rm_cmd = {.name = "trail rm",
                               .args = "RUN...",
@@ -81,65 +90,83 @@ const tr_opt_cmd tr_close_cmd = {
     .missing = "which run?",
     .details = "For a run still shown running or lost whose processes are gone for good.\n"};
 
-/* Parses the command line and opens the store (created never: there must be something). */
-static tr_store *begin(const tr_opt_cmd *cmd, int argc, char **argv, manage_opts *o,
-                       tr_opt_args *args, int *ex)
+/* Parses the command line into o and args: 0 to go on, else 1 with the exit status in *ex
+ * (0 after --help). */
+static int parse(const tr_opt_cmd *cmd, int argc, char **argv, manage_opts *o, tr_opt_args *args,
+                 int *ex)
 {
     memset(o, 0, sizeof *o);
     int rc = tr_opt_parse(cmd, argc, argv, o, args);
-    if (rc) {
-        *ex = TR_OPT_EXIT(rc);
+    *ex = TR_OPT_EXIT(rc);
+    return rc != 0;
+}
+
+/* traild's answer to req: POST /api/manage on the http:// store URL. NULL after an error said. */
+static cJSON *remote(const manage_opts *o, const cJSON *req)
+{
+    const char *tf = o->token_file ? o->token_file : getenv("TRAIL_TOKEN_FILE");
+    static uint8_t token[4097];
+    size_t tl = 0;
+    char err[4400], url[4200], why[300];
+    if (!tf || !*tf) {
+        tr_agent_err("--store %s: give traild's token (--token-file F or TRAIL_TOKEN_FILE)",
+                     o->store);
         return NULL;
     }
-    tr_store *st = tr_agent_open_store(o->store, 0);
-    *ex = st ? 0 : TR_EXIT_USAGE;
-    return st;
-}
-
-static int resolve(tr_store *st, const char *ref, char id[33])
-{
-    int rc = tr_store_resolve_run(st, ref, id);
-    if (rc) tr_agent_err("%s", tr_store_errmsg(st));
-    return rc;
-}
-
-static void human(int64_t b, char *out, size_t n)
-{
-    if (b < 1024)
-        snprintf(out, n, "%lld B", (long long)b);
-    else if (b < 1024 * 1024)
-        snprintf(out, n, "%.1f KiB", (double)b / 1024);
-    else
-        snprintf(out, n, "%.1f MiB", (double)b / (1024.0 * 1024));
-}
-
-/* The closing line of a removal: what went, and the space given back. */
-static int report(tr_store *st, const tr_manage_report *r, int dry_run)
-{
-    printf("%s %lld run(s), %lld row(s), %lld file version(s), %lld file(s)\n",
-           dry_run ? "would remove" : "removed", (long long)r->runs, (long long)r->rows,
-           (long long)r->versions, (long long)r->artifacts);
-    if (dry_run) return 0;
-    int64_t before, after;
-    if (tr_store_reclaim(st, &before, &after) != 0) {
-        tr_agent_err("%s", tr_store_errmsg(st));
-        return 1;
+    if (tr_batch_load_token(tf, token, sizeof token - 1, &tl, err, sizeof err) != 0) {
+        tr_agent_err("%s", err);
+        return NULL;
     }
-    char b[32], a[32];
-    human(before, b, sizeof b);
-    human(after, a, sizeof a);
-    printf("store %s: %s -> %s\n", tr_store_path(st), b, a);
-    return 0;
+    token[tl] = 0;
+    size_t n = strlen(o->store);
+    snprintf(url, sizeof url, "%.*s/api/manage", (int)(n && o->store[n - 1] == '/' ? n - 1 : n),
+             o->store);
+    char *body = cJSON_PrintUnformatted(req), *reply = NULL;
+    int st = body ? tr_http_post(url, (const char *)token, body, 600, &reply, why, sizeof why) : -1;
+    free(body);
+    memset(token, 0, sizeof token);
+    cJSON *doc = reply ? cJSON_Parse(reply) : NULL;
+    free(reply);
+    if (!cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(doc, "lines"))) {
+        if (st < 0)
+            tr_agent_err("%s", why);
+        else
+            tr_agent_err("%s answered HTTP %d without a management answer", url, st);
+        cJSON_Delete(doc);
+        return NULL;
+    }
+    return doc;
 }
 
-static int remove_ids(tr_store *st, const char *const *ids, int n, int dry_run)
+/* Runs req on the store of --store (traild's for an http:// URL) and prints the answer: its
+ * lines on stdout, its error on stderr. The exit status. */
+static int execute(const manage_opts *o, cJSON *req)
 {
-    tr_manage_report r;
-    if (tr_store_rm_runs(st, ids, n, dry_run, &r) != 0) {
-        tr_agent_err("%s", tr_store_errmsg(st));
-        return 1;
+    cJSON *doc = NULL, *l;
+    cJSON_AddBoolToObject(req, "dry_run", o->dry_run);
+    if (o->store && !strncmp(o->store, "http://", 7)) {
+        doc = remote(o, req);
+    } else {
+        tr_store *st = tr_agent_open_store(o->store, 0);
+        if (st) tr_store_manage_json(st, req, &doc);
+        tr_store_close(st);
     }
-    return report(st, &r, dry_run);
+    cJSON_Delete(req);
+    if (!doc) return TR_EXIT_USAGE;
+    cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(doc, "lines"))
+        printf("%s\n", cJSON_GetStringValue(l) ? cJSON_GetStringValue(l) : "");
+    const char *err = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "error"));
+    if (err) tr_agent_err("%s", err);
+    int ex = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(doc, "exit"));
+    cJSON_Delete(doc);
+    return ex;
+}
+
+static cJSON *request(const char *op)
+{
+    cJSON *q = cJSON_CreateObject();
+    cJSON_AddStringToObject(q, "op", op);
+    return q;
 }
 
 int tr_cmd_rm(int argc, char **argv)
@@ -147,59 +174,30 @@ int tr_cmd_rm(int argc, char **argv)
     manage_opts o;
     tr_opt_args a;
     int ex;
-    tr_store *st = begin(&tr_rm_cmd, argc, argv, &o, &a, &ex);
-    if (!st) return ex;
-    char(*ids)[33] = calloc((size_t)a.argc, sizeof *ids);
-    const char **list = calloc((size_t)a.argc, sizeof *list);
-    for (int i = 0; ids && list && i < a.argc && ex == 0; i++) {
-        if (resolve(st, a.argv[i], ids[i]) != 0) ex = TR_EXIT_USAGE;
-        list[i] = ids[i];
-        if (ex == 0) printf("%s %s\n", o.dry_run ? "would remove" : "removing", ids[i]);
-    }
-    if (!ids || !list) ex = 1;
-    if (ex == 0) ex = remove_ids(st, list, a.argc, o.dry_run);
-    free(ids);
-    free(list);
-    tr_store_close(st);
-    return ex;
+    if (parse(&tr_rm_cmd, argc, argv, &o, &a, &ex)) return ex;
+    cJSON *q = request("rm"), *runs = cJSON_AddArrayToObject(q, "runs");
+    for (int i = 0; i < a.argc; i++)
+        cJSON_AddItemToArray(runs, cJSON_CreateString(a.argv[i]));
+    return execute(&o, q);
 }
 
 int tr_cmd_gc(int argc, char **argv)
 {
     manage_opts o;
     int ex;
-    tr_store *st = begin(&tr_gc_cmd, argc, argv, &o, NULL, &ex);
-    if (!st) return ex;
-    int64_t age = o.older ? tr_parse_duration_ns(o.older) : -1;
-    if (age < 0) {
+    if (parse(&tr_gc_cmd, argc, argv, &o, NULL, &ex)) return ex;
+    if (!o.older || tr_parse_duration_ns(o.older) < 0) {
         if (o.older)
             tr_opt_error(&tr_gc_cmd, "--older-than '%s': use a number and d, h, m, s or w",
                          o.older);
         else
             tr_opt_error(&tr_gc_cmd, "--older-than AGE is required");
-        tr_store_close(st);
         return TR_EXIT_USAGE;
     }
-    char(*ids)[33] = calloc(MAX_RUNS, sizeof *ids);
-    const char **list = calloc(MAX_RUNS, sizeof *list);
-    int n = 0;
-    if (!ids || !list)
-        ex = 1;
-    else if (tr_store_gc_select(st, tr_now_ns() - age, o.status, ids, MAX_RUNS, &n) != 0) {
-        tr_agent_err("%s", tr_store_errmsg(st));
-        ex = 1;
-    }
-    for (int i = 0; ex == 0 && i < n; i++)
-        list[i] = ids[i];
-    if (ex == 0 && n == 0)
-        printf("no run ended before %s ago%s%s\n", o.older, o.status ? " with status " : "",
-               o.status ? o.status : "");
-    else if (ex == 0)
-        ex = remove_ids(st, list, n, o.dry_run);
-    free(ids);
-    free(list);
-    tr_store_close(st);
-    return ex;
+    cJSON *q = request("gc");
+    cJSON_AddStringToObject(q, "older_than", o.older);
+    if (o.status) cJSON_AddStringToObject(q, "status", o.status);
+    return execute(&o, q);
 }
 
 int tr_cmd_forget(int argc, char **argv)
@@ -207,27 +205,25 @@ int tr_cmd_forget(int argc, char **argv)
     manage_opts o;
     tr_opt_args a;
     int ex;
-    tr_store *st = begin(&tr_forget_cmd, argc, argv, &o, &a, &ex);
-    if (!st) return ex;
-    char key[4608], abs[4096];
-    int64_t ver;
-    if ((ex = tr_lineage_file_target(st, a.argv[0], &ver, key, sizeof key)) == 0) {
-        tr_manage_report r;
-        char cwd[4096];
-        if (!getcwd(cwd, sizeof cwd) || tr_path_normalize(a.argv[0], cwd, abs, sizeof abs) != 0)
-            snprintf(abs, sizeof abs, "%s", a.argv[0]);
-        if (tr_store_forget(st, key, abs, o.dry_run, &r) != 0) {
-            tr_agent_err("%s", tr_store_errmsg(st));
-            ex = 1;
-        } else {
-            printf("%s %s from %lld run(s)\n", o.dry_run ? "would forget" : "forgot", key,
-                   (long long)r.runs);
-            r.runs = 0;
-            ex = report(st, &r, o.dry_run);
-        }
+    if (parse(&tr_forget_cmd, argc, argv, &o, &a, &ex)) return ex;
+    /* the key as this host recorded the path (node-local paths host-qualified), made here so
+     * that traild, on another host, looks for the same file */
+    char arg[4096], key[4608], plain[4096];
+    snprintf(arg, sizeof arg, "%s", a.argv[0]);
+    char *at = strrchr(arg, '@');
+    if (at && at > arg && !strchr(at, '/'))
+        *at++ = 0;
+    else
+        at = NULL;
+    if (tr_lineage_arg_key(arg, key, sizeof key, plain, sizeof plain) != 0) {
+        tr_agent_err("bad path '%s'", a.argv[0]);
+        return TR_EXIT_USAGE;
     }
-    tr_store_close(st);
-    return ex;
+    cJSON *q = request("forget");
+    cJSON_AddStringToObject(q, "key", key);
+    cJSON_AddStringToObject(q, "path", plain);
+    if (at) cJSON_AddStringToObject(q, "spec", at);
+    return execute(&o, q);
 }
 
 int tr_cmd_tag(int argc, char **argv)
@@ -235,27 +231,25 @@ int tr_cmd_tag(int argc, char **argv)
     manage_opts o;
     tr_opt_args a;
     int ex;
-    char id[33];
-    tr_store *st = begin(&tr_tag_cmd, argc, argv, &o, &a, &ex);
-    if (!st) return ex;
-    if (resolve(st, a.argv[0], id) != 0) ex = TR_EXIT_USAGE;
-    for (int i = 1; ex == 0 && i < a.argc; i++)
+    if (parse(&tr_tag_cmd, argc, argv, &o, &a, &ex)) return ex;
+    for (int i = 1; i < a.argc; i++)
         if (!strchr(a.argv[i], '=') || a.argv[i][0] == '=') {
             tr_opt_error(&tr_tag_cmd, "'%s' is not K=V", a.argv[i]);
-            ex = TR_EXIT_USAGE;
+            return TR_EXIT_USAGE;
         }
-    for (int i = 1; ex == 0 && i < a.argc; i++) {
-        char *kv = a.argv[i], *eq = strchr(kv, '=');
+    cJSON *q = request("tag"), *tags;
+    cJSON_AddStringToObject(q, "run", a.argv[0]);
+    tags = cJSON_AddArrayToObject(q, "tags");
+    for (int i = 1; i < a.argc; i++) {
+        char *eq = strchr(a.argv[i], '=');
+        cJSON *kv = cJSON_CreateArray();
+        cJSON_AddItemToArray(kv, cJSON_CreateString(""));
+        cJSON_AddItemToArray(kv, cJSON_CreateString(eq + 1));
         *eq = 0;
-        if (!o.dry_run && tr_store_tag_set(st, id, kv, eq + 1) != 0) {
-            tr_agent_err("%s", tr_store_errmsg(st));
-            ex = 1;
-        } else {
-            printf("%s %s: %s = %s\n", o.dry_run ? "would tag" : "tagged", id, kv, eq + 1);
-        }
+        cJSON_ReplaceItemInArray(kv, 0, cJSON_CreateString(a.argv[i]));
+        cJSON_AddItemToArray(tags, kv);
     }
-    tr_store_close(st);
-    return ex;
+    return execute(&o, q);
 }
 
 int tr_cmd_rename(int argc, char **argv)
@@ -263,19 +257,11 @@ int tr_cmd_rename(int argc, char **argv)
     manage_opts o;
     tr_opt_args a;
     int ex;
-    char id[33];
-    tr_store *st = begin(&tr_rename_cmd, argc, argv, &o, &a, &ex);
-    if (!st) return ex;
-    if (resolve(st, a.argv[0], id) != 0)
-        ex = TR_EXIT_USAGE;
-    else if (!o.dry_run && tr_store_rename_run(st, id, a.argv[1]) != 0) {
-        tr_agent_err("%s", tr_store_errmsg(st));
-        ex = 1;
-    } else {
-        printf("%s %s to %s\n", o.dry_run ? "would rename" : "renamed", id, a.argv[1]);
-    }
-    tr_store_close(st);
-    return ex;
+    if (parse(&tr_rename_cmd, argc, argv, &o, &a, &ex)) return ex;
+    cJSON *q = request("rename");
+    cJSON_AddStringToObject(q, "run", a.argv[0]);
+    cJSON_AddStringToObject(q, "name", a.argv[1]);
+    return execute(&o, q);
 }
 
 int tr_cmd_close(int argc, char **argv)
@@ -283,22 +269,14 @@ int tr_cmd_close(int argc, char **argv)
     manage_opts o;
     tr_opt_args a;
     int ex;
-    char id[33], was[32] = "";
-    tr_store *st = begin(&tr_close_cmd, argc, argv, &o, &a, &ex);
-    if (!st) return ex;
+    if (parse(&tr_close_cmd, argc, argv, &o, &a, &ex)) return ex;
     if (!o.status) {
         tr_opt_error(&tr_close_cmd, "--status S is required");
-        ex = TR_EXIT_USAGE;
-    } else if (resolve(st, a.argv[0], id) != 0) {
-        ex = TR_EXIT_USAGE;
-    } else if (o.dry_run) {
-        printf("would close %s as %s\n", id, o.status);
-    } else if (tr_store_close_run(st, id, o.status, tr_now_ns(), o.force, was, sizeof was) != 0) {
-        tr_agent_err("%s", tr_store_errmsg(st));
-        ex = TR_EXIT_USAGE;
-    } else {
-        printf("closed %s: %s -> %s\n", id, was, o.status);
+        return TR_EXIT_USAGE;
     }
-    tr_store_close(st);
-    return ex;
+    cJSON *q = request("close");
+    cJSON_AddStringToObject(q, "run", a.argv[0]);
+    cJSON_AddStringToObject(q, "status", o.status);
+    cJSON_AddBoolToObject(q, "force", o.force);
+    return execute(&o, q);
 }

@@ -10,6 +10,7 @@
 
 #include "json_safe.h"
 #include "api.h"
+#include "manage_api.h"
 #include "mlflow.h"
 #include "server.h"
 #include "trail.h"
@@ -18,8 +19,9 @@
 struct tr_http {
     nng_http_server *server;
     tr_srv *srv;
-    tr_api *api;       /* /api and the page (api.c) */
-    tr_mlflow *mlflow; /* /api/2.0/mlflow (mlflow.c) */
+    tr_api *api;           /* /api and the page (api.c) */
+    tr_mlflow *mlflow;     /* /api/2.0/mlflow (mlflow.c) */
+    tr_manage_api *manage; /* POST /api/manage (manage_api.c) */
     int64_t started_ns;
 };
 
@@ -117,6 +119,7 @@ int tr_http_start(tr_http **out, const char *addr, const char *store_path, tr_sr
     if (rv == 0) rv = add_handler(h, "/health", health_cb, 0);
     if (rv == 0) rv = tr_api_register(h->server, store_path, token, token_len, &h->api);
     if (rv == 0) rv = tr_mlflow_register(h->server, store_path, token, token_len, &h->mlflow);
+    if (rv == 0) rv = tr_manage_api_register(h->server, store_path, token, token_len, &h->manage);
     if (rv == 0) rv = nng_http_server_start(h->server);
     if (u) nng_url_free(u);
     if (rv != 0) {
@@ -129,7 +132,8 @@ int tr_http_start(tr_http **out, const char *addr, const char *store_path, tr_sr
     if (nng_http_server_get_addr(h->server, &sa) == 0 && sa.s_family == NNG_AF_INET)
         port = ((sa.s_in.sa_port & 0xff) << 8) | (sa.s_in.sa_port >> 8);
     tr_srv_log("info",
-               "http on %s (port %u): GET /health, /api/..., MLflow's /api/2.0/mlflow/..., the "
+               "http on %s (port %u): GET /health, /api/..., MLflow's /api/2.0/mlflow/..., POST "
+               "/api/manage, the "
                "page at / (%s)",
                url, port, token_len ? "bearer token required" : "no authentication");
     *out = h;
@@ -145,5 +149,6 @@ void tr_http_stop(tr_http *h)
     }
     tr_api_free(h->api);
     tr_mlflow_free(h->mlflow);
+    tr_manage_api_free(h->manage);
     free(h);
 }

@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "ol_emit.h"
-#include "ol_post.h"
+#include "http_client.h"
 #include "outbox.h"
 #include "server.h"
 #include "store.h"
@@ -64,7 +64,7 @@ static int send_run(tr_ol_emit *e, const char *run_id, int *sent, char *why, siz
     cJSON_ArrayForEach(ev, events)
     {
         char *text = cJSON_PrintUnformatted(ev);
-        int status = text ? tr_ol_post(e->url, text, POST_TIMEOUT_S, why, wn) : -1;
+        int status = text ? tr_http_post(e->url, NULL, text, POST_TIMEOUT_S, NULL, why, wn) : -1;
         free(text);
         if (status < 200 || status > 299) {
             if (status > 0) snprintf(why, wn, "answered HTTP %d", status);
@@ -127,7 +127,7 @@ int tr_ol_emit_start(tr_ol_emit **out, const char *url, const char *store_path, 
                      size_t errlen)
 {
     *out = NULL;
-    if (tr_ol_url_ok(url)) {
+    if (tr_http_url_ok(url)) {
         snprintf(err, errlen, "--openlineage-url '%s': an http://HOST[:PORT]/PATH URL", url);
         return TRAIL_EINVAL;
     }

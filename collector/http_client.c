@@ -1,14 +1,15 @@
-/* ol_post.c - one JSON document POSTed to an http:// endpoint, with timeouts: the one HTTP client
- * of `trail export openlineage --url` and traild --openlineage-url. */
+/* http_client.c - one JSON document POSTed to an http:// endpoint, with timeouts: the one HTTP
+ * client of `trail export openlineage --url` and traild --openlineage-url. */
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "ol_post.h"
+#include "http_client.h"
 
 /* "http://host[:port]/path" split; 0 or -1. */
 static int split_url(const char *url, char *host, size_t hn, char *port, size_t pn, char *path,
@@ -29,9 +30,11 @@ static int split_url(const char *url, char *host, size_t hn, char *port, size_t 
     return 0;
 }
 
-int tr_ol_post(const char *url, const char *body, int timeout_s, char *why, size_t wn)
+int tr_http_post(const char *url, const char *token, const char *body, int timeout_s, char **reply,
+                 char *why, size_t wn)
 {
     char host[256], port[16], path[2048];
+    if (reply) *reply = NULL;
     if (split_url(url, host, sizeof host, port, sizeof port, path, sizeof path) != 0) {
         snprintf(why, wn, "not an http:// URL");
         return -1;
@@ -42,6 +45,7 @@ int tr_ol_post(const char *url, const char *body, int timeout_s, char *why, size
         snprintf(why, wn, "cannot resolve %s", host);
         return -1;
     }
+    char *head = NULL, *buf = NULL;
     fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct timeval tv = {timeout_s, 0};
     if (fd >= 0) {
@@ -52,31 +56,49 @@ int tr_ol_post(const char *url, const char *body, int timeout_s, char *why, size
         snprintf(why, wn, "cannot connect to %s:%s: %s", host, port, strerror(errno));
         goto done;
     }
-    char head[2600];
-    size_t bl = strlen(body);
-    int hl = snprintf(head, sizeof head,
+    size_t bl = strlen(body), cap = strlen(path) + strlen(host) + (token ? strlen(token) : 0) + 256;
+    if (!(head = malloc(cap))) {
+        snprintf(why, wn, "out of memory");
+        goto done;
+    }
+    int hl = snprintf(head, cap,
                       "POST %s HTTP/1.1\r\nHost: %s:%s\r\nContent-Type: application/json\r\n"
-                      "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-                      path, host, port, bl);
+                      "%s%s%sContent-Length: %zu\r\nConnection: close\r\n\r\n",
+                      path, host, port, token ? "Authorization: Bearer " : "", token ? token : "",
+                      token ? "\r\n" : "", bl);
     if (send(fd, head, (size_t)hl, MSG_NOSIGNAL) != hl ||
         send(fd, body, bl, MSG_NOSIGNAL) != (ssize_t)bl) {
         snprintf(why, wn, "sending to %s: %s", url, strerror(errno));
         goto done;
     }
-    char reply[512];
-    ssize_t n = read(fd, reply, sizeof reply - 1);
-    if (n > 0) {
-        reply[n] = 0;
-        if (sscanf(reply, "HTTP/%*s %d", &status) != 1) status = -1;
+    /* the reply, whole (Connection: close), up to 16 MiB */
+    size_t len = 0, bcap = 4096;
+    buf = malloc(bcap);
+    for (ssize_t n; buf && (n = read(fd, buf + len, bcap - len - 1)) > 0;) {
+        len += (size_t)n;
+        if (bcap - len < 2) {
+            char *more = bcap < (16u << 20) ? realloc(buf, bcap * 2) : NULL;
+            if (!more) break;
+            buf = more;
+            bcap *= 2;
+        }
+    }
+    if (buf) {
+        buf[len] = 0;
+        if (sscanf(buf, "HTTP/%*s %d", &status) != 1) status = -1;
     }
     if (status < 0) snprintf(why, wn, "no HTTP reply from %s", url);
+    char *sep = buf && status >= 0 ? strstr(buf, "\r\n\r\n") : NULL;
+    if (reply && sep) *reply = strdup(sep + 4);
 done:
+    free(head);
+    free(buf);
     if (fd >= 0) close(fd);
     freeaddrinfo(ai);
     return status;
 }
 
-int tr_ol_url_ok(const char *url)
+int tr_http_url_ok(const char *url)
 {
     char host[256], port[16], path[2048];
     return split_url(url, host, sizeof host, port, sizeof port, path, sizeof path);

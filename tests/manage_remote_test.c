@@ -1,0 +1,215 @@
+/* manage_remote_test.c - `trail rm/gc/forget/tag/rename/close --store http://HOST:PORT` against a
+ * real traild on loopback (POST /api/manage with the bearer token): each changes traild's store as
+ * on the embedded store, prints the same report as the command run on the same store file
+ * locally, honours --dry-run, and is refused without the token or on a traild without one. */
+#include "tassert.h"
+#include "tmlflow.h"
+
+#define TRAIL (char *)tproc_bin("trail")
+#define TOKEN "manage-remote-token-42"
+
+static const char *sandbox;
+static char db[600], dlog[600], tokfile[600], store_url[128], lu[64], out_file[700];
+static int hport;
+
+static char *run_id(const char *name)
+{
+    char *out = NULL;
+    T_EQ_INT(TPROC(&out, NULL, TRAIL, "show", (char *)name, "--json", "--store", db), 0);
+    cJSON *d = cJSON_Parse(out ? out : "");
+    free(out);
+    char *id = strdup(tml_str(d, "id") ? tml_str(d, "id") : "");
+    cJSON_Delete(d);
+    return id;
+}
+
+/* trail ARGS... --store URL: exit status, stdout and stderr. */
+#define REMOTE(out, err, ...) TPROC(out, err, TRAIL, __VA_ARGS__, "--store", store_url)
+#define LOCAL(out, err, ...) TPROC(out, err, TRAIL, __VA_ARGS__, "--store", db)
+
+static long long count(const char *sql)
+{
+    return tnet_sql(db, sql);
+}
+
+static void seed(void)
+{
+    char cmd[1000];
+    snprintf(cmd, sizeof cmd, "echo secret > %s", out_file);
+    T_EQ_INT(TPROC(NULL, NULL, TRAIL, "run", "--collector", lu, "--name", "writer", "--", "sh",
+                   "-c", cmd),
+             0);
+    T_EQ_INT(TPROC(NULL, NULL, TRAIL, "run", "--collector", lu, "--name", "reader", "--", "cat",
+                   out_file),
+             0);
+    T_EQ_INT(TPROC(NULL, NULL, TRAIL, "run", "--collector", lu, "--name", "broken", "--", "false"),
+             1);
+}
+
+static void test_tag_rename_close(void)
+{
+    char *id = run_id("writer"), *out = NULL, want[256];
+    T_EQ_INT(REMOTE(&out, NULL, "tag", "writer", "owner=ana", "team=cv"), 0);
+    snprintf(want, sizeof want, "tagged %s: owner = ana\ntagged %s: team = cv\n", id, id);
+    T_EQ_STR(out, want);
+    free(out);
+    T_EQ_INT(count("SELECT count(*) FROM tags WHERE key IN ('owner', 'team')"), 2);
+    T_EQ_INT(REMOTE(&out, NULL, "rename", "reader", "reader2", "--dry-run"), 0);
+    T_CHECK(out && strstr(out, "would rename "));
+    free(out);
+    T_EQ_INT(count("SELECT count(*) FROM runs WHERE name = 'reader2'"), 0);
+    T_EQ_INT(REMOTE(&out, NULL, "rename", "reader", "reader2"), 0);
+    T_CHECK(out && strstr(out, "renamed ") && strstr(out, " to reader2\n"));
+    free(out);
+    T_EQ_INT(count("SELECT count(*) FROM runs WHERE name = 'reader2'"), 1);
+    /* a run still running (created through the MLflow API) closed through traild */
+    cJSON *d = NULL;
+    T_EQ_INT(tml_request(hport, "POST", "/api/2.0/mlflow/runs/create", TOKEN,
+                         "{\"experiment_id\":\"0\",\"run_name\":\"stuck\"}", &d),
+             200);
+    cJSON_Delete(d);
+    char *stuck = run_id("stuck");
+    T_EQ_INT(REMOTE(&out, NULL, "close", "stuck", "--status", "killed"), 0);
+    snprintf(want, sizeof want, "closed %s: running -> killed\n", stuck);
+    T_EQ_STR(out, want);
+    free(out);
+    T_EQ_INT(count("SELECT count(*) FROM runs WHERE name = 'stuck' AND status = 'killed'"), 1);
+    char *err = NULL;
+    T_EQ_INT(REMOTE(NULL, &err, "close", "stuck", "--status", "failed"), 2); /* ended already */
+    T_CHECK(err && strstr(err, "has ended"));
+    free(err);
+    free(stuck);
+    free(id);
+}
+
+static void test_same_report_as_local(void)
+{
+    /* dry runs on the same store file, locally and through traild: the same lines */
+    static const char *const cmds[][6] = {{"rm", "writer", "reader2", "--dry-run", NULL},
+                                          {"gc", "--older-than", "0s", "--dry-run", NULL},
+                                          {"forget", out_file, "--dry-run", NULL}};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        char *lo = NULL, *ro = NULL;
+        const char *const *c = cmds[i];
+        int n = 0;
+        while (c[n])
+            n++;
+        char *argv_l[10], *argv_r[10];
+        argv_l[0] = argv_r[0] = TRAIL;
+        for (int k = 0; k < n; k++)
+            argv_l[k + 1] = argv_r[k + 1] = (char *)c[k];
+        argv_l[n + 1] = argv_r[n + 1] = "--store";
+        argv_l[n + 2] = db;
+        argv_r[n + 2] = store_url;
+        argv_l[n + 3] = argv_r[n + 3] = NULL;
+        T_EQ_INT(tproc_run(argv_l, &lo, NULL), 0);
+        T_EQ_INT(tproc_run(argv_r, &ro, NULL), 0);
+        T_CHECK(lo && *lo && strstr(lo, "would "));
+        T_EQ_STR(ro, lo);
+        free(lo);
+        free(ro);
+    }
+    T_EQ_INT(count("SELECT count(*) FROM runs"), 4); /* dry runs changed nothing */
+    /* an error reads the same too */
+    char *le = NULL, *re = NULL;
+    T_EQ_INT(LOCAL(NULL, &le, "rm", "no-such-run"), 2);
+    T_EQ_INT(REMOTE(NULL, &re, "rm", "no-such-run"), 2);
+    T_CHECK(le && *le);
+    T_EQ_STR(re, le);
+    free(le);
+    free(re);
+}
+
+static void test_forget_gc_rm(void)
+{
+    char *out = NULL, sql[1000];
+    /* /tmp is node-local: the key is HOST:PATH, made by the command on this host */
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM artifacts WHERE path LIKE '%%:%s'", out_file);
+    T_EQ_INT(count(sql), 1);
+    T_EQ_INT(REMOTE(&out, NULL, "forget", out_file), 0);
+    char want[900];
+    snprintf(want, sizeof want, ":%s from 2 run(s)\n", out_file);
+    T_CHECK(out && strstr(out, "forgot ") == out && strstr(out, want) &&
+            strstr(out, "\nremoved 0 run(s)") && strstr(out, "\nstore "));
+    free(out);
+    T_EQ_INT(count(sql), 0);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM events e JOIN artifact_versions v ON v.id = e.version_id"
+             " JOIN artifacts a ON a.id = v.artifact_id WHERE a.path LIKE '%%out.txt'");
+    T_EQ_INT(count(sql), 0);
+    T_EQ_INT(count("SELECT count(*) FROM tags WHERE key = 'trail.forgotten'"), 2);
+    /* gc of failed runs: broken goes */
+    T_EQ_INT(REMOTE(&out, NULL, "gc", "--older-than", "0s", "--status", "failed"), 0);
+    T_CHECK(out && strstr(out, "removed 1 run(s)") == out);
+    free(out);
+    T_EQ_INT(count("SELECT count(*) FROM runs WHERE name = 'broken'"), 0);
+    char *id = run_id("writer");
+    T_EQ_INT(REMOTE(&out, NULL, "rm", "writer"), 0);
+    char line[100];
+    snprintf(line, sizeof line, "removing %s\nremoved 1 run(s)", id);
+    T_CHECK(out && strstr(out, line) == out);
+    free(out);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM tags WHERE run_id = '%s'", id);
+    T_EQ_INT(count(sql), 0);
+    T_EQ_INT(count("SELECT count(*) FROM runs WHERE name = 'writer'"), 0);
+    free(id);
+}
+
+static void test_refused(void)
+{
+    char *err = NULL, wrong[700];
+    unsetenv("TRAIL_TOKEN_FILE");
+    T_EQ_INT(REMOTE(NULL, &err, "rm", "reader2"), 2);
+    T_CHECK(err && strstr(err, "token"));
+    free(err);
+    snprintf(wrong, sizeof wrong, "%s/wrong", sandbox);
+    tnet_token(wrong, "not-the-token", 0600);
+    T_EQ_INT(REMOTE(NULL, &err, "rm", "reader2", "--token-file", wrong), 2);
+    T_CHECK(err && strstr(err, "unauthorized"));
+    free(err);
+    T_EQ_INT(count("SELECT count(*) FROM runs WHERE name = 'reader2'"), 1);
+    /* a traild serving the API without a token manages nothing */
+    int p2 = tnet_free_port();
+    char hp[32], l2[64], url2[64];
+    snprintf(hp, sizeof hp, "127.0.0.1:%d", p2);
+    snprintf(l2, sizeof l2, "tcp://127.0.0.1:%d", tnet_free_port());
+    snprintf(url2, sizeof url2, "http://127.0.0.1:%d", p2);
+    pid_t d2 = TNET_TRAILD(dlog, "--listen", l2, "--store", db, "--http", hp, "--http-no-auth");
+    T_ASSERT(d2 > 0);
+    T_EQ_INT(TPROC(NULL, &err, TRAIL, "rm", "reader2", "--store", url2, "--token-file", tokfile),
+             2);
+    T_CHECK(err && strstr(err, "needs its --token-file"));
+    free(err);
+    kill(d2, SIGTERM);
+    T_EQ_INT(tnet_wait(d2), 0);
+    T_EQ_INT(count("SELECT count(*) FROM runs WHERE name = 'reader2'"), 1);
+}
+
+int main(void)
+{
+    tnet_asan_preload_ok();
+    sandbox = tproc_sandbox();
+    snprintf(db, sizeof db, "%s", getenv("TRAIL_STORE"));
+    unsetenv("TRAIL_STORE"); /* every command names its store */
+    snprintf(dlog, sizeof dlog, "%s/traild.log", sandbox);
+    snprintf(tokfile, sizeof tokfile, "%s/token", sandbox);
+    snprintf(out_file, sizeof out_file, "%s/out.txt", sandbox);
+    tnet_token(tokfile, TOKEN, 0600);
+    setenv("TRAIL_TOKEN_FILE", tokfile, 1);
+    hport = tnet_free_port();
+    char hp[32];
+    snprintf(hp, sizeof hp, "127.0.0.1:%d", hport);
+    snprintf(store_url, sizeof store_url, "http://127.0.0.1:%d", hport);
+    snprintf(lu, sizeof lu, "tcp://127.0.0.1:%d", tnet_free_port());
+    pid_t d =
+        TNET_TRAILD(dlog, "--listen", lu, "--store", db, "--http", hp, "--token-file", tokfile);
+    T_ASSERT(d > 0);
+    seed();
+    T_RUN(test_tag_rename_close);
+    T_RUN(test_same_report_as_local);
+    T_RUN(test_forget_gc_rm);
+    T_RUN(test_refused);
+    kill(d, SIGTERM);
+    T_EQ_INT(tnet_wait(d), 0);
+    return T_DONE();
+}
