@@ -2,7 +2,7 @@
 # run.sh BUILD - `make bench`: every workload of the performance suite beside its baseline, in
 # one invocation, interleaved, medians of BENCH_REPS (>= 5) runs (tests/bench/suite.py). Not part
 # of `make test`. BENCH_QUICK=1: smaller sizes (minutes); BENCH_ONLY=programs,io_micro,ingest,
-# sdk,queries,shim_rss: a subset; BENCH_OUT=FILE: the Markdown table also into FILE;
+# sdk,queries,shim_rss,ui: a subset; BENCH_OUT=FILE: the Markdown table also into FILE;
 # BENCH_TRACERS=1 adds strace -f to io_micro. The generated store is cached in BUILD.
 set -euo pipefail
 BUILD=${1:-build}

@@ -22,7 +22,7 @@ BUILD = os.environ["BENCH_BUILD"]
 SRC = os.environ["BENCH_SRC"]
 QUICK = os.environ.get("BENCH_QUICK", "0") == "1"
 REPS = max(5, int(os.environ.get("BENCH_REPS", "5")))
-# BENCH_ONLY=programs,io_micro,ingest,sdk,queries,shim_rss: a subset of the workloads
+# BENCH_ONLY=programs,io_micro,ingest,sdk,queries,shim_rss,ui: a subset of the workloads
 ONLY = [w for w in os.environ.get("BENCH_ONLY", "").split(",") if w]
 OUT = os.environ.get("BENCH_OUT", "")
 TRACERS = os.environ.get("BENCH_TRACERS", "0") == "1"
@@ -436,6 +436,110 @@ def bench_shim_rss():
                                                     ("shim", maxrss(True))], "MiB max RSS", "bare")
 
 
+# ---- the web UI over big stores (BENCH_ONLY=ui) ----
+
+UI_SEED = tool("tests", "ui_seed")
+BROWSER_DIR = tool("browser")
+
+
+def ui_store(runs):
+    """A gen_store store of `runs` runs (4 file events a run), cached under the build directory."""
+    path = os.path.join(BUILD, "bench-ui-%d.db" % runs)
+    if not os.path.exists(path) or os.path.getmtime(path) < os.path.getmtime(GEN_STORE):
+        log("generating %s (cached for later runs)..." % path)
+        for suffix in ("", "-wal", "-shm", ".tmp", ".tmp-wal", ".tmp-shm"):
+            if os.path.exists(path + suffix):
+                os.remove(path + suffix)
+        run([GEN_STORE, "--store", path + ".tmp", "--runs", str(runs), "--events", str(runs * 4)])
+        os.rename(path + ".tmp", path)
+    os.chmod(path, 0o600)
+    return path
+
+
+def ui_traild(store, tag):
+    """traild --http on loopback over store: (process, base URL)."""
+    d = os.path.join(TMP, tag)
+    os.makedirs(d, mode=0o700, exist_ok=True)
+    logf = open(os.path.join(d, "traild.log"), "w+")
+    td = subprocess.Popen([TRAILD, "--store", store, "--listen", "tcp://127.0.0.1:0", "--http",
+                           "127.0.0.1:0", "--http-no-auth"], env=env_for(tag), stdout=logf,
+                          stderr=subprocess.STDOUT)
+    for _ in range(1000):
+        logf.seek(0)
+        text = logf.read()
+        m = re.search(r"http on .* \(port (\d+)\)", text)
+        if m and " ready: " in text:
+            return td, "http://127.0.0.1:%s" % m.group(1)
+        time.sleep(0.02)
+    td.kill()
+    raise RuntimeError("traild --http did not start: %s" % text[-500:])
+
+
+def vm_hwm_mib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def bench_ui():
+    """Time to first render of the runs page, filter, sort and page responses at 10 000 and
+    100 000 runs, and a 1 000 000-point chart, in Debian's chromium (tests/browser/bench.mjs),
+    each beside the API request alone; the page's JS heap and traild's max RSS."""
+    node = shutil.which("node")
+    if not node or not os.path.exists("/usr/bin/chromium"):
+        log("ui: skipped (node or /usr/bin/chromium missing; scripts/deps.sh installs them)")
+        return
+    if not os.path.isdir(os.path.join(BROWSER_DIR, "node_modules", "playwright-core")):
+        os.makedirs(BROWSER_DIR, exist_ok=True)
+        for f in ("package.json", "package-lock.json"):
+            shutil.copy(os.path.join(SRC, "tests", "browser", f), BROWSER_DIR)
+        run(["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"], cwd=BROWSER_DIR)
+    for f in ("bench.mjs", "browser.mjs"):
+        shutil.copy(os.path.join(SRC, "tests", "browser", f), BROWSER_DIR)
+    chart_db = os.path.join(TMP, "ui-chart", "chart.db")
+    os.makedirs(os.path.dirname(chart_db), mode=0o700, exist_ok=True)
+    run([UI_SEED, chart_db, "10", "1000000"])  # the run "big": 1 000 000 points of "wave"
+    chart_td, chart_url = ui_traild(chart_db, "ui-chart-d")
+    try:
+        for runs in (10_000,) if QUICK else (10_000, 100_000):
+            td, url = ui_traild(ui_store(runs), "ui-%d" % runs)
+            try:
+                out = run([node, os.path.join(BROWSER_DIR, "bench.mjs"), url, chart_url,
+                           str(REPS)])[3]
+                rss = vm_hwm_mib(td.pid)
+            finally:
+                td.send_signal(signal.SIGTERM)
+                td.wait()
+            vals, order = {}, []
+            for line in out.splitlines():
+                kind, rest = line.split(" ", 1)
+                parts = rest.split("\t")
+                if kind == "ms":
+                    key = (parts[0], parts[1])
+                    if key not in vals:
+                        order.append(key)
+                    vals.setdefault(key, []).append(float(parts[2]))
+                else:
+                    record("web UI, %d runs" % runs, parts[0],
+                           "MiB" if kind == "mib" else "count", [float(parts[1])])
+            for name, variant in order:
+                if runs != 10_000 and name.startswith("chart"):
+                    continue  # the chart's store is the same at every size
+                base = statistics.median(vals[(name, "API request alone")])
+                label = "%s: %s" % (name, variant)
+                ROWS.append(("web UI, %d runs" % runs if not name.startswith("chart") else
+                             "web UI, chart", label, "ms", vals[(name, variant)],
+                             base if variant == "page" else None,
+                             "wall ms in chromium headless (tests/browser/bench.mjs), "
+                             "each page action beside the API request it makes", False))
+            record("web UI, %d runs" % runs, "traild max RSS", "MiB", [rss])
+    finally:
+        chart_td.send_signal(signal.SIGTERM)
+        chart_td.wait()
+
+
 def fmt(v):
     return "%.3g" % v if abs(v) < 1000 else "%.0f" % v
 
@@ -477,7 +581,7 @@ def main():
             sys.exit("bench: %s missing (build first)" % f)
     try:
         for fn in (bench_programs, bench_io_micro, bench_ingest, bench_sdk, bench_queries,
-                   bench_shim_rss):
+                   bench_shim_rss, bench_ui):
             if ONLY and fn.__name__[len("bench_"):] not in ONLY:
                 continue
             fn()

@@ -90,6 +90,18 @@ try {
   await page.waitForURL(/\/runs\//);
   check(url().pathname === '/runs/' + lines[1].run, 'a click on a line opens its run');
 
+  // ---- lineage: a directory of many files is one folded node; a click shows its files ----
+  await page.goto(base + '/lineage?target=shard');
+  await page.waitForSelector('svg.graph .node');
+  const folded = await page.$$eval('svg.graph .node title', t => t.map(x => x.textContent).filter(x => /shards\/ \(9 files\)/.test(x)));
+  const shardNodes = await page.$$eval('svg.graph .node title', t => t.filter(x => /shards\/p\d\.csv/.test(x.textContent)).length);
+  check(folded.length === 1 && shardNodes === 0, `the 9 files under shards/ are one node (${folded})`);
+  await page.click('svg.graph .node:has(title:text-matches("9 files"))');
+  await page.waitForFunction(() => new URL(location.href).searchParams.get('files') === '1');
+  await page.waitForFunction(() => [...document.querySelectorAll('svg.graph .node title')].filter(t => /shards\/p\d\.csv/.test(t.textContent)).length === 9);
+  check(true, 'a click on the folded node draws its 9 files');
+  await shot('lineage-unfolded');
+
   // ---- the other views reload from their address ----
   for (const [u, sel, what] of [['/runs/train1', '#metrics .chartbox canvas', 'run'],
                                 ['/lineage?target=prep', 'svg.graph .node.root', 'lineage'],
