@@ -201,9 +201,10 @@ typedef struct rseg {
     uint8_t *base;
     uint32_t cap;
     uint32_t pos, committed_pos;
-    int eof;     /* nothing more will ever be read (finished or abandoned) */
-    int bad;     /* header unusable: left on disk, ignored */
-    int removed; /* unlinked after its last record was committed */
+    uint32_t counted_pos; /* damage before this offset is counted already (a rewind rereads) */
+    int eof;              /* nothing more will ever be read (finished or abandoned) */
+    int bad;              /* header unusable: left on disk, ignored */
+    int removed;          /* unlinked after its last record was committed */
     int damaged; /* frame chain broken: renamed to *.corrupt once its good records are stored */
 } rseg;
 
@@ -341,6 +342,15 @@ static void scan(tr_spool_reader *r)
 
 /* Reads committed frames of one segment; returns records delivered (*stopped set when cb
  * refused one). */
+
+/* Counts damage at s->pos once: a rewound segment (a failed batch) passes it again. */
+static void count_damage(rseg *s, uint64_t *counter)
+{
+    if (s->pos < s->counted_pos) return;
+    (*counter)++;
+    s->counted_pos = s->pos + 1;
+}
+
 static long read_segment(tr_spool_reader *r, rseg *s, tr_spool_cb cb, void *ctx, long max,
                          int *stopped)
 {
@@ -370,14 +380,14 @@ static long read_segment(tr_spool_reader *r, rseg *s, tr_spool_cb cb, void *ctx,
             /* Bytes that are no frame (0xff written ahead of the writer): a live writer is
              * not past them yet or moves to a new segment there; wait until it is gone. */
             if (!writer_gone(s)) break;
-            r->stats.corrupt++; /* frame chain broken: keep the file for inspection */
+            count_damage(s, &r->stats.corrupt); /* chain broken: keep the file for inspection */
             s->eof = 1;
             s->damaged = 1;
             break;
         }
         if (!(w & TR_FRAME_COMMITTED)) {
             if (!writer_gone(s)) break;
-            r->stats.torn++; /* the writer died between reserve and commit */
+            count_damage(s, &r->stats.torn); /* the writer died between reserve and commit */
             s->pos += size;
             continue;
         }
@@ -385,7 +395,7 @@ static long read_segment(tr_spool_reader *r, rseg *s, tr_spool_cb cb, void *ctx,
         uint32_t blen = tr_get_u32(f + TR_FRAME_HDR + 4);
         if (blen < TR_REC_HDR_SIZE || blen > size - TR_FRAME_HDR ||
             tr_crc32c(f + TR_FRAME_HDR, blen) != tr_get_u32(f + 4)) {
-            r->stats.corrupt++;
+            count_damage(s, &r->stats.corrupt);
             s->pos += size; /* the frame boundary is intact; only this record is lost */
             continue;
         }
