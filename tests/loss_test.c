@@ -8,6 +8,7 @@
 #include "client.h"
 #include "record.h"
 #include "spool.h"
+#include "store_sql.h"
 #include "tassert.h"
 #include "tproc.h"
 #include "trail.h"
@@ -428,29 +429,30 @@ static void test_damaged_frames_stored(void)
 }
 
 /* A v7 store kept the drop total as the tag trail.dropped: migration 8 moves it into the run's
- * row (where `trail tag` cannot overwrite it) and removes the tag. */
+ * row (where `trail tag` cannot overwrite it) and removes the tag. The v7 store is made by the
+ * released migrations 1..7 themselves. */
 static void test_dropped_tag_migrates(void)
 {
     static const char run[] = "abcdefabcdefabcdefabcdefabcdef12";
+    static const char *const migrations[] = TR_SQL_MIGRATIONS;
     char store[400], sql[1024];
     snprintf(store, sizeof store, "%s/migrate-dropped.db", sandbox);
-    T_EQ_INT(tproc_run((char *const[]){(char *)tproc_bin("trail"), "run", "--store", store, "--",
-                                       "true", NULL},
-                       NULL, NULL),
-             0);
     sqlite3 *db;
     T_ASSERT(sqlite3_open(store, &db) == SQLITE_OK);
+    char *msg = NULL;
+    T_CHECK(sqlite3_exec(db, "BEGIN", NULL, NULL, &msg) == SQLITE_OK);
+    for (int v = 1; v <= 7 && !msg; v++)
+        sqlite3_exec(db, migrations[v - 1], NULL, NULL, &msg);
     snprintf(sql, sizeof sql,
-             "ALTER TABLE runs DROP COLUMN dropped; ALTER TABLE runs DROP COLUMN damaged;"
              "INSERT INTO runs (id, name) VALUES ('%s', 'old');"
              "INSERT INTO tags VALUES ('%s', 'trail.dropped', '1234');"
-             "PRAGMA user_version = 7;",
+             "PRAGMA application_id = 1953655857; PRAGMA user_version = 7; COMMIT;",
              run, run);
-    char *msg = NULL;
-    T_CHECK(sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK);
-    if (msg) T_FAIL("%s", msg);
+    if (!msg) sqlite3_exec(db, sql, NULL, NULL, &msg);
+    if (msg) T_FAIL("making a v7 store: %s", msg);
     sqlite3_free(msg);
     sqlite3_close(db);
+    chmod(store, 0600);
     /* the next read-write open (a run into it) upgrades it */
     T_EQ_INT(tproc_run((char *const[]){(char *)tproc_bin("trail"), "run", "--store", store, "--",
                                        "true", NULL},
