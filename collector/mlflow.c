@@ -321,6 +321,7 @@ static const struct {
     {"/experiments/get", GET, exp_get},
     {"/experiments/get-by-name", GET, exp_get_by_name},
     {"/experiments/search", GET | POST, exp_search},
+    {"/experiments/list", GET, exp_search}, /* MLflow 1.x: search without a filter */
     {"/runs/create", POST, mlf_runs_create},
     {"/runs/get", GET, mlf_runs_get},
     {"/runs/update", POST, mlf_runs_update},
@@ -425,9 +426,9 @@ static void reply(nng_aio *aio, int status, cJSON *doc)
 static void serve(tr_mlflow *m, nng_http_req *hreq, mlf_req *r)
 {
     const char *uri = nng_http_req_get_uri(hreq), *method = nng_http_req_get_method(hreq);
-    const char *q = strchr(uri, '?'), *mark = strstr(uri, "/2.0/mlflow");
+    const char *q = strchr(uri, '?'), *mark = strstr(uri, "/mlflow/");
     size_t n = q ? (size_t)(q - uri) : strlen(uri);
-    const char *path = mark ? mark + 11 : uri;
+    const char *path = mark && (!q || mark < q) ? mark + 7 : uri;
     size_t plen = n - (size_t)(path - uri);
     int want = !strcmp(method, "GET") || !strcmp(method, "HEAD") ? GET
                : !strcmp(method, "POST")                         ? POST
@@ -524,6 +525,7 @@ int tr_mlflow_register(nng_http_server *srv, const char *store_path, const uint8
     pthread_mutex_init(&m->mu, NULL);
     int rv = add(srv, "/api/2.0/mlflow", m);
     if (!rv) rv = add(srv, "/ajax-api/2.0/mlflow", m);
+    if (!rv) rv = add(srv, "/api/2.0/preview/mlflow", m); /* MLflow 1.x clients */
     if (rv) {
         tr_mlflow_free(m);
         return rv;

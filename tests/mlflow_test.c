@@ -237,9 +237,14 @@ static void test_runs_and_logging(void)
     d = ok("GET", path, NULL);
     T_EQ_STR(tml_str(tml_get(tml_get(d, "run"), "info"), "lifecycle_stage"), "active");
     cJSON_Delete(d);
-    /* the /ajax-api alias */
+    /* the /ajax-api alias, and MLflow 1.x's /api/2.0/preview prefix and experiments/list */
     snprintf(path, sizeof path, "/ajax-api/2.0/mlflow/runs/get?run_id=%s", id);
     cJSON_Delete(ok("GET", path, NULL));
+    snprintf(path, sizeof path, "/api/2.0/preview/mlflow/runs/get?run_id=%s", id);
+    cJSON_Delete(ok("GET", path, NULL));
+    d = ok("GET", "/api/2.0/preview/mlflow/experiments/list", NULL);
+    T_CHECK(cJSON_GetArraySize(tml_get(d, "experiments")) >= 3);
+    cJSON_Delete(d);
     free(id);
 }
 
