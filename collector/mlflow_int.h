@@ -1,5 +1,6 @@
-/* mlflow_int.h - internals of the MLflow API shared by mlflow.c (requests, experiments),
- * mlflow_runs.c (runs and logging) and mlflow_search.c (the runs search). */
+/* mlflow_int.h - internals of the MLflow API shared by mlflow.c (requests, routing),
+ * mlflow_exp.c (experiments), mlflow_runs.c (runs and logging) and mlflow_search.c (the runs
+ * search). */
 #ifndef TR_MLFLOW_INT_H
 #define TR_MLFLOW_INT_H
 
@@ -59,7 +60,11 @@ int mlf_check_key(mlf_req *r, const char *what, const char *key);
  * and stage, or -1 answered (404 RESOURCE_DOES_NOT_EXIST). */
 int mlf_run_of(mlf_req *r, char id[33], char *status, size_t sn, char *stage, size_t gn);
 
-/* Endpoints (mlflow_runs.c, mlflow_search.c). */
+/* Endpoints (mlflow_exp.c, mlflow_runs.c, mlflow_search.c). */
+int mlf_exp_create(mlf_req *r);
+int mlf_exp_get(mlf_req *r);
+int mlf_exp_get_by_name(mlf_req *r);
+int mlf_exp_search(mlf_req *r);
 int mlf_runs_create(mlf_req *r);
 int mlf_runs_get(mlf_req *r);
 int mlf_runs_update(mlf_req *r);

@@ -14,7 +14,7 @@
 #include "trail.h"
 #include "util.h"
 
-#include "../store/mlflow.h"
+#include "mlflow_store.h"
 
 /* Records of one request, ingested in one transaction as the run's API stream. */
 typedef struct mlf_tx {

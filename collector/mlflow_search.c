@@ -13,7 +13,7 @@
 #include "trail.h"
 #include "where.h"
 
-#include "../store/mlflow.h"
+#include "mlflow_store.h"
 
 /* The output of a rewrite; the first error wins. */
 typedef struct out {

@@ -7,7 +7,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "mlflow.h"
+#include "mlflow_store.h"
 #include "store_int.h"
 #include "trail.h"
 #include "util.h"

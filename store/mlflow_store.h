@@ -1,8 +1,8 @@
-/* mlflow.h - the store side of MLflow's tracking API (traild): experiment ids, MLflow's run and
- * experiment documents, lifecycle, metric history and the runs search (mlflow.c,
+/* mlflow_store.h - the store side of MLflow's tracking API (traild): experiment ids, MLflow's
+ * run and experiment documents, lifecycle, metric history and the runs search (mlflow.c,
  * mlflow_search.c). Records themselves are stored by tr_store_ingest, like any other. */
-#ifndef TR_MLFLOW_H
-#define TR_MLFLOW_H
+#ifndef TR_MLFLOW_STORE_H
+#define TR_MLFLOW_STORE_H
 
 #include <stddef.h>
 #include <stdint.h>
