@@ -63,6 +63,9 @@ export function drawChart(el, series, opts = {}) {
   g.scale(dpr, dpr);
   const L = 64, R = 12, T = 12, B = 28, pw = W - L - R, ph = H - T - B;
   el.dataset.points = String(count);
+  // what is drawn, for tests and tools: x kind, y scale, the data's ranges (log10 of y when log)
+  Object.assign(el.dataset, {x: opts.xKind || 'step', scale: opts.log ? 'log' : 'linear',
+                             xrange: `${x0},${x1}`, yrange: `${y0},${y1}`});
   if (!count) {
     g.fillStyle = '#888';
     g.fillText('no finite values to draw', L + 10, T + 20);

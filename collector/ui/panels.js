@@ -20,9 +20,14 @@ export function kvTable(obj, title) {
          keys.map(k => `<tr><th>${h(k)}</th><td>${h(fmtVal(obj[k]))}</td></tr>`).join('') + '</tbody></table>';
 }
 
+// A time of the API ("...:55.673710Z") in ms, keeping the microseconds Date.parse drops.
+const tMs = t => {
+  const m = /\.(\d{4,})Z$/.exec(t || '');
+  return Date.parse(t) + (m ? Number('0.' + m[1].slice(3)) : 0);
+};
 const seriesOf = (points, xKind) => {
-  const t0 = points.length && points[0].time ? Date.parse(points[0].time) : 0;
-  return points.map(p => [xKind === 'step' ? p.step : xKind === 'time' ? Date.parse(p.time) : (Date.parse(p.time) - t0) / 1000,
+  const t0 = points.length && points[0].time ? tMs(points[0].time) : 0;
+  return points.map(p => [xKind === 'step' ? p.step : xKind === 'time' ? tMs(p.time) : (tMs(p.time) - t0) / 1000,
                           typeof p.value === 'number' ? p.value : NaN]).filter(p => Number.isFinite(p[0]));
 };
 

@@ -114,8 +114,29 @@ try {
     check((await page.textContent('main')) === a && url().pathname + url().search === u, `${what} page ${u} reloads the same`);
   }
 
-  // ---- run page: inputs by role, crash backtrace, system panel, live tail ----
+  // ---- run page: chart options, inputs by role, processes, dependencies, environment, crash
+  // backtrace, system panel, live tail ----
   await page.goto(base + '/runs/train1');
+  await page.waitForSelector('#metrics .chartbox[data-key="m"] canvas');
+  const cb = () => page.$eval('#metrics .chartbox[data-key="m"]', e => ({...e.dataset}));
+  let c0 = await cb();
+  check(c0.x === 'step' && c0.xrange === '0,499' && c0.yrange === '0,249.5', `m is drawn over steps 0-499, values 0-249.5 (${c0.xrange} ${c0.yrange})`);
+  await page.selectOption('#metrics .xk', 'rel');
+  let c1 = await cb();
+  const [r0, r1] = c1.xrange.split(',').map(Number);
+  check(c1.x === 'rel' && r0 === 0 && r1 > 0 && r1 < 600, `x as relative time runs from 0 s to the last point's seconds (${c1.xrange})`);
+  await page.selectOption('#metrics .xk', 'time');
+  c1 = await cb();
+  check(c1.x === 'time' && Number(c1.xrange.split(',')[0]) > 1.7e12, `x as time is the wall clock (${c1.xrange})`);
+  await page.check('#metrics .log');
+  c1 = await cb();
+  check(c1.scale === 'log' && Math.abs(Number(c1.yrange.split(',')[1]) - Math.log10(249.5)) < 1e-9, `log scale draws log10 of the values (${c1.yrange})`);
+  await page.uncheck('#metrics .log');
+  await page.fill('#metrics .smooth', '0.9');
+  c1 = await cb();
+  check(Number(c1.yrange.split(',')[1]) < 249.5 && Number(c1.yrange.split(',')[1]) > 200, `smoothing lowers the rising line's end (${c1.yrange})`);
+  check(await page.$$eval('#proctree li', l => l.length) >= 1 && await page.$$eval('#deps tr', r => r.length) >= 1 &&
+        /Environment \(\d+ variables/.test(await page.textContent('#env summary')), 'the process tree, dependencies and environment are shown');
   await page.waitForSelector('#inputs section[data-role="data"]');
   const data = await page.textContent('#inputs section[data-role="data"]');
   check(data.includes('feat.csv') && await page.$('#inputs section[data-role="env"]') !== null, 'train1\'s feat.csv is under its data inputs, by directory');
