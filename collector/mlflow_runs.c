@@ -190,12 +190,14 @@ static int is_run_id(const char *s)
 int mlf_runs_create(mlf_req *r)
 {
     int64_t eid = 0, start = r->now_ns / 1000000;
-    const char *exp_s, *user, *name;
-    if (mlf_str(r, r->in, "experiment_id", &exp_s) < 0 ||
-        mlf_int(r, r->in, "start_time", &start) < 0 || mlf_str(r, r->in, "user_id", &user) < 0 ||
+    const char *user, *name;
+    const cJSON *ex = cJSON_GetObjectItemCaseSensitive(r->in, "experiment_id");
+    if (mlf_int(r, r->in, "start_time", &start) < 0 || mlf_str(r, r->in, "user_id", &user) < 0 ||
         mlf_str(r, r->in, "run_name", &name) < 0)
         return -1;
-    if (exp_s && *exp_s && mlf_int(r, r->in, "experiment_id", &eid) < 0) return -1;
+    /* "7" or 7; none or "": Default (0) */
+    if (!(cJSON_IsString(ex) && !*ex->valuestring) && mlf_int(r, r->in, "experiment_id", &eid) < 0)
+        return -1;
     const cJSON *tags = cJSON_GetObjectItemCaseSensitive(r->in, "tags"), *tg;
     if (tags && !cJSON_IsArray(tags)) return mlf_invalid(r, "tags must be a list of {key, value}");
     kv tv[MLF_BATCH_ENTITIES];

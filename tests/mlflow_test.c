@@ -327,6 +327,16 @@ static void test_limits_and_errors(void)
             "\"timestamp\":1}");
     refused(404, "RESOURCE_DOES_NOT_EXIST", "POST", API "/runs/create",
             "{\"experiment_id\":\"4242\"}");
+    refused(400, "INVALID_PARAMETER_VALUE", "POST", API "/runs/create",
+            "{\"experiment_id\":\"x\"}");
+    /* an experiment id given as a number, and none at all (Default) */
+    snprintf(body, sizeof body, "{\"experiment_id\":%s,\"run_name\":\"numeric\"}", exp_id);
+    cJSON *d = ok("POST", API "/runs/create", body);
+    T_EQ_STR(tml_str(tml_get(tml_get(d, "run"), "info"), "experiment_id"), exp_id);
+    cJSON_Delete(d);
+    d = ok("POST", API "/runs/create", "{\"run_name\":\"nowhere\"}");
+    T_EQ_STR(tml_str(tml_get(tml_get(d, "run"), "info"), "experiment_id"), "0");
+    cJSON_Delete(d);
     refused(400, "INVALID_PARAMETER_VALUE", "GET", API "/runs/get", NULL);
     refused(404, "ENDPOINT_NOT_FOUND", "GET", API "/registered-models/list", NULL);
     refused(400, "MALFORMED_REQUEST", "POST", API "/runs/create", "{not json");
