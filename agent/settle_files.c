@@ -30,6 +30,7 @@ typedef struct sopen {
 typedef struct scnt {
     char stream[33];
     int64_t pid;
+    int gone_seen; /* gone at a flush after which records were still read */
     char *path;
 } scnt;
 
@@ -38,6 +39,7 @@ struct tr_settleq {
     size_t n, cap;
     scnt *c;
     size_t nc, capc;
+    uint64_t noted; /* records seen since the last flush */
     /* the counter file of the process being settled, read once */
     int64_t cpid;
     tr_fdctr *ctr;
@@ -101,6 +103,7 @@ static void note_counters(tr_settleq *q, const tr_seg_info *seg, int64_t pid)
     snprintf(c->path, n, "%.*s/%lld%s", (int)dl, seg->path, (long long)pid, TR_FDCTR_SUFFIX);
     snprintf(c->stream, sizeof c->stream, "%s", seg->stream_id);
     c->pid = pid;
+    c->gone_seen = 0;
     q->nc++;
 }
 
@@ -155,6 +158,7 @@ static void note_open(tr_settleq *q, const tr_seg_info *seg, const tr_rec *rec, 
 void tr_settleq_note(tr_settleq *q, const tr_seg_info *seg, const tr_rec *rec, const char *run)
 {
     if (!q) return;
+    q->noted++;
     int64_t seq;
     if (rec->type == TR_REC_FILE_OPEN) {
         note_open(q, seg, rec, run);
@@ -266,7 +270,11 @@ static int settle(tr_enrich *e, const sopen *o, const tr_fdctr *c)
 
 int tr_settleq_flush(tr_settleq *q, tr_enrich *e)
 {
-    if (!q || (q->n == 0 && q->nc == 0)) return 0;
+    if (!q) return 0;
+    if (q->n == 0 && q->nc == 0) {
+        q->noted = 0;
+        return 0;
+    }
     int rc = 0;
     /* one liveness check per process, not per open */
     int64_t last_pid = -1;
@@ -283,12 +291,19 @@ int tr_settleq_flush(tr_settleq *q, tr_enrich *e)
         drop(q, i);
     }
     q->cpid = 0;
-    /* counter files of processes that are gone: every open of theirs is settled now */
-    for (size_t i = q->nc; i-- > 0;)
-        if (gone(q->c[i].pid)) {
-            unlink(q->c[i].path);
-            free(q->c[i].path);
-            q->c[i] = q->c[--q->nc];
+    /* Counter files of processes that are gone, once every record of theirs was read: after a
+     * flush that read nothing new, or at the flush after the one that first saw them gone (a
+     * process that died while its segment was being read has the rest read by then). */
+    for (size_t i = q->nc; i-- > 0;) {
+        if (!gone(q->c[i].pid)) continue;
+        if (q->noted && !q->c[i].gone_seen) {
+            q->c[i].gone_seen = 1;
+            continue;
         }
+        unlink(q->c[i].path);
+        free(q->c[i].path);
+        q->c[i] = q->c[--q->nc];
+    }
+    q->noted = 0;
     return rc;
 }

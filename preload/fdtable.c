@@ -227,7 +227,12 @@ static void track(int fd, const char *abs, int len, int flags, const fingerprint
     s->start_ns = shim_now();
     s->stream = fp;
     static unsigned opens;
-    if ((++opens & 1023) == 0) shim_deps_scan("dlopen"); /* also for processes killed later */
+    /* also for processes killed later: objects dlopen'd by a searched name, and every 1024 opens */
+    if (UNLIKELY(__atomic_load_n(&shim_dlopen_pending, __ATOMIC_RELAXED)) ||
+        (++opens & 1023) == 0) {
+        __atomic_store_n(&shim_dlopen_pending, 0, __ATOMIC_RELAXED);
+        shim_deps_scan("dlopen");
+    }
     if (st) {
         s->fp = *st;
         s->bits |= B_OPENFP;

@@ -185,6 +185,9 @@ void shim_fileop(const char *op, int dirfd, const char *path, int dirfd2, const 
 void shim_emit_env(char **envp);
 uint64_t shim_env_hash(char *const *envp);
 void shim_deps_scan(const char *kind);
+/* dlopen.c: set by a dlopen the shim could not follow at once (a searched name): the next
+ * tracked open scans. */
+extern int shim_dlopen_pending;
 
 /* exit.c */
 void shim_image_end(const char *kind, int code, int sig);

@@ -121,10 +121,20 @@ static void emit_dep(const char *path, const char *kind)
     shim_emit(&e);
 }
 
+/* Objects are listed in load order and only a dlclose removes one: while none was removed
+ * since the last scan, the objects it went through are skipped. */
+typedef struct scan_arg {
+    const char *kind;
+    int idx, skip;
+} scan_arg;
+static int last_count;
+static unsigned long last_subs;
+
 static int dep_cb(struct dl_phdr_info *info, size_t size, void *arg)
 {
     (void)size;
-    const char *kind = arg;
+    scan_arg *a = arg;
+    if (a->idx++ < a->skip) return 0;
     const char *name = info->dlpi_name;
     int is_main = !name || !*name;
     if (!is_main && name[0] != '/') return 0; /* linux-vdso.so.1 */
@@ -134,16 +144,17 @@ static int dep_cb(struct dl_phdr_info *info, size_t size, void *arg)
     if (is_main) {
         if (shim_g.exe[0]) emit_dep(shim_g.exe, "exe");
     } else {
-        emit_dep(name, kind);
+        emit_dep(name, a->kind);
     }
-    last_adds = info->dlpi_adds;
     return 0;
 }
 
 static int adds_cb(struct dl_phdr_info *info, size_t size, void *arg)
 {
     (void)size;
-    *(unsigned long *)arg = info->dlpi_adds;
+    unsigned long *v = arg;
+    v[0] = info->dlpi_adds;
+    v[1] = info->dlpi_subs;
     return 1;
 }
 
@@ -151,16 +162,21 @@ static int adds_cb(struct dl_phdr_info *info, size_t size, void *arg)
 void shim_deps_scan(const char *kind)
 {
     SHIM_ENTER();
-    unsigned long adds = 0;
-    if (nseen) dl_iterate_phdr(adds_cb, &adds);
-    if (!nseen || adds != last_adds) dl_iterate_phdr(dep_cb, (void *)kind);
-    if (adds) last_adds = adds;
+    unsigned long v[2] = {0, 0};
+    if (nseen) dl_iterate_phdr(adds_cb, v);
+    if (!nseen || v[0] != last_adds) {
+        scan_arg a = {kind, 0, nseen && v[1] == last_subs ? last_count : 0};
+        dl_iterate_phdr(dep_cb, &a);
+        last_count = a.idx;
+        if (!v[0]) dl_iterate_phdr(adds_cb, v);
+        last_adds = v[0];
+        last_subs = v[1];
+    }
     SHIM_LEAVE();
 }
 
-/* dlopen is not wrapped (glibc resolves a relative name with the caller's RUNPATH and
- * $ORIGIN: a wrapper would become the caller); new objects are found by scanning at fork, exec
- * and exit, and here, before an object may go away. */
+/* dlopen (preload/dlopen.c) records what a dlopen by path loaded at once; other new objects
+ * are found by scanning at fork, exec, exit and opens, and here, before an object may go away. */
 REAL_DECL(int, dlclose, (void *));
 SHIM_EXPORT int dlclose(void *handle)
 {

@@ -220,6 +220,59 @@ static void test_version_change(void)
     cJSON_Delete(run);
 }
 
+/* Pool.terminate() (SIGTERM) of workers that loaded extension modules and libraries their parent
+ * never had: every shared object a worker had mapped (its own /proc/self/maps, written just
+ * before it is stopped) is among the run's dependencies. */
+static void test_pool_terminate_dlopen(void)
+{
+    char prog[2048];
+    snprintf(prog, sizeof prog,
+             "import multiprocessing as mp, os, time\n"
+             "def work(i):\n"
+             "    import bz2, ctypes\n"
+             "    ctypes.CDLL('libbz2.so.1.0')\n"
+             "    maps = set(l.split()[-1] for l in open('/proc/self/maps') if '.so' in l)\n"
+             "    open('maps-%%d' %% i, 'w').write('\\n'.join(sorted(maps)))\n"
+             "    time.sleep(60)\n"
+             "if __name__ == '__main__':\n"
+             "    p = mp.Pool(2)\n"
+             "    r = p.map_async(work, [0, 1])\n"
+             "    while not (os.path.exists('maps-0') and os.path.exists('maps-1')):\n"
+             "        time.sleep(0.01)\n"
+             "    time.sleep(0.05)\n"
+             "    p.terminate(); p.join()\n");
+    pid_t t = start_py("pool-dlopen", prog, NULL);
+    int st;
+    T_ASSERT(waitpid(t, &st, 0) == t);
+    T_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    cJSON *run = shu_show("pool-dlopen");
+    T_ASSERT(run);
+    int checked = 0;
+    for (int i = 0; i < 2; i++) {
+        char p[600], line[4200];
+        snprintf(p, sizeof p, "%s/maps-%d", base, i);
+        FILE *f = fopen(p, "r");
+        T_ASSERT(f);
+        while (fgets(line, sizeof line, f)) {
+            line[strcspn(line, "\n")] = 0;
+            if (line[0] != '/' || strstr(line, "libtrail_preload")) continue;
+            int found = 0;
+            const cJSON *d;
+            cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(run, "deps"))
+            {
+                const char *dp = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "path"));
+                char real[4200]; /* maps shows the file, the loader the name it opened */
+                found |= dp && (!strcmp(dp, line) || (realpath(dp, real) && !strcmp(real, line)));
+            }
+            if (!found) T_FAIL("worker %d had %s mapped: not a dependency", i, line);
+            checked += strstr(line, "bz2") != NULL;
+        }
+        fclose(f);
+    }
+    T_CHECK(checked >= 4); /* _bz2 and libbz2 in each worker */
+    cJSON_Delete(run);
+}
+
 int main(void)
 {
     (void)tproc_test_bin;
@@ -233,6 +286,7 @@ int main(void)
     T_RUN(test_killed_counts);
     T_RUN(test_repeated_opens);
     T_RUN(test_version_change);
+    T_RUN(test_pool_terminate_dlopen);
     if (!tassert_failures) shu_rm_rf(base);
     free(base);
     return T_DONE();

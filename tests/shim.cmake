@@ -20,3 +20,8 @@ add_dependencies(shim_truth_test trail trail_preload)
 trail_test(shim_torch_test SOURCES shim_torch_test.c
   LIBS trail_core PkgConfig::CJSON PkgConfig::SQLITE3 LABELS integration)
 add_dependencies(shim_torch_test trail trail_preload)
+
+# dlopen under the shim: the program stays the caller; an object loaded by path is recorded at once.
+trail_test(shim_dlopen_test SOURCES shim_dlopen_test.c
+  LIBS trail_core PkgConfig::CJSON PkgConfig::SQLITE3 LABELS integration)
+add_dependencies(shim_dlopen_test trail_preload dlo_prog dlo_lib)
