@@ -113,7 +113,7 @@ static void test_experiments(void)
     refused(404, "RESOURCE_DOES_NOT_EXIST", "GET",
             API "/experiments/get-by-name?experiment_name=nope", NULL);
     /* search: every experiment, a LIKE filter, pages of one */
-    ok("POST", API "/experiments/create", "{\"name\":\"audio\"}");
+    cJSON_Delete(ok("POST", API "/experiments/create", "{\"name\":\"audio\"}"));
     d = ok("POST", API "/experiments/search", "{\"filter\":\"name LIKE 'vis%'\"}");
     T_EQ_INT(cJSON_GetArraySize(tml_get(d, "experiments")), 1);
     T_EQ_STR(tml_str(cJSON_GetArrayItem(tml_get(d, "experiments"), 0), "name"), "vision");
@@ -374,7 +374,7 @@ static void test_search(void)
                                           {"s2", "0.6", "0.1", "FAILED"},
                                           {"s3", "0.2", "0.01", "KILLED"}};
     char body[1024], names[512], *ids[3];
-    ok("POST", API "/experiments/create", "{\"name\":\"search\"}");
+    cJSON_Delete(ok("POST", API "/experiments/create", "{\"name\":\"search\"}"));
     cJSON *d = ok("GET", API "/experiments/get-by-name?experiment_name=search", NULL);
     snprintf(exp_id, sizeof exp_id, "%s", tml_str(tml_get(d, "experiment"), "experiment_id"));
     cJSON_Delete(d);
