@@ -214,7 +214,23 @@ static void test_runs_and_logging(void)
     T_EQ_STR(tml_str(tml_get(s, "params"), "lr"), "0.1");
     T_EQ_STR(tml_str(tml_get(s, "tags"), "team"), "vision");
     T_CHECK(cJSON_GetNumberValue(tml_get(tml_get(s, "metrics"), "loss")) == 0.4);
+    T_EQ_STR(tml_str(s, "user"), "ana");
     cJSON_Delete(s);
+    /* found by trail's --where, and by traild's own /api */
+    char *out = NULL;
+    T_EQ_INT(TPROC(&out, NULL, TRAIL, "runs", "--where", "params.lr = '0.1' and metrics.loss < 0.5",
+                   "--json"),
+             0);
+    cJSON *list = cJSON_Parse(out ? out : "");
+    free(out);
+    T_EQ_INT(cJSON_GetArraySize(list), 1);
+    T_EQ_STR(tml_str(cJSON_GetArrayItem(list, 0), "id"), id);
+    cJSON_Delete(list);
+    snprintf(path, sizeof path, "/api/runs/%s", id);
+    d = NULL;
+    T_EQ_INT(call("GET", path, NULL, &d), 200);
+    T_EQ_STR(tml_str(d, "name"), "resnet");
+    cJSON_Delete(d);
     char sql[512];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM streams WHERE run_id = '%s'", id);
     T_EQ_INT(tnet_sql(db, sql), 1);
