@@ -546,6 +546,48 @@ static void test_python_client(void)
     cJSON_Delete(m);
 }
 
+/* Two traild over one store, both logging to one run at once: every point is stored once (the
+ * API's stream gets its seq inside the write transaction, so neither traild reuses one). */
+static void test_two_traild_one_run(void)
+{
+    int p2 = tnet_free_port();
+    char hp[32], l2[64];
+    snprintf(hp, sizeof hp, "127.0.0.1:%d", p2);
+    snprintf(l2, sizeof l2, "tcp://127.0.0.1:%d", tnet_free_port());
+    pid_t d2 =
+        TNET_TRAILD(dlog, "--listen", l2, "--store", db, "--http", hp, "--token-file", tokfile);
+    T_ASSERT(d2 > 0);
+    char *id = run_create("0", "shared", NULL);
+    enum { PER_CLIENT = 150 };
+    pid_t kids[2];
+    for (int k = 0; k < 2; k++) {
+        if ((kids[k] = fork()) == 0) {
+            int bad = 0;
+            for (int i = 0; i < PER_CLIENT; i++) {
+                char body[256];
+                snprintf(body, sizeof body,
+                         "{\"run_id\":\"%s\",\"key\":\"c%d\",\"value\":%d,\"timestamp\":"
+                         "1700000000000,\"step\":%d}",
+                         id, k, i, i);
+                bad += tml_request(k ? p2 : port, "POST", API "/runs/log-metric", TOKEN, body,
+                                   NULL) != 200;
+            }
+            _exit(bad ? 1 : 0);
+        }
+    }
+    for (int k = 0; k < 2; k++)
+        T_EQ_INT(tnet_wait(kids[k]), 0);
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM metrics WHERE run_id = '%s'", id);
+    T_EQ_INT(tnet_sql(db, sql), 2 * PER_CLIENT);
+    snprintf(sql, sizeof sql, "SELECT hwm FROM streams WHERE run_id = '%s'", id);
+    /* create-run's RUN_START and mlflow.user tag are seq 0 and 1, the points 2..301: no gap */
+    T_EQ_INT(tnet_sql(db, sql), 2 * PER_CLIENT + 1);
+    kill(d2, SIGTERM);
+    T_EQ_INT(tnet_wait(d2), 0);
+    free(id);
+}
+
 int main(void)
 {
     tnet_asan_preload_ok();
@@ -570,6 +612,7 @@ int main(void)
     T_RUN(test_token);
     T_RUN(test_join_trail_run);
     T_RUN(test_python_client);
+    T_RUN(test_two_traild_one_run);
     kill(d, SIGTERM);
     T_EQ_INT(tnet_wait(d), 0);
     return T_DONE();
