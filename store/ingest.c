@@ -301,20 +301,17 @@ static const char *run_id(const ing *c, char *buf, size_t n)
     return buf;
 }
 
-/* The version's artifact and the record's fingerprint fields (NULL when absent). */
-typedef struct file_version {
-    int64_t artifact;
-    const tr_rec *rec;
-} file_version;
-
-static void bind_version(tr_stmt *q, const void *arg)
+/* Lineage steps may drop a version nobody uses: any row they changed forgets the versions
+ * ingest remembered (ingest_cache.c). */
+static int64_t changes(const ing *c)
 {
-    const file_version *v = arg;
-    tr_bind_int(q, 1, v->artifact);
-    tr_bind_field_int(q, 2, v->rec, TR_F_DEV);
-    tr_bind_field_int(q, 3, v->rec, TR_F_INO);
-    tr_bind_field_int(q, 4, v->rec, TR_F_SIZE);
-    tr_bind_field_int(q, 5, v->rec, TR_F_MTIME_NS);
+    return sqlite3_total_changes64(c->s->db);
+}
+
+static int after_lineage(ing *c, int64_t before, int rc)
+{
+    if (changes(c) != before) tr_ingest_versions_forget(c->s);
+    return rc;
 }
 
 static int on_file(ing *c)
@@ -344,14 +341,14 @@ static int on_file(ing *c)
     has_int(c->rec, TR_F_END_NS, &end_ns);
     has_int(c->rec, TR_F_SEQ, &seq);
     if (!has_int(c->rec, TR_F_START_NS, &start_ns)) start_ns = end_ns;
+    int64_t before = changes(c);
     if (has_int(c->rec, TR_F_OPEN_SEQ, &open_seq) && open_seq &&
-        (rc = tr_lineage_settle_check(c->s, run_id(c, run, sizeof run), c->pid, open_seq, settle,
-                                      start_ns)))
+        (rc = after_lineage(c, before,
+                            tr_lineage_settle_check(c->s, run_id(c, run, sizeof run), c->pid,
+                                                    open_seq, settle, start_ns))))
         return rc == 1 ? 0 : rc;
-    if ((rc = tr_ingest_artifact(c->s, key, &artifact))) return rc;
-    file_version fv = {artifact, c->rec};
-    if ((rc = tr_stmt_get_or_add(c->s, TR_STMT_LN_VERSION_FIND, TR_STMT_VERSION_ADD, bind_version,
-                                 &fv, &version)))
+    if ((rc = after_lineage(c, before, 0)) || (rc = tr_ingest_artifact(c->s, key, &artifact)) ||
+        (rc = tr_ingest_version(c->s, artifact, c->rec, &version)))
         return rc;
     tr_stmt q;
     if ((rc = begin_stmt(c, &q, TR_STMT_EVENT, 1))) return rc;
@@ -369,8 +366,10 @@ static int on_file(ing *c)
     if (settle && (rc = tr_lineage_event_order(c->s, sqlite3_last_insert_rowid(c->s->db), seq,
                                                open_seq, "killed")))
         return rc;
-    return tr_lineage_after_file(c->s, run_id(c, run, sizeof run), c->pid, key, version,
-                                 role[0] == 'o' || (role[0] == 'i' && role[2] == 'o'), start_ns);
+    before = changes(c);
+    rc = tr_lineage_after_file(c->s, run_id(c, run, sizeof run), c->pid, key, version,
+                               role[0] == 'o' || (role[0] == 'i' && role[2] == 'o'), start_ns);
+    return after_lineage(c, before, rc);
 }
 
 static int on_dep(ing *c)
@@ -414,8 +413,11 @@ static int on_fileop(ing *c)
         fp = (tr_fingerprint){(uint64_t)dev, (uint64_t)ino, size, mtime};
     }
     snprintf(opz, sizeof opz, "%.*s", (int)n, op);
-    if ((rc = tr_lineage_fileop(c->s, run_id(c, run, sizeof run), c->pid, opz, k1 ? key : NULL,
-                                k2 ? key2 : NULL, has_fp ? &fp : NULL, c->rec->time_ns, &acted)))
+    int64_t before = changes(c);
+    if ((rc = after_lineage(c, before,
+                            tr_lineage_fileop(c->s, run_id(c, run, sizeof run), c->pid, opz,
+                                              k1 ? key : NULL, k2 ? key2 : NULL,
+                                              has_fp ? &fp : NULL, c->rec->time_ns, &acted))))
         return rc;
     return tr_lineage_op_order(c->s, rowid, seq, acted);
 }

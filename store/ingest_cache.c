@@ -1,4 +1,5 @@
-/* ingest_cache.c - ingest's per-transaction bookkeeping: stream marks, known runs, artifacts. */
+/* ingest_cache.c - ingest's per-transaction bookkeeping: stream marks, known runs, artifacts,
+ * versions. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,9 +11,10 @@
 /* Within one transaction a stream's high-water mark, first and last record times live here and
  * are written once at commit (one upsert per stream instead of one per record); runs whose row
  * exists and artifact ids already looked up are remembered so that each costs one statement
- * per transaction. Ingest never deletes a run or an artifact (versions it may: lineage_order.c
- * drops unused ones, so they are not cached), so what this transaction saw stays right until
- * it ends; a rollback may undo rows the cache names, so it forgets everything. */
+ * per transaction. Ingest never deletes a run or an artifact, so what this transaction saw
+ * stays right until it ends; versions it may delete (lineage drops unused ones), so ingest.c
+ * forgets the versions whenever a lineage step changed rows (tr_ingest_versions_forget). A
+ * rollback may undo rows the cache names, so it forgets everything. */
 typedef struct stream_ent {
     char id[sizeof(((tr_stream *)0)->id)];
     char run_id[sizeof(((tr_stream *)0)->run_id)];
@@ -28,6 +30,7 @@ struct tr_ingest_cache {
     long last;       /* the last stream used (records of one stream come in runs), or -1 */
     tr_strmap *runs; /* run ids whose row exists */
     tr_strmap *ids;  /* 'a' + artifact key -> row id */
+    tr_strmap *vers; /* version_key() -> artifact_versions.id */
 };
 
 static tr_ingest_cache *cache(tr_store *s)
@@ -37,9 +40,10 @@ static tr_ingest_cache *cache(tr_store *s)
     if (!c) return NULL;
     c->last = -1;
     if (!(c->streams = tr_strmap_new()) || !(c->runs = tr_strmap_new()) ||
-        !(c->ids = tr_strmap_new())) {
+        !(c->ids = tr_strmap_new()) || !(c->vers = tr_strmap_new())) {
         tr_strmap_free(c->streams);
         tr_strmap_free(c->runs);
+        tr_strmap_free(c->ids);
         free(c);
         return NULL;
     }
@@ -53,6 +57,7 @@ void tr_ingest_cache_free(tr_store *s)
     tr_strmap_free(c->streams);
     tr_strmap_free(c->runs);
     tr_strmap_free(c->ids);
+    tr_strmap_free(c->vers);
     free(c->ent);
     free(c);
     s->ic = NULL;
@@ -65,7 +70,13 @@ void tr_ingest_cache_forget(tr_store *s)
     tr_strmap_clear(c->streams);
     tr_strmap_clear(c->runs);
     tr_strmap_clear(c->ids);
+    tr_strmap_clear(c->vers);
     c->last = -1;
+}
+
+void tr_ingest_versions_forget(tr_store *s)
+{
+    if (s->ic) tr_strmap_clear(s->ic->vers);
 }
 
 /* The stored mark of a stream not yet seen in this transaction: -1 when it has none. */
@@ -197,5 +208,56 @@ int tr_ingest_artifact(tr_store *s, const char *key, int64_t *id)
     int rc = tr_lineage_artifact(s, key, id);
     tr_ingest_cache *c = rc || !n ? NULL : cache(s);
     if (c) tr_strmap_set(c->ids, k, n, (tr_mapval){.i = *id});
+    return rc;
+}
+
+/* The version's artifact and the record's fingerprint fields (NULL when absent). */
+typedef struct file_version {
+    int64_t artifact;
+    const tr_rec *rec;
+} file_version;
+
+static void bind_version(tr_stmt *q, const void *arg)
+{
+    const file_version *v = arg;
+    tr_bind_int(q, 1, v->artifact);
+    tr_bind_field_int(q, 2, v->rec, TR_F_DEV);
+    tr_bind_field_int(q, 3, v->rec, TR_F_INO);
+    tr_bind_field_int(q, 4, v->rec, TR_F_SIZE);
+    tr_bind_field_int(q, 5, v->rec, TR_F_MTIME_NS);
+}
+
+/* The map key of what LN_VERSION_FIND matches on: 'v', the artifact, then (ino, size,
+ * mtime_ns) each with whether it is present (NULL matches only NULL there). */
+static size_t version_key(uint8_t *k, int64_t artifact, const tr_rec *rec)
+{
+    static const uint16_t f[3] = {TR_F_INO, TR_F_SIZE, TR_F_MTIME_NS};
+    size_t n = 0;
+    k[n++] = 'v';
+    memcpy(k + n, &artifact, 8);
+    n += 8;
+    for (int i = 0; i < 3; i++) {
+        int64_t v = 0;
+        k[n++] = tr_rec_get_i64(rec, f[i], &v) == 0;
+        memcpy(k + n, &v, 8);
+        n += 8;
+    }
+    return n;
+}
+
+int tr_ingest_version(tr_store *s, int64_t artifact, const tr_rec *rec, int64_t *id)
+{
+    uint8_t k[40];
+    size_t n = version_key(k, artifact, rec);
+    tr_mapval v;
+    if (s->ic && tr_strmap_get(s->ic->vers, k, n, &v)) {
+        *id = v.i;
+        return 0;
+    }
+    file_version fv = {artifact, rec};
+    int rc =
+        tr_stmt_get_or_add(s, TR_STMT_LN_VERSION_FIND, TR_STMT_VERSION_ADD, bind_version, &fv, id);
+    tr_ingest_cache *c = rc ? NULL : cache(s);
+    if (c) tr_strmap_set(c->vers, k, n, (tr_mapval){.i = *id});
     return rc;
 }

@@ -95,6 +95,11 @@
     "CREATE INDEX events_run ON events(run_id, role, version_id);"                                 \
     "CREATE INDEX file_ops_run_path ON file_ops(run_id, path, time_ns);"
 
+/* Schema v10, ingest: the agent's settle of an open whose close was already stored finds that
+ * close by its open time (LN_OPEN_CLOSED): an integer key that grows with time, so an insert
+ * appends at the index's right edge, where events_run made it scan every event of the run. */
+#define TR_SQL_SCHEMA_V10 "CREATE INDEX IF NOT EXISTS events_start ON events(start_ns);"
+
 /* Migration i (1-based) brings user_version from i-1 to i; the identity check and every
  * missing migration run in one transaction (store.c migrate).
  * Append only: a released migration is never edited. */
@@ -103,7 +108,8 @@
         TR_SQL_SCHEMA_V1, TR_SQL_SCHEMA_V2, TR_SQL_SCHEMA_V3 /* procs_sql.h */,                    \
             TR_SQL_SCHEMA_V4 /* console_sql.h */, TR_SQL_SCHEMA_V5 /* lineage_sql.h */,            \
             TR_SQL_SCHEMA_V6 /* settle_sql.h */, TR_SQL_SCHEMA_V7 /* mlflow_sql.h */,              \
-            TR_SQL_SCHEMA_V8 /* settle_sql.h */, TR_SQL_SCHEMA_V9 /* outbox_sql.h */               \
+            TR_SQL_SCHEMA_V8 /* settle_sql.h */, TR_SQL_SCHEMA_V9 /* outbox_sql.h */,              \
+            TR_SQL_SCHEMA_V10                                                                      \
     }
 
 /* Open-time checks. */
