@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,10 +28,20 @@
  * TRAIL_ENOSPC). Untouched slots cost no memory. */
 #define RING 64
 
+/* A thread that keeps logging (tr_client_emit_hot: the SDK's metrics) while another thread logs
+ * too gets a segment of its own after PRIV_AFTER records, so that threads share no cache line
+ * when appending: 4 threads on one segment spent most of each call moving its tail, its slot's
+ * writer count and its frames between cores. At most PRIV_MAX at once; the rest share. */
+#define PRIV_AFTER 1024
+#define PRIV_MAX 32
+#define PRIV_FIRST_CAP (1u << 20)
+
 typedef struct slot {
     tr_seg seg;
     int used;         /* holds a mapping (current or retired) */
+    int priv;         /* the current segment of one thread: not retired by a roll */
     unsigned writers; /* threads inside tr_seg_append on this slot */
+    char pad[64];     /* writers of different slots on different cache lines */
 } slot;
 
 static struct {
@@ -49,6 +60,9 @@ static struct {
     uint64_t budget;   /* TRAIL_SPOOL_BUDGET_MB in bytes, 0: none */
     int64_t budget_at; /* when the spool root was last measured (s) */
     int over, noted;
+    unsigned epoch; /* moves on fork, shutdown and a new run: threads' own segments are gone */
+    int nthreads;   /* threads that logged through tr_client_emit_hot */
+    int npriv;      /* slots that are some thread's own segment */
 } G = {.cur = -1};
 
 /* A page the kernel zeroes in a forked child (MADV_WIPEONFORK): *fork_marker == 0 tells a
@@ -59,6 +73,14 @@ static pid_t marker_pid; /* used only when the kernel lacks MADV_WIPEONFORK */
 static int wipe_ok;
 
 static __thread int in_slow; /* a signal handler arriving inside the slow path drops its record */
+/* This thread's own segment (tr_client_emit_hot): its slot while t_epoch is G.epoch. */
+static __thread int t_slot = -1;
+static __thread unsigned t_epoch;
+static __thread uint32_t t_count, t_cap;
+static __thread int t_seen;
+static pthread_key_t t_key; /* its destructor gives up an exiting thread's segment */
+static pthread_once_t t_once = PTHREAD_ONCE_INIT;
+static int t_key_ok;
 
 static void lock(void)
 {
@@ -110,8 +132,12 @@ static void after_fork(void)
     for (int i = 0; i < RING; i++) {
         if (G.ring[i].used) tr_seg_forget(&G.ring[i].seg);
         G.ring[i].used = 0;
+        G.ring[i].priv = 0;
         G.ring[i].writers = 0;
     }
+    G.epoch++;
+    G.npriv = 0;
+    G.nthreads = t_seen;
     G.cur = -1;
     G.lock = 0;
     G.next_cap = 0; /* the child starts with a small segment of its own */
@@ -130,7 +156,7 @@ static void reap_retired(void)
 {
     for (int i = 0; i < RING; i++) {
         slot *s = &G.ring[i];
-        if (!s->used || i == G.cur) continue;
+        if (!s->used || s->priv || i == G.cur) continue;
         if (__atomic_load_n(&s->writers, __ATOMIC_SEQ_CST) == 0) {
             tr_seg_close(&s->seg);
             s->used = 0;
@@ -337,6 +363,143 @@ out:
     return rc;
 }
 
+/* Every thread's own segment is given up (lock held): sealed, and unmapped once idle; the
+ * epoch moves so that each thread finds out at its next record. */
+static void release_private(void)
+{
+    __atomic_add_fetch(&G.epoch, 1, __ATOMIC_SEQ_CST);
+    for (int i = 0; i < RING; i++)
+        if (G.ring[i].priv) {
+            tr_seg_seal(&G.ring[i].seg);
+            G.ring[i].priv = 0;
+        }
+    G.npriv = 0;
+}
+
+/* An exiting thread's segment is finished: readers complete it. */
+static void thread_gone(void *arg)
+{
+    (void)arg;
+    if (t_slot < 0 || in_slow) return;
+    in_slow = 1;
+    lock();
+    if (t_epoch == G.epoch && G.ring[t_slot].priv) {
+        tr_seg_seal(&G.ring[t_slot].seg);
+        G.ring[t_slot].priv = 0;
+        G.npriv--;
+        reap_retired();
+    }
+    t_slot = -1;
+    unlock();
+    in_slow = 0;
+}
+
+static void key_init(void)
+{
+    t_key_ok = pthread_key_create(&t_key, thread_gone) == 0;
+}
+
+/* A segment of this thread's own (lock held), replacing old (its full one) or the first
+ * (old -1). 0 when it has one, 1 when it shares (no room for another), or TRAIL_E*: old is
+ * then given up and the thread shares. */
+static int open_private(int old)
+{
+    if (!G.configured) return TRAIL_ENORUN;
+    if (old >= 0 && (t_epoch != G.epoch || !G.ring[old].priv)) return 1; /* not ours anymore */
+    reap_retired();
+    int free_idx = -1, nfree = 0;
+    for (int i = 0; i < RING; i++)
+        if (!G.ring[i].used && nfree++ == 0) free_idx = i;
+    int rc = 1;
+    /* a quarter of the ring stays for the shared segment's rolls */
+    if (nfree > RING / 4 && (old >= 0 || G.npriv < PRIV_MAX) && t_key_ok) {
+        uint32_t max =
+            G.cap >= TR_SEG_MIN_CAP && G.cap <= TR_SEG_MAX_CAP ? G.cap & ~7u : TR_SEG_DEFAULT_CAP;
+        uint32_t cap = t_cap ? t_cap : PRIV_FIRST_CAP;
+        if (cap > max) cap = max;
+        int64_t now = coarse_sec();
+        rc = G.failed_at == now || over_budget()
+                 ? TRAIL_ENOSPC
+                 : tr_seg_create(&G.ring[free_idx].seg, G.dir, G.run_id, cap);
+        if (rc) {
+            G.failed_at = now;
+        } else {
+            G.failed_at = 0;
+            t_cap = cap <= TR_SEG_MAX_CAP / 2 ? cap * 2 : cap;
+            report_drops(&G.ring[free_idx].seg);
+            G.ring[free_idx].used = 1;
+            G.ring[free_idx].priv = 1;
+            G.npriv++;
+            pthread_setspecific(t_key, (void *)1);
+        }
+    }
+    if (old >= 0) { /* the full one ends after its frames: readers finish it */
+        tr_seg_seal(&G.ring[old].seg);
+        G.ring[old].priv = 0;
+        G.npriv--;
+    }
+    t_slot = rc ? -1 : free_idx;
+    t_epoch = G.epoch;
+    reap_retired();
+    return rc;
+}
+
+static int private_slow(int old)
+{
+    if (in_slow) return TRAIL_EAGAIN;
+    pthread_once(&t_once, key_init);
+    in_slow = 1;
+    lock();
+    int rc = open_private(old);
+    unlock();
+    in_slow = 0;
+    return rc;
+}
+
+int tr_client_emit_hot(const void *body, size_t len)
+{
+    if (forked()) after_fork();
+    for (int tries = 0; t_slot >= 0 && tries < 2; tries++) {
+        int idx = t_slot;
+        slot *s = &G.ring[idx];
+        /* pinned, then the epoch re-checked: a shutdown unmaps only slots nobody pins */
+        __atomic_add_fetch(&s->writers, 1, __ATOMIC_SEQ_CST);
+        if (t_epoch != __atomic_load_n(&G.epoch, __ATOMIC_SEQ_CST)) {
+            __atomic_sub_fetch(&s->writers, 1, __ATOMIC_RELEASE);
+            t_slot = -1;
+            break;
+        }
+        int rc = tr_seg_append_soft(&s->seg, body, len);
+        __atomic_sub_fetch(&s->writers, 1, __ATOMIC_RELEASE);
+        if (rc != TRAIL_ENOSPC) {
+            if (rc) {
+                __atomic_add_fetch(&G.dropped, 1, __ATOMIC_RELAXED);
+                G.last_err = rc;
+            }
+            return rc;
+        }
+        int saved = errno;
+        rc = private_slow(idx); /* full: the next one (else the shared segment) */
+        errno = saved;
+        if (rc == TRAIL_EAGAIN) {
+            __atomic_add_fetch(&G.dropped, 1, __ATOMIC_RELAXED);
+            return rc;
+        }
+    }
+    if (!t_seen) {
+        t_seen = 1;
+        __atomic_add_fetch(&G.nthreads, 1, __ATOMIC_RELAXED);
+    }
+    int rc = tr_client_emit(body, len);
+    if (rc == 0 && ++t_count >= PRIV_AFTER && __atomic_load_n(&G.nthreads, __ATOMIC_RELAXED) > 1) {
+        t_count = 0;
+        int saved = errno;
+        private_slow(-1);
+        errno = saved;
+    }
+    return rc;
+}
+
 int tr_client_configure(const char *run_id, const char *spool_dir)
 {
     if (!run_id || !tr_is_hex_id(run_id) || !spool_dir || !*spool_dir) return TRAIL_EINVAL;
@@ -347,6 +510,7 @@ int tr_client_configure(const char *run_id, const char *spool_dir)
     lock();
     if (G.configured && (strcmp(G.run_id, run_id) != 0 || strcmp(G.dir, spool_dir) != 0)) {
         __atomic_store_n(&G.cur, -1, __ATOMIC_SEQ_CST);
+        release_private();
         reap_retired();
         G.next_cap = 0;
         G.failed_at = 0;
@@ -389,11 +553,21 @@ int tr_client_flush(void)
 {
     if (forked()) after_fork();
     int idx = __atomic_load_n(&G.cur, __ATOMIC_ACQUIRE);
-    if (idx < 0) return G.configured ? 0 : TRAIL_ENORUN;
-    slot *s = &G.ring[idx];
-    __atomic_add_fetch(&s->writers, 1, __ATOMIC_SEQ_CST);
-    int rc = __atomic_load_n(&G.cur, __ATOMIC_SEQ_CST) == idx ? tr_seg_sync(&s->seg) : 0;
-    __atomic_sub_fetch(&s->writers, 1, __ATOMIC_RELEASE);
+    if (idx < 0 && !__atomic_load_n(&G.npriv, __ATOMIC_RELAXED))
+        return G.configured ? 0 : TRAIL_ENORUN;
+    if (in_slow) return TRAIL_EAGAIN;
+    /* the shared segment and every thread's own: mapped while the lock is held */
+    in_slow = 1;
+    lock();
+    int rc = 0;
+    for (int i = 0; i < RING; i++) {
+        slot *s = &G.ring[i];
+        if (!s->used || (i != G.cur && !s->priv)) continue;
+        int r = tr_seg_sync(&s->seg);
+        if (r && !rc) rc = r;
+    }
+    unlock();
+    in_slow = 0;
     return rc;
 }
 
@@ -417,6 +591,7 @@ void tr_client_shutdown(void)
             G.reported = G.dropped;
     }
     __atomic_store_n(&G.cur, -1, __ATOMIC_SEQ_CST);
+    release_private();
     for (int i = 0; i < RING; i++) {
         slot *s = &G.ring[i];
         if (!s->used) continue;

@@ -15,6 +15,10 @@ int tr_client_from_env(void);
 /* Appends one encoded record body to this process's segment (opened on first use, again
  * after fork, and when full). Async-signal-safe once a segment is open. */
 int tr_client_emit(const void *body, size_t len);
+/* tr_client_emit for a record that may go to the calling thread's own segment (the SDK's
+ * metrics): a thread that keeps logging while others do gets one, so threads do not contend.
+ * Never for start, end, drop-count or file records (their order within a stream matters). */
+int tr_client_emit_hot(const void *body, size_t len);
 int tr_client_flush(void);
 /* Opens this process's segment now instead of at its first record (the launcher, before CMD
  * can fill the disk, so that the run's start and end have their reserved room). 0 or TRAIL_E*. */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "record.h"
@@ -18,12 +19,27 @@ typedef struct counts {
     long metrics, params, tags, run_start, run_end, files, other;
     long per_thread[16];
     int nan_seen, inf_seen;
+    /* test_thread_segments: keys "u<i>" (threads) and "c0" (a forked child's thread) */
+    long hot[4], child;
+    char streams[4][3][33]; /* the streams each hot thread's records came in */
+    int64_t child_pid;
 } counts;
+
+/* Notes the stream of hot thread i's record (at most 3 kept). */
+static void note_stream(counts *c, int i, const char *stream)
+{
+    for (int k = 0; k < 3; k++) {
+        if (!c->streams[i][k][0]) {
+            snprintf(c->streams[i][k], sizeof c->streams[i][k], "%s", stream);
+            return;
+        }
+        if (!strcmp(c->streams[i][k], stream)) return;
+    }
+}
 
 static int count_cb(void *ctx, const tr_seg_info *seg, uint64_t seq, const uint8_t *body,
                     size_t len)
 {
-    (void)seg;
     (void)seq;
     counts *c = ctx;
     tr_rec r;
@@ -38,6 +54,14 @@ static int count_cb(void *ctx, const tr_seg_info *seg, uint64_t seq, const uint8
     case TR_REC_METRIC:
         c->metrics++;
         if (key[0] == 't' && key[1] >= '0' && key[1] <= '9') c->per_thread[atoi(key + 1) % 16]++;
+        if (key[0] == 'u' && key[1] >= '0' && key[1] <= '3') {
+            c->hot[key[1] - '0']++;
+            note_stream(c, key[1] - '0', seg->stream_id);
+        }
+        if (!strcmp(key, "c0")) {
+            c->child++;
+            c->child_pid = seg->pid;
+        }
         tr_rec_get_f64(&r, TR_F_NUM, &v);
         if (isnan(v)) c->nan_seen++;
         if (isinf(v)) c->inf_seen++;
@@ -178,6 +202,61 @@ static void test_threads_and_spool(void)
     T_OK(trail_end_run(TRAIL_STATUS_FAILED));
 }
 
+static void *hot_thread(void *arg)
+{
+    const char *key = arg;
+    for (int i = 0; i < 3000; i++)
+        if (trail_log_metric(key, i, i) != 0) abort();
+    return NULL;
+}
+
+/* Threads that keep logging while others do move to segments of their own (client.c): every
+ * point still arrives exactly once, in one or two streams per thread (the shared segment first,
+ * then its own), a thread's segment is given up when it exits, and a child forked afterwards
+ * writes segments of its own. */
+static void test_thread_segments(void)
+{
+    T_OK(trail_start_run("exp", "threads"));
+    char run_id[33];
+    snprintf(run_id, sizeof run_id, "%s", trail_run_id());
+    static char keys[4][3] = {"u0", "u1", "u2", "u3"};
+    pthread_t th[4];
+    for (int round = 0; round < 2; round++) { /* the second round reuses the slots given up */
+        for (int i = 0; i < 4; i++)
+            pthread_create(&th[i], NULL, hot_thread, keys[i]);
+        for (int i = 0; i < 4; i++)
+            pthread_join(th[i], NULL);
+    }
+    pid_t pid = fork();
+    T_ASSERT(pid >= 0);
+    if (pid == 0) {
+        pthread_t t[2];
+        static char ck[] = "c0";
+        for (int i = 0; i < 2; i++)
+            pthread_create(&t[i], NULL, hot_thread, ck);
+        for (int i = 0; i < 2; i++)
+            pthread_join(t[i], NULL);
+        exit(0);
+    }
+    int status;
+    T_ASSERT(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    T_OK(trail_flush());
+    T_OK(trail_end_run(TRAIL_STATUS_FINISHED));
+    counts c = read_spool(run_id);
+    int own = 0;
+    for (int i = 0; i < 4; i++) {
+        T_EQ_INT(c.hot[i], 6000);
+        T_CHECK(c.streams[i][0][0]);
+        own += c.streams[i][1][0] != 0;
+    }
+    T_CHECK(own > 0); /* at least one thread wrote into a segment of its own */
+    T_EQ_INT(c.child, 6000);
+    T_EQ_INT(c.child_pid, pid);
+    T_EQ_INT(c.run_start, 1);
+    T_EQ_INT(c.run_end, 1);
+    T_EQ_INT(c.other, 0);
+}
+
 /* Number of system calls `sdk_client metrics n` makes, counted by strace -f -c. */
 static long syscalls_for(int n)
 {
@@ -223,6 +302,7 @@ int main(void)
     T_RUN(test_validation);
     T_RUN(test_errno_preserved);
     T_RUN(test_threads_and_spool);
+    T_RUN(test_thread_segments);
     T_RUN(test_metric_costs_no_syscall);
     return T_DONE();
 }
