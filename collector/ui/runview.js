@@ -18,9 +18,26 @@ function procTree(procs) {
     p.interposed === false ? ' <span class="muted">(not captured)</span>' : ''}${
     p.resources ? ` <span class="muted">${h(p.resources.utime_s ?? 0)}s user, ${bytes((p.resources.maxrss_kb ?? 0) * 1024)} max RSS</span>` : ''}${
     execs(p)}${p.backtrace ? `<details><summary>backtrace</summary><pre class="log">${h(p.backtrace)}</pre></details>` : ''}${
-    kids.has(p.pid) ? `<ul class="tree">${kids.get(p.pid).map(li).join('')}</ul>` : ''}</li>`;
-  return `<ul class="tree" id="proctree">${(kids.get(0) || []).map(li).join('')}</ul>`;
+    kids.has(p.pid) ? `<ul class="tree">${siblings(kids.get(p.pid))}</ul>` : ''}</li>`;
+  // Siblings running the same command (a shell loop's sleeps, a pool's workers) as one line
+  // that opens onto them, when there are GROUP or more.
+  const siblings = list => {
+    const groups = new Map();
+    for (const p of list) {
+      const k = (p.argv || []).join(' ') || p.exe || '';
+      (groups.get(k) || groups.set(k, []).get(k)).push(p);
+    }
+    return [...groups].map(([cmd, ps]) => {
+      if (ps.length < GROUP) return ps.map(li).join('');
+      const st = {};
+      for (const p of ps) { const k = (p.status || '?') + (p.exit_code ? ' exit ' + p.exit_code : ''); st[k] = (st[k] || 0) + 1; }
+      return `<li class="procgroup"><details><summary><code>${h(cmd)}</code> ×${ps.length} <span class="muted">${
+        Object.entries(st).map(([k, n]) => `${n} ${h(k)}`).join(', ')}</span></summary><ul class="tree">${ps.map(li).join('')}</ul></details></li>`;
+    }).join('');
+  };
+  return `<ul class="tree" id="proctree">${siblings(kids.get(0) || [])}</ul>`;
 }
+const GROUP = 4;
 
 const dirOf = p => (p.lastIndexOf('/') > 0 ? p.slice(0, p.lastIndexOf('/')) : '/');
 const FOLD = 8; // a directory of this many files or more starts closed

@@ -158,6 +158,12 @@ try {
   await page.waitForFunction(() => document.querySelector('#log-stdout').textContent.includes('live-done'), null, {timeout: 60000});
   await page.waitForFunction(() => document.querySelector('h1 .status').textContent === 'finished', null, {timeout: 60000});
   check(true, 'the run page followed live1 to its last line and its end without a reload');
+  await page.reload();
+  await page.waitForSelector('#proctree');
+  const grp = await page.$$eval('#proctree .procgroup > details > summary', s => s.map(x => x.textContent));
+  const n = grp.length ? Number((/×(\d+)/.exec(grp[0]) || [])[1]) : 0;
+  check(grp.length === 1 && /sleep 0\.1/.test(grp[0]) && n >= 4 &&
+        await page.$$eval('#proctree .procgroup li', l => l.length) === n, `the shell loop's ${n} sleeps are one line of the process tree (${grp})`);
   await shot('run-live');
 
   // ---- the runs table refreshes itself while a run runs ----
