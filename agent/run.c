@@ -32,6 +32,7 @@ extern char **environ;
 
 #define MAX_KV 256
 #define POLL_NS (50 * 1000000LL)
+#define DELIVER_NS (250 * 1000000LL) /* while CMD runs: a batch at most this often */
 
 typedef struct run_opts {
     const char *store, *collector, *experiment, *name, *redact;
@@ -431,6 +432,32 @@ static void absolute_path(const char *path, char *out, size_t n)
         snprintf(out, n, "%s", path);
 }
 
+static int saved_nice = 0, niced = 0;
+
+/* The launcher's priority while CMD runs: TRAIL_AGENT_NICE steps lower (default 5; 0 keeps it).
+ * errno is the launcher's own: CMD has its environment and priority already. */
+static void lower_priority(void)
+{
+    const char *v = getenv("TRAIL_AGENT_NICE");
+    long step = v && *v ? strtol(v, NULL, 10) : 5;
+    if (step <= 0 || step > 19) return;
+    errno = 0;
+    int cur = getpriority(PRIO_PROCESS, 0);
+    if (cur == -1 && errno) return;
+    if (setpriority(PRIO_PROCESS, 0, cur + (int)step) == 0) {
+        saved_nice = cur;
+        niced = 1;
+    }
+}
+
+/* After CMD: the drain at trail's own priority again where it may raise it back (root, or
+ * RLIMIT_NICE); otherwise it stays lower, which only the drain feels. */
+static void restore_priority(void)
+{
+    if (niced) setpriority(PRIO_PROCESS, 0, saved_nice);
+    niced = 0;
+}
+
 /* trail cannot record (no spool directory, no way to set one up): CMD still runs, as itself,
  * with trail's reason in one line. Only what the program would do bare can stop it. */
 static int run_unrecorded(const run_opts *o, const char *why)
@@ -585,7 +612,12 @@ int tr_cmd_run(int argc, char **argv)
     if (exec_errno) tr_agent_err("cannot run '%s': %s", o.cmd[0], strerror(exec_errno));
     tr_sys_open(&sys, exec_errno ? 0 : pid, o.system_s);
 
+    /* While CMD runs, trail gives way to it: a lower priority (TRAIL_AGENT_NICE, default 5;
+     * CMD keeps its own, set before the fork) and delivery batched by time, one batch at most
+     * every DELIVER_NS, not a transaction per record burst. */
+    lower_priority();
     int wstatus = 0, reported = 0;
+    int64_t next_pump = 0;
     struct rusage ru;
     memset(&ru, 0, sizeof ru);
     for (;;) {
@@ -595,15 +627,24 @@ int tr_cmd_run(int argc, char **argv)
             tr_agent_err("wait: %s", strerror(errno));
             break;
         }
-        long n = tr_deliver_pump(&dl, 0);
-        if (n < 0 && n != TRAIL_EAGAIN && !reported++) tr_agent_err("%s (will retry)", dl.last_msg);
+        int64_t now = tr_mono_ns();
+        if (now >= next_pump) {
+            long n = tr_deliver_pump(&dl, 0);
+            if (n < 0 && n != TRAIL_EAGAIN && !reported++)
+                tr_agent_err("%s (will retry)", dl.last_msg);
+            next_pump = tr_mono_ns() + DELIVER_NS;
+        }
         struct pollfd pfd[2];
         int np = tr_console_pollfds(&con, pfd);
-        /* waits like the sleep it replaces; a signal cuts it short */
-        if (poll(pfd, (nfds_t)np, n <= 0 ? (int)(POLL_NS / 1000000) : 0) > 0)
-            tr_console_ready(&con, pfd, np);
+        /* the console as it comes; otherwise asleep until the next batch (a signal, such as
+         * CMD's SIGCHLD, cuts it short) */
+        int64_t wait_ns = next_pump - tr_mono_ns();
+        if (wait_ns > POLL_NS) wait_ns = POLL_NS;
+        if (wait_ns < 0) wait_ns = 0;
+        if (poll(pfd, (nfds_t)np, (int)(wait_ns / 1000000)) > 0) tr_console_ready(&con, pfd, np);
         tr_sys_tick(&sys);
     }
+    restore_priority();
     tr_console_finish(&con); /* what is still in flight, then the kept tail */
     tr_sys_close(&sys);
     tr_cm_rules_free(&con.rules);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -199,6 +200,22 @@ static tr_sys_proc *prev_of(tr_sysmetrics *m, pid_t pid)
     return p;
 }
 
+/* trail's own share: the launcher's CPU time (its console copy, sampling and delivery) since it
+ * started, and its rate over the last interval, beside the job's. */
+static void trail_cpu(tr_sysmetrics *m, int64_t now)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return;
+    int64_t us = (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 +
+                 ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+    double dt = (double)(now - m->last_ns) / 1e9;
+    if (m->step > 0 && dt > 0 && us >= m->self_us)
+        emit_point("system/trail_cpu_percent", 100.0 * (double)(us - m->self_us) / 1e6 / dt,
+                   m->step, now);
+    emit_point("system/trail_cpu_seconds", (double)us / 1e6, m->step, now);
+    m->self_us = us;
+}
+
 static void sample(tr_sysmetrics *m, int64_t now)
 {
     /* every process and its parent, then the tree under root by repeated passes */
@@ -264,6 +281,7 @@ static void sample(tr_sysmetrics *m, int64_t now)
     emit_point("system/write_bytes", (double)m->wr_total, m->step, now);
     emit_point("system/open_fds", (double)fds, m->step, now);
     emit_point("system/processes", (double)procs, m->step, now);
+    trail_cpu(m, now);
     if (m->step == 0) m->gpu = nvml_open(); /* or the run's one note saying why not */
     if (m->gpu) nvml_sample(m->gpu, m->step, now);
     m->last_ns = now;
@@ -282,6 +300,12 @@ void tr_sys_tick(tr_sysmetrics *m)
 
 void tr_sys_close(tr_sysmetrics *m)
 {
+    if (m->interval_ns && m->step > 0) { /* trail's own CPU while the command ran, at its end */
+        int64_t now = tr_now_ns();
+        trail_cpu(m, now);
+        m->last_ns = now;
+        m->step++;
+    }
     if (m->gpu) {
         m->gpu->shutdown();
         dlclose(m->gpu->lib);

@@ -21,6 +21,7 @@ typedef struct tr_sysmetrics {
     int64_t interval_ns, next_ns, last_ns, step;
     long ticks, page;
     int64_t rd_total, wr_total; /* bytes read and written by the tree so far */
+    int64_t self_us;            /* the launcher's own CPU time at the last sample */
     int nprev;
     tr_sys_proc prev[TR_SYS_MAX_PROCS];
     struct tr_nvml *gpu; /* NULL: no GPU sampled (the run got one note saying why) */
@@ -31,6 +32,8 @@ typedef struct tr_sysmetrics {
 void tr_sys_open(tr_sysmetrics *m, pid_t root, double interval_s);
 /* Samples when one is due. */
 void tr_sys_tick(tr_sysmetrics *m);
+/* Ends sampling: a last system/trail_cpu_seconds point (the launcher's own CPU while the
+ * command ran) when a sample was taken. */
 void tr_sys_close(tr_sysmetrics *m);
 
 #endif

@@ -6,6 +6,8 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 
+#include <sys/resource.h>
+
 #include "tassert.h"
 #include "tnet.h"
 
@@ -473,6 +475,12 @@ static void test_system(void)
     T_CHECK(series(m, "system/read_bytes", st, v, 32) >= 2);
     T_CHECK(series(m, "system/write_bytes", st, v, 32) >= 2);
     T_EQ_STR(source_of(m, "system/rss_bytes"), "system");
+    /* trail's own CPU while the command ran, beside the job's: each sample and a last point
+     * at its end; a launcher that mostly sleeps uses far less than the busy job */
+    n = series(m, "system/trail_cpu_seconds", st, v, 32);
+    T_CHECK(n >= 3 && n <= 32 && v[n - 1] >= v[0] && v[n - 1] < 3.0);
+    n = series(m, "system/trail_cpu_percent", st, v, 32);
+    T_CHECK(n >= 2 && n <= 32 && v[n - 1] >= 0 && v[n - 1] < 50);
     cJSON_Delete(m);
     char *out = NULL;
     T_EQ_INT(TPROC(&out, NULL, TRAIL, "runs", "--limit", "1"), 0);
@@ -487,6 +495,16 @@ static void test_system(void)
     m = metrics_of("nosys", NULL);
     T_EQ_INT(cJSON_GetArraySize(m), 0);
     cJSON_Delete(m);
+    /* the launcher gives way while the command runs; the command keeps the caller's priority */
+    char *nice = NULL;
+    T_EQ_INT(TPROC(&nice, NULL, TRAIL, "run", "--name", "nice", "--", "sh", "-c",
+                   "awk '{print $19}' /proc/$PPID/stat; awk '{print $19}' /proc/$$/stat"),
+             0);
+    int launcher = -100, cmd = -100;
+    T_CHECK(nice && sscanf(nice, "%d %d", &launcher, &cmd) == 2);
+    T_EQ_INT(cmd, getpriority(PRIO_PROCESS, 0));
+    T_EQ_INT(launcher, cmd + 5);
+    free(nice);
 }
 
 /* Through a real traild: the console and its metrics reach traild's store. */
