@@ -72,12 +72,14 @@ static uint32_t fork_marker_fallback;
 static pid_t marker_pid; /* used only when the kernel lacks MADV_WIPEONFORK */
 static int wipe_ok;
 
-static __thread int in_slow; /* a signal handler arriving inside the slow path drops its record */
+/* initial-exec: a few bytes of static TLS, read without a __tls_get_addr call per record */
+#define TLS __thread __attribute__((tls_model("initial-exec")))
+static TLS int in_slow; /* a signal handler arriving inside the slow path drops its record */
 /* This thread's own segment (tr_client_emit_hot): its slot while t_epoch is G.epoch. */
-static __thread int t_slot = -1;
-static __thread unsigned t_epoch;
-static __thread uint32_t t_count, t_cap;
-static __thread int t_seen;
+static TLS int t_slot = -1;
+static TLS unsigned t_epoch;
+static TLS uint32_t t_count, t_cap;
+static TLS int t_seen;
 static pthread_key_t t_key; /* its destructor gives up an exiting thread's segment */
 static pthread_once_t t_once = PTHREAD_ONCE_INIT;
 static int t_key_ok;

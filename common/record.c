@@ -110,6 +110,37 @@ long tr_enc_finish(tr_enc *e)
     return (long)e->len;
 }
 
+static inline uint8_t *put_field_hdr(uint8_t *p, uint16_t id, uint8_t kind, uint32_t len)
+{
+    tr_put_u16(p, id);
+    p[2] = kind;
+    p[3] = 0;
+    tr_put_u32(p + 4, len);
+    return p + TR_FIELD_HDR_SIZE;
+}
+
+long tr_enc_metric(uint8_t *buf, size_t cap, int64_t time_ns, const char *key, size_t keylen,
+                   double value, int64_t step)
+{
+    size_t len = TR_REC_HDR_SIZE + 3 * TR_FIELD_HDR_SIZE + keylen + 16;
+    if (!buf || !key || keylen > TR_REC_MAX_SIZE || len > cap || len > TR_REC_MAX_SIZE)
+        return TRAIL_ETOOBIG;
+    uint64_t bits;
+    memcpy(&bits, &value, 8);
+    buf[0] = TR_REC_VERSION;
+    buf[1] = TR_REC_METRIC;
+    tr_put_u16(buf + 2, 3);
+    tr_put_u32(buf + 4, (uint32_t)len);
+    tr_put_u64(buf + 8, (uint64_t)time_ns);
+    uint8_t *p = put_field_hdr(buf + TR_REC_HDR_SIZE, TR_F_KEY, TR_K_STR, (uint32_t)keylen);
+    memcpy(p, key, keylen);
+    p = put_field_hdr(p + keylen, TR_F_NUM, TR_K_F64, 8);
+    tr_put_u64(p, bits);
+    p = put_field_hdr(p + 8, TR_F_STEP, TR_K_I64, 8);
+    tr_put_u64(p, (uint64_t)step);
+    return (long)len;
+}
+
 int tr_rec_decode(const uint8_t *buf, size_t len, tr_rec *out)
 {
     if (!buf || !out || len < TR_REC_HDR_SIZE || len > TR_REC_MAX_SIZE) return TRAIL_ECORRUPT;

@@ -185,6 +185,11 @@ void tr_enc_strn(tr_enc *e, uint16_t id, const char *s, size_t n);
 void tr_enc_str_trunc(tr_enc *e, uint16_t id, const char *s, size_t n, size_t reserve);
 /* Returns the body length (> 0) or a negative TRAIL_E* code. */
 long tr_enc_finish(tr_enc *e);
+/* A METRIC record (KEY, NUM, STEP), byte for byte what the general encoder makes of those
+ * calls, in one pass without its per-field checks: the SDK's hot path. Returns the body
+ * length, or TRAIL_ETOOBIG when it does not fit cap. */
+long tr_enc_metric(uint8_t *buf, size_t cap, int64_t time_ns, const char *key, size_t keylen,
+                   double value, int64_t step);
 
 /* Strict decoder: checks version, every length and bound; never reads outside [buf, buf+len).
  * len must be the exact body length. Returns 0 or TRAIL_ECORRUPT / TRAIL_EVERSION. */

@@ -28,7 +28,8 @@ static int atexit_done;
 static tr_strmap *params;           /* key -> value of every param logged by this process */
 static __thread char last_err[512]; /* trail_last_error: the detail of this thread's last failure */
 
-static int key_ok(const char *key)
+/* The key's length when it is a valid key, else 0. */
+static size_t key_len(const char *key)
 {
     if (!key) return 0;
     size_t n = 0;
@@ -39,7 +40,12 @@ static int key_ok(const char *key)
             return 0;
         if (n >= TRAIL_KEY_MAX) return 0;
     }
-    return n > 0;
+    return n;
+}
+
+static int key_ok(const char *key)
+{
+    return key_len(key) > 0;
 }
 
 static int value_ok(const char *v)
@@ -52,14 +58,6 @@ static int emit(tr_enc *e)
     long n = tr_enc_finish(e);
     if (n < 0) return (int)n;
     return tr_client_emit(e->buf, (size_t)n);
-}
-
-/* A metric point: into this thread's own segment when it has one (client.c). */
-static int emit_hot(tr_enc *e)
-{
-    long n = tr_enc_finish(e);
-    if (n < 0) return (int)n;
-    return tr_client_emit_hot(e->buf, (size_t)n);
 }
 
 /* The command line, redacted and cut to fit as every producer records it (argv_rec.c). */
@@ -305,18 +303,17 @@ static int log_kv(uint8_t type, const char *key, const char *value)
     return rc;
 }
 
+/* The hot path: one pass over the key, one encoding pass, then into this thread's own
+ * segment when it has one (client.c). */
 static int do_log_metric(const char *key, double value, int64_t step)
 {
-    if (!key_ok(key)) return TRAIL_EKEY;
+    size_t n = key_len(key);
+    if (!n) return TRAIL_EKEY;
     int rc = ready();
     if (rc) return rc;
     uint8_t buf[512];
-    tr_enc e;
-    tr_enc_init(&e, buf, sizeof buf, TR_REC_METRIC, tr_now_ns());
-    tr_enc_str(&e, TR_F_KEY, key);
-    tr_enc_f64(&e, TR_F_NUM, value);
-    tr_enc_i64(&e, TR_F_STEP, step);
-    return emit_hot(&e);
+    long len = tr_enc_metric(buf, sizeof buf, tr_now_ns(), key, n, value, step);
+    return len < 0 ? (int)len : tr_client_emit_hot(buf, (size_t)len);
 }
 
 static int log_file(const char *path, const char *role)

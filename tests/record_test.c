@@ -1,5 +1,6 @@
 /* record_test.c - unit tests of the record codec: round trips, strict decoding, encoder bounds. */
 #include <float.h>
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -751,6 +752,31 @@ static void test_crc32c(void)
     T_CHECK(tr_crc32c(inc, 32) == 0x46DD794Eu); /* RFC 3720 B.4: incrementing */
 }
 
+/* The SDK's one-pass metric encoder makes the general encoder's bytes, and refuses what does
+ * not fit. */
+static void test_enc_metric(void)
+{
+    const char *keys[] = {"loss", "", "a/b:c d.e-f_g", "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk"};
+    double vals[] = {0.25, -1e300, NAN, INFINITY};
+    for (int i = 0; i < 4; i++) {
+        uint8_t a[512], b[512];
+        tr_enc e;
+        tr_enc_init(&e, a, sizeof a, TR_REC_METRIC, 1795846439000000123LL + i);
+        tr_enc_str(&e, TR_F_KEY, keys[i]);
+        tr_enc_f64(&e, TR_F_NUM, vals[i]);
+        tr_enc_i64(&e, TR_F_STEP, i == 1 ? INT64_MIN : 7 * i);
+        long n = tr_enc_finish(&e);
+        long m = tr_enc_metric(b, sizeof b, 1795846439000000123LL + i, keys[i], strlen(keys[i]),
+                               vals[i], i == 1 ? INT64_MIN : 7 * i);
+        T_EQ_INT(m, n);
+        T_CHECK(memcmp(a, b, (size_t)n) == 0);
+        tr_rec r;
+        T_ASSERT_OK(tr_rec_decode(b, (size_t)m, &r));
+        T_EQ_INT(r.type, TR_REC_METRIC);
+        T_EQ_INT(tr_enc_metric(b, (size_t)m - 1, 0, keys[i], strlen(keys[i]), 0, 0), TRAIL_ETOOBIG);
+    }
+}
+
 /* ---- random mutation ---- */
 
 static void test_mutations(void)
@@ -861,6 +887,7 @@ int main(void)
     T_RUN(test_encoder_bounds);
     T_RUN(test_accessors);
     T_RUN(test_crc32c);
+    T_RUN(test_enc_metric);
     T_RUN(test_mutations);
     return T_DONE();
 }
