@@ -102,6 +102,16 @@ try {
   check(true, 'a click on the folded node draws its 9 files');
   await shot('lineage-unfolded');
 
+  // ---- lineage up and down from a file: its writer upstream, its readers downstream ----
+  const runsOf = () => page.$$eval('svg.graph .node.run title', t => t.map(x => x.textContent.split(' ')[0]));
+  for (const [dir, want, not] of [['up', 'prep', 'train1'], ['down', 'train1', 'prep']]) {
+    await page.goto(base + `/lineage?target=${encodeURIComponent(fileKey)}&direction=${dir}`);
+    await page.waitForSelector('svg.graph .node.root');
+    const rs = await runsOf();
+    check(rs.includes(want) && !rs.includes(not) && (await page.inputValue('#lopts select')) === dir,
+          `lineage ${dir} of feat.csv shows ${want}, not ${not} (${rs})`);
+  }
+
   // ---- the other views reload from their address ----
   for (const [u, sel, what] of [['/runs/train1', '#metrics .chartbox canvas', 'run'],
                                 ['/lineage?target=prep', 'svg.graph .node.root', 'lineage'],
