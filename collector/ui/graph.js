@@ -40,6 +40,14 @@ export function layout(nodes, edges) {
   return pos;
 }
 
+// A file's label as its last two path parts ("…/shards/p1.csv", "…/data/shards/ (9 files)"):
+// the name says more than the start of a long path; the node's title keeps the whole label.
+function shortPath(label) {
+  const m = /^(.*?)((?:\/)? \(\d+ files\))?$/.exec(label);
+  const parts = m[1].split('/').filter(Boolean);
+  return (parts.length > 2 ? '…/' + parts.slice(-2).join('/') : m[1]) + (m[2] ? '/' + m[2].replace(/^\//, '') : '');
+}
+
 // Draws into el; onClick(node) on a click or Enter on a focused node.
 export function drawGraph(el, doc, onClick) {
   el.innerHTML = '';
@@ -81,7 +89,8 @@ export function drawGraph(el, doc, onClick) {
     const t = document.createElementNS(NS, 'text');
     t.setAttribute('x', 8); t.setAttribute('y', 22);
     const label = String(n.label || n.id);
-    t.textContent = label.length > 30 ? '…' + label.slice(-29) : label;
+    const shown = n.kind === 'run' ? label : shortPath(label);
+    t.textContent = shown.length > 30 ? '…' + shown.slice(-29) : shown;
     const title = document.createElementNS(NS, 'title');
     title.textContent = label + (n.version ? ' @' + n.version : '') + (n.status ? ' ' + n.status : '');
     g.append(r, t, title);

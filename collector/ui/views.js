@@ -257,7 +257,7 @@ export async function file(el, path) {
   const doc = await api('/files', {path});
   const who = list => (list || []).map(e => `<a href="/runs/${enc(e.run)}">${h(e.name || e.run.slice(0, 8))}</a> ${status(e.status || '')}`).join('<br>');
   el.innerHTML = `<h1>${h(doc.host ? doc.host + ':' : '')}${h(doc.path)}</h1>
-    <p><a href="/lineage?target=${enc(doc.key)}">lineage</a> · ${doc.versions.length} versions</p>
+    <p><a href="/lineage?target=${enc(doc.key)}">lineage</a> · ${doc.versions.length} version${doc.versions.length === 1 ? "" : "s"}, newest first</p>
     <div class="scroll"><table><thead><tr><th>#</th><th>version</th><th>size</th><th>modified</th><th>written by</th><th>read by</th></tr></thead><tbody>${
       doc.versions.slice().reverse().map(v => `<tr><td>v${h(v.n)}</td><td><code>${h((v.version || '').slice(0, 16))}</code></td>
         <td class="num">${h(v.size ?? '')}</td><td>${h(fmtTime(v.mtime))}</td><td>${who(v.written_by)}</td><td>${who(v.read_by)}</td></tr>`).join('')}</tbody></table></div>`;
