@@ -77,8 +77,12 @@ int mlf_log_batch(mlf_req *r);
 int mlf_get_history(mlf_req *r);
 int mlf_runs_search(mlf_req *r);
 
-/* MLflow's search filter as a trail --where expression (store/where.h) into out: 0, or -1 with
- * a message in err. */
-int mlf_filter_to_where(const char *filter, char *out, size_t n, char *err, size_t en);
+struct tr_mlf_time;
+/* MLflow's search filter as a trail --where expression (store/where.h) into out, and its
+ * attributes.start_time / end_time comparisons (which --where has no field for) into times
+ * (at most TR_MLF_TIMES_MAX; *ntimes), allowed in filters of AND only: 0, or -1 with a message
+ * in err. */
+int mlf_filter_to_where(const char *filter, char *out, size_t n, struct tr_mlf_time *times,
+                        int *ntimes, char *err, size_t en);
 
 #endif

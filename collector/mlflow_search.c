@@ -22,6 +22,9 @@ typedef struct out {
     char *err;
     size_t en;
     int failed;
+    tr_mlf_time *times; /* start_time / end_time bounds, taken out of the expression */
+    int ntimes;
+    int logic; /* an OR, or a NOT that is not NOT IN / NOT LIKE: time bounds cannot be taken out */
 } out;
 
 static void put(out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -142,6 +145,32 @@ static int status_cmp(out *o, const char **p)
     return 0;
 }
 
+/* attributes.start_time|end_time OP MS: kept as a bound of the search (--where has no time
+ * field); in the expression, a condition true for every run takes its place. */
+static int time_cmp(out *o, const char **p, char col)
+{
+    skip_ws(p);
+    static const char *const ops[] = {"!=", "<>", "<=", ">=", "==", "=", "<", ">"};
+    const char *op = NULL;
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0] && !op; i++)
+        if (!strncmp(*p, ops[i], strlen(ops[i]))) op = ops[i];
+    if (!op) return bad(o, "a time compares with =, !=, <, <=, > or >=");
+    *p += strlen(op);
+    skip_ws(p);
+    char *end;
+    long long ms = strtoll(*p, &end, 10);
+    if (end == *p || isalnum((unsigned char)*end) || *end == '.')
+        return bad(o, "a time is compared with milliseconds since the epoch");
+    *p = end;
+    if (o->ntimes == TR_MLF_TIMES_MAX) return bad(o, "at most %d time bounds", TR_MLF_TIMES_MAX);
+    tr_mlf_time *t = &o->times[o->ntimes++];
+    t->col = col;
+    snprintf(t->op, sizeof t->op, "%s", !strcmp(op, "<>") ? "!=" : !strcmp(op, "==") ? "=" : op);
+    t->ms = ms;
+    put(o, "id like '%%'");
+    return 0;
+}
+
 /* An identifier: [entity.]key, the key possibly quoted ("..." or `...`). */
 static int field(out *o, const char **p)
 {
@@ -201,13 +230,20 @@ static int field(out *o, const char **p)
             put(o, "%s", attrs[i][1]);
             return 0;
         }
-    return bad(o, "attributes.%s is not searchable in trail (run_id, run_name, status, user_id)",
+    if (!strcasecmp(key, "start_time") || !strcasecmp(key, "end_time") ||
+        !strcasecmp(key, "created"))
+        return time_cmp(o, p, tolower((unsigned char)key[0]) == 'e' ? 'e' : 's');
+    return bad(o,
+               "attributes.%s is not searchable in trail (run_id, run_name, status, user_id, "
+               "start_time, end_time)",
                key);
 }
 
-int mlf_filter_to_where(const char *filter, char *buf, size_t n, char *err, size_t en)
+int mlf_filter_to_where(const char *filter, char *buf, size_t n, tr_mlf_time *times, int *ntimes,
+                        char *err, size_t en)
 {
-    out o = {.buf = buf, .n = n, .err = err, .en = en};
+    out o = {.buf = buf, .n = n, .err = err, .en = en, .times = times};
+    *ntimes = 0;
     const char *p = filter;
     *buf = 0;
     for (;;) {
@@ -242,6 +278,12 @@ int mlf_filter_to_where(const char *filter, char *buf, size_t n, char *err, size
             for (size_t i = 0; i < 6; i++)
                 word |= l == strlen(words[i]) && !strncasecmp(p, words[i], l);
             if (word && *s != '.') {
+                const char *next = s;
+                skip_ws(&next);
+                if (l == 2 && !strncasecmp(p, "or", 2)) o.logic = 1;
+                if (l == 3 && !strncasecmp(p, "not", 3) && strncasecmp(next, "in", 2) &&
+                    strncasecmp(next, "like", 4) && strncasecmp(next, "ilike", 5))
+                    o.logic = 1;
                 put(&o, "%.*s", (int)l, p);
                 p = s;
             } else if (field(&o, &p)) {
@@ -251,6 +293,9 @@ int mlf_filter_to_where(const char *filter, char *buf, size_t n, char *err, size
             return bad(&o, "unexpected '%c' in the filter", *p);
         }
     }
+    if (!o.failed && o.ntimes && o.logic)
+        return bad(&o, "attributes.start_time and end_time are answered in filters of AND only");
+    *ntimes = o.ntimes;
     return o.failed ? -1 : 0;
 }
 
@@ -317,6 +362,8 @@ int mlf_runs_search(mlf_req *r)
     const char *filter, *view;
     int64_t offset;
     char key[512], where[8192], err[512];
+    tr_mlf_time times[TR_MLF_TIMES_MAX];
+    q.times = times;
     if (mlf_paging(r, 1000, MLF_SEARCH_MAX, &q.limit, &offset) ||
         mlf_str(r, r->in, "filter", &filter) < 0 || mlf_str(r, r->in, "run_view_type", &view) < 0)
         return -1;
@@ -365,7 +412,7 @@ int mlf_runs_search(mlf_req *r)
     tr_where *w = NULL;
     if (filter && *filter) {
         tr_where_error we;
-        if (mlf_filter_to_where(filter, where, sizeof where, err, sizeof err)) {
+        if (mlf_filter_to_where(filter, where, sizeof where, times, &q.ntimes, err, sizeof err)) {
             mlf_invalid(r, "Invalid filter '%s': %s", filter, err);
             goto fail;
         }

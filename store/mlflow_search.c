@@ -27,13 +27,33 @@ static sqlite3_stmt *prepare(tr_store *s, const tr_mlf_search *q)
                  keyp);
     else
         snprintf(expr, sizeof expr, "%s", q->order_sql ? q->order_sql : "started_ns");
-    size_t n = strlen(TR_MLF_SEARCH_FMT) + strlen(expr) + strlen(cond) + 64;
-    char *sql = malloc(n);
-    if (!sql) {
+    /* the time bounds after the --where condition, their values after the offset */
+    char times[TR_MLF_TIMES_MAX * 64] = "";
+    size_t tl = 0;
+    for (int i = 0; i < q->ntimes && i < TR_MLF_TIMES_MAX; i++) {
+        const tr_mlf_time *t = &q->times[i];
+        static const char *const ops[] = {"=", "!=", "<", "<=", ">", ">="};
+        int known = 0;
+        for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++)
+            known |= !strcmp(t->op, ops[k]);
+        if (!known || (t->col != 's' && t->col != 'e')) {
+            tr_store_fail(s, TRAIL_EINVAL, "bad time bound");
+            return NULL;
+        }
+        tl += (size_t)snprintf(times + tl, sizeof times - tl, TR_MLF_TIME_FMT,
+                               t->col == 's' ? "started_ns" : "ended_ns", t->op, keyp + 3 + i);
+    }
+    size_t n = strlen(TR_MLF_SEARCH_FMT) + strlen(expr) + strlen(cond) + tl + 64;
+    char *sql = malloc(n), *both = malloc(strlen(cond) + tl + 8);
+    if (!sql || !both) {
+        free(sql);
+        free(both);
         tr_store_fail(s, TRAIL_ENOMEM, "out of memory");
         return NULL;
     }
-    snprintf(sql, n, TR_MLF_SEARCH_FMT, expr, cond, dir, dir, dir, keyp + 1, keyp + 2);
+    sprintf(both, "(%s)%s", cond, times);
+    snprintf(sql, n, TR_MLF_SEARCH_FMT, expr, both, dir, dir, dir, keyp + 1, keyp + 2);
+    free(both);
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
     free(sql);
@@ -47,6 +67,8 @@ static sqlite3_stmt *prepare(tr_store *s, const tr_mlf_search *q)
         rc = sqlite3_bind_text(st, keyp, q->order_key, -1, SQLITE_STATIC);
     if (rc == SQLITE_OK) rc = sqlite3_bind_int(st, keyp + 1, q->limit + 1);
     if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, keyp + 2, q->offset);
+    for (int i = 0; i < q->ntimes && rc == SQLITE_OK; i++)
+        rc = sqlite3_bind_int64(st, keyp + 3 + i, q->times[i].ms);
     if (rc != SQLITE_OK) {
         tr_store_sqlerr(s, rc, "preparing the runs search");
         sqlite3_finalize(st);

@@ -96,6 +96,9 @@ enum tr_mlf_metric_col {
     " ORDER BY k IS NULL, CASE WHEN typeof(k) IN ('integer', 'real')"                              \
     " OR (k <> '' AND k NOT GLOB '*[^0-9eE.+-]*') THEN CAST(k AS REAL) END %s, k %s,"              \
     " started_ns DESC, id %s LIMIT ?%d OFFSET ?%d"
+/* One time bound of the search: the column (started_ns, ended_ns), the operator, the parameter
+ * of its value in ms. */
+#define TR_MLF_TIME_FMT " AND %s / 1000000 %s ?%d"
 #define TR_MLF_KEY_PARAM "(SELECT p.value FROM params p WHERE p.run_id = runs.id AND p.key = ?%d)"
 #define TR_MLF_KEY_TAG "(SELECT t.value FROM tags t WHERE t.run_id = runs.id AND t.key = ?%d)"
 #define TR_MLF_KEY_METRIC                                                                          \

@@ -55,12 +55,23 @@ const char *tr_mlf_status_name(const char *trail_status);
 /* A metric value as MLflow's JSON carries it: a number, or "NaN", "Infinity", "-Infinity". */
 struct cJSON *tr_mlf_number(double v, int special);
 
+/* A bound on a run's start ('s') or end ('e') time in ms: col op ms, op one of = != < <= > >=. */
+typedef struct tr_mlf_time {
+    char col;
+    char op[3];
+    int64_t ms;
+} tr_mlf_time;
+#define TR_MLF_TIMES_MAX 8
+
 /* The runs search: experiments and lifecycle stages as JSON arrays of ids and of stage names,
- * a compiled --where filter (NULL: all), one sort key (sql: an expression over runs, or key:
- * the params./tags./metrics. name with kind 'p', 't', 'm'), limit from offset. */
+ * a compiled --where filter (NULL: all) and time bounds (all must hold), one sort key (sql: an
+ * expression over runs, or key: the params./tags./metrics. name with kind 'p', 't', 'm'), limit
+ * from offset. */
 typedef struct tr_mlf_search {
     const char *exp_ids, *stages;
     const struct tr_where *where;
+    const tr_mlf_time *times;
+    int ntimes;
     const char *order_sql;
     char order_kind;
     const char *order_key;

@@ -422,6 +422,24 @@ static void test_search(void)
     T_EQ_STR(names, "s2,s1"); /* a tie: the later start first, as MLflow breaks ties */
     search(NULL, "attributes.start_time DESC", NULL, names, sizeof names);
     T_CHECK(strlen(names) == 8); /* all three */
+    /* times: --where has no field for them, the search bounds them itself (AND only) */
+    char f[256];
+    snprintf(f, sizeof f, API "/runs/get?run_id=%s", ids[1]);
+    d = ok("GET", f, NULL);
+    long long s2 =
+        (long long)cJSON_GetNumberValue(tml_get(tml_get(tml_get(d, "run"), "info"), "start_time"));
+    cJSON_Delete(d);
+    snprintf(f, sizeof f, "attributes.start_time >= %lld", s2);
+    search(f, "attributes.run_name", NULL, names, sizeof names);
+    T_EQ_STR(names, "s2,s3");
+    snprintf(f, sizeof f, "attributes.start_time < %lld and params.lr = '0.1'", s2);
+    search(f, NULL, NULL, names, sizeof names);
+    T_EQ_STR(names, "s1");
+    search("attributes.end_time < 1700000012", "attributes.run_name", NULL, names, sizeof names);
+    T_EQ_STR(names, "s1,s2");
+    snprintf(f, sizeof f, "attributes.start_time = %lld", s2);
+    search(f, NULL, NULL, names, sizeof names);
+    T_EQ_STR(names, "s2");
     /* pages: max_results 2, then the rest from next_page_token */
     snprintf(
         body, sizeof body,
@@ -451,8 +469,14 @@ static void test_search(void)
     search(NULL, "attributes.run_name", "ALL", names, sizeof names);
     T_EQ_STR(names, "s1,s2,s3");
     /* filters trail cannot answer are refused, never ignored */
-    static const char *const bad[] = {"attributes.start_time > 0", "metrics.loss <", "nope.x = 1",
-                                      "attributes.status = 'DONE'", "params.lr = 'unterminated"};
+    static const char *const bad[] = {"attributes.start_time > 0 or params.lr = '1'",
+                                      "not attributes.end_time > 5",
+                                      "attributes.start_time > 'x'",
+                                      "attributes.artifact_uri = 'a'",
+                                      "metrics.loss <",
+                                      "nope.x = 1",
+                                      "attributes.status = 'DONE'",
+                                      "params.lr = 'unterminated"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cJSON *req = cJSON_CreateObject();
         cJSON_AddStringToObject(req, "filter", bad[i]);
