@@ -86,6 +86,10 @@ void tr_depq_note(tr_depq *q, const tr_rec *rec, const char *run);
 /* Resolves what was noted into records; the sink's dpkg cache is used when it has one. */
 int tr_depq_flush(tr_depq *q, tr_enrich *e, struct tr_sink *sink);
 
+/* trail's delivery gives way to the jobs it records: this process TRAIL_AGENT_NICE steps lower
+ * (default 5; 0 keeps it). 0 with the priority before in *was, or -1 (left as it was). */
+int tr_agent_nice(int *was);
+
 /* When CMD (found as execvp would) links a sanitizer runtime (libasan, libtsan, libhwasan),
  * copies its soname: it must come first in LD_PRELOAD, before the capture shim. 0 or -1. */
 int tr_sanitizer_runtime(const char *cmd, char *out, size_t n);

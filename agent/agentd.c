@@ -363,7 +363,10 @@ int tr_cmd_agent(int argc, char **argv)
         return 1;
     }
     install_stop_handlers();
-    fprintf(stderr, "trail agent: delivering %s to %s\n", root, sink->name);
+    int was = 0; /* a node's jobs come first: the agent batches and yields to them */
+    int niced = tr_agent_nice(&was) == 0;
+    fprintf(stderr, "trail agent: delivering %s to %s%s\n", root, sink->name,
+            niced ? " (at a lower priority: TRAIL_AGENT_NICE)" : "");
     int n = 0, was_up = -1, is_link = !tr_sink_store(sink);
     int64_t next_scan = 0, next_settle = 0;
     uint64_t total = 0;

@@ -434,20 +434,27 @@ static void absolute_path(const char *path, char *out, size_t n)
 
 static int saved_nice = 0, niced = 0;
 
-/* The launcher's priority while CMD runs: TRAIL_AGENT_NICE steps lower (default 5; 0 keeps it).
- * errno is the launcher's own: CMD has its environment and priority already. */
+/* The launcher's priority while CMD runs (CMD has its own already): tr_agent_nice. */
 static void lower_priority(void)
 {
-    const char *v = getenv("TRAIL_AGENT_NICE");
-    long step = v && *v ? strtol(v, NULL, 10) : 5;
-    if (step <= 0 || step > 19) return;
-    errno = 0;
-    int cur = getpriority(PRIO_PROCESS, 0);
-    if (cur == -1 && errno) return;
-    if (setpriority(PRIO_PROCESS, 0, cur + (int)step) == 0) {
+    int cur = 0;
+    if (tr_agent_nice(&cur) == 0) {
         saved_nice = cur;
         niced = 1;
     }
+}
+
+int tr_agent_nice(int *was)
+{
+    const char *v = getenv("TRAIL_AGENT_NICE");
+    long step = v && *v ? strtol(v, NULL, 10) : 5;
+    if (step <= 0 || step > 19) return -1;
+    errno = 0;
+    int cur = getpriority(PRIO_PROCESS, 0);
+    if (cur == -1 && errno) return -1;
+    if (setpriority(PRIO_PROCESS, 0, cur + (int)step) != 0) return -1;
+    *was = cur;
+    return 0;
 }
 
 /* After CMD: the drain at trail's own priority again where it may raise it back (root, or
