@@ -23,7 +23,7 @@ page.on('console', m => {
   if (m.type() === 'error' && !(expect400 && /status of 400/.test(m.text()))) errors.push(m.text());
 });
 page.on('pageerror', e => errors.push(String(e)));
-const rows = () => page.$$eval('#runs tbody tr', trs => trs.map(t => t.querySelector('td:nth-child(2)').textContent.trim()));
+const rows = () => page.$$eval('#runs tbody tr', trs => trs.map(t => t.querySelector('td:nth-child(2) a').textContent.trim()));
 
 try {
   // runs table

@@ -16,7 +16,7 @@ const page = await openPage(browser, 1280, 800, errors);
 const shot = name => page.screenshot({path: join(shots, name + '.png'), fullPage: true});
 const col = async key => page.$$eval('#runs thead th', (ths, k) => ths.findIndex(t => t.querySelector(`button[data-sort="${k}"]`)), key);
 const cells = async i => page.$$eval(`#runs tbody tr td:nth-child(${i + 1})`, tds => tds.map(t => t.textContent.trim()));
-const names = () => cells(1);
+const names = () => page.$$eval('#runs tbody tr td:nth-child(2) a', as => as.map(a => a.textContent.trim()));
 const url = () => new URL(page.url());
 
 try {
