@@ -58,7 +58,7 @@ static void test_launcher_killed_job_finishes(void)
     pid_t trail =
         tu_spawn((char *const[]){(char *)tproc_bin("trail"), "run", "--name", "orphan", "--",
                                  (char *)tproc_test_bin("sdk_client"), "metrics", "100", "sleep",
-                                 "1500", "metrics", "100", "exit", "0", NULL},
+                                 "3000", "metrics", "100", "exit", "0", NULL},
                  NULL, 0);
     T_ASSERT(wait_stored("orphan", 100));
     kill(trail, SIGKILL);
