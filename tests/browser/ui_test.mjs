@@ -3,26 +3,15 @@
 // draws its chart, compare shows the changed param, the lineage graph draws nodes and edges and
 // moves on a click; a screenshot of each view goes to SHOT_DIR. Exit 0 when every check held.
 import {join} from 'node:path';
-import {chromium} from 'playwright-core';
+import {checker, inkedPixels, launch, openPage} from './browser.mjs';
 
 const [base, shots, fileKey] = process.argv.slice(2);
-const failures = [];
-const check = (ok, what) => { console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`); if (!ok) failures.push(what); };
-
+const {check, failures} = checker();
 // launch() starts chromium with a new empty profile of its own (a fresh --user-data-dir).
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-         '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
-const page = await browser.newPage({viewport: {width: 1280, height: 800}});
+const browser = await launch();
 const errors = [];
 let expect400 = false; // the bad filter's request answers 400, which chromium logs
-page.on('console', m => {
-  if (m.type() === 'error' && !(expect400 && /status of 400/.test(m.text()))) errors.push(m.text());
-});
-page.on('pageerror', e => errors.push(String(e)));
+const page = await openPage(browser, 1280, 800, errors, text => expect400 && /status of 400/.test(text));
 const rows = () => page.$$eval('#runs tbody tr', trs => trs.map(t => t.querySelector('td:nth-child(2) a').textContent.trim()));
 
 try {
@@ -53,12 +42,7 @@ try {
   await page.waitForSelector('#metrics .chartbox canvas');
   const points = await page.$eval('#metrics .chartbox[data-key="m"]', e => Number(e.dataset.points));
   check(points >= 2, `the run page draws the chart of m (${points} points)`);
-  const inked = await page.$eval('#metrics .chartbox[data-key="m"] canvas', c => {
-    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-    let n = 0;
-    for (let i = 0; i < d.length; i += 4) if (d[i + 3] && (d[i] !== d[i + 1] || d[i + 1] !== d[i + 2])) n++;
-    return n;
-  });
+  const inked = await inkedPixels(await page.$('#metrics .chartbox[data-key="m"] canvas'));
   check(inked > 50, `the chart has coloured line pixels (${inked})`);
   const canvas = await page.$('#metrics .chartbox[data-key="m"] canvas');
   const box = await canvas.boundingBox();
