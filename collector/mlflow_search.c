@@ -299,15 +299,13 @@ int mlf_filter_to_where(const char *filter, char *buf, size_t n, tr_mlf_time *ti
     return o.failed ? -1 : 0;
 }
 
-/* order_by: one "KEY [ASC|DESC]"; KEY attributes.start_time|end_time|run_name|status|run_id or
- * metrics./params./tags.KEY. */
-static int order_of(mlf_req *r, const char *ob, tr_mlf_search *q, char *key, size_t kn)
+/* One order_by entry, "KEY [ASC|DESC]" (KEY attributes.start_time|end_time|run_name|status|
+ * run_id|user_id or metrics./params./tags.KEY), into o; the key's name is kept in key. */
+static int order_of(mlf_req *r, const char *ob, tr_mlf_order *o, char *key, size_t kn)
 {
     const char *p = ob;
     skip_ws(&p);
-    q->order_sql = NULL;
-    q->order_kind = 0;
-    q->desc = 0;
+    memset(o, 0, sizeof *o);
     static const char *const attrs[][2] = {
         {"start_time", "started_ns"}, {"end_time", "ended_ns"}, {"run_name", "name"},
         {"status", "status"},         {"run_id", "id"},         {"user_id", "user"}};
@@ -328,21 +326,21 @@ static int order_of(mlf_req *r, const char *ob, tr_mlf_search *q, char *key, siz
             key[k] = 0;
         }
         name = key;
-        q->order_kind = !strncasecmp(ent, "metric", 6)  ? 'm'
-                        : !strncasecmp(ent, "param", 5) ? 'p'
-                        : !strncasecmp(ent, "tag", 3)   ? 't'
-                                                        : 0;
-        if (!q->order_kind && strncasecmp(ent, "attribute", 9)) goto bad;
-        q->order_key = key;
+        o->kind = !strncasecmp(ent, "metric", 6)  ? 'm'
+                  : !strncasecmp(ent, "param", 5) ? 'p'
+                  : !strncasecmp(ent, "tag", 3)   ? 't'
+                                                  : 0;
+        if (!o->kind && strncasecmp(ent, "attribute", 9)) goto bad;
+        o->key = key;
     }
-    if (!q->order_kind) {
-        for (size_t i = 0; i < sizeof attrs / sizeof attrs[0] && !q->order_sql; i++)
-            if (!strcasecmp(name, attrs[i][0])) q->order_sql = attrs[i][1];
-        if (!q->order_sql) goto bad;
+    if (!o->kind) {
+        for (size_t i = 0; i < sizeof attrs / sizeof attrs[0] && !o->sql; i++)
+            if (!strcasecmp(name, attrs[i][0])) o->sql = attrs[i][1];
+        if (!o->sql) goto bad;
     }
     skip_ws(&p);
     if (!strncasecmp(p, "desc", 4)) {
-        q->desc = 1;
+        o->desc = 1;
         p += 4;
     } else if (!strncasecmp(p, "asc", 3)) {
         p += 3;
@@ -356,12 +354,32 @@ bad:
                        ob);
 }
 
+/* order_by: a list of entries (a GET's one string, or several), at most TR_MLF_ORDER_MAX. */
+static int orders_of(mlf_req *r, tr_mlf_search *q, char (*keys)[512])
+{
+    const cJSON *ob = cJSON_GetObjectItemCaseSensitive(r->in, "order_by"), *it;
+    if (!ob || cJSON_IsNull(ob)) return 0;
+    if (cJSON_IsString(ob))
+        return order_of(r, ob->valuestring, &q->order[q->norder++], keys[0], 512);
+    if (!cJSON_IsArray(ob)) return mlf_invalid(r, "order_by must be a list of strings");
+    if (cJSON_GetArraySize(ob) > TR_MLF_ORDER_MAX)
+        return mlf_invalid(r, "at most %d order_by keys (%d given)", TR_MLF_ORDER_MAX,
+                           cJSON_GetArraySize(ob));
+    cJSON_ArrayForEach(it, ob)
+    {
+        if (!cJSON_IsString(it)) return mlf_invalid(r, "order_by must be a list of strings");
+        if (order_of(r, it->valuestring, &q->order[q->norder], keys[q->norder], 512)) return -1;
+        q->norder++;
+    }
+    return 0;
+}
+
 int mlf_runs_search(mlf_req *r)
 {
-    tr_mlf_search q = {.order_sql = "started_ns", .desc = 1};
+    tr_mlf_search q = {0};
     const char *filter, *view;
     int64_t offset;
-    char key[512], where[8192], err[512];
+    char keys[TR_MLF_ORDER_MAX][512], where[8192], err[512];
     tr_mlf_time times[TR_MLF_TIMES_MAX];
     q.times = times;
     if (mlf_paging(r, 1000, MLF_SEARCH_MAX, &q.limit, &offset) ||
@@ -396,19 +414,7 @@ int mlf_runs_search(mlf_req *r)
     char *exps = cJSON_PrintUnformatted(list);
     cJSON_Delete(list);
     q.exp_ids = exps;
-    const cJSON *ob = cJSON_GetObjectItemCaseSensitive(r->in, "order_by");
-    if (ob && cJSON_IsString(ob)) { /* a GET's single order_by */
-        if (order_of(r, ob->valuestring, &q, key, sizeof key)) goto fail;
-    } else if (cJSON_GetArraySize(ob) > 1) {
-        mlf_invalid(r, "trail sorts by one order_by key; %d were given", cJSON_GetArraySize(ob));
-        goto fail;
-    } else if (cJSON_GetArraySize(ob) == 1) {
-        const char *o1 = cJSON_GetStringValue(cJSON_GetArrayItem(ob, 0));
-        if (!o1 || order_of(r, o1, &q, key, sizeof key)) {
-            if (!o1) mlf_invalid(r, "order_by must be a list of strings");
-            goto fail;
-        }
-    }
+    if (orders_of(r, &q, keys)) goto fail;
     tr_where *w = NULL;
     if (filter && *filter) {
         tr_where_error we;

@@ -16,18 +16,32 @@
 /* The statement of q, its parameters bound; NULL on error (message in the store). */
 static sqlite3_stmt *prepare(tr_store *s, const tr_mlf_search *q)
 {
-    int np = q->where ? q->where->np : 0, keyp = FIRST_PARAM + np;
-    const char *cond = q->where ? tr_where_sql(q->where) : "1", *dir = q->desc ? "DESC" : "ASC";
-    char expr[256];
-    if (q->order_kind)
-        snprintf(expr, sizeof expr,
-                 q->order_kind == 'p'   ? TR_MLF_KEY_PARAM
-                 : q->order_kind == 't' ? TR_MLF_KEY_TAG
-                                        : TR_MLF_KEY_METRIC,
-                 keyp);
-    else
-        snprintf(expr, sizeof expr, "%s", q->order_sql ? q->order_sql : "started_ns");
-    /* the time bounds after the --where condition, their values after the offset */
+    int np = q->where ? q->where->np : 0, keyp = FIRST_PARAM + np, no = q->norder;
+    if (no < 0 || no > TR_MLF_ORDER_MAX) {
+        tr_store_fail(s, TRAIL_EINVAL, "at most %d sort keys", TR_MLF_ORDER_MAX);
+        return NULL;
+    }
+    const char *cond = q->where ? tr_where_sql(q->where) : "1";
+    /* the sort: a column kN per key (param, tag and metric names bound from keyp on) */
+    char cols[TR_MLF_ORDER_MAX * 160] = "", sort[TR_MLF_ORDER_MAX * 300] = "";
+    size_t cl = 0, sl = 0;
+    for (int i = 0; i < no; i++) {
+        const tr_mlf_order *o = &q->order[i];
+        const char *dir = o->desc ? "DESC" : "ASC";
+        char expr[160];
+        if (o->kind)
+            snprintf(expr, sizeof expr,
+                     o->kind == 'p'   ? TR_MLF_KEY_PARAM
+                     : o->kind == 't' ? TR_MLF_KEY_TAG
+                                      : TR_MLF_KEY_METRIC,
+                     keyp + i);
+        else
+            snprintf(expr, sizeof expr, "%s", o->sql);
+        cl += (size_t)snprintf(cols + cl, sizeof cols - cl, ", %s AS k%d", expr, i);
+        sl += (size_t)snprintf(sort + sl, sizeof sort - sl, TR_MLF_SORT_FMT, i, i, i, i, i, dir, i,
+                               dir);
+    }
+    int limp = keyp + no; /* then the offset, then the time bounds */
     char times[TR_MLF_TIMES_MAX * 64] = "";
     size_t tl = 0;
     for (int i = 0; i < q->ntimes && i < TR_MLF_TIMES_MAX; i++) {
@@ -41,9 +55,9 @@ static sqlite3_stmt *prepare(tr_store *s, const tr_mlf_search *q)
             return NULL;
         }
         tl += (size_t)snprintf(times + tl, sizeof times - tl, TR_MLF_TIME_FMT,
-                               t->col == 's' ? "started_ns" : "ended_ns", t->op, keyp + 3 + i);
+                               t->col == 's' ? "started_ns" : "ended_ns", t->op, limp + 2 + i);
     }
-    size_t n = strlen(TR_MLF_SEARCH_FMT) + strlen(expr) + strlen(cond) + tl + 64;
+    size_t n = strlen(TR_MLF_SEARCH_FMT) + cl + strlen(cond) + tl + sl + 64;
     char *sql = malloc(n), *both = malloc(strlen(cond) + tl + 8);
     if (!sql || !both) {
         free(sql);
@@ -52,7 +66,7 @@ static sqlite3_stmt *prepare(tr_store *s, const tr_mlf_search *q)
         return NULL;
     }
     sprintf(both, "(%s)%s", cond, times);
-    snprintf(sql, n, TR_MLF_SEARCH_FMT, expr, both, dir, dir, dir, keyp + 1, keyp + 2);
+    snprintf(sql, n, TR_MLF_SEARCH_FMT, cols, both, sort, limp, limp + 1);
     free(both);
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
@@ -63,12 +77,13 @@ static sqlite3_stmt *prepare(tr_store *s, const tr_mlf_search *q)
         rc = q->where->p[i].is_num
                  ? sqlite3_bind_double(st, FIRST_PARAM + i, q->where->p[i].num)
                  : sqlite3_bind_text(st, FIRST_PARAM + i, q->where->p[i].text, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK && q->order_kind)
-        rc = sqlite3_bind_text(st, keyp, q->order_key, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_int(st, keyp + 1, q->limit + 1);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, keyp + 2, q->offset);
+    for (int i = 0; i < no && rc == SQLITE_OK; i++)
+        if (q->order[i].kind)
+            rc = sqlite3_bind_text(st, keyp + i, q->order[i].key, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int(st, limp, q->limit + 1);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, limp + 1, q->offset);
     for (int i = 0; i < q->ntimes && rc == SQLITE_OK; i++)
-        rc = sqlite3_bind_int64(st, keyp + 3 + i, q->times[i].ms);
+        rc = sqlite3_bind_int64(st, limp + 2 + i, q->times[i].ms);
     if (rc != SQLITE_OK) {
         tr_store_sqlerr(s, rc, "preparing the runs search");
         sqlite3_finalize(st);

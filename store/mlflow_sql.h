@@ -85,17 +85,20 @@ enum tr_mlf_metric_col {
 };
 
 /* The runs search (mlflow_search.c). ?1 the experiment ids as a JSON array, ?2 the lifecycle
- * stages wanted as a JSON array, ?3.. the --where parameters, then the sort key's name, the
- * limit and the offset. %s in order: the sort expression, the condition, the direction three
- * times; %d the limit's parameter number, then the offset's. */
+ * stages wanted as a JSON array, ?3.. the --where parameters, then the sort keys' names, the
+ * limit, the offset and the time bounds. %s in order: the sort columns (", EXPR AS kN" each),
+ * the condition, the sort (TR_MLF_SORT_FMT each); %d the limit's parameter number, then the
+ * offset's. A key sorts as a number when it reads as one, runs without it last. */
 #define TR_MLF_SEARCH_FMT                                                                          \
-    "SELECT id, %s AS k FROM runs WHERE (CASE WHEN experiment IS NULL THEN 0 ELSE"                 \
+    "SELECT id%s FROM runs WHERE (CASE WHEN experiment IS NULL THEN 0 ELSE"                        \
     " (SELECT e.id FROM mlflow_experiments e WHERE e.name = runs.experiment) END)"                 \
     " IN (SELECT value FROM json_each(?1)) AND coalesce((SELECT m.lifecycle FROM mlflow_runs m"    \
     " WHERE m.run_id = runs.id), 'active') IN (SELECT value FROM json_each(?2)) AND (%s)"          \
-    " ORDER BY k IS NULL, CASE WHEN typeof(k) IN ('integer', 'real')"                              \
-    " OR (k <> '' AND k NOT GLOB '*[^0-9eE.+-]*') THEN CAST(k AS REAL) END %s, k %s,"              \
-    " started_ns DESC, id %s LIMIT ?%d OFFSET ?%d"
+    " ORDER BY %s started_ns DESC, id LIMIT ?%d OFFSET ?%d"
+/* One sort key: %d its column number (kN) four times, %s the direction twice. */
+#define TR_MLF_SORT_FMT                                                                            \
+    "k%d IS NULL, CASE WHEN typeof(k%d) IN ('integer', 'real')"                                    \
+    " OR (k%d <> '' AND k%d NOT GLOB '*[^0-9eE.+-]*') THEN CAST(k%d AS REAL) END %s, k%d %s,"
 /* One time bound of the search: the column (started_ns, ended_ns), the operator, the parameter
  * of its value in ms. */
 #define TR_MLF_TIME_FMT " AND %s / 1000000 %s ?%d"

@@ -63,19 +63,27 @@ typedef struct tr_mlf_time {
 } tr_mlf_time;
 #define TR_MLF_TIMES_MAX 8
 
+/* One sort key of the search: sql an expression over runs, or kind 'p', 't', 'm' with key (a
+ * param, tag or metric name); desc for descending. */
+typedef struct tr_mlf_order {
+    const char *sql;
+    char kind;
+    const char *key;
+    int desc;
+} tr_mlf_order;
+#define TR_MLF_ORDER_MAX 4
+
 /* The runs search: experiments and lifecycle stages as JSON arrays of ids and of stage names,
- * a compiled --where filter (NULL: all) and time bounds (all must hold), one sort key (sql: an
- * expression over runs, or key: the params./tags./metrics. name with kind 'p', 't', 'm'), limit
- * from offset. */
+ * a compiled --where filter (NULL: all) and time bounds (all must hold), the sort keys (none:
+ * start time, latest first; ties always go to the later start, then the id), limit from
+ * offset. */
 typedef struct tr_mlf_search {
     const char *exp_ids, *stages;
     const struct tr_where *where;
     const tr_mlf_time *times;
     int ntimes;
-    const char *order_sql;
-    char order_kind;
-    const char *order_key;
-    int desc;
+    tr_mlf_order order[TR_MLF_ORDER_MAX];
+    int norder;
     int limit;
     int64_t offset;
 } tr_mlf_search;

@@ -418,6 +418,25 @@ static void test_search(void)
     T_EQ_STR(names, "s3");
     search("tags.\"mlflow.runName\" = 's2'", NULL, NULL, names, sizeof names);
     T_EQ_STR(names, "s2");
+    /* several keys: lr ascending, then loss descending (s3 0.01; then s2 .6 before s1 .3) */
+    {
+        cJSON *req = cJSON_CreateObject(), *ids2 = cJSON_AddArrayToObject(req, "experiment_ids");
+        cJSON_AddItemToArray(ids2, cJSON_CreateString(exp_id));
+        const char *two[] = {"params.lr ASC", "metrics.loss DESC"};
+        cJSON_AddItemToObject(req, "order_by", cJSON_CreateStringArray(two, 2));
+        char *b = cJSON_PrintUnformatted(req);
+        cJSON_Delete(req);
+        d = ok("POST", API "/runs/search", b);
+        free(b);
+        const cJSON *rr;
+        size_t o = 0;
+        names[0] = 0;
+        cJSON_ArrayForEach(rr, tml_get(d, "runs")) o +=
+            (size_t)snprintf(names + o, sizeof names - o, "%s%s", o ? "," : "",
+                             tml_str(tml_get(rr, "info"), "run_name"));
+        cJSON_Delete(d);
+        T_EQ_STR(names, "s3,s2,s1");
+    }
     search("metrics.`loss` >= 0.3", "params.lr ASC", NULL, names, sizeof names);
     T_EQ_STR(names, "s2,s1"); /* a tie: the later start first, as MLflow breaks ties */
     search(NULL, "attributes.start_time DESC", NULL, names, sizeof names);
@@ -487,6 +506,8 @@ static void test_search(void)
     }
     refused(400, "INVALID_PARAMETER_VALUE", "POST", API "/runs/search",
             "{\"order_by\":[\"attributes.nope\"]}");
+    refused(400, "INVALID_PARAMETER_VALUE", "POST", API "/runs/search",
+            "{\"order_by\":[\"params.a\",\"params.b\",\"params.c\",\"params.d\",\"params.e\"]}");
     for (int i = 0; i < 3; i++)
         free(ids[i]);
 }
