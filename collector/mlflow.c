@@ -192,6 +192,7 @@ static const struct {
     {"/runs/log-metric", POST, mlf_log_metric},
     {"/runs/log-parameter", POST, mlf_log_param},
     {"/runs/set-tag", POST, mlf_set_tag},
+    {"/runs/delete-tag", POST, mlf_delete_tag},
     {"/runs/log-batch", POST, mlf_log_batch},
     {"/metrics/get-history", GET, mlf_get_history},
 };

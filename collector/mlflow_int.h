@@ -73,6 +73,7 @@ int mlf_runs_restore(mlf_req *r);
 int mlf_log_metric(mlf_req *r);
 int mlf_log_param(mlf_req *r);
 int mlf_set_tag(mlf_req *r);
+int mlf_delete_tag(mlf_req *r);
 int mlf_log_batch(mlf_req *r);
 int mlf_get_history(mlf_req *r);
 int mlf_runs_search(mlf_req *r);

@@ -1,6 +1,6 @@
 /* mlflow_runs.c - MLflow's runs endpoints: create, get, update, delete, restore, log-metric,
- * log-parameter, set-tag, log-batch and metrics/get-history. What is logged becomes records
- * (common/record.h) stored by tr_store_ingest as a stream of the run, like an agent's. */
+ * log-parameter, set-tag, delete-tag, log-batch and metrics/get-history. What is logged becomes
+ * records (common/record.h) stored by tr_store_ingest as a stream of the run, like an agent's. */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -341,6 +341,18 @@ int mlf_set_tag(mlf_req *r)
     int failed = kv_rec(&t, TR_REC_TAG, g.key, g.value);
     if (!failed) failed = tag_effects(r, id, &g);
     return tx_end(&t, failed) ? -1 : mlf_ok(r, NULL);
+}
+
+int mlf_delete_tag(mlf_req *r)
+{
+    char id[33];
+    const char *key;
+    if (active_run(r, id) || mlf_need(r, r->in, "key", &key)) return -1;
+    int rc = tr_mlf_tag_delete(r->s, id, key);
+    if (rc == TRAIL_ENOTFOUND)
+        return mlf_fail(r, 404, "RESOURCE_DOES_NOT_EXIST", "No tag with name: %s in run with id %s",
+                        key, id);
+    return rc ? mlf_store_fail(r, rc) : mlf_ok(r, NULL);
 }
 
 /* A list of the batch: its items, at most max of them. */

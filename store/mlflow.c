@@ -263,6 +263,17 @@ int tr_mlf_reopen(tr_store *s, const char *run_id)
     return tr_stmt_done(&q);
 }
 
+int tr_mlf_tag_delete(tr_store *s, const char *run_id, const char *key)
+{
+    tr_stmt q;
+    int rc = tr_stmt_begin(&q, s, TR_STMT_MLF_TAG_DELETE);
+    if (rc) return rc;
+    tr_bind_cstr(&q, 1, run_id);
+    tr_bind_text(&q, 2, key, strlen(key));
+    if ((rc = tr_stmt_done(&q))) return rc;
+    return sqlite3_changes(s->db) ? 0 : tr_store_fail(s, TRAIL_ENOTFOUND, "no tag %s", key);
+}
+
 int tr_mlf_param_get(tr_store *s, const char *run_id, const char *key, char *out, size_t n)
 {
     tr_stmt q;

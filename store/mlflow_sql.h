@@ -47,6 +47,7 @@
     /* a run an MLflow client set RUNNING again after it ended */                                  \
     X(MLF_REOPEN, "UPDATE runs SET status = 'running', ended_ns = NULL WHERE id = ?1")             \
     X(MLF_PARAM_GET, "SELECT value FROM params WHERE run_id = ?1 AND key = ?2")                    \
+    X(MLF_TAG_DELETE, "DELETE FROM tags WHERE run_id = ?1 AND key = ?2")                           \
     /* the latest point of each key: highest step, then latest time */                             \
     X(MLF_METRICS_LAST,                                                                            \
       "SELECT key, value, special, step, time_ns FROM (SELECT key, value, special, step, time_ns," \

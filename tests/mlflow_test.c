@@ -165,6 +165,11 @@ static void test_runs_and_logging(void)
     refused(400, "INVALID_PARAMETER_VALUE", "POST", API "/runs/log-batch", body);
     snprintf(body, sizeof body, "{\"run_id\":\"%s\",\"key\":\"team\",\"value\":\"vision\"}", id);
     cJSON_Delete(ok("POST", API "/runs/set-tag", body)); /* tags may change */
+    snprintf(body, sizeof body, "{\"run_id\":\"%s\",\"key\":\"scratch\",\"value\":\"1\"}", id);
+    cJSON_Delete(ok("POST", API "/runs/set-tag", body));
+    snprintf(body, sizeof body, "{\"run_id\":\"%s\",\"key\":\"scratch\"}", id);
+    cJSON_Delete(ok("POST", API "/runs/delete-tag", body));
+    refused(404, "RESOURCE_DOES_NOT_EXIST", "POST", API "/runs/delete-tag", body);
     snprintf(body, sizeof body,
              "{\"run_id\":\"%s\",\"status\":\"FINISHED\",\"end_time\":1700000009000}", id);
     cJSON *d = ok("POST", API "/runs/update", body);
