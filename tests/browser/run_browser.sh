@@ -27,9 +27,9 @@ TRAIL=$B/bin/trail CLIENT=$B/tests/sdk_client
 cd "$T" || exit 1
 echo "rows 1 2 3" > data.csv
 "$TRAIL" run --name prep --param seed=1 -- sh -c 'cat data.csv > feat.csv' || exit 1
-"$TRAIL" run --name train1 --param lr=0.1 -- "$CLIENT" param epochs 3 metrics 500 input "$T/feat.csv" exit 0 || exit 1
-"$TRAIL" run --name train2 --param lr=0.2 -- "$CLIENT" param epochs 3 metrics 300 exit 0 || exit 1
-"$TRAIL" run --name train3 --param lr=0.3 -- "$CLIENT" param epochs 3 metrics 200 exit 0 || exit 1
+"$TRAIL" run --name train1 --param lr=0.1 --param opt=adam -- "$CLIENT" param epochs 3 metrics 500 input "$T/feat.csv" exit 0 || exit 1
+"$TRAIL" run --name train2 --param lr=0.2 --param opt=sgd -- "$CLIENT" param epochs 3 metrics 300 exit 0 || exit 1
+"$TRAIL" run --name train3 --param lr=0.3 --param opt=adam -- "$CLIENT" param epochs 3 metrics 200 exit 0 || exit 1
 "$TRAIL" run --name crash -- "$CLIENT" signal 11 2>/dev/null
 "$TRAIL" run --name shard -- sh -c 'mkdir -p shards; for i in 1 2 3 4 5 6 7 8 9; do cat feat.csv > shards/p$i.csv; done' || exit 1
 # two runs that stay running until the test touches their stop file (live tail, live table)

@@ -45,6 +45,7 @@ try {
   const inked = await inkedPixels(await page.$('#metrics .chartbox[data-key="m"] canvas'));
   check(inked > 50, `the chart has coloured line pixels (${inked})`);
   const canvas = await page.$('#metrics .chartbox[data-key="m"] canvas');
+  await canvas.scrollIntoViewIfNeeded();
   const box = await canvas.boundingBox();
   await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
   check(await page.isVisible('#metrics .chartbox[data-key="m"] .tip'), 'hovering the chart shows values');

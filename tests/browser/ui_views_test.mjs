@@ -72,21 +72,30 @@ try {
   await page.goto(base + '/compare?runs=train1,train2,train3');
   await page.waitForSelector('svg.parcoords');
   const axes = await page.$eval('svg.parcoords', s => s.dataset.axes);
-  check(axes === 'params.lr,metrics.m', `the axes are the param that differs and the metric, not the equal epochs (${axes})`);
+  check(axes === 'params.lr,params.opt,metrics.m', `the axes are the params that differ and the metric, not the equal epochs (${axes})`);
   const lines = await page.$$eval('svg.parcoords path.line', ps => ps.map(p => ({run: p.dataset.run, d: p.getAttribute('d')})));
-  check(lines.length === 3 && lines.every(l => (l.d.match(/[ML]/g) || []).length === 2), `one line per run through both axes (${lines.length})`);
-  // lr 0.1 < 0.2 < 0.3 upward on the first axis: y falls from train1 to train3; m the other way
+  check(lines.length === 3 && lines.every(l => (l.d.match(/[ML]/g) || []).length === 3), `one line per run through the three axes (${lines.length})`);
+  // lr 0.1 < 0.2 < 0.3 upward on the first axis: y falls from train1 to train3; m the other way;
+  // opt is text: adam at the bottom (train1, train3), sgd at the top (train2)
   const ys = lines.map(l => l.d.match(/[ML][\d.]+,([\d.]+)/g).map(s => Number(s.split(',')[1])));
-  check(ys[0][0] > ys[1][0] && ys[1][0] > ys[2][0] && ys[0][1] < ys[1][1] && ys[1][1] < ys[2][1],
-        `the lines cross the axes at their values (${JSON.stringify(ys)})`);
+  check(ys[0][0] > ys[1][0] && ys[1][0] > ys[2][0] && ys[0][2] < ys[1][2] && ys[1][2] < ys[2][2],
+        `the lines cross the number axes at their values (${JSON.stringify(ys)})`);
+  check(ys[0][1] === ys[2][1] && ys[1][1] < ys[0][1], 'the text axis puts each run at its category');
   const ticks = await page.$$eval('svg.parcoords g.axis[data-key="params.lr"] text.tick', t => t.map(x => x.textContent));
   check(ticks.includes('0.1') && ticks.includes('0.3'), `the lr axis runs from 0.1 to 0.3 (${ticks})`);
+  const cats = await page.$$eval('svg.parcoords g.axis[data-key="params.opt"] text.tick', t => t.map(x => x.textContent));
+  check(cats.join() === 'adam,sgd' && await page.$eval('svg.parcoords g.axis[data-key="params.opt"]', g => g.dataset.kind) === 'cat',
+        `the opt axis lists its categories (${cats})`);
   await shot('compare-parcoords');
   await page.reload();
   await page.waitForSelector('svg.parcoords');
   check((await page.$$eval('#cmp-params thead th a', a => a.map(x => x.textContent))).join(',') === 'train1,train2,train3',
         '/compare?runs=A,B,C reloaded shows the same runs');
-  await page.click('svg.parcoords path.line[data-run="' + lines[1].run + '"]', {force: true});
+  // a click on the middle of train2's first segment (where no other line passes)
+  const [[ax, ay], [bx, by]] = lines[1].d.match(/[ML][\d.]+,[\d.]+/g).slice(0, 2).map(v => v.slice(1).split(',').map(Number));
+  await page.$eval('svg.parcoords', s => s.scrollIntoView());
+  const sb = await (await page.$('svg.parcoords')).boundingBox();
+  await page.mouse.click(sb.x + (ax + bx) / 2, sb.y + (ay + by) / 2);
   await page.waitForURL(/\/runs\//);
   check(url().pathname === '/runs/' + lines[1].run, 'a click on a line opens its run');
 
