@@ -34,10 +34,10 @@ export async function runs(el, q) {
       <details id="colchooser"><summary>Columns</summary><fieldset class="keys"><legend>param and metric columns</legend><div id="cols"></div>
         <label>add <input id="addcol" size="18" placeholder="params.K or metrics.K" aria-label="add a column (params.K, metrics.K, tags.K)"></label></fieldset></details>
     </form>
-    <div id="err"></div><div class="scroll"><table id="runs" aria-live="polite"></table></div>
-    <p class="toolbar"><button id="prev">Previous</button><button id="next">Next</button><span id="count" class="muted"></span></p>`;
+    <div id="err"></div><div class="scroll"><table id="runs"></table></div>
+    <p class="toolbar"><button id="prev">Previous</button><button id="next">Next</button><span id="count" class="muted" aria-live="polite"></span></p>`;
   const selected = new Set();
-  let timer = null, alive = true, last = null;
+  let timer = null, alive = true, last = null, loads = 0;
   const setUrl = () => {
     const u = new URLSearchParams();
     for (const k of ['where', 'experiment', 'page_token']) if (state[k]) u.set(k, state[k]);
@@ -47,15 +47,16 @@ export async function runs(el, q) {
   };
   async function load() {
     clearTimeout(timer);
-    const t0 = performance.now();
+    const t0 = performance.now(), seq = ++loads; // only the latest request's answer is drawn
     let doc;
     try {
       doc = await api('/runs', {where: state.where, experiment: state.experiment, order_by: state.order_by,
                                 page_token: state.page_token, limit: 100});
-      if (!alive) return;
+      if (!alive || seq !== loads) return;
       el.querySelector('#err').innerHTML = '';
     } catch (e) {
-      if (alive && e.status === 400) {
+      if (!alive || seq !== loads) return;
+      if (e.status === 400) {
         el.querySelector('#err').innerHTML = whereError(e, /^where:/.test(e.message) ? state.where : '');
         return;
       }
