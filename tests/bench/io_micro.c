@@ -1,4 +1,6 @@
-/* io_micro.c - capture overhead micro-benchmark: N x (open, read 4 KiB, close) over 100 files. */
+/* io_micro.c - capture overhead micro-benchmark: N x (open, read 4 KiB, close) over 100 files;
+ * with NFILES, over that many small files (the file-record ingest workload: each open is a
+ * version of its own, since the shim makes repeated opens of one version one description). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -18,8 +20,15 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* `io_micro setup DIR`: creates DIR/f000..f099 of 4 KiB each. */
-static int setup(const char *dir)
+/* The size of each file of a set of nfiles. */
+static int fsize(long nfiles)
+{
+    return nfiles == NFILES ? FSIZE : 64;
+}
+
+/* `io_micro setup DIR [NFILES]`: creates DIR/f000..f099 of 4 KiB each (NFILES files of 64
+ * bytes). */
+static int setup(const char *dir, long nfiles)
 {
     char path[4096], buf[FSIZE];
     memset(buf, 'x', sizeof buf);
@@ -27,10 +36,11 @@ static int setup(const char *dir)
         perror(dir);
         return 1;
     }
-    for (int i = 0; i < NFILES; i++) {
-        snprintf(path, sizeof path, "%s/f%03d", dir, i);
+    ssize_t size = fsize(nfiles);
+    for (long i = 0; i < nfiles; i++) {
+        snprintf(path, sizeof path, "%s/f%03ld", dir, i);
         int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd < 0 || write(fd, buf, sizeof buf) != (ssize_t)sizeof buf || close(fd) != 0) {
+        if (fd < 0 || write(fd, buf, (size_t)size) != size || close(fd) != 0) {
             perror(path);
             return 1;
         }
@@ -38,23 +48,30 @@ static int setup(const char *dir)
     return 0;
 }
 
-/* `io_micro run DIR [N]`: N (default 100000) iterations; prints the loop time in seconds. */
-static int run(const char *dir, long n)
+/* `io_micro run DIR [N [NFILES]]`: N (default 100000) iterations; prints the loop time in
+ * seconds. With NFILES each path is formatted in the loop (100 are formatted before it). */
+static int run(const char *dir, long n, long nfiles)
 {
     static char paths[NFILES][4096];
-    char buf[FSIZE];
+    char buf[FSIZE], many[4096];
     for (int i = 0; i < NFILES; i++)
         snprintf(paths[i], sizeof paths[i], "%s/f%03d", dir, i);
     long total = 0;
+    ssize_t size = fsize(nfiles);
     double t0 = now_s();
     for (long i = 0; i < n; i++) {
-        int fd = open(paths[i % NFILES], O_RDONLY);
+        const char *path = paths[i % NFILES];
+        if (nfiles != NFILES) {
+            snprintf(many, sizeof many, "%s/f%03ld", dir, i % nfiles);
+            path = many;
+        }
+        int fd = open(path, O_RDONLY);
         if (fd < 0) {
-            perror(paths[i % NFILES]);
+            perror(path);
             return 1;
         }
         ssize_t r = read(fd, buf, sizeof buf);
-        if (r != FSIZE) {
+        if (r != size) {
             fprintf(stderr, "short read %zd\n", r);
             return 1;
         }
@@ -68,9 +85,15 @@ static int run(const char *dir, long n)
 
 int main(int argc, char **argv)
 {
-    if (argc >= 3 && !strcmp(argv[1], "setup")) return setup(argv[2]);
-    if (argc >= 3 && !strcmp(argv[1], "run"))
-        return run(argv[2], argc > 3 ? atol(argv[3]) : 100000);
-    fprintf(stderr, "usage: io_micro setup DIR | io_micro run DIR [N]\n");
+    long nfiles = NFILES;
+    if (argc >= 3 && !strcmp(argv[1], "setup")) {
+        if (argc > 3) nfiles = atol(argv[3]);
+        return nfiles > 0 ? setup(argv[2], nfiles) : 2;
+    }
+    if (argc >= 3 && !strcmp(argv[1], "run")) {
+        if (argc > 4) nfiles = atol(argv[4]);
+        return nfiles > 0 ? run(argv[2], argc > 3 ? atol(argv[3]) : 100000, nfiles) : 2;
+    }
+    fprintf(stderr, "usage: io_micro setup DIR [NFILES] | io_micro run DIR [N [NFILES]]\n");
     return 2;
 }
