@@ -32,7 +32,8 @@ extern char **environ;
 
 #define MAX_KV 256
 #define POLL_NS (50 * 1000000LL)
-#define DELIVER_NS (250 * 1000000LL) /* while CMD runs: a batch at most this often */
+#define DELIVER_NS (250 * 1000000LL)      /* while CMD runs: a batch at most this often */
+#define MLFLOW_HOLD_NS (5 * 1000000000LL) /* --mlflow: the run stored before CMD, at most */
 
 typedef struct run_opts {
     const char *store, *collector, *experiment, *name, *redact;
@@ -42,6 +43,7 @@ typedef struct run_opts {
     double drain_s;      /* --drain-timeout: how long to keep delivering to the collector */
     tr_link_opts link;   /* --collector URL [--token-file F] [--tls-ca F] */
     int no_capture;      /* --no-capture: do not preload the shim */
+    int mlflow;          /* --mlflow: CMD's MLflow client logs into this run */
     char **cmd;
     const char *drain_arg;              /* --drain-timeout as given */
     int no_console, no_console_metrics; /* console.c: keep CMD's output, read metrics off it */
@@ -67,6 +69,7 @@ static const tr_opt run_opts_table[] = {
     TR_LIST("tag", "K=V", run_opts, tags, ntags, "a tag"),
     TR_VALUE("redact", "PATTERN,...", run_opts, redact, "more environment names to redact"),
     TR_FLAG("no-capture", run_opts, no_capture, "do not preload the capture shim"),
+    TR_FLAG("mlflow", run_opts, mlflow, "mlflow in CMD logs into this run (sets MLFLOW_RUN_ID)"),
     TR_FLAG("no-console", run_opts, no_console, "do not keep CMD's stdout and stderr"),
     TR_FLAG("no-console-metrics", run_opts, no_console_metrics,
             "do not read metrics off CMD's output"),
@@ -345,7 +348,7 @@ static char **child_env(const char *run_id, const char *spool_dir, const run_opt
     size_t n = 0;
     for (char **e = environ; *e; e++)
         n++;
-    char **env = calloc(n + 6 + (size_t)o->nparams, sizeof *env);
+    char **env = calloc(n + 7 + (size_t)o->nparams, sizeof *env);
     if (!env) return NULL;
     size_t j = 0;
     const char *old_preload = NULL, *old_libpath = NULL;
@@ -398,6 +401,17 @@ static char **child_env(const char *run_id, const char *spool_dir, const run_opt
     sprintf(b, "TRAIL_SPOOL=%s", spool_dir);
     env[j++] = a;
     env[j++] = b;
+    /* --mlflow: mlflow.start_run() resumes this run (traild's MLflow API serves it by its id);
+     * a run id the caller set already is theirs */
+    if (o->mlflow && !getenv("MLFLOW_RUN_ID")) {
+        char *m = malloc(64);
+        if (!m) return NULL;
+        snprintf(m, 64, "MLFLOW_RUN_ID=%s", run_id);
+        env[j++] = m;
+    } else if (o->mlflow) {
+        tr_agent_err("--mlflow: MLFLOW_RUN_ID is set already (%.40s): kept",
+                     getenv("MLFLOW_RUN_ID"));
+    }
     for (int i = 0; i < o->nparams; i++) {
         char *p = malloc(strlen(o->params[i]) + 16);
         if (!p) return NULL;
@@ -430,6 +444,23 @@ static void absolute_path(const char *path, char *out, size_t n)
         snprintf(out, n, "%s", path);
     else if (tr_path_join(out, n, cwd, path) != 0)
         snprintf(out, n, "%s", path);
+}
+
+/* --mlflow: CMD's mlflow.start_run() asks traild for the run by its id at once, so the run's
+ * first records (its start) are made durable before CMD starts: at most MLFLOW_HOLD_NS, then
+ * it starts anyway and one line says why. */
+static void hold_until_stored(tr_deliver *dl)
+{
+    int64_t deadline = tr_mono_ns() + MLFLOW_HOLD_NS;
+    long n = 0;
+    while ((n = tr_deliver_pump(dl, deadline)) <= 0 && tr_mono_ns() < deadline) {
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    if (n <= 0)
+        tr_agent_err("--mlflow: the run is not stored yet (%s); the command starts anyway, and "
+                     "its mlflow may not find run %s",
+                     dl->last_msg[0] ? dl->last_msg : "no answer", tr_client_run_id());
 }
 
 static int saved_nice = 0, niced = 0;
@@ -552,8 +583,8 @@ int tr_cmd_run(int argc, char **argv)
                          "recording without file and process capture");
     }
     char **env = child_env(run_id, spool_dir, &o, pl);
-    int errpipe[2];
-    if (!env || pipe2(errpipe, O_CLOEXEC) != 0) {
+    int errpipe[2], gopipe[2] = {-1, -1};
+    if (!env || pipe2(errpipe, O_CLOEXEC) != 0 || (o.mlflow && pipe2(gopipe, O_CLOEXEC) != 0)) {
         tr_deliver_close(&dl);
         tr_sink_close(sink);
         return run_unrecorded(&o, "out of resources starting the command");
@@ -587,6 +618,12 @@ int tr_cmd_run(int argc, char **argv)
             sigaction(fwd[i], &old[i], NULL);
         close(errpipe[0]);
         tr_console_child(&con);
+        if (gopipe[0] >= 0) { /* --mlflow: not before the run is stored (EOF: go) */
+            char c;
+            close(gopipe[1]);
+            while (read(gopipe[0], &c, 1) < 0 && errno == EINTR) {
+            }
+        }
         execvpe(o.cmd[0], o.cmd, env);
         int e = errno;
         ssize_t w = write(errpipe[1], &e, sizeof e);
@@ -600,10 +637,6 @@ int tr_cmd_run(int argc, char **argv)
     struct sigaction ign = {0};
     ign.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &ign, &old_pipe);
-    int exec_errno = 0;
-    if (read(errpipe[0], &exec_errno, sizeof exec_errno) != (ssize_t)sizeof exec_errno)
-        exec_errno = 0;
-    close(errpipe[0]);
 
     /* who launched the run, in its spool directory too: should this process die, the next
      * delivery ends the run through whatever sink it has (liveness.c) */
@@ -616,6 +649,15 @@ int tr_cmd_run(int argc, char **argv)
     for (int i = 0; i < o.ntags; i++)
         emit_kv(TR_REC_TAG, o.tags[i]);
     tr_env_record(env, o.redact, 0);
+    if (gopipe[1] >= 0) {
+        close(gopipe[0]);
+        hold_until_stored(&dl);
+        close(gopipe[1]); /* CMD goes on */
+    }
+    int exec_errno = 0;
+    if (read(errpipe[0], &exec_errno, sizeof exec_errno) != (ssize_t)sizeof exec_errno)
+        exec_errno = 0;
+    close(errpipe[0]);
     if (exec_errno) tr_agent_err("cannot run '%s': %s", o.cmd[0], strerror(exec_errno));
     tr_sys_open(&sys, exec_errno ? 0 : pid, o.system_s);
 

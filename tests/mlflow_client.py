@@ -3,7 +3,7 @@
 (mlflow.set_experiment, start_run, log_params, log_metric per epoch, set_tag, end_run, then
 reads back), with Python's standard library only. Used by tests/mlflow_test.c against traild.
 
-usage: mlflow_client.py URL log|join   (token: $MLFLOW_TRACKING_TOKEN)
+usage: mlflow_client.py URL log|join|resume   (token: $MLFLOW_TRACKING_TOKEN)
 Prints run_id=ID; exits 1 with a message when an answer is not what MLflow's server gives."""
 import json
 import os
@@ -124,6 +124,17 @@ def main():
                       "and attributes.status = 'FINISHED'",
             "order_by": ["attributes.start_time DESC"], "run_view_type": "ACTIVE_ONLY"})
         check([r["info"]["run_id"] for r in found.get("runs", [])] == [run_id], f"search {found}")
+    elif mode == "resume":  # mlflow.start_run() under MLFLOW_RUN_ID (`trail run --mlflow`)
+        run_id = os.environ["MLFLOW_RUN_ID"]
+        check(run_id == os.environ["TRAIL_RUN_ID"], "MLFLOW_RUN_ID is the trail run")
+        # at once, as mlflow does: the run must exist already (no retry, no sleep)
+        run = call("GET", "/runs/get", query={"run_id": run_id})["run"]
+        check(run["info"]["lifecycle_stage"] == "active", f"resumable {run['info']}")
+        call("POST", "/runs/update", {"run_id": run_id, "run_uuid": run_id, "status": "RUNNING"})
+        call("POST", "/runs/log-metric", {"run_id": run_id, "key": "resumed_metric", "value": 7,
+                                          "timestamp": now_ms(), "step": 0})
+        call("POST", "/runs/update", {"run_id": run_id, "run_uuid": run_id,
+                                      "status": "FINISHED", "end_time": now_ms()})
     else:  # join: the run of `trail run` this process runs under
         trail_id = os.environ["TRAIL_RUN_ID"]
         run_id = start_run("0", "script-name", [{"key": "trail.run_id", "value": trail_id}])

@@ -557,6 +557,37 @@ static void test_join_trail_run(void)
     char sql[256];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM runs WHERE id = '%s' OR name = 'joined'", id);
     T_EQ_INT(tnet_sql(db, sql), 1);
+    /* trail run --mlflow: MLFLOW_RUN_ID is the trail run, stored before the program starts,
+     * so mlflow's resume (get-run at once, update RUNNING, log, update FINISHED) finds it; the
+     * program exits 3 after mlflow said FINISHED: the launcher's status wins */
+    out = NULL;
+    T_EQ_INT(TPROC(&out, NULL, TRAIL, "run", "--collector", lu, "--mlflow", "--name", "resumed",
+                   "--", "sh", "-c", "/usr/bin/python3 \"$0\" \"$1\" resume && exit 3", script,
+                   url),
+             3);
+    line = out ? strstr(out, "run_id=") : NULL;
+    T_ASSERT(line);
+    char rid[33];
+    snprintf(rid, sizeof rid, "%.32s", line + 7);
+    free(out);
+    s = trail_show(rid);
+    T_EQ_STR(tml_str(s, "name"), "resumed");
+    T_EQ_STR(tml_str(s, "status"), "failed");
+    T_CHECK(cJSON_GetNumberValue(tml_get(tml_get(s, "metrics"), "resumed_metric")) == 7);
+    cJSON_Delete(s);
+    T_EQ_INT(tnet_sql(db, "SELECT count(*) FROM runs WHERE name = 'resumed'"), 1);
+    /* an MLFLOW_RUN_ID the caller set is kept (and said) */
+    setenv("MLFLOW_RUN_ID", "0123456789abcdef0123456789abcdef", 1);
+    char *err = NULL;
+    out = NULL;
+    T_EQ_INT(TPROC(&out, &err, TRAIL, "run", "--collector", lu, "--mlflow", "--", "sh", "-c",
+                   "echo \"$MLFLOW_RUN_ID\""),
+             0);
+    unsetenv("MLFLOW_RUN_ID");
+    T_CHECK(out && !strcmp(out, "0123456789abcdef0123456789abcdef\n"));
+    T_CHECK(err && strstr(err, "MLFLOW_RUN_ID is set already"));
+    free(out);
+    free(err);
     /* MLFLOW_RUN_ID=$TRAIL_RUN_ID: mlflow's client resumes the run by get-run */
     char path[256];
     snprintf(path, sizeof path, API "/runs/get?run_id=%s", id);
