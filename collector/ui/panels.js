@@ -75,14 +75,16 @@ export function chartPanel(el, title, keys, docs, opts = {}) {
       drawChart(cb, docs.map(d => ({label: d.label, points: ema(seriesOf(d.metrics[k] || [], xKind), smooth)})),
                 {xKind, log, title: k});
   };
-  el.addEventListener('change', draw);
-  el.addEventListener('input', ev => { if (ev.target.classList.contains('smooth')) draw(); });
+  // handlers as properties: a panel drawn again into the same element replaces them
+  el.onchange = draw;
+  el.oninput = ev => { if (ev.target.classList.contains('smooth')) draw(); };
   let width = el.clientWidth, pending = null;
   const onResize = () => {
-    if (!el.isConnected) { window.removeEventListener('resize', onResize); return; }
+    if (!el.isConnected || el.trailResize !== onResize) { window.removeEventListener('resize', onResize); return; }
     clearTimeout(pending);
     pending = setTimeout(() => { if (el.clientWidth !== width) { width = el.clientWidth; draw(); } }, 150);
   };
+  el.trailResize = onResize;
   window.addEventListener('resize', onResize);
   draw();
   return fresh => { docs = fresh; draw(); };

@@ -185,10 +185,11 @@ export async function compare(el, refs) {
     const v = el.querySelector('#addref').value.trim();
     if (v) navigate(compareUrl([...rs.map(r => r.id), v]));
   });
-  el.addEventListener('click', ev => {
-    const b = ev.target.closest('button.rm');
-    if (b) navigate(compareUrl(rs.filter((_, i) => i !== Number(b.dataset.i)).map(r => r.id)));
-  });
+  for (const t of el.querySelectorAll('#cmp-params, #cmp-metrics')) // (el, the page's main, outlives the view)
+    t.addEventListener('click', ev => {
+      const b = ev.target.closest('button.rm');
+      if (b) navigate(compareUrl(rs.filter((_, i) => i !== Number(b.dataset.i)).map(r => r.id)));
+    });
   const keys = [...new Set(ms.flatMap(m => Object.keys(m.metrics)))].filter(k => !k.startsWith('system/'));
   if (rs.length >= 3) parallel(el.querySelector('#pc'), rs, label);
   if (keys.length) chartPanel(el.querySelector('#charts'), 'Metrics', keys, rs.map((r, i) => ({label: label(r), metrics: ms[i].metrics})));

@@ -121,6 +121,19 @@ try {
           `lineage ${dir} of feat.csv shows ${want}, not ${not} (${rs})`);
   }
 
+  // ---- compare: add a run by name, remove one (in the page, without reloading) ----
+  await page.goto(base + '/compare?runs=train1,train2');
+  await page.waitForSelector('#cmp-params');
+  await page.fill('#addref', 'train3');
+  await page.press('#addref', 'Enter');
+  await page.waitForSelector('svg.parcoords');
+  const hist = await page.evaluate(() => history.length);
+  await page.click('#cmp-params thead button.rm[data-i="0"]');
+  await page.waitForFunction(() => document.querySelectorAll('#cmp-params thead th a').length === 2);
+  const left = await page.$$eval('#cmp-params thead th a', a => a.map(x => x.textContent));
+  check(left.join() === 'train2,train3' && !(await page.$('svg.parcoords')) && await page.evaluate(() => history.length) === hist + 1,
+        `adding train3 and removing train1 leaves train2,train3, one step of history (${left})`);
+
   // ---- the other views reload from their address ----
   for (const [u, sel, what] of [['/runs/train1', '#metrics .chartbox canvas', 'run'],
                                 ['/lineage?target=prep', 'svg.graph .node.root', 'lineage'],
