@@ -177,8 +177,8 @@ export async function compare(el, refs) {
   const head = `<tr><th></th>${rs.map((r, i) => `<th>${runLink(r)} ${status(r.status)} <button class="rm" data-i="${i}" aria-label="remove ${
     h(label(r))} from the comparison" title="remove">×</button></th>`).join('')}</tr>`;
   el.innerHTML = `<h1>Compare ${rs.length} runs</h1>${picker}
-    <h2>Params</h2><div class="scroll"><table id="cmp-params"><thead>${head}</thead><tbody>${rows('params', r => r.params)}</tbody></table></div>
-    <h2>Metrics (last values)</h2><div class="scroll"><table id="cmp-metrics"><thead>${head}</thead><tbody>${rows('metrics', r => r.metrics)}</tbody></table></div>
+    <h2>Params</h2><div class="scroll"><table id="cmp-params" class="cmp"><thead>${head}</thead><tbody>${rows('params', r => r.params)}</tbody></table></div>
+    <h2>Metrics (last values)</h2><div class="scroll"><table id="cmp-metrics" class="cmp"><thead>${head}</thead><tbody>${rows('metrics', r => r.metrics)}</tbody></table></div>
     <div id="diff"></div><div id="pc" class="panel" ${rs.length < 3 ? 'hidden' : ''}></div><div id="charts" class="panel"></div>`;
   el.querySelector('#addrun').addEventListener('submit', ev => {
     ev.preventDefault();
