@@ -94,7 +94,7 @@ export async function runs(el, q) {
     };
     el.querySelector('#runs').innerHTML = `<thead><tr>${head}</tr></thead><tbody>` + doc.runs.map(r =>
       `<tr data-run="${h(r.id)}" class="st-${h(r.status)}"><td><input type="checkbox" aria-label="select ${h(r.name || r.id)}" value="${h(r.id)}" ${selected.has(r.id) ? 'checked' : ''}></td>
-       <td class="nowrap">${runLink(r)} <small class="muted" title="${h(r.id)}">${h(r.id.slice(0, 8))}</small></td><td>${status(r.status)}</td><td>${h(r.experiment || '')}</td>
+       <td class="nowrap runname" data-short="${h(r.id.slice(0, 8))}" title="${h(r.id)}">${runLink(r)}</td><td>${status(r.status)}</td><td>${h(r.experiment || '')}</td>
        <td class="nowrap">${h(fmtTime(r.started_at))}</td><td class="num">${dur(r.duration_s)}</td>${cols.map(c => cell(r, c)).join('')}</tr>`).join('') +
       (doc.runs.length ? '' : `<tr><td colspan="${6 + cols.length}" class="muted">no runs match</td></tr>`) + '</tbody>';
     el.querySelector('#count').textContent = doc.total ? `runs ${doc.offset + 1}–${doc.offset + doc.runs.length} of ${doc.total}` : 'no runs';
