@@ -43,6 +43,14 @@ int tr_enrich_emit(tr_enrich *e, const char *run, struct tr_enc *enc);
 /* Files of killed processes (settle_files.c): FILE_OPEN records noted as delivered, settled by
  * the FILE of their close or their image's PROC_END; at flush, those of a process that is gone
  * become FILE_SETTLE records (ENDED "killed"). */
+/* kids.c: children of static processes, seen in /proc by trail run (the run's subreaper). */
+struct rusage;
+typedef struct tr_kids tr_kids;
+tr_kids *tr_kids_open(int root);
+int tr_kids_tick(tr_kids *k); /* milliseconds until the next look */
+void tr_kids_reaped(tr_kids *k, int pid, int wstatus, const struct rusage *ru);
+void tr_kids_close(tr_kids *k);
+
 typedef struct tr_settleq tr_settleq;
 tr_settleq *tr_settleq_new(void);
 void tr_settleq_free(tr_settleq *q);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -602,6 +603,8 @@ int tr_cmd_run(int argc, char **argv)
     for (int i = 0; i < 4; i++)
         sigaction(fwd[i], &sa, &old[i]);
 
+    /* orphans of the run come to us: children of static processes among them (kids.c) */
+    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     int64_t t0 = tr_now_ns();
     pid_t pid = fork();
     if (pid < 0) {
@@ -669,13 +672,26 @@ int tr_cmd_run(int argc, char **argv)
     int64_t next_pump = 0;
     struct rusage ru;
     memset(&ru, 0, sizeof ru);
+    tr_kids *kids = exec_errno ? NULL : tr_kids_open(pid);
+    int kids_ms = 1000;
     for (;;) {
-        pid_t w = wait4(pid, &wstatus, WNOHANG, &ru);
-        if (w == pid) break;
+        int ws = 0;
+        struct rusage wru;
+        pid_t w = wait4(-1, &ws, WNOHANG, &wru);
+        if (w == pid) {
+            wstatus = ws;
+            ru = wru;
+            break;
+        }
+        if (w > 0) { /* an orphan of the run */
+            tr_kids_reaped(kids, w, ws, &wru);
+            continue;
+        }
         if (w < 0 && errno != EINTR) {
             tr_agent_err("wait: %s", strerror(errno));
             break;
         }
+        kids_ms = tr_kids_tick(kids);
         int64_t now = tr_mono_ns();
         if (now >= next_pump) {
             long n = tr_deliver_pump(&dl, 0);
@@ -685,14 +701,16 @@ int tr_cmd_run(int argc, char **argv)
         }
         struct pollfd pfd[2];
         int np = tr_console_pollfds(&con, pfd);
-        /* the console as it comes; otherwise asleep until the next batch (a signal, such as
-         * CMD's SIGCHLD, cuts it short) */
+        /* the console as it comes; otherwise asleep until the next batch or the next look for
+         * children of static processes (a signal, such as CMD's SIGCHLD, cuts it short) */
         int64_t wait_ns = next_pump - tr_mono_ns();
         if (wait_ns > POLL_NS) wait_ns = POLL_NS;
+        if (wait_ns > kids_ms * 1000000LL) wait_ns = kids_ms * 1000000LL;
         if (wait_ns < 0) wait_ns = 0;
         if (poll(pfd, (nfds_t)np, (int)(wait_ns / 1000000)) > 0) tr_console_ready(&con, pfd, np);
         tr_sys_tick(&sys);
     }
+    tr_kids_close(kids);
     restore_priority();
     tr_console_finish(&con); /* what is still in flight, then the kept tail */
     tr_sys_close(&sys);

@@ -136,7 +136,7 @@ static void show_proc(const cJSON *procs, const cJSON *p, int depth, double cras
     if (status && !strcmp(status, "crashed"))
         printf("  crashed");
     else if (status && !strcmp(status, "unknown"))
-        printf("  (end not recorded)");
+        printf(tr_jstr(p, "ended_at") ? "  (ended, exit status unknown)" : "  (end not recorded)");
     if (!cJSON_IsTrue(item(p, "interposed")))
         printf("  [%s: not captured]", or_dash(tr_jstr(p, "note")));
     printf("\n");

@@ -23,6 +23,7 @@ enum {
     B_SURVIVE = 1 << 8,   /* scratch: an fd of it stays open across exec */
     B_ANON = 1 << 9,      /* O_TMPFILE: no name (path holds its directory) until linkat */
     B_KNOWN = 1 << 10,    /* fingerprint from an aggregate that verified it just now: no fstat */
+    B_CREATED = 1 << 11,  /* the O_CREAT open made the file (it did not exist just before) */
 };
 
 typedef struct fingerprint {

@@ -115,7 +115,8 @@ static void slot_emit(slot *s)
      * ld's output): the file system's clock is coarse, 10 ms of it */
     int fresh = (s->flags & O_CREAT) && (s->bits & B_OPENFP) && s->fp.size == 0 &&
                 s->start_ns - s->fp.ctime_ns < 10000000LL;
-    int made = (s->flags & O_TRUNC) || ((s->flags & O_CREAT) && (s->flags & O_EXCL)) || fresh;
+    int made = (s->flags & O_TRUNC) || ((s->flags & O_CREAT) && (s->flags & O_EXCL)) || fresh ||
+               (s->bits & B_CREATED);
     int wrote = wr > 0 || (s->bits & B_TRUNCATED) || changed ||
                 (made && !(s->bits & (B_INHERITED | B_REPORTED)));
     if ((s->bits & (B_INHERITED | B_REPORTED)) && rd == 0 && !wrote) return;
@@ -252,6 +253,8 @@ static void track(int fd, const char *abs, int len, int flags, const fingerprint
 
 void shim_fd_opened(int fd, int dirfd, const char *path, int flags, void *fp)
 {
+    int created = flags & SHIM_O_CREATED ? B_CREATED : 0;
+    flags &= ~SHIM_O_CREATED;
     if ((unsigned)fd >= FD_MAX) {
         __atomic_add_fetch(&shim_g.dropped, 1, __ATOMIC_RELAXED);
         return;
@@ -280,13 +283,13 @@ void shim_fd_opened(int fd, int dirfd, const char *path, int flags, void *fp)
         if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) return;
         if ((flags & O_PATH) && !S_ISDIR(st.st_mode)) return;
         fp_from(&f, &st);
-        track(fd, abs, len, flags, &f, 0, fp, -1);
+        track(fd, abs, len, flags, &f, created, fp, -1);
     } else {
         /* a writer that keeps what was there (append logs): its size at open, so that bytes
          * written by a process killed before its close can be told from the file's growth */
         int64_t osz = -1;
         if (!(flags & O_TRUNC) && shim_fstat(fd, &st) == 0) osz = (int64_t)st.st_size;
-        track(fd, abs, len, flags, NULL, 0, fp, osz);
+        track(fd, abs, len, flags, NULL, created, fp, osz);
     }
 }
 

@@ -45,6 +45,16 @@ static int raw_open(int dirfd, const char *path, int flags, mode_t mode)
     return (int)r;
 }
 
+/* flags, with SHIM_O_CREATED when an O_CREAT open (without O_EXCL or O_TRUNC, which say it
+ * already) finds no file at path: asked before the open, one stat. */
+int shim_creating(int dirfd, const char *path, int flags)
+{
+    if (!(flags & O_CREAT) || (flags & (O_EXCL | O_TRUNC)) || !path || !shim_active()) return flags;
+    struct stat st;
+    long r = SYS4(SYS_newfstatat, dirfd, path, &st, 0);
+    return r == -ENOENT ? flags | SHIM_O_CREATED : flags;
+}
+
 static int opened(int fd, int dirfd, const char *path, int flags)
 {
     if (fd >= 0 && shim_active()) {
@@ -69,32 +79,36 @@ static int opened(int fd, int dirfd, const char *path, int flags)
 SHIM_EXPORT int open(const char *path, int flags, ...)
 {
     MODE_ARG(flags, mode);
+    int made = shim_creating(AT_FDCWD, path, flags);
     int fd = REAL(open) ? real_open(path, flags, mode) : raw_open(AT_FDCWD, path, flags, mode);
-    return opened(fd, AT_FDCWD, path, flags);
+    return opened(fd, AT_FDCWD, path, made);
 }
 
 SHIM_EXPORT int open64(const char *path, int flags, ...)
 {
     MODE_ARG(flags, mode);
+    int made = shim_creating(AT_FDCWD, path, flags);
     int fd = REAL(open64) ? real_open64(path, flags, mode)
                           : raw_open(AT_FDCWD, path, flags | O_LARGEFILE, mode);
-    return opened(fd, AT_FDCWD, path, flags);
+    return opened(fd, AT_FDCWD, path, made);
 }
 
 SHIM_EXPORT int openat(int dirfd, const char *path, int flags, ...)
 {
     MODE_ARG(flags, mode);
+    int made = shim_creating(dirfd, path, flags);
     int fd =
         REAL(openat) ? real_openat(dirfd, path, flags, mode) : raw_open(dirfd, path, flags, mode);
-    return opened(fd, dirfd, path, flags);
+    return opened(fd, dirfd, path, made);
 }
 
 SHIM_EXPORT int openat64(int dirfd, const char *path, int flags, ...)
 {
     MODE_ARG(flags, mode);
+    int made = shim_creating(dirfd, path, flags);
     int fd = REAL(openat64) ? real_openat64(dirfd, path, flags, mode)
                             : raw_open(dirfd, path, flags | O_LARGEFILE, mode);
-    return opened(fd, dirfd, path, flags);
+    return opened(fd, dirfd, path, made);
 }
 
 /* Fortified entry points (-D_FORTIFY_SOURCE): the real ones keep their checks. */

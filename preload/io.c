@@ -58,10 +58,18 @@ static int mode_flags(const char *m)
     return f;
 }
 
-static FILE *fopened(FILE *fp, const char *path, const char *mode)
+/* SHIM_O_CREATED when fopen is about to create path ("a", "a+": O_CREAT without O_TRUNC). */
+static int fcreating(const char *path, const char *mode)
+{
+    int f = mode_flags(mode);
+    return f >= 0 && (shim_creating(AT_FDCWD, path, f) & SHIM_O_CREATED) ? SHIM_O_CREATED : 0;
+}
+
+static FILE *fopened_made(FILE *fp, const char *path, const char *mode, int made)
 {
     if (fp && path && shim_active()) {
         int e = errno, flags = mode_flags(mode);
+        if (flags >= 0) flags |= made;
         SHIM_ENTER();
         if (flags >= 0) shim_fd_opened(fp->_fileno, AT_FDCWD, path, flags, fp);
         SHIM_LEAVE();
@@ -84,16 +92,23 @@ REAL_DECL(int, fclose, (FILE *));
         }                                                                                          \
     } while (0)
 
+static FILE *fopened(FILE *fp, const char *path, const char *mode)
+{
+    return fopened_made(fp, path, mode, 0);
+}
+
 SHIM_EXPORT FILE *fopen(const char *path, const char *mode)
 {
     FP_OR_NULL(fopen);
-    return fopened(real_fopen(path, mode), path, mode);
+    int made = fcreating(path, mode);
+    return fopened_made(real_fopen(path, mode), path, mode, made);
 }
 
 SHIM_EXPORT FILE *fopen64(const char *path, const char *mode)
 {
     FP_OR_NULL(fopen64);
-    return fopened(real_fopen64(path, mode), path, mode);
+    int made = fcreating(path, mode);
+    return fopened_made(real_fopen64(path, mode), path, mode, made);
 }
 
 /* The stream's old descriptor is closed inside freopen: its record is made here. With a NULL

@@ -137,6 +137,11 @@ void shim_enc_fingerprint(tr_enc *e, const struct stat *st);
  * order of FILE_OPEN, FILE and FILEOP records (TR_F_SEQ). */
 int64_t shim_seq(void);
 enum { SLOT_FILE = 1, SLOT_DIR = 2 };
+/* Added to an open's flags by the wrappers: the path did not exist before this O_CREAT open (no
+ * O_EXCL, no O_TRUNC), so the open made the file (a write even with no bytes, and never an
+ * input of what it read back). Stripped before anything is recorded. */
+#define SHIM_O_CREATED 0x40000000
+int shim_creating(int dirfd, const char *path, int flags);
 void shim_fd_opened(int fd, int dirfd, const char *path, int flags, void *fp);
 void shim_fd_flush_stdio(void);
 void shim_fd_stdio_closed(void);

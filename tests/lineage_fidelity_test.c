@@ -369,12 +369,105 @@ static void test_busybox_static(void)
     cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(run, "processes"))
     {
         const char *exe = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "exe"));
-        if (exe && shu_ends(exe, "busybox")) bbp = p;
+        const char *a0 = cJSON_GetStringValue(
+            cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(p, "argv"), 0));
+        if (exe && shu_ends(exe, "busybox") && a0 && !strcmp(a0, "/bin/busybox")) bbp = p;
         if (exe && strstr(exe, "python3") && !py) py = p;
+    }
+    if (!bbp || !py || num(py, "ppid") != num(bbp, "pid")) {
+        char *txt = cJSON_Print(cJSON_GetObjectItemCaseSensitive(run, "processes"));
+        fprintf(stderr, "processes: %s\n", txt ? txt : "");
+        free(txt);
     }
     T_ASSERT(bbp && py);
     T_CHECK(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(bbp, "note")) != NULL);
     T_EQ_INT((long long)num(py, "ppid"), (long long)num(bbp, "pid"));
+    cJSON_Delete(run);
+}
+
+/* The process of the run whose argv is exactly a0 a1 (a1 NULL: any), or NULL. */
+static const cJSON *proc_argv(const cJSON *run, const char *a0, const char *a1)
+{
+    const cJSON *p;
+    cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(run, "processes"))
+    {
+        const cJSON *argv = cJSON_GetObjectItemCaseSensitive(p, "argv");
+        const char *x0 = cJSON_GetStringValue(cJSON_GetArrayItem(argv, 0));
+        const char *x1 = cJSON_GetStringValue(cJSON_GetArrayItem(argv, 1));
+        if (x0 && !strcmp(x0, a0) && (!a1 || (x1 && !strcmp(x1, a1)))) return p;
+    }
+    return NULL;
+}
+
+/* Children busybox-static forks itself (an applet in a re-exec of /proc/self/exe, a subshell
+ * orphaned when the script ends) are in the tree, marked not interposable, with pid, parent and
+ * exe; the orphan's exit status is known (trail run is the run's subreaper and reaped it). The
+ * long-lived ones strace -f sees are all there. */
+static void test_busybox_children(void)
+{
+    if (access("/bin/busybox", X_OK) != 0 ||
+        system("file -L /bin/busybox 2>/dev/null | grep -q static") != 0)
+        T_SKIP("busybox-static not installed");
+    char script[512], cmd[1400];
+    snprintf(script, sizeof script, "%s/bbk.sh", base);
+    FILE *f = fopen(script, "w");
+    T_ASSERT(f);
+    /* the subshell lives on after the script (orphaned), seen while its parent still runs */
+    fprintf(f,
+            "cd %s\nsleep 0.3\n(sleep 0.6; exit 3) &\nbusybox cat bbk.sh > bbk-copy.txt\n"
+            "sleep 0.2\n",
+            base);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "/bin/busybox sh %s; sleep 1", script);
+    char *out = NULL;
+    T_EQ_INT(SHU_TRAIL("busybox-kids", &out, "sh", "-c", cmd), 0);
+    free(out);
+    cJSON *run = shu_show("busybox-kids");
+    T_ASSERT(run);
+    const cJSON *bb = proc_argv(run, "/bin/busybox", "sh");
+    const cJSON *s3 = proc_argv(run, "sleep", "0.3"), *s6 = proc_argv(run, "sleep", "0.6");
+    if (!bb || !s3 || !s6) {
+        char *txt = cJSON_Print(cJSON_GetObjectItemCaseSensitive(run, "processes"));
+        fprintf(stderr, "busybox %p, sleep 0.3 %p, sleep 0.6 %p in %s\n", (void *)bb, (void *)s3,
+                (void *)s6, txt ? txt : "");
+        free(txt);
+    }
+    T_ASSERT(bb && s3 && s6);
+    T_EQ_INT((long long)num(s3, "ppid"), (long long)num(bb, "pid"));
+    const char *note = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(s3, "note"));
+    T_CHECK(note && !strncmp(note, "not interposable", 16));
+    T_CHECK(shu_ends(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(s3, "exe")), "busybox"));
+    T_CHECK(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(s3, "ended_at")) != NULL);
+    /* the subshell: a child of busybox, the parent of sleep 0.6, its exit 3 reaped by trail */
+    const cJSON *p, *sub = NULL;
+    cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(run, "processes"))
+    {
+        if (num(p, "pid") == num(s6, "ppid")) sub = p;
+    }
+    T_ASSERT(sub);
+    T_EQ_INT((long long)num(sub, "ppid"), (long long)num(bb, "pid"));
+    T_EQ_INT((long long)num(sub, "exit_code"), 3);
+    /* ground truth: every sleep applet busybox ran, as strace -f saw it, is in the tree */
+    if (have("strace")) {
+        char log[600], line[4096];
+        snprintf(log, sizeof log, "%s/bbk.strace", base);
+        snprintf(cmd, sizeof cmd, "strace -f -qq -e trace=execve -o %s sh -c '/bin/busybox sh %s'",
+                 log, script);
+        T_EQ_INT(system(cmd), 0);
+        FILE *l = fopen(log, "r");
+        T_ASSERT(l);
+        int seen = 0;
+        while (fgets(line, sizeof line, l)) {
+            char *q = strstr(line, "[\"sleep\", \"");
+            if (!q || !strstr(line, "/proc/self/exe")) continue; /* an applet, by busybox */
+            char arg[32] = "";
+            sscanf(q + 11, "%31[^\"]", arg);
+            seen++;
+            if (!proc_argv(run, "sleep", arg)) T_FAIL("strace saw busybox run sleep %s", arg);
+        }
+        fclose(l);
+        T_EQ_INT(seen, 3);
+    }
     cJSON_Delete(run);
 }
 
@@ -396,6 +489,7 @@ int main(void)
     T_RUN(test_append_log_diff);
     T_RUN(test_sdk_declarations);
     T_RUN(test_busybox_static);
+    T_RUN(test_busybox_children);
     if (!tassert_failures) shu_rm_rf(base);
     free(base);
     return T_DONE();
