@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,11 +85,16 @@ static pthread_key_t t_key; /* its destructor gives up an exiting thread's segme
 static pthread_once_t t_once = PTHREAD_ONCE_INIT;
 static int t_key_ok;
 
+/* The slow path's lock: spins, then yields (more threads than cores: a holder making a
+ * segment must get the CPU back). */
 static void lock(void)
 {
-    while (__atomic_exchange_n(&G.lock, 1, __ATOMIC_ACQUIRE))
+    for (unsigned spins = 0; __atomic_exchange_n(&G.lock, 1, __ATOMIC_ACQUIRE);)
         while (__atomic_load_n(&G.lock, __ATOMIC_RELAXED))
-            __builtin_ia32_pause();
+            if (++spins < 1024)
+                __builtin_ia32_pause();
+            else
+                sched_yield();
 }
 
 static void unlock(void)
@@ -401,58 +407,76 @@ static void key_init(void)
     t_key_ok = pthread_key_create(&t_key, thread_gone) == 0;
 }
 
-/* A segment of this thread's own (lock held), replacing old (its full one) or the first
- * (old -1). 0 when it has one, 1 when it shares (no room for another), or TRAIL_E*: old is
- * then given up and the thread shares. */
-static int open_private(int old)
+/* Gives up this thread's full segment old, if still its own (lock held). */
+static void drop_private(int old)
 {
-    if (!G.configured) return TRAIL_ENORUN;
-    if (old >= 0 && (t_epoch != G.epoch || !G.ring[old].priv)) return 1; /* not ours anymore */
-    reap_retired();
-    int free_idx = -1, nfree = 0;
-    for (int i = 0; i < RING; i++)
-        if (!G.ring[i].used && nfree++ == 0) free_idx = i;
-    int rc = 1;
-    /* a quarter of the ring stays for the shared segment's rolls */
-    if (nfree > RING / 4 && (old >= 0 || G.npriv < PRIV_MAX) && t_key_ok) {
-        uint32_t max =
-            G.cap >= TR_SEG_MIN_CAP && G.cap <= TR_SEG_MAX_CAP ? G.cap & ~7u : TR_SEG_DEFAULT_CAP;
-        uint32_t cap = t_cap ? t_cap : PRIV_FIRST_CAP;
-        if (cap > max) cap = max;
-        int64_t now = coarse_sec();
-        rc = G.failed_at == now || over_budget()
-                 ? TRAIL_ENOSPC
-                 : tr_seg_create(&G.ring[free_idx].seg, G.dir, G.run_id, cap);
-        if (rc) {
-            G.failed_at = now;
-        } else {
-            G.failed_at = 0;
-            t_cap = cap <= TR_SEG_MAX_CAP / 2 ? cap * 2 : cap;
-            report_drops(&G.ring[free_idx].seg);
-            G.ring[free_idx].used = 1;
-            G.ring[free_idx].priv = 1;
-            G.npriv++;
-            pthread_setspecific(t_key, (void *)1);
-        }
-    }
-    if (old >= 0) { /* the full one ends after its frames: readers finish it */
-        tr_seg_seal(&G.ring[old].seg);
-        G.ring[old].priv = 0;
-        G.npriv--;
-    }
-    t_slot = rc ? -1 : free_idx;
-    t_epoch = G.epoch;
-    reap_retired();
-    return rc;
+    if (old < 0 || t_epoch != G.epoch || !G.ring[old].priv) return;
+    tr_seg_seal(&G.ring[old].seg); /* it ends after its frames: readers finish it */
+    G.ring[old].priv = 0;
+    G.npriv--;
 }
 
+/* Whether this thread may have a segment of its own now (lock held): room in the ring (a
+ * quarter of it stays for the shared segment's rolls), under PRIV_MAX, not just failed, within
+ * the budget. Its size in *cap. */
+static int private_allowed(int old, uint32_t *cap)
+{
+    int nfree = 0;
+    reap_retired();
+    for (int i = 0; i < RING; i++)
+        nfree += !G.ring[i].used;
+    if (!G.configured || !t_key_ok || nfree <= RING / 4) return 0;
+    if (old >= 0 ? t_epoch != G.epoch || !G.ring[old].priv : G.npriv >= PRIV_MAX) return 0;
+    if (G.failed_at == coarse_sec() || over_budget()) return 0;
+    uint32_t max =
+        G.cap >= TR_SEG_MIN_CAP && G.cap <= TR_SEG_MAX_CAP ? G.cap & ~7u : TR_SEG_DEFAULT_CAP;
+    *cap = t_cap ? t_cap : PRIV_FIRST_CAP;
+    if (*cap > max) *cap = max;
+    return 1;
+}
+
+/* A segment of this thread's own, replacing old (its full one) or the first (old -1). The file
+ * is made outside the lock (a large one is written full of zeros: milliseconds during which
+ * other threads must be able to roll). 0 when the thread has one, 1 when it shares (no room,
+ * or the run changed meanwhile), TRAIL_E* when making it failed (the thread then shares). */
 static int private_slow(int old)
 {
     if (in_slow) return TRAIL_EAGAIN;
     pthread_once(&t_once, key_init);
     in_slow = 1;
     lock();
-    int rc = open_private(old);
+    uint32_t cap = 0;
+    unsigned epoch = G.epoch;
+    char dir[sizeof G.dir], run[sizeof G.run_id];
+    int rc = 1, ok = private_allowed(old, &cap);
+    memcpy(dir, G.dir, sizeof dir);
+    memcpy(run, G.run_id, sizeof run);
+    unlock();
+    tr_seg seg;
+    if (ok) rc = tr_seg_create(&seg, dir, run, cap);
+    lock();
+    int free_idx = -1;
+    for (int i = 0; i < RING && free_idx < 0; i++)
+        if (!G.ring[i].used) free_idx = i;
+    if (ok && rc == 0 && (G.epoch != epoch || free_idx < 0)) { /* the run changed, or no room */
+        tr_seg_close(&seg);
+        rc = 1;
+    } else if (ok && rc == 0) {
+        G.ring[free_idx].seg = seg;
+        G.failed_at = 0;
+        t_cap = cap <= TR_SEG_MAX_CAP / 2 ? cap * 2 : cap;
+        report_drops(&G.ring[free_idx].seg);
+        G.ring[free_idx].used = 1;
+        G.ring[free_idx].priv = 1;
+        G.npriv++;
+        pthread_setspecific(t_key, (void *)1);
+    } else if (ok) {
+        G.failed_at = coarse_sec();
+    }
+    drop_private(old);
+    t_slot = rc ? -1 : free_idx;
+    t_epoch = G.epoch;
+    reap_retired();
     unlock();
     in_slow = 0;
     return rc;
