@@ -32,12 +32,21 @@ static uint8_t state[NAGG];
 static uint16_t by_path[NAGG]; /* path hash -> aggregate index + 1 */
 uint32_t fd_agg_gen;
 
+/* Eight bytes a step: this runs on every read-only open. */
 static unsigned path_hash(const char *p, int len)
 {
-    uint32_t h = 2166136261u;
-    for (int i = 0; i < len; i++)
-        h = (h ^ (uint8_t)p[i]) * 16777619u;
-    return (h ^ (h >> 15)) & (NAGG - 1);
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ (uint64_t)len;
+    int i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+    }
+    uint64_t w = 0;
+    memcpy(&w, p + i, (size_t)(len - i));
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+    return (unsigned)(h ^ (h >> 29)) & (NAGG - 1);
 }
 static int lock;
 #define ST(a) state[(a)-aggs]
