@@ -124,12 +124,42 @@ def wall_of(argv, tag, cwd=None, prep=None):
     return fn
 
 
+def sampled_run(argv, tag, cpu):
+    """`trail run --system-interval 1 -- argv`: its wall time; appends (the launcher's own CPU
+    while the command ran, its last system/trail_cpu_seconds point; the CPU of trail and the
+    command together) to cpu (issue 15 part 7: the agent stays out of the way)."""
+    def fn():
+        e = env_for(tag)
+        shutil.rmtree(e["TRAIL_SPOOL_ROOT"], ignore_errors=True)
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(e["TRAIL_STORE"] + suffix):
+                os.remove(e["TRAIL_STORE"] + suffix)
+        wall, tree_cpu, _, _ = run([TRAIL, "run", "--system-interval", "1", "--"] + argv, env=e)
+        with sqlite3.connect(e["TRAIL_STORE"]) as c:
+            row = c.execute("SELECT value FROM metrics WHERE key = 'system/trail_cpu_seconds'"
+                            " ORDER BY step DESC, time_ns DESC LIMIT 1").fetchone()
+        if not row:
+            raise RuntimeError("%s: no system/trail_cpu_seconds point" % tag)
+        cpu.append((row[0], tree_cpu))
+        return wall
+    return fn
+
+
 def bench_programs():
     torch_job = os.path.join(HERE, "torch_job.py")
-    interleave("pytorch (2 DataLoader workers, 3 epochs)",
+    cpu = []
+    name = "pytorch (2 DataLoader workers, 3 epochs)"
+    interleave(name,
                [("bare", wall_of([PY, torch_job], "torch-bare")),
-                ("trail run", wall_of([TRAIL, "run", "--", PY, torch_job], "torch-trail"))],
+                ("trail run", wall_of([TRAIL, "run", "--", PY, torch_job], "torch-trail")),
+                ("trail run --system-interval 1", sampled_run([PY, torch_job], "torch-s1", cpu))],
                "s wall", "bare")
+    record(name + ", trail's own CPU while it ran", "launcher CPU (system/trail_cpu_seconds)",
+           "s", [t for t, _ in cpu])
+    record(name + ", trail's own CPU while it ran", "of the job's CPU", "%",
+           [100.0 * t / (tree - t) for t, tree in cpu if tree > t],
+           note="the launcher's CPU time while the command ran, as the run records it "
+                "(sampled each second), against the CPU of the command's whole tree")
     loop = "i=0; while [ $i -lt %d ]; do /bin/true; i=$((i+1)); done" % size("true_n")
     interleave("process start (%d x /bin/true from sh)" % size("true_n"),
                [("bare", wall_of(["sh", "-c", loop], "true-bare")),
