@@ -45,8 +45,10 @@ static unsigned path_hash(const char *p, int len)
     }
     uint64_t w = 0;
     memcpy(&w, p + i, (size_t)(len - i));
-    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
-    return (unsigned)(h ^ (h >> 29)) & (NAGG - 1);
+    h ^= w; /* then every bit into the low ones (MurmurHash3's finalizer): a tail byte moves */
+    h = (h ^ (h >> 33)) * 0xff51afd7ed558ccdull;
+    h = (h ^ (h >> 33)) * 0xc4ceb9fe1a85ec53ull;
+    return (unsigned)(h ^ (h >> 33)) & (NAGG - 1);
 }
 static int lock;
 #define ST(a) state[(a)-aggs]
@@ -148,7 +150,10 @@ int fd_agg_join(slot *s)
         if (!(s->bits & B_KNOWN)) { /* fstat'd now: the version is known good for a while */
             a->verified_ns = s->start_ns;
             a->gen = __atomic_load_n(&fd_agg_gen, __ATOMIC_RELAXED);
-            by_path[path_hash(s->path, s->pathlen)] = (uint16_t)(a - aggs + 1);
+            unsigned h = path_hash(s->path, s->pathlen), me = (unsigned)(a - aggs + 1);
+            unsigned o = by_path[h]; /* two ways: the other one unless this one is free */
+            if (o && o != me && state[o - 1] == A_ACTIVE && by_path[h ^ 1] != me) h ^= 1;
+            by_path[h] = (uint16_t)me;
         }
         a->opens++;
         __atomic_add_fetch(&a->users, 1, __ATOMIC_ACQ_REL);
@@ -202,13 +207,18 @@ void fd_agg_flush_all(int reset)
 int fd_agg_known(const char *abs, int len, int flags, fingerprint *f)
 {
     if (len >= SHORT_PATH || (flags & (O_CREAT | O_TRUNC | O_PATH))) return 0;
-    unsigned i = by_path[path_hash(abs, len)];
-    if (!i || state[i - 1] != A_ACTIVE || !try_lock()) return 0;
-    const agg *a = &aggs[i - 1];
-    int ok = state[i - 1] == A_ACTIVE && a->pathlen == len && a->flags == flags &&
+    unsigned h = path_hash(abs, len), i = by_path[h], j = by_path[h ^ 1];
+    if ((!i || state[i - 1] != A_ACTIVE) && (!j || state[j - 1] != A_ACTIVE)) return 0;
+    if (!try_lock()) return 0;
+    int ok = 0;
+    for (int w = 0; w < 2 && !ok; w++) {
+        unsigned x = w ? j : i;
+        const agg *a = x ? &aggs[x - 1] : NULL;
+        ok = a && state[x - 1] == A_ACTIVE && a->pathlen == len && a->flags == flags &&
              a->gen == __atomic_load_n(&fd_agg_gen, __ATOMIC_RELAXED) &&
-             shim_now() - a->verified_ns < SHIM_AGG_TRUST_NS && !memcmp(a->path, abs, (size_t)len);
-    if (ok) *f = a->fp;
+             !memcmp(a->path, abs, (size_t)len) && shim_now() - a->verified_ns < SHIM_AGG_TRUST_NS;
+        if (ok) *f = a->fp;
+    }
     unlock();
     return ok;
 }
