@@ -110,9 +110,9 @@ int tr_agent_settle(tr_store *st, const char *spool_root);
 /* After a run directory is delivered: when its launcher note names a launcher and root process
  * that are both gone (and no writer is left), a RUN_SETTLE record of the agent's goes through
  * the directory's sink, so a store or a collector ends the run by the same rule
- * (store/settle.c), and the note is removed. 1 when settled (the directory may go), 0 when
- * there is nothing to settle or it failed (tried again next time), TRAIL_EBUSY while the
- * launcher lives (the directory stays). */
+ * (store/settle.c), and the note is removed. 1 when settled, 0 when there is nothing to settle
+ * (the directory may go), TRAIL_EBUSY when the directory must stay: the launcher lives, its
+ * liveness cannot be told, or the record was not delivered (tried again next time). */
 struct tr_deliver;
 int tr_agent_settle_dir(struct tr_deliver *d, int64_t deadline_ns);
 

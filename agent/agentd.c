@@ -80,7 +80,8 @@ static int binding(const char *dir, char *path, size_t n)
     tr_path_join(p, sizeof p, dir, TR_COLLECTOR_MARK);
     if (access(p, F_OK) == 0) return 'c';
     tr_path_join(p, sizeof p, dir, TR_STORE_MARK);
-    if (tr_read_file(p, path, n) > 0) return 's';
+    struct stat st; /* the mark of the directory's owner only, never a FIFO or a link */
+    if (stat(dir, &st) == 0 && tr_read_file_owned(p, path, n, st.st_uid) > 0) return 's';
     path[0] = 0;
     return 'u';
 }

@@ -101,7 +101,7 @@ static void report_budget(tr_deliver *d)
     char *slash = strrchr(note, '/');
     if (!slash) return;
     snprintf(slash, sizeof note - (size_t)(slash - note), "/over-budget");
-    if (tr_read_file(note, text, sizeof text) < 0) return;
+    if (tr_read_file_owned(note, text, sizeof text, -1) < 0) return; /* no FIFO, no link */
     unsigned long long mb = 0;
     sscanf(text, "%*d %llu", &mb);
     *slash = 0;

@@ -348,6 +348,12 @@ static int link_add(tr_sink *s, const tr_seg_info *seg, uint64_t seq, const uint
         snprintf(h.stream_id, sizeof h.stream_id, "%s", seg->stream_id);
         snprintf(h.run_id, sizeof h.run_id, "%s", seg->run_id);
         snprintf(h.host, sizeof h.host, "%s", seg->host);
+        /* who vouches for it: this agent (its own host name, whatever the writer declared)
+         * and the owner of the directory it read the segment from */
+        h.has_agent = 1;
+        h.uid = (uint32_t)seg->uid;
+        tr_hostname(h.agent_host, sizeof h.agent_host);
+        if (!h.agent_host[0]) snprintf(h.agent_host, sizeof h.agent_host, "?");
         h.pid = seg->pid;
         h.sent_ns = tr_now_ns();
         if (tr_batch_enc_init(&l->enc, l->buf, l->max_bytes, &h) != 0) return 1;

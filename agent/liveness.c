@@ -60,7 +60,7 @@ int tr_agent_settle_dir(tr_deliver *d, int64_t deadline_ns)
     if (!d->enrich || tr_deliver_pending(d) > 0 || tr_deliver_live_writers(d) > 0) return 0;
     if (tr_launcher_read(d->dir, &l) != 0) return 0; /* ended normally, or not ours to judge */
     int live = tr_launcher_alive(&l);
-    if (live) return live > 0 ? TRAIL_EBUSY : 0; /* alive, or no way to tell: left as it is */
+    if (live) return TRAIL_EBUSY; /* alive, or no way to tell yet: the note and directory stay */
     /* a store sink settles by itself after delivery (tr_agent_settle): no record needed */
     if (tr_sink_store(d->sink)) return 1;
     const char *run = tr_deliver_run(d);
@@ -71,9 +71,11 @@ int tr_agent_settle_dir(tr_deliver *d, int64_t deadline_ns)
     tr_enc_str(&e, TR_F_RUN_ID, run);
     tr_enc_str(&e, TR_F_SOURCE, "agent");
     tr_enc_str(&e, TR_F_NOTE, "launcher and root process gone");
+    /* not delivered: the note stays, so the next delivery tries again */
     if (tr_enrich_emit(d->enrich, run, &e) != 0 || tr_enrich_flush(d->enrich, d->sink) < 0)
-        return 0;
-    if (tr_deliver_drain(d, deadline_ns, NULL) != 0 || tr_deliver_pending(d) > 0) return 0;
+        return TRAIL_EBUSY;
+    if (tr_deliver_drain(d, deadline_ns, NULL) != 0 || tr_deliver_pending(d) > 0)
+        return TRAIL_EBUSY;
     char note[4300];
     if (tr_path_join(note, sizeof note, d->dir, TR_LAUNCHER_FILE) == 0) unlink(note);
     return 1;

@@ -33,7 +33,10 @@ extern char **environ;
 
 #define MAX_KV 256
 #define POLL_NS (50 * 1000000LL)
-#define DELIVER_NS (250 * 1000000LL)      /* while CMD runs: a batch at most this often */
+#define DELIVER_NS (250 * 1000000LL) /* while CMD runs: delivery at most this often, */
+#define DELIVER_SLICE_NS                                                                           \
+    (100 * 1000000LL)                     /* each time for up to this long while a backlog lasts   \
+                                           */
 #define MLFLOW_HOLD_NS (5 * 1000000000LL) /* --mlflow: the run stored before CMD, at most */
 
 typedef struct run_opts {
@@ -247,7 +250,7 @@ static void enc_wait(tr_enc *e, int wstatus, const struct rusage *ru)
     enc_rusage(e, ru);
 }
 
-static void emit_end(const char *run_id, int wstatus, const struct rusage *ru, int exec_errno)
+static int emit_end(const char *run_id, int wstatus, const struct rusage *ru, int exec_errno)
 {
     uint8_t buf[1024];
     tr_enc e;
@@ -263,7 +266,7 @@ static void emit_end(const char *run_id, int wstatus, const struct rusage *ru, i
         tr_enc_str(&e, TR_F_STATUS, status_of(wstatus));
         enc_wait(&e, wstatus, ru);
     }
-    emit(&e);
+    return emit(&e);
 }
 
 /* The root process's end as its parent saw it: settles its last image even when that image
@@ -554,6 +557,7 @@ int tr_cmd_run(int argc, char **argv)
     unsetenv("TRAIL_SPOOL_BUDGET_MB");
     tr_deliver dl;
     if (tr_deliver_open(&dl, spool_dir, sink) != 0) {
+        if (budget[0]) setenv("TRAIL_SPOOL_BUDGET_MB", budget, 1); /* CMD's as it was */
         char why[4400];
         snprintf(why, sizeof why, "cannot set up the spool in %s", spool_dir);
         tr_sink_close(sink);
@@ -561,6 +565,7 @@ int tr_cmd_run(int argc, char **argv)
         return run_unrecorded(&o, why);
     }
     if (tr_client_configure(run_id, spool_dir) != 0) {
+        if (budget[0]) setenv("TRAIL_SPOOL_BUDGET_MB", budget, 1);
         char why[4400];
         snprintf(why, sizeof why, "cannot set up the spool in %s", spool_dir);
         tr_deliver_close(&dl);
@@ -645,8 +650,8 @@ int tr_cmd_run(int argc, char **argv)
      * delivery ends the run through whatever sink it has (liveness.c) */
     tr_launcher self;
     tr_launcher_self(&self, getpid(), pid);
-    if (!spool_rc) tr_launcher_write(spool_dir, &self);
     emit_start(&o, run_id, pid, t0, &self);
+    if (!spool_rc) tr_launcher_write(spool_dir, &self); /* after the start it would settle */
     for (int i = 0; i < o.nparams; i++)
         emit_kv(TR_REC_PARAM, o.params[i]);
     for (int i = 0; i < o.ntags; i++)
@@ -666,7 +671,7 @@ int tr_cmd_run(int argc, char **argv)
 
     /* While CMD runs, trail gives way to it: a lower priority (TRAIL_AGENT_NICE, default 5;
      * CMD keeps its own, set before the fork) and delivery batched by time, one batch at most
-     * every DELIVER_NS, not a transaction per record burst. */
+     * every DELIVER_NS (for a slice, longer while a backlog lasts), not after every burst. */
     lower_priority();
     int wstatus = 0, reported = 0;
     int64_t next_pump = 0;
@@ -693,16 +698,20 @@ int tr_cmd_run(int argc, char **argv)
         }
         kids_ms = tr_kids_tick(kids);
         int64_t now = tr_mono_ns();
-        if (now >= next_pump) {
-            long n = tr_deliver_pump(&dl, 0);
+        if (now >= next_pump) { /* a batch, and more while a backlog is left, for one slice */
+            int64_t slice_end = now + DELIVER_SLICE_NS;
+            long n;
+            do
+                n = tr_deliver_pump(&dl, 0);
+            while (n > 0 && tr_mono_ns() < slice_end);
             if (n < 0 && n != TRAIL_EAGAIN && !reported++)
                 tr_agent_err("%s (will retry)", dl.last_msg);
-            next_pump = tr_mono_ns() + DELIVER_NS;
+            next_pump = n > 0 ? tr_mono_ns() : tr_mono_ns() + DELIVER_NS; /* backlog: soon */
         }
         struct pollfd pfd[2];
         int np = tr_console_pollfds(&con, pfd);
-        /* the console as it comes; otherwise asleep until the next batch or the next look for
-         * children of static processes (a signal, such as CMD's SIGCHLD, cuts it short) */
+        /* the console as it comes; otherwise asleep until the next delivery or the next look
+         * for children of static processes, POLL_NS at most (CMD's end: the next wait4) */
         int64_t wait_ns = next_pump - tr_mono_ns();
         if (wait_ns > POLL_NS) wait_ns = POLL_NS;
         if (wait_ns > kids_ms * 1000000LL) wait_ns = kids_ms * 1000000LL;
@@ -718,10 +727,11 @@ int tr_cmd_run(int argc, char **argv)
     child_pid = 0;
     if (!exec_errno && pl) emit_reaped(pid, wstatus, &ru);
     emit_dropped(spool_dir);
-    emit_end(run_id, wstatus, &ru, exec_errno);
+    int end_rc = emit_end(run_id, wstatus, &ru, exec_errno);
     tr_client_shutdown(); /* closes our own segment */
     char note[4300];      /* the run's end is recorded: nothing for a later delivery to settle */
-    if (tr_path_join(note, sizeof note, spool_dir, TR_LAUNCHER_FILE) == 0) unlink(note);
+    if (end_rc == 0 && tr_path_join(note, sizeof note, spool_dir, TR_LAUNCHER_FILE) == 0)
+        unlink(note);
 
     /* Drain: everything committed now (and its enrichment), then wait briefly for writers
      * still alive (processes CMD left behind); what they write later waits for `trail sync`

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "batch.h"
 #include "trail.h"
@@ -62,10 +63,11 @@ static int parse_line(tr_agent_keys *k, const char *line, size_t n, int lineno, 
     a->len = sl;
     for (int j = 0; j < k->n; j++) {
         const tr_agent_key *b = &k->v[j];
-        if (!strcmp(b->host, a->host) || (b->len == a->len && !memcmp(b->key, a->key, a->len))) {
+        if (!strcasecmp(b->host, a->host) ||
+            (b->len == a->len && !memcmp(b->key, a->key, a->len))) {
             snprintf(err, errlen, "%s:%d: %s (each host needs a secret of its own)", path, lineno,
-                     strcmp(b->host, a->host) ? "the secret of another host again"
-                                              : "the host again");
+                     strcasecmp(b->host, a->host) ? "the secret of another host again"
+                                                  : "the host again");
             return TRAIL_EINVAL;
         }
     }
@@ -128,7 +130,7 @@ fail:
 const tr_agent_key *tr_agent_keys_find(const tr_agent_keys *k, const char *host)
 {
     for (int i = 0; k && i < k->n; i++)
-        if (!strcmp(k->v[i].host, host)) return &k->v[i];
+        if (!strcasecmp(k->v[i].host, host)) return &k->v[i]; /* host names ignore case */
     return NULL;
 }
 

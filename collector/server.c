@@ -236,7 +236,9 @@ static void check_and_queue(work *w)
     /* Which token proves this agent: its host's own (--agent-tokens), which makes the host it
      * names proven, else the shared one. A host with a token of its own is never accepted
      * under the shared one, so no holder of the shared token can speak for it. */
-    const tr_agent_key *ak = tr_agent_keys_find(s->conf.agents, w->batch.hdr.host);
+    const tr_batch_hdr *h = &w->batch.hdr; /* an agent names itself in its block */
+    const tr_agent_key *ak =
+        tr_agent_keys_find(s->conf.agents, h->has_agent ? h->agent_host : h->host);
     if (ak) {
         w->key = ak->key;
         w->key_len = ak->len;
@@ -301,8 +303,12 @@ static int ingest_batch(tr_srv *s, work *w)
     st.pid = w->batch.hdr.pid;
     /* which agent delivered it: its host, and the token it proved it holds; a run takes
      * streams only from the host whose agent delivered its first (store/owner.c) */
-    snprintf(st.agent_host, sizeof st.agent_host, "%s",
-             w->batch.hdr.host[0] ? w->batch.hdr.host : "?");
+    const tr_batch_hdr *h = &w->batch.hdr;
+    const char *agent = h->has_agent ? h->agent_host : h->host;
+    snprintf(st.agent_host, sizeof st.agent_host, "%s", agent[0] ? agent : "?");
+    /* the owner uid the agent vouches for: a run takes streams of its owner only (owner.c) */
+    st.has_uid = h->has_agent;
+    st.uid = h->uid;
     snprintf(st.agent_token, sizeof st.agent_token, "%s", w->key_fp ? w->key_fp : "");
     w->reply.stored = w->reply.duplicates = 0;
     size_t pos = 0, len;

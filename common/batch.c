@@ -24,11 +24,13 @@ int tr_batch_enc_init(tr_batch_enc *e, uint8_t *buf, size_t cap, const tr_batch_
 {
     memset(e, 0, sizeof *e);
     size_t hl = strnlen(h->host, sizeof h->host);
+    size_t al = h->has_agent ? strnlen(h->agent_host, sizeof h->agent_host) : 0;
     if (strlen(h->stream_id) != TR_ID_LEN || strlen(h->run_id) != TR_ID_LEN ||
         !hex_id_n((const uint8_t *)h->stream_id) || !hex_id_n((const uint8_t *)h->run_id) ||
-        hl > TR_BATCH_HOST_MAX)
+        hl > TR_BATCH_HOST_MAX || al > TR_BATCH_HOST_MAX || (h->has_agent && !al))
         return TRAIL_EINVAL;
-    if (cap < TR_BATCH_HDR_SIZE + hl) return TRAIL_ETOOBIG;
+    size_t ablock = h->has_agent ? 6 + al : 0;
+    if (cap < TR_BATCH_HDR_SIZE + hl + ablock) return TRAIL_ETOOBIG;
     memset(buf, 0, TR_BATCH_HDR_SIZE);
     memcpy(buf, TR_BATCH_MAGIC, 4);
     buf[4] = TR_BATCH_VERSION;
@@ -39,9 +41,16 @@ int tr_batch_enc_init(tr_batch_enc *e, uint8_t *buf, size_t cap, const tr_batch_
     tr_put_u64(buf + 112, (uint64_t)h->sent_ns);
     tr_put_u16(buf + 120, (uint16_t)hl);
     memcpy(buf + TR_BATCH_HDR_SIZE, h->host, hl);
+    if (h->has_agent) {
+        uint8_t *a = buf + TR_BATCH_HDR_SIZE + hl;
+        tr_put_u16(buf + 6, TR_BATCH_F_AGENT); /* the mac bit is added when it is signed */
+        tr_put_u32(a, h->uid);
+        tr_put_u16(a + 4, (uint16_t)al);
+        memcpy(a + 6, h->agent_host, al);
+    }
     e->buf = buf;
     e->cap = cap;
-    e->len = TR_BATCH_HDR_SIZE + hl;
+    e->len = TR_BATCH_HDR_SIZE + hl + ablock;
     return 0;
 }
 
@@ -64,11 +73,12 @@ size_t tr_batch_enc_finish(tr_batch_enc *e, const uint8_t *key, size_t keylen)
 {
     tr_put_u32(e->buf + 124, e->nrec);
     memset(e->buf + TR_BATCH_MAC_OFF, 0, TR_BATCH_MAC_LEN);
+    uint16_t agent = tr_get_u16(e->buf + 6) & TR_BATCH_F_AGENT; /* kept: it shapes the body */
     if (key && keylen) {
-        tr_put_u16(e->buf + 6, TR_BATCH_F_MAC);
+        tr_put_u16(e->buf + 6, (uint16_t)(agent | TR_BATCH_F_MAC));
         tr_batch_mac(key, keylen, e->buf, e->len, NULL, 0, e->buf + TR_BATCH_MAC_OFF);
     } else {
-        tr_put_u16(e->buf + 6, 0);
+        tr_put_u16(e->buf + 6, agent);
     }
     return e->len;
 }
@@ -93,7 +103,8 @@ int tr_batch_parse(const uint8_t *buf, size_t len, const tr_batch_limits *lim, t
     if (len < TR_BATCH_HDR_SIZE) return fail(why, "truncated header", TR_BATCH_ECORRUPT);
     tr_batch_hdr *h = &out->hdr;
     h->flags = tr_get_u16(buf + 6);
-    if (h->flags & ~TR_BATCH_F_MAC) return fail(why, "unknown flags", TR_BATCH_ECORRUPT);
+    if (h->flags & ~(TR_BATCH_F_MAC | TR_BATCH_F_AGENT))
+        return fail(why, "unknown flags", TR_BATCH_ECORRUPT);
     if (!hex_id_n(buf + 40) || !hex_id_n(buf + 72))
         return fail(why, "stream or run id is not 32 hex digits", TR_BATCH_ECORRUPT);
     memcpy(h->stream_id, buf + 40, TR_ID_LEN);
@@ -112,6 +123,18 @@ int tr_batch_parse(const uint8_t *buf, size_t len, const tr_batch_limits *lim, t
     for (uint16_t i = 0; i < hl; i++)
         if (h->host[i] == 0) return fail(why, "NUL in host name", TR_BATCH_ECORRUPT);
     size_t off = TR_BATCH_HDR_SIZE + hl;
+    if (h->flags & TR_BATCH_F_AGENT) {
+        if (len - off < 6) return fail(why, "truncated agent block", TR_BATCH_ECORRUPT);
+        uint16_t al = tr_get_u16(buf + off + 4);
+        if (al == 0 || al > TR_BATCH_HOST_MAX || len - off - 6 < al)
+            return fail(why, "bad agent host length", TR_BATCH_ECORRUPT);
+        h->has_agent = 1;
+        h->uid = tr_get_u32(buf + off);
+        memcpy(h->agent_host, buf + off + 6, al);
+        for (uint16_t i = 0; i < al; i++)
+            if (h->agent_host[i] == 0) return fail(why, "NUL in agent host", TR_BATCH_ECORRUPT);
+        off += 6 + (size_t)al;
+    }
     out->buf = buf;
     out->len = len;
     out->recs_off = off;

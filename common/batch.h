@@ -13,7 +13,11 @@
  *   40 32  stream id (hex)       72 32  run id (hex)
  *   104 8  pid (i64)             112 8  sent_ns (i64, informational)
  *   120 2  host_len (<= 255)     122 2  zero                124 4  nrec
- *   128    host bytes, then nrec x { u64 seq, u32 len, len bytes of record body }
+ *   128    host bytes, then [agent block], then nrec x { u64 seq, u32 len, len bytes of body }
+ *
+ * Agent block, present when flags bit 1 (TR_BATCH_F_AGENT) is set: u32 uid (the owner of the
+ * run directory the stream was read from, as the agent checked it), u16 agent_host_len
+ * (1..255), agent host bytes (the agent's own host name, not the one the writer declared).
  *
  * mac = HMAC-SHA256(token, bytes [0, 8) || bytes [40, end)): the token never travels.
  * A reply (traild -> agent):
@@ -37,6 +41,7 @@
 #define TR_BATCH_MAC_OFF 8
 #define TR_BATCH_MAC_LEN 32
 #define TR_BATCH_F_MAC 0x1u
+#define TR_BATCH_F_AGENT 0x2u /* an agent block follows the host */
 #define TR_BATCH_HOST_MAX 255
 #define TR_BATCH_MSG_MAX 255
 
@@ -70,6 +75,9 @@ typedef struct tr_batch_hdr {
     char host[TR_BATCH_HOST_MAX + 1];
     uint16_t flags;
     uint32_t nrec;
+    int has_agent;                          /* the agent block: set it to send one */
+    uint32_t uid;                           /* the run directory's owner */
+    char agent_host[TR_BATCH_HOST_MAX + 1]; /* the delivering agent's own host name */
 } tr_batch_hdr;
 
 /* Encoder into a caller-owned buffer (no allocation). */

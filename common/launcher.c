@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "trail.h"
 #include "util.h"
@@ -65,7 +66,11 @@ int tr_launcher_read(const char *dir, tr_launcher *l)
     char path[4200], line[256], boot[64];
     memset(l, 0, sizeof *l);
     if (tr_path_join(path, sizeof path, dir, TR_LAUNCHER_FILE) != 0) return TRAIL_ETOOBIG;
-    if (tr_read_file(path, line, sizeof line) <= 0) return TRAIL_ENOTFOUND;
+    /* the directory may be in a spool root every user can write: a note counts only as a
+     * regular file (no FIFO to hang on, no link) of the directory's own owner */
+    struct stat st;
+    if (stat(dir, &st) != 0 || tr_read_file_owned(path, line, sizeof line, st.st_uid) <= 0)
+        return TRAIL_ENOTFOUND;
     if (sscanf(line, "%" SCNd64 " %" SCNd64 " %" SCNd64 " %" SCNd64 " %63s", &l->pid, &l->start,
                &l->root_pid, &l->root_start, boot) != 5)
         return TRAIL_ECORRUPT;

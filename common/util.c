@@ -228,10 +228,17 @@ int tr_write_file(const char *path, const char *data, size_t len, mode_t mode)
     return close(fd) == 0 ? 0 : TRAIL_EIO;
 }
 
-long tr_read_file(const char *path, char *buf, size_t n)
+/* Reads an open regular file into buf (NUL-terminated); closes fd. */
+static long read_regular(int fd, char *buf, size_t n, int64_t uid)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
     if (fd < 0) return TRAIL_EIO;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uid >= 0 && (int64_t)st.st_uid != uid)) {
+        close(fd);
+        return TRAIL_EIO;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     size_t off = 0;
     while (off + 1 < n) {
         ssize_t r = read(fd, buf + off, n - 1 - off);
@@ -246,6 +253,18 @@ long tr_read_file(const char *path, char *buf, size_t n)
     close(fd);
     buf[off] = 0;
     return (long)off;
+}
+
+long tr_read_file(const char *path, char *buf, size_t n)
+{
+    /* O_NONBLOCK: a FIFO put in the file's place cannot hang the reader (refused below) */
+    return read_regular(open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY), buf, n, -1);
+}
+
+long tr_read_file_owned(const char *path, char *buf, size_t n, int64_t uid)
+{
+    return read_regular(open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW), buf,
+                        n, uid);
 }
 
 int64_t tr_parse_duration_ns(const char *s)

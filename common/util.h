@@ -49,7 +49,11 @@ int tr_path_search(const char *file, const char *path, int (*ok)(const char *), 
 int64_t tr_parse_duration_ns(const char *s);
 /* Whole-file write, created with the given mode; 0 or TRAIL_EIO. */
 int tr_write_file(const char *path, const char *data, size_t len, mode_t mode);
-/* Reads a small file into buf (NUL-terminated); returns length or TRAIL_EIO. */
+/* Reads a small regular file into buf (NUL-terminated); returns length or TRAIL_EIO (also for
+ * a FIFO, device or directory: they are refused without blocking). */
 long tr_read_file(const char *path, char *buf, size_t n);
+/* The same for a file in a directory others may write (a spool): never through a symlink, and
+ * owned by uid (< 0: anyone). */
+long tr_read_file_owned(const char *path, char *buf, size_t n, int64_t uid);
 
 #endif

@@ -93,6 +93,48 @@ static void test_truncation_and_tampering(void)
     }
 }
 
+/* The agent block: the agent's own host and the directory owner's uid travel, under the mac;
+ * every truncation of it fails, and an empty or NUL-bearing agent host is refused. */
+static void test_agent_block(void)
+{
+    tr_batch_hdr h;
+    memset(&h, 0, sizeof h);
+    strcpy(h.stream_id, STREAM);
+    strcpy(h.run_id, RUN);
+    strcpy(h.host, "container-x");
+    h.has_agent = 1;
+    h.uid = 1000;
+    strcpy(h.agent_host, "node-7");
+    tr_batch_enc e;
+    T_OK(tr_batch_enc_init(&e, buf, sizeof buf, &h));
+    uint8_t r[256];
+    size_t rl = metric(r, sizeof r, 0);
+    T_OK(tr_batch_enc_add(&e, 256, r, rl));
+    size_t len = tr_batch_enc_finish(&e, key, sizeof key - 1);
+    tr_batch b;
+    T_EQ_INT(tr_batch_parse(buf, len, NULL, &b, NULL), TR_BATCH_OK);
+    T_CHECK(b.hdr.has_agent && b.hdr.uid == 1000);
+    T_EQ_STR(b.hdr.agent_host, "node-7");
+    T_EQ_STR(b.hdr.host, "container-x");
+    T_CHECK(b.hdr.flags & TR_BATCH_F_MAC && b.hdr.flags & TR_BATCH_F_AGENT);
+    T_CHECK(tr_batch_verify(key, sizeof key - 1, buf, len, NULL, 0));
+    static uint8_t copy[4096];
+    for (size_t cut = 0; cut < len; cut++) {
+        memcpy(copy, buf, cut);
+        T_CHECK(tr_batch_parse(copy, cut, NULL, &b, NULL) != TR_BATCH_OK);
+    }
+    /* the uid is under the mac: another owner cannot be claimed in transit */
+    size_t uid_off = TR_BATCH_HDR_SIZE + strlen("container-x");
+    memcpy(copy, buf, len);
+    copy[uid_off] ^= 1;
+    T_CHECK(!tr_batch_verify(key, sizeof key - 1, copy, len, NULL, 0));
+    memcpy(copy, buf, len);
+    copy[uid_off + 6] = 0; /* a NUL in the agent host */
+    T_EQ_INT(tr_batch_parse(copy, len, NULL, &b, NULL), TR_BATCH_ECORRUPT);
+    h.agent_host[0] = 0;
+    T_ERR(tr_batch_enc_init(&e, buf, sizeof buf, &h), TRAIL_EINVAL);
+}
+
 static void test_limits_and_errors(void)
 {
     size_t len = make(buf, sizeof buf, 50, NULL, 0);
@@ -206,6 +248,7 @@ int main(void)
 {
     T_RUN(test_round_trip);
     T_RUN(test_truncation_and_tampering);
+    T_RUN(test_agent_block);
     T_RUN(test_limits_and_errors);
     T_RUN(test_reply_binding);
     T_RUN(test_token_file_and_urls);

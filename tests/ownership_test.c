@@ -148,6 +148,72 @@ static void test_traild_refuses_another_host(void)
     tnet_wait(d);
 }
 
+/* As uid B: writes text to path (a file B makes). */
+static void b_writes(const char *path, const char *text)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (setgroups(0, NULL) != 0 || setgid(B_UID) != 0 || setuid(B_UID) != 0) _exit(90);
+        FILE *f = fopen(path, "w");
+        if (!f || fputs(text, f) < 0 || fclose(f) != 0) _exit(91);
+        _exit(0);
+    }
+    T_EQ_INT(tu_wait(pid), 0);
+}
+
+/* Through traild too, a run takes streams of its owner only: the agent vouches for the uid
+ * owning the directory it read them from. B's directory named by A's live run (A spools
+ * elsewhere), with B's records and a launcher note of a dead process, changes nothing of A's
+ * run: nothing stored, and no settle of it. */
+static void test_traild_refuses_another_uid(void)
+{
+    char db[600], log[600], url[64], ra[600], dir[700], note[800], boot[64] = "", line[160];
+    snprintf(db, sizeof db, "%s/traild-uid.db", sandbox);
+    snprintf(log, sizeof log, "%s/traild-uid.log", sandbox);
+    snprintf(ra, sizeof ra, "%s/a-spool", sandbox);
+    snprintf(url, sizeof url, "tcp://127.0.0.1:%d", tnet_free_port());
+    pid_t d = TNET_TRAILD(log, "--listen", url, "--store", db);
+    T_ASSERT(d > 0);
+    setenv("TRAIL_SPOOL_ROOT", ra, 1);
+    pid_t a =
+        tu_spawn((char *const[]){(char *)tproc_bin("trail"), "run", "--collector", url, "--name",
+                                 "live-a", "--", (char *)tproc_test_bin("sdk_client"), "metrics",
+                                 "20", "sleep", "600000", NULL},
+                 NULL, 1);
+    for (int i = 0; i < 3000 && tnet_points(db, "live-a", 0) < 20; i++)
+        tu_nap_ms(10);
+    T_ASSERT(tnet_points(db, "live-a", 0) == 20);
+    char id[40];
+    tu_sql_text(db, "SELECT id FROM runs WHERE name = 'live-a'", id, sizeof id);
+    T_ASSERT(strlen(id) == 32);
+    snprintf(dir, sizeof dir, "%s/%s", spool, id);
+    T_EQ_INT(as_b(id, dir, (char *[]){"param", "lr", "FORGED", "metrics", "30", NULL}), 0);
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+    T_ASSERT(f && fgets(boot, sizeof boot, f));
+    fclose(f);
+    boot[strcspn(boot, "\n")] = 0;
+    snprintf(note, sizeof note, "%s/launcher", dir);
+    snprintf(line, sizeof line, "999999 12 999999 12 %s\n", boot); /* a dead launcher */
+    b_writes(note, line);
+    char *err = NULL;
+    TPROC(NULL, &err, (char *)tproc_bin("trail"), "sync", "--collector", url, "--spool-root", spool,
+          "--timeout", "3");
+    T_CHECK(err && strstr(err, "refused") && strstr(err, "uid 65534"));
+    if (!err || !strstr(err, "uid 65534")) fprintf(stderr, "sync said: %s\n", err ? err : "");
+    free(err);
+    T_EQ_INT(tnet_sql(db, "SELECT count(*) FROM params WHERE value = 'FORGED'"), 0);
+    T_EQ_INT(tnet_points(db, "live-a", 0), 20);
+    char st[32];
+    tu_sql_text(db, "SELECT status FROM runs WHERE name = 'live-a'", st, sizeof st);
+    T_EQ_STR(st, "running"); /* not settled by B's note */
+    T_EQ_INT(tnet_sql(db, "SELECT count(*) FROM streams WHERE uid = 65534"), 0);
+    kill(-a, SIGKILL);
+    tu_wait(a);
+    setenv("TRAIL_SPOOL_ROOT", spool, 1);
+    kill(d, SIGTERM);
+    tnet_wait(d);
+}
+
 int main(void)
 {
     if (geteuid() != 0) T_SKIP_TEST("needs root, to write as another uid (%d)", B_UID);
@@ -168,6 +234,7 @@ int main(void)
     if (tu_wait(probe) != 0) T_SKIP_TEST("uid %d cannot run %s", B_UID, sdk);
     T_RUN(test_another_uid_cannot_write_into_a_run);
     T_RUN(test_traild_refuses_another_host);
+    T_RUN(test_traild_refuses_another_uid);
     if (!tassert_failures)
         tproc_run((char *const[]){"rm", "-rf", (char *)sandbox, NULL}, NULL, NULL);
     return T_DONE();

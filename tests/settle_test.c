@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "tassert.h"
@@ -267,6 +268,37 @@ static void test_collector_runs_settle(void)
     tnet_wait(d);
 }
 
+/* A run directory whose launcher note or store mark is a FIFO (or a link) cannot hang or steer
+ * the agent: they are not read, the sync ends, and the run in the directory is still stored. */
+static void test_hostile_notes(void)
+{
+    char root[600], dir[700], p[800];
+    snprintf(root, sizeof root, "%s/spool-hostile", sandbox);
+    snprintf(dir, sizeof dir, "%s/abababababababababababababababab", root);
+    T_EQ_INT(TPROC(NULL, NULL, "mkdir", "-p", dir), 0);
+    snprintf(p, sizeof p, "%s/launcher", dir);
+    T_ASSERT(mkfifo(p, 0600) == 0);
+    snprintf(p, sizeof p, "%s/dest", dir);
+    T_ASSERT(mkfifo(p, 0600) == 0);
+    char sub[700];
+    snprintf(sub, sizeof sub, "%s/cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd", root);
+    T_EQ_INT(TPROC(NULL, NULL, "mkdir", "-p", sub), 0);
+    snprintf(p, sizeof p, "%s/launcher", sub);
+    T_ASSERT(symlink("/dev/zero", p) == 0);
+    setenv("TRAIL_SPOOL_ROOT", root, 1);
+    setenv("TRAIL_RUN_NAME", "next-to-fifos", 1);
+    T_EQ_INT(TPROC(NULL, NULL, (char *)tproc_test_bin("sdk_client"), "metrics", "5"), 0);
+    unsetenv("TRAIL_RUN_NAME");
+    T_EQ_INT(TPROC(NULL, NULL, "timeout", "60", (char *)tproc_bin("trail"), "sync", "--spool-root",
+                   root),
+             0);
+    T_EQ_INT(q_int("SELECT count(*) FROM metrics m JOIN runs r ON r.id = m.run_id"
+                   " WHERE r.name = '%s'",
+                   "next-to-fifos"),
+             5);
+    setenv("TRAIL_SPOOL_ROOT", spool, 1);
+}
+
 int main(void)
 {
     sandbox = tproc_sandbox();
@@ -281,6 +313,7 @@ int main(void)
     T_RUN(test_trail_agent_settles);
     T_RUN(test_sdk_run_killed_is_lost);
     T_RUN(test_collector_runs_settle);
+    T_RUN(test_hostile_notes);
     if (!tassert_failures)
         tproc_run((char *const[]){"rm", "-rf", (char *)sandbox, NULL}, NULL, NULL);
     return T_DONE();

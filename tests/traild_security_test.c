@@ -291,9 +291,16 @@ static void test_agent_tokens(void)
     snprintf(curl, sizeof curl, "tcp://127.0.0.1:%d", tnet_free_port());
     tnet_token(a, "host-a's own secret 0123456789", 0600);
     tnet_token(b, "host-b's own secret 9876543210", 0600);
+    char self[256] = "", c[700], croot[700];
+    gethostname(self, sizeof self - 1);
+    snprintf(c, sizeof c, "%s/self.token", sandbox);
+    snprintf(croot, sizeof croot, "%s/container-spool", sandbox);
+    tnet_token(c, "this machine's own secret 555555", 0600);
+    /* host names ignore case: the file may spell them otherwise */
     snprintf(line, sizeof line,
-             "# host secret\nhost-a host-a's own secret 0123456789\n\n"
-             "host-b\thost-b's own secret 9876543210\n");
+             "# host secret\nHOST-A host-a's own secret 0123456789\n\n"
+             "host-b\thost-b's own secret 9876543210\n%s this machine's own secret 555555\n",
+             self);
     tnet_token(keys, line, 0644);
     char *err = NULL;
     /* the file is a token file: private, or traild does not start */
@@ -328,6 +335,27 @@ static void test_agent_tokens(void)
     T_EQ_INT(run_as_host("host-b", b, "rb", curl, root, NULL), 0);
     T_EQ_INT(tnet_points(store, "rb", 0), 10);
     T_EQ_INT(tnet_sql(store, "SELECT count(DISTINCT agent_token) FROM streams"), 2);
+    /* a job in a container of its own (another UTS name) delivered by this machine's agent:
+     * the agent names itself, so its own token is the one checked */
+    char script[2000];
+    snprintf(script, sizeof script,
+             "hostname container-x && TRAIL_RUN_NAME=in-container TRAIL_SPOOL_ROOT='%s' exec '%s' "
+             "metrics 10",
+             croot, CLIENT);
+    T_EQ_INT(TPROC(NULL, NULL, "unshare", "--uts", "sh", "-c", script), 0);
+    err = NULL;
+    T_EQ_INT(TPROC(NULL, &err, TRAIL, "sync", "--collector", curl, "--token-file", c,
+                   "--spool-root", croot),
+             0);
+    if (tnet_points(store, "in-container", 0) != 10) fprintf(stderr, "sync: %s\n", err);
+    free(err);
+    T_EQ_INT(tnet_points(store, "in-container", 0), 10);
+    char q[600];
+    snprintf(q, sizeof q,
+             "SELECT count(*) FROM runs WHERE name = 'in-container' AND host = 'container-x'"
+             " AND agent_host = '%s'",
+             self);
+    T_EQ_INT(tnet_sql(store, q), 1);
     kill(d, SIGTERM);
     T_EQ_INT(tnet_wait(d), 0);
     /* one secret for two hosts is refused at start */
