@@ -3,14 +3,15 @@
  * execs a dynamic program, whose shim records it). trail run makes itself the run's child
  * subreaper and looks into /proc: it walks the run's process tree (each process's
  * /proc/PID/task/TID/children) every WALK_MS, and every FAST_MS the children of the static
- * processes it knows, and records each child of a static process as a PROC_START (kind "fork",
- * NOTE "not captured", with pid, parent, exe and command line as /proc has them) and, when a
- * static process (one of those, or one an interposed parent exec'd) is gone while still static,
- * a PROC_END: with its exit status when trail run reaped it (an orphan, reparented to the
- * subreaper), else with the note that its parent reaped it (status unknown).
- * Limits: a child that lives less than the polling interval can be missed; one first seen after
- * its static parent is gone has trail run as its parent; a process that checks getppid() == 1
- * to learn that its parent died sees trail run instead while it runs. */
+ * processes it knows (while a new process appeared in the last second: a static process idle
+ * longer is looked at with the walks only, so a static server costs no fast polling), and records
+ * each child of a static process as a PROC_START (kind "fork", NOTE "not interposable: ...", pid,
+ * parent, exe and command line as /proc has them) and, when a static process (one of those, or one
+ * an interposed parent exec'd) is gone while still static, a PROC_END: with its exit status when
+ * trail run reaped it (an orphan, reparented to the subreaper), else with the note that its parent
+ * reaped it (status unknown). Limits: a child that lives less than the polling interval can be
+ * missed; one first seen after its static parent is gone has trail run as its parent; a process
+ * that checks getppid() == 1 to learn that its parent died sees trail run instead while it runs. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +34,7 @@
 
 #define WALK_MS 20
 #define FAST_MS 2
+#define BUSY_NS 1000000000LL
 #define MAXK 4096
 
 typedef struct kid {
@@ -47,7 +49,8 @@ struct tr_kids {
     kid *v;
     size_t n;
     int64_t last_walk;
-    int nstatic; /* static processes alive: the fast poll runs while there are some */
+    int64_t last_new; /* when a process was last seen for the first time */
+    int nstatic;      /* static processes alive: the fast poll runs while there are some */
     char host[256];
 };
 
@@ -228,6 +231,7 @@ static kid *see(tr_kids *k, int pid, int parent_static)
         c = &k->v[k->n++];
     }
     memset(c, 0, sizeof *c);
+    k->last_new = tr_mono_ns();
     c->pid = pid;
     c->ppid = ppid;
     c->start = start;
@@ -299,7 +303,7 @@ int tr_kids_tick(tr_kids *k)
         /* orphans of the run, reparented to us: a static one was forked by a static process
          * that is gone (its parent is trail run from here) */
         children(k, (int)getpid(), 1, 1, 0);
-    } else {
+    } else if (now - k->last_new < BUSY_NS) {
         for (size_t i = 0; i < k->n; i++)
             if (k->v[i].alive && k->v[i].is_static) children(k, k->v[i].pid, 1, 0, 0);
     }
@@ -323,7 +327,9 @@ int tr_kids_tick(tr_kids *k)
         }
     }
     k->nstatic = nstatic;
-    return nstatic ? FAST_MS : WALK_MS;
+    /* the fast look while static processes make children (a script of applets); one that has
+     * made none for a second (a static server) is looked at with the walks only */
+    return nstatic && now - k->last_new < BUSY_NS ? FAST_MS : WALK_MS;
 }
 
 void tr_kids_close(tr_kids *k)
