@@ -5,6 +5,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <cjson/cJSON.h>
+
 #include "manage_sql.h"
 #include "store_int.h"
 #include "trail.h"
@@ -115,16 +117,151 @@ int tr_store_gc_select(tr_store *s, int64_t before_ns, const char *statuses, cha
     return rc == SQLITE_DONE ? 0 : tr_store_sqlerr(s, rc, "selecting runs");
 }
 
-int tr_store_forget(tr_store *s, const char *key, const char *path, int dry_run,
-                    tr_manage_report *rep)
+/* path made absolute against cwd (NULL: only absolute paths) with ".", ".." and repeated '/'
+ * folded, in out; 0, or -1 when it cannot be told. */
+static int lexical_abs(const char *p, const char *cwd, char *out, size_t n)
+{
+    char buf[8192];
+    if (p[0] == '/')
+        snprintf(buf, sizeof buf, "%s", p);
+    else if (cwd && cwd[0] == '/' &&
+             (size_t)snprintf(buf, sizeof buf, "%s/%s", cwd, p) < sizeof buf)
+        ;
+    else
+        return -1;
+    size_t o = 0;
+    for (char *c = buf; *c;) {
+        while (*c == '/')
+            c++;
+        size_t l = strcspn(c, "/");
+        if (l == 0) break;
+        if (l == 1 && c[0] == '.') {
+        } else if (l == 2 && c[0] == '.' && c[1] == '.') {
+            while (o > 0 && out[--o] != '/')
+                ;
+        } else {
+            if (o + l + 2 > n) return -1;
+            out[o++] = '/';
+            memcpy(out + o, c, l);
+            o += l;
+        }
+        c += l;
+    }
+    if (o == 0) out[o++] = '/';
+    out[o] = 0;
+    return 0;
+}
+
+/* 1 when the argument names path (itself, or relative to cwd). */
+static int names_path(const char *arg, const char *cwd, const char *path)
+{
+    char abs[4608];
+    return *arg && lexical_abs(arg, cwd, abs, sizeof abs) == 0 && !strcmp(abs, path);
+}
+
+/* The command line argv (a JSON array) with each element that names path (whole, or the value
+ * of a --flag=PATH) replaced by "[forgotten]"; NULL when none does (or it is no array). */
+static char *scrub_argv(const char *argv, const char *cwd, const char *path, int *oom)
+{
+    cJSON *a = cJSON_Parse(argv), *it;
+    int changed = 0;
+    if (!cJSON_IsArray(a)) {
+        cJSON_Delete(a);
+        return NULL;
+    }
+    cJSON_ArrayForEach(it, a)
+    {
+        const char *e = cJSON_GetStringValue(it), *eq = e && e[0] == '-' ? strchr(e, '=') : NULL;
+        char repl[300];
+        if (!e) continue;
+        if (names_path(e, cwd, path))
+            snprintf(repl, sizeof repl, "[forgotten]");
+        else if (eq && eq - e < 256 && names_path(eq + 1, cwd, path))
+            snprintf(repl, sizeof repl, "%.*s=[forgotten]", (int)(eq - e), e);
+        else
+            continue;
+        if (!cJSON_SetValuestring(it, repl)) *oom = 1;
+        changed = 1;
+    }
+    char *out = changed && !*oom ? cJSON_PrintUnformatted(a) : NULL;
+    if (changed && !out) *oom = 1;
+    cJSON_Delete(a);
+    return out;
+}
+
+/* The command lines (the run's and its processes') of run that name path; rows changed. */
+static long scrub_run_argv(tr_store *s, const char *run, const char *path)
+{
+    sqlite3_stmt *st = NULL, *up[2] = {NULL, NULL};
+    long n = 0;
+    int oom = 0, rc = sqlite3_prepare_v2(s->db, TR_SQL_M_ARGV_OF_RUN, -1, &st, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(s->db, TR_SQL_M_SET_RUN_ARGV, -1, &up[0], NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(s->db, TR_SQL_M_SET_PROC_ARGV, -1, &up[1], NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, run, -1, SQLITE_STATIC);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        rc = SQLITE_OK;
+        const char *argv = (const char *)sqlite3_column_text(st, 1);
+        const char *cwd = (const char *)sqlite3_column_text(st, 2);
+        char *fixed = argv ? scrub_argv(argv, cwd, path, &oom) : NULL;
+        if (oom) break;
+        if (!fixed) continue;
+        sqlite3_stmt *u = up[sqlite3_column_int(st, 3) ? 1 : 0];
+        rc = sqlite3_bind_text(u, 1, fixed, -1, SQLITE_TRANSIENT);
+        if (rc == SQLITE_OK) rc = sqlite3_bind_int64(u, 2, sqlite3_column_int64(st, 0));
+        if (rc == SQLITE_OK && (rc = sqlite3_step(u)) == SQLITE_DONE) rc = SQLITE_OK;
+        sqlite3_reset(u);
+        cJSON_free(fixed);
+        n++;
+    }
+    sqlite3_finalize(st);
+    sqlite3_finalize(up[0]);
+    sqlite3_finalize(up[1]);
+    if (oom) return tr_store_fail(s, TRAIL_ENOMEM, "scrubbing a command line");
+    return rc == SQLITE_DONE || rc == SQLITE_OK
+               ? n
+               : tr_store_sqlerr(s, rc, "scrubbing a command line");
+}
+
+/* The ids of the runs that knew key, into a malloc'd array of *n (NULL and 0 when none). */
+static int linked_runs(tr_store *s, const char *key, char (**ids)[33], long *n)
+{
+    sqlite3_stmt *st = NULL;
+    long cap = 0;
+    *ids = NULL;
+    *n = 0;
+    int rc = sqlite3_prepare_v2(s->db, TR_SQL_M_FORGET_RUNS, -1, &st, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        rc = SQLITE_OK;
+        const char *id = (const char *)sqlite3_column_text(st, 0);
+        if (!id || strlen(id) > 32) continue;
+        if (*n == cap) {
+            void *m = realloc(*ids, (size_t)(cap = cap ? cap * 2 : 16) * sizeof **ids);
+            if (!m) {
+                sqlite3_finalize(st);
+                return tr_store_fail(s, TRAIL_ENOMEM, "listing runs");
+            }
+            *ids = m;
+        }
+        snprintf((*ids)[(*n)++], 33, "%s", id);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : tr_store_sqlerr(s, rc, "listing runs");
+}
+
+int tr_store_forget(tr_store *s, const char *key, int dry_run, tr_manage_report *rep)
 {
     static const char *const steps[] = {TR_SQL_M_FORGET_NOTE,     TR_SQL_M_FORGET_EVENTS,
                                         TR_SQL_M_FORGET_ORIGINS,  TR_SQL_M_FORGET_VERSIONS,
                                         TR_SQL_M_FORGET_FILE_OPS, TR_SQL_M_FORGET_ARTIFACT};
+    char host[256], (*runs)[33] = NULL;
+    long nruns = 0;
+    const char *path = tr_store_key_path(key, host, sizeof host); /* the path, from the key */
     memset(rep, 0, sizeof *rep);
     int rc = tr_store_begin(s);
     if (rc) return rc;
     long ch = run_sql(s, TR_SQL_M_SECURE_DELETE, NULL, NULL, "secure delete");
+    if (ch >= 0 && (rc = linked_runs(s, key, &runs, &nruns))) ch = rc;
     for (size_t i = 0; i < sizeof steps / sizeof steps[0] && ch >= 0; i++) {
         if ((ch = run_sql(s, steps[i], key, NULL, "forgetting a path")) < 0) break;
         if (i == 0)
@@ -136,23 +273,16 @@ int tr_store_forget(tr_store *s, const char *key, const char *path, int dry_run,
         else
             rep->rows += ch;
     }
-    /* the path as a dependency of a run, and in the agent's package cache */
-    for (int i = 0; i < 2 && ch >= 0 && path; i++)
-        if ((ch = run_sql(s, i ? TR_SQL_M_FORGET_DEP_CACHE : TR_SQL_M_FORGET_DEPS, path, NULL,
-                          "forgetting a path")) >= 0)
-            rep->rows += ch;
-    /* command lines that named it, whole or by its file name */
-    char tables[16][64], sql[200];
-    const char *base = path ? strrchr(path, '/') : NULL;
-    const char *names[2] = {path, base && strlen(base + 1) >= 3 ? base + 1 : NULL};
-    int nt = ch < 0 ? 0 : tables_with(s, TR_SQL_M_ARGV_TABLES, tables, 16);
-    if (nt < 0) ch = nt;
-    for (int t = 0; t < nt && ch >= 0; t++)
-        for (int k = 0; k < 2 && ch >= 0; k++) {
-            if (!names[k]) continue;
-            snprintf(sql, sizeof sql, TR_SQL_M_SCRUB_ARGV_FMT, tables[t]);
-            if ((ch = run_sql(s, sql, names[k], NULL, "forgetting a path")) >= 0) rep->rows += ch;
-        }
+    /* the path as a dependency of a run on its host, and in the agent's package cache */
+    if (ch >= 0 && (ch = run_sql(s, TR_SQL_M_FORGET_DEPS, path, host, "forgetting a path")) >= 0)
+        rep->rows += ch;
+    if (ch >= 0 &&
+        (ch = run_sql(s, TR_SQL_M_FORGET_DEP_CACHE, path, NULL, "forgetting a path")) >= 0)
+        rep->rows += ch;
+    /* the command lines of the runs that knew it, where an argument names it */
+    for (long i = 0; i < nruns && ch >= 0; i++)
+        if ((ch = scrub_run_argv(s, runs[i], path)) >= 0) rep->rows += ch;
+    free(runs);
     return finish(s, ch < 0 ? (int)ch : 0, dry_run);
 }
 

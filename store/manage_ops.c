@@ -144,7 +144,8 @@ static int op_gc(res *r, const cJSON *q, int dry)
 }
 
 /* forget: "key" (the artifact key the client made of its path, host-qualified when node-local),
- * "path" (the plain absolute path), "spec" (a version, may be absent). */
+ * "path" (the plain absolute path: tried as a key when "key" names nothing), "spec" (a version,
+ * may be absent). What is scrubbed is derived from the artifact found, never from "path". */
 static int op_forget(res *r, const cJSON *q, int dry)
 {
     const char *key = str(q, "key"), *path = str(q, "path"), *spec = str(q, "spec");
@@ -156,7 +157,7 @@ static int op_forget(res *r, const cJSON *q, int dry)
         rc = tr_store_resolve_file(r->s, path, spec, &ver, found, sizeof found);
     if (rc) return store_fail(r, rc == TRAIL_ENOTFOUND || rc == TRAIL_EAMBIGUOUS ? EXIT_USAGE : 1);
     tr_manage_report m;
-    if (tr_store_forget(r->s, found, path, dry, &m) != 0) return store_fail(r, 1);
+    if (tr_store_forget(r->s, found, dry, &m) != 0) return store_fail(r, 1);
     line(r, "%s %s from %lld run(s)", dry ? "would forget" : "forgot", found, (long long)m.runs);
     m.runs = 0;
     return report(r, &m, dry);

@@ -40,15 +40,24 @@
     "?1)"
 #define TR_SQL_M_FORGET_FILE_OPS "DELETE FROM file_ops WHERE path = ?1 OR path2 = ?1"
 #define TR_SQL_M_FORGET_ARTIFACT "DELETE FROM artifacts WHERE path = ?1"
-/* ?1 the plain path (dependencies are not keyed by host). */
-#define TR_SQL_M_FORGET_DEPS "DELETE FROM deps WHERE path = ?1"
+/* The runs that knew the artifact ?1 (column 0), before its rows go. */
+#define TR_SQL_M_FORGET_RUNS                                                                       \
+    "SELECT e.run_id FROM events e JOIN artifact_versions v ON v.id = e.version_id JOIN "          \
+    "artifacts a ON a.id = v.artifact_id WHERE a.path = ?1 UNION SELECT run_id FROM file_ops "     \
+    "WHERE path = ?1 OR path2 = ?1"
+/* ?1 the plain path, ?2 the key's host ('' for a shared path): dependency rows of runs on that
+ * host (deps are not keyed by host; a node-local path on another host is another file). */
+#define TR_SQL_M_FORGET_DEPS                                                                       \
+    "DELETE FROM deps WHERE path = ?1 AND (?2 = '' OR run_id IN (SELECT id FROM runs WHERE "       \
+    "host = ?2))"
 #define TR_SQL_M_FORGET_DEP_CACHE "DELETE FROM dep_cache WHERE path = ?1"
-/* Tables with an argv column (column 0: the name): command lines that named a forgotten file. */
-#define TR_SQL_M_ARGV_TABLES                                                                       \
-    "SELECT m.name FROM sqlite_master m, pragma_table_info(m.name) c WHERE m.type = 'table' AND "  \
-    "c.name = 'argv' ORDER BY m.name"
-#define TR_SQL_M_SCRUB_ARGV_FMT                                                                    \
-    "UPDATE \"%.63s\" SET argv = replace(argv, ?1, '[forgotten]') WHERE instr(argv, ?1) > 0"
+/* Command lines of one run that knew the file: the run's own (rowid, argv, cwd), then its
+ * process images' (proc_images); each written back by rowid. */
+#define TR_SQL_M_ARGV_OF_RUN                                                                       \
+    "SELECT rowid, argv, cwd, 0 FROM runs WHERE id = ?1 AND argv IS NOT NULL UNION ALL SELECT "    \
+    "rowid, argv, cwd, 1 FROM proc_images WHERE run_id = ?1 AND argv IS NOT NULL"
+#define TR_SQL_M_SET_RUN_ARGV "UPDATE runs SET argv = ?1 WHERE rowid = ?2"
+#define TR_SQL_M_SET_PROC_ARGV "UPDATE proc_images SET argv = ?1 WHERE rowid = ?2"
 #define TR_SQL_M_RENAME "UPDATE runs SET name = ?1 WHERE id = ?2"
 /* Column 0: 1 when the run is still open (running or lost); column 1: its status. */
 #define TR_SQL_M_RUN_OPEN "SELECT status IN ('running', 'lost'), status FROM runs WHERE id = ?1"

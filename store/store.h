@@ -288,11 +288,12 @@ int tr_store_rm_runs(tr_store *s, const char *const *ids, int n, int dry_run,
  * whose status is in the comma-separated list (NULL or "": any), oldest first; at most max. */
 int tr_store_gc_select(tr_store *s, int64_t before_ns, const char *statuses, char (*ids)[33],
                        int max, int *n);
-/* Every record of one file (key as tr_store_artifact_key gives it; path the plain path for
- * dependency rows, may be NULL): its versions, reads, writes and operations. Each run that
- * knew it keeps the tag trail.forgotten (a count, never the path). rep->runs: runs noted. */
-int tr_store_forget(tr_store *s, const char *key, const char *path, int dry_run,
-                    tr_manage_report *rep);
+/* Every record of one file (key as tr_store_artifact_key gives it): its versions, reads, writes
+ * and operations, its dependency rows (on the key's host), and each argument naming it (the path,
+ * a relative form of it against the process's cwd, or --flag=PATH) in the command lines of the
+ * runs that knew it. Each such run keeps the tag trail.forgotten (a count, never the path).
+ * rep->runs: runs noted. */
+int tr_store_forget(tr_store *s, const char *key, int dry_run, tr_manage_report *rep);
 int tr_store_rename_run(tr_store *s, const char *run_id, const char *name);
 /* Sets the status of a run still running or lost (any run with force), its end now_ns unless
  * it has one; was gets the status it had. */

@@ -113,6 +113,84 @@ static void test_forget(void)
     T_EQ_INT(TPROC(NULL, NULL, TRAIL, "forget", secret_file), 2); /* nothing left to forget */
 }
 
+/* The run's command line as one string, elements joined by '|' (NULL when it has none). */
+static char *argv_of(const char *run)
+{
+    int st;
+    cJSON *doc = show(run, &st), *it;
+    char buf[4096] = "";
+    size_t o = 0;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(doc, "argv"))
+    {
+        const char *e = cJSON_GetStringValue(it);
+        if (e && o < sizeof buf) o += (size_t)snprintf(buf + o, sizeof buf - o, "%s|", e);
+    }
+    cJSON_Delete(doc);
+    return o ? strdup(buf) : NULL;
+}
+
+/* forget scrubs only the command lines of the runs that used the file, whole arguments naming
+ * it (relative to the run's cwd, or as --flag=PATH): a second file of the same name read by
+ * another run, and a word containing the name, stay as they were, with no note. */
+static void test_forget_scoped(void)
+{
+    char dir[700], p[800], here[4096], *out = NULL, *dry = NULL;
+    int st;
+    T_ASSERT(getcwd(here, sizeof here) != NULL);
+    for (int i = 0; i < 2; i++) {
+        snprintf(dir, sizeof dir, "%s/w%s", sandbox, i ? "/b" : "");
+        T_EQ_INT(mkdir(dir, 0700), 0);
+    }
+    for (int i = 0; i < 2; i++) {
+        snprintf(p, sizeof p, "%s/w/%c", sandbox, "ab"[i]);
+        T_EQ_INT(mkdir(p, 0700) == 0 || i == 1, 1);
+        snprintf(p, sizeof p, "%s/w/%c/data.csv", sandbox, "ab"[i]);
+        FILE *f = fopen(p, "w");
+        T_ASSERT(f && fputs("x,y\n", f) >= 0 && fclose(f) == 0);
+    }
+    T_EQ_INT(chdir(sandbox), 0);
+    T_EQ_INT(TPROC(NULL, NULL, TRAIL, "run", "--name", "one", "--", "cat", "w/a/data.csv"), 0);
+    T_EQ_INT(TPROC(NULL, NULL, TRAIL, "run", "--name", "two", "--", "cat", "w/b/data.csv"), 0);
+    T_EQ_INT(
+        TPROC(NULL, NULL, TRAIL, "run", "--name", "three", "--", "echo", "mydata.csv_is_a_word"),
+        0);
+    T_EQ_INT(TPROC(NULL, NULL, TRAIL, "run", "--name", "four", "--", "sh", "-c",
+                   "cat \"${1#--in=}\" data.csv 2>/dev/null; true", "sh",
+                   "--in=./w/b/../a/data.csv"),
+             0);
+    T_EQ_INT(chdir(here), 0);
+    snprintf(p, sizeof p, "%s/w/a/data.csv", sandbox);
+    T_EQ_INT(TPROC(&dry, NULL, TRAIL, "forget", p, "--dry-run"), 0);
+    T_EQ_INT(TPROC(&out, NULL, TRAIL, "forget", p), 0);
+    T_CHECK(out && strstr(out, "from 2 run(s)"));
+    /* the dry run counted the rows the forget changed (only those of runs one and four) */
+    long long rd = -1, ro = -2;
+    const char *ld = dry ? strstr(dry, "would remove ") : NULL,
+               *lo = out ? strstr(out, "removed ") : NULL;
+    T_CHECK(ld && sscanf(ld, "would remove %*d run(s), %lld row(s)", &rd) == 1);
+    T_CHECK(lo && sscanf(lo, "removed %*d run(s), %lld row(s)", &ro) == 1);
+    T_EQ_INT(rd, ro);
+    free(out);
+    free(dry);
+    char *a = argv_of("one"), *b = argv_of("two"), *c = argv_of("three"), *d = argv_of("four");
+    T_EQ_STR(a, "cat|[forgotten]|");
+    T_EQ_STR(b, "cat|w/b/data.csv|");
+    T_EQ_STR(c, "echo|mydata.csv_is_a_word|");
+    T_CHECK(d && strstr(d, "|sh|--in=[forgotten]|") && strstr(d, " data.csv 2>"));
+    free(a);
+    free(b);
+    free(c);
+    free(d);
+    const char *const noted[] = {"one", "two", "three", "four"};
+    for (int i = 0; i < 4; i++) {
+        cJSON *doc = show(noted[i], &st);
+        T_EQ_INT(st, 0);
+        const char *t = tag(doc, "trail.forgotten");
+        T_CHECK(i == 0 || i == 3 ? t && !strcmp(t, "1") : t == NULL);
+        cJSON_Delete(doc);
+    }
+}
+
 static void test_tag_rename_close(void)
 {
     int st;
@@ -170,6 +248,7 @@ int main(void)
     seed();
     T_RUN(test_rm);
     T_RUN(test_forget);
+    T_RUN(test_forget_scoped);
     T_RUN(test_tag_rename_close);
     T_RUN(test_gc);
     return T_DONE();
