@@ -24,8 +24,7 @@ int mlf_exp_create(mlf_req *r)
     if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r->in, "tags")) > 0)
         return mlf_invalid(r, "experiment tags are not supported by trail");
     int64_t id = 0;
-    int rc = tr_mlf_exp_sync(r->s);
-    if (!rc) rc = tr_mlf_exp_create(r->s, name, loc && *loc ? loc : NULL, r->now_ns, &id);
+    int rc = tr_mlf_exp_create(r->s, name, loc && *loc ? loc : NULL, r->now_ns, &id);
     if (rc == 1)
         return mlf_fail(r, 400, "RESOURCE_ALREADY_EXISTS", "Experiment '%s' already exists.", name);
     if (rc) return mlf_store_fail(r, rc);

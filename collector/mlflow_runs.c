@@ -219,8 +219,7 @@ int mlf_runs_create(mlf_req *r)
         return mlf_invalid(r, "tag trail.run_id must be a trail run id (32 hex digits), not '%s'",
                            join);
     char exp[1024];
-    int rc = tr_mlf_exp_sync(r->s);
-    if (!rc) rc = tr_mlf_exp_name(r->s, eid, exp, sizeof exp);
+    int rc = tr_mlf_exp_name(r->s, eid, exp, sizeof exp);
     if (rc == TRAIL_ENOTFOUND)
         return mlf_fail(r, 404, "RESOURCE_DOES_NOT_EXIST", "No Experiment with id=%lld exists",
                         (long long)eid);

@@ -67,13 +67,6 @@ int tr_mlf_exp_create(tr_store *s, const char *name, const char *artifacts, int6
     return 0;
 }
 
-int tr_mlf_exp_sync(tr_store *s)
-{
-    tr_stmt q;
-    int rc = tr_stmt_begin(&q, s, TR_STMT_MLF_EXP_SYNC);
-    return rc ? rc : tr_stmt_done(&q);
-}
-
 int tr_mlf_exp_touch(tr_store *s, int64_t id, int64_t now_ns)
 {
     tr_stmt q;
@@ -106,10 +99,9 @@ static cJSON *exp_doc(sqlite3_stmt *st, int *oom)
 int tr_mlf_exp_json(tr_store *s, int64_t id, const char *name, cJSON **out)
 {
     *out = NULL;
-    int rc = tr_mlf_exp_sync(s);
-    tr_stmt q;
-    if (rc || (rc = tr_stmt_begin(&q, s, name ? TR_STMT_MLF_EXP_BY_NAME : TR_STMT_MLF_EXP_BY_ID)))
-        return rc;
+    tr_stmt q; /* names runs carry have their ids already (schema v11's triggers) */
+    int rc = tr_stmt_begin(&q, s, name ? TR_STMT_MLF_EXP_BY_NAME : TR_STMT_MLF_EXP_BY_ID);
+    if (rc) return rc;
     if (name)
         tr_bind_cstr(&q, 1, name);
     else
@@ -189,8 +181,8 @@ int tr_mlf_exp_search_json(tr_store *s, const char *like, int icase, int limit, 
         glob[o] = 0;
     }
     tr_stmt q;
-    int rc = tr_mlf_exp_sync(s);
-    if (rc || (rc = tr_stmt_begin(&q, s, TR_STMT_MLF_EXP_LIST))) return rc;
+    int rc = tr_stmt_begin(&q, s, TR_STMT_MLF_EXP_LIST);
+    if (rc) return rc;
     tr_bind_cstr(&q, 1, like ? (icase ? like : glob) : NULL);
     tr_bind_int(&q, 2, icase);
     tr_bind_int(&q, 3, limit + 1);
@@ -380,9 +372,10 @@ static int data_doc(tr_store *s, const char *run, const char *name, const char *
 int tr_mlf_run_json(tr_store *s, const char *run_id, int info_only, cJSON **out)
 {
     *out = NULL;
-    int rc = tr_mlf_exp_sync(s), oom = 0;
+    int oom = 0;
     tr_stmt q;
-    if (rc || (rc = tr_stmt_begin(&q, s, TR_STMT_MLF_RUN_INFO))) return rc;
+    int rc = tr_stmt_begin(&q, s, TR_STMT_MLF_RUN_INFO);
+    if (rc) return rc;
     tr_bind_cstr(&q, 1, run_id);
     if ((rc = tr_stmt_row(&q)) != 1) return rc < 0 ? rc : TRAIL_ENOTFOUND;
     cJSON *info = info_doc(q.st, &oom);

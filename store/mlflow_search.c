@@ -96,8 +96,7 @@ int tr_mlf_search_json(tr_store *s, const tr_mlf_search *q, cJSON **out)
 {
     *out = NULL;
     if (q->limit < 1) return tr_store_fail(s, TRAIL_EINVAL, "max_results must be positive");
-    int rc = tr_mlf_exp_sync(s);
-    if (rc) return rc;
+    int rc = 0;
     sqlite3_stmt *st = prepare(s, q);
     if (!st) return TRAIL_ESTORE;
     char(*ids)[33] = calloc((size_t)q->limit + 1, sizeof *ids);

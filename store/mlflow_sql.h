@@ -15,6 +15,23 @@
     " run_id TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,"                              \
     " lifecycle TEXT NOT NULL DEFAULT 'active', deleted_ns INTEGER);"
 
+/* Schema v11: a run's experiment gets its MLflow id when the run is written (a trigger: one
+ * index look-up per run written, in the writer's own transaction), so reads never write nor
+ * scan all runs to find names without an id; the names already there get theirs now. */
+#define TR_SQL_SCHEMA_V11                                                                          \
+    "INSERT INTO mlflow_experiments (name, created_ns, updated_ns)"                                \
+    " SELECT experiment, min(started_ns), max(started_ns) FROM runs"                               \
+    " WHERE experiment IS NOT NULL AND experiment NOT IN (SELECT name FROM mlflow_experiments)"    \
+    " GROUP BY experiment ORDER BY min(started_ns), experiment;"                                   \
+    "CREATE TRIGGER mlflow_exp_of_run_insert AFTER INSERT ON runs"                                 \
+    " WHEN NEW.experiment IS NOT NULL BEGIN"                                                       \
+    " INSERT INTO mlflow_experiments (name, created_ns, updated_ns)"                               \
+    " VALUES (NEW.experiment, NEW.started_ns, NEW.started_ns) ON CONFLICT (name) DO NOTHING; END;" \
+    "CREATE TRIGGER mlflow_exp_of_run_update AFTER UPDATE OF experiment ON runs"                   \
+    " WHEN NEW.experiment IS NOT NULL BEGIN"                                                       \
+    " INSERT INTO mlflow_experiments (name, created_ns, updated_ns)"                               \
+    " VALUES (NEW.experiment, NEW.started_ns, NEW.started_ns) ON CONFLICT (name) DO NOTHING; END;"
+
 #define TR_MLFLOW_STMTS(X)                                                                         \
     X(MLF_EXP_ADD, "INSERT INTO mlflow_experiments (name, artifact_location, created_ns,"          \
                    " updated_ns) VALUES (?1, ?2, ?3, ?3)")                                         \
@@ -22,12 +39,6 @@
                        " FROM mlflow_experiments WHERE name = ?1")                                 \
     X(MLF_EXP_BY_ID, "SELECT id, name, artifact_location, created_ns, updated_ns"                  \
                      " FROM mlflow_experiments WHERE id = ?1")                                     \
-    /* every experiment name runs carry gets an id (trail runs made outside the API) */            \
-    X(MLF_EXP_SYNC,                                                                                \
-      "INSERT INTO mlflow_experiments (name, created_ns, updated_ns)"                              \
-      " SELECT experiment, min(started_ns), max(started_ns) FROM runs"                             \
-      " WHERE experiment IS NOT NULL AND experiment NOT IN (SELECT name FROM mlflow_experiments)"  \
-      " GROUP BY experiment ORDER BY min(started_ns), experiment")                                 \
     /* ?1 name pattern (NULL: any), ?2 case-insensitive, ?3 limit, ?4 offset; id order */          \
     X(MLF_EXP_LIST,                                                                                \
       "SELECT id, name, artifact_location, created_ns, updated_ns FROM mlflow_experiments"         \

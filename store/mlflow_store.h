@@ -20,8 +20,6 @@ void tr_mlf_stream(const char *run_id, tr_stream *st);
 /* A new experiment: 0 with *id, 1 when the name is taken (*id: its id), or TRAIL_E*. */
 int tr_mlf_exp_create(tr_store *s, const char *name, const char *artifact_location, int64_t now_ns,
                       int64_t *id);
-/* Gives an id to every experiment name runs carry that has none yet. */
-int tr_mlf_exp_sync(tr_store *s);
 /* MLflow's Experiment object of the experiment id (name NULL) or of name; TRAIL_ENOTFOUND. */
 int tr_mlf_exp_json(tr_store *s, int64_t id, const char *name, struct cJSON **out);
 /* The trail experiment of an id: its name, "" for 0 (Default: runs without one); or

@@ -669,6 +669,47 @@ static void test_two_traild_one_run(void)
     free(id);
 }
 
+/* Reads never write: runs made outside the API (rows written by another connection) have their
+ * experiment ids already, and experiments/get-by-name, runs/get and a 1000-run runs/search all
+ * answer while another connection holds the store's write lock (BEGIN IMMEDIATE). */
+static void test_reads_while_locked(void)
+{
+    sqlite3 *h = NULL;
+    T_EQ_INT(sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(h, 10000);
+    T_EQ_INT(sqlite3_exec(h,
+                          "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE "
+                          "i < 1200) INSERT INTO runs (id, experiment, name, status, started_ns) "
+                          "SELECT lower(hex(randomblob(16))), CASE WHEN i <= 1100 THEN 'bulk' "
+                          "ELSE 'bulk-' || i END, 'b' || i, 'finished', 1700000000000000000 + i "
+                          "FROM n",
+                          NULL, NULL, NULL),
+             SQLITE_OK);
+    T_EQ_INT(sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    cJSON *d = ok("GET", API "/experiments/get-by-name?experiment_name=bulk", NULL);
+    char eid[32], body[256], path[256];
+    snprintf(eid, sizeof eid, "%s", tml_str(tml_get(d, "experiment"), "experiment_id") ?: "");
+    cJSON_Delete(d);
+    T_CHECK(*eid && strcmp(eid, "0"));
+    d = ok("GET", API "/experiments/get-by-name?experiment_name=bulk-1150", NULL);
+    cJSON_Delete(d);
+    snprintf(body, sizeof body, "{\"experiment_ids\":[\"%s\"],\"max_results\":1000}", eid);
+    d = ok("POST", API "/runs/search", body);
+    const cJSON *runs = tml_get(d, "runs");
+    T_EQ_INT(cJSON_GetArraySize(runs), 1000);
+    T_CHECK(tml_str(d, "next_page_token") != NULL);
+    const char *rid = tml_str(tml_get(cJSON_GetArrayItem(runs, 0), "info"), "run_id");
+    snprintf(path, sizeof path, API "/runs/get?run_id=%s", rid ? rid : "");
+    cJSON *g = ok("GET", path, NULL);
+    T_EQ_STR(tml_str(tml_get(tml_get(g, "run"), "info"), "experiment_id"), eid);
+    cJSON_Delete(g);
+    cJSON_Delete(d);
+    T_EQ_INT(sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    T_EQ_INT(sqlite3_exec(h, "DELETE FROM runs WHERE name GLOB 'b[0-9]*'", NULL, NULL, NULL),
+             SQLITE_OK);
+    sqlite3_close(h);
+}
+
 int main(void)
 {
     tnet_asan_preload_ok();
@@ -690,6 +731,7 @@ int main(void)
     T_RUN(test_runs_and_logging);
     T_RUN(test_limits_and_errors);
     T_RUN(test_search);
+    T_RUN(test_reads_while_locked);
     T_RUN(test_token);
     T_RUN(test_join_trail_run);
     T_RUN(test_python_client);
