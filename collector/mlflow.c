@@ -85,8 +85,11 @@ int mlf_int(mlf_req *r, const cJSON *o, const char *name, int64_t *v)
 {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, name);
     if (!it || cJSON_IsNull(it)) return 0;
-    if (cJSON_IsNumber(it) && it->valuedouble == (double)(int64_t)it->valuedouble) {
-        *v = (int64_t)it->valuedouble;
+    /* a double is cast only inside int64's range (the cast of one outside is undefined) */
+    double d = cJSON_IsNumber(it) ? it->valuedouble : 0;
+    if (cJSON_IsNumber(it) && d >= -9223372036854775808.0 && d < 9223372036854775808.0 &&
+        d == (double)(int64_t)d) {
+        *v = (int64_t)d;
         return 1;
     }
     if (cJSON_IsString(it) && *it->valuestring) { /* protobuf's JSON gives int64 as text */
@@ -99,6 +102,20 @@ int mlf_int(mlf_req *r, const cJSON *o, const char *name, int64_t *v)
         }
     }
     return mlf_invalid(r, "Invalid value for parameter '%s': expected an integer", name);
+}
+
+int mlf_ms(mlf_req *r, const cJSON *o, const char *name, int64_t *v)
+{
+    int64_t ms = *v;
+    int got = mlf_int(r, o, name, &ms);
+    if (got <= 0) return got;
+    if (ms < 0 || ms > MLF_MAX_MS)
+        return mlf_invalid(r,
+                           "Invalid value %lld for parameter '%s': a time in milliseconds "
+                           "since the epoch, from 0 to %lld",
+                           (long long)ms, name, (long long)MLF_MAX_MS);
+    *v = ms;
+    return 1;
 }
 
 int mlf_paging(mlf_req *r, int64_t def, int64_t max, int *limit, int64_t *offset)

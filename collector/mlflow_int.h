@@ -51,6 +51,11 @@ int mlf_str(mlf_req *r, const struct cJSON *o, const char *name, const char **v)
 int mlf_need(mlf_req *r, const struct cJSON *o, const char *name, const char **v);
 /* An int64 parameter given as a number or a decimal string: 1, 0 absent, -1 answered. */
 int mlf_int(mlf_req *r, const struct cJSON *o, const char *name, int64_t *v);
+/* The latest time in milliseconds whose nanoseconds fit int64 (in 2262). */
+#define MLF_MAX_MS (INT64_MAX / 1000000)
+/* A time in milliseconds since the epoch (mlf_int in [0, MLF_MAX_MS]): 1, 0 absent, -1
+ * answered (INVALID_PARAMETER_VALUE). */
+int mlf_ms(mlf_req *r, const struct cJSON *o, const char *name, int64_t *v);
 /* max_results in [1, max] (default def) and page_token (an offset) into *limit and *offset. */
 int mlf_paging(mlf_req *r, int64_t def, int64_t max, int *limit, int64_t *offset);
 /* Checks an entity key (metric, param or tag name) as MLflow does; 0 or -1 answered. */

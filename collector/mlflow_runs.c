@@ -116,7 +116,7 @@ static int get_metric(mlf_req *r, const cJSON *o, metric *m)
     else
         return mlf_invalid(r, "Got invalid value %s for metric '%s' (expected a number)",
                            v ? "of the wrong type" : "(none)", m->key);
-    int got = mlf_int(r, o, "timestamp", &m->ts);
+    int got = mlf_ms(r, o, "timestamp", &m->ts);
     if (got < 0) return -1;
     if (!got)
         return mlf_invalid(r, "Missing value for required parameter 'timestamp' of metric '%s'.",
@@ -192,7 +192,7 @@ int mlf_runs_create(mlf_req *r)
     int64_t eid = 0, start = r->now_ns / 1000000;
     const char *user, *name;
     const cJSON *ex = cJSON_GetObjectItemCaseSensitive(r->in, "experiment_id");
-    if (mlf_int(r, r->in, "start_time", &start) < 0 || mlf_str(r, r->in, "user_id", &user) < 0 ||
+    if (mlf_ms(r, r->in, "start_time", &start) < 0 || mlf_str(r, r->in, "user_id", &user) < 0 ||
         mlf_str(r, r->in, "run_name", &name) < 0)
         return -1;
     /* "7" or 7; none or "": Default (0) */
@@ -259,7 +259,7 @@ int mlf_runs_update(mlf_req *r)
     int64_t end = r->now_ns / 1000000;
     if (mlf_run_of(r, id, status, sizeof status, stage, sizeof stage) ||
         mlf_str(r, r->in, "status", &st) < 0 || mlf_str(r, r->in, "run_name", &name) < 0 ||
-        mlf_int(r, r->in, "end_time", &end) < 0)
+        mlf_ms(r, r->in, "end_time", &end) < 0)
         return -1;
     static const char *const names[] = {"RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED"};
     int k = -1;

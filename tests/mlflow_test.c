@@ -290,7 +290,45 @@ static char *batch(const char *id, const char *kind, int n, size_t pad)
 
 static void test_limits_and_errors(void)
 {
-    char *id = run_create(exp_id, "limits", NULL), body[16384], path[512];
+    char *id = run_create(exp_id, "times", NULL), body[16384], path[512];
+    /* times in milliseconds whose nanoseconds overflow int64, and numbers outside int64: refused
+     * (they read back as negative times, or were an undefined cast) */
+    static const char *const bad_ts[] = {"10000000000000", "-1", "1e300", "\"99999999999999\""};
+    for (int i = 0; i < 4; i++) {
+        snprintf(body, sizeof body,
+                 "{\"run_id\":\"%s\",\"key\":\"big\",\"value\":1,\"timestamp\":%s}", id, bad_ts[i]);
+        refused(400, "INVALID_PARAMETER_VALUE", "POST", API "/runs/log-metric", body);
+        snprintf(body, sizeof body,
+                 "{\"run_id\":\"%s\",\"metrics\":[{\"key\":\"big\",\"value\":1,"
+                 "\"timestamp\":%s}]}",
+                 id, bad_ts[i]);
+        refused(400, "INVALID_PARAMETER_VALUE", "POST", API "/runs/log-batch", body);
+        snprintf(body, sizeof body, "{\"experiment_id\":\"%s\",\"start_time\":%s}", exp_id,
+                 bad_ts[i]);
+        refused(400, "INVALID_PARAMETER_VALUE", "POST", API "/runs/create", body);
+        snprintf(body, sizeof body, "{\"run_id\":\"%s\",\"end_time\":%s}", id, bad_ts[i]);
+        refused(400, "INVALID_PARAMETER_VALUE", "POST", API "/runs/update", body);
+    }
+    snprintf(body, sizeof body,
+             "{\"run_id\":\"%s\",\"key\":\"big\",\"value\":1,\"timestamp\":1,\"step\":1e19}", id);
+    refused(400, "INVALID_PARAMETER_VALUE", "POST", API "/runs/log-metric", body);
+    /* the latest time that fits reads back as sent */
+    snprintf(body, sizeof body,
+             "{\"run_id\":\"%s\",\"key\":\"late\",\"value\":1,\"timestamp\":%lld}", id,
+             (long long)(INT64_MAX / 1000000));
+    cJSON_Delete(ok("POST", API "/runs/log-metric", body));
+    snprintf(path, sizeof path, API "/metrics/get-history?run_id=%s&metric_key=late", id);
+    cJSON *h = ok("GET", path, NULL);
+    T_EQ_INT((long long)cJSON_GetNumberValue(
+                 tml_get(cJSON_GetArrayItem(tml_get(h, "metrics"), 0), "timestamp")),
+             (long long)(INT64_MAX / 1000000));
+    cJSON_Delete(h);
+    snprintf(path, sizeof path, API "/metrics/get-history?run_id=%s&metric_key=big", id);
+    h = ok("GET", path, NULL);
+    T_EQ_INT(cJSON_GetArraySize(tml_get(h, "metrics")), 0);
+    cJSON_Delete(h);
+    free(id);
+    id = run_create(exp_id, "limits", NULL);
     struct {
         const char *kind;
         int max;
