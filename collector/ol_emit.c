@@ -143,6 +143,9 @@ int tr_ol_emit_start(tr_ol_emit **out, const char *url, const char *store_path, 
         free(e);
         return rc;
     }
+    /* counted before the thread starts: the store handle is one thread's (SQLITE_OPEN_NOMUTEX) */
+    int64_t n = 0;
+    tr_store_ol_pending(e->s, url, &n);
     pthread_mutex_init(&e->mu, NULL);
     pthread_cond_init(&e->cv, NULL);
     if (pthread_create(&e->thread, NULL, emit_main, e) != 0) {
@@ -153,8 +156,6 @@ int tr_ol_emit_start(tr_ol_emit **out, const char *url, const char *store_path, 
         free(e);
         return TRAIL_ENOMEM;
     }
-    int64_t n = 0;
-    tr_store_ol_pending(e->s, url, &n);
     tr_srv_log("info", "openlineage: runs that end are sent to %s (%lld waiting)", url,
                (long long)n);
     *out = e;
