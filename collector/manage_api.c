@@ -9,13 +9,16 @@
 #include <string.h>
 
 #include "api.h"
+#include "http_gate.h"
 #include "json_safe.h"
 #include "manage_api.h"
 #include "manage_ops.h"
 #include "server.h"
 #include "store.h"
 
-#define MANAGE_MAX_BODY (8 << 20) /* a request naming up to 100 000 runs */
+/* A request naming some 7000 runs (gc selects its runs on the server); larger: 413. Its body is
+ * read only once the token was checked (http_gate.c). */
+#define MANAGE_MAX_BODY (256 << 10)
 
 struct tr_manage_api {
     char store_path[4096];
@@ -23,6 +26,7 @@ struct tr_manage_api {
     uint8_t token[4096];
     size_t token_len;
     pthread_mutex_t mu;
+    tr_http_gate gate;
 };
 
 static void reply(nng_aio *aio, int status, cJSON *doc)
@@ -58,9 +62,17 @@ static cJSON *refusal(const char *msg, int code)
     return d;
 }
 
+/* Only a caller with the token sends a body (without one: manage_cb's 401 or 403). */
+static int manage_admit(void *data, nng_http_req *req)
+{
+    tr_manage_api *m = data;
+    return m->token_len &&
+           tr_api_bearer_ok(m->token, m->token_len, nng_http_req_get_header(req, "Authorization"));
+}
+
 static void manage_cb(nng_aio *aio)
 {
-    tr_manage_api *m = nng_http_handler_get_data(nng_aio_get_input(aio, 1));
+    tr_manage_api *m = tr_http_gate_data(aio);
     nng_http_req *hreq = nng_aio_get_input(aio, 0);
     cJSON *doc = NULL, *req = NULL;
     int status = 200;
@@ -119,15 +131,9 @@ int tr_manage_api_register(nng_http_server *srv, const char *store_path, const u
     m->token_len = token_len;
     snprintf(m->store_path, sizeof m->store_path, "%s", store_path);
     pthread_mutex_init(&m->mu, NULL);
-    nng_http_handler *h;
-    int rv = nng_http_handler_alloc(&h, "/api/manage", manage_cb);
-    if (!rv) {
-        nng_http_handler_set_data(h, m, NULL);
-        rv = nng_http_handler_set_method(h, "POST");
-        if (!rv) rv = nng_http_handler_collect_body(h, true, MANAGE_MAX_BODY);
-        if (!rv) rv = nng_http_server_add_handler(srv, h);
-        if (rv) nng_http_handler_free(h);
-    }
+    m->gate = (tr_http_gate){
+        .cb = manage_cb, .admit = manage_admit, .data = m, .max_body = MANAGE_MAX_BODY};
+    int rv = tr_http_gate_add(srv, "/api/manage", "POST", 0, &m->gate);
     if (rv) {
         tr_manage_api_free(m);
         return rv;

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "api.h"
+#include "http_gate.h"
 #include "json_safe.h"
 #include "mlflow.h"
 #include "mlflow_int.h"
@@ -26,6 +27,7 @@ struct tr_mlflow {
     uint8_t token[4096];
     size_t token_len;
     pthread_mutex_t mu; /* one request at a time on the store handle */
+    tr_http_gate gate;  /* bodies read only with the token (http_gate.c) */
 };
 
 /* ---- answers and parameters ---- */
@@ -357,7 +359,7 @@ static void serve(tr_mlflow *m, nng_http_req *hreq, mlf_req *r)
 
 static void mlflow_cb(nng_aio *aio)
 {
-    tr_mlflow *m = nng_http_handler_get_data(nng_aio_get_input(aio, 1));
+    tr_mlflow *m = tr_http_gate_data(aio);
     nng_http_req *hreq = nng_aio_get_input(aio, 0);
     mlf_req r = {.status = 500};
     if (!tr_api_bearer_ok(m->token, m->token_len, nng_http_req_get_header(hreq, "Authorization"))) {
@@ -373,19 +375,18 @@ static void mlflow_cb(nng_aio *aio)
     cJSON_Delete(r.in);
 }
 
+/* Only a caller with the token (or any, with --http-no-auth) sends a body. */
+static int mlflow_admit(void *data, nng_http_req *req)
+{
+    tr_mlflow *m = data;
+    return tr_api_bearer_ok(m->token, m->token_len, nng_http_req_get_header(req, "Authorization"));
+}
+
+/* GET and POST (serve() sorts them); bodies up to twice log-batch's 1 MB, so an oversized batch
+ * gets MLflow's answer, read only once the token was checked. */
 static int add(nng_http_server *srv, const char *path, tr_mlflow *m)
 {
-    nng_http_handler *h;
-    int rv = nng_http_handler_alloc(&h, path, mlflow_cb);
-    if (rv) return rv;
-    nng_http_handler_set_data(h, m, NULL);
-    nng_http_handler_set_tree(h);
-    if (!rv) rv = nng_http_handler_set_method(h, NULL); /* GET and POST: serve() sorts them */
-    /* bodies up to twice log-batch's 1 MB, so an oversized batch gets MLflow's answer */
-    if (!rv) rv = nng_http_handler_collect_body(h, true, 2 * MLF_BATCH_BYTES);
-    if (!rv) rv = nng_http_server_add_handler(srv, h);
-    if (rv) nng_http_handler_free(h);
-    return rv;
+    return tr_http_gate_add(srv, path, NULL, 1, &m->gate);
 }
 
 int tr_mlflow_register(nng_http_server *srv, const char *store_path, const uint8_t *token,
@@ -402,6 +403,8 @@ int tr_mlflow_register(nng_http_server *srv, const char *store_path, const uint8
     m->token_len = token_len;
     snprintf(m->store_path, sizeof m->store_path, "%s", store_path);
     pthread_mutex_init(&m->mu, NULL);
+    m->gate = (tr_http_gate){
+        .cb = mlflow_cb, .admit = mlflow_admit, .data = m, .max_body = 2 * MLF_BATCH_BYTES};
     int rv = add(srv, "/api/2.0/mlflow", m);
     if (!rv) rv = add(srv, "/ajax-api/2.0/mlflow", m);
     if (!rv) rv = add(srv, "/api/2.0/preview/mlflow", m); /* MLflow 1.x clients */
