@@ -6,8 +6,10 @@
 
 typedef struct tr_ol_emit tr_ol_emit;
 
-/* Registers url as a target in the store at store_path (its own connection) and starts the
- * thread that sends the runs queued for it. On failure err holds one line. */
+/* Registers url as a target in the store at store_path (its own connection), drops every other
+ * target with what was queued for it (a line says how many), and starts the thread that sends
+ * the runs queued for it. url NULL: drops every target, starts nothing (*out NULL). On failure
+ * err holds one line. */
 int tr_ol_emit_start(tr_ol_emit **out, const char *url, const char *store_path, char *err,
                      size_t errlen);
 /* Stops after the POST in flight (if any); what is still queued stays in the store. */

@@ -307,8 +307,7 @@ int main(int argc, char **argv)
         return usage_exit(agents);
     }
     tr_ol_emit *ol = NULL;
-    if (o.openlineage_url &&
-        tr_ol_emit_start(&ol, o.openlineage_url, o.store, err, sizeof err) != 0) {
+    if (tr_ol_emit_start(&ol, o.openlineage_url, o.store, err, sizeof err) != 0) {
         fprintf(stderr, "traild: %s\n", err);
         tr_http_stop(http);
         tr_srv_stop(srv, NULL);

@@ -109,7 +109,8 @@
             TR_SQL_SCHEMA_V4 /* console_sql.h */, TR_SQL_SCHEMA_V5 /* lineage_sql.h */,            \
             TR_SQL_SCHEMA_V6 /* settle_sql.h */, TR_SQL_SCHEMA_V7 /* mlflow_sql.h */,              \
             TR_SQL_SCHEMA_V8 /* settle_sql.h */, TR_SQL_SCHEMA_V9 /* outbox_sql.h */,              \
-            TR_SQL_SCHEMA_V10, TR_SQL_SCHEMA_V11 /* mlflow_sql.h */                                \
+            TR_SQL_SCHEMA_V10, TR_SQL_SCHEMA_V11 /* mlflow_sql.h */,                               \
+            TR_SQL_SCHEMA_V12 /* outbox_sql.h */                                                   \
     }
 
 /* Open-time checks. */

@@ -2,7 +2,9 @@
  * POSTed to an HTTP receiver on loopback as exactly the events `trail export openlineage` gives;
  * with the receiver down (and answering 503) they wait in the store's outbox, survive a traild
  * restart, and arrive once it is back, in order, none lost and none sent twice; runs that ended
- * before the target was registered are not sent. */
+ * before the target was registered are not sent; a status flapping back to the same end is not
+ * sent again; a run the receiver refuses for good (400) is parked and does not hold up the next;
+ * a traild started without the URL (or with another) drops the old target and its queue. */
 #include "tassert.h"
 #include "tnet.h"
 
@@ -10,22 +12,16 @@
 
 static const char *sandbox;
 static char db[600], dlog[600], bodies[600], url[128], lu[64];
-static int rport;
+static int rport, rfd; /* the receiver's port, bound once (no other test can take it) */
 
-/* A receiver on 127.0.0.1:port: answers the first `fail` requests 503 (keeping nothing), then
- * 200, appending each body as one line to bodies. */
-static pid_t receiver(int port, int fail)
+/* A receiver on rfd: answers the first `fail` requests 503 (keeping nothing; fail < 0: every
+ * one), then 200, appending each body as one line to bodies; a body containing `refuse` (NULL:
+ * none) is answered 400. */
+static pid_t receiver(int fail, const char *refuse)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    a.sin_port = htons((uint16_t)port);
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    T_ASSERT(bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && listen(fd, 64) == 0);
+    int fd = rfd;
     pid_t pid = fork();
-    if (pid) {
-        close(fd);
-        return pid;
-    }
+    if (pid) return pid;
     for (;;) {
         int c = accept(fd, NULL, NULL);
         if (c < 0) continue;
@@ -42,10 +38,10 @@ static pid_t receiver(int port, int fail)
             if (body && cl) want = atol(cl + 15);
             if (body && want >= 0 && (long)(got - (size_t)(body + 4 - buf)) >= want) break;
         }
-        int status = fail > 0 ? 503 : 200;
+        int status = fail != 0 ? 503 : refuse && body && strstr(body, refuse) ? 400 : 200;
         if (fail > 0) {
             fail--;
-        } else if (body && want >= 0) {
+        } else if (status == 200 && body && want >= 0) {
             FILE *f = fopen(bodies, "a");
             fprintf(f, "%.*s\n", (int)want, body + 4);
             fclose(f);
@@ -65,9 +61,17 @@ static void stop(pid_t p)
     tnet_wait(p);
 }
 
+static pid_t start_traild_url(const char *u)
+{
+    pid_t d = u ? TNET_TRAILD(dlog, "--listen", lu, "--store", db, "--openlineage-url", (char *)u)
+                : TNET_TRAILD(dlog, "--listen", lu, "--store", db);
+    T_ASSERT(d > 0);
+    return d;
+}
+
 static pid_t start_traild(void)
 {
-    pid_t d = TNET_TRAILD(dlog, "--listen", lu, "--store", db, "--openlineage-url", url);
+    pid_t d = start_traild_url(url);
     T_ASSERT(d > 0);
     return d;
 }
@@ -96,9 +100,20 @@ static char *exported(const char *id)
     return out;
 }
 
+/* Runs queued (not sent, not parked). */
 static long long outbox(void)
 {
-    return tnet_sql(db, "SELECT count(*) FROM openlineage_outbox");
+    return tnet_sql(db, "SELECT count(*) FROM openlineage_outbox WHERE state = 'queued'");
+}
+
+/* Runs one statement on the store through a connection of its own. */
+static void store_exec(const char *sql)
+{
+    sqlite3 *h = NULL;
+    T_EQ_INT(sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(h, 10000);
+    T_EQ_INT(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
 }
 
 /* Waits (bounded, not a timing assertion) until the receiver kept at least `len` bytes. */
@@ -120,7 +135,7 @@ static void test_emit(void)
     T_EQ_INT(TPROC(NULL, NULL, TRAIL, "run", "--name", "before", "--", "true"), 0);
     T_EQ_INT(TPROC(NULL, NULL, TRAIL, "run", "--name", "before2", "--", "true"), 0);
     (void)before;
-    pid_t r = receiver(rport, 0), d = start_traild();
+    pid_t r = receiver(0, NULL), d = start_traild();
     run("r1", r1);
     char *want1 = exported(r1), *got = wait_bodies(strlen(want1));
     T_EQ_STR(got, want1); /* every event of r1, in order, exactly what export gives */
@@ -129,19 +144,31 @@ static void test_emit(void)
     for (int i = 0; i < 3000 && outbox() != 0; i++)
         tnet_sleep_ms(10);
     T_EQ_INT(outbox(), 0);
+    /* its status flaps (an MLflow client: RUNNING, then FINISHED again): not queued again */
+    char sql[300];
+    snprintf(sql, sizeof sql, "UPDATE runs SET status = 'running' WHERE id = '%s'", r1);
+    store_exec(sql);
+    snprintf(sql, sizeof sql, "UPDATE runs SET status = 'finished' WHERE id = '%s'", r1);
+    store_exec(sql);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM openlineage_outbox WHERE run_id = '%s' AND state = 'sent'", r1);
+    T_EQ_INT(tnet_sql(db, sql), 1);
+    T_EQ_INT(outbox(), 0);
 
-    /* the receiver goes away: r2 and r3 wait in the outbox, across a traild restart */
+    /* the receiver is down (answering 503): r2 and r3 wait in the outbox, across a restart */
     stop(r);
+    r = receiver(-1, NULL);
     run("r2", r2);
     run("r3", r3);
     T_CHECK(tnet_wait_log(dlog, "not delivered to", 1));
     kill(d, SIGTERM);
     T_EQ_INT(tnet_wait(d), 0);
     T_EQ_INT(outbox(), 2);
+    stop(r);
     d = start_traild();
     T_CHECK(tnet_wait_log(dlog, "(2 waiting)", 1));
     /* back, but answering 503 three times first: retried with backoff until 2xx */
-    r = receiver(rport, 3);
+    r = receiver(3, NULL);
     char *want2 = exported(r2), *want3 = exported(r3);
     size_t total = strlen(want1) + strlen(want2) + strlen(want3);
     got = wait_bodies(total);
@@ -177,6 +204,61 @@ static void test_emit(void)
     stop(r);
 }
 
+/* A run the receiver answers 400 is parked after its tries (kept, with the answer) and the run
+ * after it is delivered; a restart without --openlineage-url drops the target and its rows, and
+ * runs that end then are queued for nobody. */
+static void test_park_and_drop(void)
+{
+    char bad[33], good[33], later[33], sql[300];
+    FILE *f = fopen(bodies, "w"); /* what test_emit received is not this test's */
+    T_ASSERT(f && fclose(f) == 0);
+    pid_t r = receiver(0, "poison-run"), d = start_traild();
+    run("poison-run", bad);
+    run("after-poison", good);
+    char *want = exported(good), *got = wait_bodies(strlen(want));
+    T_EQ_STR(got, want); /* delivered, though the run before it is refused */
+    free(got);
+    free(want);
+    T_CHECK(tnet_wait_log(dlog, "parked", 1));
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM openlineage_outbox WHERE run_id = '%s' AND state = 'parked' "
+             "AND tries = 3 AND last_error LIKE '%%HTTP 400%%'",
+             bad);
+    T_EQ_INT(tnet_sql(db, sql), 1);
+    for (int i = 0; i < 3000 && outbox() != 0; i++)
+        tnet_sleep_ms(10);
+    T_EQ_INT(outbox(), 0);
+    kill(d, SIGTERM);
+    T_EQ_INT(tnet_wait(d), 0);
+    /* a URL queued while traild is down, then traild without the URL: all of it dropped */
+    snprintf(sql, sizeof sql, "UPDATE runs SET status = 'killed' WHERE id = '%s'", good);
+    store_exec(sql);
+    T_EQ_INT(outbox(), 1);
+    d = start_traild_url(NULL);
+    T_CHECK(tnet_wait_log(dlog, "target(s) no longer given", 1));
+    T_EQ_INT(tnet_sql(db, "SELECT count(*) FROM openlineage_targets"), 0);
+    T_EQ_INT(tnet_sql(db, "SELECT count(*) FROM openlineage_outbox"), 0);
+    run("unsent", later);
+    T_EQ_INT(tnet_sql(db, "SELECT count(*) FROM openlineage_outbox"), 0);
+    kill(d, SIGTERM);
+    T_EQ_INT(tnet_wait(d), 0);
+    /* another URL (a trailing '/'): the old target goes, the new one alone is queued for */
+    char url2[160];
+    snprintf(url2, sizeof url2, "%s/", url);
+    d = start_traild_url(url);
+    T_CHECK(tnet_wait_log(dlog, "(0 waiting)", 2));
+    kill(d, SIGTERM);
+    T_EQ_INT(tnet_wait(d), 0);
+    d = start_traild_url(url2);
+    T_CHECK(tnet_wait_log(dlog, "target(s) no longer given", 2));
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM openlineage_targets WHERE url = '%s'", url2);
+    T_EQ_INT(tnet_sql(db, sql), 1);
+    T_EQ_INT(tnet_sql(db, "SELECT count(*) FROM openlineage_targets"), 1);
+    kill(d, SIGTERM);
+    T_EQ_INT(tnet_wait(d), 0);
+    stop(r);
+}
+
 static void test_bad_url(void)
 {
     char *err = NULL;
@@ -194,10 +276,18 @@ int main(void)
     snprintf(db, sizeof db, "%s", getenv("TRAIL_STORE"));
     snprintf(dlog, sizeof dlog, "%s/traild.log", sandbox);
     snprintf(bodies, sizeof bodies, "%s/received.ndjson", sandbox);
-    rport = tnet_free_port();
+    /* the receiver's port bound here, once: a port chosen free and bound later could be taken by
+     * a test running alongside (it answered 503 for this one's receiver) */
+    rfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    T_ASSERT(rfd >= 0 && bind(rfd, (struct sockaddr *)&a, sizeof a) == 0 && listen(rfd, 64) == 0 &&
+             getsockname(rfd, (struct sockaddr *)&a, &al) == 0);
+    rport = ntohs(a.sin_port);
     snprintf(url, sizeof url, "http://127.0.0.1:%d/api/v1/lineage", rport);
     snprintf(lu, sizeof lu, "tcp://127.0.0.1:%d", tnet_free_port());
     T_RUN(test_emit);
+    T_RUN(test_park_and_drop);
     T_RUN(test_bad_url);
     return T_DONE();
 }
