@@ -13,6 +13,7 @@
 #include "batch.h"
 #include "http_client.h"
 #include "manage_ops.h"
+#include "textout.h"
 #include "trail.h"
 #include "util.h"
 
@@ -154,9 +155,10 @@ static int execute(const manage_opts *o, cJSON *req)
     cJSON_Delete(req);
     if (!doc) return TR_EXIT_USAGE;
     cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(doc, "lines"))
-        printf("%s\n", cJSON_GetStringValue(l) ? cJSON_GetStringValue(l) : "");
+        printf("%s\n", tr_esc(cJSON_GetStringValue(l) ? cJSON_GetStringValue(l) : ""));
+    /* the lines may come from a traild: printed as text that cannot drive the terminal */
     const char *err = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "error"));
-    if (err) tr_agent_err("%s", err);
+    if (err) tr_agent_err("%s", tr_esc(err));
     int ex = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(doc, "exit"));
     cJSON_Delete(doc);
     return ex;

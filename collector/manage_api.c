@@ -62,6 +62,22 @@ static cJSON *refusal(const char *msg, int code)
     return d;
 }
 
+/* The caller's op as one log word: printable ASCII but the backslash kept, other bytes as \xHH, cut
+ * short ("..."); "?" when there is none. */
+static void log_safe(const char *s, char *out, size_t n)
+{
+    size_t o = 0;
+    if (!s) s = "?";
+    for (; *s && o + 8 < n; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c >= 0x20 && c < 0x7f && c != '\\')
+            out[o++] = (char)c;
+        else
+            o += (size_t)snprintf(out + o, n - o, "\\x%02x", c);
+    }
+    snprintf(out + o, n - o, "%s", *s ? "..." : "");
+}
+
 /* Only a caller with the token sends a body (without one: manage_cb's 401 or 403). */
 static int manage_admit(void *data, nng_http_req *req)
 {
@@ -102,9 +118,10 @@ static void manage_cb(nng_aio *aio)
         } else {
             int ex = tr_store_manage_json(m->s, req, &doc);
             status = ex == 0 ? 200 : ex == 2 ? 400 : 500;
-            const cJSON *op = cJSON_GetObjectItemCaseSensitive(req, "op");
-            tr_srv_log("info", "manage: %s%s: exit %d",
-                       cJSON_GetStringValue(op) ? cJSON_GetStringValue(op) : "?",
+            char op[80];
+            log_safe(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "op")), op,
+                     sizeof op);
+            tr_srv_log("info", "manage: %s%s: exit %d", op,
                        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "dry_run")) ? " (dry run)"
                                                                                       : "",
                        ex);

@@ -344,6 +344,26 @@ static void test_tokenless_bodies(void)
     cJSON_Delete(doc);
 }
 
+/* What a traild answers is printed as text that cannot drive the terminal (a run renamed to a
+ * name with an escape sequence), and traild logs the caller's op escaped, on one line. */
+static void test_escaped(void)
+{
+    char *out = NULL;
+    T_EQ_INT(
+        REMOTE(&out, NULL, "rename", "bystander", "\x1b[2Jevil\nname", "--token-file", tokfile), 0);
+    T_CHECK(out && !strchr(out, '\x1b') && strstr(out, "\\x1b[2Jevil\\nname"));
+    free(out);
+    cJSON *d = NULL;
+    T_EQ_INT(tml_request(hport, "POST", "/api/manage", TOKEN,
+                         "{\"op\":\"x\\u001b[31m\\ninjected line\"}", &d),
+             400);
+    cJSON_Delete(d);
+    T_CHECK(tnet_wait_log(dlog, "manage: x\\x1b[31m\\x0ainjected line: exit 2", 1));
+    char *log = tnet_slurp(dlog);
+    T_CHECK(log && !strstr(log, "\ninjected line") && !strchr(log, '\x1b'));
+    free(log);
+}
+
 int main(void)
 {
     tnet_asan_preload_ok();
@@ -370,6 +390,7 @@ int main(void)
     T_RUN(test_refused);
     traild_pid = d;
     T_RUN(test_tokenless_bodies);
+    T_RUN(test_escaped);
     kill(d, SIGTERM);
     T_EQ_INT(tnet_wait(d), 0);
     return T_DONE();

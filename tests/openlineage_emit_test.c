@@ -259,6 +259,40 @@ static void test_park_and_drop(void)
     stop(r);
 }
 
+/* The HTTP client's deadline is for the whole request: a receiver that answers a header line
+ * every 200 ms for ever (each read gets bytes well within the timeout) is given up on, and
+ * `trail export openlineage --url` says so. */
+static void test_deadline(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    T_ASSERT(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && listen(fd, 8) == 0 &&
+             getsockname(fd, (struct sockaddr *)&a, &al) == 0);
+    pid_t p = fork();
+    if (p == 0) {
+        for (;;) {
+            int c = accept(fd, NULL, NULL);
+            if (c < 0) continue;
+            char buf[65536];
+            if (read(c, buf, sizeof buf) < 0) _exit(1);
+            const char *first = "HTTP/1.1 200 OK\r\n";
+            if (write(c, first, strlen(first)) < 0) _exit(1);
+            while (write(c, "X-Slow: 1\r\n", 11) == 11)
+                tnet_sleep_ms(200);
+            close(c);
+        }
+    }
+    close(fd);
+    char u[128], *err = NULL;
+    snprintf(u, sizeof u, "http://127.0.0.1:%d/api/v1/lineage", ntohs(a.sin_port));
+    int st = TPROC(NULL, &err, TRAIL, "export", "openlineage", "before", "--url", u);
+    T_CHECK(st != 0);
+    T_CHECK(err && strstr(err, "no whole HTTP reply") && strstr(err, "within 10 s"));
+    free(err);
+    stop(p);
+}
+
 static void test_bad_url(void)
 {
     char *err = NULL;
@@ -288,6 +322,7 @@ int main(void)
     snprintf(lu, sizeof lu, "tcp://127.0.0.1:%d", tnet_free_port());
     T_RUN(test_emit);
     T_RUN(test_park_and_drop);
+    T_RUN(test_deadline);
     T_RUN(test_bad_url);
     return T_DONE();
 }
