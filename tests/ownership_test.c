@@ -206,7 +206,10 @@ static void test_traild_refuses_another_uid(void)
     char st[32];
     tu_sql_text(db, "SELECT status FROM runs WHERE name = 'live-a'", st, sizeof st);
     T_EQ_STR(st, "running"); /* not settled by B's note */
-    T_EQ_INT(tnet_sql(db, "SELECT count(*) FROM streams WHERE uid = 65534"), 0);
+    char sql[256];           /* B's own runs (left in the shared root by the test before) are B's */
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM streams WHERE uid = 65534 AND run_id = '%s'",
+             id);
+    T_EQ_INT(tnet_sql(db, sql), 0);
     kill(-a, SIGKILL);
     tu_wait(a);
     setenv("TRAIL_SPOOL_ROOT", spool, 1);
