@@ -270,9 +270,14 @@ int mlf_runs_update(mlf_req *r)
                            "Invalid run status '%s' (RUNNING, SCHEDULED, FINISHED, FAILED, "
                            "KILLED)",
                            st);
+    /* a run `trail run` launched ends when its command does: the launcher owns its status, so an
+     * MLflow client (any token holder) neither ends nor reopens it; the answer shows its status */
+    int launched = 0, rc = k >= 0 ? tr_mlf_has_launcher(r->s, id, &launched) : 0;
+    if (rc) return mlf_store_fail(r, rc);
+    if (launched) k = -1;
     mlf_tx t;
     if (tx_begin(r, &t, id)) return -1;
-    int failed = 0, rc = 0;
+    int failed = 0;
     if (name && *name) {
         failed = kv_rec(&t, TR_REC_TAG, "mlflow.runName", name);
         if (!failed && (rc = tr_store_rename_run(r->s, id, name))) failed = mlf_store_fail(r, rc);

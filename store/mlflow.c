@@ -255,6 +255,18 @@ int tr_mlf_reopen(tr_store *s, const char *run_id)
     return tr_stmt_done(&q);
 }
 
+int tr_mlf_has_launcher(tr_store *s, const char *run_id, int *has)
+{
+    tr_stmt q;
+    int found = 0, rc = tr_stmt_begin(&q, s, TR_STMT_MLF_HAS_LAUNCHER);
+    int64_t v = 0;
+    if (rc) return rc;
+    tr_bind_cstr(&q, 1, run_id);
+    rc = tr_stmt_row_int(&q, &found, &v);
+    *has = found && v;
+    return rc;
+}
+
 int tr_mlf_tag_delete(tr_store *s, const char *run_id, const char *key)
 {
     tr_stmt q;

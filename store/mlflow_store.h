@@ -41,6 +41,8 @@ int tr_mlf_run_state(tr_store *s, const char *run_id, char *status, size_t sn, c
 int tr_mlf_set_lifecycle(tr_store *s, const char *run_id, const char *stage, int64_t now_ns);
 /* Sets an ended run running again (an MLflow client resuming it). */
 int tr_mlf_reopen(tr_store *s, const char *run_id);
+/* *has 1 when a `trail run` launched run_id (the launcher owns its status). */
+int tr_mlf_has_launcher(tr_store *s, const char *run_id, int *has);
 /* Removes a run's tag (MLflow's runs/delete-tag): 0, or TRAIL_ENOTFOUND when it has none. */
 int tr_mlf_tag_delete(tr_store *s, const char *run_id, const char *key);
 /* A param's value: 1 found (copied), 0 none, or TRAIL_E*. */

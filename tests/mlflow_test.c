@@ -748,6 +748,49 @@ static void test_reads_while_locked(void)
     sqlite3_close(h);
 }
 
+/* A run a `trail run` launched (runs.launcher_pid, as the launcher's record sets it) keeps the
+ * status its launcher gives: runs/update FINISHED or RUNNING through the API changes neither
+ * status nor end (the answer shows the run as it is); without a launcher the same update ends
+ * the run. */
+static void test_launcher_owns_status(void)
+{
+    char *id = run_create(exp_id, "owned", NULL), sql[300], body[300];
+    sqlite3 *h = NULL;
+    T_EQ_INT(sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(h, 10000);
+    snprintf(sql, sizeof sql, "UPDATE runs SET launcher_pid = 4242 WHERE id = '%s'", id);
+    T_EQ_INT(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+    snprintf(body, sizeof body, "{\"run_id\":\"%s\",\"status\":\"FINISHED\"}", id);
+    cJSON *d = ok("POST", API "/runs/update", body);
+    T_EQ_STR(tml_str(tml_get(d, "run_info"), "status"), "RUNNING");
+    cJSON_Delete(d);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM runs WHERE id = '%s' AND status = 'running'"
+             " AND ended_ns IS NULL",
+             id);
+    T_EQ_INT(tnet_sql(db, sql), 1);
+    /* ended by its launcher: not reopened */
+    snprintf(sql, sizeof sql,
+             "UPDATE runs SET status = 'failed', ended_ns = 1700000000000000000 WHERE id = '%s'",
+             id);
+    T_EQ_INT(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+    snprintf(body, sizeof body, "{\"run_id\":\"%s\",\"status\":\"RUNNING\"}", id);
+    d = ok("POST", API "/runs/update", body);
+    T_EQ_STR(tml_str(tml_get(d, "run_info"), "status"), "FAILED");
+    cJSON_Delete(d);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM runs WHERE id = '%s' AND status = 'failed'",
+             id);
+    T_EQ_INT(tnet_sql(db, sql), 1);
+    /* the same run without a launcher: the update applies */
+    snprintf(sql, sizeof sql, "UPDATE runs SET launcher_pid = NULL WHERE id = '%s'", id);
+    T_EQ_INT(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+    d = ok("POST", API "/runs/update", body);
+    T_EQ_STR(tml_str(tml_get(d, "run_info"), "status"), "RUNNING");
+    cJSON_Delete(d);
+    free(id);
+}
+
 int main(void)
 {
     tnet_asan_preload_ok();
@@ -770,6 +813,7 @@ int main(void)
     T_RUN(test_limits_and_errors);
     T_RUN(test_search);
     T_RUN(test_reads_while_locked);
+    T_RUN(test_launcher_owns_status);
     T_RUN(test_token);
     T_RUN(test_join_trail_run);
     T_RUN(test_python_client);
