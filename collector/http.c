@@ -104,7 +104,8 @@ static void http_url(const char *addr, char *out, size_t n)
 }
 
 int tr_http_start(tr_http **out, const char *addr, const char *store_path, tr_srv *srv,
-                  const uint8_t *token, size_t token_len, char *err, size_t errlen)
+                  const uint8_t *token, size_t token_len, const uint8_t *manage_token,
+                  size_t manage_len, char *err, size_t errlen)
 {
     char url[512];
     nng_url *u = NULL;
@@ -119,7 +120,8 @@ int tr_http_start(tr_http **out, const char *addr, const char *store_path, tr_sr
     if (rv == 0) rv = add_handler(h, "/health", health_cb, 0);
     if (rv == 0) rv = tr_api_register(h->server, store_path, token, token_len, &h->api);
     if (rv == 0) rv = tr_mlflow_register(h->server, store_path, token, token_len, &h->mlflow);
-    if (rv == 0) rv = tr_manage_api_register(h->server, store_path, token, token_len, &h->manage);
+    if (rv == 0)
+        rv = tr_manage_api_register(h->server, store_path, manage_token, manage_len, &h->manage);
     if (rv == 0) rv = nng_http_server_start(h->server);
     if (u) nng_url_free(u);
     if (rv != 0) {

@@ -58,10 +58,12 @@ void tr_srv_log(const char *level, const char *fmt, ...) __attribute__((format(p
 /* HTTP: GET /health, /api/runs, /api/runs/ID on addr ("PORT", "HOST:PORT" or an http://
  * URL; a bare port binds 127.0.0.1). The API opens store_path read-only. With a token
  * (token_len > 0) every /api request must carry "Authorization: Bearer TOKEN"; with none
- * the API is open (traild only allows that with --http-no-auth). */
+ * the API is open (traild only allows that with --http-no-auth). POST /api/manage needs
+ * manage_token instead (none: it refuses every request). */
 typedef struct tr_http tr_http;
 int tr_http_start(tr_http **out, const char *addr, const char *store_path, tr_srv *srv,
-                  const uint8_t *token, size_t token_len, char *err, size_t errlen);
+                  const uint8_t *token, size_t token_len, const uint8_t *manage_token,
+                  size_t manage_len, char *err, size_t errlen);
 void tr_http_stop(tr_http *h);
 
 #endif

@@ -21,7 +21,7 @@
 
 typedef struct opts {
     tr_srv_conf conf;
-    const char *store, *http, *token_file, *openlineage_url, *agent_tokens;
+    const char *store, *http, *token_file, *openlineage_url, *agent_tokens, *manage_token_file;
     double stats_s;
     const char *listen[TR_SRV_MAX_LISTEN]; /* as given; normalised into conf.listen */
     int nlisten;
@@ -53,6 +53,8 @@ static const tr_opt traild_opts[] = {
     TR_VALUE("token-file", "F", opts, token_file,
              "secret agents prove with HMAC-SHA256 (mode 0600/0400)"),
     TR_VALUE("agent-tokens", "F", opts, agent_tokens, "HOST SECRET lines: tokens proving hosts"),
+    TR_VALUE("manage-token-file", "F", opts, manage_token_file,
+             "the token POST /api/manage needs instead of --token-file's"),
     TR_VALUE("tls-cert", "F", opts, conf.tls_cert, "PEM certificate for tls+tcp:// listeners"),
     TR_VALUE("tls-key", "F", opts, conf.tls_key, "PEM key for tls+tcp:// listeners"),
     TR_VALUE("max-message", "BYTES", opts, max_message, "larger batches are refused with a reason"),
@@ -104,6 +106,8 @@ static int parse(int argc, char **argv, opts *o)
              "(the agent retries). With --http, every /api request needs\n"
              "'Authorization: Bearer TOKEN' (the --token-file secret; /health is open);\n"
              "without a token traild refuses --http unless --http-no-auth is given.\n"
+             "--manage-token-file F: POST /api/manage (trail rm/gc/forget ... --store URL)\n"
+             "needs F's secret instead, so the token jobs carry cannot remove data.\n"
              "--openlineage-url URL: each run that ends from then on is sent as OpenLineage\n"
              "RunEvents (those of trail export openlineage), oldest first, retried until\n"
              "answered 2xx; what waits is kept in the store across restarts.\n"
@@ -239,6 +243,13 @@ int main(int argc, char **argv)
         }
         o.conf.token = token;
     }
+    static uint8_t mtoken[TR_SRV_TOKEN_MAX];
+    size_t mtoken_len = 0;
+    if (o.manage_token_file && tr_batch_load_token(o.manage_token_file, mtoken, sizeof mtoken,
+                                                   &mtoken_len, err, sizeof err) != 0) {
+        fprintf(stderr, "traild: --manage-token-file: %s; refusing to start\n", err);
+        return EXIT_USAGE;
+    }
     tr_agent_keys *agents = NULL;
     if (o.agent_tokens) {
         if (tr_agent_keys_load(o.agent_tokens, o.conf.token, o.conf.token_len, &agents, err,
@@ -299,8 +310,12 @@ int main(int argc, char **argv)
         tr_store_close(store);
         return usage_exit(agents);
     }
-    if (o.http && tr_http_start(&http, o.http, o.store, srv, o.http_no_auth ? NULL : o.conf.token,
-                                o.http_no_auth ? 0 : o.conf.token_len, err, sizeof err) != 0) {
+    /* /api/manage: the manage token when given, else the API's */
+    const uint8_t *api_tok = o.http_no_auth ? NULL : o.conf.token;
+    size_t api_len = o.http_no_auth ? 0 : o.conf.token_len;
+    if (o.http && tr_http_start(&http, o.http, o.store, srv, api_tok, api_len,
+                                o.manage_token_file ? mtoken : api_tok,
+                                o.manage_token_file ? mtoken_len : api_len, err, sizeof err) != 0) {
         fprintf(stderr, "traild: %s\n", err);
         tr_srv_stop(srv, NULL);
         tr_store_close(store);

@@ -364,6 +364,40 @@ static void test_escaped(void)
     free(log);
 }
 
+/* traild --manage-token-file: /api/manage needs that token, the API's (the one jobs carry as
+ * MLFLOW_TRACKING_TOKEN) no longer manages; MLflow's API still takes the API's. */
+static void test_manage_token(void)
+{
+    char mtok[700], hp[32], l3[64];
+    snprintf(mtok, sizeof mtok, "%s/manage-token", sandbox);
+    tnet_token(mtok, "manage-only-secret-7", 0600);
+    int p3 = tnet_free_port();
+    snprintf(hp, sizeof hp, "127.0.0.1:%d", p3);
+    snprintf(l3, sizeof l3, "tcp://127.0.0.1:%d", tnet_free_port());
+    pid_t d3 = TNET_TRAILD(dlog, "--listen", l3, "--store", db, "--http", hp, "--token-file",
+                           tokfile, "--manage-token-file", mtok);
+    T_ASSERT(d3 > 0);
+    const char *req = "{\"op\":\"rename\",\"run\":\"reader2\",\"name\":\"r3\",\"dry_run\":true}";
+    cJSON *d = NULL;
+    T_EQ_INT(tml_request(p3, "POST", "/api/manage", TOKEN, req, &d), 401);
+    cJSON_Delete(d);
+    T_EQ_INT(tml_request(p3, "POST", "/api/manage", "manage-only-secret-7", req, &d), 200);
+    T_CHECK(d && strstr(cJSON_GetStringValue(
+                            cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(d, "lines"), 0))
+                            ?: "",
+                        "would rename"));
+    cJSON_Delete(d);
+    T_EQ_INT(tml_request(p3, "GET", API_MLFLOW "/experiments/get?experiment_id=0", TOKEN, NULL, &d),
+             200);
+    cJSON_Delete(d);
+    T_EQ_INT(tml_request(p3, "GET", API_MLFLOW "/experiments/get?experiment_id=0",
+                         "manage-only-secret-7", NULL, &d),
+             401);
+    cJSON_Delete(d);
+    kill(d3, SIGTERM);
+    T_EQ_INT(tnet_wait(d3), 0);
+}
+
 int main(void)
 {
     tnet_asan_preload_ok();
@@ -391,6 +425,7 @@ int main(void)
     traild_pid = d;
     T_RUN(test_tokenless_bodies);
     T_RUN(test_escaped);
+    T_RUN(test_manage_token);
     kill(d, SIGTERM);
     T_EQ_INT(tnet_wait(d), 0);
     return T_DONE();
