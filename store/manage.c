@@ -159,8 +159,49 @@ static int names_path(const char *arg, const char *cwd, const char *path)
     return *arg && lexical_abs(arg, cwd, abs, sizeof abs) == 0 && !strcmp(abs, path);
 }
 
+/* 1 when c can be part of a path (the bounds of a path named inside a longer argument). */
+static int path_char(char c)
+{
+    return c && (strchr("/._-+~%@", c) || (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
+                 (c >= 'a' && c <= 'z'));
+}
+
+/* 1 when path stands whole at p inside e. */
+static int whole_at(const char *e, const char *p, const char *path, size_t pl)
+{
+    return !strncmp(p, path, pl) && !(p > e && path_char(p[-1])) && !path_char(p[pl]);
+}
+
+/* e with each whole occurrence of the absolute path inside it (a shell command's "cat PATH |
+ * ...": not part of a longer path or word) replaced by "[forgotten]"; malloc'd, NULL when there
+ * is none (*oom on failure). */
+static char *scrub_inside(const char *e, const char *path, int *oom)
+{
+    size_t pl = strlen(path), n = 0, o = 0;
+    if (pl < 2 || path[0] != '/') return NULL;
+    for (const char *p = e; (p = strstr(p, path)); p++)
+        n += whole_at(e, p, path, pl);
+    if (!n) return NULL;
+    char *out = malloc(strlen(e) + n * 11 + 1);
+    if (!out) {
+        *oom = 1;
+        return NULL;
+    }
+    for (const char *p = e; *p;) {
+        if (whole_at(e, p, path, pl)) {
+            memcpy(out + o, "[forgotten]", 11);
+            o += 11;
+            p += pl;
+        } else
+            out[o++] = *p++;
+    }
+    out[o] = 0;
+    return out;
+}
+
 /* The command line argv (a JSON array) with each element that names path (whole, or the value
- * of a --flag=PATH) replaced by "[forgotten]"; NULL when none does (or it is no array). */
+ * of a --flag=PATH) replaced by "[forgotten]", and the absolute path where it stands whole inside
+ * a longer element too; NULL when none does (or it is no array). */
 static char *scrub_argv(const char *argv, const char *cwd, const char *path, int *oom)
 {
     cJSON *a = cJSON_Parse(argv), *it;
@@ -178,8 +219,13 @@ static char *scrub_argv(const char *argv, const char *cwd, const char *path, int
             snprintf(repl, sizeof repl, "[forgotten]");
         else if (eq && eq - e < 256 && names_path(eq + 1, cwd, path))
             snprintf(repl, sizeof repl, "%.*s=[forgotten]", (int)(eq - e), e);
-        else
+        else {
+            char *in = scrub_inside(e, path, oom);
+            if (in && !cJSON_SetValuestring(it, in)) *oom = 1;
+            changed |= in != NULL;
+            free(in);
             continue;
+        }
         if (!cJSON_SetValuestring(it, repl)) *oom = 1;
         changed = 1;
     }

@@ -159,11 +159,16 @@ static void test_forget_scoped(void)
                    "--in=./w/b/../a/data.csv"),
              0);
     T_EQ_INT(chdir(here), 0);
+    /* a shell command naming the absolute path inside a longer argument, and a longer path */
+    char sh[2000];
+    snprintf(sh, sizeof sh, "cat %s/w/a/data.csv >/dev/null; echo %s/w/a/data.csv.bak", sandbox,
+             sandbox);
+    T_EQ_INT(TPROC(NULL, NULL, TRAIL, "run", "--name", "five", "--", "sh", "-c", sh), 0);
     snprintf(p, sizeof p, "%s/w/a/data.csv", sandbox);
     T_EQ_INT(TPROC(&dry, NULL, TRAIL, "forget", p, "--dry-run"), 0);
     T_EQ_INT(TPROC(&out, NULL, TRAIL, "forget", p), 0);
-    T_CHECK(out && strstr(out, "from 2 run(s)"));
-    /* the dry run counted the rows the forget changed (only those of runs one and four) */
+    T_CHECK(out && strstr(out, "from 3 run(s)"));
+    /* the dry run counted the rows the forget changed (only those of runs one, four, five) */
     long long rd = -1, ro = -2;
     const char *ld = dry ? strstr(dry, "would remove ") : NULL,
                *lo = out ? strstr(out, "removed ") : NULL;
@@ -177,16 +182,21 @@ static void test_forget_scoped(void)
     T_EQ_STR(b, "cat|w/b/data.csv|");
     T_EQ_STR(c, "echo|mydata.csv_is_a_word|");
     T_CHECK(d && strstr(d, "|sh|--in=[forgotten]|") && strstr(d, " data.csv 2>"));
+    char *e = argv_of("five"), want[2100];
+    snprintf(want, sizeof want, "sh|-c|cat [forgotten] >/dev/null; echo %s/w/a/data.csv.bak|",
+             sandbox);
+    T_EQ_STR(e, want);
     free(a);
     free(b);
     free(c);
     free(d);
-    const char *const noted[] = {"one", "two", "three", "four"};
-    for (int i = 0; i < 4; i++) {
+    free(e);
+    const char *const noted[] = {"one", "two", "three", "four", "five"};
+    for (int i = 0; i < 5; i++) {
         cJSON *doc = show(noted[i], &st);
         T_EQ_INT(st, 0);
         const char *t = tag(doc, "trail.forgotten");
-        T_CHECK(i == 0 || i == 3 ? t && !strcmp(t, "1") : t == NULL);
+        T_CHECK(i == 0 || i >= 3 ? t && !strcmp(t, "1") : t == NULL);
         cJSON_Delete(doc);
     }
 }
