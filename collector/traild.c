@@ -54,7 +54,7 @@ static const tr_opt traild_opts[] = {
              "secret agents prove with HMAC-SHA256 (mode 0600/0400)"),
     TR_VALUE("agent-tokens", "F", opts, agent_tokens, "HOST SECRET lines: tokens proving hosts"),
     TR_VALUE("manage-token-file", "F", opts, manage_token_file,
-             "the token POST /api/manage needs instead of --token-file's"),
+             "secret POST /api/manage needs (default --token-file's)"),
     TR_VALUE("tls-cert", "F", opts, conf.tls_cert, "PEM certificate for tls+tcp:// listeners"),
     TR_VALUE("tls-key", "F", opts, conf.tls_key, "PEM key for tls+tcp:// listeners"),
     TR_VALUE("max-message", "BYTES", opts, max_message, "larger batches are refused with a reason"),
