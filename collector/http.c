@@ -85,7 +85,8 @@ static int add_handler(tr_http *h, const char *path, void (*cb)(nng_aio *), int 
     if (rv) return rv;
     nng_http_handler_set_data(hd, h, NULL);
     if (tree) nng_http_handler_set_tree(hd);
-    rv = nng_http_server_add_handler(h->server, hd);
+    rv = nng_http_handler_collect_body(hd, true, 0); /* GET /health takes no body (nng: 1 MB) */
+    if (!rv) rv = nng_http_server_add_handler(h->server, hd);
     if (rv) nng_http_handler_free(hd);
     return rv;
 }

@@ -257,8 +257,8 @@ static long hwm_kb(pid_t pid)
     return kb;
 }
 
-/* A connection that sent the headers of POST path with Content-Length len and no token. */
-static int tokenless_head(const char *path, size_t len)
+/* A connection that sent the headers of METHOD path with Content-Length len and no token. */
+static int tokenless_head(const char *method, const char *path, size_t len)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)hport)};
@@ -266,9 +266,9 @@ static int tokenless_head(const char *path, size_t len)
     T_ASSERT(fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
     char head[512];
     int n = snprintf(head, sizeof head,
-                     "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                      "Content-Length: %zu\r\n\r\n",
-                     path, len);
+                     method, path, len);
     T_ASSERT(send(fd, head, (size_t)n, MSG_NOSIGNAL) == n);
     return fd;
 }
@@ -301,29 +301,34 @@ static int status_of(int fd)
 
 /* Callers without the token cost traild no body buffers: 30 connections at once announcing and
  * sending 8 MB-1 to /api/manage or 1.9 MB to MLflow's API (all but their last byte) are answered
- * 401 before their bodies are read: traild's peak RSS grows by far less than their 150 MB. With
- * the token, a manage body over its limit is refused (413) unread. */
+ * 401 before their bodies are read (10 sending 1 MB-1 to GET /health: 400): traild's peak RSS grows
+ * by far less than their 150 MB. With the token, a manage body over its limit is refused (413)
+ * unread. */
 static pid_t traild_pid;
 
 static void test_tokenless_bodies(void)
 {
     pid_t d = traild_pid;
     long before = hwm_kb(d);
-    int fds[30];
-    size_t len[30];
-    for (int i = 0; i < 30; i++) {
-        len[i] = i % 2 ? 1900000 : (8u << 20) - 1;
-        fds[i] = tokenless_head(i % 2 ? API_MLFLOW "/runs/log-batch" : "/api/manage", len[i]);
+    int fds[40];
+    size_t len[40];
+    for (int i = 0; i < 40; i++) {
+        len[i] = i >= 30 ? (1u << 20) - 1 : i % 2 ? 1900000 : (8u << 20) - 1;
+        fds[i] = tokenless_head(i >= 30 ? "GET" : "POST",
+                                i >= 30 ? "/health"
+                                : i % 2 ? API_MLFLOW "/runs/log-batch"
+                                        : "/api/manage",
+                                len[i]);
     }
-    for (int i = 0; i < 30; i++)
+    for (int i = 0; i < 40; i++)
         send_body(fds[i], len[i] - 1);
     long after = hwm_kb(d);
-    for (int i = 0; i < 30; i++) {
+    for (int i = 0; i < 40; i++) {
         send_body(fds[i], 1);
-        T_EQ_INT(status_of(fds[i]), 401);
+        T_EQ_INT(status_of(fds[i]), i >= 30 ? 400 : 401); /* /health takes no body */
         close(fds[i]);
     }
-    printf("traild VmHWM: %ld KiB before, %ld KiB after 30 tokenless large bodies\n", before,
+    printf("traild VmHWM: %ld KiB before, %ld KiB after 40 tokenless large bodies\n", before,
            after);
     T_CHECK(before > 0 && after > 0);
     T_CHECK(!RSS_MEANINGFUL || after - before < 32 * 1024);
