@@ -377,7 +377,7 @@ int mlf_log_batch(mlf_req *r)
 {
     char id[33];
     const cJSON *ml, *pl, *tl, *it;
-    int nm, np, nt;
+    int nm = 0, np = 0, nt = 0;
     if (r->body_len > MLF_BATCH_BYTES)
         return mlf_invalid(r,
                            "Batched logging API requests must be at most 1 MB in size. Got "
