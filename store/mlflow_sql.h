@@ -57,7 +57,7 @@
                      " deleted_ns = excluded.deleted_ns")                                          \
     /* a run an MLflow client set RUNNING again after it ended */                                  \
     X(MLF_REOPEN, "UPDATE runs SET status = 'running', ended_ns = NULL WHERE id = ?1")             \
-    /* 1 when a `trail run` launched the run (its status is the launcher's) */                    \
+    /* 1 when a `trail run` launched the run (its status is the launcher's) */                     \
     X(MLF_HAS_LAUNCHER, "SELECT launcher_pid IS NOT NULL FROM runs WHERE id = ?1")                 \
     X(MLF_PARAM_GET, "SELECT value FROM params WHERE run_id = ?1 AND key = ?2")                    \
     X(MLF_TAG_DELETE, "DELETE FROM tags WHERE run_id = ?1 AND key = ?2")                           \

@@ -46,7 +46,7 @@
 #define TR_OUTBOX_STMTS(X)                                                                         \
     X(OL_TARGET, "INSERT INTO openlineage_targets (url, since_ns) VALUES (?1, ?2)"                 \
                  " ON CONFLICT (url) DO NOTHING")                                                  \
-    /* targets other than ?1 (NULL: every one) and what was queued for them */                    \
+    /* targets other than ?1 (NULL: every one) and what was queued for them */                     \
     X(OL_DROP_ROWS, "DELETE FROM openlineage_outbox WHERE url IS NOT ?1")                          \
     X(OL_DROP_TARGETS, "DELETE FROM openlineage_targets WHERE url IS NOT ?1")                      \
     X(OL_NEXT, "SELECT seq, run_id, status, tries FROM openlineage_outbox"                         \
@@ -58,13 +58,13 @@
     /* ?1 seq, ?2 the answer, ?3 1 to park it */                                                   \
     X(OL_FAILED, "UPDATE openlineage_outbox SET tries = tries + 1, last_error = ?2,"               \
                  " state = CASE WHEN ?3 THEN 'parked' ELSE state END WHERE seq = ?1")              \
-    /* the caps: rows not sent queued before ?1, then all but the newest ?2 of them */            \
+    /* the caps: rows not sent queued before ?1, then all but the newest ?2 of them */             \
     X(OL_DROP_OLD, "DELETE FROM openlineage_outbox WHERE state <> 'sent'"                          \
                    " AND coalesce(queued_ns, 0) < ?1")                                             \
     X(OL_DROP_OVER, "DELETE FROM openlineage_outbox WHERE state <> 'sent' AND seq NOT IN"          \
                     " (SELECT seq FROM openlineage_outbox WHERE state <> 'sent'"                   \
                     " ORDER BY seq DESC LIMIT ?1)")                                                \
-    /* the record of what was sent (so an end is not sent twice): as long and as many */          \
+    /* the record of what was sent (so an end is not sent twice): as long and as many */           \
     X(OL_TRIM_SENT, "DELETE FROM openlineage_outbox WHERE state = 'sent' AND"                      \
                     " (coalesce(queued_ns, 0) < ?1 OR seq NOT IN (SELECT seq FROM"                 \
                     " openlineage_outbox WHERE state = 'sent' ORDER BY seq DESC LIMIT ?2))")
