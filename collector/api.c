@@ -469,7 +469,10 @@ static int add(nng_http_server *srv, const char *path, void (*cb)(nng_aio *), vo
     if (rv) return rv;
     nng_http_handler_set_data(h, data, NULL);
     if (tree) nng_http_handler_set_tree(h);
-    rv = nng_http_server_add_handler(srv, h);
+    /* the API's reads and the page take no body: one is refused (400), never buffered before
+     * the token is checked (nng's default would collect 1 MB per request) */
+    rv = nng_http_handler_collect_body(h, true, 0);
+    if (!rv) rv = nng_http_server_add_handler(srv, h);
     if (rv) nng_http_handler_free(h);
     return rv;
 }
