@@ -639,6 +639,9 @@ int tr_cmd_run(int argc, char **argv)
         _exit(127);
     }
     child_pid = pid;
+    /* and at a lower priority from now on (TRAIL_AGENT_NICE, default 5; CMD keeps its own:
+     * forked before this) */
+    lower_priority();
     close(errpipe[1]);
     tr_console_started(&con, pid);
     /* a closed stdout of ours stops the copy to it (console.c), it does not kill trail */
@@ -669,10 +672,8 @@ int tr_cmd_run(int argc, char **argv)
     if (exec_errno) tr_agent_err("cannot run '%s': %s", o.cmd[0], strerror(exec_errno));
     tr_sys_open(&sys, exec_errno ? 0 : pid, o.system_s);
 
-    /* While CMD runs, trail gives way to it: a lower priority (TRAIL_AGENT_NICE, default 5;
-     * CMD keeps its own, set before the fork) and delivery batched by time, one batch at most
-     * every DELIVER_NS (for a slice, longer while a backlog lasts), not after every burst. */
-    lower_priority();
+    /* While CMD runs, trail gives way to it: delivery batched by time, one batch at most every
+     * DELIVER_NS (for a slice, longer while a backlog lasts), not after every burst. */
     int wstatus = 0, reported = 0;
     int64_t next_pump = 0;
     struct rusage ru;

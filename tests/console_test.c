@@ -497,9 +497,10 @@ static void test_system(void)
     cJSON_Delete(m);
     /* the launcher gives way while the command runs; the command keeps the caller's priority */
     char *nice = NULL;
-    T_EQ_INT(TPROC(&nice, NULL, TRAIL, "run", "--name", "nice", "--", "sh", "-c",
-                   "awk '{print $19}' /proc/$PPID/stat; awk '{print $19}' /proc/$$/stat"),
-             0);
+    T_EQ_INT(
+        TPROC(&nice, NULL, TRAIL, "run", "--name", "nice", "--", "sh", "-c",
+              "sleep 0.3; awk '{print $19}' /proc/$PPID/stat; awk '{print $19}' /proc/$$/stat"),
+        0);
     int launcher = -100, cmd = -100;
     T_CHECK(nice && sscanf(nice, "%d %d", &launcher, &cmd) == 2);
     T_EQ_INT(cmd, getpriority(PRIO_PROCESS, 0));
