@@ -2,7 +2,7 @@
 # Installs the Debian packages trail needs, only those that are missing.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libnng-dev libsqlite3-dev libunwind-dev libcjson-dev
-      libmbedtls-dev
+      libmbedtls-dev libpq-dev
       sqlite3 strace clang clang-format python3 git openssl
       python3-torch python3-numpy
       rsync busybox-static python3-sklearn)
@@ -12,6 +12,8 @@ pkgs=(build-essential cmake pkg-config libnng-dev libsqlite3-dev libunwind-dev l
 # A Node.js that ships its own npm (NodeSource's nodejs) conflicts with Debian's npm package:
 # npm is wanted only when no npm command exists.
 pkgs+=(nodejs chromium chromium-driver)
+# PostgreSQL 15, the second store backend: its tests start a server of their own (initdb, pg_ctl).
+pkgs+=(postgresql)
 if ! command -v npm >/dev/null 2>&1; then pkgs+=(npm); fi
 # `deps.sh bench` adds the baselines the benchmarks compare against.
 if [ "${1:-}" = "bench" ]; then pkgs+=(reprozip hyperfine); fi

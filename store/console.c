@@ -31,7 +31,7 @@ int tr_store_ingest_console(tr_store *s, const char *run, size_t runlen, const t
     tr_bind_text(&q, 2, stream, sn);
     tr_bind_int(&q, 3, off);
     tr_bind_int(&q, 4, cut);
-    tr_bind_note(&q, sqlite3_bind_blob(q.st, 5, dn ? data : "", (int)dn, SQLITE_STATIC));
+    tr_bind_note(&q, tr_db_bind_blob(q.st, 5, dn ? data : "", (int)dn, TR_DB_STATIC));
     tr_bind_int(&q, 6, rec->time_ns);
     return tr_stmt_done(&q);
 }
@@ -63,7 +63,7 @@ int tr_store_metric_source(tr_store *s, const char *run, size_t runlen, const ch
     if ((rc = run_key(&q, s, TR_STMT_CON_SDK_KEY, run, runlen, key, keylen)) ||
         (rc = tr_stmt_done(&q)))
         return rc;
-    if (sqlite3_changes(s->db) == 0) return 0; /* known already: its console points are gone */
+    if (tr_db_changes(s->db) == 0) return 0; /* known already: its console points are gone */
     if ((rc = run_key(&q, s, TR_STMT_CON_DROP_CONSOLE, run, runlen, key, keylen))) return rc;
     return tr_stmt_done(&q);
 }
@@ -79,13 +79,13 @@ int tr_store_console_read(tr_store *s, const char *run_id, const char *stream, i
     tr_bind_cstr(&q, 2, stream);
     tr_bind_int(&q, 3, *after);
     while (!stop && (rc = tr_stmt_row(&q)) == 1) {
-        sqlite3_stmt *st = q.st;
-        *after = sqlite3_column_int64(st, TR_COL_CON_ROWID);
-        const void *data = sqlite3_column_blob(st, TR_COL_CON_DATA);
-        size_t n = (size_t)sqlite3_column_bytes(st, TR_COL_CON_DATA);
-        stop = fn(arg, (const char *)sqlite3_column_text(st, TR_COL_CON_STREAM),
-                  sqlite3_column_int64(st, TR_COL_CON_OFFSET),
-                  sqlite3_column_int64(st, TR_COL_CON_CUT), data ? data : "", n);
+        tr_dbst *st = q.st;
+        *after = tr_db_column_int64(st, TR_COL_CON_ROWID);
+        const void *data = tr_db_column_blob(st, TR_COL_CON_DATA);
+        size_t n = (size_t)tr_db_column_bytes(st, TR_COL_CON_DATA);
+        stop = fn(arg, (const char *)tr_db_column_text(st, TR_COL_CON_STREAM),
+                  tr_db_column_int64(st, TR_COL_CON_OFFSET), tr_db_column_int64(st, TR_COL_CON_CUT),
+                  data ? data : "", n);
     }
     if (stop) {
         tr_stmt_reset(&q);
@@ -115,13 +115,13 @@ int tr_store_console_tail(tr_store *s, const char *run_id, const char *stream, s
     tr_bind_cstr(&q, 2, stream);
     tr_bind_int(&q, 3, 4096);
     while (have < max && (rc = tr_stmt_row(&q)) == 1) {
-        const char *d = sqlite3_column_blob(q.st, TR_COL_CONL_DATA);
-        size_t dn = (size_t)sqlite3_column_bytes(q.st, TR_COL_CONL_DATA);
+        const char *d = tr_db_column_blob(q.st, TR_COL_CONL_DATA);
+        size_t dn = (size_t)tr_db_column_bytes(q.st, TR_COL_CONL_DATA);
         size_t take = dn < max - have ? dn : max - have;
         memmove(buf + take, buf, have);
         if (take) memcpy(buf, d + (dn - take), take);
         have += take;
-        if (take < dn || sqlite3_column_int64(q.st, TR_COL_CONL_CUT) > 0) *cut = 1;
+        if (take < dn || tr_db_column_int64(q.st, TR_COL_CONL_CUT) > 0) *cut = 1;
     }
     if (rc == 1) {
         tr_stmt_reset(&q);
@@ -199,7 +199,7 @@ int tr_store_run_status(tr_store *s, const char *run_id, char *out, size_t n)
     tr_bind_cstr(&q, 1, run_id);
     if ((rc = tr_stmt_row(&q)) < 0) return rc;
     if (rc == 0) return tr_store_fail(s, TRAIL_ENOTFOUND, "no run %s", run_id);
-    const char *st = (const char *)sqlite3_column_text(q.st, 0);
+    const char *st = (const char *)tr_db_column_text(q.st, 0);
     snprintf(out, n, "%s", st ? st : "");
     tr_stmt_reset(&q);
     return 0;

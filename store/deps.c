@@ -53,8 +53,8 @@ int tr_store_dep_cache_get(tr_store *s, const char *path, const char *stamp, cha
     tr_bind_cstr(&q, 1, path);
     tr_bind_cstr(&q, 2, stamp);
     if ((rc = tr_stmt_row(&q)) <= 0) return rc ? rc : TRAIL_ENOTFOUND;
-    const char *p = (const char *)sqlite3_column_text(q.st, TR_COL_DEPC_PACKAGE);
-    const char *v = (const char *)sqlite3_column_text(q.st, TR_COL_DEPC_VERSION);
+    const char *p = (const char *)tr_db_column_text(q.st, TR_COL_DEPC_PACKAGE);
+    const char *v = (const char *)tr_db_column_text(q.st, TR_COL_DEPC_VERSION);
     snprintf(package, pn, "%s", p ? p : "");
     snprintf(version, vn, "%s", v ? v : "");
     tr_stmt_reset(&q);
@@ -80,7 +80,7 @@ static int lookup(tr_store *s, enum tr_stmt_id id, const char *run_id, const cha
     tr_bind_cstr(&q, 1, run_id);
     if (key) tr_bind_cstr(&q, 2, key);
     if ((rc = tr_stmt_row(&q)) <= 0) return rc ? rc : TRAIL_ENOTFOUND;
-    const char *t = (const char *)sqlite3_column_text(q.st, 0); /* the one column */
+    const char *t = (const char *)tr_db_column_text(q.st, 0); /* the one column */
     snprintf(out, n, "%s", t ? t : "");
     tr_stmt_reset(&q);
     return 0;

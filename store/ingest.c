@@ -305,7 +305,7 @@ static const char *run_id(const ing *c, char *buf, size_t n)
  * ingest remembered (ingest_cache.c). */
 static int64_t changes(const ing *c)
 {
-    return sqlite3_total_changes64(c->s->db);
+    return tr_db_total_changes64(c->s->db);
 }
 
 static int after_lineage(ing *c, int64_t before, int rc)
@@ -363,7 +363,7 @@ static int on_file(ing *c)
     tr_bind_field_str(&q, 11, c->rec, TR_F_SOURCE);
     if ((rc = tr_stmt_done(&q))) return rc;
     /* a settled open keeps what ties it to its open; a close needs no second statement */
-    if (settle && (rc = tr_lineage_event_order(c->s, sqlite3_last_insert_rowid(c->s->db), seq,
+    if (settle && (rc = tr_lineage_event_order(c->s, tr_db_last_insert_rowid(c->s->db), seq,
                                                open_seq, "killed")))
         return rc;
     before = changes(c);
@@ -403,7 +403,7 @@ static int on_fileop(ing *c)
     tr_bind_cstr(&q, 5, k2 ? key2 : NULL);
     tr_bind_int(&q, 6, c->rec->time_ns);
     if ((rc = tr_stmt_done(&q))) return rc;
-    int64_t rowid = sqlite3_last_insert_rowid(c->s->db), seq = 0, acted = 0;
+    int64_t rowid = tr_db_last_insert_rowid(c->s->db), seq = 0, acted = 0;
     has_int(c->rec, TR_F_SEQ, &seq);
     tr_fingerprint fp;
     int has_fp = has_int(c->rec, TR_F_INO, &ino) && has_int(c->rec, TR_F_SIZE, &size) &&

@@ -125,16 +125,16 @@ static int vget(tr_store *s, int64_t id, vinfo *v)
     if (rc) return rc;
     tr_bind_int(&q, 1, id);
     if ((rc = tr_stmt_row(&q)) <= 0) return rc ? rc : TRAIL_ENOTFOUND;
-    sqlite3_stmt *st = q.st;
-    v->has_fp = sqlite3_column_type(st, TR_COL_LNV_INO) != SQLITE_NULL;
-    v->fp.dev = (uint64_t)sqlite3_column_int64(st, TR_COL_LNV_DEV);
-    v->fp.ino = (uint64_t)sqlite3_column_int64(st, TR_COL_LNV_INO);
-    v->fp.size = sqlite3_column_int64(st, TR_COL_LNV_SIZE);
-    v->fp.mtime_ns = sqlite3_column_int64(st, TR_COL_LNV_MTIME_NS);
-    const char *h = (const char *)sqlite3_column_text(st, TR_COL_LNV_HASH);
+    tr_dbst *st = q.st;
+    v->has_fp = tr_db_column_type(st, TR_COL_LNV_INO) != TR_DB_NULL;
+    v->fp.dev = (uint64_t)tr_db_column_int64(st, TR_COL_LNV_DEV);
+    v->fp.ino = (uint64_t)tr_db_column_int64(st, TR_COL_LNV_INO);
+    v->fp.size = tr_db_column_int64(st, TR_COL_LNV_SIZE);
+    v->fp.mtime_ns = tr_db_column_int64(st, TR_COL_LNV_MTIME_NS);
+    const char *h = (const char *)tr_db_column_text(st, TR_COL_LNV_HASH);
     snprintf(v->hash, sizeof v->hash, "%s", h ? h : "");
-    v->origin = sqlite3_column_int64(st, TR_COL_LNV_ORIGIN);
-    h = (const char *)sqlite3_column_text(st, TR_COL_LNV_ORIGIN_KIND);
+    v->origin = tr_db_column_int64(st, TR_COL_LNV_ORIGIN);
+    h = (const char *)tr_db_column_text(st, TR_COL_LNV_ORIGIN_KIND);
     snprintf(v->origin_kind, sizeof v->origin_kind, "%s", h ? h : "");
     tr_stmt_reset(&q);
     return 0;
@@ -216,7 +216,7 @@ int tr_lineage_undo_carry(tr_store *s, const char *run, int64_t src, const char 
     tr_bind_int(&q, 2, root_of(src, &v));
     tr_bind_cstr(&q, 3, kind);
     while (n < 8 && (rc = tr_stmt_row(&q)) == 1)
-        dst[n++] = sqlite3_column_int64(q.st, 0);
+        dst[n++] = tr_db_column_int64(q.st, 0);
     if (rc == 1) tr_stmt_reset(&q);
     if (rc < 0) return rc;
     for (int i = 0; i < n; i++) {
@@ -306,7 +306,7 @@ static int supersede(tr_store *s, const char *run, int64_t ver)
     if (rc) return rc;
     tr_bind_int(&q, 1, ver);
     if ((rc = tr_stmt_row(&q)) <= 0) return rc;
-    int64_t art = sqlite3_column_int64(q.st, TR_COL_LNV_ARTIFACT);
+    int64_t art = tr_db_column_int64(q.st, TR_COL_LNV_ARTIFACT);
     tr_stmt_reset(&q);
     if ((rc = tr_stmt_begin(&q, s, TR_STMT_LN_SUPERSEDE))) return rc;
     tr_bind_cstr(&q, 1, run);
@@ -329,13 +329,13 @@ int tr_lineage_after_file(tr_store *s, const char *run, int64_t pid, const char 
     int64_t rowid[4], when[4], was[4];
     int n = 0;
     while (n < 4 && (rc = tr_stmt_row(&q)) == 1) {
-        const char *op = (const char *)sqlite3_column_text(q.st, TR_COL_LNO_OP);
-        const char *p2 = (const char *)sqlite3_column_text(q.st, TR_COL_LNO_PATH2);
+        const char *op = (const char *)tr_db_column_text(q.st, TR_COL_LNO_OP);
+        const char *p2 = (const char *)tr_db_column_text(q.st, TR_COL_LNO_PATH2);
         snprintf(ops[n], sizeof ops[n], "%s", op ? op : "");
         snprintf(dst[n], sizeof dst[n], "%s", p2 ? p2 : "");
-        rowid[n] = sqlite3_column_int64(q.st, TR_COL_LNO_ROWID);
-        when[n] = sqlite3_column_int64(q.st, TR_COL_LNO_TIME_NS);
-        was[n] = sqlite3_column_int64(q.st, TR_COL_LNO_VERSION);
+        rowid[n] = tr_db_column_int64(q.st, TR_COL_LNO_ROWID);
+        when[n] = tr_db_column_int64(q.st, TR_COL_LNO_TIME_NS);
+        was[n] = tr_db_column_int64(q.st, TR_COL_LNO_VERSION);
         n++;
     }
     if (rc == 1) tr_stmt_reset(&q);
@@ -385,14 +385,14 @@ int tr_store_hash_target(tr_store *s, const char *key, const tr_fingerprint *fp,
         tr_bind_int(&q, 4, fp->mtime_ns);
     }
     if ((rc = tr_stmt_row(&q)) <= 0) return rc ? rc : TRAIL_ENOTFOUND;
-    sqlite3_stmt *st = q.st;
-    out->version = sqlite3_column_int64(st, TR_COL_LNV_ID);
-    out->has_fp = sqlite3_column_type(st, TR_COL_LNV_INO) != SQLITE_NULL;
-    out->fp.dev = (uint64_t)sqlite3_column_int64(st, TR_COL_LNV_DEV);
-    out->fp.ino = (uint64_t)sqlite3_column_int64(st, TR_COL_LNV_INO);
-    out->fp.size = sqlite3_column_int64(st, TR_COL_LNV_SIZE);
-    out->fp.mtime_ns = sqlite3_column_int64(st, TR_COL_LNV_MTIME_NS);
-    out->has_hash = sqlite3_column_type(st, TR_COL_LNV_HASH) != SQLITE_NULL;
+    tr_dbst *st = q.st;
+    out->version = tr_db_column_int64(st, TR_COL_LNV_ID);
+    out->has_fp = tr_db_column_type(st, TR_COL_LNV_INO) != TR_DB_NULL;
+    out->fp.dev = (uint64_t)tr_db_column_int64(st, TR_COL_LNV_DEV);
+    out->fp.ino = (uint64_t)tr_db_column_int64(st, TR_COL_LNV_INO);
+    out->fp.size = tr_db_column_int64(st, TR_COL_LNV_SIZE);
+    out->fp.mtime_ns = tr_db_column_int64(st, TR_COL_LNV_MTIME_NS);
+    out->has_hash = tr_db_column_type(st, TR_COL_LNV_HASH) != TR_DB_NULL;
     tr_stmt_reset(&q);
     return 0;
 }
@@ -418,7 +418,7 @@ static int set_hash(tr_store *s, int64_t ver, const char *hex)
     if ((rc = tr_stmt_begin(&q, s, TR_STMT_LN_VERSION))) return rc;
     tr_bind_int(&q, 1, ver);
     if ((rc = tr_stmt_row(&q)) <= 0) return rc ? rc : TRAIL_ENOTFOUND;
-    art = sqlite3_column_int64(q.st, TR_COL_LNV_ARTIFACT);
+    art = tr_db_column_int64(q.st, TR_COL_LNV_ARTIFACT);
     tr_stmt_reset(&q);
     if ((rc = tr_stmt_begin(&q, s, TR_STMT_LN_HAS_PRODUCER))) return rc;
     tr_bind_int(&q, 1, ver);

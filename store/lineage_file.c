@@ -21,8 +21,8 @@ static int find_artifact(tr_store *s, const char *key, int64_t *art, char *key_o
         tr_bind_cstr(&q, 1, key);
         while ((rc = tr_stmt_row(&q)) == 1)
             if (rows++ == 0) {
-                *art = sqlite3_column_int64(q.st, TR_COL_LNA_ID);
-                if (key_out) snprintf(key_out, n, "%s", sqlite3_column_text(q.st, TR_COL_LNA_PATH));
+                *art = tr_db_column_int64(q.st, TR_COL_LNA_ID);
+                if (key_out) snprintf(key_out, n, "%s", tr_db_column_text(q.st, TR_COL_LNA_PATH));
             }
         if (rc) return rc;
         if (rows > 1)
@@ -36,14 +36,14 @@ static int find_artifact(tr_store *s, const char *key, int64_t *art, char *key_o
 }
 
 /* Row of LN_VERSIONS as a version string. */
-static void row_version(sqlite3_stmt *st, char *vs, size_t n)
+static void row_version(tr_dbst *st, char *vs, size_t n)
 {
-    tr_fingerprint fp = {(uint64_t)sqlite3_column_int64(st, TR_COL_LNV_DEV),
-                         (uint64_t)sqlite3_column_int64(st, TR_COL_LNV_INO),
-                         sqlite3_column_int64(st, TR_COL_LNV_SIZE),
-                         sqlite3_column_int64(st, TR_COL_LNV_MTIME_NS)};
-    tr_store_version_string((const char *)sqlite3_column_text(st, TR_COL_LNV_HASH),
-                            sqlite3_column_type(st, TR_COL_LNV_INO) != SQLITE_NULL, &fp, vs, n);
+    tr_fingerprint fp = {(uint64_t)tr_db_column_int64(st, TR_COL_LNV_DEV),
+                         (uint64_t)tr_db_column_int64(st, TR_COL_LNV_INO),
+                         tr_db_column_int64(st, TR_COL_LNV_SIZE),
+                         tr_db_column_int64(st, TR_COL_LNV_MTIME_NS)};
+    tr_store_version_string((const char *)tr_db_column_text(st, TR_COL_LNV_HASH),
+                            tr_db_column_type(st, TR_COL_LNV_INO) != TR_DB_NULL, &fp, vs, n);
 }
 
 int tr_store_resolve_file(tr_store *s, const char *key, const char *spec, int64_t *version,
@@ -66,7 +66,7 @@ int tr_store_resolve_file(tr_store *s, const char *key, const char *spec, int64_
         row_version(q.st, vs, sizeof vs);
         if (!spec || (want > 0 && n == want) ||
             (!want && plen >= 4 && strncasecmp(vs, spec, plen) == 0)) {
-            *version = sqlite3_column_int64(q.st, TR_COL_LNV_ID);
+            *version = tr_db_column_int64(q.st, TR_COL_LNV_ID);
             if (spec) matches++;
         }
     }
@@ -90,8 +90,8 @@ static int version_events(tr_store *s, int64_t ver, cJSON *v, int *oom)
     if (rc) return rc;
     tr_bind_int(&q, 1, ver);
     while ((rc = tr_stmt_row(&q)) == 1) {
-        sqlite3_stmt *st = q.st;
-        int input = !strcmp((const char *)sqlite3_column_text(st, TR_COL_LNE_DIR), "input");
+        tr_dbst *st = q.st;
+        int input = !strcmp((const char *)tr_db_column_text(st, TR_COL_LNE_DIR), "input");
         cJSON *e = cJSON_CreateObject();
         if (!e || !cJSON_AddItemToArray(input ? r : w, e)) {
             cJSON_Delete(e);
@@ -100,17 +100,17 @@ static int version_events(tr_store *s, int64_t ver, cJSON *v, int *oom)
             return 0;
         }
         char t[40] = "";
-        if (sqlite3_column_type(st, TR_COL_LNE_FIRST_NS) != SQLITE_NULL)
-            tr_store_fmt_time(sqlite3_column_int64(st, TR_COL_LNE_FIRST_NS), t, sizeof t);
+        if (tr_db_column_type(st, TR_COL_LNE_FIRST_NS) != TR_DB_NULL)
+            tr_store_fmt_time(tr_db_column_int64(st, TR_COL_LNE_FIRST_NS), t, sizeof t);
         tr_json_add(e, "run", tr_json_col_text(st, TR_COL_LNE_RUN), oom);
         tr_json_add(e, "name", tr_json_col_text(st, TR_COL_LNE_NAME), oom);
         tr_json_add(e, "status", tr_json_col_text(st, TR_COL_LNE_STATUS), oom);
         tr_json_add(e, "how", tr_json_col_text(st, TR_COL_LNE_SOURCES), oom);
         tr_json_add(e, "time", t[0] ? cJSON_CreateString(t) : cJSON_CreateNull(), oom);
-        tr_json_add(e, "opens", cJSON_CreateNumber(sqlite3_column_int(st, TR_COL_LNE_OPENS)), oom);
+        tr_json_add(e, "opens", cJSON_CreateNumber(tr_db_column_int(st, TR_COL_LNE_OPENS)), oom);
         int bytes = input ? TR_COL_LNE_BYTES_READ : TR_COL_LNE_BYTES_WRITTEN;
-        tr_json_add(e, "bytes", cJSON_CreateNumber((double)sqlite3_column_int64(st, bytes)), oom);
-        if (sqlite3_column_type(st, TR_COL_LNE_ENDED) != SQLITE_NULL) /* its process was killed */
+        tr_json_add(e, "bytes", cJSON_CreateNumber((double)tr_db_column_int64(st, bytes)), oom);
+        if (tr_db_column_type(st, TR_COL_LNE_ENDED) != TR_DB_NULL) /* its process was killed */
             tr_json_add(e, "ended", tr_json_col_text(st, TR_COL_LNE_ENDED), oom);
     }
     return rc;
@@ -134,7 +134,7 @@ int tr_store_file_json(tr_store *s, const char *key, cJSON **out)
     if ((rc = tr_stmt_begin(&q, s, TR_STMT_LN_VERSIONS))) goto fail;
     tr_bind_int(&q, 1, art);
     while ((rc = tr_stmt_row(&q)) == 1) {
-        sqlite3_stmt *st = q.st;
+        tr_dbst *st = q.st;
         cJSON *v = cJSON_CreateObject();
         if (!v || !cJSON_AddItemToArray(vers, v)) {
             cJSON_Delete(v);
@@ -143,7 +143,7 @@ int tr_store_file_json(tr_store *s, const char *key, cJSON **out)
         }
         char vs[80], t[40] = "", num[32];
         row_version(st, vs, sizeof vs);
-        int64_t id = sqlite3_column_int64(st, TR_COL_LNV_ID);
+        int64_t id = tr_db_column_int64(st, TR_COL_LNV_ID);
         snprintf(num, sizeof num, "%" PRId64, id);
         tr_json_add(byid, num, cJSON_CreateNumber(++n), &oom);
         tr_json_add(v, "n", cJSON_CreateNumber(n), &oom);
@@ -151,10 +151,10 @@ int tr_store_file_json(tr_store *s, const char *key, cJSON **out)
         tr_json_add(v, "version", cJSON_CreateString(vs), &oom);
         tr_json_add(v, "hash", tr_json_col_text(st, TR_COL_LNV_HASH), &oom);
         tr_json_add(v, "size", tr_json_col_int(st, TR_COL_LNV_SIZE), &oom);
-        if (sqlite3_column_type(st, TR_COL_LNV_MTIME_NS) != SQLITE_NULL)
-            tr_store_fmt_time(sqlite3_column_int64(st, TR_COL_LNV_MTIME_NS), t, sizeof t);
+        if (tr_db_column_type(st, TR_COL_LNV_MTIME_NS) != TR_DB_NULL)
+            tr_store_fmt_time(tr_db_column_int64(st, TR_COL_LNV_MTIME_NS), t, sizeof t);
         tr_json_add(v, "mtime", t[0] ? cJSON_CreateString(t) : cJSON_CreateNull(), &oom);
-        if (sqlite3_column_type(st, TR_COL_LNV_ORIGIN) != SQLITE_NULL) {
+        if (tr_db_column_type(st, TR_COL_LNV_ORIGIN) != TR_DB_NULL) {
             cJSON *o = cJSON_CreateObject();
             tr_json_add(v, "origin", o, &oom);
             if (o) {
@@ -162,7 +162,7 @@ int tr_store_file_json(tr_store *s, const char *key, cJSON **out)
                 tr_json_add(o, "version_id", tr_json_col_int(st, TR_COL_LNV_ORIGIN), &oom);
             }
         }
-        if (sqlite3_column_type(st, TR_COL_LNV_REMOVED_RUN) != SQLITE_NULL) {
+        if (tr_db_column_type(st, TR_COL_LNV_REMOVED_RUN) != TR_DB_NULL) {
             cJSON *o = cJSON_CreateObject();
             tr_json_add(v, "removed", o, &oom);
             if (o) {
@@ -194,7 +194,7 @@ int tr_store_file_json(tr_store *s, const char *key, cJSON **out)
                 if (rc) {
                     char ph[256];
                     const char *p = tr_store_key_path(
-                        (const char *)sqlite3_column_text(q.st, TR_COL_LNV_PATH), ph, sizeof ph);
+                        (const char *)tr_db_column_text(q.st, TR_COL_LNV_PATH), ph, sizeof ph);
                     tr_json_add(o, "path", cJSON_CreateString(p ? p : ""), &oom);
                     tr_stmt_reset(&q);
                 }

@@ -58,12 +58,12 @@ static void graph_free(graph *g)
     free(g->e);
 }
 
-static void node_key(char *out, size_t n, int kind, sqlite3_stmt *st, int col)
+static void node_key(char *out, size_t n, int kind, tr_dbst *st, int col)
 {
     if (kind == 'r')
-        snprintf(out, n, "r:%s", (const char *)sqlite3_column_text(st, col));
+        snprintf(out, n, "r:%s", (const char *)tr_db_column_text(st, col));
     else
-        snprintf(out, n, "v:%" PRId64, (int64_t)sqlite3_column_int64(st, col));
+        snprintf(out, n, "v:%" PRId64, (int64_t)tr_db_column_int64(st, col));
 }
 
 /* One walk: up edges point child -> parent, down edges parent -> child. */
@@ -80,13 +80,13 @@ static int walk(tr_store *s, graph *g, enum tr_stmt_id id, const char *run, int6
         tr_bind_int(&q, 2, version);
     tr_bind_int(&q, 3, depth);
     while ((rc = tr_stmt_row(&q)) == 1) {
-        sqlite3_stmt *st = q.st;
+        tr_dbst *st = q.st;
         char a[48], b[48];
-        const char *k = (const char *)sqlite3_column_text(st, TR_COL_WALK_KIND);
+        const char *k = (const char *)tr_db_column_text(st, TR_COL_WALK_KIND);
         node_key(a, sizeof a, k[0], st, TR_COL_WALK_ID);
-        int d = sqlite3_column_int(st, TR_COL_WALK_DEPTH), child = node(g, a, d);
-        if (sqlite3_column_type(st, TR_COL_WALK_FROM_KIND) == SQLITE_NULL) continue;
-        const char *pk = (const char *)sqlite3_column_text(st, TR_COL_WALK_FROM_KIND);
+        int d = tr_db_column_int(st, TR_COL_WALK_DEPTH), child = node(g, a, d);
+        if (tr_db_column_type(st, TR_COL_WALK_FROM_KIND) == TR_DB_NULL) continue;
+        const char *pk = (const char *)tr_db_column_text(st, TR_COL_WALK_FROM_KIND);
         node_key(b, sizeof b, pk[0], st, TR_COL_WALK_FROM_ID);
         int parent = node(g, b, d - 1);
         if (up)
@@ -118,24 +118,24 @@ static int version_node(tr_store *s, int64_t ver, cJSON *o, int *oom)
     tr_bind_int(&q, 1, ver);
     if ((rc = tr_stmt_row(&q)) <= 0)
         return rc ? rc : tr_store_fail(s, TRAIL_ENOTFOUND, "no version %" PRId64, ver);
-    sqlite3_stmt *st = q.st;
+    tr_dbst *st = q.st;
     char host[256], vs[80], id[TR_LINEAGE_KEY_MAX + 100], removed_by[80] = "";
-    const char *key = (const char *)sqlite3_column_text(st, TR_COL_LNV_PATH);
+    const char *key = (const char *)tr_db_column_text(st, TR_COL_LNV_PATH);
     const char *path = tr_store_key_path(key, host, sizeof host);
-    tr_fingerprint fp = {(uint64_t)sqlite3_column_int64(st, TR_COL_LNV_DEV),
-                         (uint64_t)sqlite3_column_int64(st, TR_COL_LNV_INO),
-                         sqlite3_column_int64(st, TR_COL_LNV_SIZE),
-                         sqlite3_column_int64(st, TR_COL_LNV_MTIME_NS)};
-    tr_store_version_string((const char *)sqlite3_column_text(st, TR_COL_LNV_HASH),
-                            sqlite3_column_type(st, TR_COL_LNV_INO) != SQLITE_NULL, &fp, vs,
+    tr_fingerprint fp = {(uint64_t)tr_db_column_int64(st, TR_COL_LNV_DEV),
+                         (uint64_t)tr_db_column_int64(st, TR_COL_LNV_INO),
+                         tr_db_column_int64(st, TR_COL_LNV_SIZE),
+                         tr_db_column_int64(st, TR_COL_LNV_MTIME_NS)};
+    tr_store_version_string((const char *)tr_db_column_text(st, TR_COL_LNV_HASH),
+                            tr_db_column_type(st, TR_COL_LNV_INO) != TR_DB_NULL, &fp, vs,
                             sizeof vs);
     if (vs[0])
         snprintf(id, sizeof id, "file:%s@%s", key, vs);
     else
         snprintf(id, sizeof id, "file:%s@#%" PRId64, key, ver);
-    if (sqlite3_column_type(st, TR_COL_LNV_REMOVED_RUN) != SQLITE_NULL)
+    if (tr_db_column_type(st, TR_COL_LNV_REMOVED_RUN) != TR_DB_NULL)
         snprintf(removed_by, sizeof removed_by, "%s",
-                 sqlite3_column_text(st, TR_COL_LNV_REMOVED_RUN));
+                 tr_db_column_text(st, TR_COL_LNV_REMOVED_RUN));
     tr_json_add(o, "id", cJSON_CreateString(id), oom);
     tr_json_add(o, "kind", cJSON_CreateString("file"), oom);
     tr_json_add(o, "label", cJSON_CreateString(key), oom);
@@ -157,10 +157,10 @@ static int run_node(tr_store *s, const char *run, cJSON *o, int *oom)
     if (rc) return rc;
     tr_bind_cstr(&q, 1, run);
     if ((rc = tr_stmt_row(&q)) < 0) return rc;
-    sqlite3_stmt *st = q.st;
+    tr_dbst *st = q.st;
     char id[48], label[300];
     snprintf(id, sizeof id, "run:%s", run);
-    const char *name = rc ? (const char *)sqlite3_column_text(st, TR_COL_LNR_NAME) : NULL;
+    const char *name = rc ? (const char *)tr_db_column_text(st, TR_COL_LNR_NAME) : NULL;
     if (name)
         snprintf(label, sizeof label, "%s (%.8s)", name, run);
     else
@@ -173,8 +173,8 @@ static int run_node(tr_store *s, const char *run, cJSON *o, int *oom)
     if (rc) {
         tr_json_add(o, "status", tr_json_col_text(st, TR_COL_LNR_STATUS), oom);
         char t[40] = "";
-        if (sqlite3_column_type(st, TR_COL_LNR_STARTED_NS) != SQLITE_NULL)
-            tr_store_fmt_time(sqlite3_column_int64(st, TR_COL_LNR_STARTED_NS), t, sizeof t);
+        if (tr_db_column_type(st, TR_COL_LNR_STARTED_NS) != TR_DB_NULL)
+            tr_store_fmt_time(tr_db_column_int64(st, TR_COL_LNR_STARTED_NS), t, sizeof t);
         tr_json_add(o, "started_at", t[0] ? cJSON_CreateString(t) : cJSON_CreateNull(), oom);
         tr_stmt_reset(&q);
     }

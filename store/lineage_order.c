@@ -23,8 +23,8 @@ int tr_lineage_settle_check(tr_store *s, const char *run, int64_t pid, int64_t o
     int nk = 0;
     while ((rc = tr_stmt_row(&q)) == 1)
         if (nk < 8) {
-            kver[nk] = sqlite3_column_int64(q.st, TR_COL_LNOE_VERSION);
-            killed[nk++] = sqlite3_column_int64(q.st, TR_COL_LNOE_ID);
+            kver[nk] = tr_db_column_int64(q.st, TR_COL_LNOE_VERSION);
+            killed[nk++] = tr_db_column_int64(q.st, TR_COL_LNOE_ID);
         }
     if (rc == 1) tr_stmt_reset(&q);
     if (rc < 0) return rc;

@@ -16,29 +16,29 @@
 /* Runs sql with up to two bound texts (NULL: none); rows changed, or TRAIL_E*. */
 static long run_sql(tr_store *s, const char *sql, const char *a, const char *b, const char *what)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-    if (rc == SQLITE_OK && a) rc = sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK && b) rc = sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK) rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) return tr_store_sqlerr(s, rc, what);
-    return sqlite3_changes(s->db);
+    tr_dbst *st = NULL;
+    int rc = tr_db_prepare(s->db, sql, -1, &st, NULL);
+    if (rc == TR_DB_OK && a) rc = tr_db_bind_text(st, 1, a, -1, TR_DB_STATIC);
+    if (rc == TR_DB_OK && b) rc = tr_db_bind_text(st, 2, b, -1, TR_DB_STATIC);
+    if (rc == TR_DB_OK) rc = tr_db_step(st);
+    tr_db_finalize(st);
+    if (rc != TR_DB_DONE && rc != TR_DB_ROW) return tr_store_sqlerr(s, rc, what);
+    return tr_db_changes(s->db);
 }
 
 /* Every table with a run_id (or argv) column, by the schema's own names, so tables added later
  * are covered without a change here (identifiers are quoted; values are always bound). */
 static int tables_with(tr_store *s, const char *sql, char names[][64], int max)
 {
-    sqlite3_stmt *st = NULL;
-    int n = 0, rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        rc = SQLITE_OK;
-        const char *t = (const char *)sqlite3_column_text(st, 0);
+    tr_dbst *st = NULL;
+    int n = 0, rc = tr_db_prepare(s->db, sql, -1, &st, NULL);
+    while (rc == TR_DB_OK && (rc = tr_db_step(st)) == TR_DB_ROW) {
+        rc = TR_DB_OK;
+        const char *t = (const char *)tr_db_column_text(st, 0);
         if (n < max && t && strlen(t) < 64 && !strchr(t, '"')) snprintf(names[n++], 64, "%s", t);
     }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? n : tr_store_sqlerr(s, rc, "listing tables");
+    tr_db_finalize(st);
+    return rc == TR_DB_DONE ? n : tr_store_sqlerr(s, rc, "listing tables");
 }
 
 /* Versions nothing refers to any more, repeatedly, then artifacts left without versions. */
@@ -102,19 +102,19 @@ static int status_in(const char *status, const char *list)
 int tr_store_gc_select(tr_store *s, int64_t before_ns, const char *statuses, char (*ids)[33],
                        int max, int *n)
 {
-    sqlite3_stmt *st = NULL;
+    tr_dbst *st = NULL;
     *n = 0;
-    int rc = sqlite3_prepare_v2(s->db, TR_SQL_M_GC_CANDIDATES, -1, &st, NULL);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 1, before_ns);
-    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        rc = SQLITE_OK;
-        const char *id = (const char *)sqlite3_column_text(st, 0);
-        const char *status = (const char *)sqlite3_column_text(st, 1);
+    int rc = tr_db_prepare(s->db, TR_SQL_M_GC_CANDIDATES, -1, &st, NULL);
+    if (rc == TR_DB_OK) rc = tr_db_bind_int64(st, 1, before_ns);
+    while (rc == TR_DB_OK && (rc = tr_db_step(st)) == TR_DB_ROW) {
+        rc = TR_DB_OK;
+        const char *id = (const char *)tr_db_column_text(st, 0);
+        const char *status = (const char *)tr_db_column_text(st, 1);
         if (id && strlen(id) <= 32 && status_in(status ? status : "", statuses) && *n < max)
             snprintf(ids[(*n)++], 33, "%s", id);
     }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : tr_store_sqlerr(s, rc, "selecting runs");
+    tr_db_finalize(st);
+    return rc == TR_DB_DONE ? 0 : tr_store_sqlerr(s, rc, "selecting runs");
 }
 
 /* path made absolute against cwd (NULL: only absolute paths) with ".", ".." and repeated '/'
@@ -238,61 +238,60 @@ static char *scrub_argv(const char *argv, const char *cwd, const char *path, int
 /* The command lines (the run's and its processes') of run that name path; rows changed. */
 static long scrub_run_argv(tr_store *s, const char *run, const char *path)
 {
-    sqlite3_stmt *st = NULL, *up[2] = {NULL, NULL};
+    tr_dbst *st = NULL, *up[2] = {NULL, NULL};
     long n = 0;
-    int oom = 0, rc = sqlite3_prepare_v2(s->db, TR_SQL_M_ARGV_OF_RUN, -1, &st, NULL);
-    if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(s->db, TR_SQL_M_SET_RUN_ARGV, -1, &up[0], NULL);
-    if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(s->db, TR_SQL_M_SET_PROC_ARGV, -1, &up[1], NULL);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, run, -1, SQLITE_STATIC);
-    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        rc = SQLITE_OK;
-        const char *argv = (const char *)sqlite3_column_text(st, 1);
-        const char *cwd = (const char *)sqlite3_column_text(st, 2);
+    int oom = 0, rc = tr_db_prepare(s->db, TR_SQL_M_ARGV_OF_RUN, -1, &st, NULL);
+    if (rc == TR_DB_OK) rc = tr_db_prepare(s->db, TR_SQL_M_SET_RUN_ARGV, -1, &up[0], NULL);
+    if (rc == TR_DB_OK) rc = tr_db_prepare(s->db, TR_SQL_M_SET_PROC_ARGV, -1, &up[1], NULL);
+    if (rc == TR_DB_OK) rc = tr_db_bind_text(st, 1, run, -1, TR_DB_STATIC);
+    while (rc == TR_DB_OK && (rc = tr_db_step(st)) == TR_DB_ROW) {
+        rc = TR_DB_OK;
+        const char *argv = (const char *)tr_db_column_text(st, 1);
+        const char *cwd = (const char *)tr_db_column_text(st, 2);
         char *fixed = argv ? scrub_argv(argv, cwd, path, &oom) : NULL;
         if (oom) break;
         if (!fixed) continue;
-        sqlite3_stmt *u = up[sqlite3_column_int(st, 3) ? 1 : 0];
-        rc = sqlite3_bind_text(u, 1, fixed, -1, SQLITE_TRANSIENT);
-        if (rc == SQLITE_OK) rc = sqlite3_bind_int64(u, 2, sqlite3_column_int64(st, 0));
-        if (rc == SQLITE_OK && (rc = sqlite3_step(u)) == SQLITE_DONE) rc = SQLITE_OK;
-        sqlite3_reset(u);
+        tr_dbst *u = up[tr_db_column_int(st, 3) ? 1 : 0];
+        rc = tr_db_bind_text(u, 1, fixed, -1, TR_DB_TRANSIENT);
+        if (rc == TR_DB_OK) rc = tr_db_bind_int64(u, 2, tr_db_column_int64(st, 0));
+        if (rc == TR_DB_OK && (rc = tr_db_step(u)) == TR_DB_DONE) rc = TR_DB_OK;
+        tr_db_reset(u);
         cJSON_free(fixed);
         n++;
     }
-    sqlite3_finalize(st);
-    sqlite3_finalize(up[0]);
-    sqlite3_finalize(up[1]);
+    tr_db_finalize(st);
+    tr_db_finalize(up[0]);
+    tr_db_finalize(up[1]);
     if (oom) return tr_store_fail(s, TRAIL_ENOMEM, "scrubbing a command line");
-    return rc == SQLITE_DONE || rc == SQLITE_OK
-               ? n
-               : tr_store_sqlerr(s, rc, "scrubbing a command line");
+    return rc == TR_DB_DONE || rc == TR_DB_OK ? n
+                                              : tr_store_sqlerr(s, rc, "scrubbing a command line");
 }
 
 /* The ids of the runs that knew key, into a malloc'd array of *n (NULL and 0 when none). */
 static int linked_runs(tr_store *s, const char *key, char (**ids)[33], long *n)
 {
-    sqlite3_stmt *st = NULL;
+    tr_dbst *st = NULL;
     long cap = 0;
     *ids = NULL;
     *n = 0;
-    int rc = sqlite3_prepare_v2(s->db, TR_SQL_M_FORGET_RUNS, -1, &st, NULL);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        rc = SQLITE_OK;
-        const char *id = (const char *)sqlite3_column_text(st, 0);
+    int rc = tr_db_prepare(s->db, TR_SQL_M_FORGET_RUNS, -1, &st, NULL);
+    if (rc == TR_DB_OK) rc = tr_db_bind_text(st, 1, key, -1, TR_DB_STATIC);
+    while (rc == TR_DB_OK && (rc = tr_db_step(st)) == TR_DB_ROW) {
+        rc = TR_DB_OK;
+        const char *id = (const char *)tr_db_column_text(st, 0);
         if (!id || strlen(id) > 32) continue;
         if (*n == cap) {
             void *m = realloc(*ids, (size_t)(cap = cap ? cap * 2 : 16) * sizeof **ids);
             if (!m) {
-                sqlite3_finalize(st);
+                tr_db_finalize(st);
                 return tr_store_fail(s, TRAIL_ENOMEM, "listing runs");
             }
             *ids = m;
         }
         snprintf((*ids)[(*n)++], 33, "%s", id);
     }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : tr_store_sqlerr(s, rc, "listing runs");
+    tr_db_finalize(st);
+    return rc == TR_DB_DONE ? 0 : tr_store_sqlerr(s, rc, "listing runs");
 }
 
 int tr_store_forget(tr_store *s, const char *key, int dry_run, tr_manage_report *rep)
@@ -342,27 +341,27 @@ int tr_store_rename_run(tr_store *s, const char *run_id, const char *name)
 int tr_store_close_run(tr_store *s, const char *run_id, const char *status, int64_t now_ns,
                        int force, char *was, size_t wn)
 {
-    sqlite3_stmt *st = NULL;
-    int open = -1, rc = sqlite3_prepare_v2(s->db, TR_SQL_M_RUN_OPEN, -1, &st, NULL);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        open = sqlite3_column_int(st, 0);
-        snprintf(was, wn, "%s", (const char *)sqlite3_column_text(st, 1));
-        rc = SQLITE_DONE;
+    tr_dbst *st = NULL;
+    int open = -1, rc = tr_db_prepare(s->db, TR_SQL_M_RUN_OPEN, -1, &st, NULL);
+    if (rc == TR_DB_OK) rc = tr_db_bind_text(st, 1, run_id, -1, TR_DB_STATIC);
+    if (rc == TR_DB_OK && (rc = tr_db_step(st)) == TR_DB_ROW) {
+        open = tr_db_column_int(st, 0);
+        snprintf(was, wn, "%s", (const char *)tr_db_column_text(st, 1));
+        rc = TR_DB_DONE;
     }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) return tr_store_sqlerr(s, rc, "reading a run");
+    tr_db_finalize(st);
+    if (rc != TR_DB_DONE) return tr_store_sqlerr(s, rc, "reading a run");
     if (open < 0) return tr_store_fail(s, TRAIL_ENOTFOUND, "no run %s", run_id);
     if (!open && !force)
         return tr_store_fail(s, TRAIL_EINVAL, "run %s has ended (%s); --force closes it anyway",
                              run_id, was);
-    rc = sqlite3_prepare_v2(s->db, TR_SQL_M_CLOSE, -1, &st, NULL);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 2, now_ns);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 3, run_id, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK) rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : tr_store_sqlerr(s, rc, "closing a run");
+    rc = tr_db_prepare(s->db, TR_SQL_M_CLOSE, -1, &st, NULL);
+    if (rc == TR_DB_OK) rc = tr_db_bind_text(st, 1, status, -1, TR_DB_STATIC);
+    if (rc == TR_DB_OK) rc = tr_db_bind_int64(st, 2, now_ns);
+    if (rc == TR_DB_OK) rc = tr_db_bind_text(st, 3, run_id, -1, TR_DB_STATIC);
+    if (rc == TR_DB_OK) rc = tr_db_step(st);
+    tr_db_finalize(st);
+    return rc == TR_DB_DONE ? 0 : tr_store_sqlerr(s, rc, "closing a run");
 }
 
 static int64_t file_bytes(const char *path, const char *suffix)
@@ -376,7 +375,7 @@ static int64_t file_bytes(const char *path, const char *suffix)
 int tr_store_reclaim(tr_store *s, int64_t *before, int64_t *after)
 {
     *before = file_bytes(s->path, "") + file_bytes(s->path, "-wal");
-    int rc = sqlite3_exec(s->db, TR_SQL_M_RECLAIM, NULL, NULL, NULL);
+    int rc = tr_db_exec(s->db, TR_SQL_M_RECLAIM, NULL, NULL, NULL);
     *after = file_bytes(s->path, "") + file_bytes(s->path, "-wal");
-    return rc == SQLITE_OK ? 0 : tr_store_sqlerr(s, rc, "reclaiming space (VACUUM)");
+    return rc == TR_DB_OK ? 0 : tr_store_sqlerr(s, rc, "reclaiming space (VACUUM)");
 }

@@ -37,15 +37,15 @@ cJSON *tr_mlf_number(double v, int special)
     return cJSON_CreateNumber(v);
 }
 
-static cJSON *ms_of(sqlite3_stmt *st, int col)
+static cJSON *ms_of(tr_dbst *st, int col)
 {
-    if (sqlite3_column_type(st, col) == SQLITE_NULL) return cJSON_CreateNull();
-    return cJSON_CreateNumber((double)(sqlite3_column_int64(st, col) / 1000000));
+    if (tr_db_column_type(st, col) == TR_DB_NULL) return cJSON_CreateNull();
+    return cJSON_CreateNumber((double)(tr_db_column_int64(st, col) / 1000000));
 }
 
-static cJSON *text_of(sqlite3_stmt *st, int col)
+static cJSON *text_of(tr_dbst *st, int col)
 {
-    const unsigned char *t = sqlite3_column_text(st, col);
+    const unsigned char *t = tr_db_column_text(st, col);
     return cJSON_CreateString(t ? (const char *)t : "");
 }
 
@@ -63,7 +63,7 @@ int tr_mlf_exp_create(tr_store *s, const char *name, const char *artifacts, int6
     tr_bind_cstr(&q, 2, artifacts);
     tr_bind_int(&q, 3, now_ns);
     if ((rc = tr_stmt_done(&q))) return rc;
-    *id = sqlite3_last_insert_rowid(s->db);
+    *id = tr_db_last_insert_rowid(s->db);
     return 0;
 }
 
@@ -78,13 +78,13 @@ int tr_mlf_exp_touch(tr_store *s, int64_t id, int64_t now_ns)
 }
 
 /* The Experiment object of the current row. */
-static cJSON *exp_doc(sqlite3_stmt *st, int *oom)
+static cJSON *exp_doc(tr_dbst *st, int *oom)
 {
     char id[32], loc[64];
-    int64_t n = sqlite3_column_int64(st, TR_COL_MLE_ID);
+    int64_t n = tr_db_column_int64(st, TR_COL_MLE_ID);
     snprintf(id, sizeof id, "%" PRId64, n);
     snprintf(loc, sizeof loc, "mlflow-artifacts:/%" PRId64, n);
-    const unsigned char *art = sqlite3_column_text(st, TR_COL_MLE_ARTIFACTS);
+    const unsigned char *art = tr_db_column_text(st, TR_COL_MLE_ARTIFACTS);
     cJSON *e = tr_json_chk(cJSON_CreateObject(), oom);
     tr_json_add(e, "experiment_id", cJSON_CreateString(id), oom);
     tr_json_add(e, "name", text_of(st, TR_COL_MLE_NAME), oom);
@@ -127,7 +127,7 @@ int tr_mlf_exp_name(tr_store *s, int64_t id, char *name, size_t n)
     if (rc) return rc;
     tr_bind_int(&q, 1, id);
     if ((rc = tr_stmt_row(&q)) != 1) return rc < 0 ? rc : TRAIL_ENOTFOUND;
-    const unsigned char *t = sqlite3_column_text(q.st, TR_COL_MLE_NAME);
+    const unsigned char *t = tr_db_column_text(q.st, TR_COL_MLE_NAME);
     snprintf(name, n, "%s", t ? (const char *)t : "");
     tr_stmt_reset(&q);
     return 0;
@@ -135,7 +135,7 @@ int tr_mlf_exp_name(tr_store *s, int64_t id, char *name, size_t n)
 
 /* {"KEY": [...], "next_page_token": "N"} from a statement stepped with limit + 1 rows. */
 static int paged(tr_store *s, tr_stmt *q, const char *key, int limit, int64_t offset,
-                 cJSON *(*row)(sqlite3_stmt *, int *), cJSON **out)
+                 cJSON *(*row)(tr_dbst *, int *), cJSON **out)
 {
     int oom = 0, got = 0, rc;
     cJSON *doc = tr_json_chk(cJSON_CreateObject(), &oom);
@@ -190,16 +190,16 @@ int tr_mlf_exp_search_json(tr_store *s, const char *like, int icase, int limit, 
     return paged(s, &q, "experiments", limit, offset, exp_doc, out);
 }
 
-static cJSON *metric_doc(sqlite3_stmt *st, int *oom)
+static cJSON *metric_doc(tr_dbst *st, int *oom)
 {
     cJSON *m = tr_json_chk(cJSON_CreateObject(), oom);
     tr_json_add(m, "key", text_of(st, TR_COL_MLM_KEY), oom);
     tr_json_add(m, "value",
-                tr_mlf_number(sqlite3_column_double(st, TR_COL_MLM_VALUE),
-                              sqlite3_column_int(st, TR_COL_MLM_SPECIAL)),
+                tr_mlf_number(tr_db_column_double(st, TR_COL_MLM_VALUE),
+                              tr_db_column_int(st, TR_COL_MLM_SPECIAL)),
                 oom);
     tr_json_add(m, "timestamp", ms_of(st, TR_COL_MLM_TIME), oom);
-    tr_json_add(m, "step", cJSON_CreateNumber((double)sqlite3_column_int64(st, TR_COL_MLM_STEP)),
+    tr_json_add(m, "step", cJSON_CreateNumber((double)tr_db_column_int64(st, TR_COL_MLM_STEP)),
                 oom);
     return m;
 }
@@ -226,8 +226,8 @@ int tr_mlf_run_state(tr_store *s, const char *run_id, char *status, size_t sn, c
     if (rc) return rc;
     tr_bind_cstr(&q, 1, run_id);
     if ((rc = tr_stmt_row(&q)) != 1) return rc < 0 ? rc : TRAIL_ENOTFOUND;
-    snprintf(status, sn, "%s", (const char *)sqlite3_column_text(q.st, TR_COL_MLR_STATUS));
-    snprintf(stage, gn, "%s", (const char *)sqlite3_column_text(q.st, TR_COL_MLR_LIFECYCLE));
+    snprintf(status, sn, "%s", (const char *)tr_db_column_text(q.st, TR_COL_MLR_STATUS));
+    snprintf(stage, gn, "%s", (const char *)tr_db_column_text(q.st, TR_COL_MLR_LIFECYCLE));
     tr_stmt_reset(&q);
     return 0;
 }
@@ -275,7 +275,7 @@ int tr_mlf_tag_delete(tr_store *s, const char *run_id, const char *key)
     tr_bind_cstr(&q, 1, run_id);
     tr_bind_text(&q, 2, key, strlen(key));
     if ((rc = tr_stmt_done(&q))) return rc;
-    return sqlite3_changes(s->db) ? 0 : tr_store_fail(s, TRAIL_ENOTFOUND, "no tag %s", key);
+    return tr_db_changes(s->db) ? 0 : tr_store_fail(s, TRAIL_ENOTFOUND, "no tag %s", key);
 }
 
 int tr_mlf_param_get(tr_store *s, const char *run_id, const char *key, char *out, size_t n)
@@ -286,19 +286,19 @@ int tr_mlf_param_get(tr_store *s, const char *run_id, const char *key, char *out
     tr_bind_cstr(&q, 1, run_id);
     tr_bind_text(&q, 2, key, strlen(key));
     if ((rc = tr_stmt_row(&q)) != 1) return rc;
-    const unsigned char *v = sqlite3_column_text(q.st, 0);
+    const unsigned char *v = tr_db_column_text(q.st, 0);
     snprintf(out, n, "%s", v ? (const char *)v : "");
     tr_stmt_reset(&q);
     return 1;
 }
 
 /* The RunInfo of the current MLF_RUN_INFO row. */
-static cJSON *info_doc(sqlite3_stmt *st, int *oom)
+static cJSON *info_doc(tr_dbst *st, int *oom)
 {
     char exp[32], art[4200];
-    const char *id = (const char *)sqlite3_column_text(st, TR_COL_MLR_ID);
-    int64_t eid = sqlite3_column_int64(st, TR_COL_MLR_EXP_ID);
-    const unsigned char *loc = sqlite3_column_text(st, TR_COL_MLR_ARTIFACTS);
+    const char *id = (const char *)tr_db_column_text(st, TR_COL_MLR_ID);
+    int64_t eid = tr_db_column_int64(st, TR_COL_MLR_EXP_ID);
+    const unsigned char *loc = tr_db_column_text(st, TR_COL_MLR_ARTIFACTS);
     snprintf(exp, sizeof exp, "%" PRId64, eid);
     if (loc)
         snprintf(art, sizeof art, "%s/%s/artifacts", (const char *)loc, id);
@@ -312,10 +312,10 @@ static cJSON *info_doc(sqlite3_stmt *st, int *oom)
     tr_json_add(i, "user_id", text_of(st, TR_COL_MLR_USER), oom);
     tr_json_add(i, "status",
                 cJSON_CreateString(
-                    tr_mlf_status_name((const char *)sqlite3_column_text(st, TR_COL_MLR_STATUS))),
+                    tr_mlf_status_name((const char *)tr_db_column_text(st, TR_COL_MLR_STATUS))),
                 oom);
     tr_json_add(i, "start_time", ms_of(st, TR_COL_MLR_STARTED), oom);
-    if (sqlite3_column_type(st, TR_COL_MLR_ENDED) != SQLITE_NULL)
+    if (tr_db_column_type(st, TR_COL_MLR_ENDED) != TR_DB_NULL)
         tr_json_add(i, "end_time", ms_of(st, TR_COL_MLR_ENDED), oom);
     tr_json_add(i, "artifact_uri", cJSON_CreateString(art), oom);
     tr_json_add(i, "lifecycle_stage", text_of(st, TR_COL_MLR_LIFECYCLE), oom);
@@ -392,8 +392,8 @@ int tr_mlf_run_json(tr_store *s, const char *run_id, int info_only, cJSON **out)
     if ((rc = tr_stmt_row(&q)) != 1) return rc < 0 ? rc : TRAIL_ENOTFOUND;
     cJSON *info = info_doc(q.st, &oom);
     char name[4096], user[512];
-    const unsigned char *n = sqlite3_column_text(q.st, TR_COL_MLR_NAME),
-                        *u = sqlite3_column_text(q.st, TR_COL_MLR_USER);
+    const unsigned char *n = tr_db_column_text(q.st, TR_COL_MLR_NAME),
+                        *u = tr_db_column_text(q.st, TR_COL_MLR_USER);
     snprintf(name, sizeof name, "%s", n ? (const char *)n : "");
     snprintf(user, sizeof user, "%s", u ? (const char *)u : "");
     tr_stmt_reset(&q);

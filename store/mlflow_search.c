@@ -14,7 +14,7 @@
 #include "where_int.h"
 
 /* The statement of q, its parameters bound; NULL on error (message in the store). */
-static sqlite3_stmt *prepare(tr_store *s, const tr_mlf_search *q)
+static tr_dbst *prepare(tr_store *s, const tr_mlf_search *q)
 {
     int np = q->where ? q->where->np : 0, keyp = FIRST_PARAM + np, no = q->norder;
     if (no < 0 || no > TR_MLF_ORDER_MAX) {
@@ -68,25 +68,24 @@ static sqlite3_stmt *prepare(tr_store *s, const tr_mlf_search *q)
     sprintf(both, "(%s)%s", cond, times);
     snprintf(sql, n, TR_MLF_SEARCH_FMT, cols, both, sort, limp, limp + 1);
     free(both);
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    tr_dbst *st = NULL;
+    int rc = tr_db_prepare(s->db, sql, -1, &st, NULL);
     free(sql);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, q->exp_ids, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 2, q->stages, -1, SQLITE_STATIC);
-    for (int i = 0; i < np && rc == SQLITE_OK; i++)
+    if (rc == TR_DB_OK) rc = tr_db_bind_text(st, 1, q->exp_ids, -1, TR_DB_STATIC);
+    if (rc == TR_DB_OK) rc = tr_db_bind_text(st, 2, q->stages, -1, TR_DB_STATIC);
+    for (int i = 0; i < np && rc == TR_DB_OK; i++)
         rc = q->where->p[i].is_num
-                 ? sqlite3_bind_double(st, FIRST_PARAM + i, q->where->p[i].num)
-                 : sqlite3_bind_text(st, FIRST_PARAM + i, q->where->p[i].text, -1, SQLITE_STATIC);
-    for (int i = 0; i < no && rc == SQLITE_OK; i++)
-        if (q->order[i].kind)
-            rc = sqlite3_bind_text(st, keyp + i, q->order[i].key, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_int(st, limp, q->limit + 1);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, limp + 1, q->offset);
-    for (int i = 0; i < q->ntimes && rc == SQLITE_OK; i++)
-        rc = sqlite3_bind_int64(st, limp + 2 + i, q->times[i].ms);
-    if (rc != SQLITE_OK) {
+                 ? tr_db_bind_double(st, FIRST_PARAM + i, q->where->p[i].num)
+                 : tr_db_bind_text(st, FIRST_PARAM + i, q->where->p[i].text, -1, TR_DB_STATIC);
+    for (int i = 0; i < no && rc == TR_DB_OK; i++)
+        if (q->order[i].kind) rc = tr_db_bind_text(st, keyp + i, q->order[i].key, -1, TR_DB_STATIC);
+    if (rc == TR_DB_OK) rc = tr_db_bind_int(st, limp, q->limit + 1);
+    if (rc == TR_DB_OK) rc = tr_db_bind_int64(st, limp + 1, q->offset);
+    for (int i = 0; i < q->ntimes && rc == TR_DB_OK; i++)
+        rc = tr_db_bind_int64(st, limp + 2 + i, q->times[i].ms);
+    if (rc != TR_DB_OK) {
         tr_store_sqlerr(s, rc, "preparing the runs search");
-        sqlite3_finalize(st);
+        tr_db_finalize(st);
         return NULL;
     }
     return st;
@@ -97,18 +96,18 @@ int tr_mlf_search_json(tr_store *s, const tr_mlf_search *q, cJSON **out)
     *out = NULL;
     if (q->limit < 1) return tr_store_fail(s, TRAIL_EINVAL, "max_results must be positive");
     int rc = 0;
-    sqlite3_stmt *st = prepare(s, q);
+    tr_dbst *st = prepare(s, q);
     if (!st) return TRAIL_ESTORE;
     char(*ids)[33] = calloc((size_t)q->limit + 1, sizeof *ids);
     int got = 0;
     if (!ids) {
-        sqlite3_finalize(st);
+        tr_db_finalize(st);
         return tr_store_fail(s, TRAIL_ENOMEM, "out of memory");
     }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && got <= q->limit)
-        snprintf(ids[got++], sizeof ids[0], "%s", (const char *)sqlite3_column_text(st, 0));
-    rc = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : tr_store_sqlerr(s, rc, "searching runs");
-    sqlite3_finalize(st);
+    while ((rc = tr_db_step(st)) == TR_DB_ROW && got <= q->limit)
+        snprintf(ids[got++], sizeof ids[0], "%s", (const char *)tr_db_column_text(st, 0));
+    rc = rc == TR_DB_DONE || rc == TR_DB_ROW ? 0 : tr_store_sqlerr(s, rc, "searching runs");
+    tr_db_finalize(st);
     int oom = 0;
     cJSON *doc = tr_json_chk(cJSON_CreateObject(), &oom);
     cJSON *runs = doc ? cJSON_AddArrayToObject(doc, "runs") : NULL;

@@ -27,7 +27,7 @@ static int run_changes(tr_store *s, int id, const char *a, int64_t b, int64_t *n
     tr_bind_cstr(&q, 1, a);
     if (b >= 0) tr_bind_int(&q, 2, b);
     if ((rc = tr_stmt_done(&q))) return rc;
-    if (n) *n = sqlite3_changes(s->db);
+    if (n) *n = tr_db_changes(s->db);
     return 0;
 }
 
@@ -52,11 +52,11 @@ int tr_store_ol_cap(tr_store *s, int64_t before_ns, int64_t max_rows, int64_t *o
     if (rc) return rc;
     tr_bind_int(&q, 1, before_ns);
     if ((rc = tr_stmt_done(&q))) return rc;
-    *old = sqlite3_changes(s->db);
+    *old = tr_db_changes(s->db);
     if ((rc = tr_stmt_begin(&q, s, TR_STMT_OL_DROP_OVER))) return rc;
     tr_bind_int(&q, 1, max_rows);
     if ((rc = tr_stmt_done(&q))) return rc;
-    *over = sqlite3_changes(s->db);
+    *over = tr_db_changes(s->db);
     if ((rc = tr_stmt_begin(&q, s, TR_STMT_OL_TRIM_SENT))) return rc;
     tr_bind_int(&q, 1, before_ns);
     tr_bind_int(&q, 2, max_rows);
@@ -71,12 +71,12 @@ int tr_store_ol_next(tr_store *s, const char *url, int64_t *seq, char run_id[33]
     if (rc) return rc;
     tr_bind_cstr(&q, 1, url);
     if ((rc = tr_stmt_row(&q)) != 1) return rc < 0 ? rc : TRAIL_ENOTFOUND;
-    *seq = sqlite3_column_int64(q.st, TR_COL_OL_SEQ);
-    const unsigned char *id = sqlite3_column_text(q.st, TR_COL_OL_RUN);
-    const unsigned char *st = sqlite3_column_text(q.st, TR_COL_OL_STATUS);
+    *seq = tr_db_column_int64(q.st, TR_COL_OL_SEQ);
+    const unsigned char *id = tr_db_column_text(q.st, TR_COL_OL_RUN);
+    const unsigned char *st = tr_db_column_text(q.st, TR_COL_OL_STATUS);
     snprintf(run_id, 33, "%s", id ? (const char *)id : "");
     snprintf(status, 32, "%s", st ? (const char *)st : "");
-    *tries = sqlite3_column_int64(q.st, TR_COL_OL_TRIES);
+    *tries = tr_db_column_int64(q.st, TR_COL_OL_TRIES);
     tr_stmt_reset(&q);
     return 0;
 }

@@ -29,14 +29,14 @@ int tr_store_stream_admit(tr_store *s, const tr_stream *st, const char *run, siz
     tr_bind_text(&q, 1, run, runlen);
     if ((rc = tr_stmt_row(&q)) != 1) return rc < 0 ? rc : 0;
     int refused = 0;
-    if (st->has_uid && sqlite3_column_type(q.st, TR_OWNER_C_UID) != SQLITE_NULL &&
-        sqlite3_column_int64(q.st, TR_OWNER_C_UID) != st->uid) {
+    if (st->has_uid && tr_db_column_type(q.st, TR_OWNER_C_UID) != TR_DB_NULL &&
+        tr_db_column_int64(q.st, TR_OWNER_C_UID) != st->uid) {
         tr_store_fail(s, 0, "run %.*s belongs to uid %lld: stream %s of uid %lld refused",
-                      (int)runlen, run, (long long)sqlite3_column_int64(q.st, TR_OWNER_C_UID),
-                      st->id, (long long)st->uid);
+                      (int)runlen, run, (long long)tr_db_column_int64(q.st, TR_OWNER_C_UID), st->id,
+                      (long long)st->uid);
         refused = 1;
     }
-    const unsigned char *host = sqlite3_column_text(q.st, TR_OWNER_C_AGENT_HOST);
+    const unsigned char *host = tr_db_column_text(q.st, TR_OWNER_C_AGENT_HOST);
     if (!refused && st->agent_host[0] && host && strcmp((const char *)host, st->agent_host)) {
         tr_store_fail(s, 0, "run %.*s was started on host %s: stream %s from host %s refused",
                       (int)runlen, run, (const char *)host, st->id, st->agent_host);

@@ -92,19 +92,19 @@ static int parse_token(tr_store *s, const char *t, int64_t *offset)
 
 /* Prepares fmt with the condition (and the other %s/%d given) and binds the experiment and the
  * --where parameters. NULL on error (message in the store). */
-static sqlite3_stmt *prepare(tr_store *s, const char *sql, const tr_runs_page *p)
+static tr_dbst *prepare(tr_store *s, const char *sql, const tr_runs_page *p)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-    if (rc == SQLITE_OK && p->experiment)
-        rc = sqlite3_bind_text(st, 1, p->experiment, -1, SQLITE_STATIC);
-    for (int i = 0; p->where && i < p->where->np && rc == SQLITE_OK; i++)
+    tr_dbst *st = NULL;
+    int rc = tr_db_prepare(s->db, sql, -1, &st, NULL);
+    if (rc == TR_DB_OK && p->experiment)
+        rc = tr_db_bind_text(st, 1, p->experiment, -1, TR_DB_STATIC);
+    for (int i = 0; p->where && i < p->where->np && rc == TR_DB_OK; i++)
         rc = p->where->p[i].is_num
-                 ? sqlite3_bind_double(st, FIRST_PARAM + i, p->where->p[i].num)
-                 : sqlite3_bind_text(st, FIRST_PARAM + i, p->where->p[i].text, -1, SQLITE_STATIC);
-    if (rc != SQLITE_OK) {
+                 ? tr_db_bind_double(st, FIRST_PARAM + i, p->where->p[i].num)
+                 : tr_db_bind_text(st, FIRST_PARAM + i, p->where->p[i].text, -1, TR_DB_STATIC);
+    if (rc != TR_DB_OK) {
         tr_store_sqlerr(s, rc, "preparing the runs page");
-        sqlite3_finalize(st);
+        tr_db_finalize(st);
         return NULL;
     }
     return st;
@@ -128,13 +128,13 @@ static int count_runs(tr_store *s, const tr_runs_page *p, const char *cond, int6
     char *sql = malloc(n);
     if (!sql) return tr_store_fail(s, TRAIL_ENOMEM, "out of memory");
     snprintf(sql, n, TR_PAGE_COUNT_FMT, cond);
-    sqlite3_stmt *st = prepare(s, sql, p);
+    tr_dbst *st = prepare(s, sql, p);
     free(sql);
     if (!st) return TRAIL_ESTORE;
-    int rc = sqlite3_step(st);
-    *total = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? 0 : tr_store_sqlerr(s, rc, "counting runs");
+    int rc = tr_db_step(st);
+    *total = rc == TR_DB_ROW ? tr_db_column_int64(st, 0) : 0;
+    tr_db_finalize(st);
+    return rc == TR_DB_ROW ? 0 : tr_store_sqlerr(s, rc, "counting runs");
 }
 
 int tr_store_runs_page_json(tr_store *s, const tr_runs_page *p, cJSON **out)
@@ -161,24 +161,24 @@ int tr_store_runs_page_json(tr_store *s, const tr_runs_page *p, cJSON **out)
     else
         snprintf(sql, n, TR_PAGE_RUNS_FMT, expr, cond, *key ? "LIMIT -1" : "", dir, dir, dir,
                  keyparam + 1);
-    sqlite3_stmt *st = prepare(s, sql, p);
+    tr_dbst *st = prepare(s, sql, p);
     free(sql);
     if (!st) return TRAIL_ESTORE;
-    sqlite3_bind_int(st, 2, limit + 1); /* one more tells whether a next page exists */
-    if (*key) sqlite3_bind_text(st, keyparam, key, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, keyparam + 1, offset);
+    tr_db_bind_int(st, 2, limit + 1); /* one more tells whether a next page exists */
+    if (*key) tr_db_bind_text(st, keyparam, key, -1, TR_DB_STATIC);
+    tr_db_bind_int64(st, keyparam + 1, offset);
 
     char(*ids)[33] = calloc((size_t)limit + 1, sizeof *ids);
     int got = 0;
     if (!ids) {
-        sqlite3_finalize(st);
+        tr_db_finalize(st);
         return tr_store_fail(s, TRAIL_ENOMEM, "out of memory");
     }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && got <= limit)
+    while ((rc = tr_db_step(st)) == TR_DB_ROW && got <= limit)
         snprintf(ids[got++], sizeof ids[0], "%s",
-                 (const char *)sqlite3_column_text(st, TR_COL_PAGE_ID));
-    rc = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : tr_store_sqlerr(s, rc, "listing runs");
-    sqlite3_finalize(st);
+                 (const char *)tr_db_column_text(st, TR_COL_PAGE_ID));
+    rc = rc == TR_DB_DONE || rc == TR_DB_ROW ? 0 : tr_store_sqlerr(s, rc, "listing runs");
+    tr_db_finalize(st);
     cJSON *doc = cJSON_CreateObject(), *runs = doc ? cJSON_AddArrayToObject(doc, "runs") : NULL;
     int oom = !runs;
     for (int i = 0; !rc && !oom && i < got && i < limit; i++) {
@@ -211,16 +211,16 @@ int tr_store_experiments_json(tr_store *s, cJSON **out)
 {
     if (!s || !out) return TRAIL_EINVAL;
     *out = NULL;
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(s->db, TR_PAGE_EXPERIMENTS, -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        sqlite3_finalize(st);
+    tr_dbst *st = NULL;
+    int rc = tr_db_prepare(s->db, TR_PAGE_EXPERIMENTS, -1, &st, NULL);
+    if (rc != TR_DB_OK) {
+        tr_db_finalize(st);
         return tr_store_sqlerr(s, rc, "listing experiments");
     }
     cJSON *doc = cJSON_CreateObject(),
           *arr = doc ? cJSON_AddArrayToObject(doc, "experiments") : NULL;
     int oom = !arr;
-    while (!oom && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while (!oom && (rc = tr_db_step(st)) == TR_DB_ROW) {
         cJSON *e = cJSON_CreateObject();
         tr_json_add(e, "name", tr_json_col_text(st, TR_COL_EXP_NAME), &oom);
         tr_json_add(e, "runs", tr_json_col_int(st, TR_COL_EXP_RUNS), &oom);
@@ -229,10 +229,10 @@ int tr_store_experiments_json(tr_store *s, cJSON **out)
         tr_json_add(e, "latest", tr_json_col_time(st, TR_COL_EXP_LATEST), &oom);
         tr_json_add(arr, NULL, e, &oom);
     }
-    rc = oom                 ? tr_store_fail(s, TRAIL_ENOMEM, "out of memory")
-         : rc == SQLITE_DONE ? 0
-                             : tr_store_sqlerr(s, rc, "listing experiments");
-    sqlite3_finalize(st);
+    rc = oom                ? tr_store_fail(s, TRAIL_ENOMEM, "out of memory")
+         : rc == TR_DB_DONE ? 0
+                            : tr_store_sqlerr(s, rc, "listing experiments");
+    tr_db_finalize(st);
     if (rc) {
         cJSON_Delete(doc);
         return rc;

@@ -20,23 +20,23 @@
 /* Prepares sql with the run (and key, value) bound; steps it once. 1 on a row (kept in *out,
  * finalized by the caller), 0 done, or TRAIL_ESTORE. */
 static int once(tr_store *s, const char *sql, const char *const *txt, const size_t *len, int n,
-                sqlite3_stmt **out)
+                tr_dbst **out)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return tr_store_fail(s, TRAIL_ESTORE, "params: %s", sqlite3_errmsg(s->db));
-    int rc = SQLITE_OK;
-    for (int i = 0; i < n && rc == SQLITE_OK; i++)
-        rc = txt[i] ? sqlite3_bind_text(st, i + 1, txt[i], (int)len[i], SQLITE_STATIC)
-                    : sqlite3_bind_text(st, i + 1, "", 0, SQLITE_STATIC);
-    if (rc == SQLITE_OK) rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW && out) {
+    tr_dbst *st = NULL;
+    if (tr_db_prepare(s->db, sql, -1, &st, NULL) != TR_DB_OK)
+        return tr_store_fail(s, TRAIL_ESTORE, "params: %s", tr_db_errmsg(s->db));
+    int rc = TR_DB_OK;
+    for (int i = 0; i < n && rc == TR_DB_OK; i++)
+        rc = txt[i] ? tr_db_bind_text(st, i + 1, txt[i], (int)len[i], TR_DB_STATIC)
+                    : tr_db_bind_text(st, i + 1, "", 0, TR_DB_STATIC);
+    if (rc == TR_DB_OK) rc = tr_db_step(st);
+    if (rc == TR_DB_ROW && out) {
         *out = st;
         return 1;
     }
-    sqlite3_finalize(st);
-    if (rc == SQLITE_DONE || rc == SQLITE_ROW) return 0;
-    return tr_store_fail(s, TRAIL_ESTORE, "params: %s", sqlite3_errmsg(s->db));
+    tr_db_finalize(st);
+    if (rc == TR_DB_DONE || rc == TR_DB_ROW) return 0;
+    return tr_store_fail(s, TRAIL_ESTORE, "params: %s", tr_db_errmsg(s->db));
 }
 
 int tr_store_param_check(tr_store *s, const char *run, size_t runlen, const char *key,
@@ -46,13 +46,13 @@ int tr_store_param_check(tr_store *s, const char *run, size_t runlen, const char
     if (!value) valuelen = 0;
     const char *txt[] = {run, key, value};
     size_t len[] = {runlen, keylen, valuelen};
-    sqlite3_stmt *st = NULL;
+    tr_dbst *st = NULL;
     int rc = once(s, SQL_PARAM_GET, txt, len, 2, &st);
     if (rc <= 0) return rc; /* no value yet: store this one */
-    const char *have = (const char *)sqlite3_column_text(st, 0);
-    size_t hl = have ? (size_t)sqlite3_column_bytes(st, 0) : 0;
+    const char *have = (const char *)tr_db_column_text(st, 0);
+    size_t hl = have ? (size_t)tr_db_column_bytes(st, 0) : 0;
     int same = hl == valuelen && (hl == 0 || !memcmp(have, value, hl));
-    sqlite3_finalize(st);
+    tr_db_finalize(st);
     if (same) return 1;
     if ((rc = once(s, SQL_CONFLICT_COUNT, txt, len, 1, NULL)) ||
         (rc = once(s, SQL_CONFLICT_VALUE, txt, len, 3, NULL)))

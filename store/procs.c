@@ -95,16 +95,16 @@ int tr_procs_event(tr_store *s, const char *run, int64_t pid, const tr_rec *rec)
     return tr_procs_settle(s, run, pid);
 }
 
-static opt col_opt(sqlite3_stmt *st, int i)
+static opt col_opt(tr_dbst *st, int i)
 {
-    opt o = {0, sqlite3_column_type(st, i) != SQLITE_NULL};
-    if (o.set) o.v = sqlite3_column_int64(st, i);
+    opt o = {0, tr_db_column_type(st, i) != TR_DB_NULL};
+    if (o.set) o.v = tr_db_column_int64(st, i);
     return o;
 }
 
-static void col_copy(sqlite3_stmt *st, int i, char *out, size_t n)
+static void col_copy(tr_dbst *st, int i, char *out, size_t n)
 {
-    const char *t = (const char *)sqlite3_column_text(st, i);
+    const char *t = (const char *)tr_db_column_text(st, i);
     snprintf(out, n, "%s", t ? t : "");
 }
 
@@ -125,8 +125,8 @@ static int load(tr_store *s, const char *run, int64_t pid, pset *p)
     if (rc) return rc;
     tr_bind_int(&b, 2, pid);
     while ((rc = tr_stmt_row(&b)) == 1) {
-        if (sqlite3_column_type(b.st, TR_COL_PRI_START_NS) == SQLITE_NULL) {
-            if (!p->holder) p->holder = sqlite3_column_int64(b.st, TR_COL_PRI_ID);
+        if (tr_db_column_type(b.st, TR_COL_PRI_START_NS) == TR_DB_NULL) {
+            if (!p->holder) p->holder = tr_db_column_int64(b.st, TR_COL_PRI_ID);
             continue;
         }
         if (p->nimg == cap) {
@@ -140,8 +140,8 @@ static int load(tr_store *s, const char *run, int64_t pid, pset *p)
                 return tr_store_fail(s, TRAIL_ENOMEM, "out of memory");
             }
         }
-        p->img[p->nimg] = sqlite3_column_int64(b.st, TR_COL_PRI_ID);
-        p->start[p->nimg++] = sqlite3_column_int64(b.st, TR_COL_PRI_START_NS);
+        p->img[p->nimg] = tr_db_column_int64(b.st, TR_COL_PRI_ID);
+        p->start[p->nimg++] = tr_db_column_int64(b.st, TR_COL_PRI_START_NS);
     }
     if (rc) return rc;
 
@@ -159,10 +159,10 @@ static int load(tr_store *s, const char *run, int64_t pid, pset *p)
             p->ev = g;
         }
         pev *e = &p->ev[p->nev++];
-        sqlite3_stmt *st = b.st;
-        const char *type = (const char *)sqlite3_column_text(st, TR_COL_PRE_TYPE);
-        e->id = sqlite3_column_int64(st, TR_COL_PRE_ID);
-        e->t = sqlite3_column_int64(st, TR_COL_PRE_TIME_NS);
+        tr_dbst *st = b.st;
+        const char *type = (const char *)tr_db_column_text(st, TR_COL_PRE_TYPE);
+        e->id = tr_db_column_int64(st, TR_COL_PRE_ID);
+        e->t = tr_db_column_int64(st, TR_COL_PRE_TIME_NS);
         e->type = type ? type[0] : 'e';
         col_copy(st, TR_COL_PRE_KIND, e->kind, sizeof e->kind);
         e->code = col_opt(st, TR_COL_PRE_EXIT_CODE);
@@ -170,7 +170,7 @@ static int load(tr_store *s, const char *run, int64_t pid, pset *p)
         e->ut = col_opt(st, TR_COL_PRE_UTIME_US);
         e->st = col_opt(st, TR_COL_PRE_STIME_US);
         e->rss = col_opt(st, TR_COL_PRE_MAXRSS_KB);
-        e->has_bt = sqlite3_column_int(st, TR_COL_PRE_HAS_BACKTRACE);
+        e->has_bt = tr_db_column_int(st, TR_COL_PRE_HAS_BACKTRACE);
         col_copy(st, TR_COL_PRE_NOTE, e->note, sizeof e->note);
     }
     return rc;
@@ -247,7 +247,7 @@ int tr_procs_settle(tr_store *s, const char *run, int64_t pid)
         if ((rc = begin(s, TR_STMT_PR_PLACEHOLDER, run, &b))) goto fail;
         tr_bind_int(&b, 2, pid);
         if ((rc = tr_stmt_done(&b))) goto fail;
-        p.holder = sqlite3_last_insert_rowid(s->db);
+        p.holder = tr_db_last_insert_rowid(s->db);
     } else if (!orphans && p.holder) { /* its events found their image */
         if ((rc = begin(s, TR_STMT_PR_DROP, NULL, &b))) goto fail;
         tr_bind_int(&b, 1, p.holder);

@@ -61,11 +61,11 @@ static int load(tr_store *s, const char *run, pq *q)
         img *m = &q->im[q->nim++];
         memset(m, 0, sizeof *m);
         for (int c = 0; c < TR_COL_QPR_NCOLS; c++) {
-            if (sqlite3_column_type(st.st, c) == SQLITE_NULL) continue;
+            if (tr_db_column_type(st.st, c) == TR_DB_NULL) continue;
             m->set |= 1u << c;
             if (!is_text[c])
-                m->v[c] = sqlite3_column_int64(st.st, c);
-            else if (!(m->s[c] = strdup((const char *)sqlite3_column_text(st.st, c))))
+                m->v[c] = tr_db_column_int64(st.st, c);
+            else if (!(m->s[c] = strdup((const char *)tr_db_column_text(st.st, c))))
                 q->oom = 1;
         }
     }

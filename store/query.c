@@ -26,9 +26,9 @@ typedef struct q {
 } q;
 
 /* A stored argv JSON text as an array ([] when absent or unreadable). */
-static cJSON *col_argv(sqlite3_stmt *st, int i)
+static cJSON *col_argv(tr_dbst *st, int i)
 {
-    const char *text = (const char *)sqlite3_column_text(st, i);
+    const char *text = (const char *)tr_db_column_text(st, i);
     cJSON *a = text ? cJSON_Parse(text) : NULL;
     if (a && cJSON_IsArray(a)) return a;
     cJSON_Delete(a);
@@ -36,7 +36,7 @@ static cJSON *col_argv(sqlite3_stmt *st, int i)
 }
 
 /* Column i by kind: 's' string, 'i' integer, 't' time, 'a' argv array; null when NULL. */
-static cJSON *col(sqlite3_stmt *st, int i, char kind)
+static cJSON *col(tr_dbst *st, int i, char kind)
 {
     switch (kind) {
     case 'i':
@@ -52,14 +52,14 @@ static cJSON *col(sqlite3_stmt *st, int i, char kind)
 
 /* A metric value: JSON has no NaN or infinities, so they become the strings of the protobuf
  * JSON mapping. `special` is the metrics column (1 NaN, 2 +Inf, 3 -Inf). */
-static cJSON *metric_json(sqlite3_stmt *st, int vi, int si)
+static cJSON *metric_json(tr_dbst *st, int vi, int si)
 {
-    int special = sqlite3_column_int(st, si);
-    double v = sqlite3_column_double(st, vi);
+    int special = tr_db_column_int(st, si);
+    double v = tr_db_column_double(st, vi);
     if (special == 1) return cJSON_CreateString("NaN");
     if (special == 2 || special == 3 || isinf(v))
         return cJSON_CreateString(special == 3 || v < 0 ? "-Infinity" : "Infinity");
-    if (sqlite3_column_type(st, vi) == SQLITE_NULL) return cJSON_CreateNull();
+    if (tr_db_column_type(st, vi) == TR_DB_NULL) return cJSON_CreateNull();
     return cJSON_CreateNumber(v);
 }
 
@@ -95,7 +95,7 @@ static int key_values(q *c, cJSON *run, const char *name, enum tr_stmt_id id, in
     int rc = run_stmt(c, &st, id);
     if (rc) return rc;
     while ((rc = tr_stmt_row(&st)) == 1)
-        tr_json_add(obj, (const char *)sqlite3_column_text(st.st, TR_COL_KV_KEY),
+        tr_json_add(obj, (const char *)tr_db_column_text(st.st, TR_COL_KV_KEY),
                     metrics ? metric_json(st.st, TR_COL_KV_VALUE, TR_COL_KV_SPECIAL)
                             : tr_json_col_text(st.st, TR_COL_KV_VALUE),
                     &c->oom);
@@ -112,33 +112,32 @@ static int files(q *c, cJSON *run, const char *name, const char *role)
     tr_bind_cstr(&q, 2, role);
     tr_bind_int(&q, 3, (c->flags & TR_RUN_ALL_FILES) != 0);
     while ((rc = tr_stmt_row(&q)) == 1) {
-        sqlite3_stmt *st = q.st;
+        tr_dbst *st = q.st;
         cJSON *f = cJSON_CreateObject();
         char host[256];
-        const char *path = tr_store_key_path(
-            (const char *)sqlite3_column_text(st, TR_COL_FILE_PATH), host, sizeof host);
+        const char *path = tr_store_key_path((const char *)tr_db_column_text(st, TR_COL_FILE_PATH),
+                                             host, sizeof host);
         tr_json_add(f, "path", cJSON_CreateString(path ? path : ""), &c->oom);
         if (host[0]) tr_json_add(f, "host", cJSON_CreateString(host), &c->oom);
         /* the content hash, else the fingerprint's id; null when no fingerprint was taken */
         int has_fp = 0;
         for (int i = TR_COL_FILE_DEV; i <= TR_COL_FILE_MTIME_NS; i++)
-            has_fp |= sqlite3_column_type(st, i) != SQLITE_NULL;
-        tr_fingerprint fp = {(uint64_t)sqlite3_column_int64(st, TR_COL_FILE_DEV),
-                             (uint64_t)sqlite3_column_int64(st, TR_COL_FILE_INO),
-                             sqlite3_column_int64(st, TR_COL_FILE_SIZE),
-                             sqlite3_column_int64(st, TR_COL_FILE_MTIME_NS)};
+            has_fp |= tr_db_column_type(st, i) != TR_DB_NULL;
+        tr_fingerprint fp = {(uint64_t)tr_db_column_int64(st, TR_COL_FILE_DEV),
+                             (uint64_t)tr_db_column_int64(st, TR_COL_FILE_INO),
+                             tr_db_column_int64(st, TR_COL_FILE_SIZE),
+                             tr_db_column_int64(st, TR_COL_FILE_MTIME_NS)};
         char v[80];
-        tr_store_version_string((const char *)sqlite3_column_text(st, TR_COL_FILE_HASH), has_fp,
-                                &fp, v, sizeof v);
+        tr_store_version_string((const char *)tr_db_column_text(st, TR_COL_FILE_HASH), has_fp, &fp,
+                                v, sizeof v);
         tr_json_add(f, "version", v[0] ? cJSON_CreateString(v) : cJSON_CreateNull(), &c->oom);
         tr_json_add(f, "bytes",
-                    cJSON_CreateNumber((double)sqlite3_column_int64(st, TR_COL_FILE_BYTES)),
-                    &c->oom);
-        if (sqlite3_column_type(st, TR_COL_FILE_WRITES) != SQLITE_NULL) {
+                    cJSON_CreateNumber((double)tr_db_column_int64(st, TR_COL_FILE_BYTES)), &c->oom);
+        if (tr_db_column_type(st, TR_COL_FILE_WRITES) != TR_DB_NULL) {
             tr_json_add(f, "writes", tr_json_col_int(st, TR_COL_FILE_WRITES), &c->oom);
             tr_json_add(f, "versions", tr_json_col_int(st, TR_COL_FILE_VERSIONS), &c->oom);
         }
-        if ((c->flags & TR_RUN_ALL_FILES) && sqlite3_column_int(st, TR_COL_FILE_TEMPORARY))
+        if ((c->flags & TR_RUN_ALL_FILES) && tr_db_column_int(st, TR_COL_FILE_TEMPORARY))
             tr_json_add(f, "temporary", cJSON_CreateTrue(), &c->oom);
         tr_json_add(arr, NULL, f, &c->oom);
     }
@@ -153,10 +152,10 @@ static int env(q *c, cJSON *run)
     int rc = run_stmt(c, &q, TR_STMT_Q_ENV);
     if (rc) return rc;
     while ((rc = tr_stmt_row(&q)) == 1) {
-        const char *name = (const char *)sqlite3_column_text(q.st, TR_COL_ENV_NAME);
+        const char *name = (const char *)tr_db_column_text(q.st, TR_COL_ENV_NAME);
         if (!obj || cJSON_GetObjectItemCaseSensitive(obj, name)) continue;
         tr_json_add(obj, name,
-                    sqlite3_column_int(q.st, TR_COL_ENV_REDACTED)
+                    tr_db_column_int(q.st, TR_COL_ENV_REDACTED)
                         ? cJSON_CreateString("[redacted]")
                         : tr_json_col_text(q.st, TR_COL_ENV_VALUE),
                     &c->oom);
@@ -172,7 +171,7 @@ static int run_row(q *c, cJSON *run, cJSON **tail)
     if (rc) return rc;
     if ((rc = tr_stmt_row(&q)) <= 0)
         return rc ? rc : tr_store_fail(c->s, TRAIL_ENOTFOUND, "no run %s", c->run);
-    sqlite3_stmt *st = q.st;
+    tr_dbst *st = q.st;
     static const char *const names[] = {"id",        "name",   "experiment", "status",
                                         "exit_code", "signal", "argv",       "cwd",
                                         "host",      "user",   "pid"};
@@ -182,11 +181,11 @@ static int run_row(q *c, cJSON *run, cJSON **tail)
         tr_json_add(run, names[i], col(st, i, kinds[i]), &c->oom);
     tr_json_add(run, "started_at", tr_json_col_time(st, TR_COL_RUN_STARTED_NS), &c->oom);
     tr_json_add(run, "ended_at", tr_json_col_time(st, TR_COL_RUN_ENDED_NS), &c->oom);
-    int has_start = sqlite3_column_type(st, TR_COL_RUN_STARTED_NS) != SQLITE_NULL;
-    int has_end = sqlite3_column_type(st, TR_COL_RUN_ENDED_NS) != SQLITE_NULL;
-    int running = !strcmp((const char *)sqlite3_column_text(st, TR_COL_RUN_STATUS), "running");
-    int64_t start = sqlite3_column_int64(st, TR_COL_RUN_STARTED_NS);
-    int64_t end = sqlite3_column_int64(st, TR_COL_RUN_ENDED_NS);
+    int has_start = tr_db_column_type(st, TR_COL_RUN_STARTED_NS) != TR_DB_NULL;
+    int has_end = tr_db_column_type(st, TR_COL_RUN_ENDED_NS) != TR_DB_NULL;
+    int running = !strcmp((const char *)tr_db_column_text(st, TR_COL_RUN_STATUS), "running");
+    int64_t start = tr_db_column_int64(st, TR_COL_RUN_STARTED_NS);
+    int64_t end = tr_db_column_int64(st, TR_COL_RUN_ENDED_NS);
     if (has_start && (has_end || running))
         tr_json_add(run, "duration_s",
                     cJSON_CreateNumber((double)((has_end ? end : tr_now_ns()) - start) / 1e9),
@@ -203,9 +202,9 @@ static int run_row(q *c, cJSON *run, cJSON **tail)
     cJSON *res = cJSON_CreateObject();
     for (int i = TR_COL_RUN_UTIME_US; i <= TR_COL_RUN_STIME_US; i++)
         tr_json_add(res, i == TR_COL_RUN_UTIME_US ? "utime_s" : "stime_s",
-                    sqlite3_column_type(st, i) == SQLITE_NULL
+                    tr_db_column_type(st, i) == TR_DB_NULL
                         ? cJSON_CreateNull()
-                        : cJSON_CreateNumber((double)sqlite3_column_int64(st, i) / 1e6),
+                        : cJSON_CreateNumber((double)tr_db_column_int64(st, i) / 1e6),
                     &c->oom);
     tr_json_add(res, "maxrss_kb", tr_json_col_int(st, TR_COL_RUN_MAXRSS_KB), &c->oom);
     tr_json_add(*tail, "resources", res, &c->oom);
@@ -267,17 +266,17 @@ fail:
 static int runs_count(tr_store *s, const tr_runs_filter *f, int64_t *n)
 {
     /* Prepared per listing (like a --where filter): one statement each time. */
-    tr_stmt q = {s, NULL, SQLITE_OK};
-    int rc = sqlite3_prepare_v2(s->db, f->experiment ? TR_SQL_RUNS_COUNT_EXP : TR_SQL_RUNS_COUNT,
-                                -1, &q.st, NULL);
-    if (rc != SQLITE_OK) {
-        sqlite3_finalize(q.st);
+    tr_stmt q = {s, NULL, TR_DB_OK};
+    int rc = tr_db_prepare(s->db, f->experiment ? TR_SQL_RUNS_COUNT_EXP : TR_SQL_RUNS_COUNT, -1,
+                           &q.st, NULL);
+    if (rc != TR_DB_OK) {
+        tr_db_finalize(q.st);
         return tr_store_sqlerr(s, rc, "counting runs");
     }
     if (f->experiment) tr_bind_cstr(&q, 1, f->experiment);
     int found;
     rc = tr_stmt_row_int(&q, &found, n);
-    sqlite3_finalize(q.st);
+    tr_db_finalize(q.st);
     return rc;
 }
 
@@ -291,7 +290,7 @@ int tr_store_runs_each(tr_store *s, const tr_runs_filter *f, int flags,
     /* A --where filter is its own statement (its text varies); values are bound, never
      * spliced. One row past the limit says whether there are more. The id statement stays
      * open while each document is built by others (one read snapshot for the listing). */
-    tr_stmt q = {s, NULL, SQLITE_OK};
+    tr_stmt q = {s, NULL, TR_DB_OK};
     q.st = f->where ? tr_where_prepare(s, f->where) : tr_store_stmt(s, TR_STMT_Q_RUNS);
     if (!q.st) return TRAIL_ESTORE;
     if (f->experiment) tr_bind_cstr(&q, 1, f->experiment);
@@ -306,8 +305,7 @@ int tr_store_runs_each(tr_store *s, const tr_runs_filter *f, int flags,
             break;
         }
         char id[33];
-        snprintf(id, sizeof id, "%s",
-                 (const char *)sqlite3_column_text(q.st, TR_COL_RUN_LOOKUP_ID));
+        snprintf(id, sizeof id, "%s", (const char *)tr_db_column_text(q.st, TR_COL_RUN_LOOKUP_ID));
         cJSON *run = NULL;
         if ((rc = tr_store_run_json_ex(s, id, flags, &run)) == 0) rc = fn(arg, &run);
         cJSON_Delete(run);
@@ -317,7 +315,7 @@ int tr_store_runs_each(tr_store *s, const tr_runs_filter *f, int flags,
             break;
         }
     }
-    if (f->where) sqlite3_finalize(q.st);
+    if (f->where) tr_db_finalize(q.st);
     if (rc == 0 && more && *more && !f->where) {
         int64_t total;
         if ((rc = runs_count(s, f, &total)) == 0) *more = total > n ? total - n : 1;
@@ -364,8 +362,8 @@ int tr_store_metrics_json(tr_store *s, const char *run_id, cJSON **out)
         return rc;
     }
     while ((rc = tr_stmt_row(&q)) == 1) {
-        sqlite3_stmt *st = q.st;
-        const char *key = (const char *)sqlite3_column_text(st, TR_COL_MET_KEY);
+        tr_dbst *st = q.st;
+        const char *key = (const char *)tr_db_column_text(st, TR_COL_MET_KEY);
         if (!series || strcmp(series->string, key) != 0)
             if (!(series = tr_json_chk(cJSON_AddArrayToObject(obj, key), &c.oom))) {
                 tr_stmt_reset(&q);
@@ -376,7 +374,7 @@ int tr_store_metrics_json(tr_store *s, const char *run_id, cJSON **out)
         tr_json_add(p, "step", tr_json_col_int(st, TR_COL_MET_STEP), &c.oom);
         tr_json_add(p, "value", metric_json(st, TR_COL_MET_VALUE, TR_COL_MET_SPECIAL), &c.oom);
         tr_json_add(p, "time", tr_json_col_time(st, TR_COL_MET_TIME_NS), &c.oom);
-        const char *src = (const char *)sqlite3_column_text(st, TR_COL_MET_SOURCE);
+        const char *src = (const char *)tr_db_column_text(st, TR_COL_MET_SOURCE);
         tr_json_add(p, "source", cJSON_CreateString(src ? src : "sdk"), &c.oom);
         tr_json_add(series, NULL, p, &c.oom);
     }
@@ -399,8 +397,7 @@ static int lookup(tr_store *s, enum tr_stmt_id id, const char *a, const char *b,
     if (b) tr_bind_cstr(&q, 2, b);
     while ((rc = tr_stmt_row(&q)) == 1)
         if (rows++ == 0)
-            snprintf(id_out, 33, "%s",
-                     (const char *)sqlite3_column_text(q.st, TR_COL_RUN_LOOKUP_ID));
+            snprintf(id_out, 33, "%s", (const char *)tr_db_column_text(q.st, TR_COL_RUN_LOOKUP_ID));
     return rc ? rc : rows;
 }
 

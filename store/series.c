@@ -20,17 +20,17 @@ typedef struct pt {
     char source[32];
 } pt;
 
-static void take(pt *p, sqlite3_stmt *st, int64_t idx)
+static void take(pt *p, tr_dbst *st, int64_t idx)
 {
     p->idx = idx;
     p->set = 1;
-    p->step = sqlite3_column_int64(st, TR_COL_SER_STEP);
-    p->null_value = sqlite3_column_type(st, TR_COL_SER_VALUE) == SQLITE_NULL;
-    p->value = sqlite3_column_double(st, TR_COL_SER_VALUE);
-    p->special = sqlite3_column_int(st, TR_COL_SER_SPECIAL);
-    p->has_time = sqlite3_column_type(st, TR_COL_SER_TIME_NS) != SQLITE_NULL;
-    p->time_ns = sqlite3_column_int64(st, TR_COL_SER_TIME_NS);
-    const char *src = (const char *)sqlite3_column_text(st, TR_COL_SER_SOURCE);
+    p->step = tr_db_column_int64(st, TR_COL_SER_STEP);
+    p->null_value = tr_db_column_type(st, TR_COL_SER_VALUE) == TR_DB_NULL;
+    p->value = tr_db_column_double(st, TR_COL_SER_VALUE);
+    p->special = tr_db_column_int(st, TR_COL_SER_SPECIAL);
+    p->has_time = tr_db_column_type(st, TR_COL_SER_TIME_NS) != TR_DB_NULL;
+    p->time_ns = tr_db_column_int64(st, TR_COL_SER_TIME_NS);
+    const char *src = (const char *)tr_db_column_text(st, TR_COL_SER_SOURCE);
     snprintf(p->source, sizeof p->source, "%s", src ? src : "sdk");
 }
 
@@ -72,18 +72,18 @@ static void flush(cJSON *arr, pt *lo, pt *hi, pt *first, int *oom)
     lo->set = hi->set = first->set = 0;
 }
 
-static sqlite3_stmt *series_stmt(tr_store *s, const char *sql, const char *run, const char *key,
-                                 const tr_series_opts *o)
+static tr_dbst *series_stmt(tr_store *s, const char *sql, const char *run, const char *key,
+                            const tr_series_opts *o)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, run, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 3, o->has_min ? o->step_min : INT64_MIN);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 4, o->has_max ? o->step_max : INT64_MAX);
-    if (rc != SQLITE_OK) {
+    tr_dbst *st = NULL;
+    int rc = tr_db_prepare(s->db, sql, -1, &st, NULL);
+    if (rc == TR_DB_OK) rc = tr_db_bind_text(st, 1, run, -1, TR_DB_STATIC);
+    if (rc == TR_DB_OK) rc = tr_db_bind_text(st, 2, key, -1, TR_DB_STATIC);
+    if (rc == TR_DB_OK) rc = tr_db_bind_int64(st, 3, o->has_min ? o->step_min : INT64_MIN);
+    if (rc == TR_DB_OK) rc = tr_db_bind_int64(st, 4, o->has_max ? o->step_max : INT64_MAX);
+    if (rc != TR_DB_OK) {
         tr_store_sqlerr(s, rc, "reading a metric");
-        sqlite3_finalize(st);
+        tr_db_finalize(st);
         return NULL;
     }
     return st;
@@ -96,12 +96,12 @@ static sqlite3_stmt *series_stmt(tr_store *s, const char *sql, const char *run, 
 static int one_series(tr_store *s, const char *run, const char *key, const tr_series_opts *o,
                       cJSON *arr, cJSON *info, int *oom)
 {
-    sqlite3_stmt *st = series_stmt(s, TR_SERIES_COUNT, run, key, o);
+    tr_dbst *st = series_stmt(s, TR_SERIES_COUNT, run, key, o);
     if (!st) return TRAIL_ESTORE;
-    int rc = sqlite3_step(st);
-    int64_t total = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_finalize(st);
-    if (rc != SQLITE_ROW) return tr_store_sqlerr(s, rc, "counting a metric");
+    int rc = tr_db_step(st);
+    int64_t total = rc == TR_DB_ROW ? tr_db_column_int64(st, 0) : 0;
+    tr_db_finalize(st);
+    if (rc != TR_DB_ROW) return tr_store_sqlerr(s, rc, "counting a metric");
     int64_t max = o->max_points > 0 ? o->max_points : TR_SERIES_DEFAULT;
     int down = total > max;
     int64_t nb = down ? (max - 1) / 2 : 0;
@@ -110,7 +110,7 @@ static int one_series(tr_store *s, const char *run, const char *key, const tr_se
     if (!(st = series_stmt(s, TR_SERIES_POINTS, run, key, o))) return TRAIL_ESTORE;
     pt lo = {0}, hi = {0}, first = {0}, cur;
     int64_t idx = 0, bucket = -1;
-    while (!*oom && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while (!*oom && (rc = tr_db_step(st)) == TR_DB_ROW) {
         take(&cur, st, idx);
         if (!down) {
             emit(arr, &cur, oom);
@@ -133,10 +133,10 @@ static int one_series(tr_store *s, const char *run, const char *key, const tr_se
         }
         idx++;
     }
-    if (!*oom && rc == SQLITE_DONE) flush(arr, &lo, &hi, &first, oom);
-    rc = *oom || rc == SQLITE_DONE || rc == SQLITE_ROW ? 0
-                                                       : tr_store_sqlerr(s, rc, "reading a metric");
-    sqlite3_finalize(st);
+    if (!*oom && rc == TR_DB_DONE) flush(arr, &lo, &hi, &first, oom);
+    rc = *oom || rc == TR_DB_DONE || rc == TR_DB_ROW ? 0
+                                                     : tr_store_sqlerr(s, rc, "reading a metric");
+    tr_db_finalize(st);
     return rc;
 }
 
@@ -156,7 +156,7 @@ int tr_store_series_json(tr_store *s, const char *run_id, const char *const *key
         tr_bind_cstr(&q, 1, run_id);
         while ((rc = tr_stmt_row(&q)) == 1) {
             char **grown = realloc(all, (size_t)(nall + 1) * sizeof *all);
-            char *k = strdup((const char *)sqlite3_column_text(q.st, TR_COL_KV_KEY));
+            char *k = strdup((const char *)tr_db_column_text(q.st, TR_COL_KV_KEY));
             if (grown) all = grown;
             if (!grown || !k) {
                 free(k);

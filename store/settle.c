@@ -31,9 +31,9 @@ typedef struct cand {
     int lost; /* settled `lost` already: only a root end that has arrived changes it */
 } cand;
 
-static int64_t col_or(sqlite3_stmt *st, int i, int64_t dflt)
+static int64_t col_or(tr_dbst *st, int i, int64_t dflt)
 {
-    return sqlite3_column_type(st, i) == SQLITE_NULL ? dflt : sqlite3_column_int64(st, i);
+    return tr_db_column_type(st, i) == TR_DB_NULL ? dflt : tr_db_column_int64(st, i);
 }
 
 /* The candidates of host, read before anything is written. */
@@ -57,9 +57,9 @@ static int candidates(tr_store *s, const char *host, cand **out, int *n)
         }
         cand *c = &(*out)[(*n)++];
         memset(c, 0, sizeof *c);
-        const unsigned char *id = sqlite3_column_text(q.st, TR_SETTLE_C_ID);
-        const unsigned char *st = sqlite3_column_text(q.st, TR_SETTLE_C_STATUS);
-        const unsigned char *boot = sqlite3_column_text(q.st, TR_SETTLE_C_BOOT);
+        const unsigned char *id = tr_db_column_text(q.st, TR_SETTLE_C_ID);
+        const unsigned char *st = tr_db_column_text(q.st, TR_SETTLE_C_STATUS);
+        const unsigned char *boot = tr_db_column_text(q.st, TR_SETTLE_C_BOOT);
         snprintf(c->r.id, sizeof c->r.id, "%s", id ? (const char *)id : "");
         snprintf(c->r.boot_id, sizeof c->r.boot_id, "%s", boot ? (const char *)boot : "");
         c->lost = st && !strcmp((const char *)st, "lost");
@@ -118,7 +118,7 @@ static int settle_one(tr_store *s, const cand *c, const char *not_stream)
     else
         tr_bind_null(&q, 5);
     if ((rc = tr_stmt_done(&q)) != 0) return rc;
-    return sqlite3_changes(s->db) > 0;
+    return tr_db_changes(s->db) > 0;
 }
 
 int tr_store_settle(tr_store *s, const char *host, tr_settle_alive_fn alive, void *ctx)

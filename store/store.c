@@ -27,30 +27,37 @@ static const char *const stmt_sql[TR_STMT_COUNT] = {
 #undef TR_STMT_SQL
 };
 
+/* The statement's text for the store's backend. */
+static const char *tr_store_stmt_sql(const tr_store *s, enum tr_stmt_id id)
+{
+    (void)s;
+    return stmt_sql[id];
+}
+
 static const char *const migrations[] = TR_SQL_MIGRATIONS;
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
 int tr_store_code(int rc)
 {
     switch (rc & 0xff) {
-    case SQLITE_OK:
-    case SQLITE_ROW:
-    case SQLITE_DONE:
+    case TR_DB_OK:
+    case TR_DB_ROW:
+    case TR_DB_DONE:
         return 0;
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
+    case TR_DB_BUSY:
+    case TR_DB_LOCKED:
         return TRAIL_EBUSY;
-    case SQLITE_CORRUPT:
-    case SQLITE_NOTADB:
+    case TR_DB_CORRUPT:
+    case TR_DB_NOTADB:
         return TRAIL_ECORRUPT;
-    case SQLITE_NOMEM:
+    case TR_DB_NOMEM:
         return TRAIL_ENOMEM;
-    case SQLITE_FULL:
+    case TR_DB_FULL:
         return TRAIL_ENOSPC;
-    case SQLITE_IOERR:
-    case SQLITE_CANTOPEN:
+    case TR_DB_IOERR:
+    case TR_DB_CANTOPEN:
         return TRAIL_EIO;
-    case SQLITE_TOOBIG:
+    case TR_DB_TOOBIG:
         return TRAIL_ETOOBIG;
     default:
         return TRAIL_ESTORE;
@@ -70,76 +77,75 @@ int tr_store_fail(tr_store *s, int code, const char *fmt, ...)
 
 int tr_store_sqlerr(tr_store *s, int rc, const char *what)
 {
-    const char *detail = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
+    const char *detail = s->db ? tr_db_errmsg(s->db) : tr_db_errstr(rc);
     switch (rc & 0xff) {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
+    case TR_DB_BUSY:
+    case TR_DB_LOCKED:
         return tr_store_fail(s, TRAIL_EBUSY, "database is locked by another process");
-    case SQLITE_NOTADB:
+    case TR_DB_NOTADB:
         return tr_store_fail(s, TRAIL_ECORRUPT, "file is not a database (corrupt or not SQLite)");
-    case SQLITE_CORRUPT:
+    case TR_DB_CORRUPT:
         return tr_store_fail(s, TRAIL_ECORRUPT, "database is corrupt (%s)", detail);
-    case SQLITE_FULL:
+    case TR_DB_FULL:
         return tr_store_fail(s, TRAIL_ENOSPC, "disk full while %s", what);
     default:
         return tr_store_fail(s, tr_store_code(rc), "%s: %s", what, detail);
     }
 }
 
-sqlite3_stmt *tr_store_stmt(tr_store *s, enum tr_stmt_id id)
+tr_dbst *tr_store_stmt(tr_store *s, enum tr_stmt_id id)
 {
     if (s->stmt[id]) return s->stmt[id];
-    int rc =
-        sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[id], NULL);
-    if (rc != SQLITE_OK) {
+    int rc = tr_db_prepare_persistent(s->db, tr_store_stmt_sql(s, id), &s->stmt[id]);
+    if (rc != TR_DB_OK) {
         tr_store_sqlerr(s, rc, "preparing a statement");
-        sqlite3_finalize(s->stmt[id]);
+        tr_db_finalize(s->stmt[id]);
         s->stmt[id] = NULL;
     }
     return s->stmt[id];
 }
 
-int tr_store_step_done(tr_store *s, sqlite3_stmt *st)
+int tr_store_step_done(tr_store *s, tr_dbst *st)
 {
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = tr_db_step(st)) == TR_DB_ROW) {
     }
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return rc == SQLITE_DONE ? 0 : tr_store_sqlerr(s, rc, "writing");
+    tr_db_reset(st);
+    tr_db_clear_bindings(st);
+    return rc == TR_DB_DONE ? 0 : tr_store_sqlerr(s, rc, "writing");
 }
 
 int tr_stmt_begin(tr_stmt *q, tr_store *s, enum tr_stmt_id id)
 {
     q->s = s;
-    q->rc = SQLITE_OK;
+    q->rc = TR_DB_OK;
     return (q->st = tr_store_stmt(s, id)) ? 0 : TRAIL_ESTORE;
 }
 
 void tr_bind_note(tr_stmt *q, int rc)
 {
-    if (rc != SQLITE_OK && q->rc == SQLITE_OK) q->rc = rc;
+    if (rc != TR_DB_OK && q->rc == TR_DB_OK) q->rc = rc;
 }
 
 void tr_bind_int(tr_stmt *q, int i, int64_t v)
 {
-    tr_bind_note(q, sqlite3_bind_int64(q->st, i, v));
+    tr_bind_note(q, tr_db_bind_int64(q->st, i, v));
 }
 
 void tr_bind_double(tr_stmt *q, int i, double v)
 {
-    tr_bind_note(q, sqlite3_bind_double(q->st, i, v));
+    tr_bind_note(q, tr_db_bind_double(q->st, i, v));
 }
 
 void tr_bind_null(tr_stmt *q, int i)
 {
-    tr_bind_note(q, sqlite3_bind_null(q->st, i));
+    tr_bind_note(q, tr_db_bind_null(q->st, i));
 }
 
 void tr_bind_text(tr_stmt *q, int i, const char *p, size_t n)
 {
-    tr_bind_note(q, p ? sqlite3_bind_text(q->st, i, p, (int)n, SQLITE_STATIC)
-                      : sqlite3_bind_null(q->st, i));
+    tr_bind_note(q, p ? tr_db_bind_text(q->st, i, p, (int)n, TR_DB_STATIC)
+                      : tr_db_bind_null(q->st, i));
 }
 
 void tr_bind_cstr(tr_stmt *q, int i, const char *p)
@@ -166,9 +172,9 @@ void tr_bind_field_str(tr_stmt *q, int i, const tr_rec *r, uint16_t id)
 
 void tr_stmt_reset(tr_stmt *q)
 {
-    sqlite3_reset(q->st);
-    sqlite3_clear_bindings(q->st);
-    q->rc = SQLITE_OK;
+    tr_db_reset(q->st);
+    tr_db_clear_bindings(q->st);
+    q->rc = TR_DB_OK;
 }
 
 /* A kept bind error fails the statement without stepping it. */
@@ -181,17 +187,17 @@ static int bind_failed(tr_stmt *q)
 
 int tr_stmt_done(tr_stmt *q)
 {
-    if (q->rc != SQLITE_OK) return bind_failed(q);
+    if (q->rc != TR_DB_OK) return bind_failed(q);
     return tr_store_step_done(q->s, q->st);
 }
 
 int tr_stmt_row(tr_stmt *q)
 {
-    if (q->rc != SQLITE_OK) return bind_failed(q);
-    int rc = sqlite3_step(q->st);
-    if (rc == SQLITE_ROW) return 1;
+    if (q->rc != TR_DB_OK) return bind_failed(q);
+    int rc = tr_db_step(q->st);
+    if (rc == TR_DB_ROW) return 1;
     tr_stmt_reset(q);
-    return rc == SQLITE_DONE ? 0 : tr_store_sqlerr(q->s, rc, "reading");
+    return rc == TR_DB_DONE ? 0 : tr_store_sqlerr(q->s, rc, "reading");
 }
 
 int tr_stmt_row_int(tr_stmt *q, int *found, int64_t *out)
@@ -199,7 +205,7 @@ int tr_stmt_row_int(tr_stmt *q, int *found, int64_t *out)
     int rc = tr_stmt_row(q);
     *found = rc == 1;
     if (rc != 1) return rc;
-    if (out) *out = sqlite3_column_int64(q->st, 0);
+    if (out) *out = tr_db_column_int64(q->st, 0);
     tr_stmt_reset(q);
     return 0;
 }
@@ -216,7 +222,7 @@ int tr_stmt_get_or_add(tr_store *s, enum tr_stmt_id get, enum tr_stmt_id add,
     if ((rc = tr_stmt_begin(&q, s, add))) return rc;
     bind(&q, arg);
     if ((rc = tr_stmt_done(&q))) return rc;
-    *id = sqlite3_last_insert_rowid(s->db);
+    *id = tr_db_last_insert_rowid(s->db);
     return 0;
 }
 
@@ -237,16 +243,16 @@ cJSON *tr_json_chk(cJSON *item, int *oom)
     return item;
 }
 
-cJSON *tr_json_col_text(sqlite3_stmt *st, int i)
+cJSON *tr_json_col_text(tr_dbst *st, int i)
 {
-    const unsigned char *t = sqlite3_column_text(st, i);
+    const unsigned char *t = tr_db_column_text(st, i);
     return t ? cJSON_CreateString((const char *)t) : cJSON_CreateNull();
 }
 
-cJSON *tr_json_col_int(sqlite3_stmt *st, int i)
+cJSON *tr_json_col_int(tr_dbst *st, int i)
 {
-    if (sqlite3_column_type(st, i) == SQLITE_NULL) return cJSON_CreateNull();
-    return tr_json_int(sqlite3_column_int64(st, i)); /* exact past 2^53 (json_safe.c) */
+    if (tr_db_column_type(st, i) == TR_DB_NULL) return cJSON_CreateNull();
+    return tr_json_int(tr_db_column_int64(st, i)); /* exact past 2^53 (json_safe.c) */
 }
 
 cJSON *tr_json_time(int64_t ns)
@@ -256,34 +262,34 @@ cJSON *tr_json_time(int64_t ns)
     return cJSON_CreateString(buf);
 }
 
-cJSON *tr_json_col_time(sqlite3_stmt *st, int i)
+cJSON *tr_json_col_time(tr_dbst *st, int i)
 {
-    if (sqlite3_column_type(st, i) == SQLITE_NULL) return cJSON_CreateNull();
-    return tr_json_time(sqlite3_column_int64(st, i));
+    if (tr_db_column_type(st, i) == TR_DB_NULL) return cJSON_CreateNull();
+    return tr_json_time(tr_db_column_int64(st, i));
 }
 
 /* Runs SQL text that takes no parameters (pragmas, transaction control, migrations). */
 static int exec(tr_store *s, const char *sql, const char *what)
 {
-    int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
-    return rc == SQLITE_OK ? 0 : tr_store_sqlerr(s, rc, what);
+    int rc = tr_db_exec(s->db, sql, NULL, NULL, NULL);
+    return rc == TR_DB_OK ? 0 : tr_store_sqlerr(s, rc, what);
 }
 
 /* Runs a one-row, one-column integer query. */
 static int query_int(tr_store *s, const char *sql, int64_t *out)
 {
-    sqlite3_stmt *st = NULL;
+    tr_dbst *st = NULL;
     *out = 0;
-    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-    if (rc == SQLITE_OK) {
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-            *out = sqlite3_column_int64(st, 0);
-            rc = SQLITE_OK;
+    int rc = tr_db_prepare(s->db, sql, -1, &st, NULL);
+    if (rc == TR_DB_OK) {
+        rc = tr_db_step(st);
+        if (rc == TR_DB_ROW) {
+            *out = tr_db_column_int64(st, 0);
+            rc = TR_DB_OK;
         }
     }
-    if (rc != SQLITE_OK) rc = tr_store_sqlerr(s, rc, "reading the schema");
-    sqlite3_finalize(st);
+    if (rc != TR_DB_OK) rc = tr_store_sqlerr(s, rc, "reading the schema");
+    tr_db_finalize(st);
     return rc;
 }
 
@@ -370,7 +376,7 @@ static int read_identity(tr_store *s, int *fresh, int64_t *ver)
     int rc = exec(s, TR_SQL_BEGIN_READ, "reading the schema");
     if (rc) return rc;
     rc = check_identity(s, fresh, ver);
-    if (!sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, TR_SQL_COMMIT, NULL, NULL, NULL);
+    if (!tr_db_get_autocommit(s->db)) tr_db_exec(s->db, TR_SQL_COMMIT, NULL, NULL, NULL);
     return rc;
 }
 
@@ -394,20 +400,15 @@ static int migrate(tr_store *s)
     if ((rc = exec(s, TR_SQL_COMMIT, "committing a migration"))) goto fail;
     return 0;
 fail:
-    if (!sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, TR_SQL_ROLLBACK, NULL, NULL, NULL);
+    if (!tr_db_get_autocommit(s->db)) tr_db_exec(s->db, TR_SQL_ROLLBACK, NULL, NULL, NULL);
     return rc;
 }
 
 static int open_db(tr_store *s)
 {
     int ro = s->flags & TR_STORE_READONLY;
-    /* NOMUTEX: a handle is used by one thread at a time (store.h), SQLite's own locks are waste. */
-    int oflags = (ro ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_EXRESCODE |
-                 SQLITE_OPEN_NOMUTEX;
-    int rc = sqlite3_open_v2(s->path, &s->db, oflags, NULL);
-    if (rc != SQLITE_OK) return tr_store_sqlerr(s, rc, "cannot open");
-    sqlite3_extended_result_codes(s->db, 1);
-    sqlite3_busy_timeout(s->db, busy_timeout_ms());
+    int rc = tr_db_open(s->path, ro ? TR_DB_OPEN_READONLY : 0, busy_timeout_ms(), NULL, &s->db);
+    if (rc != TR_DB_OK) return tr_store_sqlerr(s, rc, "cannot open");
 
     int fresh;
     int64_t ver;
@@ -474,10 +475,9 @@ void tr_store_close(tr_store *s)
     if (!s) return;
     tr_ingest_cache_free(s);
     for (int i = 0; i < TR_STMT_COUNT; i++)
-        sqlite3_finalize(s->stmt[i]);
-    if (s->db && !sqlite3_get_autocommit(s->db))
-        sqlite3_exec(s->db, TR_SQL_ROLLBACK, NULL, NULL, NULL);
-    sqlite3_close(s->db);
+        tr_db_finalize(s->stmt[i]);
+    if (s->db && !tr_db_get_autocommit(s->db)) tr_db_exec(s->db, TR_SQL_ROLLBACK, NULL, NULL, NULL);
+    tr_db_close(s->db);
     free(s->path);
     free(s);
 }
@@ -523,7 +523,7 @@ int tr_store_rollback(tr_store *s)
     s->tx_broken = 0;
     tr_ingest_cache_forget(s); /* its marks and ids may name rows rolled back */
     /* A failed statement (disk full, I/O error) may have rolled back already. */
-    if (sqlite3_get_autocommit(s->db)) return 0;
+    if (tr_db_get_autocommit(s->db)) return 0;
     return exec(s, TR_SQL_ROLLBACK, "rolling back");
 }
 

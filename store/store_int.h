@@ -2,7 +2,7 @@
 #ifndef TR_STORE_INT_H
 #define TR_STORE_INT_H
 
-#include <sqlite3.h>
+#include "db.h"
 
 #include "record.h"
 #include "store.h"
@@ -16,21 +16,21 @@ enum tr_stmt_id {
 };
 
 struct tr_store {
-    sqlite3 *db;
+    tr_db *db;
     char *path;
     int flags;
     int in_tx;       /* inside tr_store_begin .. commit/rollback */
     int tx_broken;   /* TRAIL_E* of a failed ingest inside the caller's batch: commit returns it */
     int64_t skipped; /* records of unknown types or without required fields */
     char err[512];
-    sqlite3_stmt *stmt[TR_STMT_COUNT];
+    tr_dbst *stmt[TR_STMT_COUNT];
     struct tr_ingest_cache *ic; /* ingest's per-transaction bookkeeping (ingest_cache.c) */
 };
 
 /* The prepared statement id, prepared on first use; NULL on error (message in s->err). */
-sqlite3_stmt *tr_store_stmt(tr_store *s, enum tr_stmt_id id);
+tr_dbst *tr_store_stmt(tr_store *s, enum tr_stmt_id id);
 /* Steps st to completion, then resets it and clears its bindings; 0 or TRAIL_E*. */
-int tr_store_step_done(tr_store *s, sqlite3_stmt *st);
+int tr_store_step_done(tr_store *s, tr_dbst *st);
 
 /* ---- Statement helpers (store.c), the one way the store binds and steps: a statement is
  * prepared once (tr_store_stmt) and cycled bind -> step -> reset. Binds remember the first
@@ -38,8 +38,8 @@ int tr_store_step_done(tr_store *s, sqlite3_stmt *st);
  * statement's SQL (*_sql.h). ---- */
 typedef struct tr_stmt {
     tr_store *s;
-    sqlite3_stmt *st;
-    int rc; /* the first failed bind; SQLITE_OK when none */
+    tr_dbst *st;
+    int rc; /* the first failed bind; TR_DB_OK when none */
 } tr_stmt;
 
 /* Starts statement id; 0 or TRAIL_ESTORE (message in s->err). */
@@ -47,7 +47,7 @@ int tr_stmt_begin(tr_stmt *q, tr_store *s, enum tr_stmt_id id);
 void tr_bind_int(tr_stmt *q, int i, int64_t v);
 void tr_bind_double(tr_stmt *q, int i, double v);
 void tr_bind_null(tr_stmt *q, int i);
-/* Text p[0..n), bound SQLITE_STATIC (it must live until the reset); NULL p binds NULL. */
+/* Text p[0..n), bound TR_DB_STATIC (it must live until the reset); NULL p binds NULL. */
 void tr_bind_text(tr_stmt *q, int i, const char *p, size_t n);
 /* A C string; NULL or "" binds NULL. */
 void tr_bind_cstr(tr_stmt *q, int i, const char *p);
@@ -77,9 +77,9 @@ void tr_json_add(struct cJSON *parent, const char *key, struct cJSON *item, int 
 /* item itself; *oom = 1 when it is NULL. */
 struct cJSON *tr_json_chk(struct cJSON *item, int *oom);
 /* Column i of st as a JSON string, number or RFC 3339 time; null when the column is NULL. */
-struct cJSON *tr_json_col_text(sqlite3_stmt *st, int i);
-struct cJSON *tr_json_col_int(sqlite3_stmt *st, int i);
-struct cJSON *tr_json_col_time(sqlite3_stmt *st, int i);
+struct cJSON *tr_json_col_text(tr_dbst *st, int i);
+struct cJSON *tr_json_col_int(tr_dbst *st, int i);
+struct cJSON *tr_json_col_time(tr_dbst *st, int i);
 /* A time in ns since the epoch as an RFC 3339 string. */
 struct cJSON *tr_json_time(int64_t ns);
 

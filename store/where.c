@@ -420,9 +420,9 @@ const char *tr_where_sql(const tr_where *w)
     return w && w->sql ? w->sql : "1";
 }
 
-sqlite3_stmt *tr_where_prepare(tr_store *s, const tr_where *w)
+tr_dbst *tr_where_prepare(tr_store *s, const tr_where *w)
 {
-    sqlite3_stmt *st = NULL;
+    tr_dbst *st = NULL;
     const char *cond = tr_where_sql(w);
     size_t n = strlen(TR_WHERE_RUNS_FMT) + strlen(cond) + 1;
     char *sql = malloc(n);
@@ -431,20 +431,19 @@ sqlite3_stmt *tr_where_prepare(tr_store *s, const tr_where *w)
         return NULL;
     }
     snprintf(sql, n, TR_WHERE_RUNS_FMT, cond);
-    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    int rc = tr_db_prepare(s->db, sql, -1, &st, NULL);
     free(sql);
-    if (rc != SQLITE_OK) {
+    if (rc != TR_DB_OK) {
         tr_store_sqlerr(s, rc, "preparing the --where filter");
-        sqlite3_finalize(st);
+        tr_db_finalize(st);
         return NULL;
     }
-    for (int i = 0; i < w->np && rc == SQLITE_OK; i++)
-        rc = w->p[i].is_num
-                 ? sqlite3_bind_double(st, FIRST_PARAM + i, w->p[i].num)
-                 : sqlite3_bind_text(st, FIRST_PARAM + i, w->p[i].text, -1, SQLITE_STATIC);
-    if (rc != SQLITE_OK) {
+    for (int i = 0; i < w->np && rc == TR_DB_OK; i++)
+        rc = w->p[i].is_num ? tr_db_bind_double(st, FIRST_PARAM + i, w->p[i].num)
+                            : tr_db_bind_text(st, FIRST_PARAM + i, w->p[i].text, -1, TR_DB_STATIC);
+    if (rc != TR_DB_OK) {
         tr_store_sqlerr(s, rc, "binding the --where filter");
-        sqlite3_finalize(st);
+        tr_db_finalize(st);
         return NULL;
     }
     return st;

@@ -4,7 +4,7 @@
 
 #include "store.h"
 
-struct sqlite3_stmt;
+struct tr_dbst;
 
 /* Grammar (keywords case-insensitive):
  *   expr    := and ('or' and)*          and := unary ('and' unary)*
@@ -33,6 +33,6 @@ const char *tr_where_sql(const tr_where *w);
 
 /* Store side: the runs listing with this filter, ?1 experiment and ?2 limit left to bind. The
  * caller finalizes it. NULL on error (message in the store). */
-struct sqlite3_stmt *tr_where_prepare(tr_store *s, const tr_where *w);
+struct tr_dbst *tr_where_prepare(tr_store *s, const tr_where *w);
 
 #endif

@@ -1,0 +1,533 @@
+/* db_pg.c - the statement layer over PostgreSQL (libpq): SQLite's step-by-row contract kept. */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "db.h"
+#include "db_pg.h"
+
+/* Type oids of the results the store reads (pg_type.h). */
+#define OID_BOOL 16
+#define OID_BYTEA 17
+#define OID_INT8 20
+#define OID_INT2 21
+#define OID_INT4 23
+#define OID_FLOAT4 700
+#define OID_FLOAT8 701
+#define OID_NUMERIC 1700
+
+typedef struct {
+    tr_db base;
+    PGconn *c;
+    char err[1024];
+    int changes;
+    int64_t total;
+    unsigned next_name; /* server-side prepared statements: s1, s2, ... */
+    unsigned gen;       /* bumped when the connection is reset: statements prepare again */
+} pg_db;
+
+typedef struct {
+    tr_dbst base;
+    char *sql; /* translated */
+    int persistent, nparams;
+    char name[16];
+    unsigned prepared_gen; /* 0: not prepared on the server */
+    char **val;            /* parameter texts; NULL: SQL NULL */
+    int *len, *fmt;
+    PGresult *res;
+    int row, nrows, executed;
+    unsigned char **blob; /* decoded bytea of the current row, by column */
+    size_t *blob_len;
+    int nblob;
+} pg_st;
+
+#define PDB(d) ((pg_db *)(d))
+#define PST(s) ((pg_st *)(s))
+
+static const struct tr_db_ops pg_ops;
+
+static void set_err(pg_db *d, const char *msg)
+{
+    snprintf(d->err, sizeof d->err, "%s", msg && *msg ? msg : "PostgreSQL error");
+    size_t n = strlen(d->err);
+    while (n && (d->err[n - 1] == '\n' || d->err[n - 1] == ' '))
+        d->err[--n] = 0;
+}
+
+/* A failed result's SQLSTATE as the layer's code. */
+static int code_of(pg_db *d, const PGresult *r)
+{
+    const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    set_err(d, r ? PQresultErrorMessage(r) : PQerrorMessage(d->c));
+    if (PQstatus(d->c) == CONNECTION_BAD) return TR_DB_IOERR;
+    if (!st) return r ? TR_DB_ERROR : TR_DB_NOMEM;
+    if (!strcmp(st, "40001") || !strcmp(st, "40P01") || !strcmp(st, "55P03") ||
+        !strcmp(st, "57014"))
+        return TR_DB_BUSY; /* serialization, deadlock, lock_timeout, statement timeout */
+    if (!strcmp(st, "53100")) return TR_DB_FULL;
+    if (!strcmp(st, "53200")) return TR_DB_NOMEM;
+    if (!strcmp(st, "25006")) return TR_DB_READONLY;
+    if (!strcmp(st, "54000")) return TR_DB_TOOBIG;
+    if (!strncmp(st, "XX00", 4)) return TR_DB_CORRUPT;
+    if (!strncmp(st, "08", 2) || !strcmp(st, "58030")) return TR_DB_IOERR;
+    if (!strncmp(st, "23", 2)) return TR_DB_CONSTRAINT;
+    return TR_DB_ERROR;
+}
+
+static void clear_blobs(pg_st *s)
+{
+    for (int i = 0; i < s->nblob; i++) {
+        free(s->blob[i]);
+        s->blob[i] = NULL;
+    }
+}
+
+static void clear_result(pg_st *s)
+{
+    clear_blobs(s);
+    PQclear(s->res);
+    s->res = NULL;
+    s->executed = 0;
+    s->row = s->nrows = 0;
+}
+
+static int pg_prepare(tr_db *db, const char *sql, int persistent, tr_dbst **out)
+{
+    pg_db *d = PDB(db);
+    pg_st *s = calloc(1, sizeof *s);
+    if (!s) return TR_DB_NOMEM;
+    s->sql = tr_pgsql_translate(sql, &s->nparams);
+    if (!s->sql) {
+        free(s);
+        set_err(d, "out of memory");
+        return TR_DB_NOMEM;
+    }
+    int np = s->nparams ? s->nparams : 1;
+    s->val = calloc((size_t)np, sizeof *s->val);
+    s->len = calloc((size_t)np, sizeof *s->len);
+    s->fmt = calloc((size_t)np, sizeof *s->fmt);
+    if (!s->val || !s->len || !s->fmt) {
+        free(s->val);
+        free(s->len);
+        free(s->fmt);
+        free(s->sql);
+        free(s);
+        return TR_DB_NOMEM;
+    }
+    s->persistent = persistent;
+    if (persistent) snprintf(s->name, sizeof s->name, "s%u", ++d->next_name);
+    s->base.ops = &pg_ops;
+    s->base.db = db;
+    *out = &s->base;
+    return TR_DB_OK;
+}
+
+static int pg_clear_bindings(tr_dbst *st)
+{
+    pg_st *s = PST(st);
+    for (int i = 0; i < s->nparams; i++) {
+        free(s->val[i]);
+        s->val[i] = NULL;
+        s->len[i] = 0;
+    }
+    return TR_DB_OK;
+}
+
+static int pg_finalize(tr_dbst *st)
+{
+    pg_st *s = PST(st);
+    clear_result(s);
+    pg_clear_bindings(st);
+    pg_db *d = PDB(st->db);
+    if (s->prepared_gen && s->prepared_gen == d->gen && PQstatus(d->c) == CONNECTION_OK) {
+        char sql[48];
+        snprintf(sql, sizeof sql, "DEALLOCATE %s", s->name);
+        PQclear(PQexec(d->c, sql));
+    }
+    free(s->blob);
+    free(s->blob_len);
+    free(s->val);
+    free(s->len);
+    free(s->fmt);
+    free(s->sql);
+    free(s);
+    return TR_DB_OK;
+}
+
+/* Keeps p[0..n) as parameter i's text (1-based). */
+static int bind_copy(pg_st *s, int i, const char *p, size_t n)
+{
+    if (i < 1 || i > s->nparams) return TR_DB_RANGE;
+    char *v = malloc(n + 1);
+    if (!v) return TR_DB_NOMEM;
+    memcpy(v, p, n);
+    v[n] = 0;
+    free(s->val[i - 1]);
+    s->val[i - 1] = v;
+    s->len[i - 1] = (int)n;
+    return TR_DB_OK;
+}
+
+static int pg_bind_int64(tr_dbst *st, int i, int64_t v)
+{
+    char t[24];
+    int n = snprintf(t, sizeof t, "%" PRId64, v);
+    return bind_copy(PST(st), i, t, (size_t)n);
+}
+
+static int pg_bind_double(tr_dbst *st, int i, double v)
+{
+    char t[40];
+    int n;
+    if (isnan(v))
+        n = snprintf(t, sizeof t, "NaN");
+    else if (isinf(v))
+        n = snprintf(t, sizeof t, "%sInfinity", v < 0 ? "-" : "");
+    else
+        n = snprintf(t, sizeof t, "%.17g", v);
+    return bind_copy(PST(st), i, t, (size_t)n);
+}
+
+static int pg_bind_null(tr_dbst *st, int i)
+{
+    pg_st *s = PST(st);
+    if (i < 1 || i > s->nparams) return TR_DB_RANGE;
+    free(s->val[i - 1]);
+    s->val[i - 1] = NULL;
+    return TR_DB_OK;
+}
+
+static int pg_bind_text(tr_dbst *st, int i, const char *p, int n, tr_db_destructor d)
+{
+    (void)d; /* always copied: libpq takes NUL-terminated texts */
+    if (!p) return pg_bind_null(st, i);
+    size_t len = n < 0 ? strlen(p) : strnlen(p, (size_t)n);
+    return bind_copy(PST(st), i, p, len);
+}
+
+static int pg_bind_blob(tr_dbst *st, int i, const void *p, int n, tr_db_destructor d)
+{
+    (void)d;
+    if (!p) return pg_bind_null(st, i);
+    static const char hex[] = "0123456789abcdef";
+    size_t len = n > 0 ? (size_t)n : 0;
+    char *t = malloc(2 * len + 3);
+    if (!t) return TR_DB_NOMEM;
+    t[0] = '\\';
+    t[1] = 'x';
+    for (size_t k = 0; k < len; k++) {
+        t[2 + 2 * k] = hex[((const unsigned char *)p)[k] >> 4];
+        t[3 + 2 * k] = hex[((const unsigned char *)p)[k] & 15];
+    }
+    int rc = bind_copy(PST(st), i, t, 2 * len + 2);
+    free(t);
+    return rc;
+}
+
+static int run(pg_st *s)
+{
+    pg_db *d = PDB(s->base.db);
+    PGresult *r;
+    if (s->persistent) {
+        if (s->prepared_gen != d->gen || !s->prepared_gen) {
+            r = PQprepare(d->c, s->name, s->sql, s->nparams, NULL);
+            if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+                int rc = code_of(d, r);
+                PQclear(r);
+                return rc;
+            }
+            PQclear(r);
+            s->prepared_gen = d->gen;
+        }
+        r = PQexecPrepared(d->c, s->name, s->nparams, (const char *const *)s->val, s->len, s->fmt,
+                           0);
+    } else {
+        r = PQexecParams(d->c, s->sql, s->nparams, NULL, (const char *const *)s->val, s->len,
+                         s->fmt, 0);
+    }
+    ExecStatusType es = PQresultStatus(r);
+    if (es != PGRES_TUPLES_OK && es != PGRES_COMMAND_OK) {
+        int rc = code_of(d, r);
+        PQclear(r);
+        return rc;
+    }
+    const char *ct = PQcmdTuples(r);
+    if (ct && *ct) {
+        d->changes = atoi(ct);
+        d->total += d->changes;
+    }
+    s->res = r;
+    s->executed = 1;
+    s->row = -1;
+    s->nrows = es == PGRES_TUPLES_OK ? PQntuples(r) : 0;
+    int nf = PQnfields(r);
+    if (nf > s->nblob) {
+        unsigned char **b = realloc(s->blob, (size_t)nf * sizeof *b);
+        if (b) s->blob = b;
+        size_t *bl = b ? realloc(s->blob_len, (size_t)nf * sizeof *bl) : NULL;
+        if (!b || !bl) return TR_DB_NOMEM;
+        s->blob_len = bl;
+        for (int i = s->nblob; i < nf; i++)
+            s->blob[i] = NULL;
+        s->nblob = nf;
+    }
+    return TR_DB_OK;
+}
+
+static int pg_step(tr_dbst *st)
+{
+    pg_st *s = PST(st);
+    if (!s->executed) {
+        int rc = run(s);
+        if (rc) return rc;
+    }
+    clear_blobs(s);
+    if (s->row + 1 < s->nrows) {
+        s->row++;
+        return TR_DB_ROW;
+    }
+    s->row = s->nrows;
+    return TR_DB_DONE;
+}
+
+static int pg_reset(tr_dbst *st)
+{
+    clear_result(PST(st));
+    return TR_DB_OK;
+}
+
+static int has_row(pg_st *s, int i)
+{
+    return s->res && s->row >= 0 && s->row < s->nrows && i >= 0 && i < PQnfields(s->res);
+}
+
+static int pg_column_type(tr_dbst *st, int i)
+{
+    pg_st *s = PST(st);
+    if (!has_row(s, i) || PQgetisnull(s->res, s->row, i)) return TR_DB_NULL;
+    switch (PQftype(s->res, i)) {
+    case OID_BOOL:
+    case OID_INT2:
+    case OID_INT4:
+    case OID_INT8:
+        return TR_DB_INTEGER;
+    case OID_NUMERIC: /* sum() of integers: an integer unless it has a fraction */
+        return strpbrk(PQgetvalue(s->res, s->row, i), ".eEN") ? TR_DB_FLOAT : TR_DB_INTEGER;
+    case OID_FLOAT4:
+    case OID_FLOAT8:
+        return TR_DB_FLOAT;
+    case OID_BYTEA:
+        return TR_DB_BLOB;
+    default:
+        return TR_DB_TEXT;
+    }
+}
+
+static double parse_double(const char *v)
+{
+    if (!strcmp(v, "NaN")) return NAN;
+    if (!strcmp(v, "Infinity")) return INFINITY;
+    if (!strcmp(v, "-Infinity")) return -INFINITY;
+    return strtod(v, NULL);
+}
+
+static int64_t pg_column_int64(tr_dbst *st, int i)
+{
+    pg_st *s = PST(st);
+    if (!has_row(s, i) || PQgetisnull(s->res, s->row, i)) return 0;
+    const char *v = PQgetvalue(s->res, s->row, i);
+    Oid t = PQftype(s->res, i);
+    if (t == OID_BOOL) return v[0] == 't';
+    if (t == OID_FLOAT4 || t == OID_FLOAT8 || (t == OID_NUMERIC && strpbrk(v, ".eEN"))) {
+        double x = parse_double(v);
+        if (isnan(x)) return 0;
+        if (x >= 9223372036854775807.0) return INT64_MAX;
+        if (x <= -9223372036854775808.0) return INT64_MIN;
+        return (int64_t)x;
+    }
+    errno = 0;
+    long long x = strtoll(v, NULL, 10);
+    return (int64_t)x;
+}
+
+static double pg_column_double(tr_dbst *st, int i)
+{
+    pg_st *s = PST(st);
+    if (!has_row(s, i) || PQgetisnull(s->res, s->row, i)) return 0;
+    const char *v = PQgetvalue(s->res, s->row, i);
+    if (PQftype(s->res, i) == OID_BOOL) return v[0] == 't';
+    return parse_double(v);
+}
+
+static const unsigned char *pg_column_text(tr_dbst *st, int i)
+{
+    pg_st *s = PST(st);
+    if (!has_row(s, i) || PQgetisnull(s->res, s->row, i)) return NULL;
+    const char *v = PQgetvalue(s->res, s->row, i);
+    switch (PQftype(s->res, i)) {
+    case OID_BOOL:
+        return (const unsigned char *)(v[0] == 't' ? "1" : "0");
+    case OID_BYTEA: {
+        const void *b = st->ops->column_blob(st, i);
+        return b ? b : (const unsigned char *)"";
+    }
+    default:
+        return (const unsigned char *)v;
+    }
+}
+
+static const void *pg_column_blob(tr_dbst *st, int i)
+{
+    pg_st *s = PST(st);
+    if (!has_row(s, i) || PQgetisnull(s->res, s->row, i)) return NULL;
+    if (PQftype(s->res, i) != OID_BYTEA) return PQgetvalue(s->res, s->row, i);
+    if (!s->blob[i]) {
+        size_t n = 0;
+        unsigned char *raw =
+            PQunescapeBytea((const unsigned char *)PQgetvalue(s->res, s->row, i), &n);
+        if (!raw) return NULL;
+        unsigned char *b = malloc(n + 1); /* NUL-terminated, as SQLite's are (read as text) */
+        if (b) {
+            memcpy(b, raw, n);
+            b[n] = 0;
+        }
+        PQfreemem(raw);
+        if (!b) return NULL;
+        s->blob[i] = b;
+        s->blob_len[i] = n;
+    }
+    return s->blob[i];
+}
+
+static int pg_column_bytes(tr_dbst *st, int i)
+{
+    pg_st *s = PST(st);
+    if (!has_row(s, i) || PQgetisnull(s->res, s->row, i)) return 0;
+    if (PQftype(s->res, i) == OID_BYTEA) {
+        if (!pg_column_blob(st, i)) return 0;
+        return (int)s->blob_len[i];
+    }
+    return PQgetlength(s->res, s->row, i);
+}
+
+static int pg_exec(tr_db *db, const char *sql)
+{
+    pg_db *d = PDB(db);
+    char *t = tr_pgsql_translate(sql, NULL);
+    if (!t) {
+        set_err(d, "out of memory");
+        return TR_DB_NOMEM;
+    }
+    int rc = TR_DB_OK;
+    if (!PQsendQuery(d->c, t)) {
+        free(t);
+        return code_of(d, NULL);
+    }
+    free(t);
+    PGresult *r;
+    while ((r = PQgetResult(d->c))) {
+        ExecStatusType es = PQresultStatus(r);
+        if (rc == TR_DB_OK && es != PGRES_COMMAND_OK && es != PGRES_TUPLES_OK) rc = code_of(d, r);
+        PQclear(r);
+    }
+    return rc;
+}
+
+static int pg_changes(tr_db *db)
+{
+    return PDB(db)->changes;
+}
+
+static int64_t pg_total_changes(tr_db *db)
+{
+    return PDB(db)->total;
+}
+
+static int64_t pg_last_insert_rowid(tr_db *db)
+{
+    pg_db *d = PDB(db);
+    /* Every table has an identity column (db_pgsql.c): the value its last insert drew. Only
+     * asked after an insert (a session with none would fail its transaction here). */
+    PGresult *r = PQexec(d->c, "SELECT lastval()");
+    int64_t v = 0;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+        v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    else
+        code_of(d, r);
+    PQclear(r);
+    return v;
+}
+
+static int pg_get_autocommit(tr_db *db)
+{
+    return PQtransactionStatus(PDB(db)->c) == PQTRANS_IDLE;
+}
+
+static const char *pg_errmsg(tr_db *db)
+{
+    return PDB(db)->err;
+}
+
+static void pg_close(tr_db *db)
+{
+    pg_db *d = PDB(db);
+    if (d->c) PQfinish(d->c);
+    free(d);
+}
+
+static const struct tr_db_ops pg_ops = {
+    pg_prepare,        pg_finalize,     pg_bind_int64,    pg_bind_double,   pg_bind_null,
+    pg_bind_text,      pg_bind_blob,    pg_step,          pg_reset,         pg_clear_bindings,
+    pg_column_type,    pg_column_int64, pg_column_double, pg_column_text,   pg_column_blob,
+    pg_column_bytes,   pg_exec,         pg_changes,       pg_total_changes, pg_last_insert_rowid,
+    pg_get_autocommit, pg_errmsg,       pg_close,
+};
+
+static void quiet(void *arg, const char *msg)
+{
+    (void)arg;
+    (void)msg; /* NOTICEs (an index that exists already) are not the user's business */
+}
+
+int tr_db_pg_open(const char *url, int flags, int busy_ms, const char *password, tr_db **out)
+{
+    pg_db *d = calloc(1, sizeof *d);
+    *out = NULL;
+    if (!d) return TR_DB_NOMEM;
+    d->base.ops = &pg_ops;
+    d->base.kind = TR_DB_KIND_PG;
+    d->gen = 1;
+    *out = &d->base;
+    const char *keys[] = {"dbname", "password", "application_name", NULL};
+    const char *vals[] = {url, password, "trail", NULL};
+    if (!password) {
+        keys[1] = "application_name";
+        vals[1] = "trail";
+        keys[2] = vals[2] = NULL;
+    }
+    d->c = PQconnectdbParams(keys, vals, 1);
+    if (!d->c) {
+        set_err(d, "out of memory");
+        return TR_DB_NOMEM;
+    }
+    if (PQstatus(d->c) != CONNECTION_OK) {
+        set_err(d, PQerrorMessage(d->c));
+        return TR_DB_CANTOPEN;
+    }
+    PQsetNoticeProcessor(d->c, quiet, NULL);
+    char setup[256];
+    snprintf(setup, sizeof setup,
+             "SET lock_timeout = %d; SET TIME ZONE 'UTC'; SET extra_float_digits = 3;"
+             " SET standard_conforming_strings = on;%s",
+             busy_ms,
+             (flags & TR_DB_OPEN_READONLY) ? " SET default_transaction_read_only = on;" : "");
+    PGresult *r = PQexec(d->c, setup);
+    int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? TR_DB_OK : code_of(d, r);
+    PQclear(r);
+    return rc;
+}

@@ -1,0 +1,13 @@
+/* db_pg.h - internals of the PostgreSQL backend (db_pg.c, db_pgsql.c); not a public header. */
+#ifndef TR_DB_PG_H
+#define TR_DB_PG_H
+
+/* The advisory lock every writer takes at BEGIN IMMEDIATE: writers of one database take turns,
+ * as they do on SQLite, however many collectors there are ("trl1", the store's app id). */
+#define TR_PG_WRITER_LOCK "1953655857"
+
+/* sql (SQLite's dialect, one or more statements) rewritten for PostgreSQL; *nparams: the
+ * highest parameter number. malloc'd; NULL when out of memory. */
+char *tr_pgsql_translate(const char *sql, int *nparams);
+
+#endif
