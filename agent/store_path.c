@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "agent.h"
+#include "db.h"
 #include "trail.h"
 
 void tr_agent_err(const char *fmt, ...)
@@ -34,9 +35,11 @@ tr_store *tr_agent_open_store(const char *opt, int flags)
     tr_agent_store_path(opt, path, sizeof path);
     int rc = tr_store_open(path, flags, &st, err, sizeof err);
     if (rc == TRAIL_ENOTFOUND && (flags & TR_STORE_READONLY)) {
+        char shown[sizeof path];
+        tr_db_redact(path, shown, sizeof shown); /* a URL's password stays out of messages */
         tr_agent_err("no store at %s (record a run with `trail run` first, or pass --store / "
                      "set TRAIL_STORE)",
-                     path);
+                     shown);
         return NULL;
     }
     if (rc) {

@@ -1,4 +1,5 @@
 /* db.c - the statement layer's dispatch: each call goes to its connection's backend. */
+#include <stdio.h>
 #include <string.h>
 
 #include "db.h"
@@ -7,6 +8,22 @@ int tr_db_is_pg_url(const char *location)
 {
     return location &&
            (!strncmp(location, "postgresql://", 13) || !strncmp(location, "postgres://", 11));
+}
+
+void tr_db_redact(const char *location, char *out, size_t n)
+{
+    snprintf(out, n, "%s", location ? location : "");
+    if (!tr_db_is_pg_url(out)) return;
+    char *auth = strstr(out, "://") + 3, *at = strchr(auth, '@'), *slash = strchr(auth, '/');
+    char *colon = strchr(auth, ':');
+    if (at && (!slash || at < slash) && colon && colon < at)
+        memmove(colon, at, strlen(at) + 1); /* user:secret@ -> user@ */
+    for (char *p = strstr(out, "password="); p; p = strstr(p + 1, "password=")) {
+        char *v = p + 9, *end = strchr(v, '&');
+        if (!end) end = v + strlen(v);
+        memmove(v + 3, end, strlen(end) + 1);
+        memcpy(v, "***", 3);
+    }
 }
 
 int tr_db_open(const char *location, int flags, int busy_ms, const char *password, tr_db **out)

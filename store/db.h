@@ -44,12 +44,17 @@ typedef void (*tr_db_destructor)(void *);
 #define TR_DB_STATIC ((tr_db_destructor)0)
 #define TR_DB_TRANSIENT ((tr_db_destructor)-1)
 
+/* SQL text that begins with this is PostgreSQL's own (parameters $N): not rewritten. */
+#define TR_PG_NATIVE "/*pg*/"
+
 /* Backends. */
 enum tr_db_kind { TR_DB_KIND_SQLITE, TR_DB_KIND_PG };
 
 #define TR_DB_OPEN_READONLY 0x1
 /* Whether a store location names a PostgreSQL database (postgresql:// or postgres://). */
 int tr_db_is_pg_url(const char *location);
+/* location as it may be shown: a URL's password (user:PASSWORD@, password=...) blanked. */
+void tr_db_redact(const char *location, char *out, size_t n);
 /* Opens location (a file path, or a PostgreSQL URL) with TR_DB_OPEN_* flags; *out is set even
  * on failure, when it holds the error message (tr_db_errmsg), and must be closed. busy_ms: how
  * long a statement waits for another writer's lock. password: NULL, or the password to use

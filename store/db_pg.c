@@ -17,6 +17,7 @@
 #define OID_INT8 20
 #define OID_INT2 21
 #define OID_INT4 23
+#define OID_TEXT 25
 #define OID_FLOAT4 700
 #define OID_FLOAT8 701
 #define OID_NUMERIC 1700
@@ -39,6 +40,7 @@ typedef struct {
     unsigned prepared_gen; /* 0: not prepared on the server */
     char **val;            /* parameter texts; NULL: SQL NULL */
     int *len, *fmt;
+    Oid *types; /* 0 (inferred) for each parameter the text uses, text for the others */
     PGresult *res;
     int row, nrows, executed;
     unsigned char **blob; /* decoded bytea of the current row, by column */
@@ -119,6 +121,22 @@ static int pg_prepare(tr_db *db, const char *sql, int persistent, tr_dbst **out)
         free(s);
         return TR_DB_NOMEM;
     }
+    s->types = calloc((size_t)np, sizeof *s->types);
+    unsigned char *used = malloc((size_t)np);
+    if (!s->types || !used) {
+        free(used);
+        free(s->types);
+        free(s->val);
+        free(s->len);
+        free(s->fmt);
+        free(s->sql);
+        free(s);
+        return TR_DB_NOMEM;
+    }
+    tr_pgsql_used(s->sql, used, s->nparams);
+    for (int i = 0; i < s->nparams; i++)
+        if (!used[i]) s->types[i] = OID_TEXT;
+    free(used);
     s->persistent = persistent;
     if (persistent) snprintf(s->name, sizeof s->name, "s%u", ++d->next_name);
     s->base.ops = &pg_ops;
@@ -154,6 +172,7 @@ static int pg_finalize(tr_dbst *st)
     free(s->val);
     free(s->len);
     free(s->fmt);
+    free(s->types);
     free(s->sql);
     free(s);
     return TR_DB_OK;
@@ -235,7 +254,7 @@ static int run(pg_st *s)
     PGresult *r;
     if (s->persistent) {
         if (s->prepared_gen != d->gen || !s->prepared_gen) {
-            r = PQprepare(d->c, s->name, s->sql, s->nparams, NULL);
+            r = PQprepare(d->c, s->name, s->sql, s->nparams, s->types);
             if (PQresultStatus(r) != PGRES_COMMAND_OK) {
                 int rc = code_of(d, r);
                 PQclear(r);
@@ -247,7 +266,7 @@ static int run(pg_st *s)
         r = PQexecPrepared(d->c, s->name, s->nparams, (const char *const *)s->val, s->len, s->fmt,
                            0);
     } else {
-        r = PQexecParams(d->c, s->sql, s->nparams, NULL, (const char *const *)s->val, s->len,
+        r = PQexecParams(d->c, s->sql, s->nparams, s->types, (const char *const *)s->val, s->len,
                          s->fmt, 0);
     }
     ExecStatusType es = PQresultStatus(r);

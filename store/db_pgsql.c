@@ -8,7 +8,9 @@
 #include "db_pg.h"
 
 /* What SQLite accepts that PostgreSQL reads otherwise, and what each becomes:
- *   ?N, ?                 $N (a bare ? takes the next number, as in SQLite)
+ *   ?N, ?                 $N (a bare ? takes the next number, as in SQLite); $N::text
+ *                         before IS NULL (an optional text filter: no type to infer there)
+ *   upsert SET columns    qualified by the table (PostgreSQL: ambiguous with excluded)
  *   a IS b, a IS NOT b    IS NOT DISTINCT FROM, IS DISTINCT FROM (b not NULL/TRUE/FALSE)
  *   min(a, b), max(a, b)  LEAST, GREATEST (the scalar forms; one argument stays an aggregate)
  *   group_concat(x)       string_agg(x, ','); ifnull -> coalesce; typeof -> trail_typeof
@@ -226,10 +228,40 @@ static void order_terms(const toks *ts, size_t i, unsigned char *mark)
     }
 }
 
+/* Words of SQL itself (not columns) that an upsert's SET clause may hold. */
+static int sql_word(const tok *t)
+{
+    static const char *const w[] = {
+        "excluded", "AND",    "OR",     "NOT",    "NULL",    "IS",      "CASE",      "WHEN",
+        "THEN",     "ELSE",   "END",    "WHERE",  "IN",      "EXISTS",  "FROM",      "SELECT",
+        "DISTINCT", "TRUE",   "FALSE",  "LIKE",   "GLOB",    "ESCAPE",  "AS",        "CAST",
+        "INTEGER",  "TEXT",   "REAL",   "BIGINT", "BETWEEN", "COLLATE", "LIMIT",     "ORDER",
+        "BY",       "DESC",   "ASC",    "NULLS",  "FIRST",   "LAST",    "RETURNING", "SET",
+        "DO",       "UPDATE", "NOTHING"};
+    for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
+        if (is(t, w[i])) return 1;
+    return 0;
+}
+
 static void emit_tok(buf *b, const tok *t)
 {
     put(b, t->space, t->nspace);
     put(b, t->p, t->n);
+}
+
+/* A one-token operand (a literal, a column, a parameter). */
+static void emit_operand(buf *b, const tok *t, int *param)
+{
+    if (t->kind != T_PARAM) {
+        emit_tok(b, t);
+        return;
+    }
+    int v = t->n > 1 ? atoi(t->p + 1) : *param + 1;
+    if (v > *param) *param = v;
+    char num[16];
+    int k = snprintf(num, sizeof num, "$%d", v);
+    put(b, t->space, t->nspace);
+    put(b, num, (size_t)k);
 }
 
 /* Rewrites one statement's tokens [from, to). *param: the highest parameter number so far. */
@@ -246,7 +278,9 @@ static void rewrite(const toks *ts, size_t from, size_t to, buf *b, int *param)
     if (from < to && is(&ts->t[from], "ALTER")) ddl = 1;
     if (table)
         for (size_t j = from; j + 2 < to; j++)
-            if (is(&ts->t[j], "INTEGER") && is(&ts->t[j + 1], "PRIMARY")) has_ipk = 1;
+            if ((is(&ts->t[j], "INTEGER") && is(&ts->t[j + 1], "PRIMARY")) ||
+                (is(&ts->t[j], "WITHOUT") && is(&ts->t[j + 1], "ROWID")))
+                has_ipk = 1;
 
     /* By token index: where an ORDER BY term ends, where group_concat gains its separator,
      * where a LIKE's pattern ends. */
@@ -258,20 +292,43 @@ static void rewrite(const toks *ts, size_t from, size_t to, buf *b, int *param)
         goto done;
     }
     int table_paren = 0, index_paren = 0;
+    const tok *target = NULL; /* INSERT INTO target */
+    int upsert = 0;           /* inside ON CONFLICT ... DO UPDATE SET */
     for (size_t j = from; j < to; j++) {
         const tok *t = &ts->t[j], *nx = j + 1 < to ? &ts->t[j + 1] : &ts->t[ts->n - 1];
+        const tok *pv = j > from ? &ts->t[j - 1] : NULL;
+        if (is(t, "INTO") && pv && is(pv, "INSERT") && nx->kind == T_WORD) target = nx;
+        if (is(t, "SET") && pv && is(pv, "UPDATE") && j >= from + 2 && is(&ts->t[j - 2], "DO"))
+            upsert = 1;
+        if (upsert && target && t->kind == T_WORD && !is(nx, "(") && !is(nx, ".") && !is(nx, "=") &&
+            !(pv && is(pv, ".")) && !sql_word(t)) {
+            /* In PostgreSQL's DO UPDATE a bare column is ambiguous (the row or excluded):
+             * SQLite means the row's. */
+            put(b, t->space, t->nspace);
+            put(b, target->p, target->n);
+            puts_(b, ".");
+            put(b, t->p, t->n);
+            continue;
+        }
         if (escape[j]) puts_(b, " ESCAPE ''");
         if (closing[j]) puts_(b, ", ','");
         if (t->kind == T_PARAM) {
             int v = t->n > 1 ? atoi(t->p + 1) : *param + 1;
             if (v > *param) *param = v;
-            char num[16];
+            char num[24];
             put(b, t->space, t->nspace);
-            int k = snprintf(num, sizeof num, "$%d", v);
+            /* Tested for NULL, a parameter has no type PostgreSQL could infer there; the store
+             * tests only its text parameters so (an optional filter). */
+            int nul = is(nx, "IS") && j + 2 < to && is(&ts->t[j + 2], "NULL");
+            int k = snprintf(num, sizeof num, nul ? "$%d::text" : "$%d", v);
             put(b, num, (size_t)k);
-        } else if (t->kind == T_WORD && is(t, "user")) {
-            put(b, t->space, t->nspace);
-            puts_(b, "\"user\"");
+        } else if (t->kind == T_WORD && (is(t, "user") || (is(t, "offset") && nx->kind != T_PARAM &&
+                                                           nx->kind != T_NUMBER))) {
+            put(b, t->space, t->nspace); /* reserved in PostgreSQL: a column of that name */
+            puts_(b, "\"");
+            for (size_t k = 0; k < t->n; k++)
+                put(b, &(char){(char)tolower(t->p[k])}, 1);
+            puts_(b, "\"");
         } else if (is(t, "IS")) {
             const tok *a = nx, *c = j + 2 < to ? &ts->t[j + 2] : nx;
             int neg = is(a, "NOT");
@@ -305,12 +362,12 @@ static void rewrite(const toks *ts, size_t from, size_t to, buf *b, int *param)
             put(b, t->space, t->nspace);
             puts_(b, "!~ trail_glob_re(");
             j++;
-            if (j + 1 < to) emit_tok(b, &ts->t[++j]);
+            if (j + 1 < to) emit_operand(b, &ts->t[++j], param);
             puts_(b, ")");
         } else if (is(t, "GLOB")) {
             put(b, t->space, t->nspace);
             puts_(b, "~ trail_glob_re(");
-            if (j + 1 < to) emit_tok(b, &ts->t[++j]);
+            if (j + 1 < to) emit_operand(b, &ts->t[++j], param);
             puts_(b, ")");
         } else if (is(t, "LIKE")) {
             put(b, t->space, t->nspace);
@@ -350,6 +407,8 @@ static void rewrite(const toks *ts, size_t from, size_t to, buf *b, int *param)
         } else if (is(t, "TEXT") && ddl && !index) {
             emit_tok(b, t);
             puts_(b, " COLLATE \"C\"");
+        } else if (is(t, "WITHOUT") && is(nx, "ROWID") && table) {
+            j++; /* PostgreSQL tables have no rowid to leave out */
         } else if (is(t, "==")) {
             put(b, t->space, t->nspace);
             puts_(b, "=");
@@ -386,6 +445,19 @@ char *tr_pgsql_translate(const char *sql, int *nparams)
     buf b = {0};
     int param = 0;
     if (lex(sql, &ts)) goto fail;
+    if (!strncmp(sql, TR_PG_NATIVE, strlen(TR_PG_NATIVE))) {
+        /* Written for PostgreSQL: kept as it is; its parameters are $N. */
+        for (size_t j = 0; j + 1 < ts.n; j++)
+            if (is(&ts.t[j], "$") && ts.t[j + 1].kind == T_NUMBER && !ts.t[j + 1].nspace) {
+                int v = atoi(ts.t[j + 1].p);
+                if (v > param) param = v;
+            }
+        puts_(&b, sql);
+        if (b.oom) goto fail;
+        free(ts.t);
+        if (nparams) *nparams = param;
+        return b.p;
+    }
     size_t from = 0;
     for (size_t j = 0; j < ts.n; j++) {
         if (ts.t[j].kind == T_END || is(&ts.t[j], ";")) {
@@ -403,4 +475,20 @@ fail:
     free(ts.t);
     free(b.p);
     return NULL;
+}
+
+void tr_pgsql_used(const char *pgsql, unsigned char *used, int n)
+{
+    toks ts = {0};
+    memset(used, 0, (size_t)n);
+    if (lex(pgsql, &ts)) {
+        memset(used, 1, (size_t)n); /* out of memory: the server will say what it thinks */
+        return;
+    }
+    for (size_t j = 0; j + 1 < ts.n; j++)
+        if (is(&ts.t[j], "$") && ts.t[j + 1].kind == T_NUMBER && !ts.t[j + 1].nspace) {
+            int v = atoi(ts.t[j + 1].p);
+            if (v >= 1 && v <= n) used[v - 1] = 1;
+        }
+    free(ts.t);
 }

@@ -11,7 +11,8 @@
 /* Walk rows: (k, id, d, pk, pid): node kind 'r' (run id) or 'v' (version id), its depth in
  * edges from the start, and the node it was reached from. Each term reads walk once
  * (SQLite >= 3.34 allows several recursive terms); UNION drops repeated rows, the depth bound
- * ?3 ends cycles between concurrent runs. Upstream: version -> runs that wrote it or its
+ * ?3 ends cycles between concurrent runs; rows of one depth come in a fixed order (the same on
+ * every backend: pg_sql.h). Upstream: version -> runs that wrote it or its
  * origin (a rename/link source or a written twin of identical content); run -> versions it
  * read that it did not write itself. */
 #define TR_LN_WALK_UP                                                                              \
@@ -25,7 +26,7 @@
     "  JOIN events e ON e.run_id = w.id AND e.role = 'input' WHERE w.k = 'r' AND w.d < ?3"         \
     "  AND NOT EXISTS (SELECT 1 FROM events x WHERE x.version_id = e.version_id"                   \
     "  AND x.run_id = w.id AND x.role IN ('output', 'inout')))"                                    \
-    " SELECT k, id, min(d), pk, pid FROM walk GROUP BY k, id, pk, pid ORDER BY 3"
+    " SELECT k, id, min(d), pk, pid FROM walk GROUP BY k, id, pk, pid ORDER BY 3, 1, 2, 4, 5"
 
 /* Downstream: run -> versions it wrote, and versions that carry them (renamed, linked,
  * identical content read elsewhere); version -> runs that read it, except its own writers. */
@@ -40,7 +41,7 @@
     "  JOIN events e ON e.version_id = w.id AND e.role = 'input' WHERE w.k = 'v' AND w.d < ?3"     \
     "  AND NOT EXISTS (SELECT 1 FROM events x WHERE x.version_id = w.id"                           \
     "  AND x.run_id = e.run_id AND x.role IN ('output', 'inout')))"                                \
-    " SELECT k, id, min(d), pk, pid FROM walk GROUP BY k, id, pk, pid ORDER BY 3"
+    " SELECT k, id, min(d), pk, pid FROM walk GROUP BY k, id, pk, pid ORDER BY 3, 1, 2, 4, 5"
 
 /* Schema v5, the order of events (store/lineage_order.c): an event the agent settled for an
  * open of a killed process carries ended = 'killed' and the open's seq (open_seq; seq is kept
@@ -172,7 +173,7 @@
       " count(*), sum(e.bytes_read), sum(e.bytes_written), max(e.ended) FROM events e JOIN runs r" \
       " ON r.id = e.run_id WHERE e.version_id = ?1 AND (e.role <> 'input' OR e.source = 'sdk'"     \
       " OR NOT EXISTS (SELECT 1 FROM events o WHERE o.version_id = ?1 AND o.run_id = e.run_id"     \
-      " AND " TR_LN_PRODUCED_O ")) GROUP BY e.run_id, dir"                                         \
+      " AND " TR_LN_PRODUCED_O ")) GROUP BY e.run_id, r.name, r.status, dir"                       \
       " ORDER BY min(coalesce(e.end_ns, e.start_ns)), e.run_id")                                   \
     X(LN_PATHS_UNDER, "SELECT path FROM artifacts WHERE path > ?1 AND path < ?2 ORDER BY path"     \
                       " LIMIT 20")

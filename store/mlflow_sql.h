@@ -18,11 +18,13 @@
 /* Schema v11: a run's experiment gets its MLflow id when the run is written (a trigger: one
  * index look-up per run written, in the writer's own transaction), so reads never write nor
  * scan all runs to find names without an id; the names already there get theirs now. */
-#define TR_SQL_SCHEMA_V11                                                                          \
+#define TR_SQL_SCHEMA_V11 TR_SQL_SCHEMA_V11_EXPERIMENTS TR_SQL_SCHEMA_V11_TRIGGERS
+#define TR_SQL_SCHEMA_V11_EXPERIMENTS                                                              \
     "INSERT INTO mlflow_experiments (name, created_ns, updated_ns)"                                \
     " SELECT experiment, min(started_ns), max(started_ns) FROM runs"                               \
     " WHERE experiment IS NOT NULL AND experiment NOT IN (SELECT name FROM mlflow_experiments)"    \
-    " GROUP BY experiment ORDER BY min(started_ns), experiment;"                                   \
+    " GROUP BY experiment ORDER BY min(started_ns), experiment;"
+#define TR_SQL_SCHEMA_V11_TRIGGERS                                                                 \
     "CREATE TRIGGER mlflow_exp_of_run_insert AFTER INSERT ON runs"                                 \
     " WHEN NEW.experiment IS NOT NULL BEGIN"                                                       \
     " INSERT INTO mlflow_experiments (name, created_ns, updated_ns)"                               \

@@ -7,12 +7,14 @@
  * status becomes an end (or another end: a lost run settled later) is queued for every target by
  * the trigger, whichever path wrote the status (RUN_END, settle, close, the MLflow API). A row
  * leaves the outbox when all of the run's events were answered 2xx. */
-#define TR_SQL_SCHEMA_V9                                                                           \
+#define TR_SQL_SCHEMA_V9 TR_SQL_SCHEMA_V9_TABLES TR_SQL_SCHEMA_V9_TRIGGER
+#define TR_SQL_SCHEMA_V9_TABLES                                                                    \
     "CREATE TABLE openlineage_targets (url TEXT PRIMARY KEY, since_ns INTEGER);"                   \
     "CREATE TABLE openlineage_outbox ("                                                            \
     " seq INTEGER PRIMARY KEY, url TEXT NOT NULL,"                                                 \
     " run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, status TEXT,"                    \
-    " UNIQUE (url, run_id));"                                                                      \
+    " UNIQUE (url, run_id));"
+#define TR_SQL_SCHEMA_V9_TRIGGER                                                                   \
     "CREATE TRIGGER openlineage_queue AFTER UPDATE OF status ON runs"                              \
     " WHEN NEW.status <> 'running' AND NEW.status IS NOT OLD.status"                               \
     " AND EXISTS (SELECT 1 FROM openlineage_targets) BEGIN"                                        \
@@ -24,13 +26,19 @@
  * a target refused for good (4xx, tries times) is 'parked', kept with the answer (last_error),
  * and the next is sent. queued_ns dates a row for the outbox's age cap. */
 #define TR_SQL_SCHEMA_V12                                                                          \
+    TR_SQL_SCHEMA_V12_COLUMNS TR_SQL_SCHEMA_V12_QUEUED TR_SQL_SCHEMA_V12_INDEX                     \
+        TR_SQL_SCHEMA_V12_TRIGGER
+#define TR_SQL_SCHEMA_V12_COLUMNS                                                                  \
     "ALTER TABLE openlineage_outbox ADD COLUMN state TEXT NOT NULL DEFAULT 'queued';"              \
     "ALTER TABLE openlineage_outbox ADD COLUMN tries INTEGER NOT NULL DEFAULT 0;"                  \
     "ALTER TABLE openlineage_outbox ADD COLUMN queued_ns INTEGER;"                                 \
-    "ALTER TABLE openlineage_outbox ADD COLUMN last_error TEXT;"                                   \
+    "ALTER TABLE openlineage_outbox ADD COLUMN last_error TEXT;"
+#define TR_SQL_SCHEMA_V12_QUEUED                                                                   \
     "UPDATE openlineage_outbox SET queued_ns ="                                                    \
-    " CAST((julianday('now') - 2440587.5) * 86400000000000.0 AS INTEGER);"                         \
-    "CREATE INDEX openlineage_outbox_state ON openlineage_outbox(url, state, seq);"                \
+    " CAST((julianday('now') - 2440587.5) * 86400000000000.0 AS INTEGER);"
+#define TR_SQL_SCHEMA_V12_INDEX                                                                    \
+    "CREATE INDEX openlineage_outbox_state ON openlineage_outbox(url, state, seq);"
+#define TR_SQL_SCHEMA_V12_TRIGGER                                                                  \
     "DROP TRIGGER openlineage_queue;"                                                              \
     "CREATE TRIGGER openlineage_queue AFTER UPDATE OF status ON runs"                              \
     " WHEN NEW.status <> 'running' AND NEW.status IS NOT OLD.status"                               \

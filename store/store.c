@@ -27,15 +27,25 @@ static const char *const stmt_sql[TR_STMT_COUNT] = {
 #undef TR_STMT_SQL
 };
 
+/* PostgreSQL's own text of a statement, where it has one (pg_sql.h). */
+static const char *const pg_stmt_sql[TR_STMT_COUNT] = {
+#define TR_STMT_PG_SQL(name, sql) [TR_STMT_##name] = TR_PG_NATIVE sql,
+    TR_PG_STMTS(TR_STMT_PG_SQL)
+#undef TR_STMT_PG_SQL
+};
+
 /* The statement's text for the store's backend. */
 static const char *tr_store_stmt_sql(const tr_store *s, enum tr_stmt_id id)
 {
-    (void)s;
+    if (s->pg && pg_stmt_sql[id]) return pg_stmt_sql[id];
     return stmt_sql[id];
 }
 
 static const char *const migrations[] = TR_SQL_MIGRATIONS;
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+static const char *const pg_migrations[][2] = TR_PG_MIGRATIONS;
+_Static_assert(sizeof pg_migrations / sizeof pg_migrations[0] == SCHEMA_VERSION,
+               "every migration has its PostgreSQL form (pg_sql.h)");
 
 int tr_store_code(int rc)
 {
@@ -66,7 +76,7 @@ int tr_store_code(int rc)
 
 int tr_store_fail(tr_store *s, int code, const char *fmt, ...)
 {
-    int n = snprintf(s->err, sizeof s->err, "store %s: ", s->path);
+    int n = snprintf(s->err, sizeof s->err, "store %s: ", s->shown);
     if (n < 0 || (size_t)n >= sizeof s->err) return code;
     va_list ap;
     va_start(ap, fmt);
@@ -335,17 +345,38 @@ static int busy_timeout_ms(void)
     return TR_STORE_BUSY_MS_DEFAULT;
 }
 
+/* The identity of a PostgreSQL store: trail_store's row, when the schema has that table. */
+static int pg_identity(tr_store *s, int64_t *app, int64_t *ver, int64_t *tables)
+{
+    int64_t has;
+    int rc;
+    *app = *ver = 0;
+    if ((rc = query_int(s, TR_PG_HAS_IDENTITY, &has)) ||
+        (rc = query_int(s, TR_PG_USER_TABLES, tables)))
+        return rc;
+    if (!has) return 0;
+    if ((rc = query_int(s, TR_PG_APP_ID, app)) || (rc = query_int(s, TR_PG_USER_VERSION, ver)))
+        return rc;
+    return 0;
+}
+
 /* Tells a trail store (any version) from an empty file and from someone else's database. */
 static int check_identity(tr_store *s, int *fresh, int64_t *version)
 {
     int64_t probe, app, ver, tables;
     int rc;
+    const char *what = s->pg ? "PostgreSQL schema" : "SQLite database";
     /* Reading sqlite_master makes SQLite parse the header and schema: corruption and foreign
      * formats show up here, at open, rather than in the middle of an ingest. */
-    if ((rc = query_int(s, TR_SQL_PROBE, &probe)) || (rc = query_int(s, TR_SQL_APP_ID, &app)) ||
-        (rc = query_int(s, TR_SQL_USER_VERSION, &ver)) ||
-        (rc = query_int(s, TR_SQL_USER_TABLES, &tables)))
-        return rc;
+    if (s->pg)
+        rc = pg_identity(s, &app, &ver, &tables);
+    else if ((rc = query_int(s, TR_SQL_PROBE, &probe)) ||
+             (rc = query_int(s, TR_SQL_APP_ID, &app)) ||
+             (rc = query_int(s, TR_SQL_USER_VERSION, &ver)))
+        ;
+    else
+        rc = query_int(s, TR_SQL_USER_TABLES, &tables);
+    if (rc) return rc;
     *fresh = 0;
     *version = ver;
     if (app == TR_STORE_APP_ID || (app == 0 && tables == 0)) {
@@ -362,10 +393,10 @@ static int check_identity(tr_store *s, int *fresh, int64_t *version)
     }
     if (app == 0)
         return tr_store_fail(s, TRAIL_ECORRUPT,
-                             "not a trail store (SQLite database with application_id 0 and %s)",
+                             "not a trail store (%s with application_id 0 and %s)", what,
                              tables ? "foreign tables" : "a foreign user_version");
     return tr_store_fail(s, TRAIL_ECORRUPT,
-                         "not a trail store (SQLite database with application_id 0x%08" PRIx64 ")",
+                         "not a trail store (%s with application_id 0x%08" PRIx64 ")", what,
                          (uint64_t)app & 0xffffffffu);
 }
 
@@ -373,7 +404,7 @@ static int check_identity(tr_store *s, int *fresh, int64_t *version)
  * never from both sides of another process's migration. */
 static int read_identity(tr_store *s, int *fresh, int64_t *ver)
 {
-    int rc = exec(s, TR_SQL_BEGIN_READ, "reading the schema");
+    int rc = exec(s, s->pg ? TR_PG_BEGIN_READ : TR_SQL_BEGIN_READ, "reading the schema");
     if (rc) return rc;
     rc = check_identity(s, fresh, ver);
     if (!tr_db_get_autocommit(s->db)) tr_db_exec(s->db, TR_SQL_COMMIT, NULL, NULL, NULL);
@@ -390,11 +421,21 @@ static int migrate(tr_store *s)
     int rc = exec(s, TR_SQL_BEGIN, "starting a migration");
     if (rc) return rc;
     if ((rc = check_identity(s, &fresh, &ver))) goto fail;
-    for (int64_t v = ver; v < SCHEMA_VERSION; v++)
-        if ((rc = exec(s, migrations[v], "migrating the schema"))) goto fail;
+    if (s->pg && ver == 0 && (rc = exec(s, TR_PG_PREAMBLE, "creating the schema's functions")))
+        goto fail;
+    for (int64_t v = ver; v < SCHEMA_VERSION; v++) {
+        const char *a = s->pg ? pg_migrations[v][0] : migrations[v];
+        const char *b = s->pg ? pg_migrations[v][1] : NULL;
+        if ((a && (rc = exec(s, a, "migrating the schema"))) ||
+            (b && (rc = exec(s, b, "migrating the schema"))))
+            goto fail;
+    }
     if (ver < SCHEMA_VERSION) {
-        if (ver == 0 && (rc = exec(s, TR_SQL_SET_APP_ID, "migrating the schema"))) goto fail;
-        snprintf(sql, sizeof sql, TR_SQL_SET_USER_VERSION_FMT, SCHEMA_VERSION);
+        if (ver == 0 &&
+            (rc = exec(s, s->pg ? TR_PG_SET_APP_ID : TR_SQL_SET_APP_ID, "migrating the schema")))
+            goto fail;
+        snprintf(sql, sizeof sql, s->pg ? TR_PG_SET_USER_VERSION_FMT : TR_SQL_SET_USER_VERSION_FMT,
+                 SCHEMA_VERSION);
         if ((rc = exec(s, sql, "migrating the schema"))) goto fail;
     }
     if ((rc = exec(s, TR_SQL_COMMIT, "committing a migration"))) goto fail;
@@ -421,8 +462,9 @@ static int open_db(tr_store *s)
                                  " is older than this trail uses (%d); open it read-write once "
                                  "to upgrade",
                                  ver, SCHEMA_VERSION);
-        return exec(s, TR_SQL_RO_PRAGMAS, "setting pragmas");
+        return s->pg ? 0 : exec(s, TR_SQL_RO_PRAGMAS, "setting pragmas");
     }
+    if (s->pg) return migrate(s);
     if ((rc = exec(s, TR_SQL_WAL, "enabling WAL")) ||
         (rc = exec(s, TR_SQL_RW_PRAGMAS, "setting pragmas")))
         return rc;
@@ -452,13 +494,15 @@ int tr_store_open(const char *path, int flags, tr_store **out, char *err, size_t
     }
     tr_store *s = calloc(1, sizeof *s);
     if (!s || !(s->path = strdup(path))) {
-        if (err && errlen) snprintf(err, errlen, "store %s: out of memory", path);
+        if (err && errlen) snprintf(err, errlen, "store: out of memory");
         free(s);
         return TRAIL_ENOMEM;
     }
+    tr_db_redact(path, s->shown, sizeof s->shown);
     s->flags = flags;
-    int rc = prepare_file(s);
-    if (rc == 0) warn_exposed(s->path);
+    s->pg = tr_db_is_pg_url(path);
+    int rc = s->pg ? 0 : prepare_file(s);
+    if (rc == 0 && !s->pg) warn_exposed(s->path);
     if (rc == 0) rc = open_db(s);
     if (rc) {
         if (err && errlen) snprintf(err, errlen, "%s", s->err);
@@ -489,7 +533,7 @@ const char *tr_store_errmsg(const tr_store *s)
 
 const char *tr_store_path(const tr_store *s)
 {
-    return s ? s->path : NULL;
+    return s ? s->shown : NULL;
 }
 
 int64_t tr_store_skipped(const tr_store *s)

@@ -17,7 +17,9 @@ enum tr_stmt_id {
 
 struct tr_store {
     tr_db *db;
-    char *path;
+    char *path;      /* as given: a file, or a PostgreSQL URL */
+    char shown[512]; /* as shown in messages: a URL's password left out */
+    int pg;          /* a PostgreSQL store */
     int flags;
     int in_tx;       /* inside tr_store_begin .. commit/rollback */
     int tx_broken;   /* TRAIL_E* of a failed ingest inside the caller's batch: commit returns it */
