@@ -22,6 +22,7 @@
 typedef struct opts {
     tr_srv_conf conf;
     const char *store, *http, *token_file, *openlineage_url, *agent_tokens, *manage_token_file;
+    const char *store_password_file;
     double stats_s;
     const char *listen[TR_SRV_MAX_LISTEN]; /* as given; normalised into conf.listen */
     int nlisten;
@@ -42,9 +43,11 @@ static const tr_opt traild_opts[] = {
     {.name = "store",
      .kind = TR_OPT_VALUE,
      .arg = "PATH",
-     .help = "the SQLite store (0600; refused if others can read it)",
+     .help = "the SQLite store (0600), or postgresql://USER@HOST/DB",
      .off = offsetof(opts, store),
      .flags = TR_OPT_REQUIRED},
+    TR_VALUE("store-password-file", "F", opts, store_password_file,
+             "the PostgreSQL password (0600; or PGPASSFILE)"),
     TR_VALUE("http", "ADDR", opts, http, "serve /health, /api/runs, /api/runs/ID on [HOST:]PORT"),
     TR_FLAG("http-no-auth", opts, http_no_auth,
             "serve the API with no token (single-user machines)"),
@@ -111,6 +114,10 @@ static int parse(int argc, char **argv, opts *o)
              "--openlineage-url URL: each run that ends from then on is sent as OpenLineage\n"
              "RunEvents (those of trail export openlineage), oldest first, retried until\n"
              "answered 2xx; what waits is kept in the store across restarts.\n"
+             "--store postgresql://USER@HOST[:PORT]/DB[?sslmode=...]: the store is a\n"
+             "PostgreSQL database (docs/scale-out.md); several traild may share one.\n"
+             "Its password comes from --store-password-file, PGPASSFILE or ~/.pgpass,\n"
+             "never from the command line; TLS through libpq's sslmode.\n"
              "SIGUSR1 logs the counters now. SIGTERM/SIGINT: stop accepting, commit and\n"
              "acknowledge what was received, exit 0.\n",
              TR_BATCH_MAX_BYTES, TR_BATCH_MAX_RECORDS);
@@ -266,6 +273,11 @@ int main(int argc, char **argv)
                 "single-user machine; refusing to start\n",
                 o.http);
         return usage_exit(agents);
+    }
+    if (o.store_password_file) {
+        if (check_private("store password file", o.store_password_file) != 0)
+            return usage_exit(agents);
+        setenv("TRAIL_STORE_PASSWORD_FILE", o.store_password_file, 1); /* the store reads it */
     }
     if (check_private("store", o.store) != 0 ||
         (o.conf.tls_key && check_private("TLS key", o.conf.tls_key) != 0))

@@ -47,6 +47,56 @@ static int run_key(tr_stmt *q, tr_store *s, enum tr_stmt_id id, const char *run,
     return 0;
 }
 
+/* The SDK keys a transaction marked already (a point of each is checked once per batch, not
+ * once per point: the check is a statement, and on PostgreSQL a round trip). Forgotten when
+ * the transaction ends: a rolled-back mark is marked again. */
+#define SDK_KEYS 64
+struct tr_sdk_keys {
+    char *k[SDK_KEYS];
+};
+
+int tr_store_sdk_key_seen(tr_store *s, const char *run, size_t runlen, const char *key,
+                          size_t keylen)
+{
+    if (!s->in_tx) return 0;
+    if (!s->sdk_keys && !(s->sdk_keys = calloc(1, sizeof *s->sdk_keys))) return 0;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < runlen; i++)
+        h = (h ^ (unsigned char)run[i]) * 1099511628211ull;
+    h = (h ^ 0xff) * 1099511628211ull;
+    for (size_t i = 0; i < keylen; i++)
+        h = (h ^ (unsigned char)key[i]) * 1099511628211ull;
+    char **slot = &s->sdk_keys->k[h % SDK_KEYS];
+    if (*slot && strlen(*slot) == runlen + 1 + keylen && !memcmp(*slot, run, runlen) &&
+        !memcmp(*slot + runlen + 1, key, keylen))
+        return 1;
+    char *v = malloc(runlen + keylen + 2);
+    if (!v) return 0;
+    memcpy(v, run, runlen);
+    v[runlen] = '\n';
+    memcpy(v + runlen + 1, key, keylen);
+    v[runlen + 1 + keylen] = 0;
+    free(*slot);
+    *slot = v; /* the next call for it is a hit; this one marks it */
+    return 0;
+}
+
+void tr_store_sdk_keys_forget(tr_store *s)
+{
+    if (!s->sdk_keys) return;
+    for (int i = 0; i < SDK_KEYS; i++) {
+        free(s->sdk_keys->k[i]);
+        s->sdk_keys->k[i] = NULL;
+    }
+}
+
+void tr_store_sdk_keys_free(tr_store *s)
+{
+    tr_store_sdk_keys_forget(s);
+    free(s->sdk_keys);
+    s->sdk_keys = NULL;
+}
+
 int tr_store_metric_source(tr_store *s, const char *run, size_t runlen, const char *key,
                            size_t keylen, const char *source, size_t sourcelen, int *drop)
 {
@@ -60,6 +110,7 @@ int tr_store_metric_source(tr_store *s, const char *run, size_t runlen, const ch
         *drop = found;
         return 0;
     }
+    if (tr_store_sdk_key_seen(s, run, runlen, key, keylen)) return 0; /* this transaction */
     if ((rc = run_key(&q, s, TR_STMT_CON_SDK_KEY, run, runlen, key, keylen)) ||
         (rc = tr_stmt_done(&q)))
         return rc;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libpq-fe.h>
 
@@ -30,12 +31,15 @@ typedef struct {
     int64_t total;
     unsigned next_name; /* server-side prepared statements: s1, s2, ... */
     unsigned gen;       /* bumped when the connection is reset: statements prepare again */
+    int queued;         /* writes sent in pipeline mode whose results are not read yet */
+    int64_t lastval;    /* SELECT lastval() read with them */
 } pg_db;
 
 typedef struct {
     tr_dbst base;
     char *sql; /* translated */
     int persistent, nparams;
+    int deferrable; /* a write without RETURNING: sent without waiting (pipelined) */
     char name[16];
     unsigned prepared_gen; /* 0: not prepared on the server */
     char **val;            /* parameter texts; NULL: SQL NULL */
@@ -79,6 +83,59 @@ static int code_of(pg_db *d, const PGresult *r)
     if (!strncmp(st, "08", 2) || !strcmp(st, "58030")) return TR_DB_IOERR;
     if (!strncmp(st, "23", 2)) return TR_DB_CONSTRAINT;
     return TR_DB_ERROR;
+}
+
+/* Reads the results of the pipelined writes: one round trip for all of them. Their first
+ * error is returned (a later one in the same pipeline was not run: the transaction is
+ * aborted, and whatever the store does next fails until it rolls back). */
+static int flush(pg_db *d)
+{
+    if (!d->queued) return TR_DB_OK;
+    int rc = TR_DB_OK;
+    if (!PQpipelineSync(d->c)) rc = code_of(d, NULL);
+    PGresult *r;
+    for (;;) {
+        r = PQgetResult(d->c);
+        if (!r) {
+            if (PQstatus(d->c) == CONNECTION_BAD) {
+                if (rc == TR_DB_OK) rc = code_of(d, NULL);
+                break;
+            }
+            continue; /* the end of one statement's results */
+        }
+        ExecStatusType es = PQresultStatus(r);
+        if (es == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            break;
+        }
+        if (es == PGRES_COMMAND_OK) {
+            const char *ct = PQcmdTuples(r);
+            if (ct && *ct) {
+                d->changes = atoi(ct);
+                d->total += d->changes;
+            }
+        } else if (es == PGRES_TUPLES_OK) {
+            if (PQntuples(r) == 1) d->lastval = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        } else if (es != PGRES_PIPELINE_ABORTED && rc == TR_DB_OK) {
+            rc = code_of(d, r);
+        }
+        PQclear(r);
+    }
+    d->queued = 0;
+    PQexitPipelineMode(d->c);
+    return rc;
+}
+
+/* A statement's text is a write whose result nobody reads. */
+static int is_deferrable(const char *sql)
+{
+    while (*sql == ' ' || *sql == '\n' || *sql == '(')
+        sql++;
+    if (strncasecmp(sql, "INSERT", 6) && strncasecmp(sql, "UPDATE", 6) &&
+        strncasecmp(sql, "DELETE", 6))
+        return 0;
+    if (strcasestr(sql, "RETURNING")) return 0;
+    return 1;
 }
 
 static void clear_blobs(pg_st *s)
@@ -138,6 +195,7 @@ static int pg_prepare(tr_db *db, const char *sql, int persistent, tr_dbst **out)
         if (!used[i]) s->types[i] = OID_TEXT;
     free(used);
     s->persistent = persistent;
+    s->deferrable = is_deferrable(s->sql);
     if (persistent) snprintf(s->name, sizeof s->name, "s%u", ++d->next_name);
     s->base.ops = &pg_ops;
     s->base.db = db;
@@ -162,7 +220,8 @@ static int pg_finalize(tr_dbst *st)
     clear_result(s);
     pg_clear_bindings(st);
     pg_db *d = PDB(st->db);
-    if (s->prepared_gen && s->prepared_gen == d->gen && PQstatus(d->c) == CONNECTION_OK) {
+    if (s->prepared_gen && s->prepared_gen == d->gen && PQstatus(d->c) == CONNECTION_OK &&
+        flush(d) == TR_DB_OK) {
         char sql[48];
         snprintf(sql, sizeof sql, "DEALLOCATE %s", s->name);
         PQclear(PQexec(d->c, sql));
@@ -252,6 +311,33 @@ static int run(pg_st *s)
 {
     pg_db *d = PDB(s->base.db);
     PGresult *r;
+    int rc;
+    if (s->persistent && (s->prepared_gen != d->gen || !s->prepared_gen) && (rc = flush(d)))
+        return rc;
+    if (s->deferrable) {
+        if (s->persistent && (s->prepared_gen != d->gen || !s->prepared_gen)) {
+            r = PQprepare(d->c, s->name, s->sql, s->nparams, s->types);
+            if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+                rc = code_of(d, r);
+                PQclear(r);
+                return rc;
+            }
+            PQclear(r);
+            s->prepared_gen = d->gen;
+        }
+        if (!d->queued && !PQenterPipelineMode(d->c)) return code_of(d, NULL);
+        int ok = s->persistent ? PQsendQueryPrepared(d->c, s->name, s->nparams,
+                                                     (const char *const *)s->val, s->len, s->fmt, 0)
+                               : PQsendQueryParams(d->c, s->sql, s->nparams, s->types,
+                                                   (const char *const *)s->val, s->len, s->fmt, 0);
+        d->queued++;
+        if (!ok) return flush(d) ? TR_DB_ERROR : code_of(d, NULL);
+        s->executed = 1;
+        s->row = -1;
+        s->nrows = 0;
+        return TR_DB_OK;
+    }
+    if ((rc = flush(d))) return rc;
     if (s->persistent) {
         if (s->prepared_gen != d->gen || !s->prepared_gen) {
             r = PQprepare(d->c, s->name, s->sql, s->nparams, s->types);
@@ -271,7 +357,7 @@ static int run(pg_st *s)
     }
     ExecStatusType es = PQresultStatus(r);
     if (es != PGRES_TUPLES_OK && es != PGRES_COMMAND_OK) {
-        int rc = code_of(d, r);
+        rc = code_of(d, r);
         PQclear(r);
         return rc;
     }
@@ -437,12 +523,13 @@ static int pg_column_bytes(tr_dbst *st, int i)
 static int pg_exec(tr_db *db, const char *sql)
 {
     pg_db *d = PDB(db);
+    int rc = flush(d);
+    if (rc) return rc;
     char *t = tr_pgsql_translate(sql, NULL);
     if (!t) {
         set_err(d, "out of memory");
         return TR_DB_NOMEM;
     }
-    int rc = TR_DB_OK;
     if (!PQsendQuery(d->c, t)) {
         free(t);
         return code_of(d, NULL);
@@ -459,11 +546,13 @@ static int pg_exec(tr_db *db, const char *sql)
 
 static int pg_changes(tr_db *db)
 {
+    flush(PDB(db)); /* an error stays with the transaction (aborted) for the next statement */
     return PDB(db)->changes;
 }
 
 static int64_t pg_total_changes(tr_db *db)
 {
+    flush(PDB(db));
     return PDB(db)->total;
 }
 
@@ -471,7 +560,14 @@ static int64_t pg_last_insert_rowid(tr_db *db)
 {
     pg_db *d = PDB(db);
     /* Every table has an identity column (db_pgsql.c): the value its last insert drew. Only
-     * asked after an insert (a session with none would fail its transaction here). */
+     * asked after an insert (a session with none would fail its transaction here). Asked in
+     * the same round trip as the pipelined insert. */
+    if (d->queued) {
+        d->lastval = 0;
+        if (PQsendQueryParams(d->c, "SELECT lastval()", 0, NULL, NULL, NULL, NULL, 0)) d->queued++;
+        flush(d);
+        return d->lastval;
+    }
     PGresult *r = PQexec(d->c, "SELECT lastval()");
     int64_t v = 0;
     if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
@@ -484,6 +580,7 @@ static int64_t pg_last_insert_rowid(tr_db *db)
 
 static int pg_get_autocommit(tr_db *db)
 {
+    flush(PDB(db));
     return PQtransactionStatus(PDB(db)->c) == PQTRANS_IDLE;
 }
 
@@ -495,7 +592,10 @@ static const char *pg_errmsg(tr_db *db)
 static void pg_close(tr_db *db)
 {
     pg_db *d = PDB(db);
-    if (d->c) PQfinish(d->c);
+    if (d->c) {
+        flush(d);
+        PQfinish(d->c);
+    }
     free(d);
 }
 

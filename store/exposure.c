@@ -1,5 +1,6 @@
 /* exposure.c - is a store file readable by others, or in a directory others can write? */
 #include "exposure.h"
+#include "db.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@ int tr_store_exposed(const char *path, char *why, size_t n)
     struct stat st;
     char dir[PATH_MAX];
     if (n) why[0] = 0;
+    if (tr_db_is_pg_url(path)) return 0; /* a database server's: its own access control */
     if (stat(path, &st) == 0 && (st.st_mode & 044)) {
         snprintf(why, n, "store %s is readable by group or others (mode %04o): run chmod 600 %s",
                  path, (unsigned)(st.st_mode & 07777), path);

@@ -445,10 +445,35 @@ fail:
     return rc;
 }
 
+/* A PostgreSQL store's password from $TRAIL_STORE_PASSWORD_FILE (traild and trail take
+ * --store-password-file): its first line, from a regular file of ours that only we can read.
+ * Without one, libpq's own sources apply (the URL, PGPASSWORD, PGPASSFILE/~/.pgpass). */
+static int store_password(tr_store *s, char *pw, size_t n)
+{
+    const char *f = getenv("TRAIL_STORE_PASSWORD_FILE");
+    struct stat st;
+    pw[0] = 0;
+    if (!f || !*f) return 0;
+    if (stat(f, &st) == 0 && (st.st_mode & 077))
+        return tr_store_fail(s, TRAIL_EINVAL,
+                             "password file %s is accessible by group or others (chmod 600 it)", f);
+    long len = tr_read_file_owned(f, pw, n, (int64_t)geteuid());
+    if (len < 0)
+        return tr_store_fail(s, TRAIL_EINVAL, "cannot read password file %s: %s", f,
+                             strerror(errno));
+    pw[strcspn(pw, "\r\n")] = 0;
+    return 0;
+}
+
 static int open_db(tr_store *s)
 {
     int ro = s->flags & TR_STORE_READONLY;
-    int rc = tr_db_open(s->path, ro ? TR_DB_OPEN_READONLY : 0, busy_timeout_ms(), NULL, &s->db);
+    char pw[1024] = "";
+    int rc = s->pg ? store_password(s, pw, sizeof pw) : 0;
+    if (rc) return rc;
+    rc = tr_db_open(s->path, ro ? TR_DB_OPEN_READONLY : 0, busy_timeout_ms(), pw[0] ? pw : NULL,
+                    &s->db);
+    memset(pw, 0, sizeof pw);
     if (rc != TR_DB_OK) return tr_store_sqlerr(s, rc, "cannot open");
 
     int fresh;
@@ -518,6 +543,7 @@ void tr_store_close(tr_store *s)
 {
     if (!s) return;
     tr_ingest_cache_free(s);
+    tr_store_sdk_keys_free(s);
     for (int i = 0; i < TR_STMT_COUNT; i++)
         tr_db_finalize(s->stmt[i]);
     if (s->db && !tr_db_get_autocommit(s->db)) tr_db_exec(s->db, TR_SQL_ROLLBACK, NULL, NULL, NULL);
@@ -566,6 +592,7 @@ int tr_store_rollback(tr_store *s)
     s->in_tx = 0;
     s->tx_broken = 0;
     tr_ingest_cache_forget(s); /* its marks and ids may name rows rolled back */
+    tr_store_sdk_keys_forget(s);
     /* A failed statement (disk full, I/O error) may have rolled back already. */
     if (tr_db_get_autocommit(s->db)) return 0;
     return exec(s, TR_SQL_ROLLBACK, "rolling back");
@@ -594,6 +621,7 @@ int tr_store_commit(tr_store *s)
     }
     s->in_tx = 0;
     tr_ingest_cache_forget(s);
+    tr_store_sdk_keys_forget(s);
     return 0;
 }
 

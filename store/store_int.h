@@ -26,7 +26,8 @@ struct tr_store {
     int64_t skipped; /* records of unknown types or without required fields */
     char err[512];
     tr_dbst *stmt[TR_STMT_COUNT];
-    struct tr_ingest_cache *ic; /* ingest's per-transaction bookkeeping (ingest_cache.c) */
+    struct tr_ingest_cache *ic;   /* ingest's per-transaction bookkeeping (ingest_cache.c) */
+    struct tr_sdk_keys *sdk_keys; /* SDK metric keys marked in this transaction (console.c) */
 };
 
 /* The prepared statement id, prepared on first use; NULL on error (message in s->err). */
@@ -92,6 +93,13 @@ int tr_store_fail(tr_store *s, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Maps an SQLite result code to TRAIL_E*. */
 int tr_store_code(int sqlite_rc);
+
+/* Whether this transaction marked run's metric key as SDK-logged already (console.c); the
+ * marks are forgotten when a transaction ends, freed at close. */
+int tr_store_sdk_key_seen(tr_store *s, const char *run, size_t runlen, const char *key,
+                          size_t keylen);
+void tr_store_sdk_keys_forget(tr_store *s);
+void tr_store_sdk_keys_free(tr_store *s);
 
 /* Enrichment records (ingest_enrich.c): 0 stored or nothing to do, 1 malformed (skipped),
  * or TRAIL_E*. host is the stream's (node-local paths), run NUL-terminated. */
