@@ -238,7 +238,7 @@
                " AND (e.source = 'sdk' OR NOT EXISTS"                                              \
                " (SELECT 1 FROM events o WHERE o.version_id = v.id AND o.run_id = ?1"              \
                " AND o.role IN ('output', 'inout')))))"                                            \
-               " GROUP BY v.id, a.path ORDER BY a.path, min(e.start_ns), v.id")                            \
+               " GROUP BY v.id, a.path ORDER BY a.path, min(e.start_ns), v.id")                    \
     X(Q_ENV, "SELECT name, value, redacted FROM env WHERE run_id = ?1 ORDER BY pid, name")         \
     TR_LINEAGE_STMTS(X)                                                                            \
     TR_PROCS_STMTS(X)                                                                              \

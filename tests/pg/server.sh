@@ -1,8 +1,9 @@
 #!/bin/bash
-# server.sh start DIR | stop DIR: a throwaway PostgreSQL 15 for the tests, in DIR, listening only
+# server.sh start DIR | db DIR NAME | stop DIR: a throwaway PostgreSQL 15 for the tests, in DIR, listening only
 # on a unix socket in DIR; run as an unprivileged user (nobody when started by root). `start`
 # prints the store URL of a fresh database "trail" (C collation, SQL_ASCII: bytes as SQLite
-# keeps them). Exit 77 when PostgreSQL is not installed.
+# keeps them); `db` adds database NAME and prints its URL. Exit 77 when PostgreSQL is not
+# installed.
 set -euo pipefail
 cmd=${1:?start|stop} dir=${2:?directory}
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
@@ -21,6 +22,10 @@ start)
         >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
     "${as[@]}" "$bin/createdb" -h "$dir" -U trail trail
     echo "postgresql:///trail?host=$dir&user=trail"
+    ;;
+db)
+    "${as[@]}" "$bin/createdb" -h "$dir" -U trail "${3:?name}"
+    echo "postgresql:///$3?host=$dir&user=trail"
     ;;
 stop)
     [ -d "$dir/data" ] && "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true

@@ -1,0 +1,298 @@
+/* pg_store_test.c - the PostgreSQL store on a real server started for the test: the same
+ * records answer every query command as in SQLite, two traild share one database while agents
+ * send and one collector is killed, and what a store refuses or never shows. */
+#include <libpq-fe.h>
+
+#include "tassert.h"
+#include "tnet.h"
+
+#define TRAIL (char *)tproc_bin("trail")
+#define CLIENT (char *)tproc_test_bin("sdk_client")
+
+static const char *sandbox;
+static char pgdir[128];
+
+static const char *in_sandbox(const char *name)
+{
+    static char buf[8][600];
+    static int k;
+    char *p = buf[k++ % 8];
+    snprintf(p, 600, "%s/%s", sandbox, name);
+    return p;
+}
+
+static void pg_stop(void)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "%s/tests/pg/server.sh stop %s", getenv("TRAIL_SRC"), pgdir);
+    if (system(cmd) != 0) fprintf(stderr, "note: stopping PostgreSQL failed\n");
+}
+
+/* Runs server.sh ARGS; its one line of output (a URL) into url. Exit status. */
+static int server(const char *args, char *url, size_t n)
+{
+    char cmd[800];
+    snprintf(cmd, sizeof cmd, "%s/tests/pg/server.sh %s", getenv("TRAIL_SRC"), args);
+    FILE *f = popen(cmd, "r");
+    if (!f) return -1;
+    url[0] = 0;
+    if (!fgets(url, (int)n, f)) url[0] = 0;
+    url[strcspn(url, "\n")] = 0;
+    int st = pclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* A fresh database on the test's server. */
+static const char *new_db(const char *name)
+{
+    static char urls[8][256];
+    static int k;
+    char *u = urls[k++ % 8], args[300];
+    snprintf(args, sizeof args, "db %s %s", pgdir, name);
+    if (server(args, u, 256) != 0) u[0] = 0;
+    return u;
+}
+
+/* One integer from SQL run on the database at url (-1 on error). */
+static long long pg_int(const char *url, const char *sql)
+{
+    PGconn *c = PQconnectdb(url);
+    long long v = -1;
+    if (PQstatus(c) == CONNECTION_OK) {
+        PGresult *r = PQexec(c, sql);
+        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+            v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        else
+            fprintf(stderr, "pg_int: %s: %s", sql, PQresultErrorMessage(r));
+        PQclear(r);
+    } else {
+        fprintf(stderr, "pg_int: %s", PQerrorMessage(c));
+    }
+    PQfinish(c);
+    return v;
+}
+
+/* out with every occurrence of what replaced by "STORE". */
+static char *blank(char *out, const char *what)
+{
+    size_t n = strlen(what);
+    for (char *p; out && n && (p = strstr(out, what));) {
+        memcpy(p, "STORE", 5);
+        memmove(p + 5, p + n, strlen(p + n) + 1);
+    }
+    return out;
+}
+
+/* `trail ARGS --store X` gives the same output, exit status and errors for both stores. */
+static void same(const char *lite, const char *pg, char *const args[])
+{
+    char *argv[24], *out[2] = {0}, *err[2] = {0};
+    int rc[2], k = 0;
+    argv[k++] = TRAIL;
+    for (int i = 0; args[i] && k < 20; i++)
+        argv[k++] = args[i];
+    argv[k++] = "--store";
+    for (int b = 0; b < 2; b++) {
+        argv[k] = (char *)(b ? pg : lite);
+        argv[k + 1] = NULL;
+        rc[b] = tproc_run(argv, &out[b], &err[b]);
+        blank(out[b], argv[k]);
+        blank(err[b], argv[k]);
+    }
+    char what[400] = "";
+    for (int i = 0; args[i]; i++) {
+        strncat(what, " ", sizeof what - strlen(what) - 1);
+        strncat(what, args[i], sizeof what - strlen(what) - 1);
+    }
+    if (rc[0] != rc[1] || strcmp(out[0] ? out[0] : "", out[1] ? out[1] : "") ||
+        strcmp(err[0] ? err[0] : "", err[1] ? err[1] : ""))
+        T_FAIL("trail%s: SQLite (exit %d) and PostgreSQL (exit %d) differ:\n--- SQLite\n%s%s\n"
+               "--- PostgreSQL\n%s%s",
+               what, rc[0], rc[1], out[0], err[0], out[1], err[1]);
+    else
+        T_CHECK((out[0] && strlen(out[0]) > 2) || (rc[0] && err[0] && *err[0])); /* an answer */
+    for (int b = 0; b < 2; b++) {
+        free(out[b]);
+        free(err[b]);
+    }
+}
+
+#define SAME(lite, pg, ...) same(lite, pg, (char *const[]){__VA_ARGS__, NULL})
+
+/* The same spooled records (real jobs under the real shim) delivered into a SQLite store and
+ * into a PostgreSQL one: every query command answers alike, to the byte. */
+static void test_same_answers(void)
+{
+    const char *pg = new_db("same");
+    T_ASSERT(pg[0]);
+    char cmd[2400], lite[600], pipe[600], report[700], model[700];
+    snprintf(lite, sizeof lite, "%s", in_sandbox("same.db"));
+    snprintf(pipe, sizeof pipe, "%s", in_sandbox("pipe"));
+    /* no store reachable while the jobs run: their records stay in the spool */
+    setenv("TRAIL_STORE", "/proc/no-store-here/trail.db", 1);
+    setenv("TRAIL_SPOOL_ROOT", in_sandbox("spool-a"), 1);
+    T_EQ_INT(TPROC(NULL, NULL, TRAIL, "run", "--name", "logreg", "--param", "lr=0.5", "--",
+                   (char *)tproc_bin("../examples/train_logreg"), "--out",
+                   (char *)in_sandbox("model.txt")),
+             0);
+    T_EQ_INT(TPROC(NULL, NULL, TRAIL, "run", "--name", "points", "--", CLIENT, "metrics", "3000"),
+             0);
+    snprintf(cmd, sizeof cmd, "bash %s/examples/pipeline/run.sh %s %s 96 >/dev/null 2>&1",
+             getenv("TRAIL_SRC"), TRAIL, pipe);
+    T_EQ_INT(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "cp -a %s %s", in_sandbox("spool-a"), in_sandbox("spool-b"));
+    T_EQ_INT(system(cmd), 0);
+    unsetenv("TRAIL_STORE");
+    T_EQ_INT(TPROC(NULL, NULL, TRAIL, "sync", "--spool-root", (char *)in_sandbox("spool-a"),
+                   "--store", lite),
+             0);
+    T_EQ_INT(TPROC(NULL, NULL, TRAIL, "sync", "--spool-root", (char *)in_sandbox("spool-b"),
+                   "--store", (char *)pg),
+             0);
+    T_EQ_INT(pg_int(pg, "SELECT count(*) FROM runs"), 6);
+
+    snprintf(report, sizeof report, "%s/report.json", pipe);
+    snprintf(model, sizeof model, "%s/model-seed1.json", pipe);
+    SAME(lite, pg, "runs");
+    SAME(lite, pg, "runs", "--json");
+    SAME(lite, pg, "runs", "--json", "--limit", "2");
+    SAME(lite, pg, "runs", "--experiment", "pipeline");
+    static char *const names[] = {"logreg",      "points",      "prepare",
+                                  "train-seed1", "train-seed2", "evaluate"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        SAME(lite, pg, "show", names[i], "--json");
+        SAME(lite, pg, "show", names[i]);
+        SAME(lite, pg, "metrics", names[i], "--json");
+        SAME(lite, pg, "lineage", names[i], "--up", "--json");
+        SAME(lite, pg, "lineage", names[i], "--down", "--json");
+        SAME(lite, pg, "export", "openlineage", names[i]);
+    }
+    SAME(lite, pg, "show", "prepare", "--json", "--all-files");
+    SAME(lite, pg, "lineage", "evaluate", "--up");
+    SAME(lite, pg, "lineage", "prepare", "--down");
+    SAME(lite, pg, "lineage", report, "--up", "--json");
+    SAME(lite, pg, "lineage", model, "--down", "--json");
+    SAME(lite, pg, "show", model, "--json");
+    SAME(lite, pg, "diff", "train-seed1", "train-seed2", "--json");
+    SAME(lite, pg, "diff", "train-seed1", "train-seed2");
+    SAME(lite, pg, "diff", "logreg", "evaluate", "--json");
+    SAME(lite, pg, "runs", "--where", "params.seed = '1'", "--json");
+    SAME(lite, pg, "runs", "--where", "name like 'train-%' or name = 'evaluate'", "--json");
+    SAME(lite, pg, "runs", "--where", "metrics.loss < 0.5 and params.seed = '2'", "--json");
+    SAME(lite, pg, "runs", "--where", "status = 'finished' and experiment = 'pipeline'");
+    SAME(lite, pg, "runs", "--where", "metrics.accuracy > 0", "--json");
+    SAME(lite, pg, "logs", "logreg");
+    SAME(lite, pg, "show", "no-such-run");
+}
+
+/* Two traild in front of one database, eight agents sending at once, one collector killed
+ * mid-stream: the agents move to the other, and every point is stored exactly once. */
+static void test_two_collectors(void)
+{
+    const char *pg = new_db("shared");
+    T_ASSERT(pg[0]);
+    setenv("TRAIL_SPOOL_ROOT", in_sandbox("spool-two"), 1);
+    unsetenv("TRAIL_STORE");
+    int pa = tnet_free_port(), pb = tnet_free_port();
+    char ua[64], ub[64], both[140];
+    snprintf(ua, sizeof ua, "tcp://127.0.0.1:%d", pa);
+    snprintf(ub, sizeof ub, "tcp://127.0.0.1:%d", pb);
+    snprintf(both, sizeof both, "%s,%s", ua, ub);
+    pid_t da = TNET_TRAILD(in_sandbox("two-a.log"), "--listen", ua, "--store", (char *)pg);
+    pid_t db = TNET_TRAILD(in_sandbox("two-b.log"), "--listen", ub, "--store", (char *)pg);
+    T_ASSERT(da > 0 && db > 0);
+    enum { AGENTS = 8, POINTS = 20000 };
+    pid_t run[AGENTS];
+    char name[AGENTS][16], log[AGENTS][32], n[16];
+    snprintf(n, sizeof n, "%d", POINTS);
+    for (int i = 0; i < AGENTS; i++) {
+        snprintf(name[i], sizeof name[i], "agent-%d", i);
+        snprintf(log[i], sizeof log[i], "agent-%d.log", i);
+        run[i] = TNET_SPAWN(in_sandbox(log[i]), TRAIL, "run", "--name", name[i], "--collector",
+                            both, "--", CLIENT, "metrics", n);
+    }
+    long long at = 0;
+    for (int i = 0; i < 60000 && at <= 0; i++) { /* bounded wait for the first batches */
+        at = pg_int(pg, "SELECT count(*) FROM metrics");
+        if (at <= 0) tnet_sleep_ms(5);
+    }
+    T_CHECK(at > 0);
+    kill(da, SIGKILL); /* mid-stream: what it had not acknowledged goes through b */
+    T_EQ_INT(tnet_wait(da), 128 + SIGKILL);
+    for (int i = 0; i < AGENTS; i++)
+        T_EQ_INT(tnet_wait(run[i]), 0);
+    char sql[300];
+    for (int i = 0; i < AGENTS; i++) {
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) FROM metrics m JOIN runs r ON r.id = m.run_id"
+                 " WHERE r.name = '%s'",
+                 name[i]);
+        T_EQ_INT(pg_int(pg, sql), POINTS);
+        snprintf(sql, sizeof sql,
+                 "SELECT count(DISTINCT m.step) FROM metrics m JOIN runs r ON r.id = m.run_id"
+                 " WHERE r.name = '%s' AND r.status = 'finished'",
+                 name[i]);
+        T_EQ_INT(pg_int(pg, sql), POINTS);
+    }
+    T_EQ_INT(pg_int(pg, "SELECT count(*) FROM metrics"), (long long)AGENTS * POINTS);
+    kill(db, SIGTERM);
+    T_EQ_INT(tnet_wait(db), 0);
+}
+
+/* A schema holding someone else's tables, or a newer trail's, is refused with a reason; a
+ * password never appears in what trail says. */
+static void test_refusals(void)
+{
+    const char *foreign = new_db("foreign");
+    T_ASSERT(foreign[0]);
+    T_CHECK(pg_int(foreign, "CREATE TABLE orders (id int); SELECT 1") == 1);
+    char *out = NULL, *err = NULL;
+    T_CHECK(TPROC(&out, &err, TRAIL, "runs", "--store", (char *)foreign) != 0);
+    T_CHECK(err && strstr(err, "not a trail store"));
+    free(out);
+    free(err);
+
+    const char *newer = new_db("newer");
+    T_ASSERT(newer[0]);
+    T_EQ_INT(TPROC(NULL, NULL, TRAIL, "run", "--store", (char *)newer, "--", "true"), 0);
+    T_CHECK(pg_int(newer, "UPDATE trail_store SET version = version + 1; SELECT 1") == 1);
+    out = err = NULL;
+    T_CHECK(TPROC(&out, &err, TRAIL, "runs", "--store", (char *)newer) != 0);
+    T_CHECK(err && strstr(err, "newer than this trail supports"));
+    free(out);
+    free(err);
+
+    char bad[300];
+    snprintf(bad, sizeof bad, "postgresql://trail:hunter2secret@/nodb?host=%s/none&password=x2y",
+             pgdir);
+    out = err = NULL;
+    T_CHECK(TPROC(&out, &err, TRAIL, "runs", "--store", bad) != 0);
+    T_CHECK(err && !strstr(err, "hunter2secret") && !strstr(err, "x2y"));
+    T_CHECK(err && strstr(err, "postgresql://trail@"));
+    free(out);
+    free(err);
+}
+
+int main(void)
+{
+    tnet_asan_preload_ok();
+    sandbox = tproc_sandbox();
+    unsetenv("TRAIL_TOKEN_FILE");
+    unsetenv("TRAIL_COLLECTOR");
+    snprintf(pgdir, sizeof pgdir, "/tmp/trail-pg-XXXXXX");
+    if (!mkdtemp(pgdir)) T_SKIP_TEST("cannot create a directory for PostgreSQL");
+    char args[200], url[256];
+    snprintf(args, sizeof args, "start %s", pgdir);
+    int st = server(args, url, sizeof url);
+    if (st == 77) T_SKIP_TEST("PostgreSQL server binaries are not installed");
+    if (st != 0) { /* installed but not starting: a failure, not a skip */
+        pg_stop();
+        fprintf(stderr, "FAIL: PostgreSQL did not start (tests/pg/server.sh start: %d)\n", st);
+        return 1;
+    }
+    atexit(pg_stop);
+    T_RUN(test_same_answers);
+    T_RUN(test_two_collectors);
+    T_RUN(test_refusals);
+    return T_DONE();
+}
