@@ -15,6 +15,9 @@ extern const tr_opt_cmd tr_export_cmd;                            /* export.c */
 extern const tr_opt_cmd tr_run_cmd;                               /* agent/run.c */
 extern const tr_opt_cmd tr_agent_cmd;                             /* agent/agentd.c */
 extern const tr_opt_cmd tr_ui_cmd;                                /* ui.c */
+extern const tr_opt_cmd tr_store_cmd;                             /* store_cmd.c */
+/* `trail store copy SRC DST` (store_cmd.c). */
+int tr_cmd_store(int argc, char **argv);
 /* `trail ui` (ui.c). */
 int tr_cmd_ui(int argc, char **argv);
 

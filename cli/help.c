@@ -23,7 +23,8 @@ static const cli_cmd cmds[] = {
     {&tr_gc_cmd, tr_cmd_gc},           {&tr_forget_cmd, tr_cmd_forget},
     {&tr_tag_cmd, tr_cmd_tag},         {&tr_rename_cmd, tr_cmd_rename},
     {&tr_close_cmd, tr_cmd_close},     {&tr_export_cmd, tr_cmd_export},
-    {&tr_ui_cmd, tr_cmd_ui},           {&tr_help_cmd, tr_cmd_help},
+    {&tr_ui_cmd, tr_cmd_ui},           {&tr_store_cmd, tr_cmd_store},
+    {&tr_help_cmd, tr_cmd_help},
 };
 #define NCMDS ((int)(sizeof cmds / sizeof cmds[0]))
 

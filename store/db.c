@@ -186,6 +186,16 @@ int tr_db_column_bytes(tr_dbst *st, int i)
     return st->ops->column_bytes(st, i);
 }
 
+int tr_db_column_count(tr_dbst *st)
+{
+    return st->ops->column_count(st);
+}
+
+const char *tr_db_column_name(tr_dbst *st, int i)
+{
+    return st->ops->column_name(st, i);
+}
+
 int tr_db_exec(tr_db *db, const char *sql, void *cb, void *arg, char **errmsg)
 {
     if (cb || arg || errmsg) return TR_DB_MISUSE;

@@ -88,6 +88,9 @@ double tr_db_column_double(tr_dbst *st, int i);
 const unsigned char *tr_db_column_text(tr_dbst *st, int i);
 const void *tr_db_column_blob(tr_dbst *st, int i);
 int tr_db_column_bytes(tr_dbst *st, int i);
+/* The result's columns: how many, and each one's name (after the first step). */
+int tr_db_column_count(tr_dbst *st);
+const char *tr_db_column_name(tr_dbst *st, int i);
 
 /* Runs SQL without parameters, possibly several statements; cb, arg and errmsg must be NULL
  * (the signature is SQLite's, so call sites read alike). */
@@ -118,6 +121,8 @@ struct tr_db_ops {
     const unsigned char *(*column_text)(tr_dbst *st, int i);
     const void *(*column_blob)(tr_dbst *st, int i);
     int (*column_bytes)(tr_dbst *st, int i);
+    int (*column_count)(tr_dbst *st);
+    const char *(*column_name)(tr_dbst *st, int i);
     int (*exec)(tr_db *db, const char *sql);
     int (*changes)(tr_db *db);
     int64_t (*total_changes)(tr_db *db);

@@ -520,6 +520,18 @@ static int pg_column_bytes(tr_dbst *st, int i)
     return PQgetlength(s->res, s->row, i);
 }
 
+static int pg_column_count(tr_dbst *st)
+{
+    pg_st *s = PST(st);
+    return s->res ? PQnfields(s->res) : 0;
+}
+
+static const char *pg_column_name(tr_dbst *st, int i)
+{
+    pg_st *s = PST(st);
+    return s->res && i >= 0 && i < PQnfields(s->res) ? PQfname(s->res, i) : NULL;
+}
+
 static int pg_exec(tr_db *db, const char *sql)
 {
     pg_db *d = PDB(db);
@@ -600,11 +612,31 @@ static void pg_close(tr_db *db)
 }
 
 static const struct tr_db_ops pg_ops = {
-    pg_prepare,        pg_finalize,     pg_bind_int64,    pg_bind_double,   pg_bind_null,
-    pg_bind_text,      pg_bind_blob,    pg_step,          pg_reset,         pg_clear_bindings,
-    pg_column_type,    pg_column_int64, pg_column_double, pg_column_text,   pg_column_blob,
-    pg_column_bytes,   pg_exec,         pg_changes,       pg_total_changes, pg_last_insert_rowid,
-    pg_get_autocommit, pg_errmsg,       pg_close,
+    .prepare = pg_prepare,
+    .finalize = pg_finalize,
+    .bind_int64 = pg_bind_int64,
+    .bind_double = pg_bind_double,
+    .bind_null = pg_bind_null,
+    .bind_text = pg_bind_text,
+    .bind_blob = pg_bind_blob,
+    .step = pg_step,
+    .reset = pg_reset,
+    .clear_bindings = pg_clear_bindings,
+    .column_type = pg_column_type,
+    .column_int64 = pg_column_int64,
+    .column_double = pg_column_double,
+    .column_text = pg_column_text,
+    .column_blob = pg_column_blob,
+    .column_bytes = pg_column_bytes,
+    .column_count = pg_column_count,
+    .column_name = pg_column_name,
+    .exec = pg_exec,
+    .changes = pg_changes,
+    .total_changes = pg_total_changes,
+    .last_insert_rowid = pg_last_insert_rowid,
+    .get_autocommit = pg_get_autocommit,
+    .errmsg = pg_errmsg,
+    .close = pg_close,
 };
 
 static void quiet(void *arg, const char *msg)

@@ -277,7 +277,7 @@ static void rewrite(const toks *ts, size_t from, size_t to, buf *b, int *param)
     }
     if (from < to && is(&ts->t[from], "ALTER")) ddl = 1;
     if (table)
-        for (size_t j = from; j + 2 < to; j++)
+        for (size_t j = from; j + 1 < to; j++)
             if ((is(&ts->t[j], "INTEGER") && is(&ts->t[j + 1], "PRIMARY")) ||
                 (is(&ts->t[j], "WITHOUT") && is(&ts->t[j + 1], "ROWID")))
                 has_ipk = 1;

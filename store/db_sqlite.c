@@ -119,6 +119,16 @@ static int lite_column_bytes(tr_dbst *st, int i)
     return sqlite3_column_bytes(LST(st), i);
 }
 
+static int lite_column_count(tr_dbst *st)
+{
+    return sqlite3_column_count(LST(st));
+}
+
+static const char *lite_column_name(tr_dbst *st, int i)
+{
+    return sqlite3_column_name(LST(st), i);
+}
+
 static int lite_exec(tr_db *db, const char *sql)
 {
     return sqlite3_exec(LDB(db), sql, NULL, NULL, NULL);
@@ -156,12 +166,31 @@ static void lite_close(tr_db *db)
 }
 
 static const struct tr_db_ops lite_ops = {
-    lite_prepare,        lite_finalize,       lite_bind_int64,    lite_bind_double,
-    lite_bind_null,      lite_bind_text,      lite_bind_blob,     lite_step,
-    lite_reset,          lite_clear_bindings, lite_column_type,   lite_column_int64,
-    lite_column_double,  lite_column_text,    lite_column_blob,   lite_column_bytes,
-    lite_exec,           lite_changes,        lite_total_changes, lite_last_insert_rowid,
-    lite_get_autocommit, lite_errmsg,         lite_close,
+    .prepare = lite_prepare,
+    .finalize = lite_finalize,
+    .bind_int64 = lite_bind_int64,
+    .bind_double = lite_bind_double,
+    .bind_null = lite_bind_null,
+    .bind_text = lite_bind_text,
+    .bind_blob = lite_bind_blob,
+    .step = lite_step,
+    .reset = lite_reset,
+    .clear_bindings = lite_clear_bindings,
+    .column_type = lite_column_type,
+    .column_int64 = lite_column_int64,
+    .column_double = lite_column_double,
+    .column_text = lite_column_text,
+    .column_blob = lite_column_blob,
+    .column_bytes = lite_column_bytes,
+    .column_count = lite_column_count,
+    .column_name = lite_column_name,
+    .exec = lite_exec,
+    .changes = lite_changes,
+    .total_changes = lite_total_changes,
+    .last_insert_rowid = lite_last_insert_rowid,
+    .get_autocommit = lite_get_autocommit,
+    .errmsg = lite_errmsg,
+    .close = lite_close,
 };
 
 int tr_db_sqlite_open(const char *path, int flags, int busy_ms, tr_db **out)

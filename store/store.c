@@ -570,7 +570,7 @@ int64_t tr_store_skipped(const tr_store *s)
 int tr_store_schema_version(tr_store *s)
 {
     int64_t ver;
-    int rc = query_int(s, TR_SQL_USER_VERSION, &ver);
+    int rc = query_int(s, s->pg ? TR_PG_USER_VERSION : TR_SQL_USER_VERSION, &ver);
     return rc ? rc : (int)ver;
 }
 

@@ -313,4 +313,16 @@ int tr_store_openlineage_json(tr_store *s, const char *run_id, int all_files, st
 /* A UUIDv7 for ms since the epoch, its other bits a hash of seed and salt (deterministic). */
 void tr_store_uuid7(int64_t ms, const char *seed, uint64_t salt, char out[37]);
 
+/* ---- trail store copy (copy.c) ---- */
+/* Called after each committed batch: the table and how many of its rows are copied so far. */
+typedef void (*tr_store_copy_fn)(void *arg, const char *table, int64_t copied);
+/* Copies every table of src (opened read-only) into dst (created and migrated, empty, of the
+ * same schema version; any backend into any other), `batch` rows a transaction. Resumable:
+ * the progress is committed with the rows into dst, so running it again goes on where it
+ * stopped. Then counts the rows of every table on both sides: *report = {"source","target",
+ * "resumed","tables":[{"table","source_rows","target_rows","copied"}],"verified"}; 0 when
+ * every count agrees, TRAIL_ESTORE (report set too) when one does not. */
+int tr_store_copy(tr_store *src, tr_store *dst, int batch, tr_store_copy_fn fn, void *arg,
+                  struct cJSON **report);
+
 #endif

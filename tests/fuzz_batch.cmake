@@ -23,6 +23,7 @@ if(_trail_clang AND TRAIL_CLANG_LIBFUZZER)
   get_target_property(_bf_store trail_store SOURCES)
   list(TRANSFORM _bf_core PREPEND ${PROJECT_SOURCE_DIR}/common/)
   list(TRANSFORM _bf_store PREPEND ${PROJECT_SOURCE_DIR}/store/)
+  list(TRANSFORM PQ_INCLUDE_DIRS PREPEND -I OUTPUT_VARIABLE _bf_pq_include) # libpq-fe.h
   set(_bf_srcs ${_bf_dir}/batch_fuzz.c ${PROJECT_SOURCE_DIR}/common/batch.c ${_bf_core} ${_bf_store})
   add_custom_command(OUTPUT ${_bf_fuzzer}
     COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/tests
@@ -30,8 +31,8 @@ if(_trail_clang AND TRAIL_CLANG_LIBFUZZER)
       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
       -DTRAIL_LIBFUZZER -D_GNU_SOURCE -DTRAIL_VERSION="${PROJECT_VERSION}"
       -I${PROJECT_SOURCE_DIR}/common -I${PROJECT_SOURCE_DIR}/sdk/include
-      -I${PROJECT_SOURCE_DIR}/store
-      ${_bf_srcs} -o ${_bf_fuzzer} -lsqlite3 -lcjson ${TRAIL_MBEDCRYPTO} -lm -lpthread
+      -I${PROJECT_SOURCE_DIR}/store ${_bf_pq_include}
+      ${_bf_srcs} -o ${_bf_fuzzer} -lsqlite3 -lpq -lcjson ${TRAIL_MBEDCRYPTO} -lm -lpthread
     DEPENDS ${_bf_srcs} ${PROJECT_SOURCE_DIR}/common/batch.h ${PROJECT_SOURCE_DIR}/store/store.h
     COMMENT "Building libFuzzer target batch_fuzzer with ${_trail_clang}"
     VERBATIM)

@@ -185,6 +185,59 @@ static void test_same_answers(void)
     SAME(lite, pg, "show", "no-such-run");
 }
 
+/* trail store copy: SQLite -> PostgreSQL, killed mid-copy and run again (it goes on, nothing
+ * doubled), then PostgreSQL -> SQLite: all three answer alike, and the copy takes new runs. */
+static void test_copy(void)
+{
+    char lite[600], back[600], cmd[1400];
+    snprintf(lite, sizeof lite, "%s", in_sandbox("copy-src.db"));
+    snprintf(back, sizeof back, "%s", in_sandbox("copy-back.db"));
+    setenv("TRAIL_SPOOL_ROOT", in_sandbox("spool-copy"), 1);
+    T_EQ_INT(TPROC(NULL, NULL, TRAIL, "run", "--store", lite, "--name", "many", "--param", "k=v",
+                   "--", CLIENT, "metrics", "30000"),
+             0);
+    T_EQ_INT(TPROC(NULL, NULL, TRAIL, "run", "--store", lite, "--name", "io", "--", "sh", "-c",
+                   "cat /etc/hostname > /dev/null"),
+             0);
+    const char *pg = new_db("copy");
+    T_ASSERT(pg[0]);
+    /* killed once its first batches are committed: the progress is in the target */
+    pid_t cp = TNET_SPAWN(in_sandbox("copy1.log"), TRAIL, "store", "copy", lite, (char *)pg,
+                          "--batch", "200");
+    for (int i = 0; i < 60000 && tnet_log_count(in_sandbox("copy1.log"), "of metrics") < 3; i++)
+        tnet_sleep_ms(1);
+    kill(cp, SIGKILL);
+    tnet_wait(cp);
+    long long partial = pg_int(pg, "SELECT count(*) FROM metrics");
+    T_CHECK(partial > 0 && partial < 30000);
+    char *out = NULL;
+    T_EQ_INT(TPROC(&out, NULL, TRAIL, "store", "copy", lite, (char *)pg, "--json"), 0);
+    T_CHECK(out && strstr(out, "\"verified\":\ttrue") && strstr(out, "\"resumed\":\ttrue"));
+    free(out);
+    T_EQ_INT(pg_int(pg, "SELECT count(*) FROM metrics"), 30000);
+    T_EQ_INT(pg_int(pg, "SELECT count(DISTINCT step) FROM metrics"), 30000);
+    T_EQ_INT(TPROC(NULL, NULL, TRAIL, "store", "copy", (char *)pg, back), 0);
+    SAME(lite, pg, "runs", "--json");
+    SAME(lite, pg, "show", "many", "--json");
+    SAME(lite, pg, "show", "io", "--json");
+    SAME(lite, pg, "metrics", "many", "--json");
+    SAME(lite, back, "runs", "--json");
+    SAME(lite, back, "show", "io", "--json");
+    SAME(lite, back, "lineage", "io", "--up", "--json");
+    /* into a store that holds runs: refused */
+    T_CHECK(TPROC(NULL, NULL, TRAIL, "store", "copy", lite, back) != 0);
+    /* new runs go on after the copied ids (PostgreSQL identities moved past them) */
+    T_EQ_INT(TPROC(NULL, NULL, TRAIL, "run", "--store", (char *)pg, "--name", "after", "--", "sh",
+                   "-c", "cat /etc/hostname > /dev/null"),
+             0);
+    snprintf(cmd, sizeof cmd, "SELECT count(*) FROM runs WHERE name = 'after'");
+    T_EQ_INT(pg_int(pg, cmd), 1);
+    out = NULL;
+    T_EQ_INT(TPROC(&out, NULL, TRAIL, "show", "after", "--store", (char *)pg, "--json"), 0);
+    T_CHECK(out && strstr(out, "/etc/hostname"));
+    free(out);
+}
+
 /* Two traild in front of one database, eight agents sending at once, one collector killed
  * mid-stream: the agents move to the other, and every point is stored exactly once. */
 static void test_two_collectors(void)
@@ -292,6 +345,7 @@ int main(void)
     }
     atexit(pg_stop);
     T_RUN(test_same_answers);
+    T_RUN(test_copy);
     T_RUN(test_two_collectors);
     T_RUN(test_refusals);
     return T_DONE();
