@@ -18,14 +18,14 @@
                  " AND attidentity <> '' AND NOT attisdropped"
 /* After the copy a PostgreSQL identity continues past the largest id copied. */
 #define TR_COPY_SETVAL_PG_FMT                                                                      \
-    TR_PG_NATIVE "SELECT setval(pg_get_serial_sequence('\"%.63s\"', '%.63s'),"                           \
+    TR_PG_NATIVE "SELECT setval(pg_get_serial_sequence('\"%.63s\"', '%.63s'),"                     \
                  " coalesce((SELECT max(\"%.63s\") FROM \"%.63s\"), 0) + 1, false)"
 
 /* Progress, kept in the target and committed with the rows: a copy stopped at any point goes
  * on from its last commit. */
 #define TR_COPY_PROGRESS_CREATE                                                                    \
     "CREATE TABLE IF NOT EXISTS trail_copy_progress (source TEXT NOT NULL, tbl TEXT NOT NULL,"     \
-    " last_key INTEGER, copied INTEGER NOT NULL DEFAULT 0, done INTEGER NOT NULL DEFAULT 0,"        \
+    " last_key INTEGER, copied INTEGER NOT NULL DEFAULT 0, done INTEGER NOT NULL DEFAULT 0,"       \
     " PRIMARY KEY (source, tbl))"
 #define TR_COPY_PROGRESS_GET                                                                       \
     "SELECT last_key, copied, done FROM trail_copy_progress WHERE source = ?1 AND tbl = ?2"
