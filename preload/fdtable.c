@@ -487,6 +487,16 @@ void shim_fd_adopt_inherited(void)
             while (*c >= '0' && *c <= '9')
                 fd = fd * 10 + (*c++ - '0');
             if (fd == dfd || fd >= FD_MAX || fd2slot[fd]) continue;
+            /* fstat first: pipes, terminals, /dev/null and the files trail run was started
+             * with cost no readlink of /proc (the dearer call) */
+            struct stat st;
+            if (shim_fstat(fd, &st) != 0) continue;
+            if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) continue;
+            int outside = 0;
+            for (int i = 0; i < shim_g.noutside; i++)
+                outside |= shim_g.outside_dev[i] == (uint64_t)st.st_dev &&
+                           shim_g.outside_ino[i] == (uint64_t)st.st_ino;
+            if (outside) continue;
             memcpy(link, "/proc/self/fd/", 14);
             memcpy(link + 14, d->d_name, strlen(d->d_name) + 1);
             long l = SYS3(SYS_readlink, link, path, sizeof path - 1);
@@ -494,15 +504,8 @@ void shim_fd_adopt_inherited(void)
             path[l] = 0;
             if (l > 10 && !strcmp(path + l - 10, " (deleted)")) continue;
             if (shim_excluded(path, (size_t)l)) continue;
-            struct stat st;
             long fl = SYS2(SYS_fcntl, fd, F_GETFL);
-            if (fl < 0 || shim_fstat(fd, &st) != 0) continue;
-            if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) continue;
-            int outside = 0;
-            for (int i = 0; i < shim_g.noutside; i++)
-                outside |= shim_g.outside_dev[i] == (uint64_t)st.st_dev &&
-                           shim_g.outside_ino[i] == (uint64_t)st.st_ino;
-            if (outside) continue;
+            if (fl < 0) continue;
             fingerprint f;
             fp_from(&f, &st);
             track(fd, path, (int)l, (int)fl, &f, B_ADOPTED, NULL, -1);

@@ -55,13 +55,24 @@ void shim_emit_proc_start(pid_t pid, pid_t ppid, const char *kind, const char *n
 
 /* ---- environment ---- */
 
+/* The environment as a set: the sum of each string's mixed hash, so that the same variables in
+ * another order hash alike. A shell (dash, make) passes its children the environment it was
+ * given, reordered: with an order-dependent hash every child of `sh` recorded its whole
+ * environment again (40 ENV records for each /bin/true of a shell loop, most of what such a run
+ * stored; issue 15). */
 uint64_t shim_env_hash(char *const *envp)
 {
-    uint64_t h = TR_HASH64_INIT;
+    uint64_t h = 0;
     size_t hl = strlen(SHIM_HANDOFF);
     for (; envp && *envp; envp++) {
         if (!strncmp(*envp, SHIM_HANDOFF, hl) && (*envp)[hl] == '=') continue;
-        h = tr_hash64_more(tr_hash64_str(h, *envp), "\xff", 1); /* 0xff ends each string */
+        uint64_t x = tr_hash64_str(TR_HASH64_INIT, *envp);
+        x ^= x >> 33; /* the murmur3 finaliser: each string's bits spread over all 64 */
+        x *= 0xff51afd7ed558ccdULL;
+        x ^= x >> 33;
+        x *= 0xc4ceb9fe1a85ec53ULL;
+        x ^= x >> 33;
+        h += x;
     }
     return h;
 }

@@ -160,6 +160,26 @@ static void test_secrets_never_stored(void)
     T_CHECK(!shu_dir_contains(dir, "cmdline-5ecret-77"));
 }
 
+/* A shell passes its children the environment it was given in another order: that is no
+ * change, so no child records its environment again (issue 15: every child of sh did); a
+ * variable the shell exports is one (test_secrets_never_stored). */
+static void test_env_order(void)
+{
+    char pwd[4200] = "PWD=";
+    T_ASSERT(getcwd(pwd + 4, sizeof pwd - 4) != NULL); /* dash corrects a stale PWD: a change */
+    T_EQ_INT(SHU_RUN(((char *const[]){pwd, NULL}), NULL, NULL, (char *)tproc_bin("trail"), "run",
+                     "--name", "envorder", "--", "sh", "-c",
+                     "/bin/true; /bin/true; env >/dev/null"),
+             0);
+    T_EQ_INT(shu_sql("SELECT count(*) FROM env e JOIN runs r ON r.id = e.run_id"
+                     " WHERE r.name = 'envorder' AND e.pid != 0"),
+             0);
+    T_CHECK(shu_sql("SELECT count(*) FROM env e JOIN runs r ON r.id = e.run_id"
+                    " WHERE r.name = 'envorder' AND e.pid = 0") > 3);
+    T_CHECK(shu_sql("SELECT count(*) FROM processes p JOIN runs r ON r.id = p.run_id"
+                    " WHERE r.name = 'envorder'") >= 3);
+}
+
 static void test_disable_and_static(void)
 {
     const char *conform = tproc_test_bin("conform");
@@ -207,6 +227,7 @@ int main(void)
     T_RUN(test_conformance);
     T_RUN(test_crash);
     T_RUN(test_secrets_never_stored);
+    T_RUN(test_env_order);
     T_RUN(test_disable_and_static);
     T_RUN(test_asan_child);
     if (!tassert_failures) shu_rm_rf(sandbox);
