@@ -25,6 +25,7 @@
 #include "opts.h"
 #include "record.h"
 #include "settle.h"
+#include "spool.h"
 #include "sysmetrics.h"
 #include "trail.h"
 #include "util.h"
@@ -576,6 +577,14 @@ int tr_cmd_run(int argc, char **argv)
     /* our segment now, before CMD can fill the disk: the run's start and end have its reserve */
     int spool_rc = tr_client_prepare();
     if (!spool_rc) spool_rc = tr_drops_create(spool_dir); /* for processes with no segment */
+    /* the slab CMD's processes take their first segments from (spool.h): no file per process.
+     * TRAIL_SLAB_SLOTS (default TR_SLAB_SLOTS; 0: none, every process makes files) */
+    const char *ns = getenv("TRAIL_SLAB_SLOTS");
+    long nslots = ns && *ns ? strtol(ns, NULL, 10) : TR_SLAB_SLOTS;
+    if (!spool_rc && nslots > 0)
+        tr_slab_create(spool_dir, run_id,
+                       (uint32_t)(nslots > TR_SLAB_MAX_SLOTS ? TR_SLAB_MAX_SLOTS : nslots),
+                       TR_SLAB_SLOT_CAP); /* without one (a full disk) processes make files */
     if (spool_rc)
         tr_agent_err("cannot write to the spool %s (%s): the command runs, but is not recorded",
                      spool_dir, trail_strerror(spool_rc));

@@ -64,6 +64,8 @@ static struct {
     unsigned epoch; /* moves on fork, shutdown and a new run: threads' own segments are gone */
     int nthreads;   /* threads that logged through tr_client_emit_hot */
     int npriv;      /* slots that are some thread's own segment */
+    tr_slab slab;   /* the run's slab (first segments), kept across fork */
+    int slab_state; /* 0 not looked for in this image, 1 mapped, -1 none */
 } G = {.cur = -1};
 
 /* A page the kernel zeroes in a forked child (MADV_WIPEONFORK): *fork_marker == 0 tells a
@@ -115,6 +117,12 @@ static void marker_init(void)
         marker_pid = getpid();
     }
     *fork_marker = 1;
+}
+
+volatile uint32_t *tr_client_fork_word(void)
+{
+    marker_init();
+    return wipe_ok ? fork_marker + 1 : NULL;
 }
 
 static int forked(void)
@@ -185,7 +193,8 @@ static uint64_t spool_bytes(const char *root)
         struct dirent *f;
         struct stat st;
         while (rd && (f = readdir(rd)))
-            if (strstr(f->d_name, ".seg") && fstatat(fd, f->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+            if ((strstr(f->d_name, ".seg") || !strcmp(f->d_name, TR_SLAB_NAME)) &&
+                fstatat(fd, f->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
                 total += (uint64_t)st.st_blocks * 512;
         if (rd)
             closedir(rd);
@@ -277,8 +286,16 @@ static int roll(int full_idx)
         if (!G.ring[i].used) free_idx = i;
     if (free_idx < 0) return TRAIL_ENOSPC;
     uint32_t cap = next_cap();
-    int rc =
-        over_budget() ? TRAIL_ENOSPC : tr_seg_create(&G.ring[free_idx].seg, G.dir, G.run_id, cap);
+    /* This image's first segment is a slot of the run's slab when there is one (no file, no
+     * budget walk: the slab is allocated already); a later one, or none free, is a file. */
+    int rc = TRAIL_ENOSPC, slotted = 0;
+    if (!G.next_cap && G.slab_state == 0)
+        G.slab_state = tr_slab_map(&G.slab, G.dir, G.run_id) == 0 ? 1 : -1;
+    if (!G.next_cap && G.slab_state == 1)
+        slotted = (rc = tr_seg_claim(&G.ring[free_idx].seg, &G.slab, G.run_id)) == 0;
+    if (!slotted)
+        rc = over_budget() ? TRAIL_ENOSPC
+                           : tr_seg_create(&G.ring[free_idx].seg, G.dir, G.run_id, cap);
     /* the directory is made (0700, with its parents) only when it is missing: four system
      * calls less for every process of a run whose directory exists */
     if (rc == TRAIL_EIO && errno == ENOENT)
@@ -297,7 +314,7 @@ static int roll(int full_idx)
         return rc;
     }
     G.failed_at = 0;
-    G.next_cap = cap <= TR_SEG_MAX_CAP / 2 ? cap * 2 : cap;
+    G.next_cap = slotted ? cap : cap <= TR_SEG_MAX_CAP / 2 ? cap * 2 : cap;
     report_drops(&G.ring[free_idx].seg); /* what was lost before this segment, first */
     /* writers is not reset: a thread that loaded a stale G.cur may be between its pin and
      * its re-check on this slot, and its unpin must not wrap the count */
@@ -355,8 +372,10 @@ int tr_client_emit(const void *body, size_t len)
             continue;
         }
         rc = prio ? tr_seg_append(&s->seg, body, len) : tr_seg_append_soft(&s->seg, body, len);
+        int slotted = s->seg.in_slab;
         __atomic_sub_fetch(&s->writers, 1, __ATOMIC_RELEASE);
-        if (rc != TRAIL_ENOSPC) goto out;
+        /* a start record larger than a slab slot goes to the file segment that follows it */
+        if (rc != TRAIL_ENOSPC && !(rc == TRAIL_ETOOBIG && slotted)) goto out;
         rc = slow_path(idx);
         if (rc < 0) goto out;
         attempt += rc == 0;
@@ -526,6 +545,18 @@ int tr_client_emit_hot(const void *body, size_t len)
     return rc;
 }
 
+/* The run changes (lock held): its slab is unmapped unless a slot of it is still mapped in the
+ * ring (a thread may be inside an append there: the mapping is then left, never reused). */
+static void forget_slab(void)
+{
+    int busy = 0;
+    for (int i = 0; i < RING; i++)
+        busy |= G.ring[i].used && G.ring[i].seg.in_slab;
+    if (!busy) tr_slab_unmap(&G.slab);
+    memset(&G.slab, 0, sizeof G.slab);
+    G.slab_state = 0;
+}
+
 int tr_client_configure(const char *run_id, const char *spool_dir)
 {
     if (!run_id || !tr_is_hex_id(run_id) || !spool_dir || !*spool_dir) return TRAIL_EINVAL;
@@ -540,6 +571,7 @@ int tr_client_configure(const char *run_id, const char *spool_dir)
         reap_retired();
         G.next_cap = 0;
         G.failed_at = 0;
+        forget_slab();
     }
     memcpy(G.run_id, run_id, TR_ID_LEN + 1);
     strcpy(G.dir, spool_dir);
@@ -640,6 +672,7 @@ void tr_client_reset(void)
     G.run_id[0] = 0;
     G.next_cap = 0;
     G.failed_at = 0;
+    forget_slab();
     unlock();
 }
 

@@ -32,5 +32,8 @@ const char *tr_client_spool_dir(void);
 uint64_t tr_client_dropped(void); /* records lost (spool full, re-entrancy, errors) */
 int tr_client_last_error(void);
 int tr_env_disabled(void); /* TRAIL_DISABLE set to 1/true/yes */
+/* A word of the client's MADV_WIPEONFORK page for the caller's own use (the shim's fork check):
+ * it reads 0 in a forked child. NULL where the kernel cannot wipe on fork. */
+volatile uint32_t *tr_client_fork_word(void);
 
 #endif

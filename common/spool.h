@@ -51,12 +51,56 @@
 #define TR_SEG_OFF_TAIL 168
 
 typedef struct tr_seg {
-    uint8_t *base; /* mapping of the whole file */
+    uint8_t *base; /* mapping of the whole file, or of a slot in the run's slab */
     uint32_t cap;
-    int sealed; /* this writer saw (or wrote) the END marker */
+    int sealed;  /* this writer saw (or wrote) the END marker */
+    int in_slab; /* a slot of the run's slab: closing marks it, never unmaps */
     char stream_id[33];
     char path[4096];
 } tr_seg;
+
+/* The run's slab `<dir>/slab.pool` (see docs/record-format.md): made by `trail run` before CMD
+ * starts, fallocated once; each process image claims a slot of it for its first segment instead
+ * of creating a file of its own (issue 15: a file per process was most of the cost of starting
+ * one under trail). A slot is a segment in every byte (the same header and frames, capacity
+ * TR_SLAB_SLOT_CAP); the reader frees it once its records are stored, for a later process.
+ *   page 0: magic "TRLSLB1\0", u32 version, u32 slot count, u32 slot size, u32 flags (bit 0:
+ *     retired, no more claims), char run_id[32], then from TR_SLAB_OFF_OWNERS a u32 per slot:
+ *     the pid that claimed it, 0 when free
+ *   slot i at TR_SLAB_HDR_SIZE + i * slot size */
+#define TR_SLAB_NAME "slab.pool"
+#define TR_SLAB_MAGIC "TRLSLB1"
+#define TR_SLAB_VERSION 1
+#define TR_SLAB_HDR_SIZE 4096u
+#define TR_SLAB_OFF_VERSION 8
+#define TR_SLAB_OFF_NSLOTS 12
+#define TR_SLAB_OFF_SLOTSZ 16
+#define TR_SLAB_OFF_FLAGS 20
+#define TR_SLAB_OFF_RUN 24
+#define TR_SLAB_OFF_OWNERS 64
+#define TR_SLAB_MAX_SLOTS ((TR_SLAB_HDR_SIZE - TR_SLAB_OFF_OWNERS) / 4)
+#define TR_SLAB_F_RETIRED 0x1u
+#define TR_SLAB_SLOT_CAP (16u << 10)
+#define TR_SLAB_SLOTS 512u
+
+typedef struct tr_slab {
+    uint8_t *base; /* NULL: none mapped */
+    size_t size;
+    uint32_t nslots, slot_size;
+} tr_slab;
+
+/* Makes `<dir>/slab.pool` (0600) for run_id: nslots slots of slot_size bytes (a multiple of
+ * 4096), blocks allocated now (a full disk is an error here, never a SIGBUS later). 0 or
+ * TRAIL_E*. */
+int tr_slab_create(const char *dir, const char *run_id, uint32_t nslots, uint32_t slot_size);
+/* Maps dir's slab when it is this run's, a regular file of this user, and not retired: 0, or
+ * TRAIL_ENOTFOUND (none, or not usable: the caller makes files) / TRAIL_EINVAL. No descriptor is
+ * kept. */
+int tr_slab_map(tr_slab *slab, const char *dir, const char *run_id);
+void tr_slab_unmap(tr_slab *slab);
+/* Claims a free slot of the slab for this process and makes it a segment of run_id:
+ * 0, or TRAIL_ENOSPC (every slot taken, or the slab retired). */
+int tr_seg_claim(tr_seg *seg, tr_slab *slab, const char *run_id);
 
 /* Creates a segment (written under a temporary name, renamed into place once its header is
  * complete), maps it and closes the descriptor: a writer holds no file descriptor.
@@ -119,6 +163,8 @@ void tr_spool_reader_refuse(tr_spool_reader *r, const char *path);
 /* Storing failed: deliver the records since the last commit again on the next poll. */
 void tr_spool_reader_rewind(tr_spool_reader *r);
 /* Number of segments still open for reading (not finished or not yet removed). */
+/* A slab whose every slot is free once nothing else is pending is retired (no more claims: a
+ * late process makes files) and removed. */
 int tr_spool_reader_pending(tr_spool_reader *r);
 /* Number of those segments whose writer is still alive (not closed, process exists). */
 int tr_spool_reader_live_writers(tr_spool_reader *r);

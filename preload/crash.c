@@ -249,14 +249,15 @@ static int ours(int sig)
     return !(shim_t.vfork && shim_in_vfork_child());
 }
 
-static void install(int sig, int restart)
+/* Our handler for sig; what was there before into *old when old is not NULL (one call). */
+static int install(int sig, int restart, struct sigaction *old)
 {
     struct sigaction a;
     memset(&a, 0, sizeof a);
     a.sa_sigaction = crash_handler;
     a.sa_flags = SA_SIGINFO | SA_ONSTACK | (restart ? SA_RESTART : 0);
     sigemptyset(&a.sa_mask);
-    real_sigaction(sig, &a, NULL);
+    return real_sigaction(sig, &a, old);
 }
 
 void shim_crash_init(void)
@@ -273,10 +274,9 @@ void shim_crash_init(void)
         stack_t ss = {.ss_sp = p, .ss_size = ALTSTACK, .ss_flags = 0};
         if (p != MAP_FAILED && real_sigaltstack(&ss, NULL) == 0) altstack = p;
     }
-    for (int i = 0; i < NSIGS; i++) {
+    for (int i = 0; i < NSIGS; i++) { /* the program's view and our handler in one call */
         int s = crash_sigs[i];
-        if (real_sigaction(s, NULL, &views[i]) != 0) continue;
-        install(s, 0);
+        if (install(s, 0, &views[i]) != 0) continue;
         installed[s] = i + 1;
     }
 }
@@ -288,7 +288,7 @@ SHIM_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction
     struct sigaction prev = view(sig);
     if (act) {
         view(sig) = *act;
-        install(sig, (act->sa_flags & SA_RESTART) != 0);
+        install(sig, (act->sa_flags & SA_RESTART) != 0, NULL);
     }
     if (old) *old = prev;
     return 0;

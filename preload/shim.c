@@ -220,16 +220,14 @@ int shim_in_vfork_child(void)
     return 0;
 }
 
+/* A word of the client's wipe-on-fork page: one page (a mapping, an madvise and a fault) for
+ * both. NULL on an old kernel: forks are still seen through our fork wrapper. */
 static void fork_page_init(void)
 {
-    void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) return;
-    if (madvise(p, 4096, MADV_WIPEONFORK) != 0) {
-        munmap(p, 4096);
-        return; /* old kernel: forks are still seen through our fork wrapper */
-    }
-    *(volatile uint32_t *)p = 1;
-    shim_fork_page = p;
+    volatile uint32_t *w = tr_client_fork_word();
+    if (!w) return;
+    *w = 1;
+    shim_fork_page = w;
 }
 
 static void self_path_init(void)

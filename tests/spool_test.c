@@ -880,6 +880,154 @@ static void test_sigkill_writer(void)
     rm_rf(dir); /* may hold a .tmp of a segment being created at the kill */
 }
 
+/* ---- the run's slab: first segments in slots of one file ---- */
+
+/* Processes of a run with a slab: each one's first segment is a slot (no file of its own), a
+ * process that outgrows its slot goes on in files, and once everything is stored the slots are
+ * free again and, nothing else pending, the slab is retired and removed. */
+static void test_slab_children(void)
+{
+    char dir[256];
+    make_tmpdir(dir, sizeof dir);
+    T_ASSERT(setenv("TRAIL_SEGMENT_SIZE", "65536", 1) == 0);
+    T_ASSERT_OK(tr_slab_create(dir, RUN, 8, TR_SLAB_SLOT_CAP));
+    T_ASSERT_OK(tr_client_configure(RUN, dir));
+    pid_t me = getpid();
+    for (int i = 0; i < 20; i++)
+        T_EQ_INT(emit_rec(me, i), 0);
+    T_EQ_INT(count_files(dir, ".seg"), 0); /* the parent's first segment is a slot */
+    pid_t kids[NKIDS];
+    for (int k = 0; k < NKIDS; k++) {
+        kids[k] = fork();
+        T_ASSERT(kids[k] >= 0);
+        if (kids[k] == 0) child_emit_and_exit(k == 0 ? KID_RECS : 30); /* kid 0 outgrows it */
+    }
+    for (int k = 0; k < NKIDS; k++) {
+        int st = wait_child(kids[k], "slab child");
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) T_FAIL("child %d: status %#x", k, st);
+    }
+    T_CHECK(count_files(dir, ".seg") >= 1); /* kid 0's later segments: files */
+    for (int i = 20; i < 200; i++)
+        T_EQ_INT(emit_rec(me, i), 0);
+    tr_client_shutdown();
+
+    static forkctx f;
+    static uint8_t seen[200];
+    memset(&f, 0, sizeof f);
+    memset(seen, 0, sizeof seen);
+    f.parent = me;
+    f.seen_parent = seen;
+    f.nparent_max = 200;
+    tr_spool_stats st;
+    drain(dir, cb_fork, &f, &st);
+    T_EQ_INT(f.bad, 0);
+    T_EQ_INT(f.npids, NKIDS + 1);
+    for (int k = 0; k < f.npids; k++) {
+        if (f.pids[k] == me) {
+            T_EQ_INT(f.count[k], 200);
+            T_EQ_INT(f.nstreams[k], 2); /* 200 records: its slot, then a file */
+            continue;
+        }
+        T_EQ_INT(f.count[k], f.pids[k] == kids[0] ? KID_RECS : 30);
+        if (f.pids[k] != kids[0]) T_EQ_INT(f.nstreams[k], 1); /* its slot only */
+    }
+    for (int i = 0; i < 200; i++)
+        if (seen[i] != 1) T_FAIL("parent record %d seen %d times", i, seen[i]);
+    check_streams_disjoint(&f);
+    T_EQ_INT(st.torn, 0);
+    T_EQ_INT(st.corrupt, 0);
+    T_EQ_INT(count_files(dir, ""), 0); /* the slab too: retired and removed */
+    rm_rf(dir);
+}
+
+/* Slots are freed once their records are stored and taken again; a full slab makes files; a
+ * writer killed in its slot is read to its last committed record and its slot freed, as is a
+ * slot whose claimer died before writing its header; a retired slab takes no claim. */
+static void test_slab_reuse_and_death(void)
+{
+    char dir[256];
+    make_tmpdir(dir, sizeof dir);
+    T_ASSERT_OK(tr_slab_create(dir, RUN, 2, 8192));
+    tr_slab slab;
+    T_ASSERT_OK(tr_slab_map(&slab, dir, RUN));
+    T_EQ_INT(tr_slab_map(&(tr_slab){0}, dir, "fedcba9876543210fedcba9876543210"),
+             TRAIL_ENOTFOUND); /* another run's */
+    tr_spool_reader *r;
+    T_ASSERT_OK(tr_spool_reader_open(dir, &r));
+    uint8_t buf[256];
+    steps s = {.who = 7, .max = -1};
+    long next = 0;
+    for (int round = 0; round < 5; round++) { /* 5 writers through 2 slots */
+        tr_seg a, b, c;
+        T_ASSERT_OK(tr_seg_claim(&a, &slab, RUN));
+        T_ASSERT_OK(tr_seg_claim(&b, &slab, RUN));
+        T_ERR(tr_seg_claim(&c, &slab, RUN), TRAIL_ENOSPC); /* full: the caller makes a file */
+        for (int k = 0; k < 10; k++, next++) {
+            long n = mkrec(buf, sizeof buf, 7, next, (size_t)(next % 23));
+            T_EQ_INT(tr_seg_append(k & 1 ? &b : &a, buf, (size_t)n), 0);
+        }
+        tr_seg_close(&a);
+        tr_seg_close(&b);
+        T_CHECK(tr_spool_reader_poll(r, cb_steps, &s, 0) == 10);
+        T_EQ_INT(tr_spool_reader_commit(r), 0);
+    }
+    T_EQ_INT(s.bad, 0);
+    T_EQ_INT(s.max, 49);
+    for (long i = 0; i < 50; i++)
+        if (s.seen[i] != 1) T_FAIL("record %ld seen %d times", i, s.seen[i]);
+
+    /* killed inside its slot: nothing committed lost, the slot freed */
+    int ready[2];
+    T_ASSERT(pipe(ready) == 0);
+    pid_t pid = fork();
+    T_ASSERT(pid >= 0);
+    if (pid == 0) {
+        child_setup();
+        close(ready[0]);
+        tr_seg seg;
+        if (tr_seg_claim(&seg, &slab, RUN) != 0) _exit(3);
+        for (long i = 100; i < 120; i++) {
+            long n = mkrec(buf, sizeof buf, 7, i, 5);
+            if (tr_seg_append(&seg, buf, (size_t)n) != 0) _exit(4);
+        }
+        if (write(ready[1], "r", 1) != 1) _exit(6);
+        pause();
+        _exit(0);
+    }
+    close(ready[1]);
+    char ch;
+    T_ASSERT(read(ready[0], &ch, 1) == 1);
+    close(ready[0]);
+    T_ASSERT(kill(pid, SIGKILL) == 0);
+    wait_child(pid, "killed slot writer");
+    /* a claimer that died before its header: its owner word names a pid that is gone */
+    pid_t dead = fork();
+    if (dead == 0) _exit(0);
+    wait_child(dead, "dead claimer");
+    tr_seg d;
+    T_ASSERT_OK(tr_seg_claim(&d, &slab, RUN));
+    memset(d.base, 0, 256); /* as if it never wrote the header */
+    uint32_t slot = (uint32_t)((d.base - slab.base - TR_SLAB_HDR_SIZE) / slab.slot_size);
+    __atomic_store_n((uint32_t *)(void *)(slab.base + TR_SLAB_OFF_OWNERS + 4 * slot),
+                     (uint32_t)dead, __ATOMIC_SEQ_CST);
+    for (int it = 0; it < 200 && s.max < 119; it++) {
+        T_CHECK(tr_spool_reader_poll(r, cb_steps, &s, 0) >= 0);
+        T_EQ_INT(tr_spool_reader_commit(r), 0);
+    }
+    T_EQ_INT(s.max, 119);
+    for (long i = 100; i < 120; i++)
+        if (s.seen[i] != 1) T_FAIL("record %ld seen %d times", i, s.seen[i]);
+    T_EQ_INT(tr_spool_reader_pending(r), 0); /* both slots free: the slab retired, removed */
+    T_CHECK(!exists(dir) || count_files(dir, TR_SLAB_NAME) == 0);
+    tr_seg late;
+    T_ERR(tr_seg_claim(&late, &slab, RUN), TRAIL_ENOSPC); /* a process that still maps it */
+    tr_slab_unmap(&slab);
+    tr_spool_reader_close(r);
+    free(s.seen);
+    T_EQ_INT(count_files(dir, ""), 0);
+    rm_rf(dir);
+}
+
 /* ---- (e) corrupt data ---- */
 
 static void test_bad_crc(void)
@@ -1144,6 +1292,8 @@ int main(void)
     T_RUN(test_threads);
     T_RUN(test_fork_children);
     T_RUN(test_fork_while_hammering);
+    T_RUN(test_slab_children);
+    T_RUN(test_slab_reuse_and_death);
     T_RUN(test_torn_write);
     T_RUN(test_sigkill_writer);
     T_RUN(test_bad_crc);
