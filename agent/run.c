@@ -581,6 +581,11 @@ int tr_cmd_run(int argc, char **argv)
      * TRAIL_SLAB_SLOTS (default TR_SLAB_SLOTS; 0: none, every process makes files) */
     const char *ns = getenv("TRAIL_SLAB_SLOTS");
     long nslots = ns && *ns ? strtol(ns, NULL, 10) : TR_SLAB_SLOTS;
+    /* it counts in TRAIL_SPOOL_BUDGET_MB: at most a quarter of it (none under 8 slots) */
+    long long quarter = budget[0] ? (strtoll(budget, NULL, 10) << 20) / 4 : -1;
+    if (quarter >= 0 && nslots > (quarter - (long long)TR_SLAB_HDR_SIZE) / TR_SLAB_SLOT_CAP)
+        nslots = (long)((quarter - (long long)TR_SLAB_HDR_SIZE) / TR_SLAB_SLOT_CAP);
+    if (nslots < 8) nslots = 0;
     if (!spool_rc && nslots > 0)
         tr_slab_create(spool_dir, run_id,
                        (uint32_t)(nslots > TR_SLAB_MAX_SLOTS ? TR_SLAB_MAX_SLOTS : nslots),
