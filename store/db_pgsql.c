@@ -287,7 +287,8 @@ static void rewrite(const toks *ts, size_t from, size_t to, buf *b, int *param)
     unsigned char *mark = calloc(ts->n + 1, 1);
     unsigned char *closing = calloc(ts->n + 1, 1);
     unsigned char *escape = calloc(ts->n + 1, 1);
-    if (!mark || !closing || !escape) {
+    unsigned char *alias = calloc(ts->n + 1, 1); /* a FROM subquery's ')' that needs a name */
+    if (!mark || !closing || !escape || !alias) {
         b->oom = 1;
         goto done;
     }
@@ -311,6 +312,13 @@ static void rewrite(const toks *ts, size_t from, size_t to, buf *b, int *param)
             continue;
         }
         if (escape[j]) puts_(b, " ESCAPE ''");
+        if (is(t, "(") && pv && (is(pv, "FROM") || is(pv, "JOIN")) && is(nx, "SELECT")) {
+            size_t c = close_of(ts, j); /* PostgreSQL names every subquery in FROM */
+            const tok *after = c + 1 < ts->n ? &ts->t[c + 1] : NULL;
+            if (c < to && (!after || after->kind != T_WORD || ends_expr(after) ||
+                           is(after, "WHERE") || is(after, "JOIN") || is(after, "ON")))
+                alias[c] = 1;
+        }
         if (closing[j]) puts_(b, ", ','");
         if (t->kind == T_PARAM) {
             int v = t->n > 1 ? atoi(t->p + 1) : *param + 1;
@@ -429,6 +437,11 @@ static void rewrite(const toks *ts, size_t from, size_t to, buf *b, int *param)
         } else {
             emit_tok(b, t);
         }
+        if (alias[j]) {
+            char name[32];
+            snprintf(name, sizeof name, " AS trail_q%zu", j);
+            puts_(b, name);
+        }
         if (mark[j] == 1) puts_(b, " NULLS FIRST");
         if (mark[j] == 2) puts_(b, " NULLS LAST");
     }
@@ -437,6 +450,7 @@ done:
     free(mark);
     free(closing);
     free(escape);
+    free(alias);
 }
 
 char *tr_pgsql_translate(const char *sql, int *nparams)

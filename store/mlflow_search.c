@@ -21,7 +21,7 @@ static tr_dbst *prepare(tr_store *s, const tr_mlf_search *q)
         tr_store_fail(s, TRAIL_EINVAL, "at most %d sort keys", TR_MLF_ORDER_MAX);
         return NULL;
     }
-    const char *cond = q->where ? tr_where_sql(q->where) : "1";
+    const char *cond = q->where ? tr_where_sql(q->where) : "1 = 1";
     /* the sort: a column kN per key (param, tag and metric names bound from keyp on) */
     char cols[TR_MLF_ORDER_MAX * 160] = "", sort[TR_MLF_ORDER_MAX * 300] = "";
     size_t cl = 0, sl = 0;

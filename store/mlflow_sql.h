@@ -106,15 +106,17 @@ enum tr_mlf_metric_col {
  * the condition, the sort (TR_MLF_SORT_FMT each); %d the limit's parameter number, then the
  * offset's. A key sorts as a number when it reads as one, runs without it last. */
 #define TR_MLF_SEARCH_FMT                                                                          \
-    "SELECT id%s FROM runs WHERE (CASE WHEN experiment IS NULL THEN 0 ELSE"                        \
-    " (SELECT e.id FROM mlflow_experiments e WHERE e.name = runs.experiment) END)"                 \
-    " IN (SELECT value FROM json_each(?1)) AND coalesce((SELECT m.lifecycle FROM mlflow_runs m"    \
-    " WHERE m.run_id = runs.id), 'active') IN (SELECT value FROM json_each(?2)) AND (%s)"          \
-    " ORDER BY %s started_ns DESC, id LIMIT ?%d OFFSET ?%d"
+    "SELECT id FROM (SELECT id, started_ns%s FROM runs WHERE (CASE WHEN experiment IS NULL"        \
+    " THEN 0 ELSE (SELECT e.id FROM mlflow_experiments e WHERE e.name = runs.experiment) END)"     \
+    " IN (SELECT CAST(value AS REAL) FROM json_each(?1)) AND coalesce((SELECT m.lifecycle"         \
+    " FROM mlflow_runs m WHERE m.run_id = runs.id), 'active') IN (SELECT value FROM "              \
+    "json_each(?2))"                                                                               \
+    " AND (%s)) AS found ORDER BY %s started_ns DESC, id LIMIT ?%d OFFSET ?%d"
 /* One sort key: %d its column number (kN) four times, %s the direction twice. */
 #define TR_MLF_SORT_FMT                                                                            \
     "k%d IS NULL, CASE WHEN typeof(k%d) IN ('integer', 'real')"                                    \
-    " OR (k%d <> '' AND k%d NOT GLOB '*[^0-9eE.+-]*') THEN CAST(k%d AS REAL) END %s, k%d %s,"
+    " OR (CAST(k%d AS TEXT) <> '' AND CAST(k%d AS TEXT) NOT GLOB '*[^0-9eE.+-]*')"                 \
+    " THEN CAST(k%d AS REAL) END %s, k%d %s,"
 /* One time bound of the search: the column (started_ns, ended_ns), the operator, the parameter
  * of its value in ms. */
 #define TR_MLF_TIME_FMT " AND %s / 1000000 %s ?%d"

@@ -151,7 +151,7 @@ int tr_store_runs_page_json(tr_store *s, const tr_runs_page *p, cJSON **out)
                           &num)) ||
         (rc = parse_token(s, p->page_token, &offset)))
         return rc;
-    const char *cond = p->where ? tr_where_sql(p->where) : "1", *dir = desc ? "DESC" : "ASC";
+    const char *cond = p->where ? tr_where_sql(p->where) : "1 = 1", *dir = desc ? "DESC" : "ASC";
     if ((rc = count_runs(s, p, cond, &total))) return rc;
     size_t n = strlen(TR_PAGE_RUNS_FMT) + 2 * strlen(expr) + strlen(cond) + 32;
     char *sql = malloc(n);

@@ -12,7 +12,8 @@
     "SELECT id, k FROM (SELECT id, rowid AS rid, %s AS k FROM runs"                                \
     " WHERE (?1 IS NULL OR experiment = ?1) AND (%s) %s)"                                          \
     " ORDER BY k IS NULL, CASE WHEN typeof(k) IN ('integer', 'real')"                              \
-    " OR (k <> '' AND k NOT GLOB '*[^0-9eE.+-]*') THEN CAST(k AS REAL) END %s, k %s,"              \
+    " OR (CAST(k AS TEXT) <> '' AND CAST(k AS TEXT) NOT GLOB '*[^0-9eE.+-]*')"                     \
+    " THEN CAST(k AS REAL) END %s, k %s,"                                                          \
     " rid %s LIMIT ?2 OFFSET ?%d"
 /* The same for a key that is always a number or NULL (started, ended, exit_code, duration): the
  * same order, written so that an indexed column (runs_started) gives the page without sorting

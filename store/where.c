@@ -417,7 +417,7 @@ void tr_where_free(tr_where *w)
 
 const char *tr_where_sql(const tr_where *w)
 {
-    return w && w->sql ? w->sql : "1";
+    return w && w->sql ? w->sql : "1 = 1"; /* true on every backend */
 }
 
 tr_dbst *tr_where_prepare(tr_store *s, const tr_where *w)
