@@ -1,7 +1,7 @@
 # lineage.cmake - lineage, --where, diff and show PATH: store-level unit tests, end-to-end
 # tests under the real `trail` binary, the Python pipeline (skipped until the capture shim
 # exists), and the synthetic-store generator for the benchmarks (built, not run by ctest).
-trail_test(lineage_test SOURCES lineage_test.c LIBS trail_store PkgConfig::CJSON PkgConfig::SQLITE3 LABELS unit)
+trail_test(lineage_test SOURCES lineage_test.c LIBS trail_store PkgConfig::CJSON PkgConfig::SQLITE3 PkgConfig::PQ LABELS unit)
 trail_test(where_test SOURCES where_test.c LIBS trail_store PkgConfig::CJSON LABELS unit)
 trail_test(diff_test SOURCES diff_test.c LIBS trail_store PkgConfig::CJSON LABELS integration)
 add_dependencies(diff_test trail sdk_client)

@@ -185,6 +185,23 @@ static void test_same_answers(void)
     SAME(lite, pg, "show", "no-such-run");
 }
 
+/* The store library's own tests (store_test, lineage_test, proc_store_test) again, each store
+ * a database of this server: everything but their SQLite-file cases passes as on SQLite. */
+static void test_library(void)
+{
+    static const char *const tests[] = {"store_test", "lineage_test", "proc_store_test"};
+    setenv("TRAIL_TEST_PG_DIR", pgdir, 1);
+    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
+        char *out = NULL, *err = NULL;
+        int rc = TPROC(&out, &err, (char *)tproc_test_bin(tests[i]));
+        if (rc != 0) T_FAIL("%s on PostgreSQL: exit %d\n%s%s", tests[i], rc, out, err);
+        T_CHECK(err && strstr(err, "ok   ") && !strstr(err, "FAIL"));
+        free(out);
+        free(err);
+    }
+    unsetenv("TRAIL_TEST_PG_DIR");
+}
+
 /* trail store copy: SQLite -> PostgreSQL, killed mid-copy and run again (it goes on, nothing
  * doubled), then PostgreSQL -> SQLite: all three answer alike, and the copy takes new runs. */
 static void test_copy(void)
@@ -344,6 +361,7 @@ int main(void)
         return 1;
     }
     atexit(pg_stop);
+    T_RUN(test_library);
     T_RUN(test_same_answers);
     T_RUN(test_copy);
     T_RUN(test_two_collectors);

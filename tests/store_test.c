@@ -13,6 +13,7 @@
 #include "record.h"
 #include "store.h"
 #include "tassert.h"
+#include "tstore.h"
 #include "tschema.h"
 #include "trail.h"
 
@@ -90,9 +91,20 @@ static tr_store *open_ok(const char *path, int flags)
     return s;
 }
 
+/* A store for a test that holds on both backends (tstore.h). */
+static const char *store_of(const char *name)
+{
+    return tstore_location(dir, name);
+}
+
 /* One integer from a raw sqlite3 connection (not through the store library). */
 static long long raw_int(const char *path, const char *sql)
 {
+    if (tstore_pg()) {
+        long long v = -999;
+        T_ASSERT(tstore_pg_sql(tstore_pg_db(path), sql, &v) == 0);
+        return v;
+    }
     sqlite3 *db;
     sqlite3_stmt *st;
     long long v = -999;
@@ -205,6 +217,7 @@ static const tr_rec *rp[32];
 
 static void test_migrate_empty(void)
 {
+    if (tstore_pg()) T_SKIP("SQLite files, locks or triggers");
     const char *p = path_of("sub/dir/t.db");
     tr_store *s = open_ok(p, TR_STORE_CREATE);
     T_EQ_INT(tr_store_schema_version(s), T_SCHEMA);
@@ -244,6 +257,7 @@ static void test_migrate_empty(void)
 
 static void test_open_errors(void)
 {
+    if (tstore_pg()) T_SKIP("SQLite files, locks or triggers");
     char err[512];
     tr_store *s = (tr_store *)1;
     const char *p = path_of("missing.db");
@@ -307,6 +321,7 @@ static void locked_case(const char *p, int make_store)
 
 static void test_locked(void)
 {
+    if (tstore_pg()) T_SKIP("SQLite files, locks or triggers");
     setenv("TRAIL_BUSY_TIMEOUT_MS", "100", 1);
     locked_case(path_of("locked-wal.db"), 1);
     locked_case(path_of("locked-new.db"), 0);
@@ -315,7 +330,7 @@ static void test_locked(void)
 
 static void test_idempotent(void)
 {
-    const char *p = path_of("idem.db");
+    const char *p = store_of("idem.db");
     tr_store *s = open_ok(p, TR_STORE_CREATE);
     tr_stream st = stream("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", R1, 100);
     int n = full_run(recs, rp);
@@ -355,7 +370,7 @@ static void test_idempotent(void)
 
 static void test_batch(void)
 {
-    const char *p = path_of("batch.db");
+    const char *p = store_of("batch.db");
     tr_store *s = open_ok(p, TR_STORE_CREATE);
     tr_stream st = stream("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", R1, 7);
     trec *r = &recs[0];
@@ -388,6 +403,7 @@ static void test_batch(void)
 /* A failing statement spoils the batch: commit rolls everything back and reports it. */
 static void test_failed_batch(void)
 {
+    if (tstore_pg()) T_SKIP("SQLite files, locks or triggers");
     const char *p = path_of("broken.db");
     tr_store *s = open_ok(p, TR_STORE_CREATE);
     raw_exec(p, "CREATE TRIGGER no_tags BEFORE INSERT ON tags BEGIN"
@@ -431,7 +447,7 @@ static cJSON *item(cJSON *o, const char *k)
 
 static void test_nonfinite(void)
 {
-    tr_store *s = open_ok(path_of("nan.db"), TR_STORE_CREATE);
+    tr_store *s = open_ok(store_of("nan.db"), TR_STORE_CREATE);
     tr_stream st = stream("cccccccccccccccccccccccccccccccc", R1, 7);
     const double vals[] = {NAN, INFINITY, -INFINITY, 1e-300, -0.0, 0.1};
     trec *r = &recs[0];
@@ -488,7 +504,7 @@ static void test_nonfinite(void)
 /* Records arrive in any order: a placeholder run first, its metadata later. */
 static void test_placeholder(void)
 {
-    const char *p = path_of("order.db");
+    const char *p = store_of("order.db");
     tr_store *s = open_ok(p, TR_STORE_CREATE);
     tr_stream st = stream("dddddddddddddddddddddddddddddddd", R2, 5);
     trec *r = &recs[0];
@@ -541,7 +557,7 @@ static void test_placeholder(void)
 
 static void test_run_json(void)
 {
-    tr_store *s = open_ok(path_of("show.db"), TR_STORE_CREATE);
+    tr_store *s = open_ok(store_of("show.db"), TR_STORE_CREATE);
     tr_stream st = stream("ffffffffffffffffffffffffffffffff", R1, 100);
     int n = full_run(recs, rp);
     T_OK(tr_store_begin(s));
@@ -640,7 +656,7 @@ static void add_run(tr_store *s, const char *id, const char *name, const char *e
 
 static void test_resolve_and_list(void)
 {
-    tr_store *s = open_ok(path_of("resolve.db"), TR_STORE_CREATE);
+    tr_store *s = open_ok(store_of("resolve.db"), TR_STORE_CREATE);
     add_run(s, R1, "dup", "a", T0);
     add_run(s, R2, "dup", "b", T0 + 10);
     add_run(s, R3, "solo", "a", T0 + 5);
