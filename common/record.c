@@ -117,15 +117,20 @@ long tr_enc_finish(tr_enc *e)
     return (long)e->len;
 }
 
+/* A field header as one 8-byte word: id (2), kind, 0, length (4), little-endian. */
+static inline uint64_t field_hdr(uint16_t id, uint8_t kind, uint32_t len)
+{
+    return (uint64_t)id | (uint64_t)kind << 16 | (uint64_t)len << 32;
+}
+
 static inline uint8_t *put_field_hdr(uint8_t *p, uint16_t id, uint8_t kind, uint32_t len)
 {
-    tr_put_u16(p, id);
-    p[2] = kind;
-    p[3] = 0;
-    tr_put_u32(p + 4, len);
+    tr_put_u64(p, field_hdr(id, kind, len));
     return p + TR_FIELD_HDR_SIZE;
 }
 
+/* The hot path of the SDK: every header is one word store, so that the CRC reading the record
+ * back by words finds each word in one store (byte stores cost a store-forwarding stall each). */
 long tr_enc_metric(uint8_t *buf, size_t cap, int64_t time_ns, const char *key, size_t keylen,
                    double value, int64_t step)
 {
@@ -134,17 +139,16 @@ long tr_enc_metric(uint8_t *buf, size_t cap, int64_t time_ns, const char *key, s
         return TRAIL_ETOOBIG;
     uint64_t bits;
     memcpy(&bits, &value, 8);
-    buf[0] = TR_REC_VERSION;
-    buf[1] = TR_REC_METRIC;
-    tr_put_u16(buf + 2, 3);
-    tr_put_u32(buf + 4, (uint32_t)len);
+    tr_put_u64(buf, (uint64_t)TR_REC_VERSION | (uint64_t)TR_REC_METRIC << 8 | (uint64_t)3 << 16 |
+                        (uint64_t)len << 32);
     tr_put_u64(buf + 8, (uint64_t)time_ns);
     uint8_t *p = put_field_hdr(buf + TR_REC_HDR_SIZE, TR_F_KEY, TR_K_STR, (uint32_t)keylen);
     memcpy(p, key, keylen);
-    p = put_field_hdr(p + keylen, TR_F_NUM, TR_K_F64, 8);
-    tr_put_u64(p, bits);
-    p = put_field_hdr(p + 8, TR_F_STEP, TR_K_I64, 8);
-    tr_put_u64(p, (uint64_t)step);
+    p += keylen;
+    tr_put_u64(p, field_hdr(TR_F_NUM, TR_K_F64, 8));
+    tr_put_u64(p + 8, bits);
+    tr_put_u64(p + 16, field_hdr(TR_F_STEP, TR_K_I64, 8));
+    tr_put_u64(p + 24, (uint64_t)step);
     return (long)len;
 }
 

@@ -28,18 +28,20 @@ static int atexit_done;
 static tr_strmap *params;           /* key -> value of every param logged by this process */
 static __thread char last_err[512]; /* trail_last_error: the detail of this thread's last failure */
 
+/* The characters a key may hold: a b..z A..Z 0..9 _ - . / space : (one load per character). */
+#define KC_RANGE(a, b) [a... b] = 1
+static const unsigned char key_char[256] = {
+    KC_RANGE('a', 'z'), KC_RANGE('A', 'Z'), KC_RANGE('0', '9'), ['_'] = 1, ['-'] = 1,
+    ['.'] = 1,          ['/'] = 1,          [' '] = 1,          [':'] = 1,
+};
+
 /* The key's length when it is a valid key, else 0. */
 static size_t key_len(const char *key)
 {
     if (!key) return 0;
     size_t n = 0;
-    for (const char *p = key; *p; p++, n++) {
-        char c = *p;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-' || c == '.' || c == '/' || c == ' ' || c == ':'))
-            return 0;
-        if (n >= TRAIL_KEY_MAX) return 0;
-    }
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++, n++)
+        if (!key_char[*p] || n >= TRAIL_KEY_MAX) return 0;
     return n;
 }
 

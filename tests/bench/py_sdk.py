@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """py_sdk.py BUILD - per-call cost of the Python package trail: log_metric (the MLflow-style call,
 step counted per key), log_metric with an explicit step, and the bare ctypes call into
-libtrail.so.0 it wraps; median of BENCH_REPS (>= 5) runs of BENCH_N calls, in ns per call.
+libtrail.so.0 it wraps; median of BENCH_REPS (>= 5) runs of BENCH_N calls, in ns per call of
+the thread's own CPU time (user + system: what the call costs the program, without the time
+another process had the core on a shared machine).
 Run by tests/bench/run.sh (make bench); outside `trail run`, into a spool in a temporary
 directory that is removed after."""
 import os
@@ -29,9 +31,9 @@ lib = trail._c()
 
 
 def per_call(fn):
-    t0 = time.perf_counter_ns()
+    t0 = time.thread_time_ns()
     fn()
-    return (time.perf_counter_ns() - t0) / n
+    return (time.thread_time_ns() - t0) / n
 
 
 def auto_step():
@@ -68,7 +70,7 @@ try:
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 med = {k: statistics.median(v) for k, v in res.items()}
-print("python sdk (%s, %d x %d calls, median ns/call): log_metric(key, v) %.0f, "
+print("python sdk (%s, %d x %d calls, median CPU ns/call): log_metric(key, v) %.0f, "
       "log_metric(key, v, step) %.0f, bare ctypes trail_log_metric %.0f, empty loop %.0f"
       % (sys.version.split()[0], reps, n, med["log_metric"], med["log_metric step"],
          med["ctypes"], med["loop"]))
