@@ -38,7 +38,6 @@
 #define PRIV_FIRST_CAP (1u << 20)
 
 typedef struct slot {
-    tr_seg seg;
     int used;         /* holds a mapping (current or retired) */
     int priv;         /* the current segment of one thread: not retired by a roll */
     unsigned writers; /* threads inside tr_seg_append on this slot */
@@ -67,6 +66,11 @@ static struct {
     tr_slab slab;   /* the run's slab (first segments), kept across fork */
     int slab_state; /* 0 not looked for in this image, 1 mapped, -1 none */
 } G = {.cur = -1};
+
+/* The ring's segments, apart from the slots' flags: a scan of the ring (every roll, every fork)
+ * then reads one page or two, not one per slot (a tr_seg holds a 4 KiB path: 64 slots were 64
+ * pages faulted by every process, twice in a forked child). */
+static tr_seg segs[RING];
 
 /* A page the kernel zeroes in a forked child (MADV_WIPEONFORK): *fork_marker == 0 tells a
  * child, with no syscall, that the segments it sees belong to its parent. */
@@ -146,7 +150,7 @@ static void after_fork(void)
         return;
     }
     for (int i = 0; i < RING; i++) {
-        if (G.ring[i].used) tr_seg_forget(&G.ring[i].seg);
+        if (G.ring[i].used) tr_seg_forget(&segs[i]);
         G.ring[i].used = 0;
         G.ring[i].priv = 0;
         G.ring[i].writers = 0;
@@ -174,7 +178,7 @@ static void reap_retired(void)
         slot *s = &G.ring[i];
         if (!s->used || s->priv || i == G.cur) continue;
         if (__atomic_load_n(&s->writers, __ATOMIC_SEQ_CST) == 0) {
-            tr_seg_close(&s->seg);
+            tr_seg_close(&segs[s - G.ring]);
             s->used = 0;
         }
     }
@@ -292,22 +296,20 @@ static int roll(int full_idx)
     if (!G.next_cap && G.slab_state == 0)
         G.slab_state = tr_slab_map(&G.slab, G.dir, G.run_id) == 0 ? 1 : -1;
     if (!G.next_cap && G.slab_state == 1)
-        slotted = (rc = tr_seg_claim(&G.ring[free_idx].seg, &G.slab, G.run_id)) == 0;
+        slotted = (rc = tr_seg_claim(&segs[free_idx], &G.slab, G.run_id)) == 0;
     if (!slotted)
-        rc = over_budget() ? TRAIL_ENOSPC
-                           : tr_seg_create(&G.ring[free_idx].seg, G.dir, G.run_id, cap);
+        rc = over_budget() ? TRAIL_ENOSPC : tr_seg_create(&segs[free_idx], G.dir, G.run_id, cap);
     /* the directory is made (0700, with its parents) only when it is missing: four system
      * calls less for every process of a run whose directory exists */
     if (rc == TRAIL_EIO && errno == ENOENT)
-        rc = tr_mkdir_p(G.dir, 0700) != 0
-                 ? TRAIL_EIO
-                 : tr_seg_create(&G.ring[free_idx].seg, G.dir, G.run_id, cap);
+        rc = tr_mkdir_p(G.dir, 0700) != 0 ? TRAIL_EIO
+                                          : tr_seg_create(&segs[free_idx], G.dir, G.run_id, cap);
     if (rc) {
         G.failed_at = now;
         /* A sealed segment is finished for readers, who remove it: unmapped now, so that its
          * blocks are freed instead of held by a mapping of a deleted file. An open one keeps
          * its reserve for this process's end record. */
-        if (full_idx >= 0 && __atomic_load_n(&G.ring[full_idx].seg.sealed, __ATOMIC_RELAXED)) {
+        if (full_idx >= 0 && __atomic_load_n(&segs[full_idx].sealed, __ATOMIC_RELAXED)) {
             __atomic_store_n(&G.cur, -1, __ATOMIC_SEQ_CST);
             reap_retired();
         }
@@ -315,7 +317,7 @@ static int roll(int full_idx)
     }
     G.failed_at = 0;
     G.next_cap = slotted ? cap : cap <= TR_SEG_MAX_CAP / 2 ? cap * 2 : cap;
-    report_drops(&G.ring[free_idx].seg); /* what was lost before this segment, first */
+    report_drops(&segs[free_idx]); /* what was lost before this segment, first */
     /* writers is not reset: a thread that loaded a stale G.cur may be between its pin and
      * its re-check on this slot, and its unpin must not wrap the count */
     G.ring[free_idx].used = 1;
@@ -323,7 +325,7 @@ static int roll(int full_idx)
     if (full_idx >= 0) {
         /* the old segment ends here (after the frames already reserved in it) and is unmapped
          * as soon as no thread is inside it: readers finish and remove it */
-        tr_seg_seal(&G.ring[full_idx].seg);
+        tr_seg_seal(&segs[full_idx]);
         reap_retired();
     }
     return 0;
@@ -371,8 +373,9 @@ int tr_client_emit(const void *body, size_t len)
             __atomic_sub_fetch(&s->writers, 1, __ATOMIC_RELEASE);
             continue;
         }
-        rc = prio ? tr_seg_append(&s->seg, body, len) : tr_seg_append_soft(&s->seg, body, len);
-        int slotted = s->seg.in_slab;
+        rc = prio ? tr_seg_append(&segs[s - G.ring], body, len)
+                  : tr_seg_append_soft(&segs[s - G.ring], body, len);
+        int slotted = segs[s - G.ring].in_slab;
         __atomic_sub_fetch(&s->writers, 1, __ATOMIC_RELEASE);
         /* a start record larger than a slab slot goes to the file segment that follows it */
         if (rc != TRAIL_ENOSPC && !(rc == TRAIL_ETOOBIG && slotted)) goto out;
@@ -397,7 +400,7 @@ static void release_private(void)
     __atomic_add_fetch(&G.epoch, 1, __ATOMIC_SEQ_CST);
     for (int i = 0; i < RING; i++)
         if (G.ring[i].priv) {
-            tr_seg_seal(&G.ring[i].seg);
+            tr_seg_seal(&segs[i]);
             G.ring[i].priv = 0;
         }
     G.npriv = 0;
@@ -411,7 +414,7 @@ static void thread_gone(void *arg)
     in_slow = 1;
     lock();
     if (t_epoch == G.epoch && G.ring[t_slot].priv) {
-        tr_seg_seal(&G.ring[t_slot].seg);
+        tr_seg_seal(&segs[t_slot]);
         G.ring[t_slot].priv = 0;
         G.npriv--;
         reap_retired();
@@ -430,7 +433,7 @@ static void key_init(void)
 static void drop_private(int old)
 {
     if (old < 0 || t_epoch != G.epoch || !G.ring[old].priv) return;
-    tr_seg_seal(&G.ring[old].seg); /* it ends after its frames: readers finish it */
+    tr_seg_seal(&segs[old]); /* it ends after its frames: readers finish it */
     G.ring[old].priv = 0;
     G.npriv--;
 }
@@ -481,10 +484,10 @@ static int private_slow(int old)
         tr_seg_close(&seg);
         rc = 1;
     } else if (ok && rc == 0) {
-        G.ring[free_idx].seg = seg;
+        segs[free_idx] = seg;
         G.failed_at = 0;
         t_cap = cap <= TR_SEG_MAX_CAP / 2 ? cap * 2 : cap;
-        report_drops(&G.ring[free_idx].seg);
+        report_drops(&segs[free_idx]);
         G.ring[free_idx].used = 1;
         G.ring[free_idx].priv = 1;
         G.npriv++;
@@ -514,7 +517,7 @@ int tr_client_emit_hot(const void *body, size_t len)
             t_slot = -1;
             break;
         }
-        int rc = tr_seg_append_soft(&s->seg, body, len);
+        int rc = tr_seg_append_soft(&segs[s - G.ring], body, len);
         __atomic_sub_fetch(&s->writers, 1, __ATOMIC_RELEASE);
         if (rc != TRAIL_ENOSPC) {
             if (rc) {
@@ -551,7 +554,7 @@ static void forget_slab(void)
 {
     int busy = 0;
     for (int i = 0; i < RING; i++)
-        busy |= G.ring[i].used && G.ring[i].seg.in_slab;
+        busy |= G.ring[i].used && segs[i].in_slab;
     if (!busy) tr_slab_unmap(&G.slab);
     memset(&G.slab, 0, sizeof G.slab);
     G.slab_state = 0;
@@ -621,7 +624,7 @@ int tr_client_flush(void)
     for (int i = 0; i < RING; i++) {
         slot *s = &G.ring[i];
         if (!s->used || (i != G.cur && !s->priv)) continue;
-        int r = tr_seg_sync(&s->seg);
+        int r = tr_seg_sync(&segs[s - G.ring]);
         if (r && !rc) rc = r;
     }
     unlock();
@@ -644,7 +647,7 @@ void tr_client_shutdown(void)
             roll(-1);
         }
         if (G.cur >= 0)
-            report_drops(&G.ring[G.cur].seg);
+            report_drops(&segs[G.cur]);
         else if (tr_drops_add(G.dir, G.dropped - G.reported) == 0) /* no segment at all */
             G.reported = G.dropped;
     }
@@ -656,7 +659,7 @@ void tr_client_shutdown(void)
         /* mark closed even while a late writer is inside: it finishes its copy into the
          * still-mapped pages only if we keep them; unmap only when idle */
         if (__atomic_load_n(&s->writers, __ATOMIC_SEQ_CST) == 0) {
-            tr_seg_close(&s->seg);
+            tr_seg_close(&segs[s - G.ring]);
             s->used = 0;
         }
     }

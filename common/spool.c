@@ -2,6 +2,7 @@
 #include "spool.h"
 
 #include <dirent.h>
+#include <stddef.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -89,12 +90,19 @@ static void write_header(tr_seg *seg, const char *run_id, pid_t pid)
     __atomic_store_n((uint64_t *)(void *)h, magic, __ATOMIC_RELEASE);
 }
 
+/* Clears a tr_seg except its 4 KiB path (no page of it touched that is not written). */
+static void seg_init(tr_seg *seg)
+{
+    memset(seg, 0, offsetof(tr_seg, path));
+    seg->path[0] = 0;
+}
+
 int tr_seg_create(tr_seg *seg, const char *dir, const char *run_id, uint32_t cap)
 {
     pid_t pid = getpid();
     char tmp[4096], name[128];
     int fd = -1, rc = TRAIL_EIO;
-    memset(seg, 0, sizeof *seg);
+    seg_init(seg);
     if (cap < TR_SEG_MIN_CAP || cap > TR_SEG_MAX_CAP) cap = TR_SEG_DEFAULT_CAP;
     cap &= ~7u;
     if (!run_id || strlen(run_id) != TR_ID_LEN) return TRAIL_EINVAL;
@@ -221,7 +229,7 @@ void tr_slab_unmap(tr_slab *slab)
 
 int tr_seg_claim(tr_seg *seg, tr_slab *slab, const char *run_id)
 {
-    memset(seg, 0, sizeof *seg);
+    seg_init(seg);
     if (!slab->base || !run_id || strlen(run_id) != TR_ID_LEN) return TRAIL_ENOSPC;
     uint32_t *flags = word_at(slab->base, TR_SLAB_OFF_FLAGS);
     if (__atomic_load_n(flags, __ATOMIC_SEQ_CST) & TR_SLAB_F_RETIRED) return TRAIL_ENOSPC;
@@ -243,7 +251,18 @@ int tr_seg_claim(tr_seg *seg, tr_slab *slab, const char *run_id)
         seg->cap = slab->slot_size;
         seg->in_slab = 1;
         tr_random_hex(seg->stream_id, 16);
-        snprintf(seg->path, sizeof seg->path, "%s#%u", TR_SLAB_NAME, i);
+        /* "slab.pool#<i>", without snprintf (its pages are faulted by no other start code) */
+        char num[12];
+        int k = 0;
+        for (uint32_t v = i;; v /= 10) {
+            num[k++] = (char)('0' + v % 10);
+            if (v < 10) break;
+        }
+        size_t nl = sizeof TR_SLAB_NAME - 1;
+        memcpy(seg->path, TR_SLAB_NAME "#", nl + 1);
+        while (k)
+            seg->path[++nl] = num[--k];
+        seg->path[nl + 1] = 0;
         write_header(seg, run_id, pid);
         return 0;
     }
