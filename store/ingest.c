@@ -347,8 +347,10 @@ static int on_file(ing *c)
                             tr_lineage_settle_check(c->s, run_id(c, run, sizeof run), c->pid,
                                                     open_seq, settle, start_ns))))
         return rc == 1 ? 0 : rc;
-    if ((rc = after_lineage(c, before, 0)) || (rc = tr_ingest_artifact(c->s, key, &artifact)) ||
-        (rc = tr_ingest_version(c->s, artifact, c->rec, &version)))
+    int fresh;
+    if ((rc = after_lineage(c, before, 0)) ||
+        (rc = tr_ingest_artifact(c->s, key, &artifact, &fresh)) ||
+        (rc = tr_ingest_version(c->s, artifact, fresh, c->rec, &version)))
         return rc;
     tr_stmt q;
     if ((rc = begin_stmt(c, &q, TR_STMT_EVENT, 1))) return rc;

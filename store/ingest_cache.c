@@ -196,19 +196,31 @@ static size_t artifact_key(char *buf, size_t cap, const char *key)
     return n + 1;
 }
 
-int tr_ingest_artifact(tr_store *s, const char *key, int64_t *id)
+int tr_ingest_artifact(tr_store *s, const char *key, int64_t *id, int *fresh)
 {
     char k[TR_LINEAGE_KEY_MAX + 2];
     size_t n = artifact_key(k, sizeof k, key);
     tr_mapval v;
+    *fresh = 0;
     if (n && s->ic && tr_strmap_get(s->ic->ids, k, n, &v)) {
         *id = v.i;
         return 0;
     }
-    int rc = tr_lineage_artifact(s, key, id);
-    tr_ingest_cache *c = rc || !n ? NULL : cache(s);
+    tr_stmt q;
+    int found, rc = tr_stmt_begin(&q, s, TR_STMT_ARTIFACT_GET);
+    if (rc) return rc;
+    tr_bind_cstr(&q, 1, key);
+    if ((rc = tr_stmt_row_int(&q, &found, id))) return rc;
+    if (!found) {
+        if ((rc = tr_stmt_begin(&q, s, TR_STMT_ARTIFACT_ADD))) return rc;
+        tr_bind_cstr(&q, 1, key);
+        if ((rc = tr_stmt_done(&q))) return rc;
+        *id = tr_db_last_insert_rowid(s->db);
+        *fresh = 1; /* no version of it can exist yet */
+    }
+    tr_ingest_cache *c = !n ? NULL : cache(s);
     if (c) tr_strmap_set(c->ids, k, n, (tr_mapval){.i = *id});
-    return rc;
+    return 0;
 }
 
 /* The version's artifact and the record's fingerprint fields (NULL when absent). */
@@ -245,7 +257,7 @@ static size_t version_key(uint8_t *k, int64_t artifact, const tr_rec *rec)
     return n;
 }
 
-int tr_ingest_version(tr_store *s, int64_t artifact, const tr_rec *rec, int64_t *id)
+int tr_ingest_version(tr_store *s, int64_t artifact, int fresh, const tr_rec *rec, int64_t *id)
 {
     uint8_t k[40];
     size_t n = version_key(k, artifact, rec);
@@ -255,8 +267,17 @@ int tr_ingest_version(tr_store *s, int64_t artifact, const tr_rec *rec, int64_t 
         return 0;
     }
     file_version fv = {artifact, rec};
-    int rc =
-        tr_stmt_get_or_add(s, TR_STMT_LN_VERSION_FIND, TR_STMT_VERSION_ADD, bind_version, &fv, id);
+    int rc;
+    if (fresh) { /* an artifact added just now has no version to find */
+        tr_stmt q;
+        if ((rc = tr_stmt_begin(&q, s, TR_STMT_VERSION_ADD))) return rc;
+        bind_version(&q, &fv);
+        if ((rc = tr_stmt_done(&q))) return rc;
+        *id = tr_db_last_insert_rowid(s->db);
+    } else {
+        rc = tr_stmt_get_or_add(s, TR_STMT_LN_VERSION_FIND, TR_STMT_VERSION_ADD, bind_version, &fv,
+                                id);
+    }
     tr_ingest_cache *c = rc ? NULL : cache(s);
     if (c) tr_strmap_set(c->vers, k, n, (tr_mapval){.i = *id});
     return rc;

@@ -160,6 +160,22 @@ static int mark_removed(tr_store *s, int64_t ver, const char *run, const char *o
 
 static int supersede(tr_store *s, const char *run, int64_t ver);
 
+/* Gives the family of root (root, and versions renamed or linked from it) hash hex where it
+ * has none. */
+static int carry_hash(tr_store *s, int64_t root, const char *hex)
+{
+    enum tr_stmt_id ids[2] = {TR_STMT_LN_HASH_CARRY_ROOT, TR_STMT_LN_HASH_CARRY};
+    for (int i = 0; i < 2; i++) {
+        tr_stmt q;
+        int rc = tr_stmt_begin(&q, s, ids[i]);
+        if (rc) return rc;
+        tr_bind_int(&q, 1, root);
+        tr_bind_cstr(&q, 2, hex);
+        if ((rc = tr_stmt_done(&q))) return rc;
+    }
+    return 0;
+}
+
 /* Carries version src to key2 as run's output (kind rename or link). */
 static int carry(tr_store *s, const char *run, int64_t pid, int64_t src, const char *key2,
                  const tr_fingerprint *fp, const char *kind, int64_t time_ns)
@@ -178,12 +194,7 @@ static int carry(tr_store *s, const char *run, int64_t pid, int64_t src, const c
     tr_bind_int(&q, 2, root_of(src, &v));
     tr_bind_cstr(&q, 3, kind);
     if ((rc = tr_stmt_done(&q))) return rc;
-    if (v.hash[0]) {
-        if ((rc = tr_stmt_begin(&q, s, TR_STMT_LN_HASH_CARRY))) return rc;
-        tr_bind_int(&q, 1, dst);
-        tr_bind_cstr(&q, 2, v.hash);
-        if ((rc = tr_stmt_done(&q))) return rc;
-    }
+    if (v.hash[0] && (rc = carry_hash(s, dst, v.hash))) return rc;
     if ((rc = tr_stmt_begin(&q, s, TR_STMT_LN_PRODUCED_BY))) return rc;
     tr_bind_int(&q, 1, dst);
     tr_bind_cstr(&q, 2, run);
@@ -400,29 +411,32 @@ int tr_store_hash_target(tr_store *s, const char *key, const tr_fingerprint *fp,
 static int set_hash(tr_store *s, int64_t ver, const char *hex)
 {
     vinfo v;
-    int64_t art = 0, twin = 0, root;
-    int rc = vget(s, ver, &v), found, produced;
-    if (rc) return rc;
+    memset(&v, 0, sizeof v);
+    int64_t art, twin = 0, root;
     tr_stmt q;
-    if ((rc = tr_stmt_begin(&q, s, TR_STMT_LN_HASH_SET))) return rc;
-    tr_bind_int(&q, 1, ver);
-    tr_bind_cstr(&q, 2, hex);
-    if ((rc = tr_stmt_done(&q))) return rc;
-    root = root_of(ver, &v);
-    if ((rc = tr_stmt_begin(&q, s, TR_STMT_LN_HASH_CARRY))) return rc;
-    tr_bind_int(&q, 1, root);
-    tr_bind_cstr(&q, 2, hex);
-    if ((rc = tr_stmt_done(&q))) return rc;
-
-    /* Identical content: link versions nobody wrote to the latest written one. */
-    if ((rc = tr_stmt_begin(&q, s, TR_STMT_LN_VERSION))) return rc;
+    int rc = tr_stmt_begin(&q, s, TR_STMT_LN_HASH_INFO), found, produced;
+    if (rc) return rc;
     tr_bind_int(&q, 1, ver);
     if ((rc = tr_stmt_row(&q)) <= 0) return rc ? rc : TRAIL_ENOTFOUND;
-    art = tr_db_column_int64(q.st, TR_COL_LNV_ARTIFACT);
+    const char *h = (const char *)tr_db_column_text(q.st, TR_COL_LNH_HASH);
+    snprintf(v.hash, sizeof v.hash, "%s", h ? h : "");
+    v.origin = tr_db_column_int64(q.st, TR_COL_LNH_ORIGIN);
+    h = (const char *)tr_db_column_text(q.st, TR_COL_LNH_ORIGIN_KIND);
+    snprintf(v.origin_kind, sizeof v.origin_kind, "%s", h ? h : "");
+    art = tr_db_column_int64(q.st, TR_COL_LNH_ARTIFACT);
+    produced = tr_db_column_int(q.st, TR_COL_LNH_PRODUCED) != 0;
     tr_stmt_reset(&q);
-    if ((rc = tr_stmt_begin(&q, s, TR_STMT_LN_HAS_PRODUCER))) return rc;
-    tr_bind_int(&q, 1, ver);
-    if ((rc = tr_stmt_row_int(&q, &produced, NULL))) return rc;
+    root = root_of(ver, &v);
+    /* the family's carry sets the version itself when it is its own root and has no hash */
+    if (root != ver || v.hash[0]) {
+        if ((rc = tr_stmt_begin(&q, s, TR_STMT_LN_HASH_SET))) return rc;
+        tr_bind_int(&q, 1, ver);
+        tr_bind_cstr(&q, 2, hex);
+        if ((rc = tr_stmt_done(&q))) return rc;
+    }
+    if ((rc = carry_hash(s, root, hex))) return rc;
+
+    /* Identical content: link versions nobody wrote to the latest written one. */
     if (produced) {
         if ((rc = tr_stmt_begin(&q, s, TR_STMT_LN_HASH_ADOPT))) return rc;
         tr_bind_int(&q, 1, ver);

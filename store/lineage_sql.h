@@ -122,8 +122,14 @@
                       " WHERE id = ?1 AND removed_run IS NULL")                                    \
     X(LN_PRODUCED_BY, "SELECT 1 FROM events e WHERE e.version_id = ?1 AND e.run_id = ?2"           \
                       " AND " TR_LN_PRODUCED " LIMIT 1")                                           \
-    X(LN_HAS_PRODUCER,                                                                             \
-      "SELECT 1 FROM events e WHERE e.version_id = ?1 AND " TR_LN_PRODUCED " LIMIT 1")             \
+    /* What setting a version's hash needs of it, in one statement: its hash, origin, artifact     \
+     * and whether a run wrote it (two probes of events_version: an IN list on role costs SQLite   \
+     * an ephemeral table per execution). */                                                       \
+    X(LN_HASH_INFO,                                                                                \
+      "SELECT v.content_hash, v.origin_id, v.origin_kind, v.artifact_id, CASE WHEN EXISTS"         \
+      " (SELECT 1 FROM events e WHERE e.version_id = v.id AND e.role = 'output') OR EXISTS"        \
+      " (SELECT 1 FROM events e WHERE e.version_id = v.id AND e.role = 'inout') THEN 1 ELSE 0"     \
+      " END FROM artifact_versions v WHERE v.id = ?1")                                             \
     /* Renames/links/unlinks of PATH by a run at or after an open: a FILE record (written at the   \
      * last close) can arrive after the FILEOP that moved the file while it was still open. */     \
     X(LN_LATER_OPS, "SELECT op, path2, rowid, time_ns, version_id FROM file_ops"                   \
@@ -139,9 +145,13 @@
       " JOIN artifact_versions v ON v.artifact_id = a.id WHERE a.path = ?1"                        \
       " ORDER BY v.id DESC LIMIT 1")                                                               \
     X(LN_HASH_SET, "UPDATE artifact_versions SET content_hash = ?2 WHERE id = ?1")                 \
-    /* A rename or link moves bytes, never changes them: the hash holds for the whole family. */   \
-    X(LN_HASH_CARRY, "UPDATE artifact_versions SET content_hash = ?2 WHERE content_hash IS NULL"   \
-                     " AND (id = ?1 OR (origin_id = ?1 AND origin_kind IN ('rename', 'link')))")   \
+    /* A rename or link moves bytes, never changes them: the hash holds for the whole family (the  \
+     * root, then what was renamed or linked from it; as one UPDATE with an OR SQLite collects the \
+     * rows in an ephemeral table first). */                                                       \
+    X(LN_HASH_CARRY_ROOT,                                                                          \
+      "UPDATE artifact_versions SET content_hash = ?2 WHERE id = ?1 AND content_hash IS NULL")     \
+    X(LN_HASH_CARRY, "UPDATE artifact_versions SET content_hash = ?2 WHERE origin_id = ?1"         \
+                     " AND origin_kind IN ('rename', 'link') AND content_hash IS NULL")            \
     X(LN_HASH_TWIN,                                                                                \
       "SELECT v.id FROM artifact_versions v WHERE v.artifact_id = ?1 AND v.content_hash = ?2"      \
       " AND v.id <> ?3 AND EXISTS (SELECT 1 FROM events e WHERE e.version_id = v.id "              \
@@ -195,6 +205,14 @@ enum tr_ln_version_col {
     TR_COL_LNV_ARTIFACT = 10, /* LN_VERSION */
     TR_COL_LNV_FIRST_NS = 10, /* LN_VERSIONS: the first event's start */
     TR_COL_LNV_LAST_NS,       /* LN_VERSIONS: the last event's end */
+};
+/* LN_HASH_INFO */
+enum tr_ln_hash_info_col {
+    TR_COL_LNH_HASH,
+    TR_COL_LNH_ORIGIN,
+    TR_COL_LNH_ORIGIN_KIND,
+    TR_COL_LNH_ARTIFACT,
+    TR_COL_LNH_PRODUCED
 };
 /* LN_LATER_OPS */
 enum tr_ln_later_ops_col {

@@ -123,10 +123,11 @@ void tr_ingest_cache_free(tr_store *s);
 /* Whether run[0..n) has a row (seen in this transaction); note that it has one. */
 int tr_ingest_run_known(tr_store *s, const char *run, size_t n);
 void tr_ingest_run_seen(tr_store *s, const char *run, size_t n);
-/* The artifact id of key (tr_lineage_artifact, remembered). */
-int tr_ingest_artifact(tr_store *s, const char *key, int64_t *id);
-/* The version of artifact with rec's fingerprint, added when new (remembered). */
-int tr_ingest_version(tr_store *s, int64_t artifact, const tr_rec *rec, int64_t *id);
+/* The artifact id of key, added when new (remembered); *fresh is 1 when added by this call. */
+int tr_ingest_artifact(tr_store *s, const char *key, int64_t *id, int *fresh);
+/* The version of artifact with rec's fingerprint, added when new (remembered); fresh: the
+ * artifact was added just now (no version to look for). */
+int tr_ingest_version(tr_store *s, int64_t artifact, int fresh, const tr_rec *rec, int64_t *id);
 /* Forgets the remembered versions: a lineage step may have dropped one. */
 void tr_ingest_versions_forget(tr_store *s);
 
