@@ -440,6 +440,11 @@ int tr_store_copy(tr_store *src, tr_store *dst, int batch, tr_store_copy_fn fn, 
         if (ns != nd) ok = 0;
     }
     if ((rc = reset_identities(&c, t, nt))) goto fail;
+    /* the planner's statistics of the new rows now, not at autovacuum's next visit */
+    if (dst->pg && (rc = tr_db_exec(dst->db, "ANALYZE", NULL, NULL, NULL))) {
+        rc = db_fail(dst, rc, "analyzing the copied tables");
+        goto fail;
+    }
     tr_json_add(doc, "tables", tables, &oom);
     tables = NULL;
     tr_json_add(doc, "verified", cJSON_CreateBool(ok), &oom);

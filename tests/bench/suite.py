@@ -23,7 +23,7 @@ BUILD = os.environ["BENCH_BUILD"]
 SRC = os.environ["BENCH_SRC"]
 QUICK = os.environ.get("BENCH_QUICK", "0") == "1"
 REPS = max(5, int(os.environ.get("BENCH_REPS", "5")))
-# BENCH_ONLY=programs,io_micro,ingest,sdk,queries,shim_rss,ui: a subset of the workloads
+# BENCH_ONLY=programs,io_micro,ingest,sdk,queries,shim_rss,ui,pg: a subset of the workloads
 ONLY = [w for w in os.environ.get("BENCH_ONLY", "").split(",") if w]
 OUT = os.environ.get("BENCH_OUT", "")
 TRACERS = os.environ.get("BENCH_TRACERS", "0") == "1"
@@ -281,23 +281,29 @@ def free_port():
         return s.getsockname()[1]
 
 
-def traild_rate(spools, n, tag, rss):
-    """n records spread over len(spools) agents (trail sync --collector) into one traild."""
+def traild_rate(spools, n, tag, rss, store=None, collectors=1):
+    """n records spread over len(spools) agents (trail sync --collector) into one traild (or
+    `collectors` of them, agents shared out in turn, on the store store() gives: pg_bench.py)."""
     def fn():
         d = os.path.join(TMP, tag)
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(d, mode=0o700)
-        port = free_port()
         e = env_for(tag)
-        td = subprocess.Popen([TRAILD, "--listen", "tcp://127.0.0.1:%d" % port, "--store",
-                               os.path.join(d, "s.db")], env=e, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-        for _ in range(500):
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.1).close()
-                break
-            except OSError:
-                time.sleep(0.02)
+        where = store() if store else os.path.join(d, "s.db")
+        ports, tds = [], []
+        for _ in range(collectors):
+            ports.append(free_port())
+            tds.append(subprocess.Popen([TRAILD, "--listen", "tcp://127.0.0.1:%d" % ports[-1],
+                                         "--store", where], env=e, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL))
+        td, port = tds[0], ports[0]
+        for pt in ports:
+            for _ in range(500):
+                try:
+                    socket.create_connection(("127.0.0.1", pt), 0.1).close()
+                    break
+                except OSError:
+                    time.sleep(0.02)
         roots = []
         for i, s0 in enumerate(spools):
             r = os.path.join(d, "spool%d" % i)
@@ -305,12 +311,14 @@ def traild_rate(spools, n, tag, rss):
             roots.append(r)
         t0 = time.perf_counter()
         ps = [subprocess.Popen([TRAIL, "sync", "--spool-root", r, "--collector",
-                                "tcp://127.0.0.1:%d" % port, "--timeout", "600"], env=e,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for r in roots]
+                                "tcp://127.0.0.1:%d" % ports[i % len(ports)], "--timeout",
+                                "600"], env=e, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE) for i, r in enumerate(roots)]
         for p in ps:
             _, err = p.communicate()
             if p.returncode != 0:
-                td.kill()
+                for t in tds:
+                    t.kill()
                 raise RuntimeError("trail sync --collector failed: %s" % err[-300:])
         wall = time.perf_counter() - t0
         try:
@@ -320,8 +328,9 @@ def traild_rate(spools, n, tag, rss):
                         rss.append(int(line.split()[1]) / 1024)
         except OSError:
             pass
-        td.send_signal(signal.SIGTERM)
-        td.wait()
+        for t in tds:
+            t.send_signal(signal.SIGTERM)
+            t.wait()
         return n / wall / 1000
     return fn
 
@@ -589,6 +598,12 @@ def bench_ui():
         chart_td.wait()
 
 
+def bench_pg():  # BENCH_ONLY=pg (tests/bench/pg_bench.py)
+    sys.path.insert(0, HERE)
+    import pg_bench
+    pg_bench.bench_pg(sys.modules[__name__])
+
+
 def fmt(v):
     return "%.3g" % v if abs(v) < 1000 else "%.0f" % v
 
@@ -630,7 +645,7 @@ def main():
             sys.exit("bench: %s missing (build first)" % f)
     try:
         for fn in (bench_programs, bench_io_micro, bench_ingest, bench_sdk, bench_queries,
-                   bench_shim_rss, bench_ui):
+                   bench_shim_rss, bench_ui, bench_pg):
             if ONLY and fn.__name__[len("bench_"):] not in ONLY:
                 continue
             fn()

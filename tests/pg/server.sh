@@ -3,7 +3,7 @@
 # on a unix socket in DIR; run as an unprivileged user (nobody when started by root). `start`
 # prints the store URL of a fresh database "trail" (C collation, SQL_ASCII: bytes as SQLite
 # keeps them); `db` adds database NAME and prints its URL. Exit 77 when PostgreSQL is not
-# installed.
+# installed. TRAIL_PG_FSYNC=on: a durable server (benchmarks), else fsync is off (tests).
 set -euo pipefail
 cmd=${1:?start|stop} dir=${2:?directory}
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
@@ -18,7 +18,7 @@ start)
     "${as[@]}" "$bin/initdb" -D "$dir/data" -U trail -E SQL_ASCII --locale=C --auth=trust \
         >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
     "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-        -o "-k $dir -c listen_addresses='' -c fsync=off -c max_connections=60" start \
+        -o "-k $dir -c listen_addresses='' -c fsync=${TRAIL_PG_FSYNC:-off} -c max_connections=60" start \
         >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
     "${as[@]}" "$bin/createdb" -h "$dir" -U trail trail
     echo "postgresql:///trail?host=$dir&user=trail"

@@ -1,0 +1,78 @@
+"""pg_bench.py - BENCH_ONLY=pg: the PostgreSQL store beside SQLite, in the same invocation.
+
+A PostgreSQL 15 of its own (tests/pg/server.sh, fsync on, unix socket): 8 agents' metric
+records through one traild and through two in front of one database, against one traild on a
+SQLite store; the generated store copied into PostgreSQL (trail store copy) and the query
+commands timed on both.
+"""
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+
+def bench_pg(s):
+    """s: the suite module (interleave, record, run, size, traild helpers)."""
+    server = os.path.join(s.SRC, "tests", "pg", "server.sh")
+    top = tempfile.mkdtemp(prefix="trail-bench-pg-")  # the server runs as nobody: it must
+    os.chmod(top, 0o711)                                # reach its directory (TMP is 0700)
+    pgdir = os.path.join(top, "pg")
+    env = dict(os.environ, TRAIL_PG_FSYNC="on")
+    if subprocess.run([server, "start", pgdir], env=env, capture_output=True).returncode != 0:
+        s.log("bench pg: PostgreSQL did not start: skipped")
+        return
+    dbs = [0]
+
+    def new_db():
+        dbs[0] += 1
+        out = subprocess.run([server, "db", pgdir, "b%d" % dbs[0]], capture_output=True,
+                             text=True, check=True).stdout
+        return out.strip()
+    try:
+        n = s.size("ingest")
+        parts = []
+        for i in range(8):
+            p = os.path.join(s.TMP, "pg-agent-spool%d" % i)
+            s.make_metric_spool(p, n // 8)
+            parts.append(p)
+        m = n // 8 * 8
+        s.interleave("traild over tcp, 8 agents, %d metric records, by store" % m,
+                     [("SQLite, 1 collector", s.traild_rate(parts, m, "pgs1", [])),
+                      ("PostgreSQL, 1 collector",
+                       s.traild_rate(parts, m, "pgp1", [], store=new_db, collectors=1)),
+                      ("PostgreSQL, 2 collectors",
+                       s.traild_rate(parts, m, "pgp2", [], store=new_db, collectors=2))],
+                     "k rows/s", "SQLite, 1 collector", higher_better=True,
+                     note="PostgreSQL 15 on the same machine over a unix socket, fsync on; "
+                          "writers take turns (one advisory lock per transaction)")
+        runs, events = (10_000, 100_000) if s.QUICK else (100_000, 1_000_000)
+        lite = os.path.join(s.TMP, "pg-gen.db")
+        s.run([s.GEN_STORE, "--store", lite, "--runs", str(runs), "--events", str(events)])
+        os.chmod(lite, 0o600)
+        url = new_db()
+        t0 = time.perf_counter()
+        s.run([s.TRAIL, "store", "copy", lite, url, "--quiet"])
+        s.record("trail store copy of the %d-run store (%d file events) into PostgreSQL"
+                 % (runs, events), "copy", "s", [time.perf_counter() - t0])
+        p = runs // 3 // 2
+        train = "%016x%016x" % (p * 3 + 1, 0x7A11)
+        evaluate = "%016x%016x" % (p * 3 + 2, 0x7A11)
+        prepare_run = "%016x%016x" % (p * 3, 0x7A11)
+        q = {
+            "lineage up depth 10": ["lineage", "--up", "--depth", "10", evaluate],
+            "lineage down depth 10": ["lineage", "--down", "--depth", "10", prepare_run],
+            "runs --where (two predicates)": ["runs", "--where",
+                                              "params.seed = '21' and metrics.loss < 0.5"],
+            "show a run": ["show", train],
+        }
+        for k, args in q.items():
+            def fn(store):
+                def f():
+                    return s.run([s.TRAIL] + args + ["--store", store])[0] * 1000
+                return f
+            s.interleave("queries on the %d-run store: %s" % (runs, k),
+                         [("SQLite", fn(lite)), ("PostgreSQL", fn(url))], "ms", "SQLite")
+    finally:
+        s.run([server, "stop", pgdir], check=False)
+        shutil.rmtree(top, ignore_errors=True)
