@@ -70,10 +70,11 @@ int tr_store_rm_runs(tr_store *s, const char *const *ids, int n, int dry_run, tr
 {
     char tables[64][64], sql[160];
     memset(rep, 0, sizeof *rep);
-    int nt = tables_with(s, TR_SQL_M_RUN_TABLES, tables, 64), rc;
+    int nt = tables_with(s, s->pg ? TR_PG_M_RUN_TABLES : TR_SQL_M_RUN_TABLES, tables, 64), rc;
     if (nt < 0) return nt;
     if ((rc = tr_store_begin(s))) return rc;
-    long ch = run_sql(s, TR_SQL_M_SECURE_DELETE, NULL, NULL, "secure delete"); /* zeroed pages */
+    /* SQLite zeroes the freed pages; PostgreSQL's dead rows go at the VACUUM FULL of reclaim */
+    long ch = s->pg ? 0 : run_sql(s, TR_SQL_M_SECURE_DELETE, NULL, NULL, "secure delete");
     for (int i = 0; i < n && ch >= 0; i++) {
         for (int t = 0; t < nt && ch >= 0; t++) {
             snprintf(sql, sizeof sql, TR_SQL_M_DELETE_RUN_ROWS_FMT, tables[t]);
@@ -305,7 +306,7 @@ int tr_store_forget(tr_store *s, const char *key, int dry_run, tr_manage_report 
     memset(rep, 0, sizeof *rep);
     int rc = tr_store_begin(s);
     if (rc) return rc;
-    long ch = run_sql(s, TR_SQL_M_SECURE_DELETE, NULL, NULL, "secure delete");
+    long ch = s->pg ? 0 : run_sql(s, TR_SQL_M_SECURE_DELETE, NULL, NULL, "secure delete");
     if (ch >= 0 && (rc = linked_runs(s, key, &runs, &nruns))) ch = rc;
     for (size_t i = 0; i < sizeof steps / sizeof steps[0] && ch >= 0; i++) {
         if ((ch = run_sql(s, steps[i], key, NULL, "forgetting a path")) < 0) break;
@@ -372,8 +373,25 @@ static int64_t file_bytes(const char *path, const char *suffix)
     return stat(p, &sb) == 0 ? (int64_t)sb.st_size : 0;
 }
 
+/* A PostgreSQL store's size: its database's (the tables, indexes and dead rows). */
+static int64_t pg_bytes(tr_store *s)
+{
+    tr_dbst *st;
+    int64_t n = 0;
+    if (tr_db_prepare(s->db, TR_PG_M_SIZE, -1, &st, NULL) != TR_DB_OK) return 0;
+    if (tr_db_step(st) == TR_DB_ROW) n = tr_db_column_int64(st, 0);
+    tr_db_finalize(st);
+    return n;
+}
+
 int tr_store_reclaim(tr_store *s, int64_t *before, int64_t *after)
 {
+    if (s->pg) { /* rewrites the tables: the removed rows leave the files (not the WAL) */
+        *before = pg_bytes(s);
+        int rc = tr_db_exec(s->db, TR_PG_M_RECLAIM, NULL, NULL, NULL);
+        *after = pg_bytes(s);
+        return rc == TR_DB_OK ? 0 : tr_store_sqlerr(s, rc, "reclaiming space (VACUUM FULL)");
+    }
     *before = file_bytes(s->path, "") + file_bytes(s->path, "-wal");
     int rc = tr_db_exec(s->db, TR_SQL_M_RECLAIM, NULL, NULL, NULL);
     *after = file_bytes(s->path, "") + file_bytes(s->path, "-wal");

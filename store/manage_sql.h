@@ -2,10 +2,16 @@
 #ifndef TR_MANAGE_SQL_H
 #define TR_MANAGE_SQL_H
 
+#include "db.h"
+
 /* Tables holding rows of a run: every table with a run_id column (column 0: its name). */
 #define TR_SQL_M_RUN_TABLES                                                                        \
     "SELECT m.name FROM sqlite_master m, pragma_table_info(m.name) c WHERE m.type = 'table' AND "  \
     "c.name = 'run_id' ORDER BY m.name"
+#define TR_PG_M_RUN_TABLES                                                                         \
+    TR_PG_NATIVE "SELECT table_name FROM information_schema.columns"                               \
+                 " WHERE table_schema = current_schema() AND column_name = 'run_id'"               \
+                 " ORDER BY table_name"
 #define TR_SQL_M_DELETE_RUN_ROWS_FMT "DELETE FROM \"%.63s\" WHERE run_id = ?1"
 #define TR_SQL_M_DELETE_RUN "DELETE FROM runs WHERE id = ?1"
 #define TR_SQL_M_SECURE_DELETE "PRAGMA secure_delete = ON"
@@ -52,17 +58,20 @@
     "host = ?2))"
 #define TR_SQL_M_FORGET_DEP_CACHE "DELETE FROM dep_cache WHERE path = ?1"
 /* Command lines of one run that knew the file: the run's own (rowid, argv, cwd), then its
- * process images' (proc_images); each written back by rowid. */
+ * process images' (proc_images, by id: SQLite's rowid of it, a column of its own elsewhere);
+ * each written back by that key. */
 #define TR_SQL_M_ARGV_OF_RUN                                                                       \
     "SELECT rowid, argv, cwd, 0 FROM runs WHERE id = ?1 AND argv IS NOT NULL UNION ALL SELECT "    \
-    "rowid, argv, cwd, 1 FROM proc_images WHERE run_id = ?1 AND argv IS NOT NULL"
+    "id, argv, cwd, 1 FROM proc_images WHERE run_id = ?1 AND argv IS NOT NULL"
 #define TR_SQL_M_SET_RUN_ARGV "UPDATE runs SET argv = ?1 WHERE rowid = ?2"
-#define TR_SQL_M_SET_PROC_ARGV "UPDATE proc_images SET argv = ?1 WHERE rowid = ?2"
+#define TR_SQL_M_SET_PROC_ARGV "UPDATE proc_images SET argv = ?1 WHERE id = ?2"
 #define TR_SQL_M_RENAME "UPDATE runs SET name = ?1 WHERE id = ?2"
 /* Column 0: 1 when the run is still open (running or lost); column 1: its status. */
 #define TR_SQL_M_RUN_OPEN "SELECT status IN ('running', 'lost'), status FROM runs WHERE id = ?1"
 #define TR_SQL_M_CLOSE                                                                             \
     "UPDATE runs SET status = ?1, ended_ns = coalesce(ended_ns, ?2) WHERE id = ?3"
+#define TR_PG_M_RECLAIM TR_PG_NATIVE "VACUUM FULL"
+#define TR_PG_M_SIZE TR_PG_NATIVE "SELECT pg_database_size(current_database())"
 #define TR_SQL_M_RECLAIM "PRAGMA wal_checkpoint(TRUNCATE); VACUUM; PRAGMA wal_checkpoint(TRUNCATE);"
 
 #endif

@@ -202,6 +202,40 @@ static void test_library(void)
     unsetenv("TRAIL_TEST_PG_DIR");
 }
 
+/* The management commands on a PostgreSQL store: tag, rename, forget a file, rm, gc. */
+static void test_manage(void)
+{
+    const char *pg = new_db("manage");
+    T_ASSERT(pg[0]);
+    char file[600], cmd[900];
+    snprintf(file, sizeof file, "%s", in_sandbox("secret-input.txt"));
+    snprintf(cmd, sizeof cmd, "echo s3cret > %s", file);
+    T_EQ_INT(system(cmd), 0);
+    setenv("TRAIL_SPOOL_ROOT", in_sandbox("spool-manage"), 1);
+    snprintf(cmd, sizeof cmd, "cat %s > /dev/null", file);
+    T_EQ_INT(TPROC(NULL, NULL, TRAIL, "run", "--store", (char *)pg, "--name", "reader", "--", "sh",
+                   "-c", cmd),
+             0);
+    T_EQ_INT(
+        TPROC(NULL, NULL, TRAIL, "run", "--store", (char *)pg, "--name", "other", "--", "true"), 0);
+    T_EQ_INT(TPROC(NULL, NULL, TRAIL, "tag", "reader", "k=v", "--store", (char *)pg), 0);
+    T_EQ_INT(TPROC(NULL, NULL, TRAIL, "rename", "reader", "reader2", "--store", (char *)pg), 0);
+    char sql[800];
+    /* a file under /tmp is node-local: its key is "HOST:/tmp/..." */
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM artifacts WHERE path LIKE '%%:%s'", file);
+    T_EQ_INT(pg_int(pg, sql), 1);
+    T_EQ_INT(TPROC(NULL, NULL, TRAIL, "forget", file, "--store", (char *)pg), 0);
+    T_EQ_INT(pg_int(pg, sql), 0);
+    char *out = NULL;
+    T_EQ_INT(TPROC(&out, NULL, TRAIL, "show", "reader2", "--store", (char *)pg, "--json"), 0);
+    T_CHECK(out && !strstr(out, "secret-input") && strstr(out, "\"k\""));
+    free(out);
+    T_EQ_INT(TPROC(NULL, NULL, TRAIL, "rm", "other", "--store", (char *)pg), 0);
+    T_EQ_INT(pg_int(pg, "SELECT count(*) FROM runs WHERE name = 'other'"), 0);
+    T_EQ_INT(TPROC(NULL, NULL, TRAIL, "gc", "--older-than", "0s", "--store", (char *)pg), 0);
+    T_EQ_INT(pg_int(pg, "SELECT count(*) FROM runs"), 0);
+}
+
 /* trail store copy: SQLite -> PostgreSQL, killed mid-copy and run again (it goes on, nothing
  * doubled), then PostgreSQL -> SQLite: all three answer alike, and the copy takes new runs. */
 static void test_copy(void)
@@ -363,6 +397,7 @@ int main(void)
     atexit(pg_stop);
     T_RUN(test_library);
     T_RUN(test_same_answers);
+    T_RUN(test_manage);
     T_RUN(test_copy);
     T_RUN(test_two_collectors);
     T_RUN(test_refusals);
