@@ -87,6 +87,7 @@ static int on_record(void *ctx, const tr_seg_info *seg, uint64_t seq, const uint
     if (rec.type == TR_REC_DROPPED && tr_rec_get_i64(&rec, TR_F_COUNT, &lost) == 0 && lost > 0)
         d->batch_dropped += (uint64_t)lost;
     if (rc == 0) tr_enrich_note(d->enrich, seg, &rec);
+    if (rc > 0) d->more = 1; /* the sink's batch is full: the rest waits for the next pump */
     return rc;
 }
 
@@ -164,6 +165,7 @@ long tr_deliver_pump(tr_deliver *d, int64_t deadline_ns)
     }
     d->last_err = 0;
     d->batch_dropped = 0;
+    d->more = 0;
     uint64_t undecodable = d->undecodable, refused = d->refused;
     long n = tr_spool_reader_poll(d->reader, on_record, d, 0);
     if (n < 0 || d->last_err) {

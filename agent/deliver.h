@@ -49,7 +49,8 @@ typedef struct tr_deliver {
     uint64_t damaged_sent;           /* damaged frames already reported as a DROPPED record */
     int64_t budget_check_ns;         /* next look for the spool root's over-budget note */
     int last_err;                    /* TRAIL_E* of the last failed attempt, 0 after a success */
-    char last_msg[1400];             /* why it failed, one line */
+    int more; /* the last pump stopped at a full batch of the sink: records are waiting */
+    char last_msg[1400]; /* why it failed, one line */
 } tr_deliver;
 
 /* The run id the directory is named by (a run's records belong to it), NULL if it is none. */

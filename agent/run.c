@@ -714,14 +714,18 @@ int tr_cmd_run(int argc, char **argv)
         kids_ms = tr_kids_tick(kids);
         int64_t now = tr_mono_ns();
         if (now >= next_pump) { /* a batch, and more while a backlog is left, for one slice */
+            /* A pump takes every record committed so far; only a full batch of the sink
+             * (dl.more) leaves a backlog. Pumping again whenever a pump found records made a
+             * stream of short processes (a shell loop, make) cost a transaction and an
+             * fdatasync every millisecond or so while CMD ran: the launcher busy beside it. */
             int64_t slice_end = now + DELIVER_SLICE_NS;
             long n;
             do
                 n = tr_deliver_pump(&dl, 0);
-            while (n > 0 && tr_mono_ns() < slice_end);
+            while (n > 0 && dl.more && tr_mono_ns() < slice_end);
             if (n < 0 && n != TRAIL_EAGAIN && !reported++)
                 tr_agent_err("%s (will retry)", dl.last_msg);
-            next_pump = n > 0 ? tr_mono_ns() : tr_mono_ns() + DELIVER_NS; /* backlog: soon */
+            next_pump = n > 0 && dl.more ? tr_mono_ns() : tr_mono_ns() + DELIVER_NS;
         }
         struct pollfd pfd[2];
         int np = tr_console_pollfds(&con, pfd);
