@@ -32,6 +32,8 @@ typedef struct {
     unsigned next_name; /* server-side prepared statements: s1, s2, ... */
     unsigned gen;       /* bumped when the connection is reset: statements prepare again */
     int queued;         /* writes sent in pipeline mode whose results are not read yet */
+    int in_tx;          /* between a BEGIN and its COMMIT/ROLLBACK (as this side sent them) */
+    char setup[256];    /* the session's settings, again after a reconnection */
     int64_t lastval;    /* SELECT lastval() read with them */
 } pg_db;
 
@@ -136,6 +138,22 @@ static int is_deferrable(const char *sql)
         return 0;
     if (strcasestr(sql, "RETURNING")) return 0;
     return 1;
+}
+
+/* A connection the server dropped (restarted, failed over) is opened again, between
+ * transactions only: one lost inside a transaction fails it, and the store rolls back and
+ * retries (traild re-ingests the batch). Statements prepare again on the new session. */
+static int ensure_conn(pg_db *d)
+{
+    if (PQstatus(d->c) == CONNECTION_OK || d->in_tx) return TR_DB_OK;
+    d->queued = 0;
+    PQreset(d->c);
+    if (PQstatus(d->c) != CONNECTION_OK) return code_of(d, NULL);
+    d->gen++;
+    PGresult *r = PQexec(d->c, d->setup);
+    int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? TR_DB_OK : code_of(d, r);
+    PQclear(r);
+    return rc;
 }
 
 static void clear_blobs(pg_st *s)
@@ -312,6 +330,7 @@ static int run(pg_st *s)
     pg_db *d = PDB(s->base.db);
     PGresult *r;
     int rc;
+    if (!d->queued && (rc = ensure_conn(d))) return rc;
     if (s->persistent && (s->prepared_gen != d->gen || !s->prepared_gen) && (rc = flush(d)))
         return rc;
     if (s->deferrable) {
@@ -536,7 +555,10 @@ static int pg_exec(tr_db *db, const char *sql)
 {
     pg_db *d = PDB(db);
     int rc = flush(d);
-    if (rc) return rc;
+    if (rc || (rc = ensure_conn(d))) return rc;
+    const char *w = sql + (strncmp(sql, TR_PG_NATIVE, strlen(TR_PG_NATIVE)) ? 0 : 6);
+    int begin = !strncasecmp(w, "BEGIN", 5);
+    if (!strncasecmp(w, "COMMIT", 6) || !strncasecmp(w, "ROLLBACK", 8)) d->in_tx = 0;
     char *t = tr_pgsql_translate(sql, NULL);
     if (!t) {
         set_err(d, "out of memory");
@@ -553,6 +575,9 @@ static int pg_exec(tr_db *db, const char *sql)
         if (rc == TR_DB_OK && es != PGRES_COMMAND_OK && es != PGRES_TUPLES_OK) rc = code_of(d, r);
         PQclear(r);
     }
+    if (begin && rc == TR_DB_OK) d->in_tx = 1;
+    if (begin && rc != TR_DB_OK && PQtransactionStatus(d->c) != PQTRANS_IDLE)
+        PQclear(PQexec(d->c, "ROLLBACK")); /* BEGIN went in, the lock did not: no transaction */
     return rc;
 }
 
@@ -671,8 +696,8 @@ int tr_db_pg_open(const char *url, int flags, int busy_ms, const char *password,
         return TR_DB_CANTOPEN;
     }
     PQsetNoticeProcessor(d->c, quiet, NULL);
-    char setup[256];
-    snprintf(setup, sizeof setup,
+    char *setup = d->setup;
+    snprintf(d->setup, sizeof d->setup,
              "SET lock_timeout = %d; SET TIME ZONE 'UTC'; SET extra_float_digits = 3;"
              " SET standard_conforming_strings = on;%s",
              busy_ms,

@@ -202,6 +202,33 @@ static void test_library(void)
     unsetenv("TRAIL_TEST_PG_DIR");
 }
 
+/* The database server restarts under a running traild (every session ended, as in a crash or
+ * a fail-over): the batch in flight is refused and re-sent, traild reconnects, nothing lost. */
+static void test_server_restart(void)
+{
+    const char *pg = new_db("restart");
+    T_ASSERT(pg[0]);
+    setenv("TRAIL_SPOOL_ROOT", in_sandbox("spool-restart"), 1);
+    int port = tnet_free_port();
+    char url[64], args[200], ignored[256];
+    snprintf(url, sizeof url, "tcp://127.0.0.1:%d", port);
+    pid_t d = TNET_TRAILD(in_sandbox("restart.log"), "--listen", url, "--store", (char *)pg);
+    T_ASSERT(d > 0);
+    T_EQ_INT(TPROC(NULL, NULL, TRAIL, "run", "--name", "before", "--collector", url, "--", CLIENT,
+                   "metrics", "500"),
+             0);
+    snprintf(args, sizeof args, "restart %s", pgdir);
+    T_EQ_INT(server(args, ignored, sizeof ignored), 0);
+    T_EQ_INT(TPROC(NULL, NULL, TRAIL, "run", "--name", "after", "--collector", url, "--", CLIENT,
+                   "metrics", "500"),
+             0);
+    T_EQ_INT(pg_int(pg, "SELECT count(*) FROM metrics m JOIN runs r ON r.id = m.run_id"
+                        " WHERE r.name IN ('before', 'after') AND r.status = 'finished'"),
+             1000);
+    kill(d, SIGTERM);
+    T_EQ_INT(tnet_wait(d), 0);
+}
+
 /* The management commands on a PostgreSQL store: tag, rename, forget a file, rm, gc. */
 static void test_manage(void)
 {
@@ -398,6 +425,7 @@ int main(void)
     T_RUN(test_library);
     T_RUN(test_same_answers);
     T_RUN(test_manage);
+    T_RUN(test_server_restart);
     T_RUN(test_copy);
     T_RUN(test_two_collectors);
     T_RUN(test_refusals);

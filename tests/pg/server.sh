@@ -1,5 +1,5 @@
 #!/bin/bash
-# server.sh start DIR | db DIR NAME | stop DIR: a throwaway PostgreSQL 15 for the tests, in DIR, listening only
+# server.sh start DIR | db DIR NAME | restart DIR | stop DIR: a throwaway PostgreSQL 15 for the tests, in DIR, listening only
 # on a unix socket in DIR; run as an unprivileged user (nobody when started by root). `start`
 # prints the store URL of a fresh database "trail" (C collation, SQL_ASCII: bytes as SQLite
 # keeps them); `db` adds database NAME and prints its URL. Exit 77 when PostgreSQL is not
@@ -26,6 +26,9 @@ start)
 db)
     "${as[@]}" "$bin/createdb" -h "$dir" -U trail "${3:?name}"
     echo "postgresql:///$3?host=$dir&user=trail"
+    ;;
+restart) # -m fast: every session is ended, as a server crash or fail-over ends them
+    "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -m fast -w -t 60 restart >/dev/null
     ;;
 stop)
     [ -d "$dir/data" ] && "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
