@@ -98,12 +98,15 @@ int tr_hash_file(const char *path, const tr_fingerprint *expect, int check_dev, 
         goto done;
     }
     if (SHA_START(&ctx, 0) != 0) goto done;
-    for (;;) {
+    /* up to the size fstat gave: a file that grew or shrank meanwhile fails the check after
+     * (no read only to see the end, one system call per file) */
+    for (off_t left = sb.st_size; left > 0;) {
         ssize_t n = read(fd, buf, CHUNK);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) goto done;
         if (n == 0) break;
         if (SHA_UPDATE(&ctx, buf, (size_t)n) != 0) goto done;
+        left -= n;
     }
     if (SHA_FINISH(&ctx, sum) != 0) goto done;
     struct stat after;
@@ -114,8 +117,12 @@ int tr_hash_file(const char *path, const tr_fingerprint *expect, int check_dev, 
                               (int64_t)sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec},
             1))
         goto done; /* written while we read it */
-    for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", sum[i]);
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        hex[2 * i] = digits[sum[i] >> 4];
+        hex[2 * i + 1] = digits[sum[i] & 15];
+    }
+    hex[64] = 0;
     if (seen)
         *seen = (tr_fingerprint){(uint64_t)sb.st_dev, (uint64_t)sb.st_ino, (int64_t)sb.st_size,
                                  (int64_t)sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec};
@@ -268,5 +275,6 @@ int tr_hashq_flush(tr_hashq *q, tr_enrich *e, tr_sink *sink)
         rc = emit_hash(e, it, hex, &seen);
     }
     tr_hashq_clear(q);
+    if (sink->vt->cache_sync) sink->vt->cache_sync(sink); /* ends the look-ups' read snapshot */
     return rc;
 }

@@ -172,14 +172,19 @@ static void store_abort(tr_sink *s)
     if (((store_sink *)s)->st) tr_store_rollback(((store_sink *)s)->st);
 }
 
+/* The look-ups of one enrichment pass share one read snapshot (ended by store_cache_sync, or
+ * by the next batch's begin): one read lock, not one per file. A hash another agent stored
+ * meanwhile is missed, which costs only hashing the file again. */
 static int store_hash_known(tr_sink *s, const char *path, const char *host,
                             const tr_fingerprint *fp)
 {
     char key[4608];
     tr_hash_target t;
-    if (!((store_sink *)s)->st) return 0;
+    store_sink *k = (store_sink *)s;
+    if (!k->st) return 0;
     if (tr_store_artifact_key(path, host, key, sizeof key) != 0) return 0;
-    return tr_store_hash_target(((store_sink *)s)->st, key, fp, &t) == 0 && t.has_hash;
+    if (!k->cache_tx && tr_store_read_begin(k->st) != 0) return 0;
+    return tr_store_hash_target(k->st, key, fp, &t) == 0 && t.has_hash;
 }
 
 static int store_dpkg_get(tr_sink *s, const char *path, const char *stamp, char *pkg, size_t pn,
@@ -206,6 +211,7 @@ static int store_dpkg_put(tr_sink *s, const char *path, const char *stamp, const
 static void store_cache_sync(tr_sink *s)
 {
     store_sink *k = (store_sink *)s;
+    if (k->st) tr_store_read_end(k->st);
     if (!k->cache_tx) return;
     k->cache_tx = 0;
     if (tr_store_commit(k->st) != 0) tr_store_rollback(k->st); /* only a cache: lost is fine */

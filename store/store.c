@@ -579,11 +579,28 @@ int tr_store_begin(tr_store *s)
     if (s->flags & TR_STORE_READONLY)
         return tr_store_fail(s, TRAIL_EINVAL, "opened read-only: cannot write");
     if (s->in_tx) return tr_store_fail(s, TRAIL_EINVAL, "transaction already open");
+    tr_store_read_end(s);
     int rc = exec(s, TR_SQL_BEGIN, "beginning a transaction");
     if (rc) return rc;
     s->in_tx = 1;
     s->tx_broken = 0;
     return 0;
+}
+
+int tr_store_read_begin(tr_store *s)
+{
+    if (!s) return TRAIL_EINVAL;
+    if (s->in_tx || s->in_read) return 0;
+    int rc = exec(s, s->pg ? TR_PG_BEGIN_READ : TR_SQL_BEGIN_READ, "beginning a read");
+    if (rc == 0) s->in_read = 1;
+    return rc;
+}
+
+void tr_store_read_end(tr_store *s)
+{
+    if (!s || !s->in_read) return;
+    s->in_read = 0;
+    if (!tr_db_get_autocommit(s->db)) tr_db_exec(s->db, TR_SQL_COMMIT, NULL, NULL, NULL);
 }
 
 int tr_store_rollback(tr_store *s)

@@ -47,6 +47,11 @@ int tr_store_schema_version(tr_store *s);
 int tr_store_begin(tr_store *s);
 int tr_store_commit(tr_store *s);
 int tr_store_rollback(tr_store *s);
+/* A read snapshot outside a transaction: look-ups until tr_store_read_end see one state of the
+ * store and take its read lock once, not once per statement (a series of look-ups between
+ * batches). Nothing is written inside it; tr_store_begin ends it first. 0 or TRAIL_E*. */
+int tr_store_read_begin(tr_store *s);
+void tr_store_read_end(tr_store *s);
 
 /* Highest seq stored for a stream, or -1 when the stream is unknown. */
 int tr_store_stream_hwm(tr_store *s, const char *stream_id, int64_t *hwm);

@@ -22,6 +22,7 @@ struct tr_store {
     int pg;          /* a PostgreSQL store */
     int flags;
     int in_tx;       /* inside tr_store_begin .. commit/rollback */
+    int in_read;     /* inside tr_store_read_begin .. end */
     int tx_broken;   /* TRAIL_E* of a failed ingest inside the caller's batch: commit returns it */
     int64_t skipped; /* records of unknown types or without required fields */
     char err[512];
