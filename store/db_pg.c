@@ -33,6 +33,7 @@ typedef struct {
     unsigned gen;       /* bumped when the connection is reset: statements prepare again */
     int queued;         /* writes sent in pipeline mode whose results are not read yet */
     int in_tx;          /* between a BEGIN and its COMMIT/ROLLBACK (as this side sent them) */
+    int utf8;           /* the database's encoding is UTF8: it checks every text */
     char setup[256];    /* the session's settings, again after a reconnection */
     int64_t lastval;    /* SELECT lastval() read with them */
 } pg_db;
@@ -298,12 +299,53 @@ static int pg_bind_null(tr_dbst *st, int i)
     return TR_DB_OK;
 }
 
+/* Length of the valid UTF-8 sequence at p (1-4), 0 when the byte there starts none. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+    if (p[0] < 0x80) return 1;
+    size_t k = p[0] >= 0xC2 && p[0] <= 0xDF   ? 2
+               : p[0] >= 0xE0 && p[0] <= 0xEF ? 3
+               : p[0] >= 0xF0 && p[0] <= 0xF4 ? 4
+                                              : 0;
+    if (!k || k > n) return 0;
+    for (size_t j = 1; j < k; j++)
+        if ((p[j] & 0xC0) != 0x80) return 0;
+    if (k == 3 && ((p[0] == 0xE0 && p[1] < 0xA0) || (p[0] == 0xED && p[1] >= 0xA0))) return 0;
+    if (k == 4 && ((p[0] == 0xF0 && p[1] < 0x90) || (p[0] == 0xF4 && p[1] >= 0x90))) return 0;
+    return k;
+}
+
 static int pg_bind_text(tr_dbst *st, int i, const char *p, int n, tr_db_destructor d)
 {
     (void)d; /* always copied: libpq takes NUL-terminated texts */
     if (!p) return pg_bind_null(st, i);
     size_t len = n < 0 ? strlen(p) : strnlen(p, (size_t)n);
-    return bind_copy(PST(st), i, p, len);
+    const unsigned char *u = (const unsigned char *)p;
+    size_t k = 0, seq;
+    if (PDB(st->db)->utf8)
+        while (k < len && (seq = utf8_seq(u + k, len - k)))
+            k += seq;
+    if (k == len || !PDB(st->db)->utf8) return bind_copy(PST(st), i, p, len);
+    /* A UTF8 database refuses bytes that are not UTF-8 (paths may hold any): each such byte B is
+     * stored as U+F700+B (private use), the same text every time, so a path stays one key. */
+    char *t = malloc(3 * len + 1);
+    if (!t) return TR_DB_NOMEM;
+    size_t o = 0;
+    for (k = 0; k < len;) {
+        if ((seq = utf8_seq(u + k, len - k))) {
+            memcpy(t + o, u + k, seq);
+            o += seq;
+            k += seq;
+            continue;
+        }
+        unsigned cp = 0xF700u + u[k++];
+        t[o++] = (char)(0xE0 | (cp >> 12));
+        t[o++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        t[o++] = (char)(0x80 | (cp & 0x3F));
+    }
+    int rc = bind_copy(PST(st), i, t, o);
+    free(t);
+    return rc;
 }
 
 static int pg_bind_blob(tr_dbst *st, int i, const void *p, int n, tr_db_destructor d)
@@ -705,5 +747,7 @@ int tr_db_pg_open(const char *url, int flags, int busy_ms, const char *password,
     PGresult *r = PQexec(d->c, setup);
     int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? TR_DB_OK : code_of(d, r);
     PQclear(r);
+    const char *enc = PQparameterStatus(d->c, "server_encoding");
+    d->utf8 = enc && !strcmp(enc, "UTF8");
     return rc;
 }

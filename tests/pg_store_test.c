@@ -202,6 +202,34 @@ static void test_library(void)
     unsetenv("TRAIL_TEST_PG_DIR");
 }
 
+/* A UTF8 database refuses text that is not UTF-8; a path is any bytes. The run is stored
+ * whole, the path as the same text each time (one file, one key). */
+static void test_utf8_database(void)
+{
+    char args[300];
+    static char url[256];
+    snprintf(args, sizeof args, "db %s utf8db UTF8", pgdir);
+    T_ASSERT(server(args, url, sizeof url) == 0 && url[0]);
+    char file[700], cmd[1600];
+    snprintf(file, sizeof file, "%s/bad-\xff\xfe-name.txt", sandbox);
+    FILE *f = fopen(file, "w");
+    T_ASSERT(f);
+    fputs("x\n", f);
+    fclose(f);
+    setenv("TRAIL_SPOOL_ROOT", in_sandbox("spool-utf8"), 1);
+    snprintf(cmd, sizeof cmd, "cat %s/bad-*-name.txt > /dev/null", sandbox);
+    for (int i = 0; i < 2; i++)
+        T_EQ_INT(TPROC(NULL, NULL, TRAIL, "run", "--store", url, "--name", "odd-bytes", "--", "sh",
+                       "-c", cmd),
+                 0);
+    T_EQ_INT(pg_int(url, "SELECT count(*) FROM runs WHERE name = 'odd-bytes'"), 2);
+    T_EQ_INT(pg_int(url, "SELECT count(*) FROM artifacts WHERE path LIKE '%bad-%-name.txt'"), 1);
+    char *out = NULL;
+    T_EQ_INT(TPROC(&out, NULL, TRAIL, "show", "odd-bytes", "--store", url, "--json"), 0);
+    T_CHECK(out && strstr(out, "-name.txt"));
+    free(out);
+}
+
 /* The database server restarts under a running traild (every session ended, as in a crash or
  * a fail-over): the batch in flight is refused and re-sent, traild reconnects, nothing lost. */
 static void test_server_restart(void)
@@ -426,6 +454,7 @@ int main(void)
     T_RUN(test_same_answers);
     T_RUN(test_manage);
     T_RUN(test_server_restart);
+    T_RUN(test_utf8_database);
     T_RUN(test_copy);
     T_RUN(test_two_collectors);
     T_RUN(test_refusals);

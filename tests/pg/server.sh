@@ -2,7 +2,7 @@
 # server.sh start DIR | db DIR NAME | restart DIR | stop DIR: a throwaway PostgreSQL 15 for the tests, in DIR, listening only
 # on a unix socket in DIR; run as an unprivileged user (nobody when started by root). `start`
 # prints the store URL of a fresh database "trail" (C collation, SQL_ASCII: bytes as SQLite
-# keeps them); `db` adds database NAME and prints its URL. Exit 77 when PostgreSQL is not
+# keeps them); `db DIR NAME [ENCODING]` adds database NAME and prints its URL. Exit 77 when PostgreSQL is not
 # installed. TRAIL_PG_FSYNC=on: a durable server (benchmarks), else fsync is off (tests).
 set -euo pipefail
 cmd=${1:?start|stop} dir=${2:?directory}
@@ -24,7 +24,9 @@ start)
     echo "postgresql:///trail?host=$dir&user=trail"
     ;;
 db)
-    "${as[@]}" "$bin/createdb" -h "$dir" -U trail "${3:?name}"
+    enc=()
+    [ -n "${4:-}" ] && enc=(-E "$4" -T template0)
+    "${as[@]}" "$bin/createdb" -h "$dir" -U trail "${enc[@]}" "${3:?name}"
     echo "postgresql:///$3?host=$dir&user=trail"
     ;;
 restart) # -m fast: every session is ended, as a server crash or fail-over ends them
