@@ -461,19 +461,28 @@ def bench_queries():
         "runs --json (first page)": [TRAIL, "runs", "--json"],
         "diff two runs": [TRAIL, "diff", train, evaluate],
         "show a run": [TRAIL, "show", train],
+        "trail --version (the command's start alone)": [TRAIL, "--version"],
     }
     rss = {k: [] for k in q}
+    cpu = {k: [] for k in q}
 
     rss_file = os.path.join(TMP, "q.rss")
 
     def query(k):
         def fn():  # GNU time's child: the query's own max RSS, not a forked Python's
-            wall = run(["/usr/bin/time", "-o", rss_file, "-f", "maxrss_kb=%M"] + q[k], env=e)[0]
+            wall, used = run(["/usr/bin/time", "-o", rss_file, "-f", "maxrss_kb=%M"] + q[k],
+                             env=e)[:2]
             with open(rss_file) as f:
                 rss[k].append(field(f.read(), "maxrss_kb") / 1024)
+            cpu[k].append(used * 1000)
             return wall * 1000
         return fn
     interleave("queries on the %d-run store" % runs, [(k, query(k)) for k in q], "ms")
+    # CPU time (user + system) of the command and of GNU time around it (wait4's rusage of a
+    # process counts its waited-for children): what the other processes of a shared machine
+    # move least
+    for k in q:
+        record("queries on the %d-run store, CPU time" % runs, k, "ms", cpu[k])
     for k in q:
         record("queries on the %d-run store, max RSS" % runs, k, "MiB", rss[k])
 
