@@ -47,16 +47,19 @@ class TrailError(Exception):
 
 _lock = threading.Lock()
 _libref = None
+_log_c = None  # _libref.trail_log_metric, once loaded: one global read on the hot path
 _load_error = None
 
 
 def _c():
-    global _libref, _load_error
+    global _libref, _log_c, _load_error
     if _libref is None:
         with _lock:
             if _libref is None and _load_error is None:
                 try:
-                    _libref = _lib.load()
+                    lib = _lib.load()
+                    _log_c = lib.trail_log_metric
+                    _libref = lib
                 except OSError as e:
                     _load_error = str(e)
     if _libref is None:
@@ -222,17 +225,23 @@ def log_metric(key, value, step=None):
     kb = _keys.get(key)
     if kb is None:
         kb = _keys[key] = _key(key)
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TrailError(_EVALUE, "metric %r: value %r is not a number" % (key, value),
-                         "TRAIL_EVALUE") from None
+    if value.__class__ is float:  # the usual case: no conversion
+        v = value
+    else:
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            raise TrailError(_EVALUE, "metric %r: value %r is not a number" % (key, value),
+                             "TRAIL_EVALUE") from None
     if step is None:
         step = _steps.get(key, -1) + 1
-    else:
+    elif step.__class__ is not int:
         step = int(step)
     _steps[key] = step
-    rc = _libref.trail_log_metric(kb, v, step) if _libref is not None else _c().trail_log_metric(kb, v, step)
+    f = _log_c
+    if f is None:
+        f = _c().trail_log_metric
+    rc = f(kb, v, step)
     if rc:
         _check(rc)
     if _active is None:
