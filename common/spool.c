@@ -176,9 +176,10 @@ int tr_slab_create(const char *dir, const char *run_id, uint32_t nslots, uint32_
     tr_put_u32(h + TR_SLAB_OFF_SLOTSZ, slot_size);
     memcpy(h + TR_SLAB_OFF_RUN, run_id, TR_ID_LEN);
     if (rc == 0 && pwrite(fd, h, sizeof h, 0) != (ssize_t)sizeof h) rc = TRAIL_EIO;
-    /* the first page of every slot (its header and first frames) in the page cache now: a
-     * process's first append then takes a minor fault, not one that allocates the page */
-    for (uint32_t i = 0; rc == 0 && i < nslots; i++) {
+    /* the first page of the first slots (claims are first fit) in the page cache now: a
+     * process's first append there takes a minor fault, not one that allocates the page; the
+     * reader's zeroing keeps a reused slot's pages cached. Not all 512: a pwrite each. */
+    for (uint32_t i = 0; rc == 0 && i < nslots && i < TR_SLAB_WARM; i++) {
         uint64_t off = TR_SLAB_HDR_SIZE + (uint64_t)i * slot_size;
         if (pwrite(fd, zero, 4096, (off_t)off) != 4096) rc = TRAIL_EIO;
     }
@@ -235,7 +236,7 @@ int tr_seg_claim(tr_seg *seg, tr_slab *slab, const char *run_id)
     if (__atomic_load_n(flags, __ATOMIC_SEQ_CST) & TR_SLAB_F_RETIRED) return TRAIL_ENOSPC;
     pid_t pid = getpid();
     for (uint32_t k = 0; k < slab->nslots; k++) {
-        uint32_t i = ((uint32_t)pid + k) % slab->nslots; /* processes start apart */
+        uint32_t i = k; /* first fit: the slots in use stay few and their pages warm */
         uint32_t *owner = slab_owner(slab->base, i), free_ = 0;
         if (__atomic_load_n(owner, __ATOMIC_RELAXED) != 0 ||
             !__atomic_compare_exchange_n(owner, &free_, (uint32_t)pid, 0, __ATOMIC_SEQ_CST,

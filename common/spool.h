@@ -82,6 +82,7 @@ typedef struct tr_seg {
 #define TR_SLAB_F_RETIRED 0x1u
 #define TR_SLAB_SLOT_CAP (16u << 10)
 #define TR_SLAB_SLOTS 512u
+#define TR_SLAB_WARM 64u /* slots whose first page tr_slab_create writes */
 
 typedef struct tr_slab {
     uint8_t *base; /* NULL: none mapped */
