@@ -65,6 +65,8 @@ set(CPACK_SET_DESTDIR ON)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION devel)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-# dlopen'ed by the shim for crash backtraces, so dpkg-shlibdeps cannot see it.
+# dlopen'ed by the shim for crash backtraces, so dpkg-shlibdeps cannot see it; libpq5 is
+# dlopen'ed by the store for postgresql:// stores.
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "libunwind8")
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "libpq5")
 include(CPack)

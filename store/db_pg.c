@@ -7,10 +7,108 @@
 #include <string.h>
 #include <strings.h>
 
+#include <dlfcn.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 
 #include "db.h"
 #include "db_pg.h"
+
+/* libpq is loaded when a PostgreSQL store is first opened, not linked: every trail command
+ * would otherwise load it and the 20-odd libraries it needs (Kerberos, LDAP, TLS), some 5 ms
+ * of start-up for commands that only ever open a SQLite file. Its header gives the types. */
+#define PQ_FUNCS(X)                                                                                \
+    X(PQclear)                                                                                     \
+    X(PQcmdTuples)                                                                                 \
+    X(PQconnectdbParams)                                                                           \
+    X(PQenterPipelineMode)                                                                         \
+    X(PQerrorMessage)                                                                              \
+    X(PQexec)                                                                                      \
+    X(PQexecParams)                                                                                \
+    X(PQexecPrepared)                                                                              \
+    X(PQexitPipelineMode)                                                                          \
+    X(PQfinish)                                                                                    \
+    X(PQfname)                                                                                     \
+    X(PQfreemem)                                                                                   \
+    X(PQftype)                                                                                     \
+    X(PQgetResult)                                                                                 \
+    X(PQgetisnull)                                                                                 \
+    X(PQgetlength)                                                                                 \
+    X(PQgetvalue)                                                                                  \
+    X(PQnfields)                                                                                   \
+    X(PQntuples)                                                                                   \
+    X(PQparameterStatus)                                                                           \
+    X(PQpipelineSync)                                                                              \
+    X(PQprepare)                                                                                   \
+    X(PQreset)                                                                                     \
+    X(PQresultErrorField)                                                                          \
+    X(PQresultErrorMessage)                                                                        \
+    X(PQresultStatus)                                                                              \
+    X(PQsendQuery)                                                                                 \
+    X(PQsendQueryParams)                                                                           \
+    X(PQsendQueryPrepared)                                                                         \
+    X(PQsetNoticeProcessor)                                                                        \
+    X(PQstatus)                                                                                    \
+    X(PQtransactionStatus)                                                                         \
+    X(PQunescapeBytea)
+
+static struct {
+#define PQ_MEMBER(f) __typeof__(f) *f;
+    PQ_FUNCS(PQ_MEMBER)
+#undef PQ_MEMBER
+} pq;
+static pthread_once_t pq_once = PTHREAD_ONCE_INIT;
+static char pq_error[256];
+
+static void pq_load(void)
+{
+    void *h = dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        snprintf(pq_error, sizeof pq_error,
+                 "PostgreSQL stores need libpq (Debian: apt install libpq5): %s", dlerror());
+        return;
+    }
+#define PQ_LOAD(f)                                                                                 \
+    if (!pq_error[0] && !(*(void **)&pq.f = dlsym(h, #f)))                                         \
+        snprintf(pq_error, sizeof pq_error, "libpq.so.5 has no %s (libpq 14 or later needed)", #f);
+    PQ_FUNCS(PQ_LOAD)
+#undef PQ_LOAD
+}
+
+/* From here on each PQ name is the loaded function. */
+#define PQclear (pq.PQclear)
+#define PQcmdTuples (pq.PQcmdTuples)
+#define PQconnectdbParams (pq.PQconnectdbParams)
+#define PQenterPipelineMode (pq.PQenterPipelineMode)
+#define PQerrorMessage (pq.PQerrorMessage)
+#define PQexec (pq.PQexec)
+#define PQexecParams (pq.PQexecParams)
+#define PQexecPrepared (pq.PQexecPrepared)
+#define PQexitPipelineMode (pq.PQexitPipelineMode)
+#define PQfinish (pq.PQfinish)
+#define PQfname (pq.PQfname)
+#define PQfreemem (pq.PQfreemem)
+#define PQftype (pq.PQftype)
+#define PQgetResult (pq.PQgetResult)
+#define PQgetisnull (pq.PQgetisnull)
+#define PQgetlength (pq.PQgetlength)
+#define PQgetvalue (pq.PQgetvalue)
+#define PQnfields (pq.PQnfields)
+#define PQntuples (pq.PQntuples)
+#define PQparameterStatus (pq.PQparameterStatus)
+#define PQpipelineSync (pq.PQpipelineSync)
+#define PQprepare (pq.PQprepare)
+#define PQreset (pq.PQreset)
+#define PQresultErrorField (pq.PQresultErrorField)
+#define PQresultErrorMessage (pq.PQresultErrorMessage)
+#define PQresultStatus (pq.PQresultStatus)
+#define PQsendQuery (pq.PQsendQuery)
+#define PQsendQueryParams (pq.PQsendQueryParams)
+#define PQsendQueryPrepared (pq.PQsendQueryPrepared)
+#define PQsetNoticeProcessor (pq.PQsetNoticeProcessor)
+#define PQstatus (pq.PQstatus)
+#define PQtransactionStatus (pq.PQtransactionStatus)
+#define PQunescapeBytea (pq.PQunescapeBytea)
 
 /* Type oids of the results the store reads (pg_type.h). */
 #define OID_BOOL 16
@@ -721,6 +819,11 @@ int tr_db_pg_open(const char *url, int flags, int busy_ms, const char *password,
     d->base.kind = TR_DB_KIND_PG;
     d->gen = 1;
     *out = &d->base;
+    pthread_once(&pq_once, pq_load);
+    if (pq_error[0]) {
+        set_err(d, pq_error);
+        return TR_DB_CANTOPEN;
+    }
     const char *keys[] = {"dbname", "password", "application_name", NULL};
     const char *vals[] = {url, password, "trail", NULL};
     if (!password) {

@@ -398,6 +398,15 @@ static void test_two_collectors(void)
     T_EQ_INT(tnet_wait(db), 0);
 }
 
+/* libpq (and what it loads) comes in only with a PostgreSQL store: the commands and traild do
+ * not link it (5 ms of start-up for every command otherwise). */
+static void test_libpq_on_demand(void)
+{
+    char cmd[800];
+    snprintf(cmd, sizeof cmd, "ldd %s %s | grep -q libpq", TRAIL, tproc_bin("traild"));
+    T_CHECK(system(cmd) != 0);
+}
+
 /* A schema holding someone else's tables, or a newer trail's, is refused with a reason; a
  * password never appears in what trail says. */
 static void test_refusals(void)
@@ -450,6 +459,7 @@ int main(void)
         return 1;
     }
     atexit(pg_stop);
+    T_RUN(test_libpq_on_demand);
     T_RUN(test_library);
     T_RUN(test_same_answers);
     T_RUN(test_manage);
