@@ -246,22 +246,11 @@ static int on_metric(ing *c)
         (rc = tr_store_metric_source(c->s, c->run, c->runlen, key, keylen, src, srclen, &drop)))
         return rc;
     if (drop) return 0;
-    tr_stmt q;
-    if ((rc = begin_stmt(c, &q, TR_STMT_METRIC, 0))) return rc;
     /* SQLite turns a NaN REAL into NULL: `special` keeps what the value was. */
     int special = isnan(v) ? 1 : isinf(v) ? (v > 0 ? 2 : 3) : 0;
-    tr_bind_text(&q, 2, key, keylen);
-    tr_bind_int(&q, 3, step);
-    if (special == 1)
-        tr_bind_null(&q, 4);
-    else
-        tr_bind_double(&q, 4, v);
-    tr_bind_int(&q, 5, special);
-    tr_bind_int(&q, 6, c->rec->time_ns);
-    tr_bind_cstr(&q, 7, c->st->id);
-    tr_bind_int(&q, 8, c->seq);
-    tr_bind_text(&q, 9, src, srclen);
-    return tr_stmt_done(&q);
+    /* inserted with the next points of the transaction, before any other statement */
+    return tr_ingest_metric(c->s, c->run, c->runlen, key, keylen, step, v, special, c->rec->time_ns,
+                            c->st->id, c->seq, src, srclen);
 }
 
 static int on_env(ing *c)

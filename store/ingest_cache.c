@@ -31,6 +31,18 @@ struct tr_ingest_cache {
     tr_strmap *runs; /* run ids whose row exists */
     tr_strmap *ids;  /* 'a' + artifact key -> row id */
     tr_strmap *vers; /* version_key() -> artifact_versions.id */
+    /* metric points not inserted yet (tr_ingest_metric): TR_METRIC_ROWS make one statement;
+     * their text lives in mtext (offsets, so that it may grow) */
+    struct mrow {
+        size_t run, key, stream, src; /* offsets into mtext */
+        uint32_t runlen, keylen, streamlen, srclen;
+        int has_src, special;
+        int64_t step, time_ns, seq;
+        double v;
+    } mrow[TR_METRIC_ROWS];
+    int nmrow;
+    char *mtext;
+    size_t mlen, mcap;
 };
 
 static tr_ingest_cache *cache(tr_store *s)
@@ -59,6 +71,7 @@ void tr_ingest_cache_free(tr_store *s)
     tr_strmap_free(c->ids);
     tr_strmap_free(c->vers);
     free(c->ent);
+    free(c->mtext);
     free(c);
     s->ic = NULL;
 }
@@ -72,6 +85,8 @@ void tr_ingest_cache_forget(tr_store *s)
     tr_strmap_clear(c->ids);
     tr_strmap_clear(c->vers);
     c->last = -1;
+    c->nmrow = 0; /* rolled back, or inserted and committed */
+    c->mlen = 0;
 }
 
 void tr_ingest_versions_forget(tr_store *s)
@@ -148,10 +163,112 @@ int tr_ingest_stream_mark(tr_store *s, const tr_stream *st, int64_t seq, int64_t
     return 0;
 }
 
+/* Copies n bytes into mtext; the offset, or (size_t)-1 out of memory. */
+static size_t mtext_put(tr_ingest_cache *c, const char *p, size_t n)
+{
+    if (c->mlen + n > c->mcap) {
+        size_t cap = c->mcap ? c->mcap : 4096;
+        while (cap < c->mlen + n)
+            cap *= 2;
+        char *t = realloc(c->mtext, cap);
+        if (!t) return (size_t)-1;
+        c->mtext = t;
+        c->mcap = cap;
+    }
+    size_t at = c->mlen;
+    if (n) memcpy(c->mtext + at, p, n);
+    c->mlen += n;
+    return at;
+}
+
+/* Binds row r of the pending points to parameters first..first+8 (METRIC's order). */
+static void bind_mrow(tr_stmt *q, const tr_ingest_cache *c, const struct mrow *r, int first)
+{
+    tr_bind_text(q, first, c->mtext + r->run, r->runlen);
+    tr_bind_text(q, first + 1, c->mtext + r->key, r->keylen);
+    tr_bind_int(q, first + 2, r->step);
+    if (r->special == 1)
+        tr_bind_null(q, first + 3); /* NaN: SQLite would store NULL anyway */
+    else
+        tr_bind_double(q, first + 3, r->v);
+    tr_bind_int(q, first + 4, r->special);
+    tr_bind_int(q, first + 5, r->time_ns);
+    tr_bind_text(q, first + 6, r->streamlen ? c->mtext + r->stream : NULL, r->streamlen);
+    tr_bind_int(q, first + 7, r->seq);
+    tr_bind_text(q, first + 8, r->has_src ? c->mtext + r->src : NULL, r->srclen);
+}
+
+int tr_ingest_metrics_pending(const tr_store *s)
+{
+    return s->ic && s->ic->nmrow > 0;
+}
+
+int tr_ingest_metrics_flush(tr_store *s)
+{
+    tr_ingest_cache *c = s->ic;
+    if (!c || c->nmrow == 0) return 0;
+    int n = c->nmrow, rc = 0;
+    c->nmrow = 0; /* a failure spoils the transaction: nothing of it is kept */
+    tr_stmt q;
+    if (n == TR_METRIC_ROWS) {
+        if ((rc = tr_stmt_begin(&q, s, TR_STMT_METRIC_ROWS)) == 0) {
+            for (int i = 0; i < n; i++)
+                bind_mrow(&q, c, &c->mrow[i], 1 + 9 * i);
+            rc = tr_stmt_done(&q);
+        }
+    } else {
+        for (int i = 0; i < n && rc == 0; i++)
+            if ((rc = tr_stmt_begin(&q, s, TR_STMT_METRIC)) == 0) {
+                bind_mrow(&q, c, &c->mrow[i], 1);
+                rc = tr_stmt_done(&q);
+            }
+    }
+    c->mlen = 0;
+    return rc;
+}
+
+int tr_ingest_metric(tr_store *s, const char *run, size_t runlen, const char *key, size_t keylen,
+                     int64_t step, double v, int special, int64_t time_ns, const char *stream,
+                     int64_t seq, const char *src, size_t srclen)
+{
+    tr_ingest_cache *c = cache(s);
+    if (!c) return tr_store_fail(s, TRAIL_ENOMEM, "out of memory");
+    if (c->nmrow == TR_METRIC_ROWS) {
+        int rc = tr_ingest_metrics_flush(s);
+        if (rc) return rc;
+    }
+    size_t streamlen = stream ? strlen(stream) : 0;
+    struct mrow *r = &c->mrow[c->nmrow];
+    size_t at = c->mlen;
+    r->run = mtext_put(c, run, runlen);
+    r->key = mtext_put(c, key, keylen);
+    r->stream = mtext_put(c, stream, streamlen);
+    r->src = mtext_put(c, src, src ? srclen : 0);
+    if (r->run == (size_t)-1 || r->key == (size_t)-1 || r->stream == (size_t)-1 ||
+        r->src == (size_t)-1) {
+        c->mlen = at;
+        return tr_store_fail(s, TRAIL_ENOMEM, "out of memory");
+    }
+    r->runlen = (uint32_t)runlen;
+    r->keylen = (uint32_t)keylen;
+    r->streamlen = (uint32_t)streamlen;
+    r->srclen = (uint32_t)srclen;
+    r->has_src = src != NULL;
+    r->special = special;
+    r->step = step;
+    r->time_ns = time_ns;
+    r->seq = seq;
+    r->v = v;
+    c->nmrow++;
+    return 0;
+}
+
 int tr_ingest_cache_flush(tr_store *s)
 {
     tr_ingest_cache *c = s->ic;
     if (!c) return 0;
+    int mrc = tr_ingest_metrics_flush(s);
+    if (mrc) return mrc;
     size_t n = tr_strmap_size(c->streams);
     for (size_t i = 0; i < n; i++) {
         stream_ent *e = &c->ent[i];

@@ -105,6 +105,10 @@ int tr_store_sqlerr(tr_store *s, int rc, const char *what)
 
 tr_dbst *tr_store_stmt(tr_store *s, enum tr_stmt_id id)
 {
+    /* metric points ingest keeps (ingest_cache.c) are in the table before any other statement */
+    if (id != TR_STMT_METRIC && id != TR_STMT_METRIC_ROWS && tr_ingest_metrics_pending(s) &&
+        tr_ingest_metrics_flush(s) != 0)
+        return NULL;
     if (s->stmt[id]) return s->stmt[id];
     int rc = tr_db_prepare_persistent(s->db, tr_store_stmt_sql(s, id), &s->stmt[id]);
     if (rc != TR_DB_OK) {

@@ -129,6 +129,16 @@ int tr_ingest_artifact(tr_store *s, const char *key, int64_t *id, int *fresh);
 /* The version of artifact with rec's fingerprint, added when new (remembered); fresh: the
  * artifact was added just now (no version to look for). */
 int tr_ingest_version(tr_store *s, int64_t artifact, int fresh, const tr_rec *rec, int64_t *id);
+/* Metric points are inserted TR_METRIC_ROWS at a time (METRIC_ROWS): tr_ingest_metric keeps
+ * one (copying its text); tr_ingest_metrics_flush inserts what is kept, which commit does and
+ * tr_store_stmt does before any other statement (so every statement sees the points ingested
+ * before it); a rollback drops them. 0 or TRAIL_E*. */
+#define TR_METRIC_ROWS 16
+int tr_ingest_metric(tr_store *s, const char *run, size_t runlen, const char *key, size_t keylen,
+                     int64_t step, double v, int special, int64_t time_ns, const char *stream,
+                     int64_t seq, const char *src, size_t srclen);
+int tr_ingest_metrics_pending(const tr_store *s);
+int tr_ingest_metrics_flush(tr_store *s);
 /* Forgets the remembered versions: a lineage step may have dropped one. */
 void tr_ingest_versions_forget(tr_store *s);
 

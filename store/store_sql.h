@@ -131,6 +131,13 @@
 #define TR_SQL_COMMIT "COMMIT"
 #define TR_SQL_ROLLBACK "ROLLBACK"
 
+/* TR_METRIC_ROWS (store_int.h) rows of METRIC's nine parameters, numbered in order. */
+#define TR_SQL_METRIC_ROW "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+#define TR_SQL_METRIC_ROWS4                                                                        \
+    TR_SQL_METRIC_ROW ", " TR_SQL_METRIC_ROW ", " TR_SQL_METRIC_ROW ", " TR_SQL_METRIC_ROW
+#define TR_SQL_METRIC_ROWS16                                                                       \
+    TR_SQL_METRIC_ROWS4 ", " TR_SQL_METRIC_ROWS4 ", " TR_SQL_METRIC_ROWS4 ", " TR_SQL_METRIC_ROWS4
+
 /* Prepared statements, prepared once on first use and kept in the tr_store: X(NAME, SQL). */
 #define TR_STORE_STMTS(X)                                                                          \
     X(STREAM_HWM, "SELECT hwm FROM streams WHERE id = ?1")                                         \
@@ -160,6 +167,10 @@
              " ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value")                    \
     X(METRIC, "INSERT INTO metrics (run_id, key, step, value, special, time_ns, stream_id, seq,"   \
               " source) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")                              \
+    /* TR_METRIC_ROWS points in one statement (ingest_cache.c): most of a one-row insert's cost    \
+     * is the statement's own (bind, step, halt, reset), not the row's. */                         \
+    X(METRIC_ROWS, "INSERT INTO metrics (run_id, key, step, value, special, time_ns, stream_id,"   \
+                   " seq, source) VALUES " TR_SQL_METRIC_ROWS16)                                   \
     X(TAG, "INSERT INTO tags (run_id, key, value) VALUES (?1, ?2, ?3)"                             \
            " ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value")                      \
     X(ENV, "INSERT INTO env (run_id, pid, name, value, redacted) VALUES (?1, ?2, ?3, ?4, ?5)"      \
