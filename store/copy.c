@@ -216,6 +216,28 @@ static void bind_as(tr_dbst *wr, tr_dbst *rd, int i, int null)
     }
 }
 
+/* Column i of rd as a COPY value, by its type. */
+static void copy_value(tr_db *db, tr_dbst *rd, int i, int null)
+{
+    switch (null ? TR_DB_NULL : tr_db_column_type(rd, i)) {
+    case TR_DB_NULL:
+        tr_db_copy_null(db);
+        break;
+    case TR_DB_INTEGER:
+        tr_db_copy_int(db, tr_db_column_int64(rd, i));
+        break;
+    case TR_DB_FLOAT:
+        tr_db_copy_double(db, tr_db_column_double(rd, i));
+        break;
+    case TR_DB_BLOB:
+        tr_db_copy_blob(db, tr_db_column_blob(rd, i), (size_t)tr_db_column_bytes(rd, i));
+        break;
+    default:
+        tr_db_copy_text(db, (const char *)tr_db_column_text(rd, i),
+                        (size_t)tr_db_column_bytes(rd, i));
+    }
+}
+
 /* Where a table's copy stands: the last key copied (INT64_MIN none), rows copied, done. */
 static int progress_get(copier *c, const char *tbl, int64_t *last, int64_t *copied, int *done)
 {
@@ -317,6 +339,14 @@ static int copy_table(copier *c, const table *t, int64_t *copied)
         snprintf(sql, sizeof sql, "SELECT %s FROM \"%s\"", sel, t->name);
     snprintf(isql, sizeof isql, "INSERT INTO \"%s\" (%s) VALUES (%s) ON CONFLICT DO NOTHING",
              t->name, ins, vals);
+    /* Into PostgreSQL with COPY (many times faster than row inserts) when every row the table
+     * holds came from this copy; rows of its own (the default experiment) need the INSERT's
+     * ON CONFLICT. */
+    char csql[4400];
+    int64_t have = 0;
+    int use_copy = c->dst->pg && (rc = count_rows(c->dst, t->name, &have)) == 0 && have == *copied;
+    if (rc) return rc;
+    snprintf(csql, sizeof csql, TR_PG_NATIVE "COPY \"%s\" (%s) FROM STDIN", t->name, ins);
 
     tr_dbst *rd = NULL, *wr = NULL, *pr = NULL;
     if ((rc = tr_db_prepare(c->src->db, sql, -1, &rd, NULL))) {
@@ -335,12 +365,24 @@ static int copy_table(copier *c, const table *t, int64_t *copied)
             tr_db_bind_int64(rd, 2, c->batch);
         }
         int got = 0, step;
+        if (use_copy && (rc = tr_db_copy_begin(c->dst->db, csql))) {
+            rc = db_fail(c->dst, rc, "copying rows");
+            tr_store_rollback(c->dst);
+            goto fail;
+        }
         while ((step = tr_db_step(rd)) == TR_DB_ROW) {
-            for (int i = 0; i < m.n; i++)
-                bind_as(wr, rd, i, self_ref && i == m.origin);
-            int w = tr_db_step(wr);
-            tr_db_reset(wr);
-            tr_db_clear_bindings(wr);
+            int w = TR_DB_DONE;
+            if (use_copy) {
+                for (int i = 0; i < m.n; i++)
+                    copy_value(c->dst->db, rd, i, self_ref && i == m.origin);
+                if (tr_db_copy_row_end(c->dst->db) != TR_DB_OK) w = TR_DB_ERROR;
+            } else {
+                for (int i = 0; i < m.n; i++)
+                    bind_as(wr, rd, i, self_ref && i == m.origin);
+                w = tr_db_step(wr);
+                tr_db_reset(wr);
+                tr_db_clear_bindings(wr);
+            }
             if (w != TR_DB_DONE) {
                 step = w;
                 break;
@@ -349,6 +391,10 @@ static int copy_table(copier *c, const table *t, int64_t *copied)
             got++;
         }
         tr_db_reset(rd);
+        if (use_copy) {
+            int w = tr_db_copy_end(c->dst->db); /* the rows' own errors come back here */
+            if (w != TR_DB_OK && step == TR_DB_DONE) step = w;
+        }
         if (step != TR_DB_DONE) {
             rc = db_fail(got && step != TR_DB_ROW ? c->dst : c->src, step, "copying rows");
             tr_store_rollback(c->dst);

@@ -1,4 +1,5 @@
 /* db.c - the statement layer's dispatch: each call goes to its connection's backend. */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 

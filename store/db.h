@@ -103,6 +103,18 @@ int64_t tr_db_last_insert_rowid(tr_db *db);
 /* 1 outside a transaction. */
 int tr_db_get_autocommit(tr_db *db);
 
+/* PostgreSQL's COPY ... FROM STDIN in text format (trail store copy): begin with the COPY
+ * statement, give each row's values in column order and end each row, then end the copy (its
+ * errors, a bad row's included, come back here). TR_DB_MISUSE on other backends. */
+int tr_db_copy_begin(tr_db *db, const char *sql);
+void tr_db_copy_null(tr_db *db);
+void tr_db_copy_int(tr_db *db, int64_t v);
+void tr_db_copy_double(tr_db *db, double v);
+void tr_db_copy_text(tr_db *db, const char *p, size_t n);
+void tr_db_copy_blob(tr_db *db, const void *p, size_t n);
+int tr_db_copy_row_end(tr_db *db);
+int tr_db_copy_end(tr_db *db);
+
 /* ---- Backend entry points (db.c dispatches to these through a table) ---- */
 struct tr_db_ops {
     int (*prepare)(tr_db *db, const char *sql, int persistent, tr_dbst **out);

@@ -19,6 +19,8 @@
  * of start-up for commands that only ever open a SQLite file. Its header gives the types. */
 #define PQ_FUNCS(X)                                                                                \
     X(PQclear)                                                                                     \
+    X(PQputCopyData)                                                                               \
+    X(PQputCopyEnd)                                                                                \
     X(PQcmdTuples)                                                                                 \
     X(PQconnectdbParams)                                                                           \
     X(PQenterPipelineMode)                                                                         \
@@ -77,6 +79,8 @@ static void pq_load(void)
 
 /* From here on each PQ name is the loaded function. */
 #define PQclear (pq.PQclear)
+#define PQputCopyData (pq.PQputCopyData)
+#define PQputCopyEnd (pq.PQputCopyEnd)
 #define PQcmdTuples (pq.PQcmdTuples)
 #define PQconnectdbParams (pq.PQconnectdbParams)
 #define PQenterPipelineMode (pq.PQenterPipelineMode)
@@ -132,8 +136,11 @@ typedef struct {
     int queued;         /* writes sent in pipeline mode whose results are not read yet */
     int in_tx;          /* between a BEGIN and its COMMIT/ROLLBACK (as this side sent them) */
     int utf8;           /* the database's encoding is UTF8: it checks every text */
-    char setup[256];    /* the session's settings, again after a reconnection */
-    int64_t lastval;    /* SELECT lastval() read with them */
+    char *copy;         /* COPY rows not sent yet (tr_db_copy_*), copy_n of copy_cap bytes */
+    size_t copy_n, copy_cap;
+    int copy_col, copy_oom;
+    char setup[256]; /* the session's settings, again after a reconnection */
+    int64_t lastval; /* SELECT lastval() read with them */
 } pg_db;
 
 typedef struct {
@@ -769,6 +776,7 @@ static const char *pg_errmsg(tr_db *db)
 static void pg_close(tr_db *db)
 {
     pg_db *d = PDB(db);
+    free(d->copy);
     if (d->c) {
         flush(d);
         PQfinish(d->c);
@@ -853,4 +861,144 @@ int tr_db_pg_open(const char *url, int flags, int busy_ms, const char *password,
     const char *enc = PQparameterStatus(d->c, "server_encoding");
     d->utf8 = enc && !strcmp(enc, "UTF8");
     return rc;
+}
+
+/* ---- COPY FROM STDIN (text format) ---- */
+
+static void copy_put(pg_db *d, const char *p, size_t n)
+{
+    if (d->copy_oom) return;
+    if (d->copy_n + n > d->copy_cap) {
+        size_t cap = (d->copy_cap ? d->copy_cap * 2 : 1 << 16) + n;
+        char *b = realloc(d->copy, cap);
+        if (!b) {
+            d->copy_oom = 1;
+            return;
+        }
+        d->copy = b;
+        d->copy_cap = cap;
+    }
+    memcpy(d->copy + d->copy_n, p, n);
+    d->copy_n += n;
+}
+
+static pg_db *copy_db(tr_db *db)
+{
+    if (db->kind != TR_DB_KIND_PG) return NULL;
+    pg_db *d = PDB(db);
+    if (d->copy_col++) copy_put(d, "\t", 1);
+    return d;
+}
+
+int tr_db_copy_begin(tr_db *db, const char *sql)
+{
+    if (db->kind != TR_DB_KIND_PG) return TR_DB_MISUSE;
+    pg_db *d = PDB(db);
+    int rc = flush(d);
+    if (rc) return rc;
+    PGresult *r = PQexec(d->c, sql);
+    rc = PQresultStatus(r) == PGRES_COPY_IN ? TR_DB_OK : code_of(d, r);
+    PQclear(r);
+    d->copy_n = 0;
+    d->copy_col = 0;
+    d->copy_oom = 0;
+    return rc;
+}
+
+void tr_db_copy_null(tr_db *db)
+{
+    pg_db *d = copy_db(db);
+    if (d) copy_put(d, "\\N", 2);
+}
+
+void tr_db_copy_int(tr_db *db, int64_t v)
+{
+    pg_db *d = copy_db(db);
+    char t[24];
+    if (d) copy_put(d, t, (size_t)snprintf(t, sizeof t, "%" PRId64, v));
+}
+
+void tr_db_copy_double(tr_db *db, double v)
+{
+    pg_db *d = copy_db(db);
+    char t[40];
+    int n = isnan(v)   ? snprintf(t, sizeof t, "NaN")
+            : isinf(v) ? snprintf(t, sizeof t, "%sInfinity", v < 0 ? "-" : "")
+                       : snprintf(t, sizeof t, "%.17g", v);
+    if (d) copy_put(d, t, (size_t)n);
+}
+
+/* One text value escaped for COPY; on a UTF8 database its bytes that are not UTF-8 become
+ * U+F700+byte, as a bound text's do (pg_bind_text). */
+void tr_db_copy_text(tr_db *db, const char *p, size_t n)
+{
+    pg_db *d = copy_db(db);
+    if (!d) return;
+    const unsigned char *u = (const unsigned char *)p;
+    for (size_t k = 0; k < n && u[k];) {
+        size_t seq = d->utf8 ? utf8_seq(u + k, n - k) : 1;
+        char e[4] = {'\\', 0, 0, 0};
+        if (seq == 1 && (u[k] == '\\' || u[k] == '\t' || u[k] == '\n' || u[k] == '\r')) {
+            e[1] = u[k] == '\\' ? '\\' : u[k] == '\t' ? 't' : u[k] == '\n' ? 'n' : 'r';
+            copy_put(d, e, 2);
+        } else if (seq) {
+            copy_put(d, (const char *)u + k, seq);
+        } else {
+            unsigned cp = 0xF700u + u[k];
+            seq = 1;
+            e[0] = (char)(0xE0 | (cp >> 12));
+            e[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+            e[2] = (char)(0x80 | (cp & 0x3F));
+            copy_put(d, e, 3);
+        }
+        k += seq ? seq : 1;
+    }
+}
+
+void tr_db_copy_blob(tr_db *db, const void *p, size_t n)
+{
+    pg_db *d = copy_db(db);
+    static const char hex[] = "0123456789abcdef";
+    if (!d) return;
+    copy_put(d, "\\\\x", 3); /* bytea's hex form, its backslash escaped for COPY */
+    for (size_t k = 0; k < n; k++) {
+        char h[2] = {hex[((const unsigned char *)p)[k] >> 4],
+                     hex[((const unsigned char *)p)[k] & 15]};
+        copy_put(d, h, 2);
+    }
+}
+
+int tr_db_copy_row_end(tr_db *db)
+{
+    if (db->kind != TR_DB_KIND_PG) return TR_DB_MISUSE;
+    pg_db *d = PDB(db);
+    copy_put(d, "\n", 1);
+    d->copy_col = 0;
+    if (d->copy_oom) return TR_DB_NOMEM;
+    if (d->copy_n < (1 << 16)) return TR_DB_OK;
+    int ok = PQputCopyData(d->c, d->copy, (int)d->copy_n) == 1;
+    d->copy_n = 0;
+    return ok ? TR_DB_OK : code_of(d, NULL);
+}
+
+int tr_db_copy_end(tr_db *db)
+{
+    if (db->kind != TR_DB_KIND_PG) return TR_DB_MISUSE;
+    pg_db *d = PDB(db);
+    int ok = !d->copy_oom && (!d->copy_n || PQputCopyData(d->c, d->copy, (int)d->copy_n) == 1);
+    d->copy_n = 0;
+    if (PQputCopyEnd(d->c, ok ? NULL : "trail: out of memory") != 1) return code_of(d, NULL);
+    int rc = TR_DB_OK;
+    PGresult *r;
+    while ((r = PQgetResult(d->c))) {
+        if (rc == TR_DB_OK && PQresultStatus(r) != PGRES_COMMAND_OK)
+            rc = code_of(d, r);
+        else if (PQresultStatus(r) == PGRES_COMMAND_OK && PQcmdTuples(r)[0])
+            d->changes = atoi(PQcmdTuples(r));
+        PQclear(r);
+    }
+    free(d->copy);
+    d->copy = NULL;
+    d->copy_cap = 0;
+    return rc != TR_DB_OK ? rc : ok ? TR_DB_OK : TR_DB_NOMEM;
 }
