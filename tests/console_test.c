@@ -477,8 +477,9 @@ static void test_system(void)
     T_EQ_STR(source_of(m, "system/rss_bytes"), "system");
     /* trail's own CPU while the command ran, beside the job's: each sample and a last point
      * at its end; a launcher that mostly sleeps uses far less than the busy job */
-    n = series(m, "system/trail_cpu_seconds", st, v, 32);
-    T_CHECK(n >= 3 && n <= 32 && v[n - 1] >= v[0] && v[n - 1] < 3.0);
+    n = series(m, "system/trail_cpu_seconds", st, v, 32); /* >= 1 sample (the niced launcher
+                                                             may miss some on a loaded machine) */
+    T_CHECK(n >= 2 && n <= 32 && v[n - 1] >= v[0] && v[n - 1] < 3.0);
     n = series(m, "system/trail_cpu_percent", st, v, 32);
     T_CHECK(n >= 2 && n <= 32 && v[n - 1] >= 0 && v[n - 1] < 50);
     cJSON_Delete(m);
@@ -497,10 +498,9 @@ static void test_system(void)
     cJSON_Delete(m);
     /* the launcher gives way while the command runs; the command keeps the caller's priority */
     char *nice = NULL;
-    T_EQ_INT(
-        TPROC(&nice, NULL, TRAIL, "run", "--name", "nice", "--", "sh", "-c",
-              "sleep 0.3; awk '{print $19}' /proc/$PPID/stat; awk '{print $19}' /proc/$$/stat"),
-        0);
+    T_EQ_INT(TPROC(&nice, NULL, TRAIL, "run", "--name", "nice", "--", "sh", "-c",
+                   "sleep 1; awk '{print $19}' /proc/$PPID/stat; awk '{print $19}' /proc/$$/stat"),
+             0);
     int launcher = -100, cmd = -100;
     T_CHECK(nice && sscanf(nice, "%d %d", &launcher, &cmd) == 2);
     T_EQ_INT(cmd, getpriority(PRIO_PROCESS, 0));
