@@ -525,7 +525,11 @@ static int ingest_tx(tr_store *s, const tr_stream *stream, int64_t seq, const tr
     tr_bind_cstr(&q, 4, stream->host);
     tr_bind_int(&q, 5, seq);
     tr_bind_int(&q, 6, rec->time_ns);
-    if ((rc = tr_stmt_done(&q)) || (rc = tr_store_stream_agent(s, stream))) return rc;
+    tr_bind_int(&q, 7, seq);
+    tr_bind_int(&q, 8, rec->time_ns);
+    if ((rc = tr_stmt_done(&q)) || (rc = tr_ingest_stream_moved(s, stream->id)) ||
+        (rc = tr_store_stream_agent(s, stream)))
+        return rc;
     return tr_ingest_stream_mark(s, stream, seq, rec->time_ns, 1);
 }
 

@@ -20,7 +20,8 @@ typedef struct stream_ent {
     char run_id[sizeof(((tr_stream *)0)->run_id)];
     char host[sizeof(((tr_stream *)0)->host)];
     int64_t pid, hwm, first_ns, last_ns;
-    int dirty; /* a record was ingested in this transaction: its row is written at commit */
+    int64_t first_seq; /* the first seq stored in this transaction (the mark must be below it) */
+    int dirty;         /* a record was ingested in this transaction: its row is written at commit */
 } stream_ent;
 
 struct tr_ingest_cache {
@@ -156,6 +157,7 @@ int tr_ingest_stream_mark(tr_store *s, const tr_stream *st, int64_t seq, int64_t
         e->hwm = seq;
         return 0;
     }
+    if (!e->dirty) e->first_seq = seq;
     if (!e->dirty || time_ns < e->first_ns) e->first_ns = time_ns;
     if (!e->dirty || time_ns > e->last_ns) e->last_ns = time_ns;
     e->hwm = seq;
@@ -273,23 +275,31 @@ int tr_ingest_cache_flush(tr_store *s)
     for (size_t i = 0; i < n; i++) {
         stream_ent *e = &c->ent[i];
         if (!e->dirty) continue;
-        /* The upsert widens [first_ns, last_ns] to take in its time: once with each end. */
-        for (int k = 0; k < 2; k++) {
-            tr_stmt q;
-            int rc = tr_stmt_begin(&q, s, TR_STMT_STREAM_UPSERT);
-            if (rc) return rc;
-            tr_bind_cstr(&q, 1, e->id);
-            tr_bind_cstr(&q, 2, e->run_id);
-            tr_bind_int(&q, 3, e->pid);
-            tr_bind_cstr(&q, 4, e->host);
-            tr_bind_int(&q, 5, e->hwm);
-            tr_bind_int(&q, 6, k ? e->last_ns : e->first_ns);
-            if ((rc = tr_stmt_done(&q))) return rc;
-            if (e->first_ns == e->last_ns) break;
-        }
+        /* The upsert widens [first_ns, last_ns] to take in this transaction's times. */
+        tr_stmt q;
+        int rc = tr_stmt_begin(&q, s, TR_STMT_STREAM_UPSERT);
+        if (rc) return rc;
+        tr_bind_cstr(&q, 1, e->id);
+        tr_bind_cstr(&q, 2, e->run_id);
+        tr_bind_int(&q, 3, e->pid);
+        tr_bind_cstr(&q, 4, e->host);
+        tr_bind_int(&q, 5, e->hwm);
+        tr_bind_int(&q, 6, e->first_ns);
+        tr_bind_int(&q, 7, e->first_seq);
+        tr_bind_int(&q, 8, e->last_ns);
+        if ((rc = tr_stmt_done(&q)) || (rc = tr_ingest_stream_moved(s, e->id))) return rc;
         e->dirty = 0;
     }
     return 0;
+}
+
+int tr_ingest_stream_moved(tr_store *s, const char *stream_id)
+{
+    if (tr_db_changes(s->db) == 1) return 0;
+    return tr_store_fail(s, TRAIL_EBUSY,
+                         "stream %s: another writer stored these records meanwhile; the batch is "
+                         "rolled back (sent again, its records are found stored)",
+                         stream_id);
 }
 
 int tr_ingest_run_known(tr_store *s, const char *run, size_t n)

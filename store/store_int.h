@@ -116,6 +116,9 @@ int tr_ingest_stream_hwm(tr_store *s, const char *stream_id, int64_t *hwm);
  * `written` (the caller upserted the stream's row with this record itself). 0 or TRAIL_E*. */
 int tr_ingest_stream_mark(tr_store *s, const tr_stream *st, int64_t seq, int64_t time_ns,
                           int written);
+/* After a STREAM_UPSERT: 0 when it moved the mark, TRAIL_EBUSY when the mark had moved past
+ * this transaction's first record meanwhile (another writer stored them: roll back). */
+int tr_ingest_stream_moved(tr_store *s, const char *stream_id);
 /* Writes the marks of the streams ingested into (before commit): 0 or TRAIL_E*. */
 int tr_ingest_cache_flush(tr_store *s);
 /* Forgets everything (commit done, or rollback); free at close. */

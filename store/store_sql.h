@@ -141,11 +141,17 @@
 /* Prepared statements, prepared once on first use and kept in the tr_store: X(NAME, SQL). */
 #define TR_STORE_STMTS(X)                                                                          \
     X(STREAM_HWM, "SELECT hwm FROM streams WHERE id = ?1")                                         \
+    /* A stream's mark moves only forward, and only past what it held when the transaction read    \
+     * it: ?7 is the first seq this transaction stores. A writer that finds the mark at or past    \
+     * ?7 changes nothing (another writer stored those records meanwhile): its transaction must    \
+     * roll back (ingest checks the change count). So each record is stored once by the            \
+     * database's own rule, whatever lock a writer took or did not take. */                        \
     X(STREAM_UPSERT,                                                                               \
       "INSERT INTO streams (id, run_id, pid, host, hwm, first_ns, last_ns)"                        \
-      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT (id) DO UPDATE SET hwm = excluded.hwm,"    \
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?8) ON CONFLICT (id) DO UPDATE SET hwm = excluded.hwm,"    \
       " first_ns = min(coalesce(first_ns, excluded.first_ns), excluded.first_ns),"                 \
-      " last_ns = max(coalesce(last_ns, excluded.last_ns), excluded.last_ns)")                     \
+      " last_ns = max(coalesce(last_ns, excluded.last_ns), excluded.last_ns)"                      \
+      " WHERE streams.hwm < ?7")                                                                   \
     X(RUN_ENSURE, "INSERT INTO runs (id) VALUES (?1) ON CONFLICT (id) DO NOTHING")                 \
     X(RUN_START,                                                                                   \
       "INSERT INTO runs (id, experiment, name, argv, cwd, host, user, pid, started_ns, "           \

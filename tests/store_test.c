@@ -400,6 +400,50 @@ static void test_batch(void)
     tr_store_close(s);
 }
 
+/* Each record is stored once by the database's own rule, not only by trail's writer lock: a
+ * writer that did not take the lock (here a raw connection) moves a stream's mark while a
+ * batch of that stream is open; the batch's commit then fails and leaves nothing, and the
+ * batch sent again stores only what the mark does not cover. PostgreSQL only (SQLite lets no
+ * second writer in while a batch is open). */
+static void test_concurrent_writer(void)
+{
+    if (!tstore_pg()) T_SKIP("SQLite has one writer at a time");
+    const char *p = store_of("race.db");
+    tr_store *s = open_ok(p, TR_STORE_CREATE);
+    tr_stream st = stream("cccccccccccccccccccccccccccccccc", R1, 7);
+    trec *r = &recs[0];
+    for (int i = 0; i < 10; i++) {
+        start(r, TR_REC_METRIC, T0 + i);
+        S(r, TR_F_KEY, "loss"), I(r, TR_F_STEP, i), F(r, TR_F_NUM, 1.0);
+        T_OK(tr_store_ingest(s, &st, (uint64_t)i, fin(r)));
+    }
+    T_OK(tr_store_begin(s));
+    for (int i = 10; i < 20; i++) {
+        start(r, TR_REC_METRIC, T0 + i);
+        S(r, TR_F_KEY, "loss"), I(r, TR_F_STEP, i), F(r, TR_F_NUM, 1.0);
+        T_OK(tr_store_ingest(s, &st, (uint64_t)i, fin(r)));
+    }
+    /* the other writer stored records 10..14 of the stream meanwhile */
+    T_ASSERT(tstore_pg_sql(tstore_pg_db(p), "UPDATE streams SET hwm = 14", NULL) == 0);
+    T_ERR(tr_store_commit(s), TRAIL_EBUSY);
+    T_CHECK(strstr(tr_store_errmsg(s), "another writer"));
+    T_EQ_INT(raw_int(p, "SELECT count(*) FROM metrics"), 10);
+    T_OK(tr_store_begin(s));
+    int stored = 0;
+    for (int i = 10; i < 20; i++) {
+        start(r, TR_REC_METRIC, T0 + i);
+        S(r, TR_F_KEY, "loss"), I(r, TR_F_STEP, i), F(r, TR_F_NUM, 1.0);
+        int rc = tr_store_ingest(s, &st, (uint64_t)i, fin(r));
+        T_CHECK(rc == 0 || rc == 1);
+        stored += rc == 0;
+    }
+    T_OK(tr_store_commit(s));
+    T_EQ_INT(stored, 5);
+    T_EQ_INT(raw_int(p, "SELECT count(*) FROM metrics"), 15);
+    T_EQ_INT(raw_int(p, "SELECT hwm FROM streams"), 19);
+    tr_store_close(s);
+}
+
 /* A failing statement spoils the batch: commit rolls everything back and reports it. */
 static void test_failed_batch(void)
 {
@@ -734,6 +778,7 @@ int main(void)
     T_RUN(test_idempotent);
     T_RUN(test_batch);
     T_RUN(test_failed_batch);
+    T_RUN(test_concurrent_writer);
     T_RUN(test_nonfinite);
     T_RUN(test_placeholder);
     T_RUN(test_run_json);
