@@ -2,8 +2,8 @@
 
 A PostgreSQL 15 of its own (tests/pg/server.sh, fsync on, unix socket): 8 agents' metric
 records through one traild and through two in front of one database, against one traild on a
-SQLite store; the generated store copied into PostgreSQL (trail store copy) and the query
-commands timed on both.
+SQLite store; the queries benchmark's generated store (1M runs, cached in the build directory) copied into
+PostgreSQL (trail store copy) and the query commands timed on both.
 """
 import os
 import shutil
@@ -46,13 +46,17 @@ def bench_pg(s):
                      "k rows/s", "SQLite, 1 collector", higher_better=True,
                      note="PostgreSQL 15 on the same machine over a unix socket, fsync on; "
                           "writers take turns (one advisory lock per transaction)")
-        runs, events = (10_000, 100_000) if s.QUICK else (100_000, 1_000_000)
-        lite = os.path.join(s.TMP, "pg-gen.db")
-        s.run([s.GEN_STORE, "--store", lite, "--runs", str(runs), "--events", str(events)])
+        # the queries benchmark's generated store (1M runs; cached in BUILD), made if missing
+        runs, events = s.size("store_runs"), s.size("store_events")
+        lite = os.path.join(s.BUILD, "bench-store-%d-%d.db" % (runs, events))
+        if not os.path.exists(lite):
+            s.run([s.GEN_STORE, "--store", lite + ".tmp", "--runs", str(runs), "--events",
+                   str(events)])
+            os.rename(lite + ".tmp", lite)
         os.chmod(lite, 0o600)
         url = new_db()
         t0 = time.perf_counter()
-        s.run([s.TRAIL, "store", "copy", lite, url, "--quiet"])
+        s.run([s.TRAIL, "store", "copy", lite, url, "--quiet", "--batch", "50000"])
         s.record("trail store copy of the %d-run store (%d file events) into PostgreSQL"
                  % (runs, events), "copy", "s", [time.perf_counter() - t0])
         p = runs // 3 // 2
@@ -64,7 +68,9 @@ def bench_pg(s):
             "lineage down depth 10": ["lineage", "--down", "--depth", "10", prepare_run],
             "runs --where (two predicates)": ["runs", "--where",
                                               "params.seed = '21' and metrics.loss < 0.5"],
+            "runs (first page)": ["runs"],
             "show a run": ["show", train],
+            "diff two runs": ["diff", train, evaluate],
         }
         for k, args in q.items():
             def fn(store):
