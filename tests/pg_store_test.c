@@ -4,6 +4,7 @@
 #include <libpq-fe.h>
 
 #include "tassert.h"
+#include "tmlflow.h"
 #include "tnet.h"
 
 #define TRAIL (char *)tproc_bin("trail")
@@ -228,6 +229,74 @@ static void test_utf8_database(void)
     T_EQ_INT(TPROC(&out, NULL, TRAIL, "show", "odd-bytes", "--store", url, "--json"), 0);
     T_CHECK(out && strstr(out, "-name.txt"));
     free(out);
+}
+
+/* traild --http on a PostgreSQL store: the page's API, MLflow's tracking API (an experiment, a
+ * run, its metrics, a search by param) and the runs in the store, as on SQLite. */
+static void test_http_apis(void)
+{
+    const char *pg = new_db("http");
+    T_ASSERT(pg[0]);
+    setenv("TRAIL_SPOOL_ROOT", in_sandbox("spool-http"), 1);
+    T_EQ_INT(TPROC(NULL, NULL, TRAIL, "run", "--store", (char *)pg, "--name", "api-run",
+                   "--experiment", "e1", "--param", "seed=3", "--", CLIENT, "metrics", "20"),
+             0);
+    int port = tnet_free_port(), hport = tnet_free_port();
+    char url[64], http[32];
+    snprintf(url, sizeof url, "tcp://127.0.0.1:%d", port);
+    snprintf(http, sizeof http, "127.0.0.1:%d", hport);
+    pid_t d = TNET_TRAILD(in_sandbox("http.log"), "--listen", url, "--store", (char *)pg, "--http",
+                          http, "--http-no-auth");
+    T_ASSERT(d > 0);
+    cJSON *doc = NULL;
+    T_EQ_INT(tml_request(hport, "GET", "/api/runs?limit=5&sort=params.seed", NULL, NULL, &doc),
+             200);
+    const cJSON *runs = tml_get(doc, "runs");
+    T_CHECK(cJSON_GetArraySize(runs) == 1 &&
+            !strcmp(tml_str(cJSON_GetArrayItem(runs, 0), "name") ?: "", "api-run"));
+    cJSON_Delete(doc);
+    T_EQ_INT(tml_request(hport, "GET", "/api/experiments", NULL, NULL, &doc), 200);
+    char *txt = doc ? cJSON_PrintUnformatted(doc) : NULL;
+    T_CHECK(txt && strstr(txt, "\"e1\""));
+    free(txt);
+    cJSON_Delete(doc);
+    /* MLflow: an experiment and a run logged the way mlflow logs, found again by a search */
+    T_EQ_INT(tml_request(hport, "POST", "/api/2.0/mlflow/experiments/create", NULL,
+                         "{\"name\":\"ml-exp\"}", &doc),
+             200);
+    char body[400], id[64], exp[32];
+    T_ASSERT(tml_str(doc, "experiment_id"));
+    snprintf(exp, sizeof exp, "%s", tml_str(doc, "experiment_id"));
+    snprintf(body, sizeof body, "{\"experiment_id\":\"%s\",\"start_time\":1700000000000}", exp);
+    cJSON_Delete(doc);
+    T_EQ_INT(tml_request(hport, "POST", "/api/2.0/mlflow/runs/create", NULL, body, &doc), 200);
+    const char *rid = tml_str(tml_get(tml_get(doc, "run"), "info"), "run_id");
+    T_ASSERT(rid);
+    snprintf(id, sizeof id, "%s", rid);
+    cJSON_Delete(doc);
+    snprintf(body, sizeof body,
+             "{\"run_id\":\"%s\",\"metrics\":[{\"key\":\"acc\",\"value\":0.5,"
+             "\"timestamp\":1700000000001,\"step\":1}],\"params\":[{\"key\":\"lr\","
+             "\"value\":\"0.1\"}]}",
+             id);
+    T_EQ_INT(tml_request(hport, "POST", "/api/2.0/mlflow/runs/log-batch", NULL, body, NULL), 200);
+    snprintf(body, sizeof body,
+             "{\"experiment_ids\":[\"%s\"],\"filter\":\"params.lr = \\\"0.1\\\"\","
+             "\"order_by\":[\"metrics.acc DESC\"]}",
+             exp);
+    int st = tml_request(hport, "POST", "/api/2.0/mlflow/runs/search", NULL, body, &doc);
+    T_EQ_INT(st, 200);
+    const cJSON *found = tml_get(doc, "runs");
+    T_CHECK(cJSON_GetArraySize(found) == 1 &&
+            !strcmp(tml_str(tml_get(cJSON_GetArrayItem(found, 0), "info"), "run_id") ?: "", id));
+    cJSON_Delete(doc);
+    char path[200];
+    snprintf(path, sizeof path, "/api/2.0/mlflow/metrics/get-history?run_id=%s&metric_key=acc", id);
+    T_EQ_INT(tml_request(hport, "GET", path, NULL, NULL, &doc), 200);
+    T_EQ_INT(cJSON_GetArraySize(tml_get(doc, "metrics")), 1);
+    cJSON_Delete(doc);
+    kill(d, SIGTERM);
+    T_EQ_INT(tnet_wait(d), 0);
 }
 
 /* The database server restarts under a running traild (every session ended, as in a crash or
@@ -464,6 +533,7 @@ int main(void)
     T_RUN(test_same_answers);
     T_RUN(test_manage);
     T_RUN(test_server_restart);
+    T_RUN(test_http_apis);
     T_RUN(test_utf8_database);
     T_RUN(test_copy);
     T_RUN(test_two_collectors);
