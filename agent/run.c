@@ -738,6 +738,7 @@ int tr_cmd_run(int argc, char **argv)
         if (poll(pfd, (nfds_t)np, (int)(wait_ns / 1000000)) > 0) tr_console_ready(&con, pfd, np);
         tr_sys_tick(&sys);
     }
+    if (kids) tr_kids_tick(kids); /* a last look: static children that ended since the last one */
     tr_kids_close(kids);
     restore_priority();
     tr_console_finish(&con); /* what is still in flight, then the kept tail */
