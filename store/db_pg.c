@@ -279,41 +279,32 @@ static void clear_result(pg_st *s)
     s->row = s->nrows = 0;
 }
 
+/* A statement's memory (its result and bindings cleared already). */
+static void st_free(pg_st *s)
+{
+    free(s->blob);
+    free(s->blob_len);
+    free(s->val);
+    free(s->len);
+    free(s->fmt);
+    free(s->types);
+    free(s->sql);
+    free(s);
+}
+
 static int pg_prepare(tr_db *db, const char *sql, int persistent, tr_dbst **out)
 {
     pg_db *d = PDB(db);
     pg_st *s = calloc(1, sizeof *s);
-    if (!s) return TR_DB_NOMEM;
-    s->sql = tr_pgsql_translate(sql, &s->nparams);
-    if (!s->sql) {
-        free(s);
-        set_err(d, "out of memory");
-        return TR_DB_NOMEM;
-    }
+    unsigned char *used = NULL;
+    if (!s || !(s->sql = tr_pgsql_translate(sql, &s->nparams))) goto fail;
     int np = s->nparams ? s->nparams : 1;
     s->val = calloc((size_t)np, sizeof *s->val);
     s->len = calloc((size_t)np, sizeof *s->len);
     s->fmt = calloc((size_t)np, sizeof *s->fmt);
-    if (!s->val || !s->len || !s->fmt) {
-        free(s->val);
-        free(s->len);
-        free(s->fmt);
-        free(s->sql);
-        free(s);
-        return TR_DB_NOMEM;
-    }
     s->types = calloc((size_t)np, sizeof *s->types);
-    unsigned char *used = malloc((size_t)np);
-    if (!s->types || !used) {
-        free(used);
-        free(s->types);
-        free(s->val);
-        free(s->len);
-        free(s->fmt);
-        free(s->sql);
-        free(s);
-        return TR_DB_NOMEM;
-    }
+    used = malloc((size_t)np);
+    if (!s->val || !s->len || !s->fmt || !s->types || !used) goto fail;
     tr_pgsql_used(s->sql, used, s->nparams);
     for (int i = 0; i < s->nparams; i++)
         if (!used[i]) s->types[i] = OID_TEXT;
@@ -325,6 +316,11 @@ static int pg_prepare(tr_db *db, const char *sql, int persistent, tr_dbst **out)
     s->base.db = db;
     *out = &s->base;
     return TR_DB_OK;
+fail:
+    free(used);
+    if (s) st_free(s);
+    set_err(d, "out of memory");
+    return TR_DB_NOMEM;
 }
 
 static int pg_clear_bindings(tr_dbst *st)
@@ -350,14 +346,7 @@ static int pg_finalize(tr_dbst *st)
         snprintf(sql, sizeof sql, "DEALLOCATE %s", s->name);
         PQclear(PQexec(d->c, sql));
     }
-    free(s->blob);
-    free(s->blob_len);
-    free(s->val);
-    free(s->len);
-    free(s->fmt);
-    free(s->types);
-    free(s->sql);
-    free(s);
+    st_free(s);
     return TR_DB_OK;
 }
 

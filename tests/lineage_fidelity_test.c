@@ -371,9 +371,12 @@ static void test_busybox_static(void)
         const char *exe = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "exe"));
         const char *a0 = cJSON_GetStringValue(
             cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(p, "argv"), 0));
-        /* the first: a fork of it that trail run saw in /proc before its exec (a loaded machine)
-         * is listed after it, under the pid of the child it became */
-        if (exe && shu_ends(exe, "busybox") && a0 && !strcmp(a0, "/bin/busybox") && !bbp) bbp = p;
+        /* busybox itself, not a fork of it that trail run saw in /proc before the fork exec'd
+         * python (a loaded machine): that one is listed under python's pid, noted as a child */
+        const char *note = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "note"));
+        if (exe && shu_ends(exe, "busybox") && a0 && !strcmp(a0, "/bin/busybox") && note &&
+            strstr(note, "static binary"))
+            bbp = p;
         if (exe && strstr(exe, "python3") && !py) py = p;
     }
     if (!bbp || !py || num(py, "ppid") != num(bbp, "pid")) {
