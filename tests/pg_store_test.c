@@ -299,6 +299,55 @@ static void test_http_apis(void)
     T_EQ_INT(tnet_wait(d), 0);
 }
 
+/* traild --openlineage-url on a PostgreSQL store: a run that ends is queued by the store's
+ * trigger (PL/pgSQL there) and POSTed to a loopback receiver as START and COMPLETE. */
+static void test_openlineage(void)
+{
+    const char *pg = new_db("ol");
+    T_ASSERT(pg[0]);
+    char recv[700], got[700], cmd[1800];
+    snprintf(recv, sizeof recv, "%s/ol_recv.py", sandbox);
+    snprintf(got, sizeof got, "%s/ol_got.txt", sandbox);
+    int hport = tnet_free_port(), port = tnet_free_port();
+    FILE *f = fopen(recv, "w");
+    T_ASSERT(f);
+    fprintf(f,
+            "import http.server\n"
+            "class H(http.server.BaseHTTPRequestHandler):\n"
+            "    def do_POST(self):\n"
+            "        b = self.rfile.read(int(self.headers.get('Content-Length', 0)))\n"
+            "        with open('%s', 'ab') as o: o.write(b + b'\\n')\n"
+            "        self.send_response(201); self.end_headers()\n"
+            "    def log_message(self, *a): pass\n"
+            "http.server.HTTPServer(('127.0.0.1', %d), H).serve_forever()\n",
+            got, hport);
+    fclose(f);
+    pid_t rp = TNET_SPAWN(NULL, "python3", recv);
+    char lu[64], ou[96];
+    snprintf(lu, sizeof lu, "tcp://127.0.0.1:%d", port);
+    snprintf(ou, sizeof ou, "http://127.0.0.1:%d/api/v1/lineage", hport);
+    pid_t d = TNET_TRAILD(in_sandbox("ol.log"), "--listen", lu, "--store", (char *)pg,
+                          "--openlineage-url", ou);
+    T_ASSERT(d > 0);
+    setenv("TRAIL_SPOOL_ROOT", in_sandbox("spool-ol"), 1);
+    T_EQ_INT(TPROC(NULL, NULL, TRAIL, "run", "--name", "ol-run", "--collector", lu, "--", CLIENT,
+                   "metrics", "10"),
+             0);
+    snprintf(cmd, sizeof cmd, "grep -q '\"COMPLETE\"' %s 2>/dev/null", got);
+    int seen = 0;
+    for (int i = 0; i < 600 && !seen; i++) { /* bounded: the emitter's retries included */
+        seen = system(cmd) == 0;
+        if (!seen) tnet_sleep_ms(50);
+    }
+    T_CHECK(seen);
+    snprintf(cmd, sizeof cmd, "grep -q '\"START\"' %s && grep -q 'ol-run' %s", got, got);
+    T_CHECK(system(cmd) == 0);
+    kill(d, SIGTERM);
+    T_EQ_INT(tnet_wait(d), 0);
+    kill(rp, SIGTERM);
+    tnet_wait(rp);
+}
+
 /* The database server restarts under a running traild (every session ended, as in a crash or
  * a fail-over): the batch in flight is refused and re-sent, traild reconnects, nothing lost. */
 static void test_server_restart(void)
@@ -534,6 +583,7 @@ int main(void)
     T_RUN(test_manage);
     T_RUN(test_server_restart);
     T_RUN(test_http_apis);
+    T_RUN(test_openlineage);
     T_RUN(test_utf8_database);
     T_RUN(test_copy);
     T_RUN(test_two_collectors);
