@@ -361,7 +361,9 @@ static void test_winch(void)
         ssize_t r = read(m, buf, sizeof buf);
         if (r <= 0) break;
         tproc_append(&b, buf, (size_t)r);
-        if (!resized && strstr(b.data, "size 120 40")) {
+        /* the whole line first: python may write print()'s pieces one by one (unbuffered), and
+         * a handler that exits between them would cut the line short */
+        if (!resized && (strstr(b.data, "size 120 40\r\n") || strstr(b.data, "size 120 40\n"))) {
             ws = (struct winsize){.ws_row = 33, .ws_col = 100};
             ioctl(m, TIOCSWINSZ, &ws); /* SIGWINCH to the terminal's foreground: trail, CMD */
             resized = 1;
@@ -372,7 +374,17 @@ static void test_winch(void)
     /* the terminal's line ends (ONLCR); a line the program wrote whole */
     int sized = strstr(b.data, "size 120 40\r\n") || strstr(b.data, "size 120 40\n");
     int again = strstr(b.data, "resized 100 33\r\n") || strstr(b.data, "resized 100 33\n");
-    if (!sized || !again) T_FAIL("output: %s", b.data);
+    if (!sized || !again) {
+        char shown[1024];
+        size_t k = 0;
+        for (size_t i = 0; i < b.len && k + 5 < sizeof shown; i++) {
+            unsigned char ch = (unsigned char)b.data[i];
+            k += (size_t)(ch >= 32 && ch < 127
+                              ? snprintf(shown + k, sizeof shown - k, "%c", ch)
+                              : snprintf(shown + k, sizeof shown - k, "\\x%02x", ch));
+        }
+        T_FAIL("output: %s", shown);
+    }
     free(b.data);
 }
 

@@ -86,9 +86,22 @@ __attribute__((unused)) static char tassert_skip_reason[512];
         return;                                                                                    \
     } while (0)
 
-/* Runs one case and reports it: "ok   NAME", "FAIL NAME" or "skip NAME: reason". */
+/* Whether case name is among T_CASE's comma-separated names (all are when it is unset). */
+__attribute__((unused)) static int tassert_chosen(const char *name)
+{
+    const char *only = getenv("T_CASE");
+    size_t n = strlen(name);
+    if (!only || !*only) return 1;
+    for (const char *p = only; (p = strstr(p, name)) != NULL; p += n)
+        if ((p == only || p[-1] == ',') && (p[n] == 0 || p[n] == ',')) return 1;
+    return 0;
+}
+
+/* Runs one case and reports it: "ok   NAME", "FAIL NAME" or "skip NAME: reason". T_CASE=A,B
+ * in the environment runs those cases alone (the others are neither run nor counted). */
 #define T_RUN(fn)                                                                                  \
     do {                                                                                           \
+        if (!tassert_chosen(#fn)) break;                                                           \
         int _before = tassert_failures;                                                            \
         tassert_skip_reason[0] = 0;                                                                \
         tassert_cases++;                                                                           \
