@@ -315,9 +315,17 @@ static int ingest_batch(tr_srv *s, work *w)
     uint64_t seq;
     const uint8_t *body;
     tr_rec rec;
+    int rc;
+    /* the batch's artifact and version look-ups first, together (store/ingest_prefetch.c) */
+    while (tr_batch_next(&w->batch, &pos, &seq, &body, &len))
+        if (tr_rec_decode(body, len, &rec) != 0 ||
+            (rc = tr_store_prefetch_note(s->store, &st, seq, &rec)) != 0)
+            return rc ? rc : TRAIL_ECORRUPT;
+    if ((rc = tr_store_prefetch_run(s->store)) != 0) return rc;
+    pos = 0;
     while (tr_batch_next(&w->batch, &pos, &seq, &body, &len)) {
         if (tr_rec_decode(body, len, &rec) != 0) return TRAIL_ECORRUPT; /* parse checked it */
-        int rc = tr_store_ingest(s->store, &st, seq, &rec);
+        rc = tr_store_ingest(s->store, &st, seq, &rec);
         if (rc < 0) return rc;
         if (rc == TR_INGEST_REFUSED) return TRAIL_EAUTH; /* not this run's host: reason kept */
         if (rc == 1)

@@ -213,6 +213,11 @@ int64_t tr_db_total_changes64(tr_db *db)
     return db->ops->total_changes(db);
 }
 
+int64_t tr_db_round_trips(tr_db *db)
+{
+    return db->ops->round_trips ? db->ops->round_trips(db) : -1;
+}
+
 int64_t tr_db_last_insert_rowid(tr_db *db)
 {
     return db->ops->last_insert_rowid(db);

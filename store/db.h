@@ -95,9 +95,14 @@ const char *tr_db_column_name(tr_dbst *st, int i);
 /* Runs SQL without parameters, possibly several statements; cb, arg and errmsg must be NULL
  * (the signature is SQLite's, so call sites read alike). */
 int tr_db_exec(tr_db *db, const char *sql, void *cb, void *arg, char **errmsg);
-/* Rows changed by the last INSERT, UPDATE or DELETE; all rows changed since open. */
+/* Rows changed by the last INSERT, UPDATE or DELETE. tr_db_total_changes64: a count that
+ * moves whenever a statement may have changed rows, asked without waiting for the server
+ * (SQLite: rows changed since open; PostgreSQL: rows its synchronous writes changed plus one
+ * for each pipelined write sent). */
 int tr_db_changes(tr_db *db);
 int64_t tr_db_total_changes64(tr_db *db);
+/* Round trips to the server since open (PostgreSQL); -1 for an embedded backend. */
+int64_t tr_db_round_trips(tr_db *db);
 /* The id the last INSERT gave its row (SQLite's rowid; PostgreSQL: the last identity value). */
 int64_t tr_db_last_insert_rowid(tr_db *db);
 /* 1 outside a transaction. */
@@ -138,6 +143,7 @@ struct tr_db_ops {
     int (*exec)(tr_db *db, const char *sql);
     int (*changes)(tr_db *db);
     int64_t (*total_changes)(tr_db *db);
+    int64_t (*round_trips)(tr_db *db); /* NULL: no server */
     int64_t (*last_insert_rowid)(tr_db *db);
     int (*get_autocommit)(tr_db *db);
     const char *(*errmsg)(tr_db *db);

@@ -130,7 +130,8 @@ typedef struct {
     PGconn *c;
     char err[1024];
     int changes;
-    int64_t total;
+    int64_t total;      /* rows changed by synchronous writes, plus one per pipelined write sent */
+    int64_t rt;         /* round trips */
     unsigned next_name; /* server-side prepared statements: s1, s2, ... */
     unsigned gen;       /* bumped when the connection is reset: statements prepare again */
     int queued;         /* writes sent in pipeline mode whose results are not read yet */
@@ -200,6 +201,7 @@ static int flush(pg_db *d)
 {
     if (!d->queued) return TR_DB_OK;
     int rc = TR_DB_OK;
+    d->rt++;
     if (!PQpipelineSync(d->c)) rc = code_of(d, NULL);
     PGresult *r;
     for (;;) {
@@ -218,10 +220,7 @@ static int flush(pg_db *d)
         }
         if (es == PGRES_COMMAND_OK) {
             const char *ct = PQcmdTuples(r);
-            if (ct && *ct) {
-                d->changes = atoi(ct);
-                d->total += d->changes;
-            }
+            if (ct && *ct) d->changes = atoi(ct); /* total counted it when it was sent */
         } else if (es == PGRES_TUPLES_OK) {
             if (PQntuples(r) == 1) d->lastval = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
         } else if (es != PGRES_PIPELINE_ABORTED && rc == TR_DB_OK) {
@@ -234,11 +233,36 @@ static int flush(pg_db *d)
     return rc;
 }
 
+/* The statement after a WITH's common table expressions: its first keyword outside
+ * parentheses and quotes. */
+static const char *after_ctes(const char *p)
+{
+    int depth = 0;
+    for (p += 4; *p; p++) {
+        if (*p == '\'' || *p == '"') {
+            char q = *p;
+            while (*++p && *p != q)
+                ;
+            if (!*p) break;
+        } else if (*p == '(') {
+            depth++;
+        } else if (*p == ')') {
+            depth--;
+        } else if (depth == 0 && (p[-1] == ' ' || p[-1] == ')') &&
+                   (!strncasecmp(p, "SELECT", 6) || !strncasecmp(p, "INSERT", 6) ||
+                    !strncasecmp(p, "UPDATE", 6) || !strncasecmp(p, "DELETE", 6))) {
+            return p;
+        }
+    }
+    return p;
+}
+
 /* A statement's text is a write whose result nobody reads. */
 static int is_deferrable(const char *sql)
 {
     while (*sql == ' ' || *sql == '\n' || *sql == '(')
         sql++;
+    if (!strncasecmp(sql, "WITH", 4) && (sql[4] == ' ' || sql[4] == '\n')) sql = after_ctes(sql);
     if (strncasecmp(sql, "INSERT", 6) && strncasecmp(sql, "UPDATE", 6) &&
         strncasecmp(sql, "DELETE", 6))
         return 0;
@@ -256,6 +280,7 @@ static int ensure_conn(pg_db *d)
     PQreset(d->c);
     if (PQstatus(d->c) != CONNECTION_OK) return code_of(d, NULL);
     d->gen++;
+    d->rt += 2; /* the reconnection, the settings */
     PGresult *r = PQexec(d->c, d->setup);
     int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? TR_DB_OK : code_of(d, r);
     PQclear(r);
@@ -471,6 +496,7 @@ static int run(pg_st *s)
         return rc;
     if (s->deferrable) {
         if (s->persistent && (s->prepared_gen != d->gen || !s->prepared_gen)) {
+            d->rt++;
             r = PQprepare(d->c, s->name, s->sql, s->nparams, s->types);
             if (PQresultStatus(r) != PGRES_COMMAND_OK) {
                 rc = code_of(d, r);
@@ -486,6 +512,7 @@ static int run(pg_st *s)
                                : PQsendQueryParams(d->c, s->sql, s->nparams, s->types,
                                                    (const char *const *)s->val, s->len, s->fmt, 0);
         d->queued++;
+        d->total++; /* it may change rows: known without asking (tr_db_total_changes64) */
         if (!ok) return flush(d) ? TR_DB_ERROR : code_of(d, NULL);
         s->executed = 1;
         s->row = -1;
@@ -495,6 +522,7 @@ static int run(pg_st *s)
     if ((rc = flush(d))) return rc;
     if (s->persistent) {
         if (s->prepared_gen != d->gen || !s->prepared_gen) {
+            d->rt++;
             r = PQprepare(d->c, s->name, s->sql, s->nparams, s->types);
             if (PQresultStatus(r) != PGRES_COMMAND_OK) {
                 int rc = code_of(d, r);
@@ -504,9 +532,11 @@ static int run(pg_st *s)
             PQclear(r);
             s->prepared_gen = d->gen;
         }
+        d->rt++;
         r = PQexecPrepared(d->c, s->name, s->nparams, (const char *const *)s->val, s->len, s->fmt,
                            0);
     } else {
+        d->rt++;
         r = PQexecParams(d->c, s->sql, s->nparams, s->types, (const char *const *)s->val, s->len,
                          s->fmt, 0);
     }
@@ -517,7 +547,7 @@ static int run(pg_st *s)
         return rc;
     }
     const char *ct = PQcmdTuples(r);
-    if (ct && *ct) {
+    if (ct && *ct && es == PGRES_COMMAND_OK) { /* a SELECT's count is rows read */
         d->changes = atoi(ct);
         d->total += d->changes;
     }
@@ -700,6 +730,7 @@ static int pg_exec(tr_db *db, const char *sql)
         set_err(d, "out of memory");
         return TR_DB_NOMEM;
     }
+    d->rt++;
     if (!PQsendQuery(d->c, t)) {
         free(t);
         return code_of(d, NULL);
@@ -725,8 +756,12 @@ static int pg_changes(tr_db *db)
 
 static int64_t pg_total_changes(tr_db *db)
 {
-    flush(PDB(db));
-    return PDB(db)->total;
+    return PDB(db)->total; /* no flush: the pipelined writes count as sent */
+}
+
+static int64_t pg_round_trips(tr_db *db)
+{
+    return PDB(db)->rt;
 }
 
 static int64_t pg_last_insert_rowid(tr_db *db)
@@ -741,6 +776,7 @@ static int64_t pg_last_insert_rowid(tr_db *db)
         flush(d);
         return d->lastval;
     }
+    d->rt++;
     PGresult *r = PQexec(d->c, "SELECT lastval()");
     int64_t v = 0;
     if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
@@ -795,6 +831,7 @@ static const struct tr_db_ops pg_ops = {
     .exec = pg_exec,
     .changes = pg_changes,
     .total_changes = pg_total_changes,
+    .round_trips = pg_round_trips,
     .last_insert_rowid = pg_last_insert_rowid,
     .get_autocommit = pg_get_autocommit,
     .errmsg = pg_errmsg,

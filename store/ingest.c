@@ -290,19 +290,6 @@ static const char *run_id(const ing *c, char *buf, size_t n)
     return buf;
 }
 
-/* Lineage steps may drop a version nobody uses: any row they changed forgets the versions
- * ingest remembered (ingest_cache.c). */
-static int64_t changes(const ing *c)
-{
-    return tr_db_total_changes64(c->s->db);
-}
-
-static int after_lineage(ing *c, int64_t before, int rc)
-{
-    if (changes(c) != before) tr_ingest_versions_forget(c->s);
-    return rc;
-}
-
 static int on_file(ing *c)
 {
     const char *path, *role;
@@ -330,15 +317,19 @@ static int on_file(ing *c)
     has_int(c->rec, TR_F_END_NS, &end_ns);
     has_int(c->rec, TR_F_SEQ, &seq);
     if (!has_int(c->rec, TR_F_START_NS, &start_ns)) start_ns = end_ns;
-    int64_t before = changes(c);
-    if (has_int(c->rec, TR_F_OPEN_SEQ, &open_seq) && open_seq &&
-        (rc = after_lineage(c, before,
-                            tr_lineage_settle_check(c->s, run_id(c, run, sizeof run), c->pid,
-                                                    open_seq, settle, start_ns))))
+    /* a run none of whose opens was settled (most) has nothing to check: asked once (a version
+     * lineage drops is forgotten by ingest's cache as it goes: lineage.c, lineage_order.c) */
+    int settled = 1;
+    if (has_int(c->rec, TR_F_OPEN_SEQ, &open_seq) && open_seq && !settle &&
+        (rc = tr_ingest_run_settled(c->s, c->run, c->runlen, &settled)))
+        return rc;
+    if (settle) tr_ingest_run_settles(c->s, c->run, c->runlen);
+    if (open_seq && settled &&
+        (rc = tr_lineage_settle_check(c->s, run_id(c, run, sizeof run), c->pid, open_seq, settle,
+                                      start_ns)))
         return rc == 1 ? 0 : rc;
     int fresh;
-    if ((rc = after_lineage(c, before, 0)) ||
-        (rc = tr_ingest_artifact(c->s, key, &artifact, &fresh)) ||
+    if ((rc = tr_ingest_artifact(c->s, key, &artifact, &fresh)) ||
         (rc = tr_ingest_version(c->s, artifact, fresh, c->rec, &version)))
         return rc;
     tr_stmt q;
@@ -357,10 +348,10 @@ static int on_file(ing *c)
     if (settle && (rc = tr_lineage_event_order(c->s, tr_db_last_insert_rowid(c->s->db), seq,
                                                open_seq, "killed")))
         return rc;
-    before = changes(c);
-    rc = tr_lineage_after_file(c->s, run_id(c, run, sizeof run), c->pid, key, version,
-                               role[0] == 'o' || (role[0] == 'i' && role[2] == 'o'), start_ns);
-    return after_lineage(c, before, rc);
+    int produced = role[0] == 'o' || (role[0] == 'i' && role[2] == 'o'), ops = 0;
+    if (produced && (rc = tr_ingest_run_moves(c->s, c->run, c->runlen, &ops))) return rc;
+    return tr_lineage_after_file(c->s, run_id(c, run, sizeof run), c->pid, key, artifact, version,
+                                 produced, start_ns, ops);
 }
 
 static int on_dep(ing *c)
@@ -404,11 +395,9 @@ static int on_fileop(ing *c)
         fp = (tr_fingerprint){(uint64_t)dev, (uint64_t)ino, size, mtime};
     }
     snprintf(opz, sizeof opz, "%.*s", (int)n, op);
-    int64_t before = changes(c);
-    if ((rc = after_lineage(c, before,
-                            tr_lineage_fileop(c->s, run_id(c, run, sizeof run), c->pid, opz,
-                                              k1 ? key : NULL, k2 ? key2 : NULL,
-                                              has_fp ? &fp : NULL, c->rec->time_ns, &acted))))
+    tr_ingest_run_moved(c->s, c->run, c->runlen); /* its files' later FILE records look */
+    if ((rc = tr_lineage_fileop(c->s, run_id(c, run, sizeof run), c->pid, opz, k1 ? key : NULL,
+                                k2 ? key2 : NULL, has_fp ? &fp : NULL, c->rec->time_ns, &acted)))
         return rc;
     return tr_lineage_op_order(c->s, rowid, seq, acted);
 }

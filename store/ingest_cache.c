@@ -1,5 +1,6 @@
 /* ingest_cache.c - ingest's per-transaction bookkeeping: stream marks, known runs, artifacts,
  * versions. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,10 +29,13 @@ struct tr_ingest_cache {
     tr_strmap *streams; /* stream id -> index in ent (the map's own entry number) */
     stream_ent *ent;
     size_t cap;
-    long last;       /* the last stream used (records of one stream come in runs), or -1 */
-    tr_strmap *runs; /* run ids whose row exists */
-    tr_strmap *ids;  /* 'a' + artifact key -> row id */
-    tr_strmap *vers; /* version_key() -> artifact_versions.id */
+    long last;          /* the last stream used (records of one stream come in runs), or -1 */
+    tr_strmap *runs;    /* run ids whose row exists */
+    tr_strmap *ids;     /* 'a' + artifact key -> row id */
+    tr_strmap *vers;    /* version_key() -> artifact_versions.id */
+    tr_strmap *settled; /* run id -> 1: it has settled opens (ended set), 0: it has none */
+    tr_strmap *hwms;    /* stream id -> its stored mark, for streams with no entry yet */
+    tr_strmap *moves;   /* run id -> 1: it has renames, links or unlinks stored, 0: none */
     /* metric points not inserted yet (tr_ingest_metric): TR_METRIC_ROWS make one statement;
      * their text lives in mtext (offsets, so that it may grow) */
     struct mrow {
@@ -53,10 +57,15 @@ static tr_ingest_cache *cache(tr_store *s)
     if (!c) return NULL;
     c->last = -1;
     if (!(c->streams = tr_strmap_new()) || !(c->runs = tr_strmap_new()) ||
-        !(c->ids = tr_strmap_new()) || !(c->vers = tr_strmap_new())) {
+        !(c->ids = tr_strmap_new()) || !(c->vers = tr_strmap_new()) ||
+        !(c->settled = tr_strmap_new()) || !(c->hwms = tr_strmap_new()) ||
+        !(c->moves = tr_strmap_new())) {
         tr_strmap_free(c->streams);
         tr_strmap_free(c->runs);
         tr_strmap_free(c->ids);
+        tr_strmap_free(c->vers);
+        tr_strmap_free(c->settled);
+        tr_strmap_free(c->hwms);
         free(c);
         return NULL;
     }
@@ -71,6 +80,9 @@ void tr_ingest_cache_free(tr_store *s)
     tr_strmap_free(c->runs);
     tr_strmap_free(c->ids);
     tr_strmap_free(c->vers);
+    tr_strmap_free(c->settled);
+    tr_strmap_free(c->hwms);
+    tr_strmap_free(c->moves);
     free(c->ent);
     free(c->mtext);
     free(c);
@@ -85,6 +97,9 @@ void tr_ingest_cache_forget(tr_store *s)
     tr_strmap_clear(c->runs);
     tr_strmap_clear(c->ids);
     tr_strmap_clear(c->vers);
+    tr_strmap_clear(c->settled);
+    tr_strmap_clear(c->hwms);
+    tr_strmap_clear(c->moves);
     c->last = -1;
     c->nmrow = 0; /* rolled back, or inserted and committed */
     c->mlen = 0;
@@ -124,7 +139,16 @@ int tr_ingest_stream_hwm(tr_store *s, const char *stream_id, int64_t *hwm)
         *hwm = e->hwm;
         return 0;
     }
-    return stored_hwm(s, stream_id, hwm);
+    /* asked once a transaction (a batch of duplicates stores nothing, so makes no entry) */
+    tr_mapval v;
+    size_t n = strlen(stream_id);
+    if (c && tr_strmap_get(c->hwms, stream_id, n, &v)) {
+        *hwm = v.i;
+        return 0;
+    }
+    int rc = stored_hwm(s, stream_id, hwm);
+    if (!rc && c) tr_strmap_set(c->hwms, stream_id, n, (tr_mapval){.i = *hwm});
+    return rc;
 }
 
 int tr_ingest_stream_mark(tr_store *s, const tr_stream *st, int64_t seq, int64_t time_ns,
@@ -366,28 +390,117 @@ static void bind_version(tr_stmt *q, const void *arg)
     tr_bind_field_int(q, 5, v->rec, TR_F_MTIME_NS);
 }
 
-/* The map key of what LN_VERSION_FIND matches on: 'v', the artifact, then (ino, size,
- * mtime_ns) each with whether it is present (NULL matches only NULL there). */
-static size_t version_key(uint8_t *k, int64_t artifact, const tr_rec *rec)
+void tr_vkey_of(const tr_rec *rec, tr_vkey *k)
 {
     static const uint16_t f[3] = {TR_F_INO, TR_F_SIZE, TR_F_MTIME_NS};
+    memset(k, 0, sizeof *k);
+    for (int i = 0; i < 3; i++)
+        if (!(k->has[i] = tr_rec_get_i64(rec, f[i], &k->v[i]) == 0)) k->v[i] = 0;
+}
+
+/* The map key of what LN_VERSION_FIND matches on: 'v', the artifact, then (ino, size,
+ * mtime_ns) each with whether it is present (NULL matches only NULL there). */
+static size_t version_key(uint8_t *k, int64_t artifact, const tr_vkey *fp)
+{
     size_t n = 0;
     k[n++] = 'v';
     memcpy(k + n, &artifact, 8);
     n += 8;
     for (int i = 0; i < 3; i++) {
-        int64_t v = 0;
-        k[n++] = tr_rec_get_i64(rec, f[i], &v) == 0;
-        memcpy(k + n, &v, 8);
+        k[n++] = fp->has[i];
+        memcpy(k + n, &fp->v[i], 8);
         n += 8;
     }
     return n;
 }
 
+void tr_ingest_artifact_put(tr_store *s, const char *key, int64_t id)
+{
+    char k[TR_LINEAGE_KEY_MAX + 2];
+    size_t n = artifact_key(k, sizeof k, key);
+    tr_ingest_cache *c = !n ? NULL : cache(s);
+    if (c) tr_strmap_set(c->ids, k, n, (tr_mapval){.i = id});
+}
+
+int tr_ingest_artifact_cached(tr_store *s, const char *key, int64_t *id)
+{
+    char k[TR_LINEAGE_KEY_MAX + 2];
+    size_t n = artifact_key(k, sizeof k, key);
+    tr_mapval v;
+    if (!n || !s->ic || !tr_strmap_get(s->ic->ids, k, n, &v)) return 0;
+    *id = v.i;
+    return 1;
+}
+
+void tr_ingest_version_put(tr_store *s, int64_t artifact, const tr_vkey *fp, int64_t id)
+{
+    uint8_t k[40];
+    size_t n = version_key(k, artifact, fp);
+    tr_ingest_cache *c = cache(s);
+    if (c) tr_strmap_set(c->vers, k, n, (tr_mapval){.i = id});
+}
+
+int tr_ingest_version_cached(tr_store *s, int64_t artifact, const tr_vkey *fp, int64_t *id)
+{
+    uint8_t k[40];
+    size_t n = version_key(k, artifact, fp);
+    tr_mapval v;
+    if (!s->ic || !tr_strmap_get(s->ic->vers, k, n, &v)) return 0;
+    *id = v.i;
+    return 1;
+}
+
+/* Whether statement id finds a row for run, asked once a transaction (remembered in map). */
+static int run_has(tr_store *s, tr_strmap *map, enum tr_stmt_id id, const char *run, size_t n,
+                   int *has)
+{
+    tr_mapval v;
+    if (map && tr_strmap_get(map, run, n, &v)) {
+        *has = (int)v.i;
+        return 0;
+    }
+    char rid[80];
+    snprintf(rid, sizeof rid, "%.*s", (int)n, run);
+    tr_stmt q;
+    int found, rc = tr_stmt_begin(&q, s, id);
+    if (rc) return rc;
+    tr_bind_cstr(&q, 1, rid);
+    if ((rc = tr_stmt_row_int(&q, &found, NULL))) return rc;
+    *has = found;
+    if (map) tr_strmap_set(map, run, n, (tr_mapval){.i = found});
+    return 0;
+}
+
+int tr_ingest_run_settled(tr_store *s, const char *run, size_t n, int *has)
+{
+    tr_ingest_cache *c = cache(s);
+    return run_has(s, c ? c->settled : NULL, TR_STMT_LN_RUN_SETTLED, run, n, has);
+}
+
+void tr_ingest_run_settles(tr_store *s, const char *run, size_t n)
+{
+    tr_ingest_cache *c = cache(s);
+    if (c) tr_strmap_set(c->settled, run, n, (tr_mapval){.i = 1});
+}
+
+int tr_ingest_run_moves(tr_store *s, const char *run, size_t n, int *has)
+{
+    tr_ingest_cache *c = cache(s);
+    return run_has(s, c ? c->moves : NULL, TR_STMT_LN_RUN_MOVES, run, n, has);
+}
+
+void tr_ingest_run_moved(tr_store *s, const char *run, size_t n)
+{
+    tr_ingest_cache *c = cache(s);
+    if (c) tr_strmap_set(c->moves, run, n, (tr_mapval){.i = 1});
+}
+
 int tr_ingest_version(tr_store *s, int64_t artifact, int fresh, const tr_rec *rec, int64_t *id)
 {
     uint8_t k[40];
-    size_t n = version_key(k, artifact, rec);
+    tr_vkey fp;
+    tr_vkey_of(rec, &fp);
+    size_t n = version_key(k, artifact, &fp);
     tr_mapval v;
     if (s->ic && tr_strmap_get(s->ic->vers, k, n, &v)) {
         *id = v.i;

@@ -243,6 +243,7 @@ int tr_lineage_undo_carry(tr_store *s, const char *run, int64_t src, const char 
         if ((rc = tr_stmt_begin(&q, s, TR_STMT_LN_VERSION_DROP))) return rc;
         tr_bind_int(&q, 1, dst[i]);
         if ((rc = tr_stmt_done(&q))) return rc;
+        tr_ingest_versions_forget(s); /* ingest's cache may name the version dropped */
     }
     return 0;
 }
@@ -309,7 +310,18 @@ static int unremove(tr_store *s, int64_t ver, const char *run, const char *op)
     return tr_stmt_done(&q);
 }
 
-/* Versions of the path of ver that run wrote before its last write of the path. */
+/* Versions of artifact art that run wrote before its last write of the path. */
+static int supersede_art(tr_store *s, const char *run, int64_t art)
+{
+    tr_stmt q;
+    int rc;
+    if ((rc = tr_stmt_begin(&q, s, TR_STMT_LN_SUPERSEDE))) return rc;
+    tr_bind_cstr(&q, 1, run);
+    tr_bind_int(&q, 2, art);
+    return tr_stmt_done(&q);
+}
+
+/* The same for the path of version ver. */
 static int supersede(tr_store *s, const char *run, int64_t ver)
 {
     tr_stmt q;
@@ -319,16 +331,14 @@ static int supersede(tr_store *s, const char *run, int64_t ver)
     if ((rc = tr_stmt_row(&q)) <= 0) return rc;
     int64_t art = tr_db_column_int64(q.st, TR_COL_LNV_ARTIFACT);
     tr_stmt_reset(&q);
-    if ((rc = tr_stmt_begin(&q, s, TR_STMT_LN_SUPERSEDE))) return rc;
-    tr_bind_cstr(&q, 1, run);
-    tr_bind_int(&q, 2, art);
-    return tr_stmt_done(&q);
+    return supersede_art(s, run, art);
 }
 
-int tr_lineage_after_file(tr_store *s, const char *run, int64_t pid, const char *key,
-                          int64_t version, int produced, int64_t start_ns)
+int tr_lineage_after_file(tr_store *s, const char *run, int64_t pid, const char *key, int64_t art,
+                          int64_t version, int produced, int64_t start_ns, int any_ops)
 {
     if (!produced) return 0;
+    if (!any_ops) return supersede_art(s, run, art);
     tr_stmt q;
     int rc = tr_stmt_begin(&q, s, TR_STMT_LN_LATER_OPS);
     if (rc) return rc;
@@ -376,7 +386,7 @@ int tr_lineage_after_file(tr_store *s, const char *run, int64_t pid, const char 
         if (strcmp(ops[i], "link") != 0 && (rc = mark_removed(s, version, run, ops[i]))) return rc;
         if (!moved || strcmp(ops[i], "rename") == 0) break; /* the path no longer holds it */
     }
-    return supersede(s, run, version);
+    return supersede_art(s, run, art);
 }
 
 /* ---- content hashes ---- */

@@ -16,10 +16,12 @@ int tr_lineage_key(const char *path, size_t n, const char *host, char *out, size
 /* The artifact id of key, added when missing; 0 or TRAIL_E*. */
 int tr_lineage_artifact(tr_store *s, const char *key, int64_t *id);
 
-/* A FILE event of run on version (artifact key) was stored: applies the renames, links and
- * unlinks of the same path that the run made after start_ns and that were stored first. */
-int tr_lineage_after_file(tr_store *s, const char *run, int64_t pid, const char *key,
-                          int64_t version, int produced, int64_t start_ns);
+/* A FILE event of run on version (of artifact art, key) was stored: applies the renames, links
+ * and unlinks of the same path that the run made after start_ns and that were stored first
+ * (any_ops 0: the run has none stored, nothing to look for), then marks the run's earlier writes
+ * of the path overwritten. */
+int tr_lineage_after_file(tr_store *s, const char *run, int64_t pid, const char *key, int64_t art,
+                          int64_t version, int produced, int64_t start_ns, int any_ops);
 
 /* A FILEOP was stored: a rename or link carries the current version of key to key2 (as an
  * output of run, with fp when the record has the result's fingerprint); a rename or unlink

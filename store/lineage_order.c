@@ -38,6 +38,7 @@ int tr_lineage_settle_check(tr_store *s, const char *run, int64_t pid, int64_t o
         if ((rc = tr_stmt_begin(&q, s, TR_STMT_LN_VERSION_DROP))) return rc;
         tr_bind_int(&q, 1, kver[i]);
         if ((rc = tr_stmt_done(&q))) return rc;
+        tr_ingest_versions_forget(s); /* ingest's cache may name the version dropped */
     }
     return 0;
 }

@@ -87,6 +87,11 @@
     /* the agent's settles of an open (a small partial index: only killed processes' events) */    \
     X(LN_OPEN_EVENTS, "SELECT id, ended, version_id FROM events WHERE run_id = ?1 AND pid = ?2"    \
                       " AND open_seq = ?3 AND ended IS NOT NULL")                                  \
+    /* whether run ?1 has any settled open (most have none: their FILE records skip the above) */  \
+    X(LN_RUN_SETTLED, "SELECT 1 FROM events WHERE run_id = ?1 AND ended IS NOT NULL LIMIT 1")      \
+    /* whether run ?1 has any FILEOP LN_LATER_OPS looks for (most runs have none) */               \
+    X(LN_RUN_MOVES, "SELECT 1 FROM file_ops WHERE run_id = ?1"                                     \
+                    " AND op IN ('rename', 'link', 'unlink') LIMIT 1")                             \
     /* the close of the open a settle is for: same process, same open time (rare: a scan) */       \
     X(LN_OPEN_CLOSED, "SELECT 1 FROM events WHERE run_id = ?1 AND pid = ?2 AND start_ns = ?3"      \
                       " AND ended IS NULL AND source = 'shim' LIMIT 1")                            \

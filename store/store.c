@@ -547,6 +547,7 @@ void tr_store_close(tr_store *s)
 {
     if (!s) return;
     tr_ingest_cache_free(s);
+    tr_prefetch_free(s);
     tr_store_sdk_keys_free(s);
     for (int i = 0; i < TR_STMT_COUNT; i++)
         tr_db_finalize(s->stmt[i]);

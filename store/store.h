@@ -64,6 +64,16 @@ int tr_store_stream_hwm(tr_store *s, const char *stream_id, int64_t *hwm);
 int tr_store_ingest(tr_store *s, const tr_stream *st, uint64_t seq, const tr_rec *rec);
 #define TR_INGEST_REFUSED 2
 
+/* A batch's look-ups made ahead of it, inside its transaction (optional; ingest_prefetch.c):
+ * note each record the batch holds, then run the notes before the batch's first
+ * tr_store_ingest. Its FILE records' artifact and version ids then cost a statement per 64
+ * and 32 of them instead of one or two each: on a PostgreSQL store, a few round trips a batch.
+ * A failed run spoils the transaction as a failed ingest does. */
+int tr_store_prefetch_note(tr_store *s, const tr_stream *st, uint64_t seq, const tr_rec *rec);
+int tr_store_prefetch_run(tr_store *s);
+/* Round trips to the database server so far (-1 for SQLite): what tests and benchmarks count. */
+int64_t tr_store_round_trips(tr_store *s);
+
 /* RUN is a full id, a unique id prefix, or a run name (the latest run of that name).
  * Writes the 32-char id. TRAIL_ENOTFOUND or TRAIL_EAMBIGUOUS otherwise. */
 int tr_store_resolve_run(tr_store *s, const char *ref, char id_out[33]);

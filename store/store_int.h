@@ -29,6 +29,7 @@ struct tr_store {
     tr_dbst *stmt[TR_STMT_COUNT];
     struct tr_ingest_cache *ic;   /* ingest's per-transaction bookkeeping (ingest_cache.c) */
     struct tr_sdk_keys *sdk_keys; /* SDK metric keys marked in this transaction (console.c) */
+    struct tr_prefetch *pf;       /* a batch's look-ups noted ahead (ingest_prefetch.c) */
 };
 
 /* The prepared statement id, prepared on first use; NULL on error (message in s->err). */
@@ -144,5 +145,25 @@ int tr_ingest_metrics_pending(const tr_store *s);
 int tr_ingest_metrics_flush(tr_store *s);
 /* Forgets the remembered versions: a lineage step may have dropped one. */
 void tr_ingest_versions_forget(tr_store *s);
+/* What a batch's look-ups found ahead of its records (ingest_prefetch.c): artifact and
+ * version ids put into the cache, and asked of it. */
+void tr_ingest_artifact_put(tr_store *s, const char *key, int64_t id);
+int tr_ingest_artifact_cached(tr_store *s, const char *key, int64_t *id);
+typedef struct tr_vkey { /* what a version is matched by: ino, size, mtime_ns, each if present */
+    int64_t v[3];
+    unsigned char has[3];
+} tr_vkey;
+void tr_vkey_of(const tr_rec *rec, tr_vkey *k);
+void tr_ingest_version_put(tr_store *s, int64_t artifact, const tr_vkey *fp, int64_t id);
+int tr_ingest_version_cached(tr_store *s, int64_t artifact, const tr_vkey *fp, int64_t *id);
+/* Whether run has settled opens (events with ended set: FILE_SETTLE), asked once per
+ * transaction; ingest of a FILE_SETTLE notes that it has (tr_ingest_run_settles). */
+int tr_ingest_run_settled(tr_store *s, const char *run, size_t n, int *has);
+void tr_ingest_run_settles(tr_store *s, const char *run, size_t n);
+/* Whether run has renames, links or unlinks stored (LN_LATER_OPS could find one), asked once a
+ * transaction; ingest of a FILEOP notes that it has (tr_ingest_run_moved). */
+int tr_ingest_run_moves(tr_store *s, const char *run, size_t n, int *has);
+void tr_ingest_run_moved(tr_store *s, const char *run, size_t n);
+void tr_prefetch_free(tr_store *s);
 
 #endif

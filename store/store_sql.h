@@ -8,6 +8,7 @@
 #include "mlflow_sql.h"
 #include "outbox_sql.h"
 #include "pg_sql.h"
+#include "prefetch_sql.h"
 #include "procs_sql.h"
 #include "settle_sql.h"
 
@@ -258,6 +259,7 @@
                " GROUP BY v.id, a.path ORDER BY a.path, min(e.start_ns), v.id")                    \
     X(Q_ENV, "SELECT name, value, redacted FROM env WHERE run_id = ?1 ORDER BY pid, name")         \
     TR_LINEAGE_STMTS(X)                                                                            \
+    TR_PREFETCH_STMTS(X)                                                                           \
     TR_PROCS_STMTS(X)                                                                              \
     TR_DEPS_STMTS(X)                                                                               \
     TR_SETTLE_STMTS(X)                                                                             \

@@ -186,11 +186,13 @@ static void test_same_answers(void)
     SAME(lite, pg, "show", "no-such-run");
 }
 
-/* The store library's own tests (store_test, lineage_test, proc_store_test) again, each store
- * a database of this server: everything but their SQLite-file cases passes as on SQLite. */
+/* The store library's own tests (store_test, lineage_test, proc_store_test, prefetch_test)
+ * again, each store a database of this server: everything but their SQLite-file cases passes
+ * as on SQLite. */
 static void test_library(void)
 {
-    static const char *const tests[] = {"store_test", "lineage_test", "proc_store_test"};
+    static const char *const tests[] = {"store_test", "lineage_test", "proc_store_test",
+                                        "prefetch_test"};
     setenv("TRAIL_TEST_PG_DIR", pgdir, 1);
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
         char *out = NULL, *err = NULL;
