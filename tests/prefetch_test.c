@@ -58,7 +58,10 @@ static void make_records(void)
     for (int i = 1; i <= NFILE; i++) {
         int f = (i - 1) % 200;
         char path[64];
-        snprintf(path, sizeof path, i == 77 ? "" : "/data/p%03d/f%d.bin", f % 13, f);
+        if (i == 77)
+            path[0] = '\0'; /* one record without a path: ingest rejects it */
+        else
+            snprintf(path, sizeof path, "/data/p%03d/f%d.bin", f % 13, f);
         tr_enc_init(&e, recs[i].buf, sizeof recs[i].buf, TR_REC_FILE, T0 + i);
         tr_enc_str(&e, TR_F_PATH, path);
         tr_enc_str(&e, TR_F_ROLE, f % 7 == 0 ? "output" : "input");
