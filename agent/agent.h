@@ -34,8 +34,11 @@ tr_enrich *tr_enrich_new(const char *spool_dir); /* NULL: out of memory (nothing
 void tr_enrich_free(tr_enrich *e);
 void tr_enrich_note(tr_enrich *e, const tr_seg_info *seg, const tr_rec *rec);
 void tr_enrich_discard(tr_enrich *e);
-/* Returns the number of records appended, or TRAIL_E* (only enrichment is lost). */
-long tr_enrich_flush(tr_enrich *e, struct tr_sink *sink);
+/* Returns the number of records appended, or TRAIL_E* (only enrichment is lost). Without wait
+ * the batch's files are hashed on a worker thread and their records appended by the next flush
+ * (tr_enrich_busy meanwhile); with wait everything noted is appended now. */
+long tr_enrich_flush(tr_enrich *e, struct tr_sink *sink, int wait);
+int tr_enrich_busy(const tr_enrich *e);
 /* For hash.c and deps.c: appends one finished-or-not encoder's record for run. */
 struct tr_enc;
 int tr_enrich_emit(tr_enrich *e, const char *run, struct tr_enc *enc);
@@ -76,8 +79,12 @@ void tr_hashq_free(tr_hashq *q);
 void tr_hashq_clear(tr_hashq *q);
 /* Notes a delivered FILE or FILEOP record of run (written on host) whose result can be hashed. */
 void tr_hashq_note(tr_hashq *q, const tr_rec *rec, const char *run, const char *host);
-/* Hashes what was noted (versions the sink already knows are skipped) into HASH records. */
-int tr_hashq_flush(tr_hashq *q, tr_enrich *e, struct tr_sink *sink);
+/* Hashes what was noted (versions the sink already knows are skipped) into HASH records: with
+ * wait, at once; else on a worker thread, emitted by the next flush, which waits for it. The
+ * HASH records of the flush before are emitted first either way. */
+int tr_hashq_flush(tr_hashq *q, tr_enrich *e, struct tr_sink *sink, int wait);
+/* 1 while versions of a flush are being hashed or wait for the next flush to be emitted. */
+int tr_hashq_busy(const tr_hashq *q);
 
 /* Dependencies (deps.c, deps_dpkg.c, deps_python.c, deps_git.c), resolved after each delivered
  * batch: shared objects and executables to Debian packages (dpkg database), files read from

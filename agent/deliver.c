@@ -152,10 +152,9 @@ static long failed(tr_deliver *d, int rc)
     return d->last_err = rc;
 }
 
-long tr_deliver_pump(tr_deliver *d, int64_t deadline_ns)
+static long pump_once(tr_deliver *d, int64_t deadline_ns, int *collected)
 {
     tr_sink *s = d->sink;
-    report_budget(d);
     int rc = s->vt->ready(s, d->last_msg, sizeof d->last_msg);
     if (rc) return d->last_err = rc;
     if ((rc = s->vt->begin(s)) != 0) {
@@ -185,9 +184,12 @@ long tr_deliver_pump(tr_deliver *d, int64_t deadline_ns)
     int damaged = note_damaged(d);
     if (sent <= 0) {
         /* enrichment made now goes out by the next pump: a count of damaged frames (not
-         * "nothing waiting" yet), the files of a process killed after the last batch */
-        long made = tr_enrich_flush(d->enrich, s);
+         * "nothing waiting" yet), the files of a process killed after the last batch; the
+         * hashes of the last batch (waited for here) go out in this one */
+        int hashing = tr_enrich_busy(d->enrich);
+        long made = tr_enrich_flush(d->enrich, s, 1);
         if (damaged && made > 0) return TRAIL_EAGAIN;
+        *collected = hashing && made > 0;
         return 0;
     }
     d->acked += (uint64_t)sent;
@@ -196,8 +198,19 @@ long tr_deliver_pump(tr_deliver *d, int64_t deadline_ns)
     d->duplicates += dups;
     d->batches++;
     d->last_msg[0] = 0;
-    tr_enrich_flush(d->enrich, s); /* enrichment is an extra: failures lose only it */
+    /* enrichment is an extra: failures lose only it; the batch's files are hashed while the
+     * next batch is stored */
+    tr_enrich_flush(d->enrich, s, 0);
     return sent;
+}
+
+long tr_deliver_pump(tr_deliver *d, int64_t deadline_ns)
+{
+    report_budget(d);
+    int collected = 0;
+    long n = pump_once(d, deadline_ns, &collected);
+    if (n == 0 && collected) n = pump_once(d, deadline_ns, &collected);
+    return n;
 }
 
 int tr_deliver_drain(tr_deliver *d, int64_t deadline_ns, volatile int *stop)
@@ -242,7 +255,8 @@ int tr_deliver_finish_run(tr_deliver *d, double drain_s, double live_s)
 
 int tr_deliver_pending(tr_deliver *d)
 {
-    return tr_spool_reader_pending(d->reader);
+    int n = tr_spool_reader_pending(d->reader);
+    return n ? n : tr_enrich_busy(d->enrich); /* hashes not yet written count as one */
 }
 
 int tr_deliver_live_writers(tr_deliver *d)

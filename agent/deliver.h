@@ -71,7 +71,8 @@ int tr_deliver_drain(tr_deliver *d, int64_t deadline_ns, volatile int *stop);
  * for processes CMD left behind; says on stderr what stays in the spool and why. Returns the
  * number of segments left. */
 int tr_deliver_finish_run(tr_deliver *d, double drain_s, double live_s);
-/* Segments not yet fully delivered and removed / of them, those still being written. */
+/* Segments not yet fully delivered and removed (1 at least while the last batch's files are
+ * being hashed) / of them, those still being written. */
 int tr_deliver_pending(tr_deliver *d);
 int tr_deliver_live_writers(tr_deliver *d);
 

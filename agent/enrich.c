@@ -142,10 +142,15 @@ static long write_out(tr_enrich *e, eout *o)
     return (long)written;
 }
 
-long tr_enrich_flush(tr_enrich *e, tr_sink *sink)
+int tr_enrich_busy(const tr_enrich *e)
+{
+    return e && tr_hashq_busy(e->hashq);
+}
+
+long tr_enrich_flush(tr_enrich *e, tr_sink *sink, int wait)
 {
     if (!e) return 0;
-    int rc = tr_hashq_flush(e->hashq, e, sink);
+    int rc = tr_hashq_flush(e->hashq, e, sink, wait);
     int drc = tr_depq_flush(e->depq, e, sink);
     int src = tr_settleq_flush(e->settleq, e);
     if (!drc) drc = src;

@@ -1,7 +1,9 @@
 /* hash.c - content hashes (SHA-256) of recorded files, computed by the agent off the program's
- * path. */
+ * path, on a worker thread while the next batch is stored. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,21 +32,34 @@
 #endif
 
 #define HASH_BUDGET_DEFAULT (256LL << 20)
-#define CHUNK (1 << 20)
+#define CHUNK (128 << 10)
 
 /* A version to hash: its path as recorded and the fingerprint recorded (has_fp 0: a rename
- * or link result whose bytes are whatever the path holds now). */
+ * or link result whose bytes are whatever the path holds now); the worker fills in the rest. */
 typedef struct hitem {
     char *path, *run, *host;
-    tr_fingerprint fp;
-    int has_fp;
+    tr_fingerprint fp, seen; /* seen: the fingerprint of the bytes hashed */
+    int has_fp, hashed;
+    char hex[65];
 } hitem;
+
+/* The versions of one durable batch, hashed by a worker thread while the main thread stores
+ * the next batch; their HASH records are emitted by the next flush (tr_hashq_flush). */
+typedef struct hjob {
+    hitem *v;
+    size_t n, cap;
+    int64_t budget;
+    pthread_t th;
+    int running;
+} hjob;
 
 struct tr_hashq {
     hitem *v;
     size_t n, cap;
-    tr_strmap *batch; /* (path, fingerprint) noted in this batch: each queued once */
-    tr_strmap *done;  /* (path, fingerprint) hashed, or known to the sink, by this agent */
+    tr_strmap *batch;    /* (path, fingerprint) noted in this batch: each queued once */
+    tr_strmap *inflight; /* ... handed to the job: not queued again meanwhile */
+    tr_strmap *done;     /* (path, fingerprint) hashed, or known to the sink, by this agent */
+    hjob job;
     int64_t budget;
 };
 
@@ -86,22 +101,18 @@ int tr_hash_file(const char *path, const tr_fingerprint *expect, int check_dev, 
 {
     struct stat sb;
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK), rc = 1;
-    unsigned char *buf = NULL, sum[32];
+    unsigned char buf[CHUNK], sum[32]; /* on the caller's stack: no allocation per file */
     mbedtls_sha256_context ctx;
     mbedtls_sha256_init(&ctx);
     if (fd < 0) return 1; /* gone, or not ours to read: no hash */
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size > budget ||
         (expect && !same_file(&sb, expect, check_dev)))
         goto done; /* the version recorded is no longer what the path holds */
-    if (!(buf = malloc(CHUNK))) {
-        rc = TRAIL_ENOMEM;
-        goto done;
-    }
     if (SHA_START(&ctx, 0) != 0) goto done;
     /* up to the size fstat gave: a file that grew or shrank meanwhile fails the check after
      * (no read only to see the end, one system call per file) */
     for (off_t left = sb.st_size; left > 0;) {
-        ssize_t n = read(fd, buf, CHUNK);
+        ssize_t n = read(fd, buf, sizeof buf);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) goto done;
         if (n == 0) break;
@@ -129,7 +140,6 @@ int tr_hash_file(const char *path, const tr_fingerprint *expect, int check_dev, 
     rc = 0;
 done:
     mbedtls_sha256_free(&ctx);
-    free(buf);
     close(fd);
     return rc;
 }
@@ -138,36 +148,58 @@ tr_hashq *tr_hashq_new(void)
 {
     tr_hashq *q = calloc(1, sizeof *q);
     if (!q) return NULL;
-    q->budget = tr_hash_budget();
+    q->budget = q->job.budget = tr_hash_budget();
     q->batch = tr_strmap_new();
+    q->inflight = tr_strmap_new();
     q->done = tr_strmap_new();
-    if (!q->batch || !q->done) {
+    if (!q->batch || !q->inflight || !q->done) {
         tr_hashq_free(q);
         return NULL;
     }
     return q;
 }
 
+static void items_free(hitem *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].path);
+        free(v[i].run);
+        free(v[i].host);
+    }
+}
+
 void tr_hashq_clear(tr_hashq *q)
 {
     if (!q) return;
-    for (size_t i = 0; i < q->n; i++) {
-        free(q->v[i].path);
-        free(q->v[i].run);
-        free(q->v[i].host);
-    }
+    items_free(q->v, q->n);
     q->n = 0;
     tr_strmap_clear(q->batch);
+}
+
+/* Waits for the job; its results are dropped (nothing delivered them). */
+static void job_wait(hjob *j)
+{
+    if (j->running) pthread_join(j->th, NULL);
+    j->running = 0;
 }
 
 void tr_hashq_free(tr_hashq *q)
 {
     if (!q) return;
+    job_wait(&q->job);
+    items_free(q->job.v, q->job.n);
+    free(q->job.v);
     tr_hashq_clear(q);
     free(q->v);
     tr_strmap_free(q->batch);
+    tr_strmap_free(q->inflight);
     tr_strmap_free(q->done);
     free(q);
+}
+
+int tr_hashq_busy(const tr_hashq *q)
+{
+    return q && q->job.n > 0;
 }
 
 /* The identity of a version for the sets: path, NUL, then the fingerprint (if any). */
@@ -189,7 +221,8 @@ static void push(tr_hashq *q, const char *path, size_t n, const char *run, const
     char k[4200];
     size_t kn = n && path[0] == '/' ? item_key(k, sizeof k, path, n, fp) : 0;
     int added = 0;
-    if (!kn || tr_strmap_get(q->done, k, kn, NULL)) return;
+    if (!kn || tr_strmap_get(q->done, k, kn, NULL) || tr_strmap_get(q->inflight, k, kn, NULL))
+        return;
     if (tr_strmap_add(q->batch, k, kn, (tr_mapval){.i = 0}, &added) < 0 || !added) return;
     if (q->n == q->cap) {
         size_t cap = q->cap ? q->cap * 2 : 32;
@@ -255,26 +288,92 @@ static int emit_hash(tr_enrich *e, const hitem *it, const char *hex, const tr_fi
     return tr_enrich_emit(e, it->run, &enc);
 }
 
-int tr_hashq_flush(tr_hashq *q, tr_enrich *e, tr_sink *sink)
+/* The worker: reads and hashes every version of the job (only files: no store, no sink). */
+static void *job_main(void *arg)
 {
-    if (!q || q->n == 0) return 0;
+    hjob *j = arg;
+    for (size_t i = 0; i < j->n; i++) {
+        hitem *it = &j->v[i];
+        /* a recorded fingerprint must still be what the path holds (dev too: same host) */
+        it->hashed = tr_hash_file(it->path, it->has_fp ? &it->fp : NULL, it->has_fp, j->budget,
+                                  it->hex, &it->seen) == 0;
+    }
+    return NULL;
+}
+
+/* Starts the worker with every signal blocked: the program's signals (forwarded, SIGCHLD,
+ * SIGWINCH) stay with the agent's main thread. */
+static int job_start(hjob *j)
+{
+    sigset_t all, was;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &was);
+    int rc = pthread_create(&j->th, NULL, job_main, j);
+    pthread_sigmask(SIG_SETMASK, &was, NULL);
+    if (rc == 0) j->running = 1;
+    return rc;
+}
+
+/* The job's results as HASH records; the job is empty after. */
+static int job_collect(tr_hashq *q, tr_enrich *e)
+{
+    hjob *j = &q->job;
     int rc = 0;
-    for (size_t i = 0; i < q->n && rc == 0; i++) {
+    job_wait(j);
+    for (size_t i = 0; i < j->n; i++) {
+        hitem *it = &j->v[i];
+        if (!it->hashed) continue; /* gone or changed: a later record of it may try again */
+        char k[4200];
+        size_t kn = item_key(k, sizeof k, it->path, strlen(it->path), it->has_fp ? &it->fp : NULL);
+        if (kn) tr_strmap_add(q->done, k, kn, (tr_mapval){.i = 0}, NULL);
+        int erc = emit_hash(e, it, it->hex, &it->seen);
+        if (!rc) rc = erc;
+    }
+    items_free(j->v, j->n);
+    j->n = 0;
+    tr_strmap_clear(q->inflight);
+    return rc;
+}
+
+int tr_hashq_flush(tr_hashq *q, tr_enrich *e, tr_sink *sink, int wait)
+{
+    if (!q) return 0;
+    int rc = job_collect(q, e);
+    if (q->n == 0) return rc;
+    /* versions the sink knows the hash of are skipped (look-ups on this thread: the sink is
+     * not shared); the rest become the job */
+    hjob *j = &q->job;
+    size_t keep = 0;
+    for (size_t i = 0; i < q->n; i++) {
         hitem *it = &q->v[i];
-        char hex[65], k[4200];
-        tr_fingerprint seen;
         const tr_fingerprint *fp = it->has_fp ? &it->fp : NULL;
-        size_t kn = item_key(k, sizeof k, it->path, strlen(it->path), fp);
         if (fp && sink->vt->hash_known && sink->vt->hash_known(sink, it->path, it->host, fp)) {
-            tr_strmap_add(q->done, k, kn, (tr_mapval){.i = 0}, NULL);
+            char k[4200];
+            size_t kn = item_key(k, sizeof k, it->path, strlen(it->path), fp);
+            if (kn) tr_strmap_add(q->done, k, kn, (tr_mapval){.i = 0}, NULL);
+            items_free(it, 1);
             continue;
         }
-        /* a recorded fingerprint must still be what the path holds (dev too: same host) */
-        if (tr_hash_file(it->path, fp, it->has_fp, q->budget, hex, &seen) != 0) continue;
-        tr_strmap_add(q->done, k, kn, (tr_mapval){.i = 0}, NULL);
-        rc = emit_hash(e, it, hex, &seen);
+        it->hashed = 0;
+        q->v[keep++] = *it;
     }
-    tr_hashq_clear(q);
+    /* the job takes the queue's items (its own array, empty, becomes the queue's) */
+    hitem *v = j->v;
+    size_t cap = j->cap;
+    j->v = q->v;
+    j->cap = q->cap;
+    j->n = keep;
+    q->v = v;
+    q->cap = cap;
+    q->n = 0;
     if (sink->vt->cache_sync) sink->vt->cache_sync(sink); /* ends the look-ups' read snapshot */
-    return rc;
+    /* the batch's keys stay taken while the job holds them */
+    tr_strmap *was = q->inflight;
+    q->inflight = q->batch;
+    q->batch = was;
+    if (j->n == 0) return rc;
+    if (!wait && job_start(j) == 0) return rc;
+    job_main(j); /* asked to wait, or no thread: hashed here */
+    int crc = job_collect(q, e);
+    return rc ? rc : crc;
 }

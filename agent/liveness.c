@@ -72,7 +72,7 @@ int tr_agent_settle_dir(tr_deliver *d, int64_t deadline_ns)
     tr_enc_str(&e, TR_F_SOURCE, "agent");
     tr_enc_str(&e, TR_F_NOTE, "launcher and root process gone");
     /* not delivered: the note stays, so the next delivery tries again */
-    if (tr_enrich_emit(d->enrich, run, &e) != 0 || tr_enrich_flush(d->enrich, d->sink) < 0)
+    if (tr_enrich_emit(d->enrich, run, &e) != 0 || tr_enrich_flush(d->enrich, d->sink, 1) < 0)
         return TRAIL_EBUSY;
     if (tr_deliver_drain(d, deadline_ns, NULL) != 0 || tr_deliver_pending(d) > 0)
         return TRAIL_EBUSY;

@@ -222,6 +222,68 @@ static void test_runs_paging(void)
     free(err);
 }
 
+/* Hashing runs on a worker while the next batch is stored: after `trail run` and after
+ * `trail sync` of a spool of several batches' worth of files, every version read has its hash
+ * and it is the hash of those bytes (io_micro's files: 64 bytes of 'x' each). */
+static long long q1(const char *sql)
+{
+    sqlite3 *h = NULL;
+    sqlite3_stmt *st = NULL;
+    long long v = -1;
+    T_ASSERT(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+    if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    else
+        T_FAIL("%s: %s", sql, sqlite3_errmsg(h));
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return v;
+}
+
+static void test_hashes_across_batches(void)
+{
+    enum { N = 12000 }; /* the store sink's batch is 5000 records: three batches */
+    char files[160], spool[160], n[16];
+    snprintf(files, sizeof files, "%s/files", dir);
+    snprintf(spool, sizeof spool, "%s/spool", dir);
+    snprintf(n, sizeof n, "%d", N);
+    const char *io = tproc_test_bin("io_micro"), *trail = tproc_bin("trail");
+    T_EQ_INT(TPROC(NULL, NULL, (char *)io, "setup", files, n), 0);
+    for (int mode = 0; mode < 2; mode++) {
+        snprintf(db, sizeof db, "%s/hash%d.db", dir, mode);
+        char *err = NULL;
+        if (mode == 0) {
+            setenv("TRAIL_SPOOL_ROOT", spool, 1);
+            T_EQ_INT(TPROC(NULL, &err, (char *)trail, "run", "--store", db, "--", (char *)io, "run",
+                           files, n, n),
+                     0);
+        } else { /* the spool written by the shim alone, stored afterwards */
+            char env[240], pre[4200];
+            const char *lib = getenv("TRAIL_LIB");
+            snprintf(env, sizeof env, "TRAIL_SPOOL=%s/%032x", spool, 0xabc);
+            snprintf(pre, sizeof pre, "LD_PRELOAD=%s/libtrail_preload.so", lib ? lib : "build/lib");
+            T_EQ_INT(TPROC(NULL, NULL, "env", pre, env,
+                           "TRAIL_RUN_ID=00000000000000000000000000000abc", (char *)io, "run",
+                           files, n, n),
+                     0);
+            T_EQ_INT(TPROC(NULL, &err, (char *)trail, "sync", "--spool-root", spool, "--store", db),
+                     0);
+        }
+        free(err);
+        T_EQ_INT(q1("SELECT count(*) FROM artifact_versions v JOIN artifacts a ON a.id ="
+                    " v.artifact_id WHERE a.path LIKE '%/files/f%'"),
+                 N);
+        T_EQ_INT(
+            q1("SELECT count(*) FROM artifact_versions v JOIN artifacts a ON a.id ="
+               " v.artifact_id WHERE a.path LIKE '%/files/f%' AND length(v.content_hash) = 64"),
+            N);
+        T_EQ_INT(
+            q1("SELECT count(*) FROM artifact_versions WHERE content_hash = '7ce100971f64e7001e8fe"
+               "5a51973ecdfe1ced42befe7ee8d5fd6219506b5393c'"),
+            N);
+    }
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/trail-perf-XXXXXX");
@@ -229,6 +291,7 @@ int main(void)
     snprintf(db, sizeof db, "%s/store.db", dir);
     T_RUN(test_batch_bookkeeping);
     T_RUN(test_runs_paging);
+    T_RUN(test_hashes_across_batches);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) fprintf(stderr, "cleanup of %s failed\n", dir);
