@@ -35,12 +35,10 @@ int tr_store_ingest_hash(tr_store *s, const char *host, const tr_rec *rec)
     tr_rec_get_i64(rec, TR_F_DEV, &dev);
     if (tr_store_artifact_key(path, host, key, sizeof key) != 0) return 1;
     tr_fingerprint fp = {(uint64_t)dev, (uint64_t)ino, size, mtime};
-    tr_hash_target t;
-    int rc = tr_store_hash_target(s, key, &fp, &t);
-    if (rc == TRAIL_ENOTFOUND) return 0; /* the bytes hashed are no version anyone recorded */
-    if (rc) return rc;
-    if (t.has_hash || !t.has_fp) return 0; /* known already (a record delivered twice) */
-    return tr_store_set_content_hash(s, t.version, hex);
+    /* 1: the bytes hashed are no version anyone recorded, or known already (a record delivered
+     * twice) */
+    int rc = tr_store_hash_version(s, key, &fp, hex);
+    return rc == 1 ? 0 : rc;
 }
 
 int tr_store_ingest_dep_info(tr_store *s, const char *run, const tr_rec *rec)

@@ -418,27 +418,39 @@ int tr_store_hash_target(tr_store *s, const char *key, const tr_fingerprint *fp,
     return 0;
 }
 
-static int set_hash(tr_store *s, int64_t ver, const char *hex)
-{
+/* A version as setting its hash needs it (LN_HASH_INFO's columns). */
+typedef struct hinfo {
     vinfo v;
-    memset(&v, 0, sizeof v);
-    int64_t art, twin = 0, root;
+    int64_t ver, art;
+    int produced, siblings;
+} hinfo;
+
+/* One row of LN_HASH_INFO or LN_HASH_FIND_INFO into h; 0, or TRAIL_ENOTFOUND. */
+static int hinfo_row(tr_stmt *q, hinfo *h)
+{
+    int rc = tr_stmt_row(q);
+    if (rc <= 0) return rc ? rc : TRAIL_ENOTFOUND;
+    memset(h, 0, sizeof *h);
+    const char *t = (const char *)tr_db_column_text(q->st, TR_COL_LNH_HASH);
+    snprintf(h->v.hash, sizeof h->v.hash, "%s", t ? t : "");
+    h->v.origin = tr_db_column_int64(q->st, TR_COL_LNH_ORIGIN);
+    t = (const char *)tr_db_column_text(q->st, TR_COL_LNH_ORIGIN_KIND);
+    snprintf(h->v.origin_kind, sizeof h->v.origin_kind, "%s", t ? t : "");
+    h->art = tr_db_column_int64(q->st, TR_COL_LNH_ARTIFACT);
+    h->produced = tr_db_column_int(q->st, TR_COL_LNH_PRODUCED) != 0;
+    h->siblings = tr_db_column_int(q->st, TR_COL_LNH_SIBLINGS) != 0;
+    h->ver = tr_db_column_int64(q->st, TR_COL_LNH_ID);
+    tr_stmt_reset(q);
+    return 0;
+}
+
+static int set_hash(tr_store *s, const hinfo *h, const char *hex)
+{
+    int64_t ver = h->ver, twin = 0, root = root_of(ver, &h->v);
     tr_stmt q;
-    int rc = tr_stmt_begin(&q, s, TR_STMT_LN_HASH_INFO), found, produced;
-    if (rc) return rc;
-    tr_bind_int(&q, 1, ver);
-    if ((rc = tr_stmt_row(&q)) <= 0) return rc ? rc : TRAIL_ENOTFOUND;
-    const char *h = (const char *)tr_db_column_text(q.st, TR_COL_LNH_HASH);
-    snprintf(v.hash, sizeof v.hash, "%s", h ? h : "");
-    v.origin = tr_db_column_int64(q.st, TR_COL_LNH_ORIGIN);
-    h = (const char *)tr_db_column_text(q.st, TR_COL_LNH_ORIGIN_KIND);
-    snprintf(v.origin_kind, sizeof v.origin_kind, "%s", h ? h : "");
-    art = tr_db_column_int64(q.st, TR_COL_LNH_ARTIFACT);
-    produced = tr_db_column_int(q.st, TR_COL_LNH_PRODUCED) != 0;
-    tr_stmt_reset(&q);
-    root = root_of(ver, &v);
+    int rc, found;
     /* the family's carry sets the version itself when it is its own root and has no hash */
-    if (root != ver || v.hash[0]) {
+    if (root != ver || h->v.hash[0]) {
         if ((rc = tr_stmt_begin(&q, s, TR_STMT_LN_HASH_SET))) return rc;
         tr_bind_int(&q, 1, ver);
         tr_bind_cstr(&q, 2, hex);
@@ -446,17 +458,19 @@ static int set_hash(tr_store *s, int64_t ver, const char *hex)
     }
     if ((rc = carry_hash(s, root, hex))) return rc;
 
-    /* Identical content: link versions nobody wrote to the latest written one. */
-    if (produced) {
+    /* Identical content: link versions nobody wrote to the latest written one (the only
+     * version of its artifact has none to link). */
+    if (!h->siblings) return 0;
+    if (h->produced) {
         if ((rc = tr_stmt_begin(&q, s, TR_STMT_LN_HASH_ADOPT))) return rc;
         tr_bind_int(&q, 1, ver);
-        tr_bind_int(&q, 2, art);
+        tr_bind_int(&q, 2, h->art);
         tr_bind_cstr(&q, 3, hex);
         return tr_stmt_done(&q);
     }
-    if (v.origin) return 0;
+    if (h->v.origin) return 0;
     if ((rc = tr_stmt_begin(&q, s, TR_STMT_LN_HASH_TWIN))) return rc;
-    tr_bind_int(&q, 1, art);
+    tr_bind_int(&q, 1, h->art);
     tr_bind_cstr(&q, 2, hex);
     tr_bind_int(&q, 3, ver);
     if ((rc = tr_stmt_row_int(&q, &found, &twin)) || !found) return rc;
@@ -467,18 +481,72 @@ static int set_hash(tr_store *s, int64_t ver, const char *hex)
     return tr_stmt_done(&q);
 }
 
-int tr_store_set_content_hash(tr_store *s, int64_t version, const char *hex)
+/* The hash of a version named by path and fingerprint (ino, size, mtime; dev ignored); 1 when
+ * there is no such version or it has a hash already. */
+static int find_set_hash(tr_store *s, const char *key, const tr_fingerprint *fp, const char *hex)
 {
-    if (!s || !hex || !*hex) return TRAIL_EINVAL;
+    hinfo h;
+    tr_stmt q;
+    int rc = tr_stmt_begin(&q, s, TR_STMT_LN_HASH_FIND_INFO);
+    if (rc) return rc;
+    tr_bind_cstr(&q, 1, key);
+    tr_bind_int(&q, 2, (int64_t)fp->ino);
+    tr_bind_int(&q, 3, fp->size);
+    tr_bind_int(&q, 4, fp->mtime_ns);
+    if ((rc = hinfo_row(&q, &h))) return rc == TRAIL_ENOTFOUND ? 1 : rc;
+    return h.v.hash[0] ? 1 : set_hash(s, &h, hex);
+}
+
+/* The version's row for set_hash, then set_hash. */
+static int set_hash_of(tr_store *s, int64_t ver, const char *hex)
+{
+    hinfo h;
+    tr_stmt q;
+    int rc = tr_stmt_begin(&q, s, TR_STMT_LN_HASH_INFO);
+    if (rc) return rc;
+    tr_bind_int(&q, 1, ver);
+    return (rc = hinfo_row(&q, &h)) ? rc : set_hash(s, &h, hex);
+}
+
+/* Runs fn(s, a, b, c) in the caller's transaction, or in one of its own. */
+static int in_tx(tr_store *s, int (*fn)(tr_store *, const void *, const void *, const char *),
+                 const void *a, const void *b, const char *c)
+{
     int own = !s->in_tx, rc;
     if (own && (rc = tr_store_begin(s))) return rc;
-    rc = set_hash(s, version, hex);
+    rc = fn(s, a, b, c);
     if (own) {
-        if (rc == 0) return tr_store_commit(s);
+        if (rc >= 0) {
+            int crc = tr_store_commit(s);
+            return crc ? crc : rc;
+        }
         char keep[sizeof s->err];
         memcpy(keep, s->err, sizeof keep);
         tr_store_rollback(s);
         memcpy(s->err, keep, sizeof keep);
     }
     return rc;
+}
+
+static int by_id(tr_store *s, const void *ver, const void *unused, const char *hex)
+{
+    (void)unused;
+    return set_hash_of(s, *(const int64_t *)ver, hex);
+}
+
+static int by_key(tr_store *s, const void *key, const void *fp, const char *hex)
+{
+    return find_set_hash(s, key, fp, hex);
+}
+
+int tr_store_set_content_hash(tr_store *s, int64_t version, const char *hex)
+{
+    if (!s || !hex || !*hex) return TRAIL_EINVAL;
+    return in_tx(s, by_id, &version, NULL, hex);
+}
+
+int tr_store_hash_version(tr_store *s, const char *key, const tr_fingerprint *fp, const char *hex)
+{
+    if (!s || !key || !fp || !hex || !*hex) return TRAIL_EINVAL;
+    return in_tx(s, by_key, key, fp, hex);
 }

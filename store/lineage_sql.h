@@ -7,6 +7,16 @@
  * of a run's own output intra-run, so they never become a run-graph edge. */
 #define TR_LN_PRODUCED "e.role IN ('output', 'inout')"
 #define TR_LN_PRODUCED_O "o.role IN ('output', 'inout')"
+/* What setting a version's hash needs of it (columns tr_ln_hash_info_col): its hash, origin,
+ * artifact, whether a run wrote it (two probes of events_version: an IN list on role costs SQLite
+ * an ephemeral table per execution), whether its artifact has another version (none: no twin
+ * to look for) and its id. */
+#define TR_LN_HASH_INFO                                                                            \
+    "SELECT v.content_hash, v.origin_id, v.origin_kind, v.artifact_id, CASE WHEN EXISTS"           \
+    " (SELECT 1 FROM events e WHERE e.version_id = v.id AND e.role = 'output') OR EXISTS"          \
+    " (SELECT 1 FROM events e WHERE e.version_id = v.id AND e.role = 'inout') THEN 1 ELSE 0"       \
+    " END, CASE WHEN EXISTS (SELECT 1 FROM artifact_versions w WHERE w.artifact_id ="              \
+    " v.artifact_id AND w.id <> v.id) THEN 1 ELSE 0 END, v.id"
 
 /* Walk rows: (k, id, d, pk, pid): node kind 'r' (run id) or 'v' (version id), its depth in
  * edges from the start, and the node it was reached from. Each term reads walk once
@@ -127,14 +137,14 @@
                       " WHERE id = ?1 AND removed_run IS NULL")                                    \
     X(LN_PRODUCED_BY, "SELECT 1 FROM events e WHERE e.version_id = ?1 AND e.run_id = ?2"           \
                       " AND " TR_LN_PRODUCED " LIMIT 1")                                           \
-    /* What setting a version's hash needs of it, in one statement: its hash, origin, artifact     \
-     * and whether a run wrote it (two probes of events_version: an IN list on role costs SQLite   \
-     * an ephemeral table per execution). */                                                       \
-    X(LN_HASH_INFO,                                                                                \
-      "SELECT v.content_hash, v.origin_id, v.origin_kind, v.artifact_id, CASE WHEN EXISTS"         \
-      " (SELECT 1 FROM events e WHERE e.version_id = v.id AND e.role = 'output') OR EXISTS"        \
-      " (SELECT 1 FROM events e WHERE e.version_id = v.id AND e.role = 'inout') THEN 1 ELSE 0"     \
-      " END FROM artifact_versions v WHERE v.id = ?1")                                             \
+    /* What setting a version's hash needs of it, in one statement. */                             \
+    X(LN_HASH_INFO, TR_LN_HASH_INFO " FROM artifact_versions v WHERE v.id = ?1")                   \
+    /* The same, of the version of path ?1 with fingerprint (?2, ?3, ?4), as LN_HASH_FIND finds    \
+     * it: a HASH record's one look-up. */                                                         \
+    X(LN_HASH_FIND_INFO,                                                                           \
+      TR_LN_HASH_INFO " FROM artifacts a JOIN artifact_versions v"                                 \
+                      " ON v.artifact_id = a.id WHERE a.path = ?1 AND ino IS ?2"                   \
+                      " AND size IS ?3 AND mtime_ns IS ?4 ORDER BY v.id LIMIT 1")                  \
     /* Renames/links/unlinks of PATH by a run at or after an open: a FILE record (written at the   \
      * last close) can arrive after the FILEOP that moved the file while it was still open. */     \
     X(LN_LATER_OPS, "SELECT op, path2, rowid, time_ns, version_id FROM file_ops"                   \
@@ -211,13 +221,15 @@ enum tr_ln_version_col {
     TR_COL_LNV_FIRST_NS = 10, /* LN_VERSIONS: the first event's start */
     TR_COL_LNV_LAST_NS,       /* LN_VERSIONS: the last event's end */
 };
-/* LN_HASH_INFO */
+/* LN_HASH_INFO, LN_HASH_FIND_INFO */
 enum tr_ln_hash_info_col {
     TR_COL_LNH_HASH,
     TR_COL_LNH_ORIGIN,
     TR_COL_LNH_ORIGIN_KIND,
     TR_COL_LNH_ARTIFACT,
-    TR_COL_LNH_PRODUCED
+    TR_COL_LNH_PRODUCED,
+    TR_COL_LNH_SIBLINGS,
+    TR_COL_LNH_ID
 };
 /* LN_LATER_OPS */
 enum tr_ln_later_ops_col {
