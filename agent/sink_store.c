@@ -179,12 +179,11 @@ static int store_hash_known(tr_sink *s, const char *path, const char *host,
                             const tr_fingerprint *fp)
 {
     char key[4608];
-    tr_hash_target t;
     store_sink *k = (store_sink *)s;
     if (!k->st) return 0;
     if (tr_store_artifact_key(path, host, key, sizeof key) != 0) return 0;
     if (!k->cache_tx && tr_store_read_begin(k->st) != 0) return 0;
-    return tr_store_hash_target(k->st, key, fp, &t) == 0 && t.has_hash;
+    return tr_store_hash_known(k->st, key, fp);
 }
 
 static int store_dpkg_get(tr_sink *s, const char *path, const char *stamp, char *pkg, size_t pn,

@@ -332,6 +332,7 @@ static int on_file(ing *c)
     if ((rc = tr_ingest_artifact(c->s, key, &artifact, &fresh)) ||
         (rc = tr_ingest_version(c->s, artifact, fresh, c->rec, &version)))
         return rc;
+    if (fresh) tr_fresh_note(c->s, key, c->rec); /* a new artifact's version: no hash yet */
     tr_stmt q;
     if ((rc = begin_stmt(c, &q, TR_STMT_EVENT, 1))) return rc;
     tr_bind_int(&q, 3, version);

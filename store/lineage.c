@@ -437,8 +437,9 @@ static int hinfo_row(tr_stmt *q, hinfo *h)
     t = (const char *)tr_db_column_text(q->st, TR_COL_LNH_ORIGIN_KIND);
     snprintf(h->v.origin_kind, sizeof h->v.origin_kind, "%s", t ? t : "");
     h->art = tr_db_column_int64(q->st, TR_COL_LNH_ARTIFACT);
-    h->produced = tr_db_column_int(q->st, TR_COL_LNH_PRODUCED) != 0;
-    h->siblings = tr_db_column_int(q->st, TR_COL_LNH_SIBLINGS) != 0;
+    int twins = tr_db_column_int(q->st, TR_COL_LNH_TWINS);
+    h->siblings = twins != 0;
+    h->produced = twins == 2;
     h->ver = tr_db_column_int64(q->st, TR_COL_LNH_ID);
     tr_stmt_reset(q);
     return 0;

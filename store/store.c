@@ -548,6 +548,7 @@ void tr_store_close(tr_store *s)
     if (!s) return;
     tr_ingest_cache_free(s);
     tr_prefetch_free(s);
+    tr_fresh_free(s);
     tr_store_sdk_keys_free(s);
     for (int i = 0; i < TR_STMT_COUNT; i++)
         tr_db_finalize(s->stmt[i]);
@@ -614,6 +615,7 @@ int tr_store_rollback(tr_store *s)
     s->in_tx = 0;
     s->tx_broken = 0;
     tr_ingest_cache_forget(s); /* its marks and ids may name rows rolled back */
+    tr_fresh_end(s, 0);
     tr_store_sdk_keys_forget(s);
     /* A failed statement (disk full, I/O error) may have rolled back already. */
     if (tr_db_get_autocommit(s->db)) return 0;
@@ -644,6 +646,7 @@ int tr_store_commit(tr_store *s)
     s->in_tx = 0;
     tr_ingest_cache_forget(s);
     tr_store_sdk_keys_forget(s);
+    tr_fresh_end(s, 1);
     return 0;
 }
 

@@ -135,6 +135,10 @@ int tr_store_set_content_hash(tr_store *s, int64_t version, const char *hex);
 /* The same for the version of key with fingerprint fp (dev ignored), found and read in one
  * statement: 1 when there is no such version or it has a hash already. */
 int tr_store_hash_version(tr_store *s, const char *key, const tr_fingerprint *fp, const char *hex);
+/* 1 when the version of key with fingerprint fp (dev ignored) has a hash; a version the last
+ * committed transaction added for a new artifact has none, and is answered without a look-up
+ * (ingest_fresh.c). */
+int tr_store_hash_known(tr_store *s, const char *key, const tr_fingerprint *fp);
 
 /* A file target: key (from tr_store_artifact_key, or the plain path) and a version spec:
  * NULL = the latest, "vN" = the N-th version (1-based, as `trail show PATH` numbers them), or a

@@ -30,6 +30,7 @@ struct tr_store {
     struct tr_ingest_cache *ic;   /* ingest's per-transaction bookkeeping (ingest_cache.c) */
     struct tr_sdk_keys *sdk_keys; /* SDK metric keys marked in this transaction (console.c) */
     struct tr_prefetch *pf;       /* a batch's look-ups noted ahead (ingest_prefetch.c) */
+    struct tr_fresh *fresh;       /* versions the last commit added, unhashed (ingest_fresh.c) */
 };
 
 /* The prepared statement id, prepared on first use; NULL on error (message in s->err). */
@@ -133,6 +134,12 @@ int tr_ingest_artifact(tr_store *s, const char *key, int64_t *id, int *fresh);
 /* The version of artifact with rec's fingerprint, added when new (remembered); fresh: the
  * artifact was added just now (no version to look for). */
 int tr_ingest_version(tr_store *s, int64_t artifact, int fresh, const tr_rec *rec, int64_t *id);
+/* A version ingest added (of a new artifact: rec's fingerprint), remembered until the next
+ * commit after this transaction's (tr_store_hash_known); tr_fresh_end at commit (1) or
+ * rollback (0). */
+void tr_fresh_note(tr_store *s, const char *key, const tr_rec *rec);
+void tr_fresh_end(tr_store *s, int committed);
+void tr_fresh_free(tr_store *s);
 /* Metric points are inserted TR_METRIC_ROWS at a time (METRIC_ROWS): tr_ingest_metric keeps
  * one (copying its text); tr_ingest_metrics_flush inserts what is kept, which commit does and
  * tr_store_stmt does before any other statement (so every statement sees the points ingested

@@ -148,6 +148,38 @@ static void test_batch_bookkeeping(void)
     tr_store_close(s);
 }
 
+/* tr_store_hash_known: the versions the last commit added for new artifacts are answered
+ * without a look-up (no hash yet); every other answer is the store's, and a hash set is known. */
+static void test_hash_known(void)
+{
+    snprintf(db, sizeof db, "%s/known.db", dir);
+    tr_store *s = open_rw();
+    tr_stream a = stream(STREAM_A, RUN_A);
+    tr_fingerprint fx = {1, 20, 10, 5}, fy = {1, 21, 10, 5};
+    const char *hex = "7ce100971f64e7001e8fe5a51973ecdfe1ced42befe7ee8d5fd6219506b5393c";
+    T_OK(tr_store_begin(s));
+    T_EQ_INT(tr_store_ingest(s, &a, 0, file_rec("/d/k", 20, 10)), 0);
+    T_OK(tr_store_commit(s));
+    T_EQ_INT(tr_store_hash_known(s, "/d/k", &fx), 0);
+    T_EQ_INT(tr_store_hash_version(s, "/d/k", &fx, hex), 0);
+    T_EQ_INT(tr_store_hash_known(s, "/d/k", &fx), 1);
+    T_EQ_INT(tr_store_hash_version(s, "/d/k", &fx, hex), 1); /* known already */
+    /* a second version of the artifact (not a new artifact): the store is asked */
+    T_OK(tr_store_begin(s));
+    T_EQ_INT(tr_store_ingest(s, &a, 1, file_rec("/d/k", 21, 11)), 0);
+    T_OK(tr_store_commit(s));
+    T_EQ_INT(tr_store_hash_known(s, "/d/k", &fy), 0);
+    T_EQ_INT(tr_store_hash_known(s, "/d/k", &fx), 1);
+    /* a rollback leaves the last commit's answers */
+    T_OK(tr_store_begin(s));
+    T_EQ_INT(tr_store_ingest(s, &a, 2, file_rec("/d/gone", 22, 12)), 0);
+    T_OK(tr_store_rollback(s));
+    T_EQ_INT(tr_store_hash_known(s, "/d/k", &fx), 1);
+    T_EQ_INT(tr_store_hash_known(s, "/d/gone", &(tr_fingerprint){1, 22, 10, 5}), 0);
+    T_EQ_INT(one_int("SELECT count(*) FROM artifact_versions WHERE content_hash IS NOT NULL"), 1);
+    tr_store_close(s);
+}
+
 static int count_runs(const char *json)
 {
     cJSON *doc = json ? cJSON_Parse(json) : NULL;
@@ -225,21 +257,6 @@ static void test_runs_paging(void)
 /* Hashing runs on a worker while the next batch is stored: after `trail run` and after
  * `trail sync` of a spool of several batches' worth of files, every version read has its hash
  * and it is the hash of those bytes (io_micro's files: 64 bytes of 'x' each). */
-static long long q1(const char *sql)
-{
-    sqlite3 *h = NULL;
-    sqlite3_stmt *st = NULL;
-    long long v = -1;
-    T_ASSERT(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
-    if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    else
-        T_FAIL("%s: %s", sql, sqlite3_errmsg(h));
-    sqlite3_finalize(st);
-    sqlite3_close(h);
-    return v;
-}
-
 static void test_hashes_across_batches(void)
 {
     enum { N = 12000 }; /* the store sink's batch is 5000 records: three batches */
@@ -270,16 +287,18 @@ static void test_hashes_across_batches(void)
                      0);
         }
         free(err);
-        T_EQ_INT(q1("SELECT count(*) FROM artifact_versions v JOIN artifacts a ON a.id ="
-                    " v.artifact_id WHERE a.path LIKE '%/files/f%'"),
+        T_EQ_INT(one_int("SELECT count(*) FROM artifact_versions v JOIN artifacts a ON a.id ="
+                         " v.artifact_id WHERE a.path LIKE '%/files/f%'"),
                  N);
         T_EQ_INT(
-            q1("SELECT count(*) FROM artifact_versions v JOIN artifacts a ON a.id ="
-               " v.artifact_id WHERE a.path LIKE '%/files/f%' AND length(v.content_hash) = 64"),
+            one_int(
+                "SELECT count(*) FROM artifact_versions v JOIN artifacts a ON a.id ="
+                " v.artifact_id WHERE a.path LIKE '%/files/f%' AND length(v.content_hash) = 64"),
             N);
         T_EQ_INT(
-            q1("SELECT count(*) FROM artifact_versions WHERE content_hash = '7ce100971f64e7001e8fe"
-               "5a51973ecdfe1ced42befe7ee8d5fd6219506b5393c'"),
+            one_int(
+                "SELECT count(*) FROM artifact_versions WHERE content_hash = '7ce100971f64e7001e8fe"
+                "5a51973ecdfe1ced42befe7ee8d5fd6219506b5393c'"),
             N);
     }
 }
@@ -290,6 +309,7 @@ int main(void)
     T_ASSERT(mkdtemp(dir) != NULL);
     snprintf(db, sizeof db, "%s/store.db", dir);
     T_RUN(test_batch_bookkeeping);
+    T_RUN(test_hash_known);
     T_RUN(test_runs_paging);
     T_RUN(test_hashes_across_batches);
     char cmd[128];
