@@ -164,11 +164,13 @@ static tr_sink *open_existing(const char *opt)
 typedef struct sync_tally {
     uint64_t total;
     int runs, failed, busy, local, remote, writing, settled;
+    double timeout_s; /* --timeout: how long the sync goes on without progress */
+    int64_t deadline; /* set by the first run, moved on by each run that delivers */
     char last_msg[1400];
 } sync_tally;
 
 /* One run directory through sink, until it has nothing committed left or the deadline. */
-static void sync_dir(const char *dir, tr_sink *sink, int64_t deadline, sync_tally *t)
+static void sync_dir(const char *dir, tr_sink *sink, sync_tally *t)
 {
     tr_deliver d;
     int rc = tr_deliver_open(&d, dir, sink);
@@ -177,15 +179,35 @@ static void sync_dir(const char *dir, tr_sink *sink, int64_t deadline, sync_tall
         t->failed += rc != TRAIL_EBUSY;
         return;
     }
-    rc = tr_deliver_drain(&d, deadline, &stop_flag);
+    /* the deadline is for a sync that stops moving: each time it passes with batches delivered
+     * since the last, --timeout more (a spool of millions of records is not cut off half-way;
+     * a store or collector that takes nothing is given up on) */
+    uint64_t seen = 0;
+    if (!t->deadline) t->deadline = tr_mono_ns() + (int64_t)(t->timeout_s * 1e9); /* the first */
+    while ((rc = tr_deliver_drain(&d, t->deadline, &stop_flag)) == TRAIL_ETIMEDOUT && !stop_flag &&
+           !d.last_msg[0] && d.acked > seen) {
+        seen = d.acked;
+        t->deadline = tr_mono_ns() + (int64_t)(t->timeout_s * 1e9);
+    }
+    if (d.acked > seen) t->deadline = tr_mono_ns() + (int64_t)(t->timeout_s * 1e9);
     t->total += d.acked;
     t->runs += d.acked > 0;
-    if (rc) {
+    if (rc && d.last_msg[0]) {
         t->failed++;
         snprintf(t->last_msg, sizeof t->last_msg, "%s", d.last_msg);
+    } else if (rc) { /* stopped without a sink's error: say by what */
+        t->failed++;
+        if (stop_flag)
+            snprintf(t->last_msg, sizeof t->last_msg, "interrupted");
+        else if (rc == TRAIL_ETIMEDOUT)
+            snprintf(t->last_msg, sizeof t->last_msg,
+                     "nothing delivered for --timeout %g s (run `trail sync` again to go on)",
+                     t->timeout_s);
+        else
+            snprintf(t->last_msg, sizeof t->last_msg, "%s", trail_strerror(rc));
     }
     /* a run whose launcher died: ended through the sink (a collector too), then let go */
-    int settled = rc == 0 ? tr_agent_settle_dir(&d, deadline) : 0;
+    int settled = rc == 0 ? tr_agent_settle_dir(&d, t->deadline) : 0;
     t->settled += settled == 1;
     int left = tr_deliver_pending(&d);
     t->writing += tr_deliver_live_writers(&d);
@@ -224,6 +246,7 @@ int tr_agent_sync(const tr_deliver_req *req)
     }
     sync_tally t;
     memset(&t, 0, sizeof t);
+    t.timeout_s = timeout;
     struct dirent *e;
     while ((e = readdir(dp)) && !stop_flag) {
         char dir[4200], bound[4096];
@@ -255,7 +278,7 @@ int tr_agent_sync(const tr_deliver_req *req)
             snprintf(store_path, sizeof store_path, "%s", path);
             sink = store;
         }
-        sync_dir(dir, sink, deadline, &t);
+        sync_dir(dir, sink, &t);
     }
     closedir(dp);
     tr_sink_close(link);

@@ -28,7 +28,7 @@ static const tr_opt sync_opts_table[] = {
     TR_VALUE("tls-ca", "F", sync_opts, tls_ca,
              "with --collector: CA of tls+tcp:// ($TRAIL_TLS_CA)"),
     TR_VALUE("timeout", "SECS", sync_opts, timeout,
-             "with --collector: give up after SECS (default 30)"),
+             "give up after SECS without progress (default 30)"),
     TR_OPT_END};
 
 const tr_opt_cmd tr_sync_cmd = {
@@ -49,8 +49,8 @@ int tr_cmd_sync(int argc, char **argv)
     tr_deliver_req req = {.store = so.store, .root = so.root};
     req.link =
         (tr_link_opts){.url = so.collector, .token_file = so.token_file, .tls_ca = so.tls_ca};
-    if (!so.collector && (so.token_file || so.tls_ca || so.timeout)) {
-        tr_opt_error(&tr_sync_cmd, "--token-file, --tls-ca and --timeout need --collector");
+    if (!so.collector && (so.token_file || so.tls_ca)) {
+        tr_opt_error(&tr_sync_cmd, "--token-file and --tls-ca need --collector");
         return TR_EXIT_USAGE;
     }
     if (so.timeout && tr_opt_double(&tr_sync_cmd, "--timeout", so.timeout, 0, &req.timeout_s))

@@ -256,7 +256,8 @@ static void test_runs_paging(void)
 
 /* Hashing runs on a worker while the next batch is stored: after `trail run` and after
  * `trail sync` of a spool of several batches' worth of files, every version read has its hash
- * and it is the hash of those bytes (io_micro's files: 64 bytes of 'x' each). */
+ * and it is the hash of those bytes (io_micro's files: 64 bytes of 'x' each); `trail sync`'s
+ * --timeout is for a sync that stops moving. */
 static void test_hashes_across_batches(void)
 {
     enum { N = 12000 }; /* the store sink's batch is 5000 records: three batches */
@@ -283,7 +284,16 @@ static void test_hashes_across_batches(void)
                            "TRAIL_RUN_ID=00000000000000000000000000000abc", (char *)io, "run",
                            files, n, n),
                      0);
-            T_EQ_INT(TPROC(NULL, &err, (char *)trail, "sync", "--spool-root", spool, "--store", db),
+            /* a sink that takes nothing is given up on after --timeout, saying why, and the
+             * spool is kept; one that takes batches is not, however short --timeout is */
+            T_EQ_INT(TPROC(NULL, &err, (char *)trail, "sync", "--spool-root", spool, "--collector",
+                           "tcp://127.0.0.1:9", "--timeout", "0.3"),
+                     1);
+            if (!err || !strstr(err, "not fully delivered, records stay in the spool: collector"))
+                T_FAIL("%s", err);
+            free(err);
+            T_EQ_INT(TPROC(NULL, &err, (char *)trail, "sync", "--spool-root", spool, "--store", db,
+                           "--timeout", "0.01"),
                      0);
         }
         free(err);
