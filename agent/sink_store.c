@@ -1,5 +1,6 @@
-/* sink_store.c - the embedded sink: records go straight into a local store, a batch per
- * transaction, and the store answers the enrichment caches (known hashes, dpkg look-ups). */
+/* sink_store.c - the embedded sink: records go straight into a store, a batch per
+ * transaction, and the store answers the enrichment caches (known hashes, dpkg look-ups). A
+ * server store (PostgreSQL) takes a batch at commit, its look-ups made together first. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +14,31 @@
 #define STORE_BATCH 5000           /* records per transaction */
 #define RETRY_NS (250 * 1000000LL) /* a lazy sink tries to open its store this often */
 
+/* A record of the batch held for a server store: its bytes in hold.buf, its stream's. */
+typedef struct held {
+    size_t off, len;
+    uint64_t seq;
+    size_t stream; /* index in hold.streams */
+} held;
+
+typedef struct store_hold {
+    held *v;
+    size_t n, cap;
+    uint8_t *buf;
+    size_t used, size;
+    tr_stream *streams;
+    size_t nstreams, scap;
+    struct { /* streams the store refused: their segments are left where they lie */
+        char id[33], why[300];
+    } refused[8];
+    int nrefused;
+} store_hold;
+
 typedef struct store_sink {
     tr_sink base;
     tr_store *st;
+    store_hold hold; /* a server store's batch, taken at commit (server = 1) */
+    int server;
     long n;       /* records in the open transaction */
     int cache_tx; /* a transaction holding cache answers is open */
     uint64_t stored, dups;
@@ -40,6 +63,7 @@ tr_sink *tr_sink_store_open(const char *store_opt, int flags)
         return NULL;
     }
     k->base.vt = &store_vt;
+    k->server = tr_store_is_server(k->st);
     snprintf(k->base.name, sizeof k->base.name, "%s", tr_store_path(k->st));
     k->base.leftover = "`trail sync`";
     return &k->base;
@@ -81,6 +105,7 @@ static int try_open(store_sink *k)
     k->next_try_ns = now + RETRY_NS;
     k->open_rc = tr_store_open(k->base.name, k->flags, &k->st, k->err, sizeof k->err);
     if (k->open_rc) return k->open_rc;
+    k->server = tr_store_is_server(k->st);
     /* runs of this host whose launcher died are ended now (settle.c); a failure (a busy
      * store) leaves them for the next delivery */
     if (k->settle) tr_agent_settle(k->st, NULL);
@@ -111,9 +136,63 @@ int tr_sink_store_attach(tr_sink *s, int64_t deadline_ns, char *why, size_t n)
     }
 }
 
+static void hold_clear(store_hold *h)
+{
+    h->n = h->used = h->nstreams = 0;
+}
+
+static void hold_free(store_hold *h)
+{
+    free(h->v);
+    free(h->buf);
+    free(h->streams);
+}
+
+/* Why the store refused stream_id (NULL: it did not). */
+static const char *hold_refused(const store_hold *h, const char *stream_id)
+{
+    for (int i = 0; i < h->nrefused; i++)
+        if (!strcmp(h->refused[i].id, stream_id)) return h->refused[i].why;
+    return NULL;
+}
+
+static void *grow(void *p, size_t *cap, size_t need, size_t elem, size_t first)
+{
+    if (need <= *cap) return p;
+    size_t c = *cap ? *cap : first;
+    while (c < need)
+        c *= 2;
+    void *g = realloc(p, c * elem);
+    if (g) *cap = c;
+    return g;
+}
+
+/* Keeps a copy of the record for commit; TRAIL_ENOMEM when it cannot. */
+static int hold_add(store_hold *h, const tr_stream *st, uint64_t seq, const uint8_t *body,
+                    size_t len)
+{
+    if (!h->nstreams || strcmp(h->streams[h->nstreams - 1].id, st->id)) {
+        tr_stream *g = grow(h->streams, &h->scap, h->nstreams + 1, sizeof *g, 8);
+        if (!g) return TRAIL_ENOMEM;
+        h->streams = g;
+        h->streams[h->nstreams++] = *st;
+    }
+    uint8_t *b = grow(h->buf, &h->size, h->used + len, 1, 1 << 16);
+    if (!b) return TRAIL_ENOMEM;
+    h->buf = b;
+    held *v = grow(h->v, &h->cap, h->n + 1, sizeof *v, 256);
+    if (!v) return TRAIL_ENOMEM;
+    h->v = v;
+    memcpy(h->buf + h->used, body, len);
+    h->v[h->n++] = (held){h->used, len, seq, h->nstreams - 1};
+    h->used += len;
+    return 0;
+}
+
 static int store_begin(tr_sink *s)
 {
     store_sink *k = (store_sink *)s;
+    hold_clear(&k->hold);
     k->n = 0;
     k->stored = k->dups = 0;
     return k->st ? tr_store_begin(k->st) : TRAIL_EAGAIN;
@@ -123,7 +202,6 @@ static int store_add(tr_sink *s, const tr_seg_info *seg, uint64_t seq, const uin
                      size_t len, const tr_rec *rec)
 {
     store_sink *k = (store_sink *)s;
-    (void)body, (void)len;
     if (k->n >= STORE_BATCH) return 1;
     tr_stream st;
     memset(&st, 0, sizeof st);
@@ -133,13 +211,22 @@ static int store_add(tr_sink *s, const tr_seg_info *seg, uint64_t seq, const uin
     st.pid = seg->pid;
     st.has_uid = 1;
     st.uid = seg->uid;
-    int rc = tr_store_ingest(k->st, &st, seq, rec);
-    if (rc < 0) return rc;
-    if (rc == TR_INGEST_REFUSED) { /* said once per segment; its records are not stored */
+    const char *why = NULL;
+    int rc = 0;
+    if (k->server) { /* taken at commit, with the batch's look-ups made together */
+        if (!(why = hold_refused(&k->hold, seg->stream_id))) {
+            if ((rc = hold_add(&k->hold, &st, seq, body, len)) == 0) k->n++;
+            return rc;
+        }
+    } else if ((rc = tr_store_ingest(k->st, &st, seq, rec)) < 0) {
+        return rc;
+    } else if (rc == TR_INGEST_REFUSED) {
+        why = tr_store_errmsg(k->st);
+    }
+    if (why) { /* said once per segment; its records are not stored */
         if (strcmp(k->refused, seg->stream_id)) {
             snprintf(k->refused, sizeof k->refused, "%s", seg->stream_id);
-            tr_agent_err("refused segment %s (uid %lld): %s", seg->path, (long long)seg->uid,
-                         tr_store_errmsg(k->st));
+            tr_agent_err("refused segment %s (uid %lld): %s", seg->path, (long long)seg->uid, why);
         }
         return TR_SINK_REFUSED;
     }
@@ -151,11 +238,52 @@ static int store_add(tr_sink *s, const tr_seg_info *seg, uint64_t seq, const uin
     return 0;
 }
 
+/* A server store's batch: the FILE records' artifact and version look-ups together (a few
+ * round trips for what costs two or three per record), then every record. A stream the store
+ * refuses fails the batch once: read again, its segments are refused at add. */
+static int hold_ingest(store_sink *k, char *why, size_t n)
+{
+    store_hold *h = &k->hold;
+    tr_rec rec;
+    int rc = 0;
+    for (size_t i = 0; i < h->n && rc == 0; i++)
+        if (tr_rec_decode(h->buf + h->v[i].off, h->v[i].len, &rec) == 0)
+            rc = tr_store_prefetch_note_all(k->st, &h->streams[h->v[i].stream], h->v[i].seq, &rec);
+    if (rc == 0) rc = tr_store_prefetch_run(k->st);
+    for (size_t i = 0; i < h->n && rc == 0; i++) {
+        const tr_stream *st = &h->streams[h->v[i].stream];
+        if (tr_rec_decode(h->buf + h->v[i].off, h->v[i].len, &rec) != 0) continue; /* add had */
+        int irc = tr_store_ingest(k->st, st, h->v[i].seq, &rec);
+        if (irc < 0) rc = irc;
+        if (irc == TR_INGEST_REFUSED) { /* said at add, when the batch is read again */
+            int i = h->nrefused < 8 ? h->nrefused++ : 7;
+            snprintf(h->refused[i].id, sizeof h->refused[i].id, "%s", st->id);
+            snprintf(h->refused[i].why, sizeof h->refused[i].why, "%s", tr_store_errmsg(k->st));
+            snprintf(why, n, "a stream was refused: the batch is read again without it");
+            return TRAIL_EAGAIN;
+        }
+        if (irc == 1)
+            k->dups++;
+        else if (irc == 0)
+            k->stored++;
+    }
+    if (rc < 0) snprintf(why, n, "%s", tr_store_errmsg(k->st));
+    return rc < 0 ? rc : 0;
+}
+
 static int store_commit(tr_sink *s, int64_t deadline_ns, uint64_t *stored, uint64_t *dups,
                         char *why, size_t n)
 {
     store_sink *k = (store_sink *)s;
     (void)deadline_ns;
+    if (k->server) {
+        int hrc = hold_ingest(k, why, n);
+        hold_clear(&k->hold);
+        if (hrc) {
+            tr_store_rollback(k->st);
+            return hrc;
+        }
+    }
     int rc = tr_store_commit(k->st);
     if (rc) {
         snprintf(why, n, "%s", tr_store_errmsg(k->st));
@@ -169,6 +297,7 @@ static int store_commit(tr_sink *s, int64_t deadline_ns, uint64_t *stored, uint6
 
 static void store_abort(tr_sink *s)
 {
+    hold_clear(&((store_sink *)s)->hold);
     if (((store_sink *)s)->st) tr_store_rollback(((store_sink *)s)->st);
 }
 
@@ -221,6 +350,7 @@ static void store_close(tr_sink *s)
     store_sink *k = (store_sink *)s;
     store_cache_sync(s);
     tr_store_close(k->st);
+    hold_free(&k->hold);
     free(k);
 }
 

@@ -108,6 +108,10 @@ int64_t tr_db_last_insert_rowid(tr_db *db);
 /* 1 outside a transaction. */
 int tr_db_get_autocommit(tr_db *db);
 
+/* 1 when text p[0..n) bound on db reads back as the same bytes; 0 on a UTF8 PostgreSQL
+ * database when it is not UTF-8 (such bytes are stored escaped, the same way each time). */
+int tr_db_text_verbatim(tr_db *db, const char *p, size_t n);
+
 /* PostgreSQL's COPY ... FROM STDIN in text format (trail store copy): begin with the COPY
  * statement, give each row's values in column order and end each row, then end the copy (its
  * errors, a bad row's included, come back here). TR_DB_MISUSE on other backends. */

@@ -434,6 +434,16 @@ static size_t utf8_seq(const unsigned char *p, size_t n)
     return k;
 }
 
+int tr_db_text_verbatim(tr_db *db, const char *p, size_t n)
+{
+    if (!db || db->kind != TR_DB_KIND_PG || !PDB(db)->utf8) return 1;
+    const unsigned char *u = (const unsigned char *)p;
+    size_t k = 0, seq;
+    while (k < n && (seq = utf8_seq(u + k, n - k)))
+        k += seq;
+    return k == n;
+}
+
 static int pg_bind_text(tr_dbst *st, int i, const char *p, int n, tr_db_destructor d)
 {
     (void)d; /* always copied: libpq takes NUL-terminated texts */

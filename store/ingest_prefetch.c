@@ -59,14 +59,15 @@ static void clear(struct tr_prefetch *p)
     p->n = 0;
 }
 
-int tr_store_prefetch_note(tr_store *s, const tr_stream *st, uint64_t seq, const tr_rec *rec)
+static int note(tr_store *s, const tr_stream *st, uint64_t seq, const tr_rec *rec, int new_ok)
 {
     if (!s || !st || !rec || !s->in_tx) return TRAIL_EINVAL;
     if (rec->type != TR_REC_FILE || !st->run_id[0]) return 0;
     int64_t hwm;
     int rc = tr_ingest_stream_hwm(s, st->id, &hwm);
     if (rc) return rc;
-    if (hwm < 0 || seq > INT64_MAX || (int64_t)seq <= hwm) return 0; /* new stream, duplicate */
+    if ((hwm < 0 && !new_ok) || seq > INT64_MAX || (int64_t)seq <= hwm)
+        return 0; /* a new stream (may be refused), a duplicate */
     const char *path;
     size_t len;
     char key[TR_LINEAGE_KEY_MAX];
@@ -95,6 +96,16 @@ int tr_store_prefetch_note(tr_store *s, const tr_stream *st, uint64_t seq, const
     }
     p->v[p->n++] = it;
     return 0;
+}
+
+int tr_store_prefetch_note(tr_store *s, const tr_stream *st, uint64_t seq, const tr_rec *rec)
+{
+    return note(s, st, seq, rec, 0);
+}
+
+int tr_store_prefetch_note_all(tr_store *s, const tr_stream *st, uint64_t seq, const tr_rec *rec)
+{
+    return note(s, st, seq, rec, 1);
 }
 
 /* Artifact ids of keys want[0..n) into the cache: one statement per TR_PF_ARTIFACTS. */
@@ -162,6 +173,13 @@ static int artifacts(tr_store *s, struct tr_prefetch *p, const char **want)
     int rc = find_artifacts(s, want, n);
     for (size_t i = 0; !rc && i < n; i++) {
         if (tr_ingest_artifact_cached(s, want[i], &id)) continue;
+        if (!tr_db_text_verbatim(s->db, want[i], strlen(want[i]))) {
+            /* stored escaped (a UTF8 database, a path that is not UTF-8): found under its
+             * escaped text, so looked up and added one by one, under its own */
+            int fresh;
+            rc = tr_ingest_artifact(s, want[i], &id, &fresh);
+            continue;
+        }
         tr_stmt q;
         if ((rc = tr_stmt_begin(&q, s, TR_STMT_ARTIFACT_ADD))) break;
         tr_bind_cstr(&q, 1, want[i]);

@@ -161,11 +161,11 @@ static int mark_removed(tr_store *s, int64_t ver, const char *run, const char *o
 static int supersede(tr_store *s, const char *run, int64_t ver);
 
 /* Gives the family of root (root, and versions renamed or linked from it) hash hex where it
- * has none. */
-static int carry_hash(tr_store *s, int64_t root, const char *hex)
+ * has none; alone: root is known to be no version's origin. */
+static int carry_hash(tr_store *s, int64_t root, const char *hex, int alone)
 {
     enum tr_stmt_id ids[2] = {TR_STMT_LN_HASH_CARRY_ROOT, TR_STMT_LN_HASH_CARRY};
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 2 - (alone != 0); i++) {
         tr_stmt q;
         int rc = tr_stmt_begin(&q, s, ids[i]);
         if (rc) return rc;
@@ -194,7 +194,7 @@ static int carry(tr_store *s, const char *run, int64_t pid, int64_t src, const c
     tr_bind_int(&q, 2, root_of(src, &v));
     tr_bind_cstr(&q, 3, kind);
     if ((rc = tr_stmt_done(&q))) return rc;
-    if (v.hash[0] && (rc = carry_hash(s, dst, v.hash))) return rc;
+    if (v.hash[0] && (rc = carry_hash(s, dst, v.hash, 0))) return rc;
     if ((rc = tr_stmt_begin(&q, s, TR_STMT_LN_PRODUCED_BY))) return rc;
     tr_bind_int(&q, 1, dst);
     tr_bind_cstr(&q, 2, run);
@@ -422,7 +422,7 @@ int tr_store_hash_target(tr_store *s, const char *key, const tr_fingerprint *fp,
 typedef struct hinfo {
     vinfo v;
     int64_t ver, art;
-    int produced, siblings;
+    int produced, siblings, carried;
 } hinfo;
 
 /* One row of LN_HASH_INFO or LN_HASH_FIND_INFO into h; 0, or TRAIL_ENOTFOUND. */
@@ -440,6 +440,7 @@ static int hinfo_row(tr_stmt *q, hinfo *h)
     int twins = tr_db_column_int(q->st, TR_COL_LNH_TWINS);
     h->siblings = twins != 0;
     h->produced = twins == 2;
+    h->carried = tr_db_column_int(q->st, TR_COL_LNH_CARRIED) != 0;
     h->ver = tr_db_column_int64(q->st, TR_COL_LNH_ID);
     tr_stmt_reset(q);
     return 0;
@@ -457,7 +458,7 @@ static int set_hash(tr_store *s, const hinfo *h, const char *hex)
         tr_bind_cstr(&q, 2, hex);
         if ((rc = tr_stmt_done(&q))) return rc;
     }
-    if ((rc = carry_hash(s, root, hex))) return rc;
+    if ((rc = carry_hash(s, root, hex, root == ver && !h->carried))) return rc;
 
     /* Identical content: link versions nobody wrote to the latest written one (the only
      * version of its artifact has none to link). */

@@ -10,13 +10,15 @@
 /* What setting a version's hash needs of it (columns tr_ln_hash_info_col): its hash, origin,
  * artifact, then 0 when its artifact has no other version (no twin to look for), else 2 when a
  * run wrote it and 1 when none did (asked only then: two probes of events_version, as an IN
- * list on role costs SQLite an ephemeral table per execution), and its id. */
+ * list on role costs SQLite an ephemeral table per execution), whether a version has it as
+ * origin (none: no family to carry the hash to) and its id. */
 #define TR_LN_HASH_INFO                                                                            \
     "SELECT v.content_hash, v.origin_id, v.origin_kind, v.artifact_id, CASE WHEN NOT EXISTS"       \
     " (SELECT 1 FROM artifact_versions w WHERE w.artifact_id = v.artifact_id AND w.id <> v.id)"    \
     " THEN 0 WHEN EXISTS (SELECT 1 FROM events e WHERE e.version_id = v.id AND e.role = 'output')" \
     " OR EXISTS (SELECT 1 FROM events e WHERE e.version_id = v.id AND e.role = 'inout') THEN 2"    \
-    " ELSE 1 END, v.id"
+    " ELSE 1 END, CASE WHEN EXISTS (SELECT 1 FROM artifact_versions c WHERE c.origin_id = v.id)"   \
+    " THEN 1 ELSE 0 END, v.id"
 
 /* Walk rows: (k, id, d, pk, pid): node kind 'r' (run id) or 'v' (version id), its depth in
  * edges from the start, and the node it was reached from. Each term reads walk once
@@ -227,7 +229,8 @@ enum tr_ln_hash_info_col {
     TR_COL_LNH_ORIGIN,
     TR_COL_LNH_ORIGIN_KIND,
     TR_COL_LNH_ARTIFACT,
-    TR_COL_LNH_TWINS, /* 0: no other version; 1: others, none wrote it; 2: others, written */
+    TR_COL_LNH_TWINS,   /* 0: no other version; 1: others, none wrote it; 2: others, written */
+    TR_COL_LNH_CARRIED, /* 1: some version has it as origin */
     TR_COL_LNH_ID
 };
 /* LN_LATER_OPS */

@@ -41,6 +41,8 @@ void tr_store_close(tr_store *s);
 /* One line describing the last error, naming the file. */
 const char *tr_store_errmsg(const tr_store *s);
 const char *tr_store_path(const tr_store *s);
+/* 1 for a server store (PostgreSQL): each statement a round trip, look-ups worth batching. */
+int tr_store_is_server(const tr_store *s);
 int tr_store_schema_version(tr_store *s);
 
 /* Batched transactions: ingest many records between begin and commit. */
@@ -70,6 +72,9 @@ int tr_store_ingest(tr_store *s, const tr_stream *st, uint64_t seq, const tr_rec
  * and 32 of them instead of one or two each: on a PostgreSQL store, a few round trips a batch.
  * A failed run spoils the transaction as a failed ingest does. */
 int tr_store_prefetch_note(tr_store *s, const tr_stream *st, uint64_t seq, const tr_rec *rec);
+/* The same, new streams' records too: for a caller that rolls the whole batch back when the
+ * store refuses a stream (TR_INGEST_REFUSED), so that what was added for them goes with it. */
+int tr_store_prefetch_note_all(tr_store *s, const tr_stream *st, uint64_t seq, const tr_rec *rec);
 int tr_store_prefetch_run(tr_store *s);
 /* Round trips to the database server so far (-1 for SQLite): what tests and benchmarks count. */
 int64_t tr_store_round_trips(tr_store *s);

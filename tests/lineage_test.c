@@ -152,6 +152,15 @@ static void test_atomic_rename(void)
         cJSON *v0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "versions"), 0);
         T_EQ_STR(jstr(cJSON_GetObjectItemCaseSensitive(v0, "origin"), "kind"), "rename");
         cJSON_Delete(doc);
+        /* The temporary's hash (its HASH record, as the agent sends it) reaches the renamed
+         * version: the same bytes. */
+        const char *h = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        T_EQ_INT(tr_store_hash_version(s, "/w/model.pt.tmp", &(tr_fingerprint){1, 20, 64, 9}, h),
+                 0);
+        T_OK(tr_store_file_json(s, "/w/model.pt", &doc));
+        v0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "versions"), 0);
+        T_EQ_STR(jstr(v0, "version"), h);
+        cJSON_Delete(doc);
         tr_store_close(s);
     }
 }

@@ -2,6 +2,7 @@
  * records answer every query command as in SQLite, two traild share one database while agents
  * send and one collector is killed, and what a store refuses or never shows. */
 #include <libpq-fe.h>
+#include <sys/stat.h>
 
 #include "tassert.h"
 #include "tmlflow.h"
@@ -561,6 +562,72 @@ static void test_refusals(void)
     free(err);
 }
 
+/* trail run and trail sync straight into PostgreSQL (the agent's store sink, no traild): a
+ * server store takes each batch at commit, its look-ups made together. Three batches' worth of
+ * files read: every event and every hash stored. A segment another uid wrote naming this run
+ * (ownership_test's attack) is refused by the store: said once, nothing of it stored, left in
+ * the spool, and the rest of its batch is stored. */
+static void test_direct_sink(void)
+{
+    const char *pg = new_db("direct");
+    T_ASSERT(pg[0]);
+    enum { N = 12000 };
+    char files[600], n[16], root[128], spool[600], dir[700], cmd[2400], id[40] = "";
+    snprintf(files, sizeof files, "%s", in_sandbox("direct-files"));
+    snprintf(n, sizeof n, "%d", N);
+    char *io = (char *)tproc_test_bin("io_micro");
+    T_EQ_INT(TPROC(NULL, NULL, io, "setup", files, n), 0);
+    T_EQ_INT(TPROC(NULL, NULL, TRAIL, "run", "--store", (char *)pg, "--name", "reader", "--", io,
+                   "run", files, n, n),
+             0);
+    T_EQ_INT(pg_int(pg, "SELECT count(*) FROM events e JOIN runs r ON r.id = e.run_id"
+                        " WHERE r.name = 'reader'"),
+             N);
+    T_EQ_INT(pg_int(pg, "SELECT count(*) FROM artifact_versions WHERE content_hash ="
+                        " '7ce100971f64e7001e8fe5a51973ecdfe1ced42befe7ee8d5fd6219506b5393c'"),
+             N);
+
+    /* a shared spool root (anyone may make a directory in it): uid nobody's own directory,
+     * records naming the run "reader" */
+    snprintf(root, sizeof root, "/tmp/trail-pgspool-XXXXXX");
+    T_ASSERT(mkdtemp(root) && chmod(root, 0755) == 0);
+    snprintf(spool, sizeof spool, "%s/spool", root);
+    T_ASSERT(mkdir(spool, 0700) == 0 && chmod(spool, 01777) == 0);
+    PGconn *c = PQconnectdb(pg);
+    PGresult *r = PQexec(c, "SELECT id FROM runs WHERE name = 'reader'");
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+        snprintf(id, sizeof id, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    PQfinish(c);
+    T_ASSERT(strlen(id) == 32);
+    snprintf(dir, sizeof dir, "%s/b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0", spool);
+    snprintf(cmd, sizeof cmd,
+             "runuser -u nobody -- sh -c 'mkdir -m 700 %s && TRAIL_RUN_ID=%s TRAIL_SPOOL=%s"
+             " exec %s param lr FORGED metrics 20 >/dev/null'",
+             dir, id, dir, CLIENT);
+    T_EQ_INT(system(cmd), 0);
+    /* and a run of root's own in the same spool: stored beside the refusal */
+    setenv("TRAIL_STORE", "/proc/no-store-here/trail.db", 1);
+    setenv("TRAIL_SPOOL_ROOT", spool, 1);
+    T_EQ_INT(TPROC(NULL, NULL, TRAIL, "run", "--name", "beside", "--", CLIENT, "metrics", "30"), 0);
+    unsetenv("TRAIL_STORE");
+    char *err = NULL;
+    T_EQ_INT(TPROC(NULL, &err, TRAIL, "sync", "--spool-root", spool, "--store", (char *)pg), 0);
+    int lines = 0;
+    for (const char *p = err; p && (p = strstr(p, "refused segment")); p++)
+        lines++;
+    if (lines < 1 || !strstr(err, "(uid 65534") || !strstr(err, dir))
+        T_FAIL("trail sync said: %s", err ? err : "");
+    free(err);
+    T_EQ_INT(pg_int(pg, "SELECT count(*) FROM params WHERE value = 'FORGED'"), 0);
+    T_EQ_INT(pg_int(pg, "SELECT count(*) FROM streams WHERE uid = 65534"), 0);
+    T_EQ_INT(pg_int(pg, "SELECT count(*) FROM metrics m JOIN runs r ON r.id = m.run_id"
+                        " WHERE r.name = 'beside'"),
+             30);
+    snprintf(cmd, sizeof cmd, "ls %s/*.seg >/dev/null 2>&1 && rm -rf %s", dir, root);
+    T_EQ_INT(system(cmd), 0);
+}
+
 int main(void)
 {
     tnet_asan_preload_ok();
@@ -590,5 +657,6 @@ int main(void)
     T_RUN(test_copy);
     T_RUN(test_two_collectors);
     T_RUN(test_refusals);
+    T_RUN(test_direct_sink);
     return T_DONE();
 }
