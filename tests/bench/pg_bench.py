@@ -2,9 +2,10 @@
 
 A PostgreSQL 15 of its own (tests/pg/server.sh, fsync on, unix socket): 8 agents' metric
 records through one traild and through two in front of one database, against one traild on a
-SQLite store; the queries benchmark's generated store (1M runs, cached in the build directory) copied into
+SQLite store; FILE records by `trail sync` straight into each store and through traild; the queries benchmark's generated store (1M runs, cached in the build directory) copied into
 PostgreSQL (trail store copy) and the query commands timed on both.
 """
+import glob
 import os
 import shutil
 import subprocess
@@ -46,6 +47,38 @@ def bench_pg(s):
                      "k rows/s", "SQLite, 1 collector", higher_better=True,
                      note="PostgreSQL 15 on the same machine over a unix socket, fsync on; "
                           "writers take turns (one advisory lock per transaction)")
+        # FILE records (io_micro over distinct files, each opened once; hashed by the agent):
+        # trail sync straight into the store (the agent's store sink) and through traild
+        nf = max(s.size("io_n") // 5, 1000)
+        fspool = os.path.join(s.TMP, "pg-file-spool")
+        s.make_file_spool(fspool, nf)
+        psql = sorted(glob.glob("/usr/lib/postgresql/*/bin/psql"))[-1:]
+
+        def direct(tag):
+            def fn():
+                d = os.path.join(s.TMP, tag)
+                shutil.rmtree(d, ignore_errors=True)
+                os.makedirs(d)
+                spool = os.path.join(d, "spool")
+                shutil.copytree(fspool, spool)
+                url = new_db()
+                wall = s.run([s.TRAIL, "sync", "--spool-root", spool, "--store", url],
+                             env=s.env_for(tag))[0]
+                got = subprocess.run(psql + [url, "-Atc", "SELECT count(*) FROM events"],
+                                     capture_output=True, text=True, check=True).stdout
+                if int(got.strip() or 0) < nf:  # the rate is of rows stored
+                    raise RuntimeError("trail sync stored %s events, expected %d" % (got, nf))
+                return nf / wall / 1000
+            return fn
+        s.interleave("file records (io_micro spool, %d files, hashed), by store" % nf,
+                     [("SQLite, trail sync", s.sync_rate(fspool, nf, "pgf-lite", events=True)),
+                      ("PostgreSQL, trail sync", direct("pgf-direct")),
+                      ("PostgreSQL, 1 collector",
+                       s.traild_rate([fspool], nf, "pgf-td", [], store=new_db, collectors=1))],
+                     "k rows/s", "SQLite, trail sync", higher_better=True,
+                     note="trail sync: the agent's own store sink (a server store takes each "
+                          "batch at commit, its look-ups made together); 1 collector: trail "
+                          "sync --collector to traild on that store")
         # the queries benchmark's generated store (1M runs; cached in BUILD), made if missing
         runs, events = s.size("store_runs"), s.size("store_events")
         lite = os.path.join(s.BUILD, "bench-store-%d-%d.db" % (runs, events))
