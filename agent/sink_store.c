@@ -1,6 +1,8 @@
 /* sink_store.c - the embedded sink: records go straight into a store, a batch per
- * transaction, and the store answers the enrichment caches (known hashes, dpkg look-ups). A
- * server store (PostgreSQL) takes a batch at commit, its look-ups made together first. */
+ * transaction, taken at commit with its look-ups made together first (on PostgreSQL a few
+ * round trips for what costs two or three a record; on both backends the same rows in the
+ * same order, so the same ids), and the store answers the enrichment caches (known hashes,
+ * dpkg look-ups). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +16,7 @@
 #define STORE_BATCH 5000           /* records per transaction */
 #define RETRY_NS (250 * 1000000LL) /* a lazy sink tries to open its store this often */
 
-/* A record of the batch held for a server store: its bytes in hold.buf, its stream's. */
+/* A record of the batch, held until commit: its bytes in hold.buf, its stream's. */
 typedef struct held {
     size_t off, len;
     uint64_t seq;
@@ -37,10 +39,9 @@ typedef struct store_hold {
 typedef struct store_sink {
     tr_sink base;
     tr_store *st;
-    store_hold hold; /* a server store's batch, taken at commit (server = 1) */
-    int server;
-    long n;       /* records in the open transaction */
-    int cache_tx; /* a transaction holding cache answers is open */
+    store_hold hold; /* the batch, taken at commit */
+    long n;          /* records in the open transaction */
+    int cache_tx;    /* a transaction holding cache answers is open */
     uint64_t stored, dups;
     /* lazy (tr_sink_store_open_lazy): the store opens on the first ready() that can */
     int flags, settle, open_rc;
@@ -63,7 +64,6 @@ tr_sink *tr_sink_store_open(const char *store_opt, int flags)
         return NULL;
     }
     k->base.vt = &store_vt;
-    k->server = tr_store_is_server(k->st);
     snprintf(k->base.name, sizeof k->base.name, "%s", tr_store_path(k->st));
     k->base.leftover = "`trail sync`";
     return &k->base;
@@ -105,7 +105,6 @@ static int try_open(store_sink *k)
     k->next_try_ns = now + RETRY_NS;
     k->open_rc = tr_store_open(k->base.name, k->flags, &k->st, k->err, sizeof k->err);
     if (k->open_rc) return k->open_rc;
-    k->server = tr_store_is_server(k->st);
     /* runs of this host whose launcher died are ended now (settle.c); a failure (a busy
      * store) leaves them for the next delivery */
     if (k->settle) tr_agent_settle(k->st, NULL);
@@ -211,36 +210,22 @@ static int store_add(tr_sink *s, const tr_seg_info *seg, uint64_t seq, const uin
     st.pid = seg->pid;
     st.has_uid = 1;
     st.uid = seg->uid;
-    const char *why = NULL;
-    int rc = 0;
-    if (k->server) { /* taken at commit, with the batch's look-ups made together */
-        if (!(why = hold_refused(&k->hold, seg->stream_id))) {
-            if ((rc = hold_add(&k->hold, &st, seq, body, len)) == 0) k->n++;
-            return rc;
-        }
-    } else if ((rc = tr_store_ingest(k->st, &st, seq, rec)) < 0) {
+    (void)rec; /* decoded again at commit, from the copy */
+    const char *why = hold_refused(&k->hold, seg->stream_id);
+    if (!why) {
+        int rc = hold_add(&k->hold, &st, seq, body, len);
+        if (rc == 0) k->n++;
         return rc;
-    } else if (rc == TR_INGEST_REFUSED) {
-        why = tr_store_errmsg(k->st);
     }
-    if (why) { /* said once per segment; its records are not stored */
-        if (strcmp(k->refused, seg->stream_id)) {
-            snprintf(k->refused, sizeof k->refused, "%s", seg->stream_id);
-            tr_agent_err("refused segment %s (uid %lld): %s", seg->path, (long long)seg->uid, why);
-        }
-        return TR_SINK_REFUSED;
+    if (strcmp(k->refused, seg->stream_id)) { /* said once per segment; nothing of it stored */
+        snprintf(k->refused, sizeof k->refused, "%s", seg->stream_id);
+        tr_agent_err("refused segment %s (uid %lld): %s", seg->path, (long long)seg->uid, why);
     }
-    k->n++;
-    if (rc == 1)
-        k->dups++;
-    else
-        k->stored++;
-    return 0;
+    return TR_SINK_REFUSED;
 }
 
-/* A server store's batch: the FILE records' artifact and version look-ups together (a few
- * round trips for what costs two or three per record), then every record. A stream the store
- * refuses fails the batch once: read again, its segments are refused at add. */
+/* The batch: the FILE records' artifact and version look-ups together, then every record. A
+ * stream the store refuses fails the batch once: read again, its segments are refused at add. */
 static int hold_ingest(store_sink *k, char *why, size_t n)
 {
     store_hold *h = &k->hold;
@@ -276,15 +261,13 @@ static int store_commit(tr_sink *s, int64_t deadline_ns, uint64_t *stored, uint6
 {
     store_sink *k = (store_sink *)s;
     (void)deadline_ns;
-    if (k->server) {
-        int hrc = hold_ingest(k, why, n);
-        hold_clear(&k->hold);
-        if (hrc) {
-            tr_store_rollback(k->st);
-            return hrc;
-        }
+    int rc = hold_ingest(k, why, n);
+    hold_clear(&k->hold);
+    if (rc) {
+        tr_store_rollback(k->st);
+        return rc;
     }
-    int rc = tr_store_commit(k->st);
+    rc = tr_store_commit(k->st);
     if (rc) {
         snprintf(why, n, "%s", tr_store_errmsg(k->st));
         tr_store_rollback(k->st);

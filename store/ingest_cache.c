@@ -32,6 +32,7 @@ struct tr_ingest_cache {
     long last;          /* the last stream used (records of one stream come in runs), or -1 */
     tr_strmap *runs;    /* run ids whose row exists */
     tr_strmap *ids;     /* 'a' + artifact key -> row id */
+    tr_strmap *missing; /* 'a' + artifact key: no row when the batch's look-ups ran */
     tr_strmap *vers;    /* version_key() -> artifact_versions.id */
     tr_strmap *settled; /* run id -> 1: it has settled opens (ended set), 0: it has none */
     tr_strmap *hwms;    /* stream id -> its stored mark, for streams with no entry yet */
@@ -58,12 +59,13 @@ static tr_ingest_cache *cache(tr_store *s)
     c->last = -1;
     if (!(c->streams = tr_strmap_new()) || !(c->runs = tr_strmap_new()) ||
         !(c->ids = tr_strmap_new()) || !(c->vers = tr_strmap_new()) ||
-        !(c->settled = tr_strmap_new()) || !(c->hwms = tr_strmap_new()) ||
-        !(c->moves = tr_strmap_new())) {
+        !(c->missing = tr_strmap_new()) || !(c->settled = tr_strmap_new()) ||
+        !(c->hwms = tr_strmap_new()) || !(c->moves = tr_strmap_new())) {
         tr_strmap_free(c->streams);
         tr_strmap_free(c->runs);
         tr_strmap_free(c->ids);
         tr_strmap_free(c->vers);
+        tr_strmap_free(c->missing);
         tr_strmap_free(c->settled);
         tr_strmap_free(c->hwms);
         free(c);
@@ -80,6 +82,7 @@ void tr_ingest_cache_free(tr_store *s)
     tr_strmap_free(c->runs);
     tr_strmap_free(c->ids);
     tr_strmap_free(c->vers);
+    tr_strmap_free(c->missing);
     tr_strmap_free(c->settled);
     tr_strmap_free(c->hwms);
     tr_strmap_free(c->moves);
@@ -97,6 +100,7 @@ void tr_ingest_cache_forget(tr_store *s)
     tr_strmap_clear(c->runs);
     tr_strmap_clear(c->ids);
     tr_strmap_clear(c->vers);
+    tr_strmap_clear(c->missing);
     tr_strmap_clear(c->settled);
     tr_strmap_clear(c->hwms);
     tr_strmap_clear(c->moves);
@@ -133,7 +137,7 @@ static stream_ent *find_stream(tr_ingest_cache *c, const char *id)
 
 int tr_ingest_stream_hwm(tr_store *s, const char *stream_id, int64_t *hwm)
 {
-    tr_ingest_cache *c = s->in_tx ? s->ic : NULL;
+    tr_ingest_cache *c = s->in_tx ? cache(s) : NULL;
     stream_ent *e = c ? find_stream(c, stream_id) : NULL;
     if (e) {
         *hwm = e->hwm;
@@ -358,10 +362,13 @@ int tr_ingest_artifact(tr_store *s, const char *key, int64_t *id, int *fresh)
         return 0;
     }
     tr_stmt q;
-    int found, rc = tr_stmt_begin(&q, s, TR_STMT_ARTIFACT_GET);
-    if (rc) return rc;
-    tr_bind_cstr(&q, 1, key);
-    if ((rc = tr_stmt_row_int(&q, &found, id))) return rc;
+    int found = 0, rc;
+    /* known missing (the batch's look-ups: ingest_prefetch.c), else asked */
+    if (!(n && s->ic && tr_strmap_get(s->ic->missing, k, n, NULL))) {
+        if ((rc = tr_stmt_begin(&q, s, TR_STMT_ARTIFACT_GET))) return rc;
+        tr_bind_cstr(&q, 1, key);
+        if ((rc = tr_stmt_row_int(&q, &found, id))) return rc;
+    }
     if (!found) {
         if ((rc = tr_stmt_begin(&q, s, TR_STMT_ARTIFACT_ADD))) return rc;
         tr_bind_cstr(&q, 1, key);
@@ -412,6 +419,14 @@ static size_t version_key(uint8_t *k, int64_t artifact, const tr_vkey *fp)
         n += 8;
     }
     return n;
+}
+
+void tr_ingest_artifact_missing(tr_store *s, const char *key)
+{
+    char k[TR_LINEAGE_KEY_MAX + 2];
+    size_t n = artifact_key(k, sizeof k, key);
+    tr_ingest_cache *c = !n ? NULL : cache(s);
+    if (c) tr_strmap_set(c->missing, k, n, (tr_mapval){.i = 1});
 }
 
 void tr_ingest_artifact_put(tr_store *s, const char *key, int64_t id)

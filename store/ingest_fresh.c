@@ -31,10 +31,15 @@ static size_t fresh_key(char *k, size_t cap, const char *key, int64_t ino, int64
 
 void tr_fresh_note(tr_store *s, const char *key, const tr_rec *rec)
 {
-    int64_t ino, size, mtime;
-    if (tr_rec_get_i64(rec, TR_F_INO, &ino) || tr_rec_get_i64(rec, TR_F_SIZE, &size) ||
-        tr_rec_get_i64(rec, TR_F_MTIME_NS, &mtime))
+    int64_t fp[3];
+    if (tr_rec_get_i64(rec, TR_F_INO, &fp[0]) || tr_rec_get_i64(rec, TR_F_SIZE, &fp[1]) ||
+        tr_rec_get_i64(rec, TR_F_MTIME_NS, &fp[2]))
         return; /* no fingerprint: no hash is asked for by one */
+    tr_fresh_note_fp(s, key, fp);
+}
+
+void tr_fresh_note_fp(tr_store *s, const char *key, const int64_t fp[3])
+{
     if (!s->fresh) {
         struct tr_fresh *f = calloc(1, sizeof *f);
         if (!f || !(f->cur = tr_strmap_new()) || !(f->prev = tr_strmap_new())) {
@@ -45,7 +50,7 @@ void tr_fresh_note(tr_store *s, const char *key, const tr_rec *rec)
         s->fresh = f;
     }
     char k[TR_LINEAGE_KEY_MAX + 32];
-    size_t n = fresh_key(k, sizeof k, key, ino, size, mtime);
+    size_t n = fresh_key(k, sizeof k, key, fp[0], fp[1], fp[2]);
     if (n) tr_strmap_add(s->fresh->cur, k, n, (tr_mapval){.i = 1}, NULL);
 }
 

@@ -6,7 +6,10 @@
  * them. Only records that ingest will certainly store are noted (FILE records of a known stream
  * above its mark, with a path that makes a key), so a version added here is never left
  * without its event. Ingest transactions are serialized (BEGIN IMMEDIATE; on PostgreSQL an
- * advisory lock), so what is missing here is still missing when it is added. */
+ * advisory lock), so what is missing here is still missing when it is added.
+ * tr_store_prefetch_note_all (the agent's store sink, on either backend) only finds: artifacts
+ * found missing are marked so, and their records add them in record order, so that a store
+ * gets the same ids from a batch whether or not its look-ups were made ahead. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +27,7 @@ typedef struct pf_item {
 } pf_item;
 
 struct tr_prefetch {
+    int find_only;    /* noted by tr_store_prefetch_note_all: found, never added here */
     tr_strmap *keys;  /* artifact keys noted */
     tr_strmap *items; /* key index + fingerprint: each version noted once */
     pf_item *v;
@@ -57,6 +61,7 @@ static void clear(struct tr_prefetch *p)
     tr_strmap_clear(p->keys);
     tr_strmap_clear(p->items);
     p->n = 0;
+    p->find_only = 0;
 }
 
 static int note(tr_store *s, const tr_stream *st, uint64_t seq, const tr_rec *rec, int new_ok)
@@ -76,6 +81,7 @@ static int note(tr_store *s, const tr_stream *st, uint64_t seq, const tr_rec *re
         return 0;
     struct tr_prefetch *p = prefetch(s);
     if (!p) return 0; /* out of memory: the records look themselves up */
+    p->find_only |= new_ok;
     long k = tr_strmap_add(p->keys, key, strlen(key), (tr_mapval){.i = 0}, NULL);
     if (k < 0) return 0;
     pf_item it = {.key = (size_t)k};
@@ -173,6 +179,11 @@ static int artifacts(tr_store *s, struct tr_prefetch *p, const char **want)
     int rc = find_artifacts(s, want, n);
     for (size_t i = 0; !rc && i < n; i++) {
         if (tr_ingest_artifact_cached(s, want[i], &id)) continue;
+        if (p->find_only) { /* added by its record, in record order (ids as without this) */
+            if (tr_db_text_verbatim(s->db, want[i], strlen(want[i])))
+                tr_ingest_artifact_missing(s, want[i]);
+            continue;
+        }
         if (!tr_db_text_verbatim(s->db, want[i], strlen(want[i]))) {
             /* stored escaped (a UTF8 database, a path that is not UTF-8): found under its
              * escaped text, so looked up and added one by one, under its own */
@@ -202,7 +213,7 @@ static int versions(tr_store *s, struct tr_prefetch *p, pf_item **want, int64_t 
         want[n++] = it;
     }
     int rc = find_versions(s, art, want, n);
-    for (size_t i = 0; !rc && i < n; i++) {
+    for (size_t i = 0; !rc && !p->find_only && i < n; i++) {
         if (tr_ingest_version_cached(s, art[i], &want[i]->fp, &id)) continue;
         tr_stmt q;
         if ((rc = tr_stmt_begin(&q, s, TR_STMT_VERSION_ADD))) break;
@@ -214,10 +225,12 @@ static int versions(tr_store *s, struct tr_prefetch *p, pf_item **want, int64_t 
         for (int f = 0; f < 3; f++)
             tr_bind_int(&q, 3 + f, want[i]->fp.v[f]);
         rc = tr_stmt_done(&q);
+        if (!rc) /* a new version has no hash yet (tr_store_hash_known) */
+            tr_fresh_note_fp(s, tr_strmap_key(p->keys, want[i]->key, NULL), want[i]->fp.v);
         art[miss] = art[i];
         want[miss++] = want[i];
     }
-    return rc ? rc : find_versions(s, art, want, miss);
+    return rc || !miss ? rc : find_versions(s, art, want, miss);
 }
 
 int tr_store_prefetch_run(tr_store *s)

@@ -86,7 +86,10 @@ static void bind_key(tr_stmt *q, const void *key)
 
 int tr_lineage_artifact(tr_store *s, const char *key, int64_t *id)
 {
-    return tr_stmt_get_or_add(s, TR_STMT_ARTIFACT_GET, TR_STMT_ARTIFACT_ADD, bind_key, key, id);
+    if (tr_ingest_artifact_cached(s, key, id)) return 0;
+    int rc = tr_stmt_get_or_add(s, TR_STMT_ARTIFACT_GET, TR_STMT_ARTIFACT_ADD, bind_key, key, id);
+    if (!rc) tr_ingest_artifact_put(s, key, *id); /* the batch's known-missing then stale */
+    return rc;
 }
 
 typedef struct art_fp {

@@ -568,11 +568,6 @@ const char *tr_store_path(const tr_store *s)
     return s ? s->shown : NULL;
 }
 
-int tr_store_is_server(const tr_store *s)
-{
-    return s && s->pg;
-}
-
 int64_t tr_store_skipped(const tr_store *s)
 {
     return s ? s->skipped : 0;

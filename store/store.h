@@ -41,8 +41,6 @@ void tr_store_close(tr_store *s);
 /* One line describing the last error, naming the file. */
 const char *tr_store_errmsg(const tr_store *s);
 const char *tr_store_path(const tr_store *s);
-/* 1 for a server store (PostgreSQL): each statement a round trip, look-ups worth batching. */
-int tr_store_is_server(const tr_store *s);
 int tr_store_schema_version(tr_store *s);
 
 /* Batched transactions: ingest many records between begin and commit. */

@@ -138,6 +138,7 @@ int tr_ingest_version(tr_store *s, int64_t artifact, int fresh, const tr_rec *re
  * commit after this transaction's (tr_store_hash_known); tr_fresh_end at commit (1) or
  * rollback (0). */
 void tr_fresh_note(tr_store *s, const char *key, const tr_rec *rec);
+void tr_fresh_note_fp(tr_store *s, const char *key, const int64_t fp[3]); /* ino, size, mtime */
 void tr_fresh_end(tr_store *s, int committed);
 void tr_fresh_free(tr_store *s);
 /* Metric points are inserted TR_METRIC_ROWS at a time (METRIC_ROWS): tr_ingest_metric keeps
@@ -155,6 +156,9 @@ void tr_ingest_versions_forget(tr_store *s);
 /* What a batch's look-ups found ahead of its records (ingest_prefetch.c): artifact and
  * version ids put into the cache, and asked of it. */
 void tr_ingest_artifact_put(tr_store *s, const char *key, int64_t id);
+/* key had no artifact row when the batch's look-ups ran: ingest adds it without asking (an
+ * artifact added meanwhile, by lineage, is put in the cache, which is asked first). */
+void tr_ingest_artifact_missing(tr_store *s, const char *key);
 int tr_ingest_artifact_cached(tr_store *s, const char *key, int64_t *id);
 typedef struct tr_vkey { /* what a version is matched by: ino, size, mtime_ns, each if present */
     int64_t v[3];
