@@ -76,9 +76,9 @@ def bench_pg(s):
                       ("PostgreSQL, 1 collector",
                        s.traild_rate([fspool], nf, "pgf-td", [], store=new_db, collectors=1))],
                      "k rows/s", "SQLite, trail sync", higher_better=True,
-                     note="trail sync: the agent's own store sink (a server store takes each "
-                          "batch at commit, its look-ups made together); 1 collector: trail "
-                          "sync --collector to traild on that store")
+                     note="trail sync: the agent's own store sink (each batch taken at commit, "
+                          "its look-ups made together); 1 collector: trail sync --collector to "
+                          "traild on that store")
         # the queries benchmark's generated store (1M runs; cached in BUILD), made if missing
         runs, events = s.size("store_runs"), s.size("store_events")
         lite = os.path.join(s.BUILD, "bench-store-%d-%d.db" % (runs, events))
