@@ -237,6 +237,7 @@ int tr_agent_sync(const tr_deliver_req *req)
     /* The collector is one sink for every run; stores are opened as runs name them. */
     tr_sink *link = NULL, *store = NULL;
     char store_path[4096] = "";
+    int store_failed = 0; /* said once: not tried again for the settling at the end */
     if (req->link.url) {
         if (!(link = open_sink("sync", req))) {
             closedir(dp);
@@ -272,7 +273,9 @@ int tr_agent_sync(const tr_deliver_req *req)
                 store = NULL;
             }
             if (!store && !(store = tr_sink_store_open(path, TR_STORE_CREATE))) {
-                t.failed++;
+                t.failed++; /* the reason was said as it failed */
+                snprintf(t.last_msg, sizeof t.last_msg, "store %.1300s could not be opened", path);
+                store_failed = 1;
                 continue;
             }
             snprintf(store_path, sizeof store_path, "%s", path);
@@ -282,7 +285,7 @@ int tr_agent_sync(const tr_deliver_req *req)
     }
     closedir(dp);
     tr_sink_close(link);
-    if (!link && !store && !stop_flag) store = open_existing(req->store);
+    if (!link && !store && !stop_flag && !store_failed) store = open_existing(req->store);
     settle(store, root);
     tr_sink_close(store);
     fprintf(stderr, "trail sync: delivered %llu record(s) from %d run(s)",

@@ -284,6 +284,23 @@ static void test_hashes_across_batches(void)
                            "TRAIL_RUN_ID=00000000000000000000000000000abc", (char *)io, "run",
                            files, n, n),
                      0);
+            /* a store locked by another process: said once, and the summary names it */
+            tr_store *ls = open_rw();
+            tr_store_close(ls);
+            sqlite3 *h = NULL;
+            T_ASSERT(sqlite3_open(db, &h) == SQLITE_OK);
+            T_ASSERT(sqlite3_exec(h, "BEGIN EXCLUSIVE", NULL, NULL, NULL) == SQLITE_OK);
+            setenv("TRAIL_BUSY_TIMEOUT_MS", "100", 1);
+            T_EQ_INT(TPROC(NULL, &err, (char *)trail, "sync", "--spool-root", spool, "--store", db),
+                     1);
+            unsetenv("TRAIL_BUSY_TIMEOUT_MS");
+            sqlite3_exec(h, "COMMIT", NULL, NULL, NULL);
+            sqlite3_close(h);
+            const char *first = err ? strstr(err, "locked by another process") : NULL;
+            if (!first || strstr(first + 1, "locked by another process") ||
+                !strstr(err, "records stay in the spool: store "))
+                T_FAIL("%s", err ? err : "");
+            free(err);
             /* a sink that takes nothing is given up on after --timeout, saying why, and the
              * spool is kept; one that takes batches is not, however short --timeout is */
             T_EQ_INT(TPROC(NULL, &err, (char *)trail, "sync", "--spool-root", spool, "--collector",
