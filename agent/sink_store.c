@@ -30,10 +30,10 @@ typedef struct store_hold {
     size_t used, size;
     tr_stream *streams;
     size_t nstreams, scap;
-    struct { /* streams the store refused: their segments are left where they lie */
+    struct refused_stream { /* streams the store refused: their segments stay where they lie */
         char id[33], why[300];
-    } refused[8];
-    int nrefused;
+    } * refused;
+    size_t nrefused, rcap; /* every one kept: a forgotten one would be read, refused, again */
 } store_hold;
 
 typedef struct store_sink {
@@ -142,6 +142,7 @@ static void hold_clear(store_hold *h)
 
 static void hold_free(store_hold *h)
 {
+    free(h->refused);
     free(h->v);
     free(h->buf);
     free(h->streams);
@@ -150,7 +151,7 @@ static void hold_free(store_hold *h)
 /* Why the store refused stream_id (NULL: it did not). */
 static const char *hold_refused(const store_hold *h, const char *stream_id)
 {
-    for (int i = 0; i < h->nrefused; i++)
+    for (size_t i = 0; i < h->nrefused; i++)
         if (!strcmp(h->refused[i].id, stream_id)) return h->refused[i].why;
     return NULL;
 }
@@ -241,9 +242,12 @@ static int hold_ingest(store_sink *k, char *why, size_t n)
         int irc = tr_store_ingest(k->st, st, h->v[i].seq, &rec);
         if (irc < 0) rc = irc;
         if (irc == TR_INGEST_REFUSED) { /* said at add, when the batch is read again */
-            int i = h->nrefused < 8 ? h->nrefused++ : 7;
-            snprintf(h->refused[i].id, sizeof h->refused[i].id, "%s", st->id);
-            snprintf(h->refused[i].why, sizeof h->refused[i].why, "%s", tr_store_errmsg(k->st));
+            struct refused_stream *r = grow(h->refused, &h->rcap, h->nrefused + 1, sizeof *r, 4);
+            if (!r) return TRAIL_ENOMEM;
+            h->refused = r;
+            r += h->nrefused++;
+            snprintf(r->id, sizeof r->id, "%s", st->id);
+            snprintf(r->why, sizeof r->why, "%s", tr_store_errmsg(k->st));
             snprintf(why, n, "a stream was refused: the batch is read again without it");
             return TRAIL_EAGAIN;
         }

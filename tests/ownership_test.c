@@ -71,6 +71,8 @@ static void test_another_uid_cannot_write_into_a_run(void)
     /* 2. B makes a directory named by A's run id, now that A's is gone */
     snprintf(dir, sizeof dir, "%s/%s", spool, victim);
     T_EQ_INT(as_b(victim, dir, (char *[]){"param", "n", "501", "metrics", "30", NULL}), 0);
+    for (int i = 0; i < 9; i++) /* nine more processes there: each stream the store refuses */
+        T_EQ_INT(as_b(victim, dir, (char *[]){"param", "k", "502", NULL}), 0); /* is kept */
     /* 3. a run directory another uid can write into (mode 0777): B's segment inside it */
     char open_dir[700], own[40] = "c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0";
     snprintf(open_dir, sizeof open_dir, "%s/%s", spool, own);
@@ -81,7 +83,7 @@ static void test_another_uid_cannot_write_into_a_run(void)
     T_EQ_INT(TPROC(NULL, &err, (char *)tproc_bin("trail"), "sync", "--spool-root", spool), 0);
     /* nothing of B's is stored anywhere; A's run is as A left it */
     T_EQ_INT(tu_sql_int(store, "SELECT count(*) FROM params WHERE value IN ('FORGED', '500', "
-                               "'501')"),
+                               "'501', '502')"),
              0);
     T_EQ_INT(q("SELECT count(*) FROM params WHERE run_id = '%s' AND key = 'n' AND value = "
                "'1000'"),
