@@ -85,6 +85,9 @@ void tr_hashq_note(tr_hashq *q, const tr_rec *rec, const char *run, const char *
 int tr_hashq_flush(tr_hashq *q, tr_enrich *e, struct tr_sink *sink, int wait);
 /* 1 while versions of a flush are being hashed or wait for the next flush to be emitted. */
 int tr_hashq_busy(const tr_hashq *q);
+/* The hashes of the job in flight as HASH records, waited for (a delivery that stops, at
+ * close: they stay in the spool for the next). */
+int tr_hashq_finish(tr_hashq *q, tr_enrich *e);
 
 /* Dependencies (deps.c, deps_dpkg.c, deps_python.c, deps_git.c), resolved after each delivered
  * batch: shared objects and executables to Debian packages (dpkg database), files read from

@@ -189,7 +189,8 @@ static void sync_dir(const char *dir, tr_sink *sink, sync_tally *t)
         seen = d.acked;
         t->deadline = tr_mono_ns() + (int64_t)(t->timeout_s * 1e9);
     }
-    if (d.acked > seen) t->deadline = tr_mono_ns() + (int64_t)(t->timeout_s * 1e9);
+    if (d.acked > seen || rc == 0) /* progress, or a run done: the next has its --timeout */
+        t->deadline = tr_mono_ns() + (int64_t)(t->timeout_s * 1e9);
     t->total += d.acked;
     t->runs += d.acked > 0;
     if (rc && d.last_msg[0]) {

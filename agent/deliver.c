@@ -199,9 +199,9 @@ static long pump_once(tr_deliver *d, int64_t deadline_ns, int *collected)
     d->batches++;
     d->last_msg[0] = 0;
     /* enrichment is an extra: failures lose only it; the batch's files are hashed while the
-     * next batch is stored, or now when nothing is left to read (the end of a run: its hashes
-     * then go out in one batch with the rest of its enrichment, one commit less) */
-    tr_enrich_flush(d->enrich, s, tr_spool_reader_pending(d->reader) == 0);
+     * next batch is stored, or now when the batch took all there was (the end of a run: its
+     * hashes then go out in one batch with the rest of its enrichment, one commit less) */
+    tr_enrich_flush(d->enrich, s, !d->more);
     return sent;
 }
 

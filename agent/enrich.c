@@ -39,9 +39,14 @@ tr_enrich *tr_enrich_new(const char *spool_dir)
     return e;
 }
 
+static long write_out_all(tr_enrich *e);
+
 void tr_enrich_free(tr_enrich *e)
 {
     if (!e) return;
+    /* hashes still in flight are written to the spool, not dropped: the batch they belong to
+     * is stored already and will not be read again */
+    if (tr_hashq_busy(e->hashq) && tr_hashq_finish(e->hashq, e) >= 0) write_out_all(e);
     tr_hashq_free(e->hashq);
     tr_depq_free(e->depq);
     tr_settleq_free(e->settleq);
@@ -147,14 +152,12 @@ int tr_enrich_busy(const tr_enrich *e)
     return e && tr_hashq_busy(e->hashq);
 }
 
-long tr_enrich_flush(tr_enrich *e, tr_sink *sink, int wait)
+/* What was emitted, into the run directories' enrichment segments: records written, or the
+ * first error (what failed is counted in e->dropped and said). */
+static long write_out_all(tr_enrich *e)
 {
-    if (!e) return 0;
-    int rc = tr_hashq_flush(e->hashq, e, sink, wait);
-    int drc = tr_depq_flush(e->depq, e, sink);
-    int src = tr_settleq_flush(e->settleq, e);
-    if (!drc) drc = src;
     long total = 0;
+    int rc = 0;
     for (size_t i = 0; i < e->nout; i++) {
         eout *o = &e->out[i];
         if (!o->len) continue;
@@ -173,6 +176,18 @@ long tr_enrich_flush(tr_enrich *e, tr_sink *sink, int wait)
                      (unsigned long long)e->dropped, e->dir);
         e->dropped = 0;
     }
-    if (rc == 0) rc = drc;
     return rc ? rc : total;
+}
+
+long tr_enrich_flush(tr_enrich *e, tr_sink *sink, int wait)
+{
+    if (!e) return 0;
+    int rc = tr_hashq_flush(e->hashq, e, sink, wait);
+    int drc = tr_depq_flush(e->depq, e, sink);
+    int src = tr_settleq_flush(e->settleq, e);
+    if (!drc) drc = src;
+    long wrc = write_out_all(e);
+    if (rc == 0 && wrc < 0) rc = (int)wrc;
+    if (rc == 0) rc = drc;
+    return rc ? rc : wrc;
 }

@@ -197,6 +197,13 @@ void tr_hashq_free(tr_hashq *q)
     free(q);
 }
 
+static int job_collect(tr_hashq *q, tr_enrich *e);
+
+int tr_hashq_finish(tr_hashq *q, tr_enrich *e)
+{
+    return q ? job_collect(q, e) : 0;
+}
+
 int tr_hashq_busy(const tr_hashq *q)
 {
     return q && q->job.n > 0;
@@ -306,10 +313,15 @@ static void *job_main(void *arg)
 static int job_start(hjob *j)
 {
     sigset_t all, was;
+    pthread_attr_t a;
+    if (pthread_attr_init(&a) != 0) return -1;
+    pthread_attr_setstacksize(&a, CHUNK + (256 << 10)); /* tr_hash_file's buffer, whatever the
+                                                           default thread stack */
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &was);
-    int rc = pthread_create(&j->th, NULL, job_main, j);
+    int rc = pthread_create(&j->th, &a, job_main, j);
     pthread_sigmask(SIG_SETMASK, &was, NULL);
+    pthread_attr_destroy(&a);
     if (rc == 0) j->running = 1;
     return rc;
 }

@@ -30,10 +30,13 @@ typedef struct store_hold {
     size_t used, size;
     tr_stream *streams;
     size_t nstreams, scap;
-    struct refused_stream { /* streams the store refused: their segments stay where they lie */
-        char id[33], why[300];
+    /* streams the store refused, whole (id, run, host, pid, uid: a writer may name a stream id
+     * it does not own); their segments stay where they lie */
+    struct refused_stream {
+        tr_stream st;
+        char why[300];
     } * refused;
-    size_t nrefused, rcap; /* every one kept: a forgotten one would be read, refused, again */
+    size_t nrefused, rcap;
 } store_hold;
 
 typedef struct store_sink {
@@ -148,11 +151,11 @@ static void hold_free(store_hold *h)
     free(h->streams);
 }
 
-/* Why the store refused stream_id (NULL: it did not). */
-static const char *hold_refused(const store_hold *h, const char *stream_id)
+/* Why the store refused stream st (NULL: it did not). */
+static const char *hold_refused(const store_hold *h, const tr_stream *st)
 {
     for (size_t i = 0; i < h->nrefused; i++)
-        if (!strcmp(h->refused[i].id, stream_id)) return h->refused[i].why;
+        if (!memcmp(&h->refused[i].st, st, sizeof *st)) return h->refused[i].why;
     return NULL;
 }
 
@@ -171,7 +174,9 @@ static void *grow(void *p, size_t *cap, size_t need, size_t elem, size_t first)
 static int hold_add(store_hold *h, const tr_stream *st, uint64_t seq, const uint8_t *body,
                     size_t len)
 {
-    if (!h->nstreams || strcmp(h->streams[h->nstreams - 1].id, st->id)) {
+    /* a stream is its whole identity (all of it zeroed first): a segment of another writer
+     * that names the same stream id is another stream, judged on its own */
+    if (!h->nstreams || memcmp(&h->streams[h->nstreams - 1], st, sizeof *st)) {
         tr_stream *g = grow(h->streams, &h->scap, h->nstreams + 1, sizeof *g, 8);
         if (!g) return TRAIL_ENOMEM;
         h->streams = g;
@@ -212,7 +217,7 @@ static int store_add(tr_sink *s, const tr_seg_info *seg, uint64_t seq, const uin
     st.has_uid = 1;
     st.uid = seg->uid;
     (void)rec; /* decoded again at commit, from the copy */
-    const char *why = hold_refused(&k->hold, seg->stream_id);
+    const char *why = hold_refused(&k->hold, &st);
     if (!why) {
         int rc = hold_add(&k->hold, &st, seq, body, len);
         if (rc == 0) k->n++;
@@ -246,7 +251,7 @@ static int hold_ingest(store_sink *k, char *why, size_t n)
             if (!r) return TRAIL_ENOMEM;
             h->refused = r;
             r += h->nrefused++;
-            snprintf(r->id, sizeof r->id, "%s", st->id);
+            r->st = *st;
             snprintf(r->why, sizeof r->why, "%s", tr_store_errmsg(k->st));
             snprintf(why, n, "a stream was refused: the batch is read again without it");
             return TRAIL_EAGAIN;
